@@ -1,0 +1,138 @@
+"""Parse and validate Cortex entity descriptors (OpenAPI-style YAML with x-cortex-* keys).
+
+    openapi: 3.0.1
+    info:
+      title: Payments
+      x-cortex-tag: payments
+      x-cortex-type: service
+      x-cortex-groups: [backend]
+      x-cortex-owners:
+        - {type: group, name: platform, provider: CORTEX}
+        - {type: email, email: ada@example.com}
+
+Errors name the field (`info.x-cortex-owners[1].email`), so the message alone
+says what to fix.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+import yaml
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+
+TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class DescriptorError(ValueError):
+    def __init__(self, field_path: str, message: str):
+        self.field = field_path
+        super().__init__(f"{field_path}: {message}" if field_path else message)
+
+
+@dataclass
+class EntitySpec:
+    tag: str
+    name: str
+    type_tag: str
+    description: str = ""
+    groups: list[str] = field(default_factory=list)
+    owner_team_tags: list[str] = field(default_factory=list)
+    owner_emails: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+
+def _string(info: dict, key: str, *, required: bool = False, default: str = "") -> str:
+    value = info.get(key)
+    if value is None:
+        if required:
+            raise DescriptorError(f"info.{key}", "is required")
+        return default
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise DescriptorError(f"info.{key}", "must be a non-empty string")
+    return value.strip()
+
+
+def _tag(value: str, path: str) -> str:
+    if not TAG_RE.match(value):
+        raise DescriptorError(
+            path, f"{value!r} is not a valid tag (letters, digits, '.', '_' and '-')"
+        )
+    return value
+
+
+def parse_entity(data: object) -> EntitySpec:
+    """Validate one parsed YAML document; raise DescriptorError naming the bad field."""
+    if not isinstance(data, dict):
+        raise DescriptorError("", "the descriptor must be a mapping with 'openapi' and 'info'")
+    if "openapi" not in data:
+        raise DescriptorError("openapi", "is required (for example: openapi: 3.0.1)")
+    info = data.get("info")
+    if not isinstance(info, dict):
+        raise DescriptorError("info", "is required and must be a mapping")
+
+    tag = _tag(_string(info, "x-cortex-tag", required=True), "info.x-cortex-tag")
+    spec = EntitySpec(
+        tag=tag,
+        name=_string(info, "title", required=True),
+        type_tag=_tag(
+            _string(info, "x-cortex-type", default="service"), "info.x-cortex-type"
+        ),
+        description=_string(info, "description"),
+        info=info,
+    )
+
+    groups = info.get("x-cortex-groups", [])
+    if not isinstance(groups, list):
+        raise DescriptorError("info.x-cortex-groups", "must be a list of strings")
+    for i, group in enumerate(groups):
+        if not isinstance(group, str) or not group.strip():
+            raise DescriptorError(f"info.x-cortex-groups[{i}]", "must be a non-empty string")
+    spec.groups = list(dict.fromkeys(g.strip() for g in groups))
+
+    owners = info.get("x-cortex-owners", [])
+    if not isinstance(owners, list):
+        raise DescriptorError("info.x-cortex-owners", "must be a list")
+    for i, owner in enumerate(owners):
+        path = f"info.x-cortex-owners[{i}]"
+        if not isinstance(owner, dict):
+            raise DescriptorError(path, "must be a mapping with a 'type'")
+        kind = str(owner.get("type", "")).lower()
+        if kind == "group":
+            name = owner.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise DescriptorError(f"{path}.name", "is required for an owner of type group")
+            spec.owner_team_tags.append(_tag(name.strip(), f"{path}.name"))
+        elif kind == "email":
+            email = owner.get("email")
+            try:
+                validate_email(email)
+            except DjangoValidationError:
+                raise DescriptorError(f"{path}.email", f"{email!r} is not an email address") from None
+            spec.owner_emails.append(email.lower())
+        elif kind == "slack":
+            pass  # Slack channels are notification targets, not owners Cairn resolves.
+        else:
+            raise DescriptorError(
+                f"{path}.type", f"{owner.get('type')!r} is not one of group, email, slack"
+            )
+    return spec
+
+
+def parse_entity_file(text: str) -> list[EntitySpec]:
+    """Parse every YAML document in a file; raise DescriptorError on the first bad one."""
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise DescriptorError("", f"invalid YAML: {exc}") from None
+    if not documents:
+        raise DescriptorError("", "the file holds no descriptor")
+    specs = []
+    for index, document in enumerate(documents):
+        try:
+            specs.append(parse_entity(document))
+        except DescriptorError as exc:
+            if len(documents) == 1:
+                raise
+            raise DescriptorError(f"document {index + 1}: {exc.field}", str(exc).split(": ", 1)[-1]) from None
+    return specs

@@ -1,0 +1,96 @@
+"""The entity catalog: entity types, groups, teams and entities, all per workspace."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from portal.models import Workspace
+
+
+class EntityType(models.Model):
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="entity_types")
+    tag = models.SlugField(max_length=100)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "tag"], name="entity_type_tag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Group(models.Model):
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="groups")
+    tag = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["tag"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "tag"], name="group_tag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.tag
+
+
+class Team(models.Model):
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="teams")
+    tag = models.SlugField(max_length=100)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "tag"], name="team_tag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EntityQuerySet(models.QuerySet):
+    def search(self, text: str):
+        if not text:
+            return self
+        return self.filter(models.Q(name__icontains=text) | models.Q(tag__icontains=text))
+
+
+class Entity(models.Model):
+    """A thing in the catalog: a service, a library, an environment…"""
+
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="entities")
+    tag = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    type = models.ForeignKey(EntityType, models.PROTECT, related_name="entities")
+    description = models.TextField(blank=True)
+    groups = models.ManyToManyField(Group, related_name="entities", blank=True)
+    owner_teams = models.ManyToManyField(Team, related_name="owned_entities", blank=True)
+    owner_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="owned_entities", blank=True
+    )
+    # The Cortex descriptor as imported (the `info` block with its x-cortex-* keys):
+    descriptor = models.JSONField(default=dict, blank=True)
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EntityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name_plural = "entities"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "tag"], name="entity_tag_unique")
+        ]
+        indexes = [models.Index(fields=["workspace", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:entity-detail", args=[self.tag])

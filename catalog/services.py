@@ -1,0 +1,44 @@
+"""Writes to the catalog that touch several rows."""
+
+from django.db import transaction
+
+from portal.models import User, Workspace
+
+from .descriptors import EntitySpec
+from .models import Entity, EntityType, Group, Team
+
+
+@transaction.atomic
+def entities_upsert(*, workspace: Workspace, specs: list[EntitySpec]) -> list[Entity]:
+    """Create or update entities by tag, with their type, groups and owners.
+
+    Unknown types, groups and owner teams are created; owner emails link to
+    existing users (the descriptor keeps every email either way).
+    """
+    entities = []
+    for spec in specs:
+        entity_type, _ = EntityType.objects.get_or_create(
+            workspace=workspace, tag=spec.type_tag, defaults={"name": spec.type_tag.title()}
+        )
+        entity, _ = Entity.objects.update_or_create(
+            workspace=workspace,
+            tag=spec.tag,
+            defaults={
+                "name": spec.name,
+                "type": entity_type,
+                "description": spec.description,
+                "descriptor": spec.info,
+            },
+        )
+        entity.groups.set(
+            [Group.objects.get_or_create(workspace=workspace, tag=g)[0] for g in spec.groups]
+        )
+        entity.owner_teams.set(
+            [
+                Team.objects.get_or_create(workspace=workspace, tag=t, defaults={"name": t})[0]
+                for t in spec.owner_team_tags
+            ]
+        )
+        entity.owner_users.set(User.objects.filter(email__in=spec.owner_emails))
+        entities.append(entity)
+    return entities

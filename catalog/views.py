@@ -1,0 +1,81 @@
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from portal.models import User
+from portal.tenancy import get_in_workspace, workspace_required
+
+from .models import Entity, EntityType, Group, Team
+
+PAGE_SIZE = 25
+
+
+@require_GET
+@workspace_required
+@vary_on_headers("HX-Request")
+def entity_list(request: HttpRequest) -> HttpResponse:
+    ws = request.workspace
+    q = request.GET.get("q", "").strip()
+    entities = (
+        Entity.objects.filter(workspace=ws, archived=False)
+        .search(q)
+        .select_related("type")
+        .prefetch_related(
+            "groups", Prefetch("owner_teams", Team.objects.only("tag", "name"))
+        )
+    )
+    filters = {"type": "", "group": "", "team": ""}
+    if type_tag := request.GET.get("type"):
+        entities = entities.filter(type__tag=type_tag)
+        filters["type"] = type_tag
+    if group_tag := request.GET.get("group"):
+        entities = entities.filter(groups__tag=group_tag)
+        filters["group"] = group_tag
+    if team_tag := request.GET.get("team"):
+        entities = entities.filter(owner_teams__tag=team_tag)
+        filters["team"] = team_tag
+    page = Paginator(entities.distinct(), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "q": q,
+        "filters": filters,
+        "querystring": query.urlencode(),
+        "types": EntityType.objects.filter(workspace=ws),
+        "groups": Group.objects.filter(workspace=ws),
+        "teams": Team.objects.filter(workspace=ws),
+    }
+    template = "catalog/entity_list.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#results"
+    return render(request, template, context)
+
+
+def _entity(request: HttpRequest, tag: str) -> Entity:
+    qs = Entity.objects.select_related("type").prefetch_related(
+        "groups", "owner_teams", Prefetch("owner_users", User.objects.only("email"))
+    )
+    return get_in_workspace(request, qs, tag=tag)
+
+
+@require_GET
+@workspace_required
+def entity_detail(request: HttpRequest, tag: str) -> HttpResponse:
+    entity = _entity(request, tag)
+    return render(request, "catalog/entity_detail.html", {"entity": entity, "section": "overview"})
+
+
+@require_GET
+@workspace_required
+def entity_workflows(request: HttpRequest, tag: str) -> HttpResponse:
+    entity = _entity(request, tag)
+    # TODO(4): list the workflows that apply to this entity, with Run and run tiles.
+    return render(
+        request,
+        "catalog/entity_detail.html",
+        {"entity": entity, "section": "workflows", "workflows": []},
+    )

@@ -1,0 +1,69 @@
+"""Load the demo workspaces `demo` and `acme`. Safe to run again: it upserts."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from catalog.descriptors import parse_entity_file
+from catalog.models import Team
+from catalog.services import entities_upsert
+from portal.models import Membership, User, Workspace
+
+DEMO_DIR = Path(settings.BASE_DIR) / "demo"
+PASSWORD = "demo"
+
+# email -> (name, {workspace slug: role names})
+PEOPLE = {
+    "ada@example.com": ("Ada Lovelace", {"demo": ["Admin"], "acme": ["Admin"]}),
+    "grace@example.com": ("Grace Hopper", {"demo": ["User"], "acme": ["User"]}),
+    "linus@example.com": ("Linus Torvalds", {"demo": ["User"]}),
+    "vera@example.com": ("Vera Rubin", {"demo": ["Viewer"]}),
+}
+TEAMS = {
+    "demo": {
+        "platform": ("Platform", ["linus@example.com"], "Approvers for production changes"),
+        "payments": ("Payments", ["grace@example.com"], ""),
+        "frontend": ("Frontend", ["grace@example.com"], ""),
+    },
+    "acme": {"launch": ("Launch", ["grace@example.com"], "")},
+}
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo workspaces, people, teams and catalog."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        workspaces = {
+            "demo": Workspace.objects.update_or_create(slug="demo", defaults={"name": "Demo"})[0],
+            "acme": Workspace.objects.update_or_create(slug="acme", defaults={"name": "ACME"})[0],
+        }
+        roles = {slug: ws.ensure_builtin_roles() for slug, ws in workspaces.items()}
+        users = {}
+        for email, (name, memberships) in PEOPLE.items():
+            first, last = name.split(" ", 1)
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(email, PASSWORD, first_name=first, last_name=last)
+            users[email] = user
+            for slug, role_names in memberships.items():
+                membership, _ = Membership.objects.get_or_create(
+                    workspace=workspaces[slug], user=user
+                )
+                membership.roles.set([roles[slug][r] for r in role_names])
+        for slug, teams in TEAMS.items():
+            for tag, (name, members, description) in teams.items():
+                team, _ = Team.objects.update_or_create(
+                    workspace=workspaces[slug],
+                    tag=tag,
+                    defaults={"name": name, "description": description},
+                )
+                team.members.set([users[e] for e in members])
+        for slug, workspace in workspaces.items():
+            specs = []
+            for path in sorted((DEMO_DIR / "catalog" / slug).glob("*.yaml")):
+                specs.extend(parse_entity_file(path.read_text()))
+            entities_upsert(workspace=workspace, specs=specs)
+        self.stdout.write(self.style.SUCCESS("Demo workspaces ready: demo, acme."))

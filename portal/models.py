@@ -1,0 +1,218 @@
+"""Tenancy and access: users, workspaces, roles, memberships, API keys, IP allowlist."""
+
+import hashlib
+import ipaddress
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from .permissions import BUILTIN_ROLES, Permission
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email, password=None, **extra):
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person. People sign in with their email address."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email
+
+
+class Workspace(models.Model):
+    """A tenant. Every row of workspace data points at one."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def ensure_builtin_roles(self) -> dict[str, "Role"]:
+        """Create or refresh the built-in roles; returns them by name."""
+        roles = {}
+        for name, perms in BUILTIN_ROLES.items():
+            role, _ = Role.objects.update_or_create(
+                workspace=self,
+                name=name,
+                defaults={"permissions": sorted(perms), "is_builtin": True},
+            )
+            roles[name] = role
+        return roles
+
+
+class Role(models.Model):
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=60)
+    permissions = models.JSONField(default=list)
+    is_builtin = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_builtin", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                "workspace", Lower("name"), name="role_name_unique_per_workspace"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_permissions_display(self) -> list[str]:
+        labels = dict(Permission.choices)
+        return [labels.get(p, p) for p in self.permissions]
+
+
+class Membership(models.Model):
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="memberships")
+    roles = models.ManyToManyField(Role, related_name="memberships")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="one_membership_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace}"
+
+    def permission_set(self) -> frozenset[str]:
+        perms: set[str] = set()
+        for role in self.roles.all():
+            perms.update(role.permissions)
+        return frozenset(perms)
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+KEY_PREFIX = "cairn_"
+
+
+def hash_key(raw: str) -> str:
+    # Keys carry 256 random bits, so a plain SHA-256 is enough (as for GitHub tokens):
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A workspace API key (with roles) or, when `user` is set, a personal access token.
+
+    The raw key is shown once; only its SHA-256 and a short prefix are stored.
+    """
+
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    roles = models.ManyToManyField(Role, related_name="api_keys", blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="personal_tokens",
+        help_text="Set for a personal access token, which acts as this user.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_personal(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @staticmethod
+    def generate() -> tuple[str, str, str]:
+        """Return (raw key, prefix, hash)."""
+        raw = KEY_PREFIX + secrets.token_urlsafe(32)
+        return raw, raw[: len(KEY_PREFIX) + 6], hash_key(raw)
+
+
+class IpAllowlistEntry(models.Model):
+    """An address or CIDR range allowed to call the API when the list is not empty."""
+
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="ip_allowlist")
+    address = models.CharField(max_length=64, help_text="An IP address or CIDR range")
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name_plural = "IP allowlist entries"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "address"], name="ip_entry_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_network(self.address, strict=False)
+
+
+class WorkerHeartbeat(models.Model):
+    """Last time each Celery worker ran its periodic heartbeat task (shown on /health/)."""
+
+    hostname = models.CharField(max_length=200, unique=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,21 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+from .api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("workspaces/switch/", views.workspace_switch, name="workspace-switch"),
+    path("health/", views.health, name="health"),
+    path("settings/", include("portal.settings_urls")),
+    path("catalog/", include("catalog.urls")),
+    path("workflows/", include("workflows.urls")),
+    path("api/v1/", api.urls),
+]
+
+handler403 = "portal.views.error_403"
+handler404 = "portal.views.error_404"
+handler500 = "portal.views.error_500"

@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from .models import WorkerHeartbeat
+from .tenancy import SESSION_KEY
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("catalog:entity-list")
+
+
+@require_POST
+@login_required
+def workspace_switch(request: HttpRequest) -> HttpResponse:
+    slug = request.POST.get("workspace", "")
+    membership = next((m for m in request.memberships if m.workspace.slug == slug), None)
+    if membership is None:
+        raise Http404("No such workspace.")
+    request.session[SESSION_KEY] = membership.workspace_id
+    # Ids of the old workspace mean nothing in the new one, so go to a list page:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        target = "/"
+    return redirect(target)
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Database reachable, and when each worker last ran its heartbeat task."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    stale_after = settings.CELERY_BEAT_SCHEDULE["worker-heartbeat"]["schedule"] * 3
+    now = timezone.now()
+    workers = [
+        {
+            "hostname": hb.hostname,
+            "seenAt": hb.seen_at.isoformat(),
+            "alive": (now - hb.seen_at).total_seconds() < stale_after,
+        }
+        for hb in WorkerHeartbeat.objects.all()[:50]
+    ]
+    ok = any(w["alive"] for w in workers)
+    return JsonResponse({"database": "ok", "workers": workers, "ok": ok}, status=200 if ok else 503)
+
+
+def error_403(request, exception=None):
+    return render(request, "errors/403.html", status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "errors/404.html", status=404)
+
+
+def error_500(request):
+    # No context processors: the database may be what failed.
+    return render(request, "errors/500.html", status=500, using=None)
