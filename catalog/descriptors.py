@@ -22,11 +22,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The column sizes of catalog.models (Entity.tag and .name; EntityType, Group, Team tags):
+MAX_ENTITY_TAG = MAX_NAME = 200
+MAX_TAG = 100
 
 
 class DescriptorError(ValueError):
+    """A descriptor problem: `field` is the path of the bad field ("" for the whole file)."""
+
     def __init__(self, field_path: str, message: str):
         self.field = field_path
+        self.message = message
         super().__init__(f"{field_path}: {message}" if field_path else message)
 
 
@@ -42,7 +48,14 @@ class EntitySpec:
     info: dict = field(default_factory=dict)
 
 
-def _string(info: dict, key: str, *, required: bool = False, default: str = "") -> str:
+def _string(
+    info: dict,
+    key: str,
+    *,
+    required: bool = False,
+    default: str = "",
+    max_length: int = 0,
+) -> str:
     value = info.get(key)
     if value is None:
         if required:
@@ -50,31 +63,41 @@ def _string(info: dict, key: str, *, required: bool = False, default: str = "") 
         return default
     if not isinstance(value, str) or (required and not value.strip()):
         raise DescriptorError(f"info.{key}", "must be a non-empty string")
+    if max_length and len(value.strip()) > max_length:
+        raise DescriptorError(f"info.{key}", f"must be at most {max_length} characters")
     return value.strip()
 
 
-def _tag(value: str, path: str) -> str:
+def _tag(value: str, path: str, max_length: int = MAX_TAG) -> str:
     if not TAG_RE.match(value):
         raise DescriptorError(
             path, f"{value!r} is not a valid tag (letters, digits, '.', '_' and '-')"
         )
+    if len(value) > max_length:
+        raise DescriptorError(path, f"must be at most {max_length} characters")
     return value
 
 
 def parse_entity(data: object) -> EntitySpec:
     """Validate one parsed YAML document; raise DescriptorError naming the bad field."""
     if not isinstance(data, dict):
-        raise DescriptorError("", "the descriptor must be a mapping with 'openapi' and 'info'")
+        raise DescriptorError(
+            "", "the descriptor must be a mapping with 'openapi' and 'info'"
+        )
     if "openapi" not in data:
         raise DescriptorError("openapi", "is required (for example: openapi: 3.0.1)")
     info = data.get("info")
     if not isinstance(info, dict):
         raise DescriptorError("info", "is required and must be a mapping")
 
-    tag = _tag(_string(info, "x-cortex-tag", required=True), "info.x-cortex-tag")
+    tag = _tag(
+        _string(info, "x-cortex-tag", required=True),
+        "info.x-cortex-tag",
+        MAX_ENTITY_TAG,
+    )
     spec = EntitySpec(
         tag=tag,
-        name=_string(info, "title", required=True),
+        name=_string(info, "title", required=True, max_length=MAX_NAME),
         type_tag=_tag(
             _string(info, "x-cortex-type", default="service"), "info.x-cortex-type"
         ),
@@ -87,7 +110,13 @@ def parse_entity(data: object) -> EntitySpec:
         raise DescriptorError("info.x-cortex-groups", "must be a list of strings")
     for i, group in enumerate(groups):
         if not isinstance(group, str) or not group.strip():
-            raise DescriptorError(f"info.x-cortex-groups[{i}]", "must be a non-empty string")
+            raise DescriptorError(
+                f"info.x-cortex-groups[{i}]", "must be a non-empty string"
+            )
+        if len(group.strip()) > MAX_TAG:
+            raise DescriptorError(
+                f"info.x-cortex-groups[{i}]", f"must be at most {MAX_TAG} characters"
+            )
     spec.groups = list(dict.fromkeys(g.strip() for g in groups))
 
     owners = info.get("x-cortex-owners", [])
@@ -101,20 +130,27 @@ def parse_entity(data: object) -> EntitySpec:
         if kind == "group":
             name = owner.get("name")
             if not isinstance(name, str) or not name.strip():
-                raise DescriptorError(f"{path}.name", "is required for an owner of type group")
+                raise DescriptorError(
+                    f"{path}.name", "is required for an owner of type group"
+                )
             spec.owner_team_tags.append(_tag(name.strip(), f"{path}.name"))
         elif kind == "email":
             email = owner.get("email")
             try:
+                if not isinstance(email, str):
+                    raise DjangoValidationError("not a string")
                 validate_email(email)
             except DjangoValidationError:
-                raise DescriptorError(f"{path}.email", f"{email!r} is not an email address") from None
+                raise DescriptorError(
+                    f"{path}.email", f"{email!r} is not an email address"
+                ) from None
             spec.owner_emails.append(email.lower())
         elif kind == "slack":
             pass  # Slack channels are notification targets, not owners Cairn resolves.
         else:
             raise DescriptorError(
-                f"{path}.type", f"{owner.get('type')!r} is not one of group, email, slack"
+                f"{path}.type",
+                f"{owner.get('type')!r} is not one of group, email, slack",
             )
     return spec
 
@@ -127,12 +163,24 @@ def parse_entity_file(text: str) -> list[EntitySpec]:
         raise DescriptorError("", f"invalid YAML: {exc}") from None
     if not documents:
         raise DescriptorError("", "the file holds no descriptor")
-    specs = []
-    for index, document in enumerate(documents):
+    specs: list[EntitySpec] = []
+    first_seen: dict[str, int] = {}
+    for number, document in enumerate(documents, start=1):
         try:
-            specs.append(parse_entity(document))
+            spec = parse_entity(document)
+            if spec.tag in first_seen:
+                raise DescriptorError(
+                    "info.x-cortex-tag",
+                    f"{spec.tag!r} is already used by document {first_seen[spec.tag]}",
+                )
         except DescriptorError as exc:
             if len(documents) == 1:
                 raise
-            raise DescriptorError(f"document {index + 1}: {exc.field}", str(exc).split(": ", 1)[-1]) from None
+            # "document 2: info.title: is required", or "document 2: <message>":
+            where = (
+                f"document {number}: {exc.field}" if exc.field else f"document {number}"
+            )
+            raise DescriptorError(where, exc.message) from None
+        first_seen[spec.tag] = number
+        specs.append(spec)
     return specs

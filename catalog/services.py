@@ -13,12 +13,15 @@ def entities_upsert(*, workspace: Workspace, specs: list[EntitySpec]) -> list[En
     """Create or update entities by tag, with their type, groups and owners.
 
     Unknown types, groups and owner teams are created; owner emails link to
-    existing users (the descriptor keeps every email either way).
+    members of the workspace (the descriptor keeps every email either way), so an
+    import never ties an entity to someone outside its workspace.
     """
     entities = []
     for spec in specs:
         entity_type, _ = EntityType.objects.get_or_create(
-            workspace=workspace, tag=spec.type_tag, defaults={"name": spec.type_tag.title()}
+            workspace=workspace,
+            tag=spec.type_tag,
+            defaults={"name": spec.type_tag.title()},
         )
         entity, _ = Entity.objects.update_or_create(
             workspace=workspace,
@@ -31,14 +34,23 @@ def entities_upsert(*, workspace: Workspace, specs: list[EntitySpec]) -> list[En
             },
         )
         entity.groups.set(
-            [Group.objects.get_or_create(workspace=workspace, tag=g)[0] for g in spec.groups]
+            [
+                Group.objects.get_or_create(workspace=workspace, tag=g)[0]
+                for g in spec.groups
+            ]
         )
         entity.owner_teams.set(
             [
-                Team.objects.get_or_create(workspace=workspace, tag=t, defaults={"name": t})[0]
+                Team.objects.get_or_create(
+                    workspace=workspace, tag=t, defaults={"name": t}
+                )[0]
                 for t in spec.owner_team_tags
             ]
         )
-        entity.owner_users.set(User.objects.filter(email__in=spec.owner_emails))
+        entity.owner_users.set(
+            User.objects.filter(
+                email__in=spec.owner_emails, memberships__workspace=workspace
+            )
+        )
         entities.append(entity)
     return entities

@@ -36,30 +36,48 @@ def client_ip(request: HttpRequest) -> str:
     trusted = [ipaddress.ip_network(p, strict=False) for p in settings.TRUSTED_PROXIES]
 
     def is_trusted(addr: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(addr)
-        except ValueError:
-            return False
-        return any(ip in net for net in trusted)
+        ip = _parse_ip(addr)
+        return ip is not None and any(ip in net for net in trusted)
 
     if not is_trusted(remote):
         return remote
-    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    hops = [
+        h.strip()
+        for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if h.strip()
+    ]
     for hop in reversed(hops):
         if not is_trusted(hop):
             return hop
     return remote
 
 
+def _parse_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address, with IPv4-mapped IPv6 (`::ffff:10.1.2.3`, from dual-stack servers) as IPv4."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
 def ip_allowed(workspace: Workspace, address: str) -> bool:
     entries = list(workspace.ip_allowlist.all())
     if not entries:
         return True
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+    ip = _parse_ip(address)
+    if ip is None:
         return False
-    return any(ip in entry.network for entry in entries)
+    for entry in entries:
+        try:
+            network = entry.network
+        except ValueError:
+            continue  # a malformed entry allows nothing
+        if ip in network:
+            return True
+    return False
 
 
 class ApiKeyAuth(HttpBearer):
@@ -76,10 +94,6 @@ class ApiKeyAuth(HttpBearer):
             return None
         if not ip_allowed(key.workspace, client_ip(request)):
             raise ForbiddenIP
-        now = timezone.now()
-        # Write last_used_at at most once a minute, not on every request:
-        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         if key.user is not None:
             membership = key.user.memberships.filter(workspace=key.workspace).first()
             if membership is None or not key.user.is_active:
@@ -87,7 +101,13 @@ class ApiKeyAuth(HttpBearer):
             perms = membership.permission_set()
         else:
             perms = frozenset(p for role in key.roles.all() for p in role.permissions)
-        return Principal(workspace=key.workspace, user=key.user, permissions=perms, api_key=key)
+        now = timezone.now()
+        # Record successful use, writing last_used_at at most once a minute:
+        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return Principal(
+            workspace=key.workspace, user=key.user, permissions=perms, api_key=key
+        )
 
 
 api = NinjaAPI(
@@ -99,7 +119,9 @@ api = NinjaAPI(
 )
 
 
-def error_response(request, status: int, message: str, *, kind: str | None = None, details=None):
+def error_response(
+    request, status: int, message: str, *, kind: str | None = None, details=None
+):
     body = {
         "type": kind or _ERROR_TYPES.get(status, "ERROR"),
         "message": message,
@@ -141,9 +163,15 @@ def _http_error(request, exc: HttpError):
 def _validation_error(request, exc: NinjaValidationError):
     problems = []
     for error in exc.errors:
-        location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "payload"))
-        problems.append(f"{location}: {error.get('msg')}" if location else error.get("msg", ""))
-    return error_response(request, 400, "; ".join(problems) or "Invalid request", details=exc.errors)
+        location = ".".join(
+            str(p) for p in error.get("loc", ()) if p not in ("body", "payload")
+        )
+        problems.append(
+            f"{location}: {error.get('msg')}" if location else error.get("msg", "")
+        )
+    return error_response(
+        request, 400, "; ".join(problems) or "Invalid request", details=exc.errors
+    )
 
 
 def require(principal: Principal, permission: str) -> None:

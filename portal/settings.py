@@ -29,12 +29,34 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
+def _key_file(name: str, make) -> str:
+    """A secret kept in var/ so a one-machine install gets a real, stable key.
+
+    Several machines must share one value: set the variable on each instead.
+    """
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
 DEBUG = _bool("DEBUG", False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-set-SECRET_KEY-in-production")
+SECRET_KEY = env.str("SECRET_KEY", default="") or _key_file(
+    "secret-key", lambda: __import__("secrets").token_urlsafe(50)
+)
+# Fernet key for secrets at rest.
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="") or _key_file(
+    "field-encryption-key", _fernet_key
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Fernet key for secrets at rest; the dev default is derived from SECRET_KEY.
-FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -130,12 +152,16 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cairn@localhost")
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# HTTPS=true (the default outside DEBUG) redirects to https and marks cookies
+# secure; `make run` sets HTTPS=false for its plain http://127.0.0.1 server.
+HTTPS = _bool("HTTPS", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _bool("BEHIND_TLS_PROXY", False) else None
-SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+if _bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 
@@ -143,6 +169,8 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 )
+# Tests give their worker a queue of its own so a running dev worker can't take its tasks:
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -38,7 +38,9 @@ def load_workspace(request: HttpRequest) -> None:
     if not memberships:
         return
     wanted = request.session.get(SESSION_KEY)
-    current = next((m for m in memberships if m.workspace_id == wanted), memberships[0])
+    # Without a choice in the session, the workspace the user joined first:
+    first_joined = min(memberships, key=lambda m: (m.created_at, m.pk))
+    current = next((m for m in memberships if m.workspace_id == wanted), first_joined)
     request.membership = current
     request.workspace = current.workspace
     request.ws_perms = current.permission_set()

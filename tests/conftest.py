@@ -4,20 +4,11 @@ In workspace `one`: ada (Admin), grace (User), vera (Viewer), mona (Manager).
 In workspace `two`: ted (Admin). Nobody in `one` can see `two`'s things.
 """
 
+import os
+
 import pytest
 
 from tests.factories import UserFactory, WorkspaceFactory, member
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # The test client speaks plain HTTP:
-    settings.SECURE_SSL_REDIRECT = False
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture
@@ -63,3 +54,129 @@ def ted(other_ws):
     user = UserFactory(email="ted@example.com")
     member(other_ws, user, "Admin")
     return user
+
+
+# A real Celery worker, in its own process, on the test database.
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from django.conf import settings as django_settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the database the tests use, for processes started by tests."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{db['NAME']}"
+
+
+def redis_reachable(url: str = REDIS_TEST_URL) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+class Worker:
+    """A `celery worker` subprocess bound to a queue of its own."""
+
+    def __init__(self, broker_url: str):
+        self.broker_url = broker_url
+        self.queue = f"cairn-test-{uuid.uuid4().hex[:8]}"
+        self.log = Path(django_settings.VAR_DIR) / f"{self.queue}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "Worker":
+        env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "CELERY_BROKER_URL": self.broker_url,
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
+             "--loglevel", "INFO", "--queues", self.queue, "--without-gossip",
+             "--without-mingle", "--hostname", f"{self.queue}@%h"],
+            cwd=django_settings.BASE_DIR, env=env,
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready." in self.log.read_text():
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        output = self.log.read_text()[-3000:]
+        self.stop()
+        raise RuntimeError(f"Celery worker did not start:\n{output}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.unlink(missing_ok=True)
+
+
+def use_broker(broker_url: str, queue: str) -> None:
+    """Point this process's Celery producer at the worker's broker and queue."""
+    from portal.celery import app
+
+    # broker_url itself prefers the CELERY_BROKER_URL environment variable, so
+    # set the read and write URLs, which win over it:
+    app.conf.broker_read_url = app.conf.broker_write_url = broker_url
+    app.conf.task_default_queue = queue
+    # Drop pooled connections to the previous broker (kombu keeps a global registry):
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def embedded_test_broker() -> str:
+    return f"sqla+sqlite:///{Path(django_settings.VAR_DIR) / 'test-celery-broker.sqlite3'}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real worker on the configured broker (the embedded one unless CELERY_BROKER_URL is set)."""
+    broker = os.environ.get("CELERY_BROKER_URL") or embedded_test_broker()
+    from portal.celery import app
+
+    saved = (app.conf.broker_url, app.conf.task_default_queue)
+    worker = Worker(broker).start()
+    use_broker(broker, worker.queue)
+    yield worker
+    worker.stop()
+    use_broker(*saved)
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.1):
+    """Poll until predicate() is truthy; returns its value or fails the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {predicate.__name__}")

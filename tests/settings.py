@@ -1,0 +1,15 @@
+"""Test settings: portal.settings as deployed, but over plain http and with fast hashing."""
+
+import os
+
+# Read by portal.settings, so set before importing it:
+os.environ["HTTPS"] = "false"
+
+from portal.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The manifest storage needs collectstatic; tests serve from the finders instead.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
