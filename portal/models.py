@@ -22,6 +22,10 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, email):
+        # Emails are stored lower-case; people type them however they like.
+        return self.get(email__iexact=email)
+
     def create_superuser(self, email, password=None, **extra):
         extra.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **extra)
@@ -95,6 +99,10 @@ class Role(models.Model):
     def get_permissions_display(self) -> list[str]:
         labels = dict(Permission.choices)
         return [labels.get(p, p) for p in self.permissions]
+
+    def permission_labels(self) -> list[str]:
+        """Labels of the role's permissions, in the order Permission declares them."""
+        return [label for code, label in Permission.choices if code in self.permissions]
 
 
 class Membership(models.Model):
