@@ -96,10 +96,6 @@ class Role(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def get_permissions_display(self) -> list[str]:
-        labels = dict(Permission.choices)
-        return [labels.get(p, p) for p in self.permissions]
-
     def permission_labels(self) -> list[str]:
         """Labels of the role's permissions, in the order Permission declares them."""
         return [label for code, label in Permission.choices if code in self.permissions]

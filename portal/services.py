@@ -3,7 +3,10 @@
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiKey, Role, User, Workspace
+from catalog.models import Team
+
+from .models import ApiKey, IpAllowlistEntry, Membership, Role, User, Workspace
+from .permissions import Permission
 
 
 @transaction.atomic
@@ -21,7 +24,9 @@ def api_key_create(
     Returns the key and the raw secret, which is not stored and can't be shown again.
     """
     if (user is None) == (not roles):
-        raise ValueError("Give roles for a workspace key, or a user for a personal token")
+        raise ValueError(
+            "Give roles for a workspace key, or a user for a personal token"
+        )
     raw, prefix, digest = ApiKey.generate()
     key = ApiKey.objects.create(
         workspace=workspace,
@@ -38,4 +43,128 @@ def api_key_create(
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+# Members, roles, teams and the IP allowlist (the workspace settings pages)
+
+
+class ChangeRefused(Exception):
+    """A settings change the workspace's rules don't allow; the message is for the user."""
+
+
+def _ensure_someone_manages_members(workspace: Workspace) -> None:
+    """Raise ChangeRefused if no member is left who can manage members.
+
+    Callers run inside a transaction, so raising rolls the change back.
+    """
+    # `permissions` is a JSON list, and SQLite has no JSON containment lookup,
+    # so pick the roles in Python (a workspace has a handful):
+    roles = [
+        r.pk
+        for r in workspace.roles.all()
+        if Permission.MANAGE_MEMBERS in r.permissions
+    ]
+    if not Membership.objects.filter(workspace=workspace, roles__in=roles).exists():
+        raise ChangeRefused(
+            "The workspace must keep at least one member who can manage members "
+            "(for example an Admin)."
+        )
+
+
+@transaction.atomic
+def member_add(*, workspace: Workspace, user: User, roles: list[Role]) -> Membership:
+    if Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise ChangeRefused(f"{user.email} is already a member of this workspace.")
+    membership = Membership.objects.create(workspace=workspace, user=user)
+    membership.roles.set(roles)
+    return membership
+
+
+@transaction.atomic
+def member_set_roles(*, membership: Membership, roles: list[Role]) -> None:
+    if not roles:
+        raise ChangeRefused("A member needs at least one role.")
+    membership.roles.set(roles)
+    _ensure_someone_manages_members(membership.workspace)
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership, by: User) -> None:
+    """Remove a member, take them off the workspace's teams and revoke their tokens there."""
+    if membership.user_id == by.pk:
+        raise ChangeRefused("You can't remove yourself from the workspace.")
+    workspace, user = membership.workspace, membership.user
+    membership.delete()
+    _ensure_someone_manages_members(workspace)
+    Team.members.through.objects.filter(team__workspace=workspace, user=user).delete()
+    ApiKey.objects.active().filter(workspace=workspace, user=user).update(
+        revoked_at=timezone.now()
+    )
+
+
+def role_create(*, workspace: Workspace, name: str, permissions: list[str]) -> Role:
+    return Role.objects.create(
+        workspace=workspace, name=name, permissions=sorted(permissions)
+    )
+
+
+@transaction.atomic
+def role_update(*, role: Role, name: str, permissions: list[str]) -> None:
+    if role.is_builtin:
+        raise ChangeRefused("Built-in roles can't be changed.")
+    role.name = name
+    role.permissions = sorted(permissions)
+    role.save(update_fields=["name", "permissions"])
+    _ensure_someone_manages_members(role.workspace)
+
+
+@transaction.atomic
+def role_delete(*, role: Role) -> tuple[int, int]:
+    """Delete a custom role; members and API keys that had it lose it.
+
+    Returns how many members and API keys had the role.
+    """
+    if role.is_builtin:
+        raise ChangeRefused("Built-in roles can't be deleted.")
+    counts = (role.memberships.count(), role.api_keys.count())
+    role.delete()
+    _ensure_someone_manages_members(role.workspace)
+    return counts
+
+
+def team_create(
+    *, workspace: Workspace, tag: str, name: str, description: str = ""
+) -> Team:
+    return Team.objects.create(
+        workspace=workspace, tag=tag, name=name, description=description
+    )
+
+
+@transaction.atomic
+def team_update(
+    *, team: Team, name: str, description: str, members: list[User]
+) -> None:
+    team.name = name
+    team.description = description
+    team.save(update_fields=["name", "description"])
+    team.members.set(members)
+
+
+def team_delete(*, team: Team) -> None:
+    team.delete()
+
+
+def ip_allowlist_add(
+    *, workspace: Workspace, address: str, description: str = ""
+) -> IpAllowlistEntry:
+    """Add a normalised address or CIDR range (see IpAllowlistForm)."""
+    return IpAllowlistEntry.objects.create(
+        workspace=workspace, address=address, description=description
+    )
+
+
+def ip_allowlist_remove(*, entry: IpAllowlistEntry) -> None:
+    entry.delete()

@@ -1,13 +1,562 @@
-"""Workspace settings pages: members and roles, teams, API keys, tokens, IP allowlist."""
+"""Workspace settings pages: members and roles, teams, API keys, tokens, IP allowlist.
 
+Each section needs one permission (personal access tokens need none); its GET
+pages and POST actions check it with `require_permission`, and the navigation
+lists only the sections the current member may use. Objects are looked up
+with `get_in_workspace`, so another workspace's ids answer 404.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
-from portal.tenancy import workspace_required
+from catalog.models import Team
+
+from . import services
+from .forms import (
+    ApiKeyForm,
+    IpAllowlistForm,
+    MemberAddForm,
+    MemberRolesForm,
+    RoleForm,
+    TeamCreateForm,
+    TeamEditForm,
+    TokenForm,
+)
+from .models import ApiKey, IpAllowlistEntry, Membership, Role
+from .permissions import Permission
+from .tenancy import get_in_workspace, require_permission, workspace_required
+
+P = Permission
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: str
+    url_name: str
+    permission: str | None  # None: every member
+    description: str
+    icon: str
+
+
+SECTIONS = [
+    Section(
+        "members",
+        "Members & roles",
+        "settings:members",
+        P.MANAGE_MEMBERS,
+        "Add people to the workspace, choose their roles and define custom roles.",
+        "users",
+    ),
+    Section(
+        "teams",
+        "Teams",
+        "settings:teams",
+        P.MANAGE_TEAMS,
+        "Group members into teams that own entities and approve workflow steps.",
+        "user-group",
+    ),
+    Section(
+        "api-keys",
+        "Workspace API keys",
+        "settings:api-keys",
+        P.MANAGE_API_KEYS,
+        "Keys with roles for CI/CD, scripts and the Cortex CLI.",
+        "key",
+    ),
+    Section(
+        "tokens",
+        "Personal access tokens",
+        "settings:tokens",
+        None,
+        "Your own tokens for the API; they act as you.",
+        "finger-print",
+    ),
+    Section(
+        "ip-allowlist",
+        "IP allowlist",
+        "settings:ip-allowlist",
+        P.CONFIGURE_IP_ALLOWLIST,
+        "Limit API calls to addresses and ranges you trust.",
+        "shield-check",
+    ),
+]
+
+
+def _sections(request: HttpRequest) -> list[Section]:
+    return [
+        s for s in SECTIONS if s.permission is None or s.permission in request.ws_perms
+    ]
+
+
+def _render(
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    *,
+    section: str,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"sections": _sections(request), "section": section, **context}
+    return render(request, template, context, status=status)
 
 
 @require_GET
 @workspace_required
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "settings/index.html")
+    return _render(request, "settings/index.html", {}, section="")
+
+
+# Members
+
+
+def _members_page(
+    request: HttpRequest, form: MemberAddForm | None = None
+) -> HttpResponse:
+    # Not "memberships": base.html's workspace switcher reads that name.
+    member_rows = (
+        Membership.objects.filter(workspace=request.workspace)
+        .select_related("user")
+        .prefetch_related("roles")
+    )
+    context = {
+        "member_rows": member_rows,
+        "form": form or MemberAddForm(workspace=request.workspace),
+    }
+    status = 400 if form is not None else 200
+    return _render(
+        request, "settings/members.html", context, section="members", status=status
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_MEMBERS)
+def members(request: HttpRequest) -> HttpResponse:
+    return _members_page(request)
+
+
+@require_POST
+@require_permission(P.MANAGE_MEMBERS)
+def member_add(request: HttpRequest) -> HttpResponse:
+    form = MemberAddForm(request.POST, workspace=request.workspace)
+    if form.is_valid():
+        user = form.cleaned_data["email"]
+        try:
+            services.member_add(
+                workspace=request.workspace, user=user, roles=form.cleaned_data["roles"]
+            )
+        except services.ChangeRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, f"{user.email} is now a member of {request.workspace}."
+            )
+            return redirect("settings:members")
+    return _members_page(request, form)
+
+
+def _membership(request: HttpRequest, pk: int) -> Membership:
+    qs = Membership.objects.select_related("user", "workspace").prefetch_related(
+        "roles"
+    )
+    return get_in_workspace(request, qs, pk=pk)
+
+
+def _member_edit_page(
+    request: HttpRequest,
+    membership: Membership,
+    form: MemberRolesForm,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"membership": membership, "form": form}
+    return _render(
+        request, "settings/member_edit.html", context, section="members", status=status
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_MEMBERS)
+def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request, pk)
+    form = MemberRolesForm(
+        workspace=request.workspace, initial={"roles": list(membership.roles.all())}
+    )
+    return _member_edit_page(request, membership, form)
+
+
+@require_POST
+@require_permission(P.MANAGE_MEMBERS)
+def member_update(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request, pk)
+    form = MemberRolesForm(request.POST, workspace=request.workspace)
+    if form.is_valid():
+        roles = list(form.cleaned_data["roles"])
+        try:
+            services.member_set_roles(membership=membership, roles=roles)
+        except services.ChangeRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Roles of {membership.user.email} saved.")
+            still_manager = any(P.MANAGE_MEMBERS in r.permissions for r in roles)
+            if membership.user_id == request.user.pk and not still_manager:
+                return redirect("settings:index")
+            return redirect("settings:members")
+    return _member_edit_page(request, membership, form, status=400)
+
+
+@require_POST
+@require_permission(P.MANAGE_MEMBERS)
+def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request, pk)
+    email = membership.user.email
+    try:
+        services.member_remove(membership=membership, by=request.user)
+    except services.ChangeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{email} was removed from the workspace.")
+    return redirect("settings:members")
+
+
+# Roles
+
+
+def _roles_page(request: HttpRequest, form: RoleForm | None = None) -> HttpResponse:
+    roles = Role.objects.filter(workspace=request.workspace).annotate(
+        member_count=Count("memberships", distinct=True),
+        key_count=Count("api_keys", distinct=True),
+    )
+    context = {"roles": roles, "form": form or RoleForm(workspace=request.workspace)}
+    status = 400 if form is not None else 200
+    return _render(
+        request, "settings/roles.html", context, section="members", status=status
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_MEMBERS)
+def roles(request: HttpRequest) -> HttpResponse:
+    return _roles_page(request)
+
+
+@require_POST
+@require_permission(P.MANAGE_MEMBERS)
+def role_add(request: HttpRequest) -> HttpResponse:
+    form = RoleForm(request.POST, workspace=request.workspace)
+    if not form.is_valid():
+        return _roles_page(request, form)
+    role = services.role_create(
+        workspace=request.workspace,
+        name=form.cleaned_data["name"],
+        permissions=form.cleaned_data["permissions"],
+    )
+    messages.success(request, f"Role “{role.name}” created.")
+    return redirect("settings:roles")
+
+
+def _custom_role(request: HttpRequest, pk: int) -> Role:
+    # Built-in roles are read-only, so they have no edit or delete pages:
+    return get_in_workspace(request, Role.objects.filter(is_builtin=False), pk=pk)
+
+
+@require_GET
+@require_permission(P.MANAGE_MEMBERS)
+def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    role = _custom_role(request, pk)
+    form = RoleForm(
+        workspace=request.workspace,
+        role=role,
+        initial={"name": role.name, "permissions": role.permissions},
+    )
+    context = {"role": role, "form": form}
+    return _render(request, "settings/role_edit.html", context, section="members")
+
+
+@require_POST
+@require_permission(P.MANAGE_MEMBERS)
+def role_update(request: HttpRequest, pk: int) -> HttpResponse:
+    role = _custom_role(request, pk)
+    form = RoleForm(request.POST, workspace=request.workspace, role=role)
+    if form.is_valid():
+        try:
+            services.role_update(
+                role=role,
+                name=form.cleaned_data["name"],
+                permissions=form.cleaned_data["permissions"],
+            )
+        except services.ChangeRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Role “{role.name}” saved.")
+            return redirect("settings:roles")
+    # The service may have changed the instance before the transaction rolled back:
+    role.refresh_from_db()
+    context = {"role": role, "form": form}
+    return _render(
+        request, "settings/role_edit.html", context, section="members", status=400
+    )
+
+
+@require_POST
+@require_permission(P.MANAGE_MEMBERS)
+def role_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    role = _custom_role(request, pk)
+    try:
+        member_count, key_count = services.role_delete(role=role)
+    except services.ChangeRefused as exc:
+        messages.error(request, f"Role “{role.name}” was not deleted. {exc}")
+    else:
+        lost = []
+        if member_count:
+            lost.append(f"{member_count} member{'s' if member_count != 1 else ''}")
+        if key_count:
+            lost.append(f"{key_count} API key{'s' if key_count != 1 else ''}")
+        text = f"Role “{role.name}” deleted."
+        if lost:
+            text += f" {' and '.join(lost)} no longer have it."
+        messages.success(request, text)
+    return redirect("settings:roles")
+
+
+# Teams
+
+
+def _teams_page(
+    request: HttpRequest, form: TeamCreateForm | None = None
+) -> HttpResponse:
+    teams = Team.objects.filter(workspace=request.workspace).annotate(
+        member_count=Count("members")
+    )
+    context = {
+        "teams": teams,
+        "form": form or TeamCreateForm(workspace=request.workspace),
+    }
+    status = 400 if form is not None else 200
+    return _render(
+        request, "settings/teams.html", context, section="teams", status=status
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_TEAMS)
+def teams(request: HttpRequest) -> HttpResponse:
+    return _teams_page(request)
+
+
+@require_POST
+@require_permission(P.MANAGE_TEAMS)
+def team_add(request: HttpRequest) -> HttpResponse:
+    form = TeamCreateForm(request.POST, workspace=request.workspace)
+    if not form.is_valid():
+        return _teams_page(request, form)
+    team = services.team_create(workspace=request.workspace, **form.cleaned_data)
+    messages.success(request, f"Team “{team.name}” created. Add its members here.")
+    return redirect("settings:team-edit", team.pk)
+
+
+@require_GET
+@require_permission(P.MANAGE_TEAMS)
+def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    team = get_in_workspace(request, Team, pk=pk)
+    form = TeamEditForm(
+        workspace=request.workspace,
+        initial={
+            "name": team.name,
+            "description": team.description,
+            "members": list(team.members.all()),
+        },
+    )
+    return _render(
+        request,
+        "settings/team_edit.html",
+        {"team": team, "form": form},
+        section="teams",
+    )
+
+
+@require_POST
+@require_permission(P.MANAGE_TEAMS)
+def team_update(request: HttpRequest, pk: int) -> HttpResponse:
+    team = get_in_workspace(request, Team, pk=pk)
+    form = TeamEditForm(request.POST, workspace=request.workspace)
+    if not form.is_valid():
+        context = {"team": team, "form": form}
+        return _render(
+            request, "settings/team_edit.html", context, section="teams", status=400
+        )
+    services.team_update(team=team, **form.cleaned_data)
+    messages.success(request, f"Team “{team.name}” saved.")
+    return redirect("settings:teams")
+
+
+@require_POST
+@require_permission(P.MANAGE_TEAMS)
+def team_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    team = get_in_workspace(request, Team, pk=pk)
+    services.team_delete(team=team)
+    messages.success(request, f"Team “{team.name}” deleted.")
+    return redirect("settings:teams")
+
+
+# Workspace API keys
+
+
+def _workspace_keys():
+    # Personal access tokens are managed by their owners, on the tokens page:
+    return ApiKey.objects.filter(user__isnull=True)
+
+
+def _api_keys_page(
+    request: HttpRequest, form: ApiKeyForm | None = None
+) -> HttpResponse:
+    keys = (
+        _workspace_keys()
+        .filter(workspace=request.workspace)
+        .select_related("created_by")
+        .prefetch_related("roles")
+    )
+    status = 400 if form is not None else 200
+    form = form or ApiKeyForm(
+        workspace=request.workspace, granter_perms=request.ws_perms
+    )
+    context = {"keys": keys, "form": form}
+    return _render(
+        request, "settings/api_keys.html", context, section="api-keys", status=status
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_API_KEYS)
+def api_keys(request: HttpRequest) -> HttpResponse:
+    return _api_keys_page(request)
+
+
+@require_POST
+@never_cache
+@require_permission(P.MANAGE_API_KEYS)
+def api_key_add(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(
+        request.POST, workspace=request.workspace, granter_perms=request.ws_perms
+    )
+    if not form.is_valid():
+        return _api_keys_page(request, form)
+    key, raw = services.api_key_create(
+        workspace=request.workspace,
+        name=form.cleaned_data["name"],
+        description=form.cleaned_data["description"],
+        roles=form.cleaned_data["roles"],
+        created_by=request.user,
+    )
+    # The raw key goes into this response only: never into the session or a URL.
+    context = {"key": key, "raw": raw, "back_url_name": "settings:api-keys"}
+    return _render(request, "settings/key_created.html", context, section="api-keys")
+
+
+@require_POST
+@require_permission(P.MANAGE_API_KEYS)
+def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_in_workspace(request, _workspace_keys(), pk=pk)
+    services.api_key_revoke(key=key)
+    messages.success(request, f"API key “{key.name}” revoked.")
+    return redirect("settings:api-keys")
+
+
+# Personal access tokens
+
+
+def _own_tokens(request: HttpRequest):
+    return ApiKey.objects.filter(user=request.user)
+
+
+def _tokens_page(request: HttpRequest, form: TokenForm | None = None) -> HttpResponse:
+    tokens = _own_tokens(request).filter(workspace=request.workspace)
+    context = {"tokens": tokens, "form": form or TokenForm()}
+    status = 400 if form is not None else 200
+    return _render(
+        request, "settings/tokens.html", context, section="tokens", status=status
+    )
+
+
+@require_GET
+@workspace_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    return _tokens_page(request)
+
+
+@require_POST
+@never_cache
+@workspace_required
+def token_add(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _tokens_page(request, form)
+    key, raw = services.api_key_create(
+        workspace=request.workspace, name=form.cleaned_data["name"], user=request.user
+    )
+    context = {"key": key, "raw": raw, "back_url_name": "settings:tokens"}
+    return _render(request, "settings/key_created.html", context, section="tokens")
+
+
+@require_POST
+@workspace_required
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    # Another member's token answers 404, like a missing one:
+    token = get_in_workspace(request, _own_tokens(request), pk=pk)
+    services.api_key_revoke(key=token)
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("settings:tokens")
+
+
+# IP allowlist
+
+
+def _ip_allowlist_page(
+    request: HttpRequest, form: IpAllowlistForm | None = None
+) -> HttpResponse:
+    entries = IpAllowlistEntry.objects.filter(workspace=request.workspace)
+    context = {
+        "entries": entries,
+        "form": form or IpAllowlistForm(workspace=request.workspace),
+        "worker_egress_ip": settings.WORKER_EGRESS_IP,
+    }
+    status = 400 if form is not None else 200
+    return _render(
+        request,
+        "settings/ip_allowlist.html",
+        context,
+        section="ip-allowlist",
+        status=status,
+    )
+
+
+@require_GET
+@require_permission(P.CONFIGURE_IP_ALLOWLIST)
+def ip_allowlist(request: HttpRequest) -> HttpResponse:
+    return _ip_allowlist_page(request)
+
+
+@require_POST
+@require_permission(P.CONFIGURE_IP_ALLOWLIST)
+def ip_allowlist_add(request: HttpRequest) -> HttpResponse:
+    form = IpAllowlistForm(request.POST, workspace=request.workspace)
+    if not form.is_valid():
+        return _ip_allowlist_page(request, form)
+    entry = services.ip_allowlist_add(workspace=request.workspace, **form.cleaned_data)
+    messages.success(request, f"{entry.address} added to the IP allowlist.")
+    return redirect("settings:ip-allowlist")
+
+
+@require_POST
+@require_permission(P.CONFIGURE_IP_ALLOWLIST)
+def ip_allowlist_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = get_in_workspace(request, IpAllowlistEntry, pk=pk)
+    services.ip_allowlist_remove(entry=entry)
+    messages.success(request, f"{entry.address} removed from the IP allowlist.")
+    return redirect("settings:ip-allowlist")
