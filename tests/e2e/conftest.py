@@ -1,5 +1,6 @@
 """Playwright on Debian's Chromium against pytest-django's live server."""
 
+import io
 import os
 import shutil
 
@@ -28,7 +29,7 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture
 def demo(transactional_db):
-    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    call_command("seed_demo", stdout=io.StringIO())
 
 
 def log_in(page: Page, live_server, email: str, password: str = "demo") -> None:
