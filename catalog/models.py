@@ -94,3 +94,21 @@ class Entity(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:entity-detail", args=[self.tag])
+
+
+class MetricDataPoint(models.Model):
+    """A custom metric value for an entity (cortex.addCustomMetricsDataPoint)."""
+
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="metric_points")
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="metric_points")
+    key = models.CharField(max_length=200)
+    value = models.FloatField()
+    timestamp = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entity", "key", "-timestamp"]
+        indexes = [models.Index(fields=["entity", "key", "-timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.key}={self.value}"

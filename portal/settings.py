@@ -188,6 +188,8 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Workflows (used by the engine; read here so every setting lives in one place):
+# The address people and callers reach the portal at; used in callback URLs and emails.
+BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 MAX_CONCURRENT_RUNS = env.int("MAX_CONCURRENT_RUNS", default=5)
 RUN_RETENTION_DAYS = env.int("RUN_RETENTION_DAYS", default=30)
 WORKER_EGRESS_IP = env.str("WORKER_EGRESS_IP", default="127.0.0.1")

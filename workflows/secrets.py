@@ -1,0 +1,61 @@
+"""Secret values: encrypted at rest with Fernet, shown as ******** everywhere.
+
+A run keeps SECRET_FIELD values in `Run.secrets_blob` (one Fernet token holding
+{path: value}) until it ends; the stored run state only ever holds MASK.
+"""
+
+import json
+from functools import cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+
+MASK = "********"
+
+
+@cache
+def _fernet(key: str) -> Fernet:
+    return Fernet(key.encode())
+
+
+def encrypt(value: Any) -> str:
+    return _fernet(settings.FIELD_ENCRYPTION_KEY).encrypt(json.dumps(value).encode()).decode()
+
+
+def decrypt(token: str) -> Any:
+    if not token:
+        return None
+    try:
+        return json.loads(_fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(token.encode()))
+    except InvalidToken as exc:
+        raise ValueError("Secret can't be decrypted: FIELD_ENCRYPTION_KEY changed?") from exc
+
+
+def scrub(value: Any, secrets: list[str]) -> Any:
+    """Replace every verbatim occurrence of a secret value inside value with MASK."""
+    needles = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 1}, key=len, reverse=True)
+    if not needles:
+        return value
+    return _scrub(value, needles)
+
+
+def _scrub(value: Any, needles: list[str]) -> Any:
+    if isinstance(value, str):
+        for needle in needles:
+            if needle in value:
+                value = value.replace(needle, MASK)
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub(v, needles) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, needles) for v in value]
+    return value
+
+
+def set_path(target: dict, dotted: str, value: Any) -> None:
+    """Set target[a][b][c] for "a.b.c", creating dicts on the way."""
+    *parents, last = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
