@@ -3,6 +3,8 @@
 Only `workflows.engine` changes a Run's or a Step's status.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -93,6 +95,8 @@ class Run(models.Model):
         NEW = 1, "New"
 
     workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="runs")
+    # Cortex's workflowRunId: what templates, the API and callers see.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     workflow = models.ForeignKey(Workflow, models.CASCADE, related_name="runs")
     version = models.ForeignKey(WorkflowVersion, models.PROTECT, related_name="runs")
     status = models.CharField(max_length=12, choices=RunStatus, default=RunStatus.QUEUED)
