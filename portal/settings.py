@@ -184,6 +184,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.worker_heartbeat",
         "schedule": env.float("WORKER_HEARTBEAT_SECONDS", default=30.0),
     },
+    "run-sweep": {
+        "task": "workflows.tasks.sweep_task",
+        "schedule": env.float("RUN_SWEEP_SECONDS", default=15.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -192,6 +196,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 MAX_CONCURRENT_RUNS = env.int("MAX_CONCURRENT_RUNS", default=5)
 RUN_RETENTION_DAYS = env.int("RUN_RETENTION_DAYS", default=30)
+# A worker runs blocks that need no human for up to this long, then re-enqueues the run:
+RUN_TIME_SLICE_SECONDS = env.float("RUN_TIME_SLICE_SECONDS", default=10.0)
+# A run whose heartbeat is older than this is taken over by the sweep:
+RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60.0)
+RUN_HEARTBEAT_SECONDS = env.float("RUN_HEARTBEAT_SECONDS", default=10.0)
 WORKER_EGRESS_IP = env.str("WORKER_EGRESS_IP", default="127.0.0.1")
 HTTP_BLOCK_ALLOWED_HOSTS = env.list("HTTP_BLOCK_ALLOWED_HOSTS", default=[])
 # Addresses of reverse proxies whose X-Forwarded-For is trusted for the IP allowlist:

@@ -13,3 +13,8 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Tests never share a broker queue with a running `make run` worker:
+if not os.environ.get("CELERY_BROKER_URL"):
+    CELERY_BROKER_URL = f"sqla+sqlite:///{VAR_DIR / 'test-celery-broker.sqlite3'}"  # noqa: F405
+CELERY_TASK_DEFAULT_QUEUE = "cairn-tests"

@@ -1,0 +1,176 @@
+"""Helpers for engine tests: workflows from raw descriptors, and test-only blocks.
+
+The test blocks live at the edge of the engine (like a fake transport): they
+let engine tests exercise the state machine without the real blocks' I/O.
+"""
+
+import threading
+
+import pytest
+
+from workflows import blocks
+from workflows.blocks.base import Block, BlockFailed, Outcome
+from workflows.models import Workflow, WorkflowVersion
+
+CALLS: list[str] = []
+
+
+class Echo(Block):
+    """Completes with `schema.outputs` rendered over the run state."""
+
+    type = "ECHO"
+
+    def execute(self, ctx):
+        CALLS.append(ctx.action["slug"])
+        outputs = ctx.render(ctx.schema.get("outputs", {}))
+        secrets = {
+            f"actions.{ctx.action['slug']}.outputs.{k}": v
+            for k, v in ctx.schema.get("secretOutputs", {}).items()
+        }
+        for key in ctx.schema.get("secretOutputs", {}):
+            outputs[key] = "********"
+        return Outcome.completed(
+            outputs,
+            inputs={"seen": ctx.render(ctx.schema.get("see", ""))},
+            secrets=secrets,
+        )
+
+
+class Fail(Block):
+    type = "FAIL"
+
+    def execute(self, ctx):
+        CALLS.append(ctx.action["slug"])
+        raise BlockFailed(ctx.schema.get("message", "it failed"))
+
+
+class Boom(Block):
+    type = "BOOM"
+
+    def execute(self, ctx):
+        raise RuntimeError("bug")
+
+
+class Pick(Block):
+    """A branch that takes `schema.target` (None: straight to the join)."""
+
+    type = "CONDITIONAL_BRANCH"
+
+    def execute(self, ctx):
+        CALLS.append(ctx.action["slug"])
+        target = ctx.schema.get("target")
+        return Outcome.completed(
+            {"branch": target}, branch=target, branch_taken=bool(target)
+        )
+
+
+class Ask(Block):
+    """Waits for a USER_INPUT-like submission; completes with the submitted values."""
+
+    type = "ASK"
+
+    def execute(self, ctx):
+        CALLS.append(ctx.action["slug"])
+        return Outcome.waiting("USER_INPUT", inputs={"form": []})
+
+    def resume(self, ctx, payload):
+        return Outcome.completed(dict(payload["values"]))
+
+
+class Hook(Block):
+    """Waits for a callback like HTTP_REQUEST_ASYNC."""
+
+    type = "HTTP_REQUEST_ASYNC"
+
+    def execute(self, ctx):
+        CALLS.append(ctx.action["slug"])
+        return Outcome.waiting("CALLBACK", outputs={"callbackUrl": ctx.callback_url})
+
+    def resume(self, ctx, payload):
+        status = payload.get("status")
+        if status == "SUCCESS":
+            return Outcome.completed({"message": payload.get("message", "")})
+        if status == "FAILURE":
+            return Outcome.failed(payload.get("message", ""))
+        if status == "UPDATE":
+            return Outcome.waiting(
+                "CALLBACK", outputs={"message": payload.get("message", "")}
+            )
+        raise ValueError("status must be SUCCESS, FAILURE or UPDATE")
+
+
+class Gate(Block):
+    """Blocks until the test sets GATE (a block in flight)."""
+
+    type = "GATE"
+
+    def execute(self, ctx):
+        CALLS.append(ctx.action["slug"])
+        GATE_ENTERED.set()
+        GATE.wait(10)
+        return Outcome.completed({"done": True})
+
+
+GATE = threading.Event()
+GATE_ENTERED = threading.Event()
+TEST_BLOCKS = [Echo, Fail, Boom, Ask, Gate]
+
+
+@pytest.fixture
+def test_blocks(monkeypatch):
+    CALLS.clear()
+    GATE.clear()
+    GATE_ENTERED.clear()
+    instances = dict(blocks._instances)
+    for cls in TEST_BLOCKS:
+        instances[cls.type] = cls()
+    # The engine treats these types specially (branch walking, callback ids):
+    instances["CONDITIONAL_BRANCH"] = Pick()
+    instances["HTTP_REQUEST_ASYNC"] = Hook()
+    monkeypatch.setattr(blocks, "_instances", instances)
+    return CALLS
+
+
+def action(slug, type_="ECHO", next_=(), root=False, **schema):
+    return {
+        "slug": slug,
+        "name": slug.replace("-", " ").title(),
+        "isRootAction": root,
+        "outgoingActions": list(next_),
+        "schema": {"type": type_, **schema},
+    }
+
+
+def chain(*slugs, type_="ECHO"):
+    """Actions a → b → c of one type, the first being the root."""
+    return [
+        action(slug, type_, [slugs[i + 1]] if i + 1 < len(slugs) else [], root=(i == 0))
+        for i, slug in enumerate(slugs)
+    ]
+
+
+def make_workflow(workspace, actions, *, tag="wf", **fields) -> Workflow:
+    descriptor = {
+        "tag": tag,
+        "name": tag.title(),
+        "description": "",
+        "isDraft": False,
+        "isRunnableViaApi": True,
+        "filter": {"type": "GLOBAL"},
+        "variables": [],
+        "restrictActionCompletionToRunnerUser": False,
+        "actions": actions,
+        **fields,
+    }
+    workflow = Workflow.objects.create(
+        workspace=workspace,
+        tag=tag,
+        name=descriptor["name"],
+        scope=descriptor["filter"]["type"],
+    )
+    version = WorkflowVersion.objects.create(
+        workflow=workflow, number=1, descriptor=descriptor
+    )
+    workflow.current_version = version
+    workflow.save(update_fields=["current_version"])
+    return workflow

@@ -1,0 +1,768 @@
+"""The run state machine, driven in-process (no worker): engine.advance is called directly."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from catalog.models import Team
+from workflows import engine
+from workflows.models import Decision, Notification, Run, RunEvent, Secret, Step
+from workflows.secrets import MASK, encrypt
+from tests.factories import UserFactory, member
+from tests.workflows.enginekit import action, chain, make_workflow, test_blocks  # noqa: F401
+
+S = Run.Status
+
+
+def run_to_rest(run: Run) -> Run:
+    """Advance until the run pauses or ends (what workers would do)."""
+    for _ in range(50):
+        run.refresh_from_db()
+        if run.status != S.IN_PROGRESS:
+            return run
+        engine.advance(run.pk)
+    raise AssertionError("run did not come to rest")
+
+
+def steps(run: Run) -> dict[str, str]:
+    return dict(run.steps.values_list("slug", "status"))
+
+
+@pytest.fixture
+def platform(ws):
+    linus = UserFactory(email="linus@example.com")
+    member(ws, linus, "User")
+    team = Team.objects.create(workspace=ws, tag="platform", name="Platform")
+    team.members.add(linus)
+    return team
+
+
+# --- walking the graph ------------------------------------------------------------
+
+
+def test_a_run_walks_its_blocks_in_order_and_renders_the_response(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "a",
+                "ECHO",
+                ["b"],
+                root=True,
+                outputs={"name": "{{context.initiatedBy.email}}"},
+            ),
+            action(
+                "b", "ECHO", [], outputs={"greeting": "hi {{actions.a.outputs.name}}"}
+            ),
+        ],
+        runResponseTemplate="Said **{{actions.b.outputs.greeting}}**",
+    )
+    run = engine.start(workflow=wf, initiator=grace)
+    assert run.status == S.IN_PROGRESS
+
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["a", "b"]
+    assert steps(run) == {"a": "COMPLETED", "b": "COMPLETED"}
+    assert run.state["actions"]["b"]["outputs"] == {"greeting": "hi grace@example.com"}
+    assert run.response == "Said **hi grace@example.com**"
+    assert run.finished_at is not None
+
+
+def test_a_branch_runs_the_chosen_path_skips_the_other_and_continues_at_the_join(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "pick",
+                "CONDITIONAL_BRANCH",
+                ["left", "right"],
+                root=True,
+                target="right",
+                joiningAction="join",
+            ),
+            action("left", "ECHO", ["left-2"]),
+            action("left-2", "ECHO", []),
+            action("right", "ECHO", []),
+            action("join", "ECHO", ["end"]),
+            action("end", "ECHO", []),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["pick", "right", "join", "end"]
+    assert steps(run) == {
+        "pick": "COMPLETED",
+        "right": "COMPLETED",
+        "left": "SKIPPED",
+        "left-2": "SKIPPED",
+        "join": "COMPLETED",
+        "end": "COMPLETED",
+    }
+
+
+def test_a_branch_with_no_path_taken_goes_straight_to_the_join(ws, grace, test_blocks):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "pick",
+                "CONDITIONAL_BRANCH",
+                ["left"],
+                root=True,
+                target=None,
+                joiningAction="join",
+            ),
+            action("left", "ECHO", ["join"]),
+            action("join", "ECHO", []),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert test_blocks == ["pick", "join"]
+    assert steps(run)["left"] == "SKIPPED"
+
+
+def test_a_path_that_edges_into_the_join_runs_the_join_once(ws, grace, test_blocks):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "pick",
+                "CONDITIONAL_BRANCH",
+                ["left"],
+                root=True,
+                target="left",
+                joiningAction="join",
+            ),
+            action("left", "ECHO", ["join"]),
+            action("join", "ECHO", []),
+        ],
+    )
+    run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert test_blocks == ["pick", "left", "join"]
+
+
+def test_a_failing_block_fails_the_run_and_renders_the_failure_template(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action("a", "ECHO", ["b"], root=True),
+            action("b", "FAIL", ["c"], message="disk full"),
+            action("c"),
+        ],
+        failedRunResponseTemplate="Run {{context.workflowRunId}} failed",
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+
+    assert run.status == S.FAILED
+    assert "disk full" in run.error
+    assert Step.objects.get(run=run, slug="b").error == "disk full"
+    assert "c" not in steps(run)
+    assert run.response == f"Run {run.uid} failed"
+
+
+def test_a_block_that_crashes_fails_its_step_with_a_message_instead_of_killing_the_worker(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(ws, [action("a", "BOOM", root=True)])
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.FAILED
+    assert "Internal error in BOOM block" in run.error
+
+
+def test_a_block_type_cairn_cannot_run_fails_the_run_naming_it(ws, grace, test_blocks):
+    wf = make_workflow(ws, [action("scaffold", "SCAFFOLDER", root=True)])
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.FAILED
+    assert "Cairn cannot execute SCAFFOLDER blocks yet" in run.error
+
+
+def test_the_audit_trail_records_what_happened(ws, grace, test_blocks):
+    wf = make_workflow(ws, chain("a", "b"))
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    kinds = list(RunEvent.objects.filter(run=run).values_list("kind", flat=True))
+    assert kinds == [
+        "created",
+        "step_started",
+        "step_completed",
+        "step_started",
+        "step_completed",
+        "completed",
+    ]
+
+
+# --- variables and initialContext -------------------------------------------------------
+
+
+def test_initial_context_sets_declared_variables(ws, grace, test_blocks):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "a",
+                outputs={"repo": "{{variables.repo}}", "n": "{{variables.count}}"},
+                root=True,
+            )
+        ],
+        variables=[
+            {"slug": "repo", "type": "STRING"},
+            {"slug": "count", "type": "NUMBER", "defaultValue": 1},
+        ],
+    )
+    run = run_to_rest(
+        engine.start(workflow=wf, initiator=grace, initial_context={"repo": "cairn"})
+    )
+    assert run.state["variables"] == {"repo": "cairn", "count": 1}
+    assert run.state["context"]["initialContext"] == {"repo": "cairn"}
+    assert run.state["actions"]["a"]["outputs"] == {"repo": "cairn", "n": "1"}
+
+
+def test_initial_context_of_the_wrong_type_is_refused_and_nothing_is_stored(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws, [action("a", root=True)], variables=[{"slug": "count", "type": "NUMBER"}]
+    )
+    with pytest.raises(engine.EngineError, match="initialContext.count"):
+        engine.start(workflow=wf, initiator=grace, initial_context={"count": "many"})
+    assert not Run.objects.exists()
+
+
+# --- pauses: input, approval, callback ---------------------------------------------------
+
+
+def test_a_run_pauses_for_input_holds_no_worker_and_resumes_with_the_values(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action("form", "ASK", ["after"], root=True),
+            action("after", outputs={"env": "{{actions.form.outputs.env}}"}),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.PAUSED
+    assert run.lease is None
+    form = Step.objects.get(run=run, slug="form")
+    assert (form.status, form.waiting_for) == ("WAITING", "USER_INPUT")
+
+    engine.submit_input(run, form, values={"env": "prod"}, by=grace)
+    run.refresh_from_db()
+    assert run.status == S.IN_PROGRESS  # resumed and admitted at once: a slot was free
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert run.state["actions"]["after"]["outputs"] == {"env": "prod"}
+    form.refresh_from_db()
+    assert form.completed_by == grace
+
+
+def test_only_the_initiator_may_fill_the_form_when_the_workflow_restricts_completion(
+    ws, grace, vera, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [action("form", "ASK", root=True)],
+        restrictActionCompletionToRunnerUser=True,
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    form = Step.objects.get(run=run, slug="form")
+    with pytest.raises(engine.NotAllowed):
+        engine.submit_input(run, form, values={}, by=vera)
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+
+
+def test_a_form_answered_twice_refuses_the_second_answer(ws, grace, test_blocks):
+    wf = make_workflow(
+        ws, [action("form", "ASK", ["b"], root=True), action("b", "ASK")]
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    form = Step.objects.get(run=run, slug="form")
+    engine.submit_input(run, form, values={"x": 1}, by=grace)
+    with pytest.raises(engine.NotWaiting):
+        engine.submit_input(run, form, values={"x": 2}, by=grace)
+
+
+def approval_workflow(ws, **schema):
+    return make_workflow(
+        ws,
+        [
+            action(
+                "approve",
+                "MANUAL_APPROVAL",
+                ["after"],
+                root=True,
+                approvingTeamIds=["platform"],
+                approverDescription="Ship {{context.initiatedBy.email}}?",
+                **schema,
+            ),
+            action("after"),
+        ],
+    )
+
+
+def test_an_approver_approves_and_the_run_continues(ws, grace, platform, test_blocks):
+    linus = platform.members.get()
+    run = run_to_rest(engine.start(workflow=approval_workflow(ws), initiator=grace))
+    step = Step.objects.get(run=run, slug="approve")
+    assert step.inputs["approverDescription"] == "Ship grace@example.com?"
+    assert Notification.objects.filter(user=linus, kind="NEEDS_APPROVAL").exists()
+
+    engine.decide(run, step, by=linus, approve=True)
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert Decision.objects.get(step=step).user == linus
+    assert run.state["actions"]["approve"]["outputs"]["approvedBy"] == [
+        "linus@example.com"
+    ]
+
+
+def test_someone_outside_the_approving_teams_cannot_approve(
+    ws, grace, vera, platform, test_blocks
+):
+    run = run_to_rest(engine.start(workflow=approval_workflow(ws), initiator=grace))
+    step = Step.objects.get(run=run, slug="approve")
+    with pytest.raises(engine.NotAllowed):
+        engine.decide(run, step, by=vera, approve=True)
+    assert not Decision.objects.exists()
+
+
+def test_a_rejection_needs_a_reason_and_fails_the_run_with_it(
+    ws, grace, platform, test_blocks
+):
+    linus = platform.members.get()
+    run = run_to_rest(engine.start(workflow=approval_workflow(ws), initiator=grace))
+    step = Step.objects.get(run=run, slug="approve")
+    with pytest.raises(engine.EngineError, match="reason"):
+        engine.decide(run, step, by=linus, approve=False)
+
+    engine.decide(run, step, by=linus, approve=False, reason="Not on a Friday")
+
+    run.refresh_from_db()
+    assert run.status == S.FAILED
+    assert "Rejected by linus@example.com: Not on a Friday" in run.error
+    assert "after" not in steps(run)
+
+
+def test_required_approvals_waits_for_that_many_approvers(
+    ws, grace, platform, test_blocks
+):
+    linus = platform.members.get()
+    ken = UserFactory(email="ken@example.com")
+    member(ws, ken)
+    platform.members.add(ken)
+    run = run_to_rest(
+        engine.start(
+            workflow=approval_workflow(ws, requiredApprovals=2), initiator=grace
+        )
+    )
+    step = Step.objects.get(run=run, slug="approve")
+
+    engine.decide(run, step, by=linus, approve=True)
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+    with pytest.raises(engine.EngineError, match="already decided"):
+        engine.decide(run, step, by=linus, approve=True)
+    engine.decide(run, step, by=ken, approve=True)
+
+    assert run_to_rest(run).status == S.COMPLETED
+
+
+def test_prevent_self_approval_stops_the_initiator_approving_their_own_run(
+    ws, platform, test_blocks
+):
+    linus = platform.members.get()
+    run = run_to_rest(
+        engine.start(
+            workflow=approval_workflow(ws, preventSelfApproval=True), initiator=linus
+        )
+    )
+    step = Step.objects.get(run=run, slug="approve")
+    with pytest.raises(engine.NotAllowed):
+        engine.decide(run, step, by=linus, approve=True)
+
+
+def test_a_callback_completes_a_waiting_block_and_a_late_one_is_refused(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [action("hook", "HTTP_REQUEST_ASYNC", ["after"], root=True), action("after")],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run, slug="hook")
+    assert run.state["actions"]["hook"]["outputs"]["callbackUrl"].endswith(
+        f"/callback/{step.callback_id}"
+    )
+
+    engine.callback(step, {"status": "UPDATE", "message": "halfway"})
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+    engine.callback(step, {"status": "SUCCESS", "message": "deployed"})
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert run.state["actions"]["hook"]["outputs"] == {"message": "deployed"}
+    with pytest.raises(engine.NotWaiting):
+        engine.callback(step, {"status": "SUCCESS", "message": "again"})
+
+
+def test_a_failure_callback_fails_the_run(ws, grace, test_blocks):
+    wf = make_workflow(ws, [action("hook", "HTTP_REQUEST_ASYNC", root=True)])
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    engine.callback(
+        Step.objects.get(run=run), {"status": "FAILURE", "message": "pipeline red"}
+    )
+    run.refresh_from_db()
+    assert run.status == S.FAILED
+    assert "pipeline red" in run.error
+
+
+def test_a_malformed_callback_changes_nothing(ws, grace, test_blocks):
+    wf = make_workflow(ws, [action("hook", "HTTP_REQUEST_ASYNC", root=True)])
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run)
+    with pytest.raises(ValueError):
+        engine.callback(step, {"status": "MAYBE"})
+    step.refresh_from_db()
+    assert step.status == "WAITING"
+
+
+def test_a_run_without_a_needed_initiator_waits_for_one(ws, grace, test_blocks):
+    wf = make_workflow(
+        ws, [action("a", root=True)], restrictActionCompletionToRunnerUser=True
+    )
+    run = engine.start(workflow=wf, initiator=None, source=Run.Source.API)
+    assert run.status == S.PAUSED
+
+    engine.set_initiator(run, user=grace, by=grace)
+
+    run = run_to_rest(run)
+    assert run.status == S.COMPLETED
+    assert run.initiator == grace
+    assert run.state["context"]["initiatedBy"]["email"] == "grace@example.com"
+
+
+# --- the concurrency cap -------------------------------------------------------------
+
+
+def test_runs_over_the_cap_wait_queued_and_start_first_in_first_out(
+    ws, grace, settings, test_blocks
+):
+    settings.MAX_CONCURRENT_RUNS = 2
+    wf = make_workflow(ws, [action("a", root=True)])
+    runs = [engine.start(workflow=wf, initiator=grace) for _ in range(4)]
+    assert [r.status for r in runs] == [
+        S.IN_PROGRESS,
+        S.IN_PROGRESS,
+        S.QUEUED,
+        S.QUEUED,
+    ]
+
+    run_to_rest(runs[0])
+
+    statuses = [Run.objects.get(pk=r.pk).status for r in runs]
+    assert statuses == [S.COMPLETED, S.IN_PROGRESS, S.IN_PROGRESS, S.QUEUED]
+
+
+def test_paused_runs_do_not_count_against_the_cap(ws, grace, settings, test_blocks):
+    settings.MAX_CONCURRENT_RUNS = 1
+    asking = make_workflow(ws, [action("form", "ASK", root=True)], tag="asking")
+    quick = make_workflow(ws, [action("a", root=True)], tag="quick")
+    paused = run_to_rest(engine.start(workflow=asking, initiator=grace))
+    assert paused.status == S.PAUSED
+    assert engine.start(workflow=quick, initiator=grace).status == S.IN_PROGRESS
+
+
+def test_a_resumed_run_goes_ahead_of_new_runs(ws, grace, settings, test_blocks):
+    settings.MAX_CONCURRENT_RUNS = 1
+    asking = make_workflow(
+        ws, [action("form", "ASK", ["b"], root=True), action("b")], tag="asking"
+    )
+    quick = make_workflow(ws, [action("a", root=True)], tag="quick")
+    paused = run_to_rest(engine.start(workflow=asking, initiator=grace))
+    busy = engine.start(workflow=quick, initiator=grace)
+    waiting_new = engine.start(workflow=quick, initiator=grace)
+    assert waiting_new.status == S.QUEUED
+
+    engine.submit_input(paused, Step.objects.get(run=paused), values={}, by=grace)
+    assert Run.objects.get(pk=paused.pk).status == S.QUEUED  # cap is full
+    run_to_rest(busy)
+
+    assert Run.objects.get(pk=paused.pk).status == S.IN_PROGRESS
+    assert Run.objects.get(pk=waiting_new.pk).status == S.QUEUED
+
+
+def test_the_cap_is_per_workspace(ws, other_ws, grace, ted, settings, test_blocks):
+    settings.MAX_CONCURRENT_RUNS = 1
+    mine = make_workflow(ws, [action("a", root=True)])
+    theirs = make_workflow(other_ws, [action("a", root=True)])
+    assert engine.start(workflow=mine, initiator=grace).status == S.IN_PROGRESS
+    assert engine.start(workflow=theirs, initiator=ted).status == S.IN_PROGRESS
+
+
+# --- cancel ------------------------------------------------------------------------------
+
+
+def test_cancelling_a_queued_run_cancels_it_at_once(ws, grace, settings, test_blocks):
+    settings.MAX_CONCURRENT_RUNS = 1
+    wf = make_workflow(ws, [action("a", root=True)])
+    engine.start(workflow=wf, initiator=grace)
+    queued = engine.start(workflow=wf, initiator=grace)
+    assert engine.cancel(queued, by=grace) == S.CANCELLED
+    assert not queued.steps.exists()
+
+
+def test_cancelling_a_paused_run_closes_its_form_and_keeps_completed_blocks(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws, [action("a", "ECHO", ["form"], root=True), action("form", "ASK")]
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+
+    assert engine.cancel(run, by=grace) == S.CANCELLED
+
+    assert steps(run) == {"a": "COMPLETED", "form": "CANCELLED"}
+    with pytest.raises(engine.NotWaiting):
+        engine.submit_input(
+            run, Step.objects.get(run=run, slug="form"), values={}, by=grace
+        )
+
+
+def test_cancelling_a_run_with_a_block_in_flight_waits_for_the_block_then_cancels(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action("a", "ECHO", ["b"], root=True),
+            action("b", "ECHO", ["c"]),
+            action("c"),
+        ],
+    )
+    run = engine.start(workflow=wf, initiator=grace)
+    # A worker holds the run and is inside block "a":
+    Run.objects.filter(pk=run.pk).update(
+        lease="00000000-0000-0000-0000-000000000001", heartbeat_at=timezone.now()
+    )
+    run.refresh_from_db()
+
+    assert engine.cancel(run, by=grace) == S.CANCELLING
+
+    # The worker finishes "a", then sees the cancel before starting "b":
+    Run.objects.filter(pk=run.pk).update(
+        lease=None, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    engine.advance(run.pk)
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+    assert test_blocks == []
+
+
+def test_a_finished_run_cannot_be_cancelled(ws, grace, test_blocks):
+    run = run_to_rest(
+        engine.start(
+            workflow=make_workflow(ws, [action("a", root=True)]), initiator=grace
+        )
+    )
+    with pytest.raises(engine.IllegalTransition):
+        engine.cancel(run, by=grace)
+
+
+# --- durability ---------------------------------------------------------------------------
+
+
+def test_a_second_delivery_of_the_same_run_does_nothing_while_a_worker_holds_it(
+    ws, grace, test_blocks
+):
+    run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
+    Run.objects.filter(pk=run.pk).update(
+        lease="00000000-0000-0000-0000-000000000001", heartbeat_at=timezone.now()
+    )
+    engine.advance(run.pk)
+    assert test_blocks == []
+
+
+def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_block(
+    ws, grace, test_blocks
+):
+    run = engine.start(
+        workflow=make_workflow(ws, chain("a", "b", "c")), initiator=grace
+    )
+    # A worker completed "a", started "b" and died (SIGKILL) holding the lease:
+    Step.objects.create(run=run, slug="a", type="ECHO", status="COMPLETED", position=1)
+    Step.objects.create(run=run, slug="b", type="ECHO", status="RUNNING", position=2)
+    Run.objects.filter(pk=run.pk).update(
+        cursor={"pending": ["b"], "joins": []},
+        lease="00000000-0000-0000-0000-000000000002",
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["b", "c"]
+    b = Step.objects.get(run=run, slug="b")
+    assert b.attempt == 2 and b.is_retry
+    assert RunEvent.objects.filter(run=run, kind="step_retried", step_slug="b").exists()
+
+
+def test_a_block_interrupted_twice_fails_the_run_instead_of_looping(
+    ws, grace, test_blocks
+):
+    run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
+    Step.objects.create(
+        run=run, slug="a", type="ECHO", status="RUNNING", attempt=2, position=1
+    )
+    run = run_to_rest(run)
+    assert run.status == S.FAILED
+    assert "interrupted twice" in run.error
+    assert test_blocks == []
+
+
+def test_completed_steps_never_run_again_when_a_run_is_redelivered(
+    ws, grace, test_blocks
+):
+    run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
+    run = run_to_rest(run)
+    Run.objects.filter(pk=run.pk).update(
+        status=S.IN_PROGRESS, cursor={"pending": ["a", "b"], "joins": []}
+    )
+    run = run_to_rest(run)
+    assert test_blocks == ["a", "b"]
+
+
+def test_the_sweep_times_out_an_approval_past_its_deadline(
+    ws, grace, platform, test_blocks
+):
+    run = run_to_rest(engine.start(workflow=approval_workflow(ws), initiator=grace))
+    Step.objects.filter(run=run).update(
+        deadline_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    counts = engine.sweep()
+
+    run.refresh_from_db()
+    assert counts["timed_out"] == 1
+    assert run.status == S.FAILED
+    assert "Timed out" in run.error
+
+
+def test_the_sweep_purges_finished_runs_past_retention(
+    ws, grace, settings, test_blocks
+):
+    settings.RUN_RETENTION_DAYS = 30
+    wf = make_workflow(ws, [action("a", root=True)])
+    old = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    recent = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    Run.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    assert engine.sweep()["purged"] == 1
+    assert list(Run.objects.values_list("pk", flat=True)) == [recent.pk]
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+
+def test_secret_values_are_masked_in_the_state_usable_later_and_wiped_at_the_end(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "form",
+                "ECHO",
+                ["use"],
+                root=True,
+                secretOutputs={"token": "s3cr3t-value"},
+            ),
+            action(
+                "use", "ECHO", ["leak"], see="Bearer {{actions.form.outputs.token}}"
+            ),
+            action(
+                "leak",
+                "ECHO",
+                [],
+                outputs={"echo": "token was {{actions.form.outputs.token}}"},
+            ),
+        ],
+        runResponseTemplate="Token {{actions.form.outputs.token}}",
+    )
+    run = engine.start(workflow=wf, initiator=grace)
+    engine.advance(run.pk)
+    run.refresh_from_db()
+
+    assert run.status == S.COMPLETED
+    assert run.state["actions"]["form"]["outputs"]["token"] == MASK
+    # The later block saw the real value, but what was stored is scrubbed:
+    assert run.state["actions"]["use"]["inputs"]["seen"] == f"Bearer {MASK}"
+    assert run.state["actions"]["leak"]["outputs"]["echo"] == f"token was {MASK}"
+    assert run.response == f"Token {MASK}"
+    assert run.secrets_blob == ""
+
+
+def test_workspace_secrets_reach_blocks_but_never_the_stored_state(
+    ws, grace, test_blocks
+):
+    Secret.objects.create(
+        workspace=ws,
+        tag="gh-token",
+        name="GitHub",
+        encrypted_value=encrypt("ghp_abc123"),
+    )
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "a",
+                root=True,
+                see="{{{context.secrets.gh-token}}}",
+                outputs={"x": "{{context.secrets.gh-token}}"},
+            )
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.state["context"]["secrets"] == {"gh-token": MASK}
+    assert run.state["actions"]["a"] == {
+        "inputs": {"seen": MASK},
+        "outputs": {"x": MASK},
+    }
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def test_the_initiator_and_recipients_are_told_when_a_run_ends(
+    ws, grace, vera, mailoutbox, test_blocks, django_capture_on_commit_callbacks
+):
+    wf = make_workflow(ws, [action("a", root=True)])
+    with django_capture_on_commit_callbacks(execute=True):
+        run = engine.start(
+            workflow=wf,
+            initiator=grace,
+            notification_recipients=["vera@example.com", "ops@example.org"],
+        )
+        run_to_rest(run)
+    assert set(
+        Notification.objects.filter(kind="RUN_COMPLETED").values_list(
+            "user__email", flat=True
+        )
+    ) == {
+        "grace@example.com",
+        "vera@example.com",
+    }
+    assert sorted(m.to[0] for m in mailoutbox) == [
+        "grace@example.com",
+        "ops@example.org",
+        "vera@example.com",
+    ]

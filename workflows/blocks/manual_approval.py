@@ -1,0 +1,61 @@
+"""MANUAL_APPROVAL: wait until enough approving-team members approve; a rejection fails.
+
+Beyond Cortex: `requiredApprovals` (default 1) and `preventSelfApproval`
+(default false). The engine records each Decision and passes them to resume().
+"""
+
+from .base import Block, BlockContext, BlockFailed, Outcome
+
+
+class ManualApproval(Block):
+    type = "MANUAL_APPROVAL"
+
+    def execute(self, ctx: BlockContext) -> Outcome:
+        schema = ctx.schema
+        teams = [str(t) for t in schema.get("approvingTeamIds") or []]
+        if not teams:
+            raise BlockFailed("approvingTeamIds names no team, so nobody could approve")
+        required = schema.get("requiredApprovals") or 1
+        inputs = {
+            "approverDescription": ctx.render(schema.get("approverDescription") or ""),
+            "approvingTeamIds": teams,
+            "requiredApprovals": required,
+            "preventSelfApproval": bool(schema.get("preventSelfApproval")),
+        }
+        return Outcome.waiting("MANUAL_APPROVAL", inputs=inputs)
+
+    def resume(self, ctx: BlockContext, payload: dict) -> Outcome:
+        decisions = payload["decisions"]
+        required = ctx.schema.get("requiredApprovals") or 1
+        record = [
+            {
+                "user": d.user.email,
+                "verdict": d.verdict,
+                "reason": d.reason,
+                "at": d.created_at.isoformat(),
+            }
+            for d in decisions
+        ]
+        inputs = dict(ctx.step.inputs)
+        rejected = next((d for d in decisions if d.verdict == "REJECTED"), None)
+        if rejected is not None:
+            return Outcome.failed(
+                f"Rejected by {rejected.user.email}: {rejected.reason}",
+                inputs=inputs,
+                outputs={"approved": False, "decisions": record},
+            )
+        approved = [d for d in decisions if d.verdict == "APPROVED"]
+        if len(approved) < required:
+            return Outcome.waiting(
+                "MANUAL_APPROVAL",
+                inputs=inputs,
+                outputs={"approved": False, "decisions": record},
+            )
+        return Outcome.completed(
+            {
+                "approved": True,
+                "approvedBy": [d.user.email for d in approved],
+                "decisions": record,
+            },
+            inputs=inputs,
+        )

@@ -1,0 +1,964 @@
+"""The run state machine: start, advance, pause, resume, cancel, admission, sweep.
+
+Every change of a Run's or Step's status happens here. Changes are
+compare-and-set updates (`filter(pk=…, status=old).update(…)`), so web
+requests, API calls and workers can't overwrite each other, on SQLite and
+PostgreSQL alike.
+
+A worker holds a run through a lease (a UUID on the row) and a heartbeat. It
+runs consecutive blocks that need no human inside one task, bounded by a time
+slice, then re-enqueues the run: one broker round trip per slice, not per block.
+Each step's start and end is committed before the next begins, so a worker
+that dies loses nothing: the sweep re-enqueues runs whose heartbeat went stale,
+completed steps are never run again, and the step that was in flight is
+retried once, marked as a retry.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from portal.models import User, Workspace
+
+from . import notify
+from .blocks import get_block
+from .blocks.base import BlockContext, BlockFailed, Outcome
+from .models import (
+    CANCELLABLE_STATUSES,
+    Run,
+    RunEvent,
+    RunStatus,
+    Secret,
+    Step,
+    Workflow,
+    WorkflowVersion,
+)
+from .secrets import MASK, decrypt, encrypt, scrub, set_path
+from .templating import render
+
+log = logging.getLogger(__name__)
+
+S = RunStatus
+StepS = Step.Status
+
+
+class EngineError(Exception):
+    """A request the engine refuses; the message says why (shown to the user)."""
+
+
+class IllegalTransition(EngineError):
+    pass
+
+
+class NotAllowed(EngineError):
+    pass
+
+
+class NotWaiting(EngineError):
+    """The step is no longer waiting (answered, cancelled, timed out)."""
+
+
+def _slice_seconds() -> float:
+    return float(getattr(settings, "RUN_TIME_SLICE_SECONDS", 10))
+
+
+def _stale_after() -> timedelta:
+    return timedelta(seconds=float(getattr(settings, "RUN_STALE_SECONDS", 60)))
+
+
+def _heartbeat_every() -> float:
+    return float(getattr(settings, "RUN_HEARTBEAT_SECONDS", 10))
+
+
+# --- descriptor helpers -------------------------------------------------------
+
+
+def _actions(descriptor: dict) -> dict[str, dict]:
+    return {a["slug"]: a for a in descriptor.get("actions", [])}
+
+
+def _root(descriptor: dict) -> str:
+    return next(
+        a["slug"] for a in descriptor.get("actions", []) if a.get("isRootAction")
+    )
+
+
+def _declared_variables(descriptor: dict) -> dict[str, dict]:
+    return {v["slug"]: v for v in descriptor.get("variables") or []}
+
+
+def _needs_initiator(descriptor: dict) -> bool:
+    return bool(descriptor.get("restrictActionCompletionToRunnerUser")) or any(
+        a.get("schema", {}).get("type") == "SCAFFOLDER"
+        for a in descriptor.get("actions", [])
+    )
+
+
+# --- events ---------------------------------------------------------------------
+
+
+def _event(
+    run: Run, kind: str, message: str = "", *, step: str = "", actor=None, data=None
+):
+    RunEvent.objects.create(
+        run=run,
+        kind=kind,
+        message=message,
+        step_slug=step,
+        actor=actor,
+        data=data or {},
+    )
+
+
+# --- start ------------------------------------------------------------------------
+
+
+def _person(user: User | None, workspace: Workspace) -> dict | None:
+    if user is None:
+        return None
+    membership = (
+        user.memberships.filter(workspace=workspace).prefetch_related("roles").first()
+    )
+    roles = [{"name": r.name} for r in membership.roles.all()] if membership else []
+    return {"name": user.display_name, "email": user.email, "roles": roles}
+
+
+def _entity_context(entity) -> dict | None:
+    if entity is None:
+        return None
+    return {
+        "id": str(entity.pk),
+        "tag": entity.tag,
+        "name": entity.name,
+        "type": entity.type.tag,
+        "description": entity.description,
+        "groups": [g.tag for g in entity.groups.all()],
+        "descriptor": {"info": entity.descriptor},
+    }
+
+
+def _initial_variables(descriptor: dict, initial_context: dict) -> dict:
+    variables = {}
+    for slug, var in _declared_variables(descriptor).items():
+        value = var.get("defaultValue")
+        if slug in initial_context:
+            from .paths import check_type
+
+            value = initial_context[slug]
+            problem = check_type(value, var.get("type", "STRING"))
+            if problem:
+                raise EngineError(f"initialContext.{slug}: {problem}")
+        variables[slug] = value
+    return variables
+
+
+@transaction.atomic
+def start(
+    *,
+    workflow: Workflow,
+    initiator: User | None,
+    entity=None,
+    source: str = Run.Source.UI,
+    initial_context: dict | None = None,
+    notification_recipients: list[str] | None = None,
+    api_key=None,
+    version: WorkflowVersion | None = None,
+) -> Run:
+    """Create a run of the workflow's current version and queue it.
+
+    Raises EngineError for a bad initialContext (a declared variable of the
+    wrong type) or a scope mismatch; nothing is stored then.
+    """
+    version = version or workflow.current_version
+    if version is None:
+        raise EngineError("This workflow has no saved version")
+    descriptor = version.descriptor
+    initial_context = dict(initial_context or {})
+    scope = (descriptor.get("filter") or {}).get("type", "GLOBAL")
+    if scope == "ENTITY" and entity is None:
+        raise EngineError("This workflow runs on an entity: choose one")
+    variables = _initial_variables(descriptor, initial_context)
+    now = timezone.now()
+    run = Run.objects.create(
+        workspace=workflow.workspace,
+        workflow=workflow,
+        version=version,
+        entity=entity if scope == "ENTITY" else None,
+        initiator=initiator,
+        source=source,
+        api_key=api_key,
+        initial_context=initial_context,
+        notification_recipients=list(notification_recipients or []),
+        cursor={"pending": [_root(descriptor)], "joins": []},
+        queued_at=now,
+        created_at=now,
+    )
+    secret_tags = list(
+        Secret.objects.filter(workspace=workflow.workspace).values_list(
+            "tag", flat=True
+        )
+    )
+    run.state = {
+        "context": {
+            "initiatedBy": _person(initiator, workflow.workspace),
+            "workflowRunId": str(run.uid),
+            "initiatedAtIso8601Timestamp": now.isoformat(),
+            "entity": _entity_context(run.entity),
+            "secrets": dict.fromkeys(secret_tags, MASK),
+            "initialContext": initial_context,
+        },
+        "actions": {},
+        "variables": variables,
+    }
+    if initiator is None and _needs_initiator(descriptor):
+        run.status = S.PAUSED
+        run.save(update_fields=["state", "status"])
+        _event(run, "created", f"Started via {run.get_source_display()}")
+        _event(run, "paused", "Waiting for someone to pick the initiating user")
+        notify.run_needs_initiator(run)
+        return run
+    run.save(update_fields=["state"])
+    _event(run, "created", f"Started via {run.get_source_display()}", actor=initiator)
+    admit(run.workspace_id)
+    run.refresh_from_db(fields=["status", "started_at"])
+    return run
+
+
+@transaction.atomic
+def set_initiator(run: Run, *, user: User, by: User) -> None:
+    """Give a run started without an initiator its initiating user, and resume it."""
+    if run.initiator_id is not None or run.status != S.PAUSED:
+        raise IllegalTransition("This run does not wait for an initiating user")
+    state = run.state
+    state["context"]["initiatedBy"] = _person(user, run.workspace)
+    updated = Run.objects.filter(
+        pk=run.pk, status=S.PAUSED, initiator__isnull=True
+    ).update(
+        initiator=user,
+        state=state,
+        status=S.QUEUED,
+        queue_priority=Run.Priority.RESUMED,
+        queued_at=timezone.now(),
+    )
+    if not updated:
+        raise IllegalTransition("Someone else picked the initiating user first")
+    _event(run, "initiator_set", f"Initiating user set to {user.email}", actor=by)
+    admit(run.workspace_id)
+
+
+# --- admission (the concurrency cap) -------------------------------------------
+
+
+def admit(workspace_id: int) -> list[int]:
+    """Promote QUEUED runs to IN_PROGRESS while the workspace is under its cap.
+
+    Holds a lock on the workspace row (PostgreSQL) or the database write lock
+    (SQLite's IMMEDIATE transactions), so concurrent admissions can't both see
+    a free slot. Resumed runs go first, then first in, first out.
+    """
+    cap = settings.MAX_CONCURRENT_RUNS
+    promoted: list[int] = []
+    with transaction.atomic():
+        Workspace.objects.select_for_update().filter(pk=workspace_id).values_list(
+            "pk"
+        ).first()
+        busy = Run.objects.filter(
+            workspace_id=workspace_id, status__in=[S.IN_PROGRESS, S.CANCELLING]
+        ).count()
+        free = cap - busy
+        if free <= 0:
+            return []
+        candidates = list(
+            Run.objects.filter(workspace_id=workspace_id, status=S.QUEUED)
+            .order_by("queue_priority", "queued_at", "pk")
+            .values_list("pk", flat=True)[:free]
+        )
+        now = timezone.now()
+        for pk in candidates:
+            if Run.objects.filter(pk=pk, status=S.QUEUED).update(
+                status=S.IN_PROGRESS, lease=None, heartbeat_at=now
+            ):
+                Run.objects.filter(pk=pk, started_at__isnull=True).update(
+                    started_at=now
+                )
+                promoted.append(pk)
+        for pk in promoted:
+            _enqueue(pk)
+    return promoted
+
+
+def _enqueue(run_id: int) -> None:
+    from .tasks import advance_run_task
+
+    advance_run_task.delay_on_commit(run_id)
+
+
+# --- advancing a run ------------------------------------------------------------
+
+
+@dataclass
+class _Secrets:
+    paths: dict[str, Any]  # run secrets: "actions.form.outputs.token" -> value
+    workspace: dict[str, Any]  # workspace secrets by tag
+
+    @property
+    def values(self) -> list[str]:
+        found = [v for v in self.paths.values() if isinstance(v, str)]
+        found += [v for v in self.workspace.values() if isinstance(v, str)]
+        return found
+
+
+def _load_secrets(run: Run) -> _Secrets:
+    paths = decrypt(run.secrets_blob) or {} if run.secrets_blob else {}
+    workspace = {
+        s.tag: decrypt(s.encrypted_value)
+        for s in Secret.objects.filter(workspace=run.workspace_id)
+    }
+    return _Secrets(paths=paths, workspace=workspace)
+
+
+def _revealed_state(run: Run, secrets: _Secrets) -> dict:
+    state = copy.deepcopy(run.state)
+    for path, value in secrets.paths.items():
+        set_path(state, path, value)
+    state.setdefault("context", {})["secrets"] = dict(secrets.workspace)
+    return state
+
+
+def _context(run: Run, step: Step, action: dict, secrets: _Secrets) -> BlockContext:
+    callback_url = ""
+    if step.callback_id:
+        callback_url = f"{settings.BASE_URL}/api/v1/workflows/{run.workflow.tag}/callback/{step.callback_id}"
+    return BlockContext(
+        run=run,
+        step=step,
+        action=action,
+        state=_revealed_state(run, secrets),
+        workspace=run.workspace,
+        initiator=run.initiator,
+        callback_url=callback_url,
+    )
+
+
+class _Heartbeat:
+    """Refresh the run's heartbeat from a side thread while a block runs."""
+
+    def __init__(self, run_id: int, lease: uuid.UUID):
+        self.run_id, self.lease = run_id, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(_heartbeat_every()):
+                Run.objects.filter(pk=self.run_id, lease=self.lease).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def advance(run_id: int) -> None:
+    """Run the run's next blocks until it pauses, ends, or its time slice is used up.
+
+    Safe to call twice for the same run: only the holder of the lease works.
+    """
+    lease = uuid.uuid4()
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = (
+            Run.objects.filter(pk=run_id, status=S.IN_PROGRESS)
+            .exclude(lease__isnull=False, heartbeat_at__gte=now - _stale_after())
+            .update(lease=lease, heartbeat_at=now)
+        )
+    if not claimed:
+        _finish_cancelling_if_idle(run_id)
+        return
+    deadline = time.monotonic() + _slice_seconds()
+    while True:
+        run = Run.objects.select_related(
+            "workspace", "workflow", "version", "initiator"
+        ).get(pk=run_id)
+        if run.lease != lease:
+            return  # another worker took over
+        if run.status == S.CANCELLING:
+            _finish_cancel(run)
+            return
+        if run.status != S.IN_PROGRESS:
+            return
+        pending = _next_pending(run)
+        if not pending:
+            _complete(run, lease)
+            return
+        if time.monotonic() > deadline:
+            with transaction.atomic():
+                if Run.objects.filter(pk=run.pk, lease=lease).update(lease=None):
+                    _enqueue(run.pk)
+            return
+        _run_step(run, pending[0], lease)
+
+
+def _next_pending(run: Run) -> list[str]:
+    """Pending slugs, dropping ones that already have a finished step (idempotence)."""
+    pending = list(run.cursor.get("pending", []))
+    if not pending:
+        return []
+    done = set(
+        run.steps.filter(
+            slug__in=pending, status__in=[StepS.COMPLETED, StepS.SKIPPED]
+        ).values_list("slug", flat=True)
+    )
+    return [slug for slug in pending if slug not in done]
+
+
+def _run_step(run: Run, slug: str, lease: uuid.UUID) -> None:
+    descriptor = run.version.descriptor
+    action = _actions(descriptor).get(slug)
+    if action is None:
+        _fail(run, lease, None, f"Action '{slug}' is not in the workflow")
+        return
+    block_type = action.get("schema", {}).get("type", "")
+    with transaction.atomic():
+        if not Run.objects.filter(
+            pk=run.pk, lease=lease, status=S.IN_PROGRESS
+        ).exists():
+            return
+        step, created = Step.objects.get_or_create(
+            run=run,
+            slug=slug,
+            defaults={
+                "type": block_type,
+                "name": action.get("name", slug),
+                "position": (run.steps.aggregate(m=Max("position"))["m"] or 0) + 1,
+            },
+        )
+        if step.status == StepS.RUNNING:
+            # The worker that ran it died mid-block: retry once, and say so.
+            if step.attempt >= 2:
+                _fail(
+                    run,
+                    lease,
+                    step,
+                    "The block was interrupted twice; not retrying again",
+                )
+                return
+            step.attempt += 1
+            _event(
+                run,
+                "step_retried",
+                f"Retrying {slug} (attempt {step.attempt})",
+                step=slug,
+            )
+        elif step.status == StepS.FAILED:
+            _fail(run, lease, step, step.error)  # failed just before a crash
+            return
+        elif step.status != StepS.PENDING:
+            return
+        step.status = StepS.RUNNING
+        step.started_at = timezone.now()
+        if block_type == "HTTP_REQUEST_ASYNC" and step.callback_id is None:
+            step.callback_id = uuid.uuid4()
+        step.save(update_fields=["status", "started_at", "attempt", "callback_id"])
+        Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+        _event(run, "step_started", f"{action.get('name', slug)} started", step=slug)
+
+    secrets = _load_secrets(run)
+    try:
+        block = get_block(block_type)
+        ctx = _context(run, step, _with_declared(action, descriptor), secrets)
+        with _Heartbeat(run.pk, lease):
+            outcome = block.execute(ctx)
+    except BlockFailed as exc:
+        outcome = Outcome.failed(str(exc))
+    except Exception as exc:  # a bug in a block must fail the step, not kill the worker
+        log.exception("Block %s of run %s crashed", slug, run.pk)
+        outcome = Outcome.failed(
+            f"Internal error in {block_type} block: {exc.__class__.__name__}"
+        )
+    _record(run, step, action, outcome, secrets, lease=lease)
+
+
+def _with_declared(action: dict, descriptor: dict) -> dict:
+    if action.get("schema", {}).get("type") != "SET_VARIABLES":
+        return action
+    declared = {
+        slug: v.get("type", "STRING")
+        for slug, v in _declared_variables(descriptor).items()
+    }
+    return {**action, "_declared": declared}
+
+
+def _successors(
+    descriptor: dict, action: dict, outcome: Outcome, joins: list[str]
+) -> list[str]:
+    if action.get("schema", {}).get("type") == "CONDITIONAL_BRANCH":
+        join = action["schema"].get("joiningAction")
+        if outcome.branch:
+            if join:
+                joins.append(join)
+            return [outcome.branch]
+        return [join] if join else []
+    following = list(action.get("outgoingActions") or [])
+    if joins and following == [joins[-1]]:
+        joins.pop()  # the branch path reached its joining action by an edge
+        return following
+    if not following and joins:
+        return [joins.pop()]  # the branch path ended: continue at the join
+    return following
+
+
+def _skipped_by_branch(descriptor: dict, action: dict, outcome: Outcome) -> set[str]:
+    """Blocks only reachable through the branch targets that were not taken."""
+    if action.get("schema", {}).get("type") != "CONDITIONAL_BRANCH":
+        return set()
+    actions = _actions(descriptor)
+    join = action["schema"].get("joiningAction")
+
+    def reach(start: str | None) -> set[str]:
+        seen: set[str] = set()
+        stack = [start] if start else []
+        while stack:
+            slug = stack.pop()
+            if slug in seen or slug == join or slug not in actions:
+                continue
+            seen.add(slug)
+            stack.extend(actions[slug].get("outgoingActions") or [])
+        return seen
+
+    taken = reach(outcome.branch)
+    others: set[str] = set()
+    for target in action.get("outgoingActions") or []:
+        if target != outcome.branch:
+            others |= reach(target)
+    return others - taken
+
+
+def _record(
+    run: Run,
+    step: Step,
+    action: dict,
+    outcome: Outcome,
+    secrets: _Secrets,
+    *,
+    lease: uuid.UUID | None,
+    by: User | None = None,
+) -> None:
+    """Store a block's outcome and move the run on, in one transaction."""
+    descriptor = run.version.descriptor
+    secrets.paths.update(outcome.secrets)
+    known = secrets.values + [v for v in outcome.secrets.values() if isinstance(v, str)]
+    outputs = scrub(outcome.outputs, known)
+    inputs = scrub(outcome.inputs, known)
+    error = scrub(outcome.error, known)
+    now = timezone.now()
+    with transaction.atomic():
+        live = Run.objects.select_for_update().filter(pk=run.pk)
+        live = live.filter(lease=lease) if lease else live
+        current = live.values_list("status", flat=True).first()
+        if current is None:
+            return  # lost the lease: another worker owns the run now
+        run.refresh_from_db()
+        state = run.state
+        state.setdefault("actions", {})[step.slug] = {
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+        if outcome.variables:
+            state.setdefault("variables", {}).update(scrub(outcome.variables, known))
+        step_fields = {
+            "inputs": inputs,
+            "outputs": outputs,
+            "error": error,
+            "completed_by": by,
+        }
+        if outcome.status == "COMPLETED":
+            cursor = run.cursor
+            joins = list(cursor.get("joins", []))
+            pending = list(cursor.get("pending", []))
+            pending = [s for s in pending if s != step.slug]
+            following = _successors(descriptor, action, outcome, joins)
+            for skipped in sorted(_skipped_by_branch(descriptor, action, outcome)):
+                Step.objects.get_or_create(
+                    run=run,
+                    slug=skipped,
+                    defaults={
+                        "type": _actions(descriptor)[skipped]
+                        .get("schema", {})
+                        .get("type", ""),
+                        "name": _actions(descriptor)[skipped].get("name", skipped),
+                        "status": StepS.SKIPPED,
+                        "position": 0,
+                    },
+                )
+            Step.objects.filter(pk=step.pk).update(
+                status=StepS.COMPLETED, finished_at=now, waiting_for="", **step_fields
+            )
+            _event(
+                run,
+                "step_completed",
+                f"{step.name or step.slug} completed",
+                step=step.slug,
+                actor=by,
+            )
+            run_fields = {
+                "state": state,
+                "cursor": {"pending": following + pending, "joins": joins},
+                "secrets_blob": encrypt(secrets.paths) if secrets.paths else "",
+                "heartbeat_at": now,
+            }
+            if current == S.PAUSED:
+                # Resumed by a person or a callback: back in the queue, ahead of new runs.
+                run_fields.update(
+                    status=S.QUEUED,
+                    queue_priority=Run.Priority.RESUMED,
+                    queued_at=now,
+                    lease=None,
+                )
+            Run.objects.filter(pk=run.pk).update(**run_fields)
+            if current == S.PAUSED:
+                _event(run, "resumed", "Run resumed", actor=by)
+                admit(run.workspace_id)
+            return
+        if outcome.status == "WAITING":
+            Step.objects.filter(pk=step.pk).update(
+                status=StepS.WAITING,
+                waiting_for=outcome.waiting_for,
+                deadline_at=outcome.deadline or step.deadline_at,
+                **step_fields,
+            )
+            Run.objects.filter(pk=run.pk).update(
+                state=state,
+                secrets_blob=encrypt(secrets.paths) if secrets.paths else "",
+                status=S.PAUSED if current in (S.IN_PROGRESS, S.PAUSED) else current,
+                lease=None,
+            )
+            if current == S.IN_PROGRESS:
+                _event(
+                    run,
+                    "paused",
+                    _waiting_message(outcome.waiting_for, step),
+                    step=step.slug,
+                )
+                notify.run_waiting(run, step, outcome.waiting_for)
+                admit(run.workspace_id)
+            elif current == S.CANCELLING:
+                _finish_cancel(run)
+            return
+        Step.objects.filter(pk=step.pk).update(
+            status=StepS.FAILED, finished_at=now, **step_fields
+        )
+        Run.objects.filter(pk=run.pk).update(state=state)
+        run.refresh_from_db()
+        _fail(run, lease, step, error or "The block failed", by=by)
+
+
+def _waiting_message(waiting_for: str, step: Step) -> str:
+    return {
+        "USER_INPUT": f"Waiting for input in {step.name or step.slug}",
+        "MANUAL_APPROVAL": f"Waiting for approval in {step.name or step.slug}",
+        "CALLBACK": f"Waiting for the callback of {step.name or step.slug}",
+    }.get(waiting_for, f"Waiting in {step.slug}")
+
+
+# --- ending a run ----------------------------------------------------------------
+
+
+def _render_response(run: Run, template_key: str) -> str:
+    template = run.version.descriptor.get(template_key) or ""
+    if not template:
+        return ""
+    try:
+        return render(template, run.state)
+    except Exception as exc:  # a broken template must not hide the run's outcome
+        return f"(The response template could not be rendered: {exc})"
+
+
+def _end(
+    run: Run, status: str, *, error: str = "", lease=None, expected=(S.IN_PROGRESS,)
+) -> bool:
+    template = (
+        "runResponseTemplate" if status == S.COMPLETED else "failedRunResponseTemplate"
+    )
+    with transaction.atomic():
+        qs = Run.objects.filter(pk=run.pk, status__in=expected)
+        if lease:
+            qs = qs.filter(lease=lease)
+        run.refresh_from_db(fields=["state"])
+        response = _render_response(run, template) if status != S.CANCELLED else ""
+        ended = qs.update(
+            status=status,
+            error=error,
+            response=response,
+            finished_at=timezone.now(),
+            lease=None,
+            secrets_blob="",  # secret values live only as long as the run
+        )
+        if not ended:
+            return False
+        Step.objects.filter(
+            run=run, status__in=[StepS.WAITING, StepS.PENDING, StepS.RUNNING]
+        ).update(status=StepS.CANCELLED, finished_at=timezone.now())
+        run.refresh_from_db()
+        _event(run, status.lower(), error or run.get_status_display())
+        notify.run_ended(run)
+        admit(run.workspace_id)
+    return True
+
+
+def _complete(run: Run, lease) -> None:
+    _end(run, S.COMPLETED, lease=lease)
+
+
+def _fail(
+    run: Run, lease, step: Step | None, error: str, *, by: User | None = None
+) -> None:
+    if (
+        run.status == S.CANCELLING
+        or Run.objects.filter(pk=run.pk, status=S.CANCELLING).exists()
+    ):
+        _finish_cancel(run)
+        return
+    where = f"{step.name or step.slug}: " if step else ""
+    _end(
+        run,
+        S.FAILED,
+        error=f"{where}{error}",
+        lease=lease,
+        expected=(S.IN_PROGRESS, S.PAUSED),
+    )
+
+
+def _finish_cancel(run: Run) -> None:
+    _end(run, S.CANCELLED, expected=(S.CANCELLING, S.PAUSED, S.QUEUED))
+
+
+def _finish_cancelling_if_idle(run_id: int) -> None:
+    """A CANCELLING run nobody holds (its worker died) becomes CANCELLED."""
+    stale = timezone.now() - _stale_after()
+    run = Run.objects.filter(pk=run_id, status=S.CANCELLING).first()
+    if run and (run.lease is None or (run.heartbeat_at and run.heartbeat_at < stale)):
+        _finish_cancel(run)
+
+
+# --- people and callers acting on a paused run --------------------------------------
+
+
+def cancel(run: Run, *, by: User | None) -> str:
+    """Cancel a queued, running or paused run; completed blocks stay as they are.
+
+    A run with a block in flight becomes CANCELLING until its worker stops it.
+    Returns the new status.
+    """
+    if run.status not in CANCELLABLE_STATUSES:
+        raise IllegalTransition(
+            f"A run that is {run.get_status_display().lower()} can't be cancelled"
+        )
+    with transaction.atomic():
+        if Run.objects.filter(pk=run.pk, status=S.IN_PROGRESS).update(
+            status=S.CANCELLING
+        ):
+            _event(run, "cancel_requested", "Cancel requested", actor=by)
+            run.refresh_from_db()
+            if run.lease is None:
+                _finish_cancel(run)  # admitted but not picked up by a worker yet
+                run.refresh_from_db()
+            return run.status
+        if Run.objects.filter(pk=run.pk, status__in=[S.QUEUED, S.PAUSED]).update(
+            status=S.CANCELLING
+        ):
+            _event(run, "cancel_requested", "Cancel requested", actor=by)
+            _finish_cancel(run)
+            run.refresh_from_db()
+            return run.status
+    run.refresh_from_db()
+    raise IllegalTransition(
+        f"A run that is {run.get_status_display().lower()} can't be cancelled"
+    )
+
+
+def _waiting_step(run: Run, step: Step, waiting_for: str) -> None:
+    run.refresh_from_db()
+    step.refresh_from_db()
+    if (
+        run.status != S.PAUSED
+        or step.status != StepS.WAITING
+        or step.waiting_for != waiting_for
+    ):
+        raise NotWaiting("This step is no longer waiting")
+
+
+def may_complete_input(run: Run, user: User) -> bool:
+    if run.version.descriptor.get("restrictActionCompletionToRunnerUser"):
+        return run.initiator_id == user.pk
+    return run.workspace.memberships.filter(user=user).exists()
+
+
+def submit_input(run: Run, step: Step, *, values: dict, by: User) -> None:
+    """Complete a USER_INPUT step with a person's values and resume the run.
+
+    Raises workflows.inputs.InputInvalid (nothing stored) when values are bad.
+    """
+    _waiting_step(run, step, "USER_INPUT")
+    if not may_complete_input(run, by):
+        raise NotAllowed("Only the person who started this run can fill in this form")
+    _resume(run, step, {"values": values, "user": by}, by=by)
+
+
+def _approving_teams(run: Run, step: Step):
+    from catalog.models import Team
+
+    action = _actions(run.version.descriptor)[step.slug]
+    ids = [str(t) for t in action.get("schema", {}).get("approvingTeamIds") or []]
+    numeric = [int(t) for t in ids if t.isdigit()]
+    from django.db.models import Q
+
+    return Team.objects.filter(workspace=run.workspace).filter(
+        Q(tag__in=ids) | Q(pk__in=numeric)
+    )
+
+
+def approvers(run: Run, step: Step) -> list[User]:
+    return list(User.objects.filter(teams__in=_approving_teams(run, step)).distinct())
+
+
+def may_approve(run: Run, step: Step, user: User) -> bool:
+    action = _actions(run.version.descriptor)[step.slug]
+    if (
+        action.get("schema", {}).get("preventSelfApproval")
+        and run.initiator_id == user.pk
+    ):
+        return False
+    return _approving_teams(run, step).filter(members=user).exists()
+
+
+def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -> None:
+    """Record an approver's decision; enough approvals resume the run, a rejection fails it."""
+    from .models import Decision
+
+    _waiting_step(run, step, "MANUAL_APPROVAL")
+    if not may_approve(run, step, by):
+        raise NotAllowed("You are not one of the approvers of this step")
+    if not approve and not reason.strip():
+        raise EngineError("Give a reason for rejecting")
+    with transaction.atomic():
+        decision, created = Decision.objects.get_or_create(
+            step=step,
+            user=by,
+            defaults={
+                "verdict": Decision.Verdict.APPROVED
+                if approve
+                else Decision.Verdict.REJECTED,
+                "reason": reason,
+            },
+        )
+        if not created:
+            raise EngineError("You have already decided on this step")
+        verb = "approved" if approve else "rejected"
+        _event(run, verb, reason or verb.title(), step=step.slug, actor=by)
+        decisions = list(step.decisions.select_related("user"))
+        _resume(run, step, {"decisions": decisions}, by=by)
+
+
+def callback(step: Step, payload: dict) -> None:
+    """Apply an async HTTP callback (SUCCESS, FAILURE, UPDATE) to its waiting step.
+
+    Raises NotWaiting once the step no longer waits (the API answers 406) and
+    ValueError for a malformed payload (400).
+    """
+    run = step.run
+    _waiting_step(run, step, "CALLBACK")
+    _resume(run, step, payload, by=None)
+
+
+def _resume(run: Run, step: Step, payload: dict, *, by: User | None) -> None:
+    descriptor = run.version.descriptor
+    action = _actions(descriptor)[step.slug]
+    block = get_block(step.type)
+    secrets = _load_secrets(run)
+    ctx = _context(run, step, action, secrets)
+    outcome = block.resume(
+        ctx, payload
+    )  # may raise InputInvalid / ValueError: nothing stored
+    with transaction.atomic():
+        # Exactly one resumer wins the step:
+        if not Step.objects.filter(pk=step.pk, status=StepS.WAITING).update(
+            status=StepS.RUNNING if outcome.status != "WAITING" else StepS.WAITING
+        ):
+            raise NotWaiting("This step is no longer waiting")
+        if outcome.status == "WAITING":
+            _event(
+                run,
+                "step_updated",
+                outcome.outputs.get("message", "Update"),
+                step=step.slug,
+            )
+        _record(run, step, action, outcome, secrets, lease=None, by=by)
+
+
+# --- the periodic sweep -------------------------------------------------------------
+
+
+def sweep() -> dict[str, int]:
+    """Re-enqueue stale runs, finish orphaned cancels, time out waits, admit, purge."""
+    now = timezone.now()
+    counts = {"requeued": 0, "cancelled": 0, "timed_out": 0, "admitted": 0, "purged": 0}
+    stale = now - _stale_after()
+    for run_id in (
+        Run.objects.filter(status=S.IN_PROGRESS)
+        .exclude(heartbeat_at__gte=stale)
+        .values_list("pk", flat=True)
+    ):
+        _enqueue_now(run_id)
+        counts["requeued"] += 1
+    for run in Run.objects.filter(status=S.CANCELLING).exclude(heartbeat_at__gte=stale):
+        _finish_cancel(run)
+        counts["cancelled"] += 1
+    for step in Step.objects.filter(
+        status=StepS.WAITING, deadline_at__lt=now, run__status=S.PAUSED
+    ).select_related("run", "run__version", "run__workspace"):
+        run = step.run
+        message = f"Timed out: no answer by {step.deadline_at:%Y-%m-%d %H:%M:%S} UTC"
+        with transaction.atomic():
+            if Step.objects.filter(pk=step.pk, status=StepS.WAITING).update(
+                status=StepS.FAILED, error=message, finished_at=now
+            ):
+                _fail(run, None, step, message)
+                counts["timed_out"] += 1
+    for workspace_id in (
+        Run.objects.filter(status=S.QUEUED)
+        .values_list("workspace_id", flat=True)
+        .distinct()
+    ):
+        counts["admitted"] += len(admit(workspace_id))
+    cutoff = now - timedelta(days=settings.RUN_RETENTION_DAYS)
+    _, deleted = Run.objects.filter(
+        created_at__lt=cutoff, status__in=[S.COMPLETED, S.FAILED, S.CANCELLED]
+    ).delete()
+    counts["purged"] = deleted.get("workflows.Run", 0)
+    return counts
+
+
+def _enqueue_now(run_id: int) -> None:
+    from .tasks import advance_run_task
+
+    advance_run_task.delay(run_id)

@@ -1,0 +1,83 @@
+"""Tell people when a run needs them and when it ends: in-app notifications and email.
+
+Recipients are the initiator and the run's `notificationRecipients` (emails);
+approval requests go to the approvers. Emails are sent after the transaction
+commits, through Django's email backend (console by default).
+"""
+
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.db import transaction
+
+from portal.models import User
+
+from .models import Notification, Run, Step
+
+
+def _recipients(run: Run) -> tuple[list[User], list[str]]:
+    """(members to notify in-app, every email to write to)."""
+    emails = {e.lower() for e in run.notification_recipients if isinstance(e, str)}
+    users = list(
+        User.objects.filter(
+            memberships__workspace=run.workspace_id, email__in=emails, is_active=True
+        )
+    )
+    if run.initiator is not None and run.initiator not in users:
+        users.append(run.initiator)
+    emails |= {u.email for u in users}
+    return users, sorted(emails)
+
+
+def _send(
+    run: Run, users: list[User], emails: list[str], kind: str, message: str
+) -> None:
+    Notification.objects.bulk_create(
+        Notification(
+            workspace_id=run.workspace_id, user=u, run=run, kind=kind, message=message
+        )
+        for u in users
+    )
+    if not emails:
+        return
+    url = f"{settings.BASE_URL}{run.get_absolute_url()}"
+    subject = f"[Cairn] {message}"
+    body = f"{message}\n\n{url}\n"
+    datatuple = [(subject, body, settings.DEFAULT_FROM_EMAIL, [e]) for e in emails]
+    transaction.on_commit(lambda: send_mass_mail(datatuple, fail_silently=True))
+
+
+def run_waiting(run: Run, step: Step, waiting_for: str) -> None:
+    name = run.workflow.name
+    if waiting_for == "MANUAL_APPROVAL":
+        from .engine import approvers
+
+        people = approvers(run, step)
+        _send(
+            run,
+            people,
+            [u.email for u in people],
+            "NEEDS_APPROVAL",
+            f"{name} needs your approval",
+        )
+        return
+    users, emails = _recipients(run)
+    if waiting_for == "USER_INPUT":
+        _send(run, users, emails, "NEEDS_INPUT", f"{name} is waiting for your input")
+
+
+def run_needs_initiator(run: Run) -> None:
+    users, emails = _recipients(run)
+    _send(
+        run,
+        users,
+        emails,
+        "NEEDS_INITIATOR",
+        f"{run.workflow.name} needs an initiating user",
+    )
+
+
+def run_ended(run: Run) -> None:
+    users, emails = _recipients(run)
+    label = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "was canceled"}
+    message = f"{run.workflow.name} {label.get(run.status, run.status.lower())}"
+    _send(run, users, emails, f"RUN_{run.status}", message)

@@ -1,0 +1,83 @@
+"""Writes to workflows that touch several rows, each in one transaction.
+
+Saving and deleting workflows comes first (`workflow_upsert`, `workflow_delete`);
+the functions that start and act on runs follow below it. Callers validate
+descriptors with `workflows.descriptor.validate` before saving them here.
+"""
+
+import json
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from portal.models import User, Workspace
+
+from .models import Run, Workflow, WorkflowVersion
+
+# Workflows: save and delete
+
+
+def _indexed_columns(descriptor: dict) -> dict:
+    """The Workflow columns that mirror descriptor fields (for lists and filters)."""
+    return {
+        "name": descriptor["name"],
+        "description": descriptor.get("description") or "",
+        "is_draft": bool(descriptor.get("isDraft")),
+        "is_runnable_via_api": bool(descriptor.get("isRunnableViaApi")),
+        "scope": (descriptor.get("filter") or {}).get("type") or Workflow.Scope.GLOBAL,
+    }
+
+
+@transaction.atomic
+def workflow_upsert(
+    *, workspace: Workspace, descriptor: dict, created_by: User | None = None
+) -> tuple[Workflow, bool]:
+    """Create or update the workspace's workflow with the descriptor's tag.
+
+    `descriptor` must be validated (`workflows.descriptor.validate`). Each change
+    makes a new immutable WorkflowVersion numbered one past the last and makes it
+    current; the Workflow row keeps its id. Saving the descriptor the current
+    version already holds changes nothing. Returns (workflow, created).
+    """
+    # What the JSON column will give back, so equal descriptors compare equal:
+    descriptor = json.loads(json.dumps(descriptor))
+    columns = _indexed_columns(descriptor)
+    now = timezone.now()
+    # get_or_create retries the read when a concurrent save inserted the row first:
+    workflow, created = Workflow.objects.get_or_create(
+        workspace=workspace,
+        tag=descriptor["tag"],
+        defaults={**columns, "created_at": now, "updated_at": now},
+    )
+    # Lock the row so concurrent saves number their versions one after the other:
+    # (No select_related: PostgreSQL refuses FOR UPDATE on the nullable side of a join.)
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    current = workflow.current_version
+    if current is not None and current.descriptor == descriptor:
+        return workflow, created
+
+    last = workflow.versions.aggregate(last=Max("number"))["last"] or 0
+    version = WorkflowVersion.objects.create(
+        workflow=workflow,
+        number=last + 1,
+        descriptor=descriptor,
+        created_by=created_by,
+        created_at=now,
+    )
+    for field, value in columns.items():
+        setattr(workflow, field, value)
+    workflow.current_version = version
+    workflow.updated_at = now
+    workflow.save(update_fields=[*columns, "current_version", "updated_at"])
+    return workflow, created
+
+
+@transaction.atomic
+def workflow_delete(*, workflow: Workflow) -> None:
+    """Delete the workflow with its versions and runs (and their steps and events)."""
+    # Runs and current_version protect the versions they point at, so they go first:
+    Run.objects.filter(workflow=workflow).delete()
+    Workflow.objects.filter(pk=workflow.pk).update(current_version=None)
+    workflow.current_version = None
+    workflow.delete()
