@@ -24,7 +24,13 @@ BLOCK_TYPES: dict[str, str] = {
 
 # In Cortex's schema, validated on save, not executable by Cairn yet:
 KNOWN_NOT_EXECUTABLE = frozenset(
-    {"SCAFFOLDER", "GITHUB_CREATE_OR_UPDATE_FILE", "AWS", "PAGERDUTY_CREATE_INCIDENT", "JIRA_CREATE_ISSUE"}
+    {
+        "SCAFFOLDER",
+        "GITHUB_CREATE_OR_UPDATE_FILE",
+        "AWS",
+        "PAGERDUTY_CREATE_INCIDENT",
+        "JIRA_CREATE_ISSUE",
+    }
 )
 
 _instances: dict[str, Block] = {}

@@ -38,15 +38,32 @@ class Outcome:
     secrets: dict = field(default_factory=dict)
 
     @classmethod
-    def completed(cls, outputs: dict | None = None, *, inputs: dict | None = None, **extra) -> Outcome:
+    def completed(
+        cls, outputs: dict | None = None, *, inputs: dict | None = None, **extra
+    ) -> Outcome:
         return cls("COMPLETED", outputs=outputs or {}, inputs=inputs or {}, **extra)
 
     @classmethod
-    def waiting(cls, waiting_for: str, *, inputs: dict | None = None, deadline: datetime | None = None, outputs: dict | None = None) -> Outcome:
-        return cls("WAITING", waiting_for=waiting_for, inputs=inputs or {}, deadline=deadline, outputs=outputs or {})
+    def waiting(
+        cls,
+        waiting_for: str,
+        *,
+        inputs: dict | None = None,
+        deadline: datetime | None = None,
+        outputs: dict | None = None,
+    ) -> Outcome:
+        return cls(
+            "WAITING",
+            waiting_for=waiting_for,
+            inputs=inputs or {},
+            deadline=deadline,
+            outputs=outputs or {},
+        )
 
     @classmethod
-    def failed(cls, error: str, *, inputs: dict | None = None, outputs: dict | None = None) -> Outcome:
+    def failed(
+        cls, error: str, *, inputs: dict | None = None, outputs: dict | None = None
+    ) -> Outcome:
         return cls("FAILED", error=error, inputs=inputs or {}, outputs=outputs or {})
 
 

@@ -1,0 +1,226 @@
+"""CONDITIONAL_BRANCH block: CEL expressions in order, first true wins, else the fallback."""
+
+import celpy
+import pytest
+
+from tests.workflows.blockctx import make_ctx
+from workflows.blocks import get_block
+from workflows.blocks.conditional_branch import (
+    ConditionalBranch,
+    cel_activation,
+    compile_cel,
+    evaluate_cel,
+)
+
+STATE = {
+    "context": {"entity": None, "initiatedBy": {"email": "ada@example.com"}},
+    "actions": {
+        "form": {"inputs": {}, "outputs": {"env": "prod", "replicas": 3, "ratio": 0.5}}
+    },
+    "variables": {
+        "github-owner": "",
+        "repo-name": "payments",
+        "items": ["a", "b"],
+        "unset": None,
+    },
+}
+
+
+def schema(*expressions, fallback=None):
+    result = {
+        "type": "CONDITIONAL_BRANCH",
+        "branches": [
+            {
+                "type": "CONDITIONAL",
+                "name": f"Path {i}",
+                "slug": f"path-{i}",
+                "expression": e,
+                "outgoingAction": f"step-{i}",
+            }
+            for i, e in enumerate(expressions)
+        ],
+        "joiningAction": "merge",
+    }
+    if fallback is not None:
+        result["fallbackBranch"] = fallback
+    return result
+
+
+def run(*expressions, fallback=None, state=STATE):
+    return ConditionalBranch().execute(
+        make_ctx(schema(*expressions, fallback=fallback), state, slug="route")
+    )
+
+
+def test_the_registry_gives_the_branch_block():
+    assert isinstance(get_block("CONDITIONAL_BRANCH"), ConditionalBranch)
+
+
+def test_the_first_true_branch_is_taken():
+    outcome = run(
+        'actions.form.outputs.env == "dev"',
+        'actions.form.outputs.env == "prod"',
+        "true",
+    )
+    assert outcome.status == "COMPLETED"
+    assert outcome.outputs == {"branch": "path-1", "branchName": "Path 1"}
+    assert outcome.branch == "step-1"
+    assert outcome.branch_taken is True
+
+
+def test_cortexs_hyphenated_variable_syntax_works():
+    outcome = run('variables["github-owner"] == "" || variables["repo-name"] == ""')
+    assert outcome.branch == "step-0"
+
+
+def test_sizes_numbers_nulls_and_string_functions_evaluate_as_cel():
+    assert run("size(variables.items) > 0").branch == "step-0"
+    assert (
+        run(
+            "actions.form.outputs.replicas >= 3 && actions.form.outputs.ratio < 1.0"
+        ).branch
+        == "step-0"
+    )
+    assert run("variables.unset == null && context.entity == null").branch == "step-0"
+    assert (
+        run('actions.form.outputs.env.startsWith("pr") && has(variables.items)').branch
+        == "step-0"
+    )
+
+
+def test_when_nothing_is_true_the_fallback_is_taken():
+    outcome = run(
+        "false",
+        fallback={"name": "Otherwise", "slug": "otherwise", "outgoingAction": "ask"},
+    )
+    assert outcome.outputs == {"branch": "otherwise", "branchName": "Otherwise"}
+    assert outcome.branch == "ask"
+    assert outcome.branch_taken is True
+
+
+def test_when_nothing_is_true_and_there_is_no_fallback_the_run_goes_to_the_join():
+    outcome = run("false", "1 > 2")
+    assert outcome.status == "COMPLETED"
+    assert outcome.outputs == {"branch": None}
+    assert outcome.branch is None
+    assert outcome.branch_taken is False
+
+
+def test_a_taken_branch_without_an_outgoing_action_has_no_target():
+    ctx = make_ctx(
+        {
+            "type": "CONDITIONAL_BRANCH",
+            "branches": [{"name": "Skip", "slug": "skip", "expression": "true"}],
+        }
+    )
+    outcome = ConditionalBranch().execute(ctx)
+    assert (outcome.branch, outcome.branch_taken) == (None, True)
+
+
+def test_a_non_boolean_result_fails_naming_the_branch():
+    outcome = run("actions.form.outputs.env")
+    assert outcome.status == "FAILED"
+    assert (
+        outcome.error
+        == "branch 'path-0': expression 'actions.form.outputs.env' must be true or false, got 'prod'"
+    )
+
+
+def test_an_expression_that_does_not_compile_fails_naming_the_branch():
+    outcome = run("true", 'variables["x" ==')
+    assert outcome.status == "FAILED"
+    assert outcome.error.startswith(
+        "branch 'path-1': expression 'variables[\"x\" ==' does not compile: syntax error (line 1, column"
+    )
+
+
+def test_a_missing_key_fails_naming_the_branch_and_the_key():
+    outcome = run("variables.nope == 1")
+    assert outcome.status == "FAILED"
+    assert (
+        outcome.error
+        == "branch 'path-0': expression 'variables.nope == 1' failed: no such member in mapping: 'nope'"
+    )
+
+
+def test_comparing_mismatched_types_fails_with_a_readable_message():
+    outcome = run("actions.form.outputs.replicas > 2.5")
+    assert (
+        outcome.error
+        == "branch 'path-0': expression 'actions.form.outputs.replicas > 2.5' failed: no '>' for int and double values"
+    )
+
+
+def test_selecting_a_field_of_null_fails_readably():
+    outcome = run('context.entity.tag == "x"')
+    assert outcome.error.endswith("failed: null does not support field selection")
+
+
+def test_missing_branches_or_expressions_are_configuration_errors():
+    outcome = ConditionalBranch().execute(make_ctx({"type": "CONDITIONAL_BRANCH"}))
+    assert outcome.status == "FAILED"
+    assert outcome.error == "CONDITIONAL_BRANCH needs a list of branches"
+    outcome = run("  ")
+    assert outcome.status == "FAILED"
+    assert outcome.error == "branch 'path-0' has no expression"
+
+
+def test_compiled_programs_are_reused_by_expression_text():
+    assert compile_cel("1 == 1") is compile_cel("1 == 1")
+
+
+LAZY_STATE = {
+    "context": {"entity": None, "n": {"a": [1, {"b": True}]}},
+    "actions": {
+        "form": {"inputs": {}, "outputs": {"env": "prod", "x": 1.5, "l": ["a"]}}
+    },
+    "variables": {"v": "x", "e": {}, "u": None},
+}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        '"form" in actions',
+        "has(actions.form.outputs.env)",
+        "variables.e == {}",
+        'variables == {"v": "x", "e": {}, "u": null}',
+        'context.n == {"a": [1, {"b": true}]}',
+        '"a" in actions.form.outputs.l',
+        "size(actions.form.outputs) == 3",
+        'actions.map(k, k)[0] == "form"',
+        'actions.form.outputs.filter(k, k == "env").size() == 1',
+        "type(variables) == map && type(variables.v) == string",
+        "context.n.a.exists(i, type(i) == map && i.b)",
+        'string(actions.form.outputs.x) == "1.5"',
+        "variables.missing == 1",
+    ],
+)
+def test_the_lazily_converted_state_evaluates_like_a_fully_converted_one(expression):
+    program = compile_cel(expression)
+    eager = {
+        key: celpy.json_to_cel(LAZY_STATE[key])
+        for key in ("context", "actions", "variables")
+    }
+
+    def evaluate(activation):
+        try:
+            return evaluate_cel(program, activation)
+        except ValueError as exc:
+            return f"error: {exc}"
+
+    assert evaluate(cel_activation(LAZY_STATE)) == evaluate(eager)
+
+
+def test_an_unknown_name_fails_without_dumping_the_run_state():
+    outcome = run("vars.owner == 'x'")
+    assert (
+        outcome.error
+        == "branch 'path-0': expression \"vars.owner == 'x'\" failed: undeclared reference to 'vars'"
+    )
+
+
+def test_a_deeply_nested_expression_fails_instead_of_crashing():
+    outcome = run("(" * 400 + "true" + ")" * 400)
+    assert outcome.status == "FAILED"
+    assert "nested too deeply" in outcome.error

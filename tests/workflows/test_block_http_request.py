@@ -1,0 +1,317 @@
+"""HTTP_REQUEST against a real HTTP server on 127.0.0.1."""
+
+import time
+
+import pytest
+
+from tests.workflows.blockctx import make_ctx
+from workflows.blocks.http_request import HttpRequest
+from workflows.models import OutboundAllowlistEntry
+
+STATE = {
+    "context": {"initiatedBy": {"name": "Ada", "email": "ada@example.com"}},
+    "actions": {
+        "collect": {"inputs": {}, "outputs": {"service": "payments", "replicas": 3}}
+    },
+    "variables": {"env": "staging", "token": "s3cret"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _allow_loopback(settings):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
+def run(schema: dict, ws, state: dict | None = None):
+    return HttpRequest().execute(
+        make_ctx({"type": "HTTP_REQUEST", **schema}, state or STATE, workspace=ws)
+    )
+
+
+def test_a_get_completes_with_the_status_headers_and_parsed_body(http_server, ws):
+    http_server.route("GET", "/services/payments", json={"name": "payments", "tier": 1})
+
+    outcome = run(
+        {
+            "httpMethod": "GET",
+            "url": http_server.url("/services/payments"),
+            "headers": {},
+        },
+        ws,
+    )
+
+    assert outcome.status == "COMPLETED"
+    assert outcome.outputs["status"] == 200
+    assert outcome.outputs["body"] == {"name": "payments", "tier": 1}
+    assert outcome.outputs["headers"]["content-type"] == "application/json"
+
+
+def test_the_url_headers_and_payload_are_rendered_from_the_run_state(http_server, ws):
+    http_server.route("POST", "/deploy/payments", status=201, json={"id": 7})
+    schema = {
+        "httpMethod": "POST",
+        "url": http_server.url(
+            "/deploy/{{actions.collect.outputs.service}}?env={{variables.env}}"
+        ),
+        "headers": {
+            "Authorization": "Bearer {{variables.token}}",
+            "X-Replicas": "{{actions.collect.outputs.replicas}}",
+        },
+        "payload": '{"by": "{{context.initiatedBy.email}}", "replicas": {{actions.collect.outputs.replicas}}}',
+    }
+
+    outcome = run(schema, ws)
+
+    assert outcome.status == "COMPLETED"
+    [request] = http_server.requests
+    assert request.path == "/deploy/payments"
+    assert request.query == {"env": ["staging"]}
+    assert request.headers["authorization"] == "Bearer s3cret"
+    assert request.headers["x-replicas"] == "3"
+    assert request.json() == {"by": "ada@example.com", "replicas": 3}
+    assert outcome.inputs == {
+        "method": "POST",
+        "url": http_server.url("/deploy/payments?env=staging"),
+        "headers": {
+            "Authorization": "Bearer s3cret",
+            "X-Replicas": "3",
+            "Content-Type": "application/json",
+        },
+        "payload": '{"by": "ada@example.com", "replicas": 3}',
+    }
+
+
+def test_a_payload_that_is_not_json_is_sent_as_text(http_server, ws):
+    http_server.route("PUT", "/note", status=204)
+
+    run(
+        {
+            "httpMethod": "PUT",
+            "url": http_server.url("/note"),
+            "headers": {},
+            "payload": "hello {{variables.env}}",
+        },
+        ws,
+    )
+
+    [request] = http_server.requests
+    assert request.text == "hello staging"
+    assert request.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_a_content_type_given_in_the_headers_is_kept(http_server, ws):
+    http_server.route("POST", "/form", status=200)
+
+    run(
+        {
+            "httpMethod": "POST",
+            "url": http_server.url("/form"),
+            "headers": {"content-type": "application/x-www-form-urlencoded"},
+            "payload": "a=1",
+        },
+        ws,
+    )
+
+    assert (
+        http_server.requests[0].headers["content-type"]
+        == "application/x-www-form-urlencoded"
+    )
+
+
+def test_a_lower_case_method_is_accepted(http_server, ws):
+    http_server.route("DELETE", "/things/1", status=204)
+
+    outcome = run(
+        {"httpMethod": "delete", "url": http_server.url("/things/1"), "headers": {}}, ws
+    )
+
+    assert outcome.status == "COMPLETED"
+    assert outcome.outputs["status"] == 204
+    assert http_server.requests[0].method == "DELETE"
+
+
+def test_a_text_answer_is_kept_as_text(http_server, ws):
+    http_server.route("GET", "/hello", body="hi there")
+
+    outcome = run(
+        {"httpMethod": "GET", "url": http_server.url("/hello"), "headers": {}}, ws
+    )
+
+    assert outcome.outputs["body"] == "hi there"
+
+
+def test_an_error_status_fails_the_step_and_keeps_the_response(http_server, ws):
+    http_server.route("GET", "/broken", status=500, json={"error": "database down"})
+    url = http_server.url("/broken")
+
+    outcome = run({"httpMethod": "GET", "url": url, "headers": {}}, ws)
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == f'HTTP 500 from {url}: {{"error":"database down"}}'
+    assert outcome.outputs["status"] == 500
+    assert outcome.outputs["body"] == {"error": "database down"}
+    assert outcome.inputs["url"] == url
+
+
+def test_a_404_with_an_empty_body_names_just_the_status_and_url(http_server, ws):
+    http_server.route("GET", "/gone", status=404)
+    url = http_server.url("/gone")
+
+    outcome = run({"httpMethod": "GET", "url": url, "headers": {}}, ws)
+
+    assert outcome.error == f"HTTP 404 from {url}"
+
+
+def test_a_slow_server_fails_the_step_at_the_timeout(http_server, ws, settings):
+    settings.HTTP_BLOCK_TIMEOUT = 0.3
+    http_server.route("GET", "/slow", json={}, delay=5)
+
+    started = time.monotonic()
+    outcome = run(
+        {"httpMethod": "GET", "url": http_server.url("/slow"), "headers": {}}, ws
+    )
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == "timed out after 0.3 s"
+    assert time.monotonic() - started < 2
+
+
+def test_a_response_over_the_size_cap_fails_the_step(http_server, ws, settings):
+    settings.HTTP_BLOCK_MAX_BYTES = 1024
+    http_server.route("GET", "/big", body=b"x" * 4096, chunked=True, chunks=4)
+
+    outcome = run(
+        {"httpMethod": "GET", "url": http_server.url("/big"), "headers": {}}, ws
+    )
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == "response larger than 1 KiB"
+
+
+def test_a_redirect_to_another_host_fails_the_step(http_server, ws):
+    http_server.redirect("/login", "http://evil.com/phish")
+
+    outcome = run(
+        {"httpMethod": "GET", "url": http_server.url("/login"), "headers": {}}, ws
+    )
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == "redirect to another host (evil.com) refused"
+
+
+def test_a_loopback_address_is_refused_without_an_allowlist(http_server, ws, settings):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = []
+    http_server.route("GET", "/", status=200)
+
+    outcome = run({"httpMethod": "GET", "url": http_server.url("/"), "headers": {}}, ws)
+
+    assert outcome.status == "FAILED"
+    assert outcome.error.startswith(
+        "refused: 127.0.0.1 is a loopback address; add it to"
+    )
+    assert http_server.requests == []
+
+
+def test_a_private_address_is_refused(ws, settings):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = []
+
+    outcome = run(
+        {"httpMethod": "GET", "url": "http://10.0.0.5/admin", "headers": {}}, ws
+    )
+
+    assert outcome.error == (
+        "refused: 10.0.0.5 is a private address; add it to HTTP_BLOCK_ALLOWED_HOSTS "
+        "or the workspace's outbound allowlist"
+    )
+
+
+def test_the_workspace_outbound_allowlist_lets_the_block_call_loopback(
+    http_server, ws, settings
+):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = []
+    OutboundAllowlistEntry.objects.create(workspace=ws, host="127.0.0.1")
+    http_server.route("GET", "/", json={"ok": True})
+
+    outcome = run({"httpMethod": "GET", "url": http_server.url("/"), "headers": {}}, ws)
+
+    assert outcome.status == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    ("schema", "error"),
+    [
+        ({"httpMethod": "GET", "headers": {}}, "Bad configuration: url is required"),
+        (
+            {"httpMethod": "GET", "url": "", "headers": {}},
+            "Bad configuration: url is required",
+        ),
+        (
+            {"url": "http://example.com/", "headers": {}},
+            "Bad configuration: httpMethod is required (one of GET, POST, PUT, DELETE, PATCH)",
+        ),
+        (
+            {"httpMethod": "FETCH", "url": "http://example.com/", "headers": {}},
+            "Bad configuration: httpMethod 'FETCH' is not one of GET, POST, PUT, DELETE, PATCH",
+        ),
+        (
+            {"httpMethod": "GET", "url": "{{variables.missing}}", "headers": {}},
+            "Bad configuration: url is empty once rendered (template: {{variables.missing}})",
+        ),
+        (
+            {"httpMethod": "GET", "url": "/repos/acme/api", "headers": {}},
+            "Bad configuration: url '/repos/acme/api' must be a full http:// or https:// address",
+        ),
+        (
+            {"httpMethod": "GET", "url": "http://example.com/", "headers": ["X-A: 1"]},
+            "Bad configuration: headers must map header names to values",
+        ),
+        (
+            {
+                "httpMethod": "GET",
+                "url": "http://example.com/",
+                "headers": {"X-A": {"b": 1}},
+            },
+            "Bad configuration: headers.X-A must be a string",
+        ),
+        (
+            {
+                "httpMethod": "GET",
+                "url": "/repos/x",
+                "headers": {},
+                "integration": "GitHub",
+            },
+            "Bad configuration: Cairn cannot send requests through the GitHub integration yet; "
+            "use a full URL and pass the credentials in headers",
+        ),
+    ],
+)
+def test_bad_configuration_fails_with_a_message_naming_the_field(schema, error, ws):
+    outcome = run(schema, ws)
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == error
+
+
+def test_a_url_with_another_scheme_is_refused(ws):
+    outcome = run({"httpMethod": "GET", "url": "file:///etc/passwd", "headers": {}}, ws)
+
+    assert outcome.status == "FAILED"
+    assert outcome.error.startswith("refused: only http and https URLs are allowed")
+
+
+def test_a_rendered_header_cannot_smuggle_in_another_header(http_server, ws):
+    state = {**STATE, "variables": {"name": "x\r\nX-Admin: true"}}
+
+    outcome = run(
+        {
+            "httpMethod": "GET",
+            "url": http_server.url("/"),
+            "headers": {"X-Name": "{{{variables.name}}}"},
+        },
+        ws,
+        state,
+    )
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == "header X-Name contains a line break or NUL character"
+    assert http_server.requests == []

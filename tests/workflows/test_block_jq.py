@@ -1,0 +1,109 @@
+"""JQ block: a jq program over the whole run state."""
+
+from tests.workflows.blockctx import make_ctx
+from workflows.blocks import get_block
+from workflows.blocks.jq_block import Jq, compile_jq
+
+STATE = {
+    "context": {"entity": {"tag": "payments"}},
+    "actions": {
+        "get-entity": {
+            "inputs": {},
+            "outputs": {
+                "body": {"git": {"repository": "acme/payments"}, "items": [1, 2, 3]}
+            },
+        }
+    },
+    "variables": {"app-name": "pay", "count": 2},
+}
+
+
+def run(expression, state=STATE):
+    return Jq().execute(make_ctx({"type": "JQ", "expression": expression}, state))
+
+
+def test_the_registry_gives_the_jq_block():
+    assert isinstance(get_block("JQ"), Jq)
+
+
+def test_a_path_with_a_quoted_hyphenated_slug_reads_the_run_state():
+    outcome = run('.actions."get-entity".outputs.body.git.repository')
+    assert outcome.status == "COMPLETED"
+    assert outcome.outputs == {"result": "acme/payments"}
+    assert outcome.inputs == {
+        "expression": '.actions."get-entity".outputs.body.git.repository'
+    }
+
+
+def test_an_expression_can_build_an_object():
+    outcome = run(
+        '.actions."get-entity".outputs.body.git.repository | split("/") | {owner: .[0], repo: .[1]}'
+    )
+    assert outcome.outputs == {"result": {"owner": "acme", "repo": "payments"}}
+
+
+def test_the_identity_expression_passes_the_whole_state_through():
+    assert run(".").outputs == {"result": STATE}
+
+
+def test_several_outputs_become_a_list_and_none_becomes_null():
+    assert run('.actions."get-entity".outputs.body.items[]').outputs == {
+        "result": [1, 2, 3]
+    }
+    assert run("empty").outputs == {"result": None}
+
+
+def test_error_fails_the_step_with_the_authors_message():
+    outcome = run(
+        'if .variables.count > 1 then error("Pick one environment") else . end'
+    )
+    assert outcome.status == "FAILED"
+    assert outcome.error == "Pick one environment"
+
+
+def test_a_runtime_error_fails_the_step_with_jqs_message():
+    outcome = run('.variables."app-name" | .[0]')
+    assert outcome.status == "FAILED"
+    assert outcome.error == "Cannot index string with number (0)"
+
+
+def test_an_expression_that_does_not_compile_fails_naming_the_problem():
+    outcome = run(".variables.x | foo(")
+    assert outcome.status == "FAILED"
+    assert outcome.error.startswith("JQ expression does not compile: syntax error")
+    assert "(line 1, column" in outcome.error
+
+
+def test_an_unknown_function_fails_naming_it():
+    assert (
+        run("nosuch(1)").error
+        == "JQ expression does not compile: nosuch/1 is not defined (line 1, column 1)"
+    )
+
+
+def test_an_endless_generator_is_cut_off_instead_of_filling_memory():
+    outcome = run("repeat(1)")
+    assert outcome.status == "FAILED"
+    assert "more than 10000 values" in outcome.error
+
+
+def test_a_missing_or_blank_expression_is_a_configuration_error():
+    for schema in (
+        {"type": "JQ"},
+        {"type": "JQ", "expression": "  "},
+        {"type": "JQ", "expression": 3},
+    ):
+        outcome = Jq().execute(make_ctx(schema))
+        assert outcome.status == "FAILED"
+        assert outcome.error == "JQ block has no expression"
+
+
+def test_compiled_programs_are_reused_by_expression_text():
+    assert compile_jq(".variables.count") is compile_jq(".variables.count")
+
+
+def test_values_json_cannot_hold_natively_are_given_as_text():
+    from datetime import date
+
+    state = {"context": {}, "actions": {}, "variables": {"when": date(2025, 5, 16)}}
+    assert run(".variables.when", state).outputs == {"result": "2025-05-16"}

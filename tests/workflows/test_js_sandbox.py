@@ -1,0 +1,224 @@
+"""workflows.js.run_script: the V8 sandbox behind JAVASCRIPT blocks and SET_VARIABLES sources."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from workflows.js import JsError, run_script
+
+STATE = {
+    "context": {"initiatedBy": {"email": "ada@example.com"}},
+    "actions": {
+        "collect-inputs": {
+            "inputs": {},
+            "outputs": {"serviceVersions": [{"tag": "api"}, "web"]},
+        }
+    },
+    "variables": {"region": "eu"},
+}
+
+
+def test_a_script_sees_context_actions_variables_and_state_and_returns_an_object():
+    script = """
+    const versions = actions["collect-inputs"].outputs.serviceVersions;
+    return {
+      tags: versions.map(v => typeof v === "object" ? v.tag : v),
+      who: context.initiatedBy.email,
+      region: variables.region,
+      same: state.variables.region === variables.region,
+    };
+    """
+    assert run_script(script, STATE) == {
+        "tags": ["api", "web"],
+        "who": "ada@example.com",
+        "region": "eu",
+        "same": True,
+    }
+
+
+def test_the_cortex_create_release_example_script_builds_its_yaml():
+    script = (
+        'const versions = actions["collect-inputs"].outputs.serviceVersions;\n'
+        "const arr = Array.isArray(versions) ? versions : [versions];\n"
+        "const items = arr.map(sv => {\n"
+        "  const tag = (sv && typeof sv === 'object') ? sv.tag : sv;\n"
+        '  return `        - tag: "${tag}"`;\n'
+        '}).join("\\n");\n'
+        "return { relationshipsYaml: `destinations:\\n${items}` };\n"
+    )
+    result = run_script(script, STATE)
+    assert result == {
+        "relationshipsYaml": 'destinations:\n        - tag: "api"\n        - tag: "web"'
+    }
+
+
+def test_a_script_that_returns_nothing_gives_none():
+    assert run_script("const x = 1;", STATE) is None
+    assert run_script("return undefined", STATE) is None
+
+
+def test_scalars_lists_and_null_come_back_through_json():
+    assert run_script("return 5", STATE) == 5
+    assert run_script("return 'text'", STATE) == "text"
+    assert run_script("return [1, 'a', null, true]", STATE) == [1, "a", None, True]
+    assert run_script("return null", STATE) is None
+
+
+def test_a_script_may_declare_names_that_shadow_the_globals():
+    assert run_script("const actions = 7; return actions", STATE) == 7
+
+
+def test_await_works_and_the_settled_value_is_returned():
+    assert run_script("await null; return {done: await Promise.resolve(2)}", STATE) == {
+        "done": 2
+    }
+
+
+def test_a_state_key_named_proto_stays_data():
+    state = {
+        "context": {},
+        "actions": {},
+        "variables": {"__proto__": {"polluted": True}},
+    }
+    assert run_script("return [Object.keys(variables), ({}).polluted]", state) == [
+        ["__proto__"],
+        None,
+    ]
+
+
+def test_nothing_a_script_leaves_behind_reaches_the_next_run():
+    run_script(
+        "globalThis.leak = 1; Object.prototype.polluted = 'yes'; Array.prototype.push = null;",
+        STATE,
+    )
+    assert run_script("return [typeof leak, ({}).polluted, typeof [].push]", STATE) == [
+        "undefined",
+        None,
+        "function",
+    ]
+
+
+def test_an_endless_loop_stops_at_the_default_two_second_limit():
+    with pytest.raises(JsError, match=r"^script timed out after 2000 ms$"):
+        run_script("while (true) {}", STATE)
+
+
+def test_the_time_limit_is_configurable_and_the_next_run_is_unaffected():
+    with pytest.raises(JsError, match=r"^script timed out after 300 ms$"):
+        run_script("for (;;) {}", STATE, timeout_ms=300)
+    assert run_script("return 1", STATE) == 1
+
+
+def test_an_endless_promise_chain_also_times_out():
+    with pytest.raises(JsError, match="timed out after 300 ms"):
+        run_script(
+            "Promise.resolve().then(() => { while (true) {} }); return 1",
+            STATE,
+            timeout_ms=300,
+        )
+
+
+def test_a_script_that_allocates_without_bound_hits_the_memory_limit():
+    with pytest.raises(JsError, match=r"ran out of memory \(limit 64 MB\)"):
+        run_script(
+            "const a = []; while (true) { a.push(new Array(100000).fill(1)); }", STATE
+        )
+
+
+def test_a_huge_string_counts_against_the_memory_limit():
+    script = "return JSON.stringify(new Array(5e6).fill('abcdefgh')).length"
+    with pytest.raises(JsError, match=r"ran out of memory \(limit 16 MB\)"):
+        run_script(script, STATE, max_memory_mb=16, timeout_ms=20000)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "require",
+        "fetch",
+        "XMLHttpRequest",
+        "setTimeout",
+        "clearTimeout",
+        "setInterval",
+        "process",
+        "WebAssembly",
+        "ArrayBuffer",
+        "Uint8Array",
+        "SharedArrayBuffer",
+        "Atomics",
+    ],
+)
+def test_io_timers_and_off_heap_buffers_are_undefined(name):
+    assert run_script(f"return typeof {name}", STATE) == "undefined"
+
+
+@pytest.mark.parametrize(
+    "script, first_words",
+    [
+        ("require('fs')", "ReferenceError: require is not defined"),
+        ("return fetch('https://example.com')", "ReferenceError: fetch is not defined"),
+        ("new XMLHttpRequest()", "ReferenceError: XMLHttpRequest is not defined"),
+        ("setTimeout(() => 1, 10)", "TypeError: setTimeout is not a function"),
+        ("return await import('fs')", "import() is not supported"),
+    ],
+)
+def test_a_script_that_tries_io_fails_saying_there_is_no_io(script, first_words):
+    with pytest.raises(JsError) as failure:
+        run_script(script, STATE)
+    assert str(failure.value).startswith(first_words)
+    assert "no I/O" in str(failure.value)
+
+
+def test_a_syntax_error_names_the_problem_and_its_line():
+    with pytest.raises(JsError, match=r"^SyntaxError: .* \(line 2\)$"):
+        run_script("const a = 1;\nconst = ;\nreturn a", STATE)
+
+
+def test_a_thrown_error_fails_with_the_authors_message():
+    with pytest.raises(JsError, match=r"^Missing repository owner$"):
+        run_script("throw new Error('Missing repository owner')", STATE)
+
+
+def test_a_runtime_type_error_names_its_type_and_line():
+    with pytest.raises(
+        JsError,
+        match=r"^TypeError: Cannot read properties of undefined \(reading 'x'\) \(line 3\)$",
+    ):
+        run_script("\n\nreturn variables.nope.x", STATE)
+
+
+def test_thrown_strings_and_rejected_promises_fail_with_their_text():
+    with pytest.raises(JsError, match=r"^plain words$"):
+        run_script("throw 'plain words'", STATE)
+    with pytest.raises(JsError, match=r"^RangeError: nope"):
+        run_script("return Promise.reject(new RangeError('nope'))", STATE)
+
+
+def test_a_promise_that_never_settles_fails_clearly():
+    with pytest.raises(JsError, match="never settled"):
+        run_script("return new Promise(() => {})", STATE)
+
+
+def test_a_result_json_cannot_hold_fails_clearly():
+    with pytest.raises(JsError, match="BigInt"):
+        run_script("return 10n", STATE)
+    with pytest.raises(
+        JsError, match=r"^TypeError: Converting circular structure to JSON$"
+    ):
+        run_script("const o = {}; o.self = o; return o", STATE)
+
+
+def test_an_empty_script_is_an_error():
+    with pytest.raises(JsError, match="empty"):
+        run_script("   ", STATE)
+
+
+def test_scripts_run_side_by_side_in_threads_without_mixing_state():
+    def job(n):
+        return run_script(
+            "return variables.n * 2",
+            {"context": {}, "actions": {}, "variables": {"n": n}},
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(job, range(12))) == [n * 2 for n in range(12)]

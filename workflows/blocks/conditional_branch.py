@@ -1,0 +1,258 @@
+"""CONDITIONAL_BRANCH: CEL expressions over {context, actions, variables}, first true wins.
+
+`variables["github-owner"] == ""`, `actions.form.outputs.env == "prod"`,
+`size(variables.items) > 0`. JSON values become CEL values as cel-python maps
+them: whole numbers are `int`, others `double` (so write `n > 2`, or `n > 2.5`
+against a double), null is `null`, objects are maps.
+
+Every expression is compiled before any is evaluated, so a typo in a later
+branch fails the step even when an earlier branch would be taken. The first
+branch whose expression is true is taken; with none, the fallback branch if
+there is one, else nothing (the engine goes straight to the joining action).
+An expression that fails to evaluate or is not a boolean fails the step.
+Compiled programs are cached by expression text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+
+import celpy
+from celpy import celtypes
+
+from workflows.paths import show
+
+from .base import Block, BlockContext, Outcome
+
+_env = celpy.Environment()
+_env_lock = threading.Lock()  # the Lark parser behind compile() is shared
+
+
+class CelCompileError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=512)
+def compile_cel(expression: str) -> celpy.Runner:
+    """The CEL program for an expression; raises CelCompileError("… (line 1, column 4)")."""
+    try:
+        with _env_lock:
+            return _env.program(_env.compile(expression))
+    except celpy.CELParseError as exc:
+        line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+        where = f" (line {line}, column {column})" if line else ""
+        raise CelCompileError(f"syntax error{where}") from None
+    except RecursionError:
+        raise CelCompileError("the expression is nested too deeply") from None
+    except Exception as exc:  # anything else Lark or celpy may raise on odd input
+        raise CelCompileError(str(exc) or exc.__class__.__name__) from None
+
+
+def evaluate_cel(program: celpy.Runner, activation: dict) -> object:
+    """Evaluate; raises ValueError with a readable message when CEL reports an error."""
+    try:
+        result = program.evaluate(activation)
+    except celpy.CELEvalError as exc:
+        raise ValueError(_eval_message(exc)) from None
+    except RecursionError:
+        raise ValueError("the expression is nested too deeply") from None
+    except Exception as exc:  # celpy lets some Python errors through
+        raise ValueError(str(exc) or exc.__class__.__name__) from None
+    if isinstance(result, celpy.CELEvalError):
+        raise ValueError(_eval_message(result))
+    return result
+
+
+def cel_activation(state: dict) -> dict:
+    """{context, actions, variables} as CEL values, converted only where an expression reads."""
+    return {
+        key: _to_cel(state.get(key) or {})
+        for key in ("context", "actions", "variables")
+    }
+
+
+class _MapTypeForCel(type):
+    """Makes CEL's `type(m) == map` hold for _LazyMap (celpy's type() is Python's type())."""
+
+    def __eq__(cls, other):
+        return other is celtypes.MapType or type.__eq__(cls, other) is True
+
+    __hash__ = type.__hash__
+
+
+class _LazyMap(celtypes.MapType, metaclass=_MapTypeForCel):
+    """A JSON object whose values become CEL values when first read.
+
+    A branch usually reads a few fields of a run state that can hold large HTTP
+    bodies; converting all of it up front cost ~50 ms for 86 KB.
+    """
+
+    def __init__(self, raw: dict):
+        super().__init__()
+        dict.update(self, {celtypes.StringType(k): v for k, v in raw.items()})
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if type(value) in _RAW:
+            value = _to_cel(value)
+            dict.__setitem__(self, key, value)
+        return value
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def values(self):
+        return [self[k] for k in self]
+
+    def items(self):
+        return [(k, self[k]) for k in self]
+
+
+_RAW = (str, int, float, bool, dict, list)
+
+
+def _to_cel(value):
+    kind = type(value)
+    if kind is dict:
+        return _LazyMap(value)
+    if kind is list:
+        return celtypes.ListType([_to_cel(v) for v in value])
+    if kind is str:
+        return celtypes.StringType(value)
+    if value is None:
+        return None
+    return celpy.json_to_cel(value)  # bool, int, float, datetime…
+
+
+_OPERATORS = {
+    "relation_eq": "==",
+    "relation_ne": "!=",
+    "relation_lt": "<",
+    "relation_le": "<=",
+    "relation_gt": ">",
+    "relation_ge": ">=",
+    "relation_in": "in",
+    "addition_add": "+",
+    "addition_sub": "-",
+    "multiplication_mul": "*",
+    "multiplication_div": "/",
+    "multiplication_mod": "%",
+    "unary_neg": "-",
+    "unary_not": "!",
+}
+_OVERLOAD = re.compile(
+    r"found no matching overload for Token\('RULE', '(\w+)'\) applied to '\((.*)\)'"
+)
+_TYPE_NAME = re.compile(r"<class '(?:[\w.]+\.)?(\w+?)(?:Type)?'>")
+
+
+def _eval_message(exc: Exception) -> str:
+    message = str(exc.args[0]) if exc.args else str(exc)
+    # "undeclared reference to 'x' (in activation '…')" dumps the whole run state
+    message = message.split(" (in activation ", 1)[0]
+    message = message.replace("None with type: '<class 'NoneType'>'", "null")
+    match = _OVERLOAD.search(message)
+    if match:
+        operator = _OPERATORS.get(match[1], match[1])
+        types = [
+            name.lower().replace("none", "null")
+            for name in _TYPE_NAME.findall(match[2])
+        ]
+        return f"no '{operator}' for {' and '.join(types)} values"
+    return message
+
+
+class ConditionalBranch(Block):
+    type = "CONDITIONAL_BRANCH"
+
+    def execute(self, ctx: BlockContext) -> Outcome:
+        schema = ctx.schema
+        branches = schema.get("branches")
+        fallback = schema.get("fallbackBranch") or None
+        inputs = {
+            "branches": [
+                {"slug": b.get("slug"), "expression": b.get("expression")}
+                for b in branches or []
+                if isinstance(b, dict)
+            ]
+        }
+        if not isinstance(branches, list) or not all(
+            isinstance(b, dict) for b in branches
+        ):
+            return Outcome.failed(
+                "CONDITIONAL_BRANCH needs a list of branches", inputs=inputs
+            )
+        if fallback is not None and not isinstance(fallback, dict):
+            return Outcome.failed("fallbackBranch must be an object", inputs=inputs)
+
+        programs = []
+        for index, branch in enumerate(branches):
+            name = branch.get("slug") or f"#{index + 1}"
+            expression = branch.get("expression")
+            if not isinstance(expression, str) or not expression.strip():
+                return Outcome.failed(
+                    f"branch '{name}' has no expression", inputs=inputs
+                )
+            try:
+                programs.append((name, branch, compile_cel(expression)))
+            except CelCompileError as exc:
+                return Outcome.failed(
+                    f"branch '{name}': expression {expression!r} does not compile: {exc}",
+                    inputs=inputs,
+                )
+
+        try:
+            activation = cel_activation(ctx.state)
+        except (TypeError, ValueError) as exc:
+            return Outcome.failed(
+                f"the run state can't be given to CEL: {exc}", inputs=inputs
+            )
+        for name, branch, program in programs:
+            try:
+                result = evaluate_cel(program, activation)
+            except ValueError as exc:
+                return Outcome.failed(
+                    f"branch '{name}': expression {branch['expression']!r} failed: {exc}",
+                    inputs=inputs,
+                )
+            if not isinstance(result, celtypes.BoolType | bool):
+                return Outcome.failed(
+                    f"branch '{name}': expression {branch['expression']!r} must be true or false, got {show(_plain(result))}",
+                    inputs=inputs,
+                )
+            if result:
+                return _taken(branch, inputs)
+        if fallback is not None:
+            return _taken(fallback, inputs)
+        return Outcome.completed(
+            {"branch": None}, inputs=inputs, branch=None, branch_taken=False
+        )
+
+
+def _taken(branch: dict, inputs: dict) -> Outcome:
+    return Outcome.completed(
+        {"branch": branch.get("slug"), "branchName": branch.get("name")},
+        inputs=inputs,
+        branch=branch.get("outgoingAction") or None,
+        branch_taken=True,
+    )
+
+
+def _plain(value: object) -> object:
+    """A CEL value as plain JSON-ish Python, for messages."""
+    if isinstance(value, celtypes.MapType):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, celtypes.ListType):
+        return [_plain(v) for v in value]
+    if isinstance(value, celtypes.StringType):
+        return str(value)
+    if isinstance(value, celtypes.IntType | celtypes.UintType):
+        return int(value)
+    if isinstance(value, celtypes.DoubleType):
+        return float(value)
+    return value if value is None else str(value)

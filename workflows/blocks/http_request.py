@@ -1,0 +1,167 @@
+"""HTTP_REQUEST: call a URL and keep the response as the step's outputs.
+
+Schema (Cortex): `httpMethod` (GET, POST, PUT, DELETE, PATCH), `url`, `headers`
+(name → value) and `payload` (a string), all Mustache-rendered over the run
+state. The call goes through `workflows.outbound` (address checks, redirects,
+timeout, size cap).
+
+- inputs: the request as sent: `{method, url, headers, payload}`
+- outputs: `{status, headers, body}`; `body` is the parsed JSON when the
+  response says it is JSON, else the text
+- a non-2xx answer fails the step ("HTTP 500 from <url>: <start of the body>")
+  and keeps the response in the outputs; a refused, timed-out or oversized call
+  fails it with outbound's message
+
+`HTTP_BLOCK_TIMEOUT` (seconds, default 30) and `HTTP_BLOCK_MAX_BYTES` (default
+5 MiB) settings override outbound's limits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from workflows import outbound
+
+from .base import Block, BlockContext, Outcome
+
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+
+
+class ConfigError(Exception):
+    """The block's schema can't make a request; the message says which field is wrong."""
+
+
+@dataclass
+class HttpCall:
+    method: str
+    url: str
+    headers: dict[str, str]
+    payload: str
+
+    def as_inputs(self) -> dict:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "headers": self.headers,
+            "payload": self.payload,
+        }
+
+
+def block_timeout() -> float:
+    return float(getattr(settings, "HTTP_BLOCK_TIMEOUT", outbound.DEFAULT_TIMEOUT))
+
+
+def block_max_bytes() -> int:
+    return int(getattr(settings, "HTTP_BLOCK_MAX_BYTES", outbound.DEFAULT_MAX_BYTES))
+
+
+def prepare(schema: dict, render: Callable[[Any], Any]) -> HttpCall:
+    """Validate and render the request fields; raise ConfigError naming a bad field."""
+    method = schema.get("httpMethod")
+    if not method:
+        raise ConfigError(f"httpMethod is required (one of {', '.join(METHODS)})")
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise ConfigError(f"httpMethod {method!r} is not one of {', '.join(METHODS)}")
+
+    integration = schema.get("integration")
+    if integration:
+        raise ConfigError(
+            f"Cairn cannot send requests through the {integration} integration yet; "
+            "use a full URL and pass the credentials in headers"
+        )
+
+    template = schema.get("url")
+    if not template or not isinstance(template, str):
+        raise ConfigError("url is required")
+    url = render(template).strip()
+    if not url:
+        raise ConfigError(f"url is empty once rendered (template: {template})")
+    if "://" not in url:
+        raise ConfigError(f"url {url!r} must be a full http:// or https:// address")
+
+    raw_headers = schema.get("headers") or {}
+    if not isinstance(raw_headers, dict):
+        raise ConfigError("headers must map header names to values")
+    headers: dict[str, str] = {}
+    for name, value in render(raw_headers).items():
+        if value is None or isinstance(value, dict | list):
+            raise ConfigError(f"headers.{name} must be a string")
+        headers[str(name)] = value if isinstance(value, str) else json.dumps(value)
+
+    payload = schema.get("payload")
+    if payload is None:
+        payload = ""
+    elif isinstance(payload, dict | list):
+        # Written as YAML structure rather than a string: send it as JSON.
+        payload = json.dumps(render(payload))
+    else:
+        payload = render(str(payload))
+    if payload and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = (
+            "application/json" if _is_json(payload) else "text/plain; charset=utf-8"
+        )
+    return HttpCall(method.upper(), url, headers, payload)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def call(
+    http: HttpCall, ctx: BlockContext, *, timeout: float | None = None
+) -> outbound.Response:
+    """Send the call for the run's workspace; raises outbound.OutboundError."""
+    return outbound.send(
+        http.method,
+        http.url,
+        headers=http.headers,
+        content=http.payload or None,
+        workspace=ctx.workspace,
+        timeout=timeout if timeout is not None else block_timeout(),
+        max_bytes=block_max_bytes(),
+    )
+
+
+def response_outputs(response: outbound.Response) -> dict:
+    return {
+        "status": response.status,
+        "headers": response.headers,
+        "body": response.body,
+    }
+
+
+def status_error(response: outbound.Response, url: str) -> str:
+    """ "HTTP 500 from <url>: <start of the body>"."""
+    message = f"HTTP {response.status} from {url}"
+    short = response.short_body()
+    return f"{message}: {short}" if short else message
+
+
+class HttpRequest(Block):
+    type = "HTTP_REQUEST"
+
+    def execute(self, ctx: BlockContext) -> Outcome:
+        try:
+            http = prepare(ctx.schema, ctx.render)
+        except ConfigError as exc:
+            return Outcome.failed(f"Bad configuration: {exc}")
+        inputs = http.as_inputs()
+        try:
+            response = call(http, ctx)
+        except outbound.OutboundError as exc:
+            return Outcome.failed(str(exc), inputs=inputs)
+        outputs = response_outputs(response)
+        if not response.ok:
+            return Outcome.failed(
+                status_error(response, http.url), inputs=inputs, outputs=outputs
+            )
+        return Outcome.completed(outputs, inputs=inputs)

@@ -1,0 +1,127 @@
+"""SLACK: post a message to a channel through the workspace's Slack integration.
+
+Schema (Cortex): `channel` (without the `#`), `message`; both Mustache-rendered.
+`integrationAlias` picks the integration (default: the one called "default",
+or the only one there is). Whether it exists is checked when the block runs.
+
+The block posts Slack's `chat.postMessage` (`{channel, text}`) to
+`{base_url}/api/chat.postMessage` with the integration's token as a bearer
+token, through `workflows.outbound`, so the base URL can point at a Slack
+proxy or a test server. Slack answers errors with 200 and
+`{"ok": false, "error": "channel_not_found"}`; that fails the step with the error.
+
+outputs: `{ok, channel, ts}` from Slack's answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+from workflows import outbound
+from workflows.models import Integration
+from workflows.secrets import decrypt
+
+from .base import Block, BlockContext, Outcome
+from .http_request import ConfigError, block_max_bytes, block_timeout
+
+
+class IntegrationError(Exception):
+    """No usable integration; the message says what to configure."""
+
+
+def integration_for(ctx: BlockContext, kind: str) -> tuple[Integration, str]:
+    """The workspace integration of `kind` the block names, and its decrypted token."""
+    label = Integration.Kind(kind).label
+    alias = ctx.schema.get("integrationAlias") or ""
+    integrations = Integration.objects.filter(workspace=ctx.workspace, kind=kind)
+    if alias:
+        integration = integrations.filter(alias=alias).first()
+    else:
+        integration = integrations.filter(alias="default").first()
+        if integration is None and len(candidates := list(integrations[:2])) == 1:
+            integration = candidates[0]
+    if integration is None:
+        if alias and integrations.exists():
+            raise IntegrationError(
+                f"No {label} integration with alias {alias!r} is configured in this workspace"
+            )
+        raise IntegrationError(
+            f"No {label} integration is configured in this workspace"
+        )
+    try:
+        token = decrypt(integration.encrypted_token)
+    except ValueError as exc:
+        raise IntegrationError(
+            f"The {label} integration {integration.alias!r}: {exc}"
+        ) from None
+    if not token:
+        raise IntegrationError(
+            f"The {label} integration {integration.alias!r} has no token"
+        )
+    return integration, str(token)
+
+
+def post_json(
+    url: str, token: str, document: dict, ctx: BlockContext
+) -> outbound.Response:
+    """POST `document` as JSON with a bearer token; raises outbound.OutboundError."""
+    return outbound.send(
+        "POST",
+        url,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json; charset=utf-8",
+        },
+        content=json.dumps(document),
+        workspace=ctx.workspace,
+        timeout=block_timeout(),
+        max_bytes=block_max_bytes(),
+    )
+
+
+def required_text(ctx: BlockContext, key: str) -> str:
+    """A required schema string, rendered; raises ConfigError naming it."""
+    template = ctx.schema.get(key)
+    if template is None or not isinstance(template, str | int) or template == "":
+        raise ConfigError(f"{key} is required")
+    value = ctx.render(str(template)).strip()
+    if not value:
+        raise ConfigError(f"{key} is empty once rendered (template: {template})")
+    return value
+
+
+class Slack(Block):
+    type = "SLACK"
+
+    def execute(self, ctx: BlockContext) -> Outcome:
+        try:
+            channel = required_text(ctx, "channel").lstrip("#")
+            text = required_text(ctx, "message")
+        except ConfigError as exc:
+            return Outcome.failed(f"Bad configuration: {exc}")
+        inputs = {"channel": channel, "message": text}
+        try:
+            integration, token = integration_for(ctx, Integration.Kind.SLACK)
+            url = f"{integration.base_url.rstrip('/')}/api/chat.postMessage"
+            response = post_json(url, token, {"channel": channel, "text": text}, ctx)
+        except (IntegrationError, outbound.OutboundError) as exc:
+            return Outcome.failed(str(exc), inputs=inputs)
+        answer = response.body
+        if not response.ok:
+            return Outcome.failed(
+                f"HTTP {response.status} from Slack: {response.short_body()}",
+                inputs=inputs,
+            )
+        if not isinstance(answer, dict):
+            return Outcome.failed(
+                f"Slack's answer is not JSON: {response.short_body()}", inputs=inputs
+            )
+        if not answer.get("ok"):
+            error = answer.get("error") or "unknown error"
+            return Outcome.failed(f"Slack refused the message: {error}", inputs=inputs)
+        outputs = {
+            "ok": True,
+            "channel": answer.get("channel", channel),
+            "ts": answer.get("ts"),
+        }
+        return Outcome.completed(outputs, inputs=inputs)

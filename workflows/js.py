@@ -1,0 +1,199 @@
+"""Run Cortex JavaScript (JAVASCRIPT blocks, SET_VARIABLES sources) in a V8 sandbox.
+
+Every call gets a fresh mini-racer context (its own V8 isolate), so nothing a
+script does survives into the next run. The script is the body of an async
+function: it sees `context`, `actions`, `variables` and `state` as globals and
+`return`s its result, which comes back through JSON (`undefined` -> None).
+
+Limits: a wall-clock timeout and a V8 heap limit (checked when V8 collects
+garbage, so one huge allocation can briefly take the process past it; a result
+is refused if the limit was reached at any point). No I/O: V8 has no `require`,
+`fetch` or `XMLHttpRequest`; mini-racer's own `setTimeout`/`clearTimeout` are
+removed, and so are ArrayBuffer, typed arrays, SharedArrayBuffer, Atomics and
+WebAssembly, whose memory lives outside the V8 heap and so escapes its limit.
+
+The only thing kept between calls is the asyncio loop (one daemon thread per
+process) that mini-racer uses to deliver results; it holds no JavaScript state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import threading
+import time
+from typing import Any
+
+from py_mini_racer import JSOOMException, JSTimeoutException, mini_racer
+from py_mini_racer._exc import MiniRacerBaseException
+
+# Globals removed before the script runs. `var` globals can't be deleted, so
+# they are set to undefined instead (typeof still says "undefined").
+_PRELUDE = r"""
+setTimeout = undefined;
+clearTimeout = undefined;
+__timer_manager = undefined;
+__TimerManager = undefined;
+for (const name of [
+  "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "WebAssembly",
+  "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+  "Int32Array", "Uint32Array", "Float16Array", "Float32Array", "Float64Array",
+  "BigInt64Array", "BigUint64Array",
+]) {
+  delete globalThis[name];
+}
+var __cairn = (() => {
+  const stringify = JSON.stringify;
+  const describe = (e) => {
+    let text;
+    if (e instanceof Error && e.name === "Error") {
+      text = String(e.message);  // throw new Error("…"): the author's own message
+    } else if (e instanceof Error) {
+      text = `${e.name}: ${String(e.message).split("\n")[0]}`;
+      const at = /cairn-script:(\d+):\d+/.exec(String(e.stack || ""));
+      if (at) text += ` (line ${at[1]})`;
+    } else if (e !== null && typeof e === "object" && typeof e.message === "string") {
+      text = e.message;
+    } else {
+      try { text = typeof e === "string" ? e : stringify(e); } catch (_) { text = String(e); }
+    }
+    return "E" + text;
+  };
+  const dump = (value) => {
+    try {
+      const text = stringify(value);
+      return text === undefined ? "U" : "V" + text;
+    } catch (e) {
+      return describe(e);
+    }
+  };
+  let settled = null;
+  return {
+    start(main) {
+      try {
+        main().then((v) => { settled = dump(v); }, (e) => { settled = describe(e); });
+      } catch (e) {
+        settled = describe(e);
+      }
+    },
+    result() {
+      return settled === null
+        ? "Ethe script's promise never settled (there are no timers or I/O to wait for)"
+        : settled;
+    },
+  };
+})();
+"""
+
+_IO_NAMES = (
+    "require",
+    "fetch",
+    "XMLHttpRequest",
+    "setTimeout",
+    "setInterval",
+    "clearTimeout",
+    "process",
+)
+_PARSE_ERROR = re.compile(r"^(?:<anonymous>|cairn-script):(\d+): (.*)$")
+
+
+class JsError(Exception):
+    """A script failed: syntax error, thrown error, timeout or memory limit."""
+
+
+def run_script(
+    script: str, state: dict, *, timeout_ms: int = 2000, max_memory_mb: int = 64
+) -> Any:
+    """Run `script` as a function body over the run state and return its result."""
+    if not isinstance(script, str) or not script.strip():
+        raise JsError("the script is empty")
+    state_json = json.dumps(state or {}, default=str)
+    deadline = time.monotonic() + timeout_ms / 1000
+
+    def remaining() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise JSTimeoutException
+        return left
+
+    try:
+        with mini_racer(event_loop=_event_loop()) as mr:
+            mr.set_hard_memory_limit(max_memory_mb * 1024 * 1024)
+            try:
+                mr.eval(
+                    f"{_PRELUDE}\nvar state = JSON.parse({json.dumps(state_json)});"
+                    "var context = state.context ?? {}, actions = state.actions ?? {},"
+                    " variables = state.variables ?? {};",
+                    timeout_sec=remaining(),
+                )
+                # The script starts on line 1 so error line numbers match it.
+                mr.eval(
+                    f"var __cairn_main = async function () {{{script}\n}};"
+                    "__cairn.start(__cairn_main);\n//# sourceURL=cairn-script",
+                    timeout_sec=remaining(),
+                )
+                # Promise jobs run between the two evals.
+                result = mr.eval("__cairn.result()", timeout_sec=remaining())
+            except JSTimeoutException:
+                if mr.was_hard_memory_limit_reached():
+                    raise JSOOMException from None
+                raise
+            if mr.was_hard_memory_limit_reached():
+                raise JSOOMException
+    except JSTimeoutException:
+        raise JsError(f"script timed out after {timeout_ms} ms") from None
+    except JSOOMException:
+        raise JsError(f"script ran out of memory (limit {max_memory_mb} MB)") from None
+    except MiniRacerBaseException as exc:
+        raise JsError(_clean(str(exc), script.count("\n") + 1)) from None
+
+    if not isinstance(result, str) or not result:
+        raise JsError("the script produced no result")
+    tag, body = result[0], result[1:]
+    if tag == "V":
+        return json.loads(body)
+    if tag == "U":
+        return None
+    raise JsError(_explain(body))
+
+
+def _clean(message: str, script_lines: int) -> str:
+    """V8's "cairn-script:3: SyntaxError: …" first line -> "SyntaxError: … (line 3)"."""
+    first = message.strip().splitlines()[0] if message.strip() else "JavaScript error"
+    match = _PARSE_ERROR.match(first)
+    if match:  # "Unexpected end of input" points past the script's last line
+        first = f"{match[2]} (line {min(int(match[1]), script_lines)})"
+    return _explain(first)
+
+
+def _explain(message: str) -> str:
+    no_io = "scripts have no I/O or timers (no require, fetch, XMLHttpRequest, setTimeout or import)"
+    if message == "Not supported":  # V8's answer to import()
+        return f"import() is not supported; {no_io}"
+    for name in _IO_NAMES:
+        if (
+            f"{name} is not defined" in message
+            or f"{name} is not a function" in message
+        ):
+            return f"{message}; {no_io}"
+    return message
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid = 0
+_loop_lock = threading.Lock()
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The process's loop for mini-racer callbacks (recreated after a fork)."""
+    global _loop, _loop_pid
+    with _loop_lock:
+        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=loop.run_forever, name="cairn-js-loop", daemon=True
+            ).start()
+            _loop, _loop_pid = loop, os.getpid()
+        return _loop

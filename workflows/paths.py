@@ -1,0 +1,115 @@
+"""Reference paths into the run state, and declared variable types.
+
+A reference path is what SET_VARIABLES sources and input overrides use:
+dotted, without braces or a leading dot, segments may hold hyphens, and a
+number indexes a list: `actions.get-entity.outputs.body.items.0.tag`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from workflows.blocks.base import BlockFailed
+
+VARIABLE_TYPES = (
+    "STRING",
+    "NUMBER",
+    "BOOLEAN",
+    "OBJECT",
+    "ARRAY_OF_STRING",
+    "ARRAY_OF_NUMBER",
+    "ARRAY_OF_BOOLEAN",
+    "ARRAY_OF_OBJECT",
+)
+
+
+class PathNotFound(BlockFailed, LookupError):
+    """The path names nothing in the run state (a BlockFailed, so blocks can let it fail the step)."""
+
+
+def lookup(state: dict, path: str) -> Any:
+    """The value at `path` in state; raises PathNotFound.
+
+    A value that is present but null is found (None); a path that runs through
+    a null, a missing key or an index past the end of a list is not.
+    Tolerates `{{…}}` around the path and a leading dot.
+    """
+    cleaned = _clean(path)
+    if not cleaned:
+        raise PathNotFound("the reference path is empty")
+    value: Any = state
+    for segment in cleaned.split("."):
+        if isinstance(value, dict) and segment in value:
+            value = value[segment]
+        elif (
+            isinstance(value, list) and segment.isdigit() and int(segment) < len(value)
+        ):
+            value = value[int(segment)]
+        else:
+            raise PathNotFound(f"path '{cleaned}' not found in the run state")
+    return value
+
+
+def _clean(path: Any) -> str:
+    if not isinstance(path, str):
+        return ""
+    text = path.strip()
+    if text.startswith("{{") and text.endswith("}}"):
+        text = text.strip("{}&").strip()
+    return text.removeprefix(".")
+
+
+_SCALARS = {
+    "STRING": lambda v: isinstance(v, str),
+    "NUMBER": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "BOOLEAN": lambda v: isinstance(v, bool),
+    "OBJECT": lambda v: isinstance(v, dict),
+}
+
+
+def check_type(value: Any, var_type: str) -> str | None:
+    """None if value fits a declared variable type, else why not ("must be NUMBER, got 'abc'").
+
+    null fits every type: a variable without a value is null (Cortex).
+    """
+    if var_type not in VARIABLE_TYPES:
+        return f"has unknown type '{var_type}'"
+    if value is None:
+        return None
+    if var_type in _SCALARS:
+        return (
+            None
+            if _SCALARS[var_type](value)
+            else f"must be {var_type}, got {show(value)}"
+        )
+    if not isinstance(value, list):
+        return f"must be {var_type}, got {show(value)}"
+    fits = _SCALARS[var_type.removeprefix("ARRAY_OF_")]
+    for index, item in enumerate(value):
+        if not fits(item):
+            return (
+                f"must be {var_type}, got {show(value)} (item {index} is {show(item)})"
+            )
+    return None
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A value for an error message: 'text', 12, true, {"a":1}.
+
+    A longer one is described, never cut: a cut secret would escape the
+    engine's verbatim masking.
+    """
+    if isinstance(value, str):
+        text = f"'{value}'"
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} keys"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return f"a {type(value).__name__} value"
