@@ -113,7 +113,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'cairn.sqlite3'}")}
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'cairn.sqlite3'}")
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + busy timeout + IMMEDIATE: the web server and the worker write concurrently.
     DATABASES["default"]["OPTIONS"] = {
@@ -142,7 +144,9 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
 }
 
 # Email: console by default; EMAIL_URL=smtp://user:pass@host:587 for real mail.
@@ -203,6 +207,9 @@ RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60.0)
 RUN_HEARTBEAT_SECONDS = env.float("RUN_HEARTBEAT_SECONDS", default=10.0)
 WORKER_EGRESS_IP = env.str("WORKER_EGRESS_IP", default="127.0.0.1")
 HTTP_BLOCK_ALLOWED_HOSTS = env.list("HTTP_BLOCK_ALLOWED_HOSTS", default=[])
+# Outbound HTTP from blocks: whole-exchange timeout and response size cap.
+HTTP_BLOCK_TIMEOUT = env.float("HTTP_BLOCK_TIMEOUT", default=30.0)
+HTTP_BLOCK_MAX_BYTES = env.int("HTTP_BLOCK_MAX_BYTES", default=5 * 1024 * 1024)
 # Addresses of reverse proxies whose X-Forwarded-For is trusted for the IP allowlist:
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 

@@ -95,8 +95,9 @@ def redis_reachable(url: str = REDIS_TEST_URL) -> bool:
 class Worker:
     """A `celery worker` subprocess bound to a queue of its own."""
 
-    def __init__(self, broker_url: str):
+    def __init__(self, broker_url: str, env: dict[str, str] | None = None):
         self.broker_url = broker_url
+        self.extra_env = env or {}
         self.queue = f"cairn-test-{uuid.uuid4().hex[:8]}"
         self.log = Path(django_settings.VAR_DIR) / f"{self.queue}.log"
         self.process: subprocess.Popen | None = None
@@ -107,13 +108,33 @@ class Worker:
             "DATABASE_URL": test_database_url(),
             "CELERY_BROKER_URL": self.broker_url,
             "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+            # Workers may call the tests' HTTP server on 127.0.0.1:
+            "HTTP_BLOCK_ALLOWED_HOSTS": "127.0.0.1",
+            **self.extra_env,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
-             "--loglevel", "INFO", "--queues", self.queue, "--without-gossip",
-             "--without-mingle", "--hostname", f"{self.queue}@%h"],
-            cwd=django_settings.BASE_DIR, env=env,
-            stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "--queues",
+                self.queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"{self.queue}@%h",
+            ],
+            cwd=django_settings.BASE_DIR,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -126,14 +147,16 @@ class Worker:
         self.stop()
         raise RuntimeError(f"Celery worker did not start:\n{output}")
 
+    def kill(self) -> None:
+        """SIGKILL: the worker dies mid-task without acknowledging anything."""
+        self.process.kill()
+        self.process.wait()
+
     def stop(self) -> None:
+        # Tests are done with it; a warm shutdown would only cost seconds.
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            self.process.kill()
+            self.process.wait()
         self.log.unlink(missing_ok=True)
 
 
@@ -154,21 +177,39 @@ def use_broker(broker_url: str, queue: str) -> None:
 
 
 def embedded_test_broker() -> str:
-    return f"sqla+sqlite:///{Path(django_settings.VAR_DIR) / 'test-celery-broker.sqlite3'}"
+    return (
+        f"sqla+sqlite:///{Path(django_settings.VAR_DIR) / 'test-celery-broker.sqlite3'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def _session_worker(django_db_setup, django_db_blocker):
+    """One worker for the whole session: starting one costs seconds."""
+    worker = Worker(broker_for_tests()).start()
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db):
+def celery_worker_process(transactional_db, settings, _session_worker):
     """A real worker on the configured broker (the embedded one unless CELERY_BROKER_URL is set)."""
-    broker = os.environ.get("CELERY_BROKER_URL") or embedded_test_broker()
+    if _session_worker.process.poll() is not None:
+        _session_worker.start()  # a previous test stopped it
+    saved = current_broker()
+    use_broker(_session_worker.broker_url, _session_worker.queue)
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    yield _session_worker
+    use_broker(*saved)
+
+
+def broker_for_tests() -> str:
+    return os.environ.get("CELERY_BROKER_URL") or embedded_test_broker()
+
+
+def current_broker() -> tuple[str, str]:
     from portal.celery import app
 
-    saved = (app.conf.broker_url, app.conf.task_default_queue)
-    worker = Worker(broker).start()
-    use_broker(broker, worker.queue)
-    yield worker
-    worker.stop()
-    use_broker(*saved)
+    return app.conf.broker_url, app.conf.task_default_queue
 
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.1):

@@ -35,6 +35,7 @@ from portal.models import User, Workspace
 from . import notify
 from .blocks import get_block
 from .blocks.base import BlockContext, BlockFailed, Outcome
+from .descriptor import actions_by_slug, root_slug
 from .models import (
     CANCELLABLE_STATUSES,
     Run,
@@ -83,16 +84,6 @@ def _heartbeat_every() -> float:
 
 
 # --- descriptor helpers -------------------------------------------------------
-
-
-def _actions(descriptor: dict) -> dict[str, dict]:
-    return {a["slug"]: a for a in descriptor.get("actions", [])}
-
-
-def _root(descriptor: dict) -> str:
-    return next(
-        a["slug"] for a in descriptor.get("actions", []) if a.get("isRootAction")
-    )
 
 
 def _declared_variables(descriptor: dict) -> dict[str, dict]:
@@ -201,7 +192,7 @@ def start(
         api_key=api_key,
         initial_context=initial_context,
         notification_recipients=list(notification_recipients or []),
-        cursor={"pending": [_root(descriptor)], "joins": []},
+        cursor={"pending": [root_slug(descriptor)], "joins": []},
         queued_at=now,
         created_at=now,
     )
@@ -315,9 +306,18 @@ class _Secrets:
 
     @property
     def values(self) -> list[str]:
-        found = [v for v in self.paths.values() if isinstance(v, str)]
-        found += [v for v in self.workspace.values() if isinstance(v, str)]
-        return found
+        return _strings(list(self.paths.values()) + list(self.workspace.values()))
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside value (secret values can be lists of rows)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def _load_secrets(run: Run) -> _Secrets:
@@ -433,7 +433,7 @@ def _next_pending(run: Run) -> list[str]:
 
 def _run_step(run: Run, slug: str, lease: uuid.UUID) -> None:
     descriptor = run.version.descriptor
-    action = _actions(descriptor).get(slug)
+    action = actions_by_slug(descriptor).get(slug)
     if action is None:
         _fail(run, lease, None, f"Action '{slug}' is not in the workflow")
         return
@@ -531,7 +531,7 @@ def _skipped_by_branch(descriptor: dict, action: dict, outcome: Outcome) -> set[
     """Blocks only reachable through the branch targets that were not taken."""
     if action.get("schema", {}).get("type") != "CONDITIONAL_BRANCH":
         return set()
-    actions = _actions(descriptor)
+    actions = actions_by_slug(descriptor)
     join = action["schema"].get("joiningAction")
 
     def reach(start: str | None) -> set[str]:
@@ -566,7 +566,7 @@ def _record(
     """Store a block's outcome and move the run on, in one transaction."""
     descriptor = run.version.descriptor
     secrets.paths.update(outcome.secrets)
-    known = secrets.values + [v for v in outcome.secrets.values() if isinstance(v, str)]
+    known = secrets.values
     outputs = scrub(outcome.outputs, known)
     inputs = scrub(outcome.inputs, known)
     error = scrub(outcome.error, known)
@@ -602,10 +602,12 @@ def _record(
                     run=run,
                     slug=skipped,
                     defaults={
-                        "type": _actions(descriptor)[skipped]
+                        "type": actions_by_slug(descriptor)[skipped]
                         .get("schema", {})
                         .get("type", ""),
-                        "name": _actions(descriptor)[skipped].get("name", skipped),
+                        "name": actions_by_slug(descriptor)[skipped].get(
+                            "name", skipped
+                        ),
                         "status": StepS.SKIPPED,
                         "position": 0,
                     },
@@ -827,7 +829,7 @@ def submit_input(run: Run, step: Step, *, values: dict, by: User) -> None:
 def _approving_teams(run: Run, step: Step):
     from catalog.models import Team
 
-    action = _actions(run.version.descriptor)[step.slug]
+    action = actions_by_slug(run.version.descriptor)[step.slug]
     ids = [str(t) for t in action.get("schema", {}).get("approvingTeamIds") or []]
     numeric = [int(t) for t in ids if t.isdigit()]
     from django.db.models import Q
@@ -842,7 +844,7 @@ def approvers(run: Run, step: Step) -> list[User]:
 
 
 def may_approve(run: Run, step: Step, user: User) -> bool:
-    action = _actions(run.version.descriptor)[step.slug]
+    action = actions_by_slug(run.version.descriptor)[step.slug]
     if (
         action.get("schema", {}).get("preventSelfApproval")
         and run.initiator_id == user.pk
@@ -892,7 +894,7 @@ def callback(step: Step, payload: dict) -> None:
 
 def _resume(run: Run, step: Step, payload: dict, *, by: User | None) -> None:
     descriptor = run.version.descriptor
-    action = _actions(descriptor)[step.slug]
+    action = actions_by_slug(descriptor)[step.slug]
     block = get_block(step.type)
     secrets = _load_secrets(run)
     ctx = _context(run, step, action, secrets)

@@ -36,7 +36,9 @@ class Workflow(models.Model):
     class Meta:
         ordering = ["name", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "tag"], name="workflow_tag_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "tag"], name="workflow_tag_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -54,14 +56,20 @@ class WorkflowVersion(models.Model):
     number = models.PositiveIntegerField()
     descriptor = models.JSONField()
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["workflow", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["workflow", "number"], name="version_number_unique")
+            models.UniqueConstraint(
+                fields=["workflow", "number"], name="version_number_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -78,8 +86,12 @@ class RunStatus(models.TextChoices):
     CANCELLED = "CANCELLED", "Canceled"
 
 
-TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
-CANCELLABLE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.PAUSED})
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED}
+)
+CANCELLABLE_STATUSES = frozenset(
+    {RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.PAUSED}
+)
 
 
 class Run(models.Model):
@@ -99,15 +111,23 @@ class Run(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     workflow = models.ForeignKey(Workflow, models.CASCADE, related_name="runs")
     version = models.ForeignKey(WorkflowVersion, models.PROTECT, related_name="runs")
-    status = models.CharField(max_length=12, choices=RunStatus, default=RunStatus.QUEUED)
+    status = models.CharField(
+        max_length=12, choices=RunStatus, default=RunStatus.QUEUED
+    )
     entity = models.ForeignKey(
         Entity, models.SET_NULL, null=True, blank=True, related_name="workflow_runs"
     )
     initiator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="runs"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="runs",
     )
     source = models.CharField(max_length=10, choices=Source, default=Source.UI)
-    api_key = models.ForeignKey(ApiKey, models.SET_NULL, null=True, blank=True, related_name="+")
+    api_key = models.ForeignKey(
+        ApiKey, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     initial_context = models.JSONField(default=dict, blank=True)
     # What templates see: {"context": …, "actions": {slug: {inputs, outputs}}, "variables": …}
     state = models.JSONField(default=dict, blank=True)
@@ -116,9 +136,13 @@ class Run(models.Model):
     # Fernet token of {path: value} for SECRET_FIELD values; wiped when the run ends.
     secrets_blob = models.TextField(blank=True)
     notification_recipients = models.JSONField(default=list, blank=True)
-    response = models.TextField(blank=True, help_text="Rendered response template (Markdown)")
+    response = models.TextField(
+        blank=True, help_text="Rendered response template (Markdown)"
+    )
     error = models.TextField(blank=True)
-    queue_priority = models.PositiveSmallIntegerField(choices=Priority, default=Priority.NEW)
+    queue_priority = models.PositiveSmallIntegerField(
+        choices=Priority, default=Priority.NEW
+    )
     queued_at = models.DateTimeField(default=timezone.now)
     # The worker holding the run writes its lease and heartbeat; the sweep takes
     # over runs whose heartbeat went stale.
@@ -177,7 +201,11 @@ class Step(models.Model):
     callback_id = models.UUIDField(null=True, blank=True, unique=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     attempt = models.PositiveSmallIntegerField(default=1)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -185,7 +213,9 @@ class Step(models.Model):
 
     class Meta:
         ordering = ["run", "position", "pk"]
-        constraints = [models.UniqueConstraint(fields=["run", "slug"], name="one_step_per_block")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "slug"], name="one_step_per_block")
+        ]
         indexes = [models.Index(fields=["status", "deadline_at"])]
 
     def __str__(self) -> str:
@@ -212,7 +242,9 @@ class Decision(models.Model):
     class Meta:
         ordering = ["created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["step", "user"], name="one_decision_per_approver")
+            models.UniqueConstraint(
+                fields=["step", "user"], name="one_decision_per_approver"
+            )
         ]
 
     def __str__(self) -> str:
@@ -229,7 +261,11 @@ class RunEvent(models.Model):
     message = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:
@@ -240,11 +276,15 @@ class RunEvent(models.Model):
 
 
 class Notification(models.Model):
-    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="notifications")
+    workspace = models.ForeignKey(
+        Workspace, models.CASCADE, related_name="notifications"
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications"
     )
-    run = models.ForeignKey(Run, models.CASCADE, null=True, blank=True, related_name="+")
+    run = models.ForeignKey(
+        Run, models.CASCADE, null=True, blank=True, related_name="+"
+    )
     kind = models.CharField(max_length=40)
     message = models.CharField(max_length=500)
     created_at = models.DateTimeField(default=timezone.now)
@@ -271,7 +311,9 @@ class Secret(models.Model):
     class Meta:
         ordering = ["tag"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "tag"], name="secret_tag_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "tag"], name="secret_tag_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -285,7 +327,9 @@ class Integration(models.Model):
         SLACK = "SLACK", "Slack"
         MS_TEAMS = "MS_TEAMS", "Microsoft Teams"
 
-    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="integrations")
+    workspace = models.ForeignKey(
+        Workspace, models.CASCADE, related_name="integrations"
+    )
     kind = models.CharField(max_length=20, choices=Kind)
     alias = models.CharField(max_length=100, default="default")
     base_url = models.URLField()
@@ -303,18 +347,21 @@ class Integration(models.Model):
         return f"{self.get_kind_display()} ({self.alias})"
 
 
-
 class OutboundAllowlistEntry(models.Model):
     """A host, address or CIDR range HTTP blocks may call although it is private or loopback."""
 
-    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="outbound_allowlist")
+    workspace = models.ForeignKey(
+        Workspace, models.CASCADE, related_name="outbound_allowlist"
+    )
     host = models.CharField(max_length=255)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["host"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "host"], name="outbound_host_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "host"], name="outbound_host_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -20,21 +20,33 @@ def _fernet(key: str) -> Fernet:
 
 
 def encrypt(value: Any) -> str:
-    return _fernet(settings.FIELD_ENCRYPTION_KEY).encrypt(json.dumps(value).encode()).decode()
+    return (
+        _fernet(settings.FIELD_ENCRYPTION_KEY)
+        .encrypt(json.dumps(value).encode())
+        .decode()
+    )
 
 
 def decrypt(token: str) -> Any:
     if not token:
         return None
     try:
-        return json.loads(_fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(token.encode()))
+        return json.loads(
+            _fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(token.encode())
+        )
     except InvalidToken as exc:
-        raise ValueError("Secret can't be decrypted: FIELD_ENCRYPTION_KEY changed?") from exc
+        raise ValueError(
+            "Secret can't be decrypted: FIELD_ENCRYPTION_KEY changed?"
+        ) from exc
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:
     """Replace every verbatim occurrence of a secret value inside value with MASK."""
-    needles = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 1}, key=len, reverse=True)
+    needles = sorted(
+        {s for s in secrets if isinstance(s, str) and len(s) >= 1},
+        key=len,
+        reverse=True,
+    )
     if not needles:
         return value
     return _scrub(value, needles)

@@ -38,7 +38,6 @@ class _JsonBool:
         return "true" if self.value else "false"
 
 
-
 def _wrap(value: Any) -> Any:
     if isinstance(value, bool):
         return _JsonBool(value)

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from tests.workflows.enginekit import action, make_workflow
 from workflows import engine
 from workflows.models import Run
-from tests.workflows.enginekit import action, make_workflow, test_blocks  # noqa: F401
 
 S = Run.Status
 

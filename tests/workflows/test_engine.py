@@ -6,11 +6,11 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Team
+from tests.factories import UserFactory, member
+from tests.workflows.enginekit import action, chain, make_workflow
 from workflows import engine
 from workflows.models import Decision, Notification, Run, RunEvent, Secret, Step
 from workflows.secrets import MASK, encrypt
-from tests.factories import UserFactory, member
-from tests.workflows.enginekit import action, chain, make_workflow, test_blocks  # noqa: F401
 
 S = Run.Status
 

@@ -10,6 +10,9 @@ from catalog.descriptors import parse_entity_file
 from catalog.models import Team
 from catalog.services import entities_upsert
 from portal.models import Membership, User, Workspace
+from workflows.descriptor import parse, validate
+from workflows.models import OutboundAllowlistEntry
+from workflows.services import workflow_upsert
 
 DEMO_DIR = Path(settings.BASE_DIR) / "demo"
 PASSWORD = "demo"
@@ -23,7 +26,11 @@ PEOPLE = {
 }
 TEAMS = {
     "demo": {
-        "platform": ("Platform", ["linus@example.com"], "Approvers for production changes"),
+        "platform": (
+            "Platform",
+            ["linus@example.com"],
+            "Approvers for production changes",
+        ),
         "payments": ("Payments", ["grace@example.com"], ""),
         "frontend": ("Frontend", ["grace@example.com"], ""),
     },
@@ -37,8 +44,12 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         workspaces = {
-            "demo": Workspace.objects.update_or_create(slug="demo", defaults={"name": "Demo"})[0],
-            "acme": Workspace.objects.update_or_create(slug="acme", defaults={"name": "ACME"})[0],
+            "demo": Workspace.objects.update_or_create(
+                slug="demo", defaults={"name": "Demo"}
+            )[0],
+            "acme": Workspace.objects.update_or_create(
+                slug="acme", defaults={"name": "ACME"}
+            )[0],
         }
         roles = {slug: ws.ensure_builtin_roles() for slug, ws in workspaces.items()}
         users = {}
@@ -46,7 +57,9 @@ class Command(BaseCommand):
             first, last = name.split(" ", 1)
             user = User.objects.filter(email=email).first()
             if user is None:
-                user = User.objects.create_user(email, PASSWORD, first_name=first, last_name=last)
+                user = User.objects.create_user(
+                    email, PASSWORD, first_name=first, last_name=last
+                )
             users[email] = user
             for slug, role_names in memberships.items():
                 membership, _ = Membership.objects.get_or_create(
@@ -66,4 +79,17 @@ class Command(BaseCommand):
             for path in sorted((DEMO_DIR / "catalog" / slug).glob("*.yaml")):
                 specs.extend(parse_entity_file(path.read_text()))
             entities_upsert(workspace=workspace, specs=specs)
+        # The demo workflows call the portal itself (its /health/ page), which
+        # outbound rules refuse unless the workspace allows loopback:
+        OutboundAllowlistEntry.objects.get_or_create(
+            workspace=workspaces["demo"], host="127.0.0.1"
+        )
+        # Example workflows that together use every block type (unchanged files make
+        # no new version, so running this again is harmless):
+        for path in sorted((DEMO_DIR / "workflows").glob("*.yaml")):
+            workflow_upsert(
+                workspace=workspaces["demo"],
+                descriptor=validate(parse(path.read_bytes())),
+                created_by=users["ada@example.com"],
+            )
         self.stdout.write(self.style.SUCCESS("Demo workspaces ready: demo, acme."))
