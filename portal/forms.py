@@ -1,6 +1,8 @@
 """Forms of the workspace settings pages: they validate and clean, services save."""
 
 import ipaddress
+import re
+from urllib.parse import urlsplit
 
 from crispy_forms.bootstrap import InlineCheckboxes
 from crispy_forms.helper import FormHelper
@@ -9,6 +11,7 @@ from django import forms
 from django.core.validators import validate_slug
 
 from catalog.models import Team
+from workflows.models import Integration, OutboundAllowlistEntry, Secret
 
 from .models import IpAllowlistEntry, Membership, Role, User, Workspace
 from .permissions import Permission
@@ -201,3 +204,227 @@ class IpAllowlistForm(CrispyMixin, forms.Form):
                 f"{value} means {address}, which is already on the allowlist."
             )
         return address
+
+
+# Secrets, integrations and the outbound allowlist (models of the workflows app)
+
+
+def _secret_input() -> forms.PasswordInput:
+    # Never render a value back, and keep browsers from filling in the login password:
+    return forms.PasswordInput(
+        render_value=False,
+        attrs={"autocomplete": "new-password", "spellcheck": "false"},
+    )
+
+
+class SecretValueField(forms.CharField):
+    """A write-only value: typed in, stored encrypted, never shown again."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 10_000)
+        # Kept exactly as typed: spaces can be part of a password.
+        super().__init__(strip=False, widget=_secret_input(), **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value and not value.strip():
+            raise forms.ValidationError("The value can't be only spaces.")
+        return value
+
+
+KEEP_CURRENT_VALUE = "Leave empty to keep the current value."
+
+
+class SecretCreateForm(CrispyMixin, forms.Form):
+    tag = forms.CharField(
+        max_length=100,
+        validators=[validate_slug],
+        help_text="Letters, numbers, hyphens and underscores; blocks refer to the secret by its tag. It can't be changed later.",
+    )
+    name = forms.CharField(max_length=200, help_text="What the secret is for.")
+    value = SecretValueField(
+        help_text="Stored encrypted; nobody can read it here again."
+    )
+
+    def __init__(self, *args, workspace: Workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+
+    def clean_tag(self) -> str:
+        tag = self.cleaned_data["tag"]
+        if Secret.objects.filter(workspace=self.workspace, tag=tag).exists():
+            raise forms.ValidationError(
+                f"A secret with the tag “{tag}” already exists."
+            )
+        return tag
+
+
+class SecretEditForm(CrispyMixin, forms.Form):
+    name = forms.CharField(max_length=200)
+    value = SecretValueField(
+        required=False, label="New value", help_text=KEEP_CURRENT_VALUE
+    )
+
+
+INTEGRATION_DEFAULT_BASE_URLS = {
+    Integration.Kind.SLACK: "https://slack.com",
+    Integration.Kind.MS_TEAMS: "https://graph.microsoft.com/v1.0",
+}
+
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def host_name(value: str) -> str | None:
+    """The lowercased RFC 1123 host name in `value` ("ci.internal"), or None.
+
+    Non-ASCII names are converted to their IDNA (punycode) form. A name whose
+    last label is all digits is refused: it is a mistyped IP address.
+    """
+    host = value.strip().lower().rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = host.split(".")
+    if not host or len(host) > 253 or labels[-1].isdigit():
+        return None
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return None
+    return host
+
+
+def _http_url(value: str) -> str | None:
+    """`value` as an http(s) URL without a trailing slash, or None if it isn't one."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or parts.query or parts.fragment:
+        return None
+    if parts.username is not None or not parts.hostname:
+        return None
+    if host_name(parts.hostname) is None:
+        try:
+            ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            return None
+    return value.rstrip("/")
+
+
+class IntegrationForm(CrispyMixin, forms.Form):
+    """Create an integration, or edit one (`integration`): its kind then stays."""
+
+    kind = forms.ChoiceField(choices=Integration.Kind.choices)
+    alias = forms.CharField(
+        max_length=100,
+        required=False,
+        validators=[validate_slug],
+        help_text="Tells several integrations of one kind apart; blocks that name none use “default”. Letters, numbers, hyphens and underscores.",
+    )
+    base_url = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Base URL",
+        help_text="Leave empty for the default: https://slack.com for Slack, https://graph.microsoft.com/v1.0 for Microsoft Teams.",
+    )
+    token = forms.CharField(
+        max_length=4000,
+        widget=_secret_input(),
+        help_text="The bot or app token. Stored encrypted; nobody can read it here again.",
+    )
+
+    def __init__(
+        self,
+        *args,
+        workspace: Workspace,
+        integration: Integration | None = None,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+        self.integration = integration
+        if integration is None:
+            self.fields["alias"].initial = "default"
+        else:
+            del self.fields["kind"]
+            self.fields["token"].required = False
+            self.fields["token"].label = "New token"
+            self.fields["token"].help_text = KEEP_CURRENT_VALUE
+
+    def clean_base_url(self) -> str:
+        value = self.cleaned_data["base_url"].strip()
+        if not value:
+            return ""
+        url = _http_url(value)
+        if url is None:
+            raise forms.ValidationError(
+                f"“{value}” is not an http or https URL, such as https://slack.com."
+            )
+        return url
+
+    def clean(self) -> dict:
+        data = super().clean()
+        kind = self.integration.kind if self.integration else data.get("kind")
+        if kind is None:
+            return data
+        data["alias"] = alias = data.get("alias") or "default"
+        if "base_url" in data and not data["base_url"]:
+            data["base_url"] = INTEGRATION_DEFAULT_BASE_URLS[kind]
+        same = Integration.objects.filter(
+            workspace=self.workspace, kind=kind, alias=alias
+        )
+        if self.integration is not None:
+            same = same.exclude(pk=self.integration.pk)
+        if "alias" not in self.errors and same.exists():
+            label = Integration.Kind(kind).label
+            self.add_error(
+                "alias",
+                f"A {label} integration with the alias “{alias}” already exists.",
+            )
+        return data
+
+
+class OutboundAllowlistForm(CrispyMixin, forms.Form):
+    host = forms.CharField(
+        max_length=255,
+        label="Host, address or range",
+        help_text="A host name (ci.internal), an IPv4 or IPv6 address (10.0.0.7, fd00::7) or a CIDR range (10.0.0.0/8, fd00::/8). No scheme, port or path.",
+    )
+
+    def __init__(self, *args, workspace: Workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+
+    def clean_host(self) -> str:
+        """Return the canonical form: a lowercase host name, an address or a range."""
+        value = self.cleaned_data["host"].strip()
+        host = _outbound_host(value)
+        if host is None:
+            hint = ""
+            if re.search(r"://|:\d*$|:\d+/", value):
+                hint = " Enter the host alone, without a scheme, port or path."
+            raise forms.ValidationError(
+                f"“{value}” is not a valid host name, IP address or CIDR range.{hint}"
+            )
+        if OutboundAllowlistEntry.objects.filter(
+            workspace=self.workspace, host=host
+        ).exists():
+            if host == value:
+                raise forms.ValidationError(
+                    f"{host} is already on the outbound allowlist."
+                )
+            raise forms.ValidationError(
+                f"{value} means {host}, which is already on the outbound allowlist."
+            )
+        return host
+
+
+def _outbound_host(value: str) -> str | None:
+    try:
+        network = ipaddress.ip_network(value.strip("[]"), strict=False)
+    except ValueError:
+        return host_name(value)
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)

@@ -103,14 +103,18 @@ class Role(models.Model):
 
 class Membership(models.Model):
     workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="memberships"
+    )
     roles = models.ManyToManyField(Role, related_name="memberships")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["user__email"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "user"], name="one_membership_per_user")
+            models.UniqueConstraint(
+                fields=["workspace", "user"], name="one_membership_per_user"
+            )
         ]
 
     def __str__(self) -> str:
@@ -157,7 +161,11 @@ class ApiKey(models.Model):
         help_text="Set for a personal access token, which acts as this user.",
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -189,7 +197,9 @@ class ApiKey(models.Model):
 class IpAllowlistEntry(models.Model):
     """An address or CIDR range allowed to call the API when the list is not empty."""
 
-    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="ip_allowlist")
+    workspace = models.ForeignKey(
+        Workspace, models.CASCADE, related_name="ip_allowlist"
+    )
     address = models.CharField(max_length=64, help_text="An IP address or CIDR range")
     description = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -198,7 +208,9 @@ class IpAllowlistEntry(models.Model):
         ordering = ["address"]
         verbose_name_plural = "IP allowlist entries"
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "address"], name="ip_entry_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "address"], name="ip_entry_unique"
+            )
         ]
 
     def __str__(self) -> str:

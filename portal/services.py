@@ -1,9 +1,11 @@
 """Writes to tenancy and access that touch several rows (HackSoft-style services)."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Team
+from workflows.models import Integration, OutboundAllowlistEntry, Secret
+from workflows.secrets import encrypt
 
 from .models import ApiKey, IpAllowlistEntry, Membership, Role, User, Workspace
 from .permissions import Permission
@@ -167,4 +169,94 @@ def ip_allowlist_add(
 
 
 def ip_allowlist_remove(*, entry: IpAllowlistEntry) -> None:
+    entry.delete()
+
+
+# Secrets, integrations and the outbound allowlist (models of the workflows app).
+# Forms check uniqueness first; the IntegrityError branches cover a concurrent
+# request that got there in between.
+
+
+def secret_create(*, workspace: Workspace, tag: str, name: str, value: str) -> Secret:
+    """Store a workspace secret; only the encrypted value is kept."""
+    try:
+        with transaction.atomic():
+            return Secret.objects.create(
+                workspace=workspace, tag=tag, name=name, encrypted_value=encrypt(value)
+            )
+    except IntegrityError:
+        raise ChangeRefused(f"A secret with the tag “{tag}” already exists.") from None
+
+
+def secret_update(*, secret: Secret, name: str, value: str = "") -> None:
+    """Rename a secret and, if `value` is not empty, replace its value."""
+    secret.name = name
+    fields = ["name", "updated_at"]
+    if value:
+        secret.encrypted_value = encrypt(value)
+        fields.append("encrypted_value")
+    secret.updated_at = timezone.now()
+    secret.save(update_fields=fields)
+
+
+def secret_delete(*, secret: Secret) -> None:
+    secret.delete()
+
+
+def _integration_taken(kind: str, alias: str) -> ChangeRefused:
+    label = Integration.Kind(kind).label
+    return ChangeRefused(
+        f"A {label} integration with the alias “{alias}” already exists."
+    )
+
+
+def integration_create(
+    *, workspace: Workspace, kind: str, alias: str, base_url: str, token: str
+) -> Integration:
+    try:
+        with transaction.atomic():
+            return Integration.objects.create(
+                workspace=workspace,
+                kind=kind,
+                alias=alias,
+                base_url=base_url,
+                encrypted_token=encrypt(token),
+            )
+    except IntegrityError:
+        raise _integration_taken(kind, alias) from None
+
+
+def integration_update(
+    *, integration: Integration, alias: str, base_url: str, token: str = ""
+) -> None:
+    """Change the alias and base URL and, if `token` is not empty, the token."""
+    integration.alias = alias
+    integration.base_url = base_url
+    fields = ["alias", "base_url"]
+    if token:
+        integration.encrypted_token = encrypt(token)
+        fields.append("encrypted_token")
+    try:
+        with transaction.atomic():
+            integration.save(update_fields=fields)
+    except IntegrityError:
+        raise _integration_taken(integration.kind, alias) from None
+
+
+def integration_delete(*, integration: Integration) -> None:
+    integration.delete()
+
+
+def outbound_allowlist_add(
+    *, workspace: Workspace, host: str
+) -> OutboundAllowlistEntry:
+    """Add a normalised host, address or range (see OutboundAllowlistForm)."""
+    try:
+        with transaction.atomic():
+            return OutboundAllowlistEntry.objects.create(workspace=workspace, host=host)
+    except IntegrityError:
+        raise ChangeRefused(f"{host} is already on the outbound allowlist.") from None
+
+
+def outbound_allowlist_remove(*, entry: OutboundAllowlistEntry) -> None:
     entry.delete()

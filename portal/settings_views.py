@@ -1,4 +1,5 @@
-"""Workspace settings pages: members and roles, teams, API keys, tokens, IP allowlist.
+"""Workspace settings pages: members and roles, teams, secrets, integrations, API
+keys, tokens, the IP allowlist and the outbound allowlist.
 
 Each section needs one permission (personal access tokens need none); its GET
 pages and POST actions check it with `require_permission`, and the navigation
@@ -17,14 +18,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Team
+from workflows.models import Integration, OutboundAllowlistEntry, Secret
 
 from . import services
 from .forms import (
+    INTEGRATION_DEFAULT_BASE_URLS,
     ApiKeyForm,
+    IntegrationForm,
     IpAllowlistForm,
     MemberAddForm,
     MemberRolesForm,
+    OutboundAllowlistForm,
     RoleForm,
+    SecretCreateForm,
+    SecretEditForm,
     TeamCreateForm,
     TeamEditForm,
     TokenForm,
@@ -64,6 +71,22 @@ SECTIONS = [
         "user-group",
     ),
     Section(
+        "secrets",
+        "Secrets",
+        "settings:secrets",
+        P.MANAGE_SECRETS,
+        "Tokens and passwords for workflow blocks, stored encrypted and masked in runs.",
+        "lock-closed",
+    ),
+    Section(
+        "integrations",
+        "Integrations",
+        "settings:integrations",
+        P.MANAGE_SECRETS,
+        "Slack and Microsoft Teams connections that notification blocks send through.",
+        "puzzle-piece",
+    ),
+    Section(
         "api-keys",
         "Workspace API keys",
         "settings:api-keys",
@@ -86,6 +109,14 @@ SECTIONS = [
         P.CONFIGURE_IP_ALLOWLIST,
         "Limit API calls to addresses and ranges you trust.",
         "shield-check",
+    ),
+    Section(
+        "outbound-allowlist",
+        "Outbound allowlist",
+        "settings:outbound-allowlist",
+        P.CONFIGURE_IP_ALLOWLIST,
+        "Internal hosts and ranges that HTTP blocks may call.",
+        "globe-alt",
     ),
 ]
 
@@ -560,3 +591,256 @@ def ip_allowlist_remove(request: HttpRequest, pk: int) -> HttpResponse:
     services.ip_allowlist_remove(entry=entry)
     messages.success(request, f"{entry.address} removed from the IP allowlist.")
     return redirect("settings:ip-allowlist")
+
+
+# Secrets
+
+
+def _secrets_page(
+    request: HttpRequest, form: SecretCreateForm | None = None
+) -> HttpResponse:
+    secrets = Secret.objects.filter(workspace=request.workspace).only(
+        "tag", "name", "updated_at"
+    )
+    context = {
+        "secrets": secrets,
+        "form": form or SecretCreateForm(workspace=request.workspace),
+    }
+    status = 400 if form is not None else 200
+    return _render(
+        request, "settings/secrets.html", context, section="secrets", status=status
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_SECRETS)
+def secrets(request: HttpRequest) -> HttpResponse:
+    return _secrets_page(request)
+
+
+@require_POST
+@require_permission(P.MANAGE_SECRETS)
+def secret_add(request: HttpRequest) -> HttpResponse:
+    form = SecretCreateForm(request.POST, workspace=request.workspace)
+    if form.is_valid():
+        try:
+            secret = services.secret_create(
+                workspace=request.workspace, **form.cleaned_data
+            )
+        except services.ChangeRefused as exc:
+            form.add_error("tag", str(exc))
+        else:
+            messages.success(request, f"Secret “{secret.tag}” created.")
+            return redirect("settings:secrets")
+    return _secrets_page(request, form)
+
+
+def _secret(request: HttpRequest, pk: int) -> Secret:
+    # The encrypted value is not needed to show or rename a secret:
+    return get_in_workspace(request, Secret.objects.defer("encrypted_value"), pk=pk)
+
+
+def _secret_edit_page(
+    request: HttpRequest, secret: Secret, form: SecretEditForm, status: int = 200
+) -> HttpResponse:
+    context = {"secret": secret, "form": form}
+    return _render(
+        request, "settings/secret_edit.html", context, section="secrets", status=status
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_SECRETS)
+def secret_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    secret = _secret(request, pk)
+    # Only the name: the value is never sent back to the browser.
+    form = SecretEditForm(initial={"name": secret.name})
+    return _secret_edit_page(request, secret, form)
+
+
+@require_POST
+@require_permission(P.MANAGE_SECRETS)
+def secret_update(request: HttpRequest, pk: int) -> HttpResponse:
+    secret = _secret(request, pk)
+    form = SecretEditForm(request.POST)
+    if not form.is_valid():
+        return _secret_edit_page(request, secret, form, status=400)
+    services.secret_update(secret=secret, **form.cleaned_data)
+    if form.cleaned_data["value"]:
+        messages.success(request, f"Secret “{secret.tag}” saved with its new value.")
+    else:
+        messages.success(request, f"Secret “{secret.tag}” saved.")
+    return redirect("settings:secrets")
+
+
+@require_POST
+@require_permission(P.MANAGE_SECRETS)
+def secret_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    secret = _secret(request, pk)
+    services.secret_delete(secret=secret)
+    messages.success(request, f"Secret “{secret.tag}” deleted.")
+    return redirect("settings:secrets")
+
+
+# Integrations
+
+
+def _integrations_page(
+    request: HttpRequest, form: IntegrationForm | None = None
+) -> HttpResponse:
+    integrations = Integration.objects.filter(workspace=request.workspace)
+    context = {
+        "integrations": integrations,
+        "form": form or IntegrationForm(workspace=request.workspace),
+        "default_base_urls": INTEGRATION_DEFAULT_BASE_URLS,
+    }
+    status = 400 if form is not None else 200
+    return _render(
+        request,
+        "settings/integrations.html",
+        context,
+        section="integrations",
+        status=status,
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_SECRETS)
+def integrations(request: HttpRequest) -> HttpResponse:
+    return _integrations_page(request)
+
+
+@require_POST
+@require_permission(P.MANAGE_SECRETS)
+def integration_add(request: HttpRequest) -> HttpResponse:
+    form = IntegrationForm(request.POST, workspace=request.workspace)
+    if form.is_valid():
+        try:
+            integration = services.integration_create(
+                workspace=request.workspace, **form.cleaned_data
+            )
+        except services.ChangeRefused as exc:
+            form.add_error("alias", str(exc))
+        else:
+            messages.success(request, f"Integration {integration} created.")
+            return redirect("settings:integrations")
+    return _integrations_page(request, form)
+
+
+def _integration_edit_page(
+    request: HttpRequest,
+    integration: Integration,
+    form: IntegrationForm,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"integration": integration, "form": form}
+    return _render(
+        request,
+        "settings/integration_edit.html",
+        context,
+        section="integrations",
+        status=status,
+    )
+
+
+@require_GET
+@require_permission(P.MANAGE_SECRETS)
+def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = get_in_workspace(request, Integration, pk=pk)
+    form = IntegrationForm(
+        workspace=request.workspace,
+        integration=integration,
+        initial={"alias": integration.alias, "base_url": integration.base_url},
+    )
+    return _integration_edit_page(request, integration, form)
+
+
+@require_POST
+@require_permission(P.MANAGE_SECRETS)
+def integration_update(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = get_in_workspace(request, Integration, pk=pk)
+    form = IntegrationForm(
+        request.POST, workspace=request.workspace, integration=integration
+    )
+    if form.is_valid():
+        try:
+            services.integration_update(integration=integration, **form.cleaned_data)
+        except services.ChangeRefused as exc:
+            form.add_error("alias", str(exc))
+            # The service changed the instance before the save failed:
+            integration.refresh_from_db()
+        else:
+            messages.success(request, f"Integration {integration} saved.")
+            return redirect("settings:integrations")
+    return _integration_edit_page(request, integration, form, status=400)
+
+
+@require_POST
+@require_permission(P.MANAGE_SECRETS)
+def integration_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = get_in_workspace(request, Integration, pk=pk)
+    services.integration_delete(integration=integration)
+    messages.success(request, f"Integration {integration} deleted.")
+    return redirect("settings:integrations")
+
+
+# Outbound allowlist
+
+
+def _server_allowed_hosts() -> list[str]:
+    """HTTP_BLOCK_ALLOWED_HOSTS as a list, whether it is configured as one or not."""
+    configured = settings.HTTP_BLOCK_ALLOWED_HOSTS
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    return [h.strip() for h in configured if h.strip()]
+
+
+def _outbound_allowlist_page(
+    request: HttpRequest, form: OutboundAllowlistForm | None = None
+) -> HttpResponse:
+    entries = OutboundAllowlistEntry.objects.filter(workspace=request.workspace)
+    context = {
+        "entries": entries,
+        "form": form or OutboundAllowlistForm(workspace=request.workspace),
+        "server_allowed_hosts": _server_allowed_hosts(),
+    }
+    status = 400 if form is not None else 200
+    return _render(
+        request,
+        "settings/outbound_allowlist.html",
+        context,
+        section="outbound-allowlist",
+        status=status,
+    )
+
+
+@require_GET
+@require_permission(P.CONFIGURE_IP_ALLOWLIST)
+def outbound_allowlist(request: HttpRequest) -> HttpResponse:
+    return _outbound_allowlist_page(request)
+
+
+@require_POST
+@require_permission(P.CONFIGURE_IP_ALLOWLIST)
+def outbound_allowlist_add(request: HttpRequest) -> HttpResponse:
+    form = OutboundAllowlistForm(request.POST, workspace=request.workspace)
+    if form.is_valid():
+        try:
+            entry = services.outbound_allowlist_add(
+                workspace=request.workspace, **form.cleaned_data
+            )
+        except services.ChangeRefused as exc:
+            form.add_error("host", str(exc))
+        else:
+            messages.success(request, f"{entry.host} added to the outbound allowlist.")
+            return redirect("settings:outbound-allowlist")
+    return _outbound_allowlist_page(request, form)
+
+
+@require_POST
+@require_permission(P.CONFIGURE_IP_ALLOWLIST)
+def outbound_allowlist_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = get_in_workspace(request, OutboundAllowlistEntry, pk=pk)
+    services.outbound_allowlist_remove(entry=entry)
+    messages.success(request, f"{entry.host} removed from the outbound allowlist.")
+    return redirect("settings:outbound-allowlist")

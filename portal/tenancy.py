@@ -75,6 +75,8 @@ def require_permission(*perms: str) -> Callable:
     return decorator
 
 
-def get_in_workspace(request: HttpRequest, model_or_qs: type[Model] | QuerySet, **lookup):
+def get_in_workspace(
+    request: HttpRequest, model_or_qs: type[Model] | QuerySet, **lookup
+):
     qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs.objects.all()
     return get_object_or_404(qs.filter(workspace=request.workspace), **lookup)

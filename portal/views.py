@@ -20,7 +20,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def workspace_switch(request: HttpRequest) -> HttpResponse:
     slug = request.POST.get("workspace", "")
-    membership = next((m for m in request.memberships if m.workspace.slug == slug), None)
+    membership = next(
+        (m for m in request.memberships if m.workspace.slug == slug), None
+    )
     if membership is None:
         raise Http404("No such workspace.")
     request.session[SESSION_KEY] = membership.workspace_id
@@ -47,7 +49,9 @@ def health(request: HttpRequest) -> JsonResponse:
         for hb in WorkerHeartbeat.objects.all()[:50]
     ]
     ok = any(w["alive"] for w in workers)
-    return JsonResponse({"database": "ok", "workers": workers, "ok": ok}, status=200 if ok else 503)
+    return JsonResponse(
+        {"database": "ok", "workers": workers, "ok": ok}, status=200 if ok else 503
+    )
 
 
 def error_403(request, exception=None):

@@ -34,7 +34,9 @@ def _round_trip(broker_url: str) -> None:
         use_broker(*saved)
 
 
-def test_a_task_sent_on_the_embedded_sqlite_broker_runs_in_a_real_worker(transactional_db):
+def test_a_task_sent_on_the_embedded_sqlite_broker_runs_in_a_real_worker(
+    transactional_db,
+):
     _round_trip(embedded_test_broker())
 
 
