@@ -38,7 +38,9 @@ def _entities(workspace):
     return (
         Entity.objects.filter(workspace=workspace)
         .select_related("type")
-        .prefetch_related("groups", Prefetch("owner_teams", Team.objects.all()), "owner_users")
+        .prefetch_related(
+            "groups", Prefetch("owner_teams", Team.objects.all()), "owner_users"
+        )
     )
 
 

@@ -8,14 +8,18 @@ from portal.models import Workspace
 
 
 class EntityType(models.Model):
-    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="entity_types")
+    workspace = models.ForeignKey(
+        Workspace, models.CASCADE, related_name="entity_types"
+    )
     tag = models.SlugField(max_length=100)
     name = models.CharField(max_length=100)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "tag"], name="entity_type_tag_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "tag"], name="entity_type_tag_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -29,7 +33,9 @@ class Group(models.Model):
     class Meta:
         ordering = ["tag"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "tag"], name="group_tag_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "tag"], name="group_tag_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -41,7 +47,9 @@ class Team(models.Model):
     tag = models.SlugField(max_length=100)
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=300, blank=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True
+    )
 
     class Meta:
         ordering = ["name"]
@@ -57,7 +65,9 @@ class EntityQuerySet(models.QuerySet):
     def search(self, text: str):
         if not text:
             return self
-        return self.filter(models.Q(name__icontains=text) | models.Q(tag__icontains=text))
+        return self.filter(
+            models.Q(name__icontains=text) | models.Q(tag__icontains=text)
+        )
 
 
 class Entity(models.Model):
@@ -69,7 +79,9 @@ class Entity(models.Model):
     type = models.ForeignKey(EntityType, models.PROTECT, related_name="entities")
     description = models.TextField(blank=True)
     groups = models.ManyToManyField(Group, related_name="entities", blank=True)
-    owner_teams = models.ManyToManyField(Team, related_name="owned_entities", blank=True)
+    owner_teams = models.ManyToManyField(
+        Team, related_name="owned_entities", blank=True
+    )
     owner_users = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="owned_entities", blank=True
     )
@@ -85,7 +97,9 @@ class Entity(models.Model):
         ordering = ["name", "pk"]
         verbose_name_plural = "entities"
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "tag"], name="entity_tag_unique")
+            models.UniqueConstraint(
+                fields=["workspace", "tag"], name="entity_tag_unique"
+            )
         ]
         indexes = [models.Index(fields=["workspace", "name"])]
 
@@ -99,7 +113,9 @@ class Entity(models.Model):
 class MetricDataPoint(models.Model):
     """A custom metric value for an entity (cortex.addCustomMetricsDataPoint)."""
 
-    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="metric_points")
+    workspace = models.ForeignKey(
+        Workspace, models.CASCADE, related_name="metric_points"
+    )
     entity = models.ForeignKey(Entity, models.CASCADE, related_name="metric_points")
     key = models.CharField(max_length=200)
     value = models.FloatField()

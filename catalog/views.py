@@ -66,7 +66,9 @@ def _entity(request: HttpRequest, tag: str) -> Entity:
 @workspace_required
 def entity_detail(request: HttpRequest, tag: str) -> HttpResponse:
     entity = _entity(request, tag)
-    return render(request, "catalog/entity_detail.html", {"entity": entity, "section": "overview"})
+    return render(
+        request, "catalog/entity_detail.html", {"entity": entity, "section": "overview"}
+    )
 
 
 @require_GET

@@ -71,13 +71,19 @@ class EntityFactory(factory.django.DjangoModelFactory):
     workspace = factory.SubFactory(WorkspaceFactory)
     tag = factory.Sequence(lambda n: f"entity-{n}")
     name = factory.LazyAttribute(lambda o: o.tag.replace("-", " ").title())
-    type = factory.SubFactory(EntityTypeFactory, workspace=factory.SelfAttribute("..workspace"))
+    type = factory.SubFactory(
+        EntityTypeFactory, workspace=factory.SelfAttribute("..workspace")
+    )
 
 
-def api_key(workspace: Workspace, *role_names: str, user: User | None = None, name="key") -> tuple[ApiKey, str]:
+def api_key(
+    workspace: Workspace, *role_names: str, user: User | None = None, name="key"
+) -> tuple[ApiKey, str]:
     """Create an API key (a personal token when `user` is given); returns (key, raw)."""
     raw, prefix, digest = ApiKey.generate()
-    key = ApiKey.objects.create(workspace=workspace, name=name, prefix=prefix, key_hash=digest, user=user)
+    key = ApiKey.objects.create(
+        workspace=workspace, name=name, prefix=prefix, key_hash=digest, user=user
+    )
     if user is None:
         key.roles.set(workspace.roles.filter(name__in=role_names or ("Admin",)))
     return key, raw

@@ -7,7 +7,9 @@ from tests.factories import EntityFactory, EntityTypeFactory, GroupFactory, Team
 
 
 def _without_csrf(response) -> str:
-    return re.sub(r'"x-csrftoken": "[^"]+"|value="[A-Za-z0-9]{64}"', "", response.content.decode())
+    return re.sub(
+        r'"x-csrftoken": "[^"]+"|value="[A-Za-z0-9]{64}"', "", response.content.decode()
+    )
 
 
 def test_entity_list_requires_login(client, db):
@@ -16,7 +18,9 @@ def test_entity_list_requires_login(client, db):
     assert r["Location"].startswith(reverse("login"))
 
 
-def test_entity_list_shows_only_the_current_workspaces_entities(client, grace, ws, other_ws):
+def test_entity_list_shows_only_the_current_workspaces_entities(
+    client, grace, ws, other_ws
+):
     EntityFactory(workspace=ws, name="Payments API")
     EntityFactory(workspace=other_ws, name="Rocket API")
     client.force_login(grace)
@@ -46,9 +50,15 @@ def test_entity_list_filters_by_type_group_and_owner_team(client, grace, ws):
     owned.owner_teams.add(platform)
     client.force_login(grace)
     url = reverse("catalog:entity-list")
-    assert [e.name for e in client.get(url, {"type": "library"}).context["page"]] == [lib.name]
-    assert [e.name for e in client.get(url, {"group": "backend"}).context["page"]] == [svc.name]
-    assert [e.name for e in client.get(url, {"team": "platform"}).context["page"]] == [owned.name]
+    assert [e.name for e in client.get(url, {"type": "library"}).context["page"]] == [
+        lib.name
+    ]
+    assert [e.name for e in client.get(url, {"group": "backend"}).context["page"]] == [
+        svc.name
+    ]
+    assert [e.name for e in client.get(url, {"team": "platform"}).context["page"]] == [
+        owned.name
+    ]
 
 
 def test_entity_list_pages_through_results(client, grace, ws):
@@ -58,20 +68,26 @@ def test_entity_list_pages_through_results(client, grace, ws):
     first = client.get(reverse("catalog:entity-list"))
     second = client.get(reverse("catalog:entity-list"), {"page": 2})
     assert len(first.context["page"]) == 25
-    assert [e.name for e in second.context["page"]] == [f"Service {i}" for i in range(25, 30)]
+    assert [e.name for e in second.context["page"]] == [
+        f"Service {i}" for i in range(25, 30)
+    ]
     assert "Page 1 of 2" in first.content.decode()
 
 
 def test_entity_list_answers_htmx_with_the_results_fragment(client, grace, ws):
     EntityFactory(workspace=ws, name="Ledger")
     client.force_login(grace)
-    r = client.get(reverse("catalog:entity-list"), {"q": "led"}, headers={"HX-Request": "true"})
+    r = client.get(
+        reverse("catalog:entity-list"), {"q": "led"}, headers={"HX-Request": "true"}
+    )
     html = r.content.decode()
     assert 'id="results"' in html and "Ledger" in html
     assert "<html" not in html
 
 
-def test_entity_list_query_count_does_not_grow_with_rows(client, grace, ws, django_assert_max_num_queries):
+def test_entity_list_query_count_does_not_grow_with_rows(
+    client, grace, ws, django_assert_max_num_queries
+):
     team = TeamFactory(workspace=ws)
     group = GroupFactory(workspace=ws)
     for _ in range(20):
@@ -84,7 +100,9 @@ def test_entity_list_query_count_does_not_grow_with_rows(client, grace, ws, djan
 
 
 def test_entity_page_shows_overview_and_workflows_in_its_sidebar(client, grace, ws):
-    entity = EntityFactory(workspace=ws, tag="ledger", name="Ledger", description="Books")
+    entity = EntityFactory(
+        workspace=ws, tag="ledger", name="Ledger", description="Books"
+    )
     client.force_login(grace)
     html = client.get(entity.get_absolute_url()).content.decode()
     assert "Overview" in html and "Workflows" in html and "Books" in html
@@ -94,7 +112,9 @@ def test_entity_page_shows_overview_and_workflows_in_its_sidebar(client, grace, 
 
 
 @pytest.mark.parametrize("name", ["catalog:entity-detail", "catalog:entity-workflows"])
-def test_entity_pages_answer_404_for_another_workspaces_entity(client, grace, other_ws, name):
+def test_entity_pages_answer_404_for_another_workspaces_entity(
+    client, grace, other_ws, name
+):
     EntityFactory(workspace=other_ws, tag="rocket")
     client.force_login(grace)
     r = client.get(reverse(name, args=["rocket"]))

@@ -42,4 +42,6 @@ def log_in(page: Page, live_server, email: str, password: str = "demo") -> None:
 
 def wait_for_htmx(page: Page) -> None:
     # htmx adds these classes while a request or swap is in flight:
-    expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")).to_have_count(0)
+    expect(
+        page.locator(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")
+    ).to_have_count(0)

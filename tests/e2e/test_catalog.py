@@ -8,7 +8,9 @@ from tests.e2e.conftest import log_in, wait_for_htmx
 pytestmark = pytest.mark.e2e
 
 
-def test_a_user_logs_in_finds_an_entity_opens_its_workflows_and_logs_out(page: Page, live_server, demo):
+def test_a_user_logs_in_finds_an_entity_opens_its_workflows_and_logs_out(
+    page: Page, live_server, demo
+):
     log_in(page, live_server, "grace@example.com")
     sidebar = page.get_by_role("navigation", name="Main")
     expect(sidebar.get_by_text("Catalogs")).to_be_visible()
@@ -31,7 +33,9 @@ def test_a_user_logs_in_finds_an_entity_opens_its_workflows_and_logs_out(page: P
     expect(entity_nav.get_by_role("link", name="Overview")).to_be_visible()
     entity_nav.get_by_role("link", name="Workflows").click()
     expect(page.get_by_role("heading", name="Workflows")).to_be_visible()
-    expect(entity_nav.get_by_role("link", name="Workflows")).to_have_attribute("aria-current", "page")
+    expect(entity_nav.get_by_role("link", name="Workflows")).to_have_attribute(
+        "aria-current", "page"
+    )
 
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in to Cairn")).to_be_visible()
@@ -39,7 +43,9 @@ def test_a_user_logs_in_finds_an_entity_opens_its_workflows_and_logs_out(page: P
     expect(page).to_have_url(re.compile(r"/login/"))
 
 
-def test_a_user_switches_workspace_and_sees_only_its_entities(page: Page, live_server, demo):
+def test_a_user_switches_workspace_and_sees_only_its_entities(
+    page: Page, live_server, demo
+):
     log_in(page, live_server, "grace@example.com")
     page.goto(f"{live_server.url}/catalog/")
     expect(page.get_by_role("link", name="Payments API")).to_be_visible()
