@@ -81,3 +81,50 @@ def workflow_delete(*, workflow: Workflow) -> None:
     Workflow.objects.filter(pk=workflow.pk).update(current_version=None)
     workflow.current_version = None
     workflow.delete()
+
+
+# Runs: start (the engine does the rest)
+
+
+def run_start(
+    *,
+    workflow: Workflow,
+    user: User | None,
+    perms: frozenset[str],
+    entity=None,
+    source: str = Run.Source.UI,
+    initial_context: dict | None = None,
+    notification_recipients: list[str] | None = None,
+    api_key=None,
+    initiator: User | None = None,
+) -> Run:
+    """Check that `user` may run the workflow (on that entity), then start it.
+
+    `initiator` defaults to `user`; the API passes runAs here. Raises
+    engine.NotAllowed or engine.EngineError with a message for the person.
+    """
+    from . import engine
+    from .permissions import entities_for, may_run
+
+    if not may_run(workflow, user=user, perms=perms):
+        raise engine.NotAllowed("You may not run this workflow")
+    descriptor = workflow.descriptor
+    if (descriptor.get("filter") or {}).get("type") == "ENTITY":
+        if entity is None:
+            raise engine.EngineError("This workflow runs on an entity: choose one")
+        allowed = entities_for(
+            descriptor, workspace=workflow.workspace, user=user, perms=perms
+        )
+        if not allowed.filter(pk=entity.pk).exists():
+            raise engine.NotAllowed(f"This workflow can't run on {entity.tag}")
+    else:
+        entity = None
+    return engine.start(
+        workflow=workflow,
+        initiator=initiator if initiator is not None else user,
+        entity=entity,
+        source=source,
+        initial_context=initial_context,
+        notification_recipients=notification_recipients,
+        api_key=api_key,
+    )

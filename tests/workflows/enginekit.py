@@ -167,6 +167,8 @@ def make_workflow(workspace, actions, *, tag="wf", **fields) -> Workflow:
         tag=tag,
         name=descriptor["name"],
         scope=descriptor["filter"]["type"],
+        is_draft=descriptor["isDraft"],
+        is_runnable_via_api=descriptor["isRunnableViaApi"],
     )
     version = WorkflowVersion.objects.create(
         workflow=workflow, number=1, descriptor=descriptor
