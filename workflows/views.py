@@ -3,9 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from portal.permissions import Permission
-from portal.tenancy import get_in_workspace, require_permission
-
-from .models import Run
+from portal.tenancy import require_permission
 
 
 @require_GET
@@ -13,15 +11,3 @@ from .models import Run
 def workflow_list(request: HttpRequest) -> HttpResponse:
     # TODO(4): the Workflows page with Run, the Runs tab and pending approvals.
     return render(request, "workflows/workflow_list.html", {"workflows": []})
-
-
-@require_GET
-@require_permission(Permission.VIEW_WORKFLOW_RUNS)
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    # TODO(4): forms, approvals, tabs, live updates and Cancel run.
-    run = get_in_workspace(
-        request, Run.objects.select_related("workflow", "initiator"), pk=pk
-    )
-    return render(
-        request, "workflows/run_detail.html", {"run": run, "steps": run.steps.all()}
-    )
