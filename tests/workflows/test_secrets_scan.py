@@ -1,0 +1,119 @@
+"""After a run with a secret input ends, the value is nowhere: no table, output, event or log."""
+
+import logging
+
+from django.apps import apps
+from django.db import models
+
+from workflows import descriptor, engine
+from workflows.models import Run, Step
+from workflows.services import workflow_upsert
+
+SECRET = "tiger-Lily-42!"
+
+LEAKY = """
+tag: leaky
+name: Leaky
+filter: {type: GLOBAL}
+runResponseTemplate: "Done with {{actions.form.outputs.token}} and {{actions.echo.outputs.copy}}"
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [echo]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs:
+        - {key: token, name: Token, type: SECRET_FIELD, required: true, validationRegex: "^[A-Za-z0-9!-]{8,}$"}
+  - slug: echo
+    name: Echo
+    isRootAction: false
+    outgoingActions: [send]
+    schema:
+      type: JAVASCRIPT
+      script: 'return {copy: actions.form.outputs.token, shout: actions.form.outputs.token.toUpperCase()};'
+  - slug: send
+    name: Send
+    isRootAction: false
+    outgoingActions: [fail]
+    schema:
+      type: HTTP_REQUEST
+      httpMethod: POST
+      url: "URL/hook"
+      headers: {Authorization: "Bearer {{{actions.form.outputs.token}}}"}
+      payload: '{"token": "{{{actions.form.outputs.token}}}"}'
+  - slug: fail
+    name: Fail
+    isRootAction: false
+    outgoingActions: []
+    schema: {type: JQ, expression: 'error("bad token " + .actions.form.outputs.token)'}
+"""
+
+
+def every_stored_text() -> str:
+    """Every text and JSON value in every table, as one string."""
+    chunks = []
+    for model in apps.get_models():
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField | models.JSONField)
+        ]
+        if fields:
+            for row in model.objects.values_list(*fields):
+                chunks.extend(str(value) for value in row)
+    return "\n".join(chunks)
+
+
+def test_a_secret_input_appears_nowhere_after_the_run_ends(
+    ws, grace, http_server, settings, caplog
+):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    http_server.route(
+        "POST", "/hook", json={"echo": SECRET}
+    )  # the server even sends it back
+    data = descriptor.validate(
+        descriptor.parse(LEAKY.replace("URL", http_server.url("").rstrip("/")))
+    )
+    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
+    caplog.set_level(logging.DEBUG)
+
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    form = Step.objects.get(run=run, slug="form")
+    engine.submit_input(run, form, values={"token": SECRET}, by=grace)
+    engine.advance(run.pk)
+    run.refresh_from_db()
+
+    assert (
+        run.status == Run.Status.FAILED
+    )  # the last block failed, naming the (masked) value
+    assert (
+        http_server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+    )  # it was usable
+    assert SECRET not in every_stored_text()
+    assert "********" in run.error
+    assert SECRET not in caplog.text
+    assert run.secrets_blob == ""
+
+
+def test_a_secret_failing_its_regex_is_refused_without_echoing_it(ws, grace):
+    data = descriptor.validate(
+        descriptor.parse(LEAKY.replace("URL", "http://127.0.0.1:9"))
+    )
+    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    form = Step.objects.get(run=run, slug="form")
+    from workflows.inputs import InputInvalid
+
+    try:
+        engine.submit_input(run, form, values={"token": "no spaces allowed"}, by=grace)
+    except InputInvalid as exc:
+        assert "no spaces allowed" not in str(exc.errors)
+    else:
+        raise AssertionError("the value should have been refused")
+    form.refresh_from_db()
+    assert form.status == "WAITING"
+    assert "no spaces allowed" not in every_stored_text()
