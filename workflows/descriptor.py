@@ -128,6 +128,7 @@ _APPROVAL_OPTIONS = {
         "approvingTeamIds": {"minItems": 1},
         "requiredApprovals": {"type": "integer", "minimum": 1},
         "preventSelfApproval": {"type": "boolean"},
+        "timeoutInSeconds": {"type": "integer", "minimum": 1},
     },
 }
 
@@ -221,6 +222,7 @@ _SCHEMA_ORDER = {
         "approverDescription",
         "requiredApprovals",
         "preventSelfApproval",
+        "timeoutInSeconds",
     ),
     "HTTP_REQUEST": (
         "httpMethod",

@@ -766,3 +766,22 @@ def test_the_initiator_and_recipients_are_told_when_a_run_ends(
         "ops@example.org",
         "vera@example.com",
     ]
+
+
+def test_an_approval_with_a_timeout_fails_the_run_once_the_sweep_finds_it_expired(
+    ws, grace, platform, test_blocks
+):
+    run = run_to_rest(
+        engine.start(
+            workflow=approval_workflow(ws, timeoutInSeconds=60), initiator=grace
+        )
+    )
+    step = Step.objects.get(run=run, slug="approve")
+    assert step.deadline_at is not None
+    assert engine.sweep()["timed_out"] == 0  # not yet
+    Step.objects.filter(pk=step.pk).update(
+        deadline_at=timezone.now() - timedelta(seconds=1)
+    )
+    engine.sweep()
+    run.refresh_from_db()
+    assert run.status == S.FAILED

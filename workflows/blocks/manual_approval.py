@@ -1,8 +1,14 @@
 """MANUAL_APPROVAL: wait until enough approving-team members approve; a rejection fails.
 
-Beyond Cortex: `requiredApprovals` (default 1) and `preventSelfApproval`
-(default false). The engine records each Decision and passes them to resume().
+Beyond Cortex: `requiredApprovals` (default 1), `preventSelfApproval`
+(default false) and `timeoutInSeconds` (no default: wait for ever; past it
+the sweep fails the run). The engine records each Decision and passes them
+to resume().
 """
+
+from datetime import timedelta
+
+from django.utils import timezone
 
 from .base import Block, BlockContext, BlockFailed, Outcome
 
@@ -22,7 +28,9 @@ class ManualApproval(Block):
             "requiredApprovals": required,
             "preventSelfApproval": bool(schema.get("preventSelfApproval")),
         }
-        return Outcome.waiting("MANUAL_APPROVAL", inputs=inputs)
+        timeout = schema.get("timeoutInSeconds")
+        deadline = timezone.now() + timedelta(seconds=timeout) if timeout else None
+        return Outcome.waiting("MANUAL_APPROVAL", inputs=inputs, deadline=deadline)
 
     def resume(self, ctx: BlockContext, payload: dict) -> Outcome:
         decisions = payload["decisions"]
