@@ -212,10 +212,36 @@ HTTP_BLOCK_TIMEOUT = env.float("HTTP_BLOCK_TIMEOUT", default=30.0)
 HTTP_BLOCK_MAX_BYTES = env.int("HTTP_BLOCK_MAX_BYTES", default=5 * 1024 * 1024)
 # Addresses of reverse proxies whose X-Forwarded-For is trusted for the IP allowlist:
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Requests per minute each API key may make (Cortex's limit); 0 turns the limit off.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=1000)
+
+# The cache holds the API's rate-limit counters, so every web process must share
+# it: CACHE_URL if set (redis://…, dbcache://table), else the Redis of a redis://
+# broker, else a table in the database (made by `migrate`).
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CELERY_BROKER_URL,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "cairn_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+CACHES["default"].setdefault("KEY_PREFIX", "cairn")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every request of every HTTP block at INFO:
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

@@ -27,7 +27,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from portal.models import User, Workspace
@@ -166,8 +165,13 @@ def start(
     notification_recipients: list[str] | None = None,
     api_key=None,
     version: WorkflowVersion | None = None,
+    require_initiator: bool = False,
 ) -> Run:
     """Create a run of the workflow's current version and queue it.
+
+    Without an initiator, the run waits (PAUSED) for someone to pick the
+    initiating user when the workflow needs one, or when `require_initiator`
+    says so (the API, for a workspace key sent without runAs).
 
     Raises EngineError for a bad initialContext (a declared variable of the
     wrong type) or a scope mismatch; nothing is stored then.
@@ -213,7 +217,7 @@ def start(
         "actions": {},
         "variables": variables,
     }
-    if initiator is None and _needs_initiator(descriptor):
+    if initiator is None and (require_initiator or _needs_initiator(descriptor)):
         run.status = S.PAUSED
         run.save(update_fields=["state", "status"])
         _event(run, "created", f"Started via {run.get_source_display()}")
@@ -395,99 +399,114 @@ def advance(run_id: int) -> None:
         _finish_cancelling_if_idle(run_id)
         return
     deadline = time.monotonic() + _slice_seconds()
-    while True:
-        run = Run.objects.select_related(
-            "workspace", "workflow", "version", "initiator"
-        ).get(pk=run_id)
-        if run.lease != lease:
-            return  # another worker took over
-        if run.status == S.CANCELLING:
-            _finish_cancel(run)
-            return
-        if run.status != S.IN_PROGRESS:
-            return
-        pending = _next_pending(run)
-        if not pending:
-            _complete(run, lease)
-            return
-        if time.monotonic() > deadline:
-            with transaction.atomic():
-                if Run.objects.filter(pk=run.pk, lease=lease).update(lease=None):
-                    _enqueue(run.pk)
-            return
-        _run_step(run, pending[0], lease)
+    run = Run.objects.select_related(
+        "workspace", "workflow", "version", "initiator"
+    ).get(pk=run_id)
+    secrets = _load_secrets(run)  # once per slice; _record keeps it up to date
+    # Steps that exist already (after a crash or a redelivery), loaded once:
+    steps = dict(run.steps.values_list("slug", "status"))
+    with _Heartbeat(run.pk, lease):
+        while True:
+            if run.lease != lease:
+                return  # another worker took over
+            if run.status == S.CANCELLING:
+                _finish_cancel(run)
+                return
+            if run.status != S.IN_PROGRESS:
+                return
+            pending = [
+                slug
+                for slug in run.cursor.get("pending", [])
+                if steps.get(slug) not in (StepS.COMPLETED, StepS.SKIPPED)
+            ]
+            if not pending:
+                _complete(run, lease)
+                return
+            if time.monotonic() > deadline:
+                with transaction.atomic():
+                    if Run.objects.filter(pk=run.pk, lease=lease).update(lease=None):
+                        _enqueue(run.pk)
+                return
+            if not _run_step(run, pending[0], lease, secrets, steps):
+                # Cancelled, failed or taken over meanwhile: look at the row again.
+                run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
+                if run.status == S.IN_PROGRESS and run.lease == lease:
+                    return  # nothing more this worker can do
 
 
-def _next_pending(run: Run) -> list[str]:
-    """Pending slugs, dropping ones that already have a finished step (idempotence)."""
-    pending = list(run.cursor.get("pending", []))
-    if not pending:
-        return []
-    done = set(
-        run.steps.filter(
-            slug__in=pending, status__in=[StepS.COMPLETED, StepS.SKIPPED]
-        ).values_list("slug", flat=True)
-    )
-    return [slug for slug in pending if slug not in done]
+def _run_step(
+    run: Run, slug: str, lease: uuid.UUID, secrets: _Secrets, steps: dict[str, str]
+) -> bool:
+    """Run one block and record its outcome; False if the run was not ours to move on.
 
-
-def _run_step(run: Run, slug: str, lease: uuid.UUID) -> None:
+    `steps` maps the run's existing step slugs to their status; it is kept
+    up to date here, so the common case costs no lookup.
+    """
     descriptor = run.version.descriptor
     action = actions_by_slug(descriptor).get(slug)
     if action is None:
         _fail(run, lease, None, f"Action '{slug}' is not in the workflow")
-        return
+        return False
     block_type = action.get("schema", {}).get("type", "")
+    now = timezone.now()
     with transaction.atomic():
-        if not Run.objects.filter(
-            pk=run.pk, lease=lease, status=S.IN_PROGRESS
-        ).exists():
-            return
-        step, created = Step.objects.get_or_create(
-            run=run,
-            slug=slug,
-            defaults={
-                "type": block_type,
-                "name": action.get("name", slug),
-                "position": (run.steps.aggregate(m=Max("position"))["m"] or 0) + 1,
-            },
-        )
-        if step.status == StepS.RUNNING:
-            # The worker that ran it died mid-block: retry once, and say so.
-            if step.attempt >= 2:
-                _fail(
-                    run,
-                    lease,
-                    step,
-                    "The block was interrupted twice; not retrying again",
-                )
-                return
-            step.attempt += 1
-            _event(
-                run,
-                "step_retried",
-                f"Retrying {slug} (attempt {step.attempt})",
-                step=slug,
+        # Still ours and still running? (A cancel or a takeover stops here.)
+        if not Run.objects.filter(pk=run.pk, lease=lease, status=S.IN_PROGRESS).update(
+            heartbeat_at=now
+        ):
+            return False
+        if slug not in steps:
+            position = run.cursor.get("steps", 0) + 1
+            run.cursor["steps"] = position
+            step = Step.objects.create(
+                run=run,
+                slug=slug,
+                type=block_type,
+                name=action.get("name", slug),
+                position=position,
+                status=StepS.RUNNING,
+                started_at=now,
+                callback_id=uuid.uuid4()
+                if block_type == "HTTP_REQUEST_ASYNC"
+                else None,
             )
-        elif step.status == StepS.FAILED:
-            _fail(run, lease, step, step.error)  # failed just before a crash
-            return
-        elif step.status != StepS.PENDING:
-            return
-        step.status = StepS.RUNNING
-        step.started_at = timezone.now()
-        if block_type == "HTTP_REQUEST_ASYNC" and step.callback_id is None:
-            step.callback_id = uuid.uuid4()
-        step.save(update_fields=["status", "started_at", "attempt", "callback_id"])
-        Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
-        _event(run, "step_started", f"{action.get('name', slug)} started", step=slug)
+        else:
+            step = Step.objects.get(run=run, slug=slug)
+            if step.status == StepS.RUNNING:
+                # The worker that ran it died mid-block: retry once, and say so.
+                if step.attempt >= 2:
+                    _fail(
+                        run,
+                        lease,
+                        step,
+                        "The block was interrupted twice; not retrying again",
+                    )
+                    return False
+                step.attempt += 1
+                step.started_at = now
+                step.save(update_fields=["attempt", "started_at"])
+                _event(
+                    run,
+                    "step_retried",
+                    f"Retrying {slug} (attempt {step.attempt})",
+                    step=slug,
+                )
+            elif step.status == StepS.FAILED:
+                _fail(run, lease, step, step.error)  # failed just before a crash
+                return False
+            elif step.status == StepS.PENDING:
+                step.status, step.started_at = StepS.RUNNING, now
+                if block_type == "HTTP_REQUEST_ASYNC" and step.callback_id is None:
+                    step.callback_id = uuid.uuid4()
+                step.save(update_fields=["status", "started_at", "callback_id"])
+            else:
+                return False
+        steps[slug] = StepS.RUNNING
 
-    secrets = _load_secrets(run)
     try:
         block = get_block(block_type)
         ctx = _context(run, step, _with_declared(action, descriptor), secrets)
-        with _Heartbeat(run.pk, lease):
-            outcome = block.execute(ctx)
+        outcome = block.execute(ctx)
     except BlockFailed as exc:
         outcome = Outcome.failed(str(exc))
     except Exception as exc:  # a bug in a block must fail the step, not kill the worker
@@ -495,7 +514,12 @@ def _run_step(run: Run, slug: str, lease: uuid.UUID) -> None:
         outcome = Outcome.failed(
             f"Internal error in {block_type} block: {exc.__class__.__name__}"
         )
-    _record(run, step, action, outcome, secrets, lease=lease)
+    skipped = _record(run, step, action, outcome, secrets, lease=lease)
+    if skipped is None or outcome.status != "COMPLETED":
+        return False
+    steps[slug] = StepS.COMPLETED
+    steps.update(dict.fromkeys(skipped, StepS.SKIPPED))
+    return True
 
 
 def _with_declared(action: dict, descriptor: dict) -> dict:
@@ -562,8 +586,15 @@ def _record(
     *,
     lease: uuid.UUID | None,
     by: User | None = None,
-) -> None:
-    """Store a block's outcome and move the run on, in one transaction."""
+) -> set[str] | None:
+    """Store a block's outcome and move the run on, in one transaction.
+
+    With a lease (a worker ran the block) the lease holder is the only writer
+    of the run's state and cursor, so they are written from memory, guarded
+    by the lease. Without one (a person or a callback resumed a paused run)
+    the row is locked and read first. Returns the slugs skipped by a branch,
+    or None when the run was not ours any more.
+    """
     descriptor = run.version.descriptor
     secrets.paths.update(outcome.secrets)
     known = secrets.values
@@ -572,12 +603,13 @@ def _record(
     error = scrub(outcome.error, known)
     now = timezone.now()
     with transaction.atomic():
-        live = Run.objects.select_for_update().filter(pk=run.pk)
-        live = live.filter(lease=lease) if lease else live
-        current = live.values_list("status", flat=True).first()
-        if current is None:
-            return  # lost the lease: another worker owns the run now
-        run.refresh_from_db()
+        live = Run.objects.filter(pk=run.pk)
+        if lease is None:
+            current = live.select_for_update().values_list("status", flat=True).first()
+            run.refresh_from_db()
+        else:
+            live = live.filter(lease=lease)
+            current = S.IN_PROGRESS  # checked by the guarded writes below
         state = run.state
         state.setdefault("actions", {})[step.slug] = {
             "inputs": inputs,
@@ -585,93 +617,102 @@ def _record(
         }
         if outcome.variables:
             state.setdefault("variables", {}).update(scrub(outcome.variables, known))
+        blob = encrypt(secrets.paths) if secrets.paths else ""
         step_fields = {
             "inputs": inputs,
             "outputs": outputs,
             "error": error,
             "completed_by": by,
         }
+
         if outcome.status == "COMPLETED":
             cursor = run.cursor
             joins = list(cursor.get("joins", []))
-            pending = list(cursor.get("pending", []))
-            pending = [s for s in pending if s != step.slug]
+            pending = [s for s in cursor.get("pending", []) if s != step.slug]
             following = _successors(descriptor, action, outcome, joins)
-            for skipped in sorted(_skipped_by_branch(descriptor, action, outcome)):
-                Step.objects.get_or_create(
-                    run=run,
-                    slug=skipped,
-                    defaults={
-                        "type": actions_by_slug(descriptor)[skipped]
-                        .get("schema", {})
-                        .get("type", ""),
-                        "name": actions_by_slug(descriptor)[skipped].get(
-                            "name", skipped
-                        ),
-                        "status": StepS.SKIPPED,
-                        "position": 0,
-                    },
-                )
-            Step.objects.filter(pk=step.pk).update(
-                status=StepS.COMPLETED, finished_at=now, waiting_for="", **step_fields
-            )
-            _event(
-                run,
-                "step_completed",
-                f"{step.name or step.slug} completed",
-                step=step.slug,
-                actor=by,
-            )
-            run_fields = {
+            fields = {
                 "state": state,
-                "cursor": {"pending": following + pending, "joins": joins},
-                "secrets_blob": encrypt(secrets.paths) if secrets.paths else "",
+                "cursor": {**cursor, "pending": following + pending, "joins": joins},
+                "secrets_blob": blob,
                 "heartbeat_at": now,
             }
             if current == S.PAUSED:
                 # Resumed by a person or a callback: back in the queue, ahead of new runs.
-                run_fields.update(
+                fields.update(
                     status=S.QUEUED,
                     queue_priority=Run.Priority.RESUMED,
                     queued_at=now,
                     lease=None,
                 )
-            Run.objects.filter(pk=run.pk).update(**run_fields)
+            if not live.update(**fields):
+                return None  # lost the lease: another worker owns the run now
+            for name, value in fields.items():
+                setattr(run, name, value)
+            skipped = _skipped_by_branch(descriptor, action, outcome)
+            if skipped:
+                actions = actions_by_slug(descriptor)
+                Step.objects.bulk_create(
+                    [
+                        Step(
+                            run=run,
+                            slug=slug,
+                            type=actions[slug].get("schema", {}).get("type", ""),
+                            name=actions[slug].get("name", slug),
+                            status=StepS.SKIPPED,
+                        )
+                        for slug in sorted(skipped)
+                    ],
+                    ignore_conflicts=True,
+                )
+            Step.objects.filter(pk=step.pk).update(
+                status=StepS.COMPLETED, finished_at=now, waiting_for="", **step_fields
+            )
+            name = step.name or step.slug
+            _event(run, "step_completed", f"{name} completed", step=step.slug, actor=by)
             if current == S.PAUSED:
                 _event(run, "resumed", "Run resumed", actor=by)
                 admit(run.workspace_id)
-            return
+            return skipped
+
         if outcome.status == "WAITING":
+            if lease is None:
+                paused = live.update(state=state, secrets_blob=blob)
+            else:
+                paused = live.filter(status=S.IN_PROGRESS).update(
+                    state=state, secrets_blob=blob, status=S.PAUSED, lease=None
+                )
+                if not paused:
+                    current = live.values_list("status", flat=True).first()
+                    if current is None:
+                        return None
+                    live.update(
+                        state=state, secrets_blob=blob
+                    )  # CANCELLING: closes below
             Step.objects.filter(pk=step.pk).update(
                 status=StepS.WAITING,
                 waiting_for=outcome.waiting_for,
                 deadline_at=outcome.deadline or step.deadline_at,
                 **step_fields,
             )
-            Run.objects.filter(pk=run.pk).update(
-                state=state,
-                secrets_blob=encrypt(secrets.paths) if secrets.paths else "",
-                status=S.PAUSED if current in (S.IN_PROGRESS, S.PAUSED) else current,
-                lease=None,
-            )
+            run.state = state
             if current == S.IN_PROGRESS:
-                _event(
-                    run,
-                    "paused",
-                    _waiting_message(outcome.waiting_for, step),
-                    step=step.slug,
-                )
+                run.status = S.PAUSED
+                message = _waiting_message(outcome.waiting_for, step)
+                _event(run, "paused", message, step=step.slug)
                 notify.run_waiting(run, step, outcome.waiting_for)
                 admit(run.workspace_id)
             elif current == S.CANCELLING:
                 _finish_cancel(run)
-            return
+            return set()
+
+        if not live.update(state=state):
+            return None
         Step.objects.filter(pk=step.pk).update(
             status=StepS.FAILED, finished_at=now, **step_fields
         )
-        Run.objects.filter(pk=run.pk).update(state=state)
         run.refresh_from_db()
         _fail(run, lease, step, error or "The block failed", by=by)
+        return set()
 
 
 def _waiting_message(waiting_for: str, step: Step) -> str:

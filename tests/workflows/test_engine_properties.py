@@ -153,7 +153,7 @@ class EngineMachine(RuleBasedStateMachine):
         if not runs:
             return
         run = data.draw(st.sampled_from(runs))
-        pending = engine._next_pending(run)  # noqa: SLF001
+        pending = run.cursor.get("pending", [])
         if pending and not run.steps.filter(slug=pending[0]).exists():
             Step.objects.create(
                 run=run, slug=pending[0], type="ECHO", status="RUNNING", position=99
