@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from portal.models import User, Workspace
+from portal.permissions import Permission
 
 from . import notify
 from .blocks import get_block
@@ -851,9 +852,16 @@ def _waiting_step(run: Run, step: Step, waiting_for: str) -> None:
 
 
 def may_complete_input(run: Run, user: User) -> bool:
+    """The initiator when the workflow restricts completion to them, else members who may run workflows."""
     if run.version.descriptor.get("restrictActionCompletionToRunnerUser"):
         return run.initiator_id == user.pk
-    return run.workspace.memberships.filter(user=user).exists()
+    membership = (
+        run.workspace.memberships.filter(user=user).prefetch_related("roles").first()
+    )
+    return (
+        membership is not None
+        and Permission.EXECUTE_WORKFLOW_RUNS in membership.permission_set()
+    )
 
 
 def submit_input(run: Run, step: Step, *, values: dict, by: User) -> None:
@@ -936,7 +944,7 @@ def callback(step: Step, payload: dict) -> None:
 def _resume(run: Run, step: Step, payload: dict, *, by: User | None) -> None:
     descriptor = run.version.descriptor
     action = actions_by_slug(descriptor)[step.slug]
-    block = get_block(step.type)
+    block = get_block(action.get("schema", {}).get("type", step.type))
     secrets = _load_secrets(run)
     ctx = _context(run, step, action, secrets)
     outcome = block.resume(
