@@ -266,7 +266,7 @@ def admit(workspace_id: int) -> list[int]:
     """
     cap = settings.MAX_CONCURRENT_RUNS
     promoted: list[int] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # no partial rollback: no savepoint
         Workspace.objects.select_for_update().filter(pk=workspace_id).values_list(
             "pk"
         ).first()
@@ -743,7 +743,7 @@ def _end(
     template = (
         "runResponseTemplate" if status == S.COMPLETED else "failedRunResponseTemplate"
     )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         qs = Run.objects.filter(pk=run.pk, status__in=expected)
         if lease:
             qs = qs.filter(lease=lease)
