@@ -7,6 +7,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from portal.models import User
 from portal.tenancy import get_in_workspace, workspace_required
+from workflows.views import entity_workflows_context
 
 from .models import Entity, EntityType, Group, Team
 
@@ -73,11 +74,19 @@ def entity_detail(request: HttpRequest, tag: str) -> HttpResponse:
 
 @require_GET
 @workspace_required
+@vary_on_headers("HX-Request")
 def entity_workflows(request: HttpRequest, tag: str) -> HttpResponse:
+    """The workflows that apply to the entity, with Run, and tiles of its recent runs.
+
+    htmx polls the tiles (`#run-tiles`) while one of them is not finished.
+    """
     entity = _entity(request, tag)
-    # TODO(4): list the workflows that apply to this entity, with Run and run tiles.
-    return render(
-        request,
-        "catalog/entity_detail.html",
-        {"entity": entity, "section": "workflows", "workflows": []},
-    )
+    context = {
+        "entity": entity,
+        "section": "workflows",
+        **entity_workflows_context(request, entity),
+    }
+    template = "catalog/entity_detail.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#run-tiles"
+    return render(request, template, context)

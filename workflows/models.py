@@ -157,6 +157,10 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["workspace", "status", "queue_priority", "queued_at"]),
             models.Index(fields=["workspace", "-created_at"]),
+            # The Runs tab's filters and "your recent runs" (bench/pages.py):
+            models.Index(fields=["workspace", "status", "-created_at"]),
+            models.Index(fields=["workspace", "initiator", "-created_at"]),
+            models.Index(fields=["workflow", "-created_at"]),
             models.Index(fields=["status", "heartbeat_at"]),
         ]
 

@@ -1,22 +1,584 @@
-"""The run page and what people do on it (forms, approvals)."""
+"""The run page and what people do on it: forms, approvals, the initiating user.
 
+The page is three regions plus a poller (see templates/workflows/run_detail.html):
+
+- `#run-header` (name, status, Cancel run) and `#run-body` (response, blocks,
+  tabs) are refreshed by the poller;
+- `#run-action` (the pending form, approval or initiator pick) is refreshed only
+  when what the run waits for changes, so a form being typed into is left alone;
+- `#run-poller` asks `run-status` every 2 s with the fingerprint of what it
+  shows; the answer is 204 (nothing changed) or a new poller with the regions
+  as out-of-band swaps. A finished run's poller has no trigger, so polling stops.
+
+Every POST answers an htmx request with the `#run-action` region (400 with the
+errors) or an HX-Redirect, and a plain one with the whole page or a redirect.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
+from portal.models import User
 from portal.permissions import Permission
 from portal.tenancy import get_in_workspace, require_permission
 
-from .models import Run
+from . import engine
+from .descriptor import actions_by_slug, root_slug
+from .forms import RunInputForm, row_change, rows_changed
+from .inputs import InputInvalid
+from .models import Decision, Run, RunEvent, Step
+from .views import may_cancel_run
+
+TEMPLATE = "workflows/run_detail.html"
+TABS = {"outputs": "Outputs", "context": "Run context", "activity": "Activity"}
+POLL_SECONDS = 2
+ACTIVITY_LIMIT = 200
+
+StepS = Step.Status
+
+
+def _get_run(request: HttpRequest, pk: int) -> Run:
+    qs = Run.objects.select_related(
+        "workflow", "version", "initiator", "entity", "entity__type", "workspace"
+    )
+    return get_in_workspace(request, qs, pk=pk)
+
+
+def _last_event(pk: int) -> int:
+    return RunEvent.objects.filter(run_id=pk).aggregate(last=Max("pk"))["last"] or 0
+
+
+def _fingerprint(run: Run, last_event: int) -> str:
+    """Changes whenever anything the page shows changes (every change logs an event).
+
+    Read the last event before the run: a change in between then shows up as
+    one more refresh, never as a missed one.
+    """
+    return f"{run.status}.{last_event}"
+
+
+# --- showing values -------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)
+
+
+def present(value: Any) -> dict:
+    """How the page shows one value: text, a list, a small table, or JSON."""
+    if _scalar(value):
+        return {"kind": "text", "text": _text(value)}
+    if isinstance(value, list) and all(_scalar(v) for v in value):
+        if not value:
+            return {"kind": "text", "text": "—"}
+        return {"kind": "list", "items": [_text(v) for v in value]}
+    if (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(v, dict) and all(_scalar(x) for x in v.values()) for v in value
+        )
+    ):
+        columns = list(dict.fromkeys(k for row in value for k in row))
+        if len(columns) <= 8:
+            rows = [[_text(row.get(c)) for c in columns] for row in value]
+            return {"kind": "table", "columns": columns, "rows": rows}
+    if (
+        isinstance(value, dict)
+        and (value.get("name") or value.get("email"))
+        and len(value) <= 3
+        and all(_scalar(v) for v in value.values())
+    ):
+        # A picked entity ({tag, name, type}) or person ({email, name}):
+        label = value.get("name") or value.get("email")
+        detail = value.get("tag") or value.get("email")
+        text = f"{label} ({detail})" if detail and detail != label else label
+        return {"kind": "text", "text": text}
+    return {"kind": "json", "text": json.dumps(value, indent=2, ensure_ascii=False)}
+
+
+def _items(values: Any, labels: dict[str, str] | None = None) -> list[dict]:
+    if not isinstance(values, dict):
+        return [{"key": "", "label": "", "value": present(values)}] if values else []
+    labels = labels or {}
+    return [
+        {"key": key, "label": labels.get(key, key), "value": present(value)}
+        for key, value in values.items()
+    ]
+
+
+# --- blocks -----------------------------------------------------------------------------
+
+
+def graph_order(descriptor: dict) -> list[str]:
+    """Action slugs in an order that follows the graph: each block after those leading to it.
+
+    Paths of a branch come one after the other, then its joining action.
+    """
+    actions = actions_by_slug(descriptor)
+    try:
+        root = root_slug(descriptor)
+    except Exception:
+        root = next(iter(actions), None)
+    seen: set[str] = set()
+    finished: list[str] = []
+
+    def successors(slug: str) -> list[str]:
+        action = actions.get(slug) or {}
+        following = list(action.get("outgoingActions") or [])
+        join = (action.get("schema") or {}).get("joiningAction")
+        if join:
+            following.append(join)
+        return [s for s in following if s in actions]
+
+    # Iterative depth-first search; reverse post-order is a topological order.
+    stack: list[tuple[str, list[str]]] = []
+    for start in [root, *actions]:
+        if start is None or start in seen:
+            continue
+        seen.add(start)
+        stack.append((start, successors(start)))
+        while stack:
+            slug, todo = stack[-1]
+            while todo and todo[-1] in seen:
+                todo.pop()
+            if todo:
+                child = todo.pop()
+                seen.add(child)
+                stack.append((child, successors(child)))
+            else:
+                stack.pop()
+                finished.append(slug)
+    # Children are visited last-first, so in reverse post-order the first comes first:
+    return list(reversed(finished))
+
+
+_ICONS = {
+    StepS.COMPLETED: ("check-circle", "text-success"),
+    StepS.FAILED: ("x-circle", "text-danger"),
+    StepS.RUNNING: ("arrow-path", "text-primary run-spin"),
+    StepS.WAITING: ("pause-circle", "text-warning"),
+    StepS.SKIPPED: ("minus-circle", "text-body-tertiary"),
+    StepS.CANCELLED: ("no-symbol", "text-body-secondary"),
+    StepS.PENDING: ("clock", "text-body-tertiary"),
+}
+
+
+def _duration(step: Step) -> str:
+    if step.started_at is None or step.finished_at is None:
+        return ""
+    seconds = (step.finished_at - step.started_at).total_seconds()
+    if seconds < 1:
+        return f"{int(seconds * 1000)} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min"
+
+
+@dataclass
+class BlockRow:
+    slug: str
+    name: str
+    type: str
+    status: str
+    status_label: str
+    step: Step | None = None
+    inputs: list[dict] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)
+
+    @property
+    def reached(self) -> bool:
+        return self.step is not None
+
+    @property
+    def icon(self) -> str:
+        return _ICONS.get(self.status, ("minus-circle", ""))[0]
+
+    @property
+    def icon_class(self) -> str:
+        return _ICONS.get(self.status, ("", "text-body-tertiary"))[1]
+
+    @property
+    def duration(self) -> str:
+        return _duration(self.step) if self.step else ""
+
+
+def _block_rows(run: Run, steps: list[Step]) -> list[BlockRow]:
+    descriptor = run.version.descriptor
+    actions = actions_by_slug(descriptor)
+    by_slug = {s.slug: s for s in steps}
+    order = graph_order(descriptor)
+    order += [s.slug for s in steps if s.slug not in actions]
+    rows = []
+    for slug in order:
+        step = by_slug.get(slug)
+        action = actions.get(slug) or {}
+        if step is None:
+            status = StepS.CANCELLED if run.is_terminal else StepS.PENDING
+            label = "Not run" if run.is_terminal else "Pending"
+            rows.append(
+                BlockRow(
+                    slug=slug,
+                    name=action.get("name") or slug,
+                    type=(action.get("schema") or {}).get("type", ""),
+                    status="NOT_RUN" if run.is_terminal else status,
+                    status_label=label,
+                )
+            )
+            continue
+        inputs = step.inputs
+        if step.type == "USER_INPUT" and isinstance(inputs.get("form"), list):
+            inputs = {
+                "form": [d.get("name") or d.get("key") for d in inputs["form"]],
+            }
+        rows.append(
+            BlockRow(
+                slug=slug,
+                name=step.name or action.get("name") or slug,
+                type=step.type,
+                status=step.status,
+                # The run's label is Cortex's "Canceled"; say it the same way:
+                status_label="Canceled"
+                if step.status == StepS.CANCELLED
+                else step.get_status_display(),
+                step=step,
+                inputs=_items(inputs),
+                outputs=_items(step.outputs),
+            )
+        )
+    return rows
+
+
+def _form_labels(step: Step) -> dict[str, str]:
+    form = step.inputs.get("form") if isinstance(step.inputs, dict) else None
+    return {
+        d.get("key"): d.get("name") or d.get("key")
+        for d in form or []
+        if isinstance(d, dict)
+    }
+
+
+# --- what the run waits for ----------------------------------------------------------------
+
+
+def _members(run: Run):
+    return User.objects.filter(
+        memberships__workspace=run.workspace_id, is_active=True
+    ).order_by("email")
+
+
+def _action(
+    request: HttpRequest,
+    run: Run,
+    steps: list[Step],
+    *,
+    form: RunInputForm | None = None,
+    reason: str = "",
+    error: str = "",
+) -> dict:
+    """What the run waits for, and what this person may do about it."""
+    user = request.user
+    waiting = next((s for s in steps if s.status == StepS.WAITING), None)
+    if run.status != Run.Status.PAUSED:
+        return {"kind": None, "key": "none"}
+    if waiting is None:
+        if run.initiator_id is None:
+            may_pick = Permission.EXECUTE_WORKFLOW_RUNS in request.ws_perms
+            return {
+                "kind": "initiator" if may_pick else "initiator-wait",
+                "key": "initiator",
+                "members": list(_members(run)) if may_pick else [],
+                "error": error,
+            }
+        return {"kind": None, "key": "none"}
+    action: dict[str, Any] = {"step": waiting, "error": error}
+    if waiting.waiting_for == "USER_INPUT":
+        action["key"] = f"{waiting.pk}.input"
+        if engine.may_complete_input(run, user):
+            action["kind"] = "input"
+            action["form"] = form or RunInputForm(
+                waiting.inputs.get("form") or [],
+                workspace=run.workspace,
+                runner=run.initiator or user,
+            )
+        else:
+            action["kind"] = "input-wait"
+        return action
+    if waiting.waiting_for == "MANUAL_APPROVAL":
+        decisions = list(Decision.objects.filter(step=waiting).select_related("user"))
+        action["key"] = f"{waiting.pk}.approval.{len(decisions)}"
+        decided = any(d.user_id == user.pk for d in decisions)
+        may = not decided and engine.may_approve(run, waiting, user)
+        action.update(
+            kind="approval" if may else "approval-wait",
+            description=waiting.inputs.get("approverDescription", ""),
+            required=waiting.inputs.get("requiredApprovals") or 1,
+            approved=sum(d.verdict == Decision.Verdict.APPROVED for d in decisions),
+            decisions=decisions,
+            decided=decided,
+            approvers=engine.approvers(run, waiting),
+            self_approval_prevented=bool(waiting.inputs.get("preventSelfApproval")),
+            reason=reason,
+            inputs_so_far=[
+                {"step": s, "items": _items(s.outputs, _form_labels(s))}
+                for s in steps
+                if s.type == "USER_INPUT" and s.status == StepS.COMPLETED
+            ],
+        )
+        return action
+    action["key"] = f"{waiting.pk}.{waiting.waiting_for.lower()}"
+    action["kind"] = "callback" if waiting.waiting_for == "CALLBACK" else "other"
+    return action
+
+
+# --- the page ---------------------------------------------------------------------------
+
+
+def _tab(request: HttpRequest) -> str:
+    tab = request.GET.get("tab", "outputs")
+    return tab if tab in TABS else "outputs"
+
+
+def _context(
+    request: HttpRequest, run: Run, *, fingerprint: str, tab: str, **action_kwargs
+) -> dict:
+    steps = list(run.steps.select_related("completed_by"))
+    blocks = _block_rows(run, steps)
+    action = _action(request, run, steps, **action_kwargs)
+    state = run.state or {}
+    names = {b.slug: b.name for b in blocks}
+    position = {slug: index for index, slug in enumerate(names)}
+    outputs = [
+        {
+            "slug": slug,
+            "name": names.get(slug, slug),
+            "items": _items((data or {}).get("outputs")),
+        }
+        for slug, data in sorted(
+            (state.get("actions") or {}).items(),
+            key=lambda item: position.get(item[0], len(position)),
+        )
+        if (data or {}).get("outputs")
+    ]
+    events = []
+    if tab == "activity":
+        events = list(
+            RunEvent.objects.filter(run=run)
+            .select_related("actor")
+            .order_by("-pk")[:ACTIVITY_LIMIT]
+        )
+    # One rule for the Runs tab and this page (workflows.views owns run-cancel):
+    can_cancel = may_cancel_run(run, user=request.user, perms=request.ws_perms)
+    status_url = reverse("workflows:run-status", args=[run.pk])
+    poll_url = (
+        status_url + "?" + urlencode({"v": fingerprint, "a": action["key"], "tab": tab})
+    )
+    return {
+        "run": run,
+        "steps": steps,
+        "blocks": blocks,
+        "action": action,
+        "tab": tab,
+        "tabs": [
+            {"key": key, "label": label, "active": key == tab}
+            for key, label in TABS.items()
+        ],
+        "outputs": outputs,
+        "run_context": json.dumps(
+            state.get("context") or {}, indent=2, ensure_ascii=False
+        ),
+        "variables": _items(state.get("variables") or {}),
+        "events": events,
+        "can_cancel": can_cancel,
+        "cancel_url": reverse("workflows:run-cancel", args=[run.pk]),
+        "workflow_url": reverse("workflows:workflow-detail", args=[run.workflow.tag]),
+        "status_url": status_url,
+        "poll_url": poll_url,
+        "poll_seconds": POLL_SECONDS,
+        "run_url": run.get_absolute_url(),
+    }
 
 
 @require_GET
 @require_permission(Permission.VIEW_WORKFLOW_RUNS)
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    # TODO(4): forms, approvals, tabs, live updates and Cancel run.
-    run = get_in_workspace(
-        request, Run.objects.select_related("workflow", "initiator"), pk=pk
+    last_event = _last_event(pk)
+    run = _get_run(request, pk)
+    fingerprint = _fingerprint(run, last_event)
+    context = _context(request, run, fingerprint=fingerprint, tab=_tab(request))
+    return render(request, TEMPLATE, context)
+
+
+@require_GET
+@require_permission(Permission.VIEW_WORKFLOW_RUNS)
+@vary_on_headers("HX-Request")
+def run_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The poller's answer: 204 when nothing changed, else the changed regions."""
+    if not request.htmx or request.htmx.history_restore_request:
+        query = {"tab": request.GET["tab"]} if "tab" in request.GET else {}
+        url = reverse("workflows:run-detail", args=[pk])
+        return redirect(f"{url}?{urlencode(query)}" if query else url)
+    last_event = _last_event(pk)
+    run = _get_run(request, pk)
+    fingerprint = _fingerprint(run, last_event)
+    if request.GET.get("v") == fingerprint:
+        # Nothing new; a finished run's poller should not be polling at all:
+        return HttpResponse(status=HTMX_STOP_POLLING if run.is_terminal else 204)
+    context = _context(request, run, fingerprint=fingerprint, tab=_tab(request))
+    shown = request.GET.get("a")
+    context["refresh_action"] = shown is not None and shown != context["action"]["key"]
+    return render(request, f"{TEMPLATE}#run-poll", context)
+
+
+def _action_response(
+    request: HttpRequest, run: Run, *, status: int = 200, **action_kwargs
+) -> HttpResponse:
+    """The #run-action region for htmx, else the whole page, with a form or errors."""
+    last_event = _last_event(run.pk)
+    run = _get_run(request, run.pk)  # fresh: the engine may have moved it
+    context = _context(
+        request,
+        run,
+        fingerprint=_fingerprint(run, last_event),
+        tab=_tab(request),
+        **action_kwargs,
     )
-    return render(
-        request, "workflows/run_detail.html", {"run": run, "steps": run.steps.all()}
+    template = f"{TEMPLATE}#run-action" if request.htmx else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+def _back_to_run(request: HttpRequest, run: Run) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(run.get_absolute_url())
+    return redirect(run)
+
+
+def _waiting_step(run: Run, request: HttpRequest, waiting_for: str) -> Step | None:
+    step_id = request.POST.get("step", "")
+    if not step_id.isdigit():
+        return None
+    return Step.objects.filter(
+        run=run, pk=int(step_id), status=StepS.WAITING, waiting_for=waiting_for
+    ).first()
+
+
+@require_POST
+@require_permission(Permission.VIEW_WORKFLOW_RUNS)
+def run_submit_input(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a row, remove a row, or submit the USER_INPUT form of the waiting step."""
+    run = _get_run(request, pk)
+    step = _waiting_step(run, request, "USER_INPUT")
+    if step is None or run.status != Run.Status.PAUSED:
+        messages.error(request, "This form is no longer waiting for input.")
+        return _back_to_run(request, run)
+    if not engine.may_complete_input(run, request.user):
+        raise PermissionDenied("Only the person who started this run can fill it in.")
+    definitions = step.inputs.get("form") or []
+    runner = run.initiator or request.user
+    change = row_change(request.POST)
+    if change is not None:
+        data, added = rows_changed(request.POST, add=change[0], remove=change[1])
+        form = RunInputForm(
+            definitions, workspace=run.workspace, runner=runner, data=data, added=added
+        )
+        return _action_response(request, run, form=form)
+    form = RunInputForm(
+        definitions, workspace=run.workspace, runner=runner, data=request.POST
     )
+    try:
+        engine.submit_input(run, step, values=form.values(), by=request.user)
+    except InputInvalid as exc:
+        form.apply_errors(exc.errors)
+        return _action_response(request, run, form=form, status=400)
+    except engine.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except engine.EngineError as exc:
+        messages.error(request, str(exc))
+        return _back_to_run(request, run)
+    messages.success(request, f"{step.name or step.slug}: your input was submitted.")
+    return _back_to_run(request, run)
+
+
+@require_POST
+@require_permission(Permission.VIEW_WORKFLOW_RUNS)
+def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve or reject the waiting MANUAL_APPROVAL step (a rejection needs a reason)."""
+    run = _get_run(request, pk)
+    step = _waiting_step(run, request, "MANUAL_APPROVAL")
+    if step is None or run.status != Run.Status.PAUSED:
+        messages.error(request, "This approval is no longer waiting for a decision.")
+        return _back_to_run(request, run)
+    if not engine.may_approve(run, step, request.user):
+        raise PermissionDenied("You are not one of the approvers of this step.")
+    verdict = request.POST.get("verdict")
+    reason = request.POST.get("reason", "").strip()
+    if verdict not in ("approve", "reject"):
+        return _action_response(
+            request, run, status=400, reason=reason, error="Choose Approve or Reject."
+        )
+    if verdict == "reject" and not reason:
+        return _action_response(
+            request,
+            run,
+            status=400,
+            reason=reason,
+            error="Give a reason for rejecting.",
+        )
+    try:
+        engine.decide(
+            run, step, by=request.user, approve=verdict == "approve", reason=reason
+        )
+    except engine.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except engine.NotWaiting as exc:
+        messages.error(request, str(exc))
+        return _back_to_run(request, run)
+    except engine.EngineError as exc:
+        return _action_response(request, run, status=400, reason=reason, error=str(exc))
+    name = step.name or step.slug
+    if verdict == "approve":
+        messages.success(request, f"{name}: you approved.")
+    else:
+        messages.success(request, f"{name}: you rejected the run.")
+    return _back_to_run(request, run)
+
+
+@require_POST
+@require_permission(Permission.VIEW_WORKFLOW_RUNS, Permission.EXECUTE_WORKFLOW_RUNS)
+def run_set_initiator(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pick the initiating user of a run started without one; the run resumes."""
+    run = _get_run(request, pk)
+    user_id = request.POST.get("user", "")
+    user = _members(run).filter(pk=user_id).first() if user_id.isdigit() else None
+    if user is None:
+        return _action_response(
+            request, run, status=400, error="Choose a member of this workspace."
+        )
+    try:
+        engine.set_initiator(run, user=user, by=request.user)
+    except engine.EngineError as exc:
+        messages.error(request, str(exc))
+        return _back_to_run(request, run)
+    messages.success(request, f"{user.email} is now the initiating user of this run.")
+    return _back_to_run(request, run)

@@ -97,10 +97,13 @@ def run_start(
     notification_recipients: list[str] | None = None,
     api_key=None,
     initiator: User | None = None,
+    require_initiator: bool = False,
 ) -> Run:
     """Check that `user` may run the workflow (on that entity), then start it.
 
-    `initiator` defaults to `user`; the API passes runAs here. Raises
+    `initiator` defaults to `user`; the API passes runAs here. A run without an
+    initiator waits for someone to pick one when `require_initiator` is set (a
+    workspace API key without runAs) or the workflow needs one. Raises
     engine.NotAllowed or engine.EngineError with a message for the person.
     """
     from . import engine
@@ -127,4 +130,5 @@ def run_start(
         initial_context=initial_context,
         notification_recipients=notification_recipients,
         api_key=api_key,
+        require_initiator=require_initiator,
     )

@@ -1,0 +1,73 @@
+"""Creating and editing a workflow in the browser: settings, YAML, Access, delete."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import log_in
+from workflows.models import Workflow
+
+pytestmark = pytest.mark.e2e
+
+
+def test_an_admin_creates_edits_opens_access_and_deletes_a_workflow(
+    page: Page, live_server, demo
+):
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/workflows/")
+    page.get_by_role("link", name="Create workflow").click()
+    page.get_by_label("Name").fill("Rotate keys")
+    page.get_by_role("button", name="Create workflow").click()
+    expect(page).to_have_url(re.compile(r"/workflows/rotate-keys/$"))
+    expect(page.get_by_role("heading", name="Rotate keys")).to_be_visible()
+    expect(page.get_by_text("Draft", exact=True).first).to_be_visible()
+
+    # Settings: publish it and scope it to services
+    page.get_by_role("link", name="Edit settings").click()
+    page.get_by_label("Published: everyone who may see workflows sees it").check()
+    page.get_by_label("An entity, chosen when it starts").check()
+    page.get_by_label("Service", exact=True).check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(page.get_by_text("An entity of type service")).to_be_visible()
+
+    # YAML: an error is listed and nothing is saved; fixed, it saves
+    page.get_by_role("link", name="Edit YAML").click()
+    editor = page.get_by_label("Descriptor")
+    good = editor.input_value()
+    editor.fill(good.replace("type: JQ", "type: NOT_A_BLOCK"))
+    page.get_by_role("button", name="Save descriptor").click()
+    errors = page.locator("#descriptor-errors li")
+    expect(errors.first).to_contain_text("NOT_A_BLOCK")
+    assert Workflow.objects.get(tag="rotate-keys").versions.count() == 2
+    page.get_by_label("Descriptor").fill(good.replace("Say hello", "Greet"))
+    page.get_by_role("button", name="Save descriptor").click()
+    expect(page.get_by_role("cell", name=re.compile("Greet"))).to_be_visible()
+
+    # Access: Runnable via API
+    page.get_by_role("link", name="Access").click()
+    dialog = page.get_by_role("dialog", name="Access")
+    dialog.get_by_label("Runnable via API").check()
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("can be run via the API")).to_be_visible()
+    assert Workflow.objects.get(tag="rotate-keys").is_runnable_via_api
+
+    # Delete, after confirming
+    page.get_by_role("link", name="Delete").click()
+    page.get_by_role("dialog", name="Delete workflow").get_by_role(
+        "button", name="Delete workflow"
+    ).click()
+    expect(page).to_have_url(re.compile(r"/workflows/$"))
+    expect(page.get_by_text("Workflow Rotate keys deleted.")).to_be_visible()
+    assert not Workflow.objects.filter(tag="rotate-keys").exists()
+
+
+def test_a_user_sees_no_editing_controls(page: Page, live_server, demo):
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/")
+    expect(page.get_by_role("link", name="Create workflow")).to_have_count(0)
+    page.get_by_role("link", name="Hello world", exact=True).click()
+    for name in ("Access", "Edit settings", "Edit YAML", "Delete"):
+        expect(page.get_by_role("link", name=name)).to_have_count(0)
+    expect(page.get_by_role("link", name="Export YAML")).to_be_visible()

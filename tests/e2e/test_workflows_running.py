@@ -1,0 +1,193 @@
+"""The ways into a run from the browser, with a real worker, and Cancel run.
+
+(a) a workflow's page → Run → Run workflow; (b) the Workflows page → Run →
+Confirm (global) or Select an entity (entity) → Run workflow; (c) an entity's
+Workflows section → Run → Confirm → Run workflow → the run tile → the run;
+(d) Cancel run from the Runs tab.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import wait_for
+from tests.e2e.conftest import log_in, wait_for_htmx
+from workflows.models import Run
+
+pytestmark = pytest.mark.e2e
+
+RUN_PAGE = re.compile(r"/workflows/runs/(\d+)/$")
+
+
+def landed_run(page: Page) -> Run:
+    expect(page).to_have_url(RUN_PAGE)
+    return Run.objects.get(pk=RUN_PAGE.search(page.url).group(1))
+
+
+def finished(run: Run) -> Run:
+    def run_ended():
+        run.refresh_from_db()
+        return run.is_terminal
+
+    wait_for(run_ended)
+    return run
+
+
+def test_run_from_the_workflow_page_lands_on_the_run_page(
+    page: Page, live_server, demo, celery_worker_process
+):
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/hello-world/")
+    page.get_by_role("link", name="Run", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Confirm")
+    expect(dialog).to_contain_text("Run Hello world?")
+    dialog.get_by_role("button", name="Run workflow").click()
+
+    run = landed_run(page)
+    expect(page.get_by_role("heading", name="Hello world")).to_be_visible()
+    assert (run.workflow.tag, run.initiator.email) == (
+        "hello-world",
+        "grace@example.com",
+    )
+    assert finished(run).status == Run.Status.COMPLETED
+
+
+def test_run_from_the_workflows_page_confirms_a_global_and_selects_an_entity(
+    page: Page, live_server, demo, celery_worker_process
+):
+    log_in(page, live_server, "grace@example.com")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Workflows"
+    ).click()
+    expect(page.get_by_role("heading", name="Workflows")).to_be_visible()
+
+    # A GLOBAL workflow: Confirm → Run workflow
+    page.get_by_role("link", name="Run Hello world").click()
+    page.get_by_role("dialog", name="Confirm").get_by_role(
+        "button", name="Run workflow"
+    ).click()
+    run = landed_run(page)
+    assert run.workflow.tag == "hello-world" and run.entity is None
+
+    # An ENTITY workflow: Select an entity → search → pick → Run workflow
+    page.goto(f"{live_server.url}/workflows/")
+    page.get_by_role("link", name="Run Provision a service").click()
+    dialog = page.get_by_role("dialog", name="Select an entity")
+    expect(dialog.get_by_role("radio")).not_to_have_count(0)
+    expect(dialog.get_by_text("Money")).to_have_count(0)  # a library, not a service
+    dialog.get_by_placeholder("Search by name or tag").fill("paym")
+    wait_for_htmx(page)
+    expect(dialog.get_by_role("radio")).to_have_count(1)
+    dialog.get_by_text("Payments API").click()
+    dialog.get_by_role("button", name="Run workflow").click()
+    run = landed_run(page)
+    assert run.workflow.tag == "provision-a-service"
+    assert run.entity.tag == "payments-api"
+
+
+def test_run_from_an_entity_shows_a_run_tile_that_opens_the_run(
+    page: Page, live_server, demo, celery_worker_process
+):
+    log_in(page, live_server, "grace@example.com")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="All entities"
+    ).click()
+    page.get_by_placeholder("Search by name or tag").fill("payments")
+    wait_for_htmx(page)
+    page.get_by_role("link", name="Payments API").click()
+    page.get_by_role("navigation", name="Entity").get_by_role(
+        "link", name="Workflows"
+    ).click()
+    expect(page.get_by_text("No runs on Payments API yet.")).to_be_visible()
+
+    page.get_by_role("link", name="Run Provision a service").click()
+    dialog = page.get_by_role("dialog", name="Confirm")
+    expect(dialog).to_contain_text("Payments API")
+    dialog.get_by_role("button", name="Run workflow").click()
+
+    expect(page).to_have_url(re.compile(r"/catalog/payments-api/workflows/$"))
+    tile = page.locator("[data-test=run-tile]").filter(has_text="Provision a service")
+    expect(tile).to_have_count(1)
+    # The run pauses for its form; the tile follows it without a reload:
+    expect(tile).to_contain_text("Paused", timeout=20_000)
+    tile.click()
+    run = landed_run(page)
+    assert run.entity.tag == "payments-api"
+    assert run.initiator.email == "grace@example.com"
+
+
+def test_the_runs_tab_updates_by_itself_and_cancels_a_run(
+    page: Page, live_server, demo, celery_worker_process
+):
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/provision-a-service/run/?entity=ledger")
+    page.get_by_role("button", name="Run workflow").click()
+    paused = landed_run(page)
+    page.goto(f"{live_server.url}/workflows/hello-world/")
+    page.get_by_role("link", name="Run", exact=True).click()
+    page.get_by_role("dialog", name="Confirm").get_by_role(
+        "button", name="Run workflow"
+    ).click()
+    hello = landed_run(page)
+
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Workflows"
+    ).click()
+    page.get_by_role("link", name="Runs", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/workflows/runs/$"))
+    # Polling shows both runs reaching their state without a reload:
+    expect(page.locator(f"#run-{hello.pk}")).to_contain_text("Successful")
+    row = page.locator(f"#run-{paused.pk}")
+    expect(row).to_contain_text("Paused", timeout=20_000)
+    expect(
+        page.locator(f"#run-{hello.pk}").get_by_role(
+            "link", name=re.compile("Cancel run")
+        )
+    ).to_have_count(0)
+
+    row.get_by_role("link", name="Cancel run of Provision a service").click()
+    dialog = page.get_by_role("dialog", name="Cancel run")
+    expect(dialog).to_contain_text("Provision a service")
+    dialog.get_by_role("button", name="Cancel run").click()
+    expect(dialog).to_have_count(0)
+    expect(row).to_contain_text("Canceled")
+    expect(row.get_by_role("link", name=re.compile("Cancel run"))).to_have_count(0)
+    paused.refresh_from_db()
+    assert paused.status == Run.Status.CANCELLED
+
+
+def test_a_viewer_sees_workflows_and_runs_but_no_run_or_cancel(
+    page: Page, live_server, demo
+):
+    log_in(page, live_server, "vera@example.com")
+    page.goto(f"{live_server.url}/workflows/")
+    expect(page.get_by_role("link", name="Hello world")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(r"^Run "))).to_have_count(0)
+    page.goto(f"{live_server.url}/workflows/hello-world/")
+    expect(page.get_by_role("link", name="Run", exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name="Access")).to_have_count(0)
+
+
+def test_the_bell_tells_about_a_finished_run_and_links_to_it(
+    page: Page, live_server, demo, celery_worker_process
+):
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/hello-world/")
+    page.get_by_role("link", name="Run", exact=True).click()
+    page.get_by_role("dialog", name="Confirm").get_by_role(
+        "button", name="Run workflow"
+    ).click()
+    run = finished(landed_run(page))
+    page.goto(f"{live_server.url}/workflows/")
+    bell = page.get_by_label(re.compile(r"Notifications, \d+ unread"))
+    expect(bell).to_be_visible()
+    bell.click()
+    wait_for_htmx(page)
+    item = page.locator("#notification-panel").get_by_role(
+        "link", name=re.compile("Hello world succeeded")
+    )
+    expect(item).to_be_visible()
+    expect(page.locator("#notification-count .badge")).to_have_count(0)
+    item.click()
+    expect(page).to_have_url(re.compile(rf"/workflows/runs/{run.pk}/$"))

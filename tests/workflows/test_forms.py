@@ -1,0 +1,606 @@
+"""The run page's USER_INPUT form: fields per input type, nested rows, errors."""
+
+import pytest
+from django.http import QueryDict
+
+from catalog.models import Team
+from tests.factories import EntityFactory, EntityTypeFactory, UserFactory, member
+from workflows.forms import RunInputForm, row_change, rows_changed
+from workflows.inputs import validate
+
+HOSTNAMES = {
+    "type": "NESTED_FORM_FIELD",
+    "key": "hostnames",
+    "name": "Hostnames",
+    "required": False,
+    "dataType": "STRING",
+    "minRows": 0,
+    "maxRows": 3,
+}
+ENV_VARS = {
+    "type": "NESTED_FORM_FIELD",
+    "key": "envVars",
+    "name": "Environment variables",
+    "required": False,
+    "dataType": "OBJECT",
+    "inputs": [
+        {"type": "INPUT_FIELD", "key": "name", "name": "Name", "required": True},
+        {"type": "INPUT_FIELD", "key": "value", "name": "Value", "required": True},
+        {
+            "type": "TOGGLE_FIELD",
+            "key": "sensitive",
+            "name": "Sensitive",
+            "defaultValue": True,
+        },
+    ],
+}
+
+
+def form(definitions, ws, data=None, **kwargs):
+    if isinstance(data, dict):
+        query = QueryDict(mutable=True)
+        for key, value in data.items():
+            if isinstance(value, list):
+                query.setlist(key, value)
+            else:
+                query[key] = value
+        data = query
+    return RunInputForm(definitions, workspace=ws, data=data, **kwargs)
+
+
+def html(f, name):
+    return str(f[name])
+
+
+# --- one field per input type ----------------------------------------------------------
+
+
+def test_an_input_field_is_a_text_input_with_its_label_help_placeholder_and_default(ws):
+    f = form(
+        [
+            {
+                "type": "INPUT_FIELD",
+                "key": "contact",
+                "name": "Owner contact",
+                "description": "Who to call",
+                "placeholder": "name@example.com",
+                "defaultValue": "ops@example.com",
+                "required": True,
+            }
+        ],
+        ws,
+    )
+    field = f["contact"]
+    assert field.label == "Owner contact"
+    assert field.field.required
+    assert field.help_text == "Who to call"
+    rendered = html(f, "contact")
+    assert 'type="text"' in rendered
+    assert 'placeholder="name@example.com"' in rendered
+    assert 'value="ops@example.com"' in rendered
+    assert "required" not in rendered  # the engine's messages, not the browser's
+
+
+def test_a_description_is_shown_as_text_not_html(ws):
+    f = form([{"type": "INPUT_FIELD", "key": "a", "description": "<b>x</b>"}], ws)
+    assert f["a"].help_text == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_a_textarea_field_is_a_textarea(ws):
+    f = form([{"type": "TEXTAREA_FIELD", "key": "notes", "defaultValue": "hi"}], ws)
+    assert html(f, "notes").startswith("<textarea")
+    assert ">\nhi</textarea>" in html(f, "notes")
+
+
+def test_an_integer_number_field_has_min_max_and_a_whole_step(ws):
+    f = form(
+        [
+            {
+                "type": "NUMBER_FIELD",
+                "key": "replicas",
+                "format": "INTEGER",
+                "min": 1,
+                "max": 10,
+                "defaultValue": 2,
+            }
+        ],
+        ws,
+    )
+    rendered = html(f, "replicas")
+    assert 'type="number"' in rendered
+    assert 'min="1"' in rendered and 'max="10"' in rendered
+    assert 'step="1"' in rendered
+    assert 'value="2"' in rendered
+
+
+def test_a_decimal_number_field_takes_any_step(ws):
+    f = form([{"type": "NUMBER_FIELD", "key": "ratio", "format": "DECIMAL"}], ws)
+    assert 'step="any"' in html(f, "ratio")
+
+
+def test_a_toggle_field_is_a_switch_ticked_by_its_default(ws):
+    f = form(
+        [
+            {
+                "type": "TOGGLE_FIELD",
+                "key": "public",
+                "name": "Public",
+                "defaultValue": True,
+            }
+        ],
+        ws,
+    )
+    rendered = html(f, "public")
+    assert 'type="checkbox"' in rendered
+    assert 'role="switch"' in rendered
+    assert "checked" in rendered
+    assert [e["toggle"] for e in f.entries] == [True]
+
+
+def test_a_toggle_left_unticked_is_sent_as_off(ws):
+    f = form([{"type": "TOGGLE_FIELD", "key": "public"}], ws, data={})
+    assert f.values() == {"public": False}
+
+
+def test_a_select_field_offers_its_options_with_their_labels(ws):
+    f = form(
+        [
+            {
+                "type": "SELECT_FIELD",
+                "key": "env",
+                "options": ["staging", "production"],
+                "optionsLabels": ["Staging", "Production"],
+                "defaultValue": "production",
+            }
+        ],
+        ws,
+    )
+    rendered = html(f, "env")
+    assert rendered.startswith("<select")
+    assert '<option value="staging">Staging</option>' in rendered
+    assert '<option value="production" selected>Production</option>' in rendered
+
+
+def test_a_select_that_allows_other_options_is_a_text_input_with_suggestions(ws):
+    f = form(
+        [
+            {
+                "type": "SELECT_FIELD",
+                "key": "region",
+                "options": ["eu", "us"],
+                "allowAdditionalOptions": True,
+            }
+        ],
+        ws,
+    )
+    rendered = html(f, "region")
+    assert 'list="id_region-options"' in rendered
+    assert '<datalist id="id_region-options"><option value="eu">eu</option>' in rendered
+
+
+def test_a_multiselect_field_is_checkboxes_and_sends_a_list(ws):
+    definition = {
+        "type": "MULTISELECT_FIELD",
+        "key": "zones",
+        "options": ["a", "b", "c"],
+        "defaultValue": ["b"],
+    }
+    rendered = html(form([definition], ws), "zones")
+    assert rendered.count('type="checkbox"') == 3
+    assert 'value="b" id="id_zones_1" checked' in rendered
+    f = form([definition], ws, data={"zones": ["a", "c"]})
+    assert f.values() == {"zones": ["a", "c"]}
+
+
+def test_a_date_field_is_a_date_input(ws):
+    f = form([{"type": "DATE_FIELD", "key": "day", "defaultValue": "2026-05-01"}], ws)
+    assert 'type="date"' in html(f, "day")
+    assert 'value="2026-05-01"' in html(f, "day")
+
+
+def test_a_datetime_field_is_a_local_datetime_input_showing_its_default_locally(
+    ws, settings
+):
+    settings.TIME_ZONE = "UTC"
+    f = form(
+        [
+            {
+                "type": "DATE_FIELD",
+                "key": "at",
+                "format": "DATETIME",
+                "defaultValue": "2026-05-01T10:30:00+02:00",
+            }
+        ],
+        ws,
+    )
+    assert 'type="datetime-local"' in html(f, "at")
+    assert 'value="2026-05-01T08:30"' in html(f, "at")
+
+
+def test_an_entity_field_offers_the_entities_its_filter_allows(ws, other_ws):
+    service = EntityTypeFactory(workspace=ws, tag="service")
+    EntityFactory(workspace=ws, tag="payments", name="Payments", type=service)
+    EntityFactory(
+        workspace=ws,
+        tag="prod",
+        name="Prod",
+        type=EntityTypeFactory(workspace=ws, tag="environment"),
+    )
+    EntityFactory(workspace=other_ws, tag="rocket", name="Rocket")
+    definition = {
+        "type": "CORTEX_ENTITY_FIELD",
+        "key": "svc",
+        "entityFilter": {"typeFilter": {"types": ["service"]}},
+        "defaultValue": ["payments"],
+    }
+    rendered = html(form([definition], ws), "svc")
+    assert '<option value="payments" selected>Payments (payments)</option>' in rendered
+    assert "prod" not in rendered
+    assert "rocket" not in rendered
+
+
+def test_an_entity_field_that_allows_several_is_a_multiple_select(ws):
+    EntityFactory(workspace=ws, tag="a")
+    EntityFactory(workspace=ws, tag="b")
+    definition = {"type": "CORTEX_ENTITY_FIELD", "key": "e", "allowMultiple": True}
+    assert "multiple" in html(form([definition], ws), "e")
+    f = form([definition], ws, data={"e": ["a", "b"]})
+    assert f.values() == {"e": ["a", "b"]}
+
+
+def test_a_user_field_offers_the_members_its_filter_allows(ws, grace, vera):
+    team = Team.objects.create(workspace=ws, tag="platform", name="Platform")
+    team.members.add(grace)
+    outsider = UserFactory(email="out@example.com")
+    definition = {
+        "type": "CORTEX_USER_FIELD",
+        "key": "who",
+        "filter": {"teamCids": ["platform"]},
+    }
+    rendered = html(form([definition], ws), "who")
+    assert 'value="grace@example.com"' in rendered
+    assert "vera@example.com" not in rendered
+    assert outsider.email not in rendered
+
+
+def test_a_user_field_preselects_its_default_people(ws, grace):
+    definition = {
+        "type": "CORTEX_USER_FIELD",
+        "key": "who",
+        "defaultValue": [{"email": "grace@example.com", "name": ""}],
+    }
+    assert 'value="grace@example.com" selected' in html(form([definition], ws), "who")
+
+
+def test_a_slack_field_is_a_text_input_and_several_channels_are_split_on_commas(ws):
+    definition = {"type": "SLACK_FIELD", "key": "ch", "allowMultiple": True}
+    f = form([definition], ws, data={"ch": "#deploys, ops ,"})
+    assert 'placeholder="#channel"' in html(f, "ch")
+    assert "Separate channels with commas." in f["ch"].help_text
+    assert f.values() == {"ch": ["#deploys", "ops"]}
+
+
+def test_a_slack_field_limited_to_channels_is_a_select_of_them(ws):
+    definition = {
+        "type": "SLACK_FIELD",
+        "key": "ch",
+        "filter": {"channels": ["#deploys", "ops"]},
+    }
+    rendered = html(form([definition], ws), "ch")
+    assert '<option value="deploys">#deploys</option>' in rendered
+    assert '<option value="ops">#ops</option>' in rendered
+
+
+def test_a_secret_field_is_a_password_input_never_prefilled(ws):
+    definition = {
+        "type": "SECRET_FIELD",
+        "key": "token",
+        "defaultValue": "********",
+    }
+    rendered = html(form([definition], ws), "token")
+    assert 'type="password"' in rendered
+    assert "value=" not in rendered
+    assert 'autocomplete="new-password"' in rendered
+
+
+def test_a_typed_secret_comes_back_on_a_re_render_unless_it_is_invalid(ws):
+    definition = {"type": "SECRET_FIELD", "key": "token"}
+    f = form([definition], ws, data={"token": "s3cret-value"})
+    assert 'value="s3cret-value"' in html(f, "token")
+    f.apply_errors({"token": ["Token must match the pattern x."]})
+    assert "s3cret-value" not in html(f, "token")
+
+
+def test_a_fixed_input_is_shown_read_only_with_its_value_and_is_not_sent(ws):
+    definitions = [
+        {"type": "INPUT_FIELD", "key": "region", "defaultValue": "eu", "fixed": True},
+        {"type": "INPUT_FIELD", "key": "team"},
+    ]
+    f = form(definitions, ws, data={"region": "us", "team": "x"})
+    rendered = html(f, "region")
+    assert "disabled" in rendered
+    assert 'value="eu"' in rendered
+    assert f.values() == {"team": "x"}
+
+
+def test_a_disabled_input_is_read_only_too(ws):
+    f = form(
+        [{"type": "NUMBER_FIELD", "key": "n", "disabled": True, "defaultValue": 3}], ws
+    )
+    assert "disabled" in html(f, "n")
+    assert not f["n"].field.required
+
+
+def test_the_form_sends_what_was_typed_for_every_type_and_validate_accepts_it(
+    ws, grace
+):
+    EntityFactory(workspace=ws, tag="payments", name="Payments")
+    definitions = [
+        {"type": "INPUT_FIELD", "key": "text"},
+        {"type": "TEXTAREA_FIELD", "key": "area"},
+        {"type": "NUMBER_FIELD", "key": "n", "format": "INTEGER"},
+        {"type": "TOGGLE_FIELD", "key": "t"},
+        {"type": "SELECT_FIELD", "key": "s", "options": ["a", "b"]},
+        {"type": "MULTISELECT_FIELD", "key": "m", "options": ["a", "b"]},
+        {"type": "DATE_FIELD", "key": "d"},
+        {"type": "DATE_FIELD", "key": "dt", "format": "DATETIME"},
+        {"type": "CORTEX_ENTITY_FIELD", "key": "e"},
+        {"type": "CORTEX_USER_FIELD", "key": "u"},
+        {"type": "SLACK_FIELD", "key": "sl"},
+        {"type": "SECRET_FIELD", "key": "sec"},
+        HOSTNAMES,
+        ENV_VARS,
+    ]
+    data = {
+        "text": "hello",
+        "area": "line 1\nline 2",
+        "n": "4",
+        "t": "on",
+        "s": "b",
+        "m": ["a", "b"],
+        "d": "2026-05-01",
+        "dt": "2026-05-01T09:15",
+        "e": "payments",
+        "u": "grace@example.com",
+        "sl": "#deploys",
+        "sec": " padded secret ",
+        "hostnames.TOTAL": "2",
+        "hostnames.0.value": "a.example.com",
+        "hostnames.1.value": "b.example.com",
+        "envVars.TOTAL": "1",
+        "envVars.0.name": "LOG_LEVEL",
+        "envVars.0.value": "debug",
+    }
+    values = form(definitions, ws, data=data).values()
+    clean, errors = validate(definitions, values, workspace=ws, runner=grace)
+    assert errors == {}
+    assert clean["n"] == 4
+    assert clean["t"] is True
+    assert clean["m"] == ["a", "b"]
+    assert clean["dt"].startswith("2026-05-01T09:15")
+    assert clean["e"] == {"tag": "payments", "name": "Payments", "type": "service"}
+    assert clean["u"]["email"] == "grace@example.com"
+    assert clean["sl"] == "deploys"
+    assert clean["sec"] == " padded secret "
+    assert clean["hostnames"] == ["a.example.com", "b.example.com"]
+    assert clean["envVars"] == [
+        {"name": "LOG_LEVEL", "value": "debug", "sensitive": False}
+    ]
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_errors_appear_beside_their_fields_and_form_errors_above(ws):
+    definitions = [{"type": "INPUT_FIELD", "key": "a", "name": "A", "required": True}]
+    f = form(definitions, ws, data={"a": ""})
+    f.apply_errors({"a": ["A is required."], "__all__": ["Production needs a ticket."]})
+    assert f.errors["a"] == ["A is required."]
+    assert f.non_field_errors() == ["Production needs a ticket."]
+    assert f.has_errors
+
+
+def test_the_form_never_runs_django_validation_of_its_own(ws):
+    f = form(
+        [{"type": "SELECT_FIELD", "key": "s", "options": ["a"], "required": True}],
+        ws,
+        data={"s": "zzz"},
+    )
+    assert not f.errors
+    assert f.values() == {"s": "zzz"}
+
+
+# --- nested rows ---------------------------------------------------------------------------
+
+
+def test_a_string_nested_field_starts_with_one_empty_row(ws):
+    nested = form([HOSTNAMES], ws).nested["hostnames"]
+    assert nested.count == 1
+    assert not nested.objects
+    rendered = str(nested.rows[0].string_field)
+    assert 'name="hostnames.0.value"' in rendered
+    assert 'aria-label="Hostnames row 1"' in rendered
+
+
+def test_a_nested_field_starts_with_min_rows_or_its_default_rows(ws):
+    at_least_two = {**HOSTNAMES, "minRows": 2}
+    assert form([at_least_two], ws).nested["hostnames"].count == 2
+    with_default = {**HOSTNAMES, "defaultValue": ["x", "y", "z"]}
+    nested = form([with_default], ws).nested["hostnames"]
+    assert [row.form["value"].value() for row in nested.rows] == ["x", "y", "z"]
+
+
+def test_an_object_nested_field_renders_the_sub_form_per_row(ws):
+    f = form([ENV_VARS], ws, data={"envVars.TOTAL": "2"})
+    nested = f.nested["envVars"]
+    assert nested.objects
+    assert [row.form.prefix for row in nested.rows] == ["envVars.0", "envVars.1"]
+    assert 'name="envVars.1.value"' in str(nested.rows[1].form["value"])
+
+
+def test_add_appends_an_empty_row_and_keeps_what_was_typed(ws):
+    data = QueryDict(mutable=True)
+    data.update({"hostnames.TOTAL": "1", "hostnames.0.value": "a.example.com"})
+    data["add_row"] = "hostnames"
+    change = row_change(data)
+    assert change == ("hostnames", None)
+    changed, added = rows_changed(data, add=change[0], remove=change[1])
+    assert added == "hostnames.1"
+    f = form([HOSTNAMES], ws, data=changed, added=added)
+    rows = f.nested["hostnames"].rows
+    assert [row.form["value"].value() for row in rows] == ["a.example.com", None]
+    assert "autofocus" in str(rows[1].string_field)
+
+
+def test_a_row_added_to_an_object_field_starts_from_the_sub_form_defaults(ws):
+    data = QueryDict("envVars.TOTAL=1&envVars.0.name=A&envVars.0.value=1", mutable=True)
+    changed, added = rows_changed(data, add="envVars")
+    f = form([ENV_VARS], ws, data=changed, added=added)
+    rows = f.nested["envVars"].rows
+    assert rows[0].form["sensitive"].value() is False  # unticked when it was posted
+    assert rows[1].form["sensitive"].value() is True  # the default
+
+
+def test_remove_drops_the_row_and_renumbers_the_rows_after_it(ws):
+    data = QueryDict(mutable=True)
+    data.update(
+        {
+            "hostnames.TOTAL": "3",
+            "hostnames.0.value": "a",
+            "hostnames.1.value": "b",
+            "hostnames.2.value": "c",
+            "other": "kept",
+        }
+    )
+    changed, added = rows_changed(data, remove="hostnames.1")
+    assert added is None
+    assert changed["hostnames.TOTAL"] == "2"
+    assert changed["hostnames.0.value"] == "a"
+    assert changed["hostnames.1.value"] == "c"
+    assert "hostnames.2.value" not in changed
+    assert changed["other"] == "kept"
+    f = form([HOSTNAMES], ws, data=changed)
+    assert f.values() == {"hostnames": ["a", "c"]}
+
+
+def test_removing_an_object_row_keeps_every_field_of_the_other_rows(ws):
+    data = QueryDict(mutable=True)
+    for i, (name, value, sensitive) in enumerate(
+        [("A", "1", True), ("B", "2", False), ("C", "3", True)]
+    ):
+        data[f"envVars.{i}.name"] = name
+        data[f"envVars.{i}.value"] = value
+        if sensitive:
+            data[f"envVars.{i}.sensitive"] = "on"
+    data["envVars.TOTAL"] = "3"
+    changed, _ = rows_changed(data, remove="envVars.0")
+    values = form([ENV_VARS], ws, data=changed).values()
+    assert values == {
+        "envVars": [
+            {"name": "B", "value": "2", "sensitive": False},
+            {"name": "C", "value": "3", "sensitive": True},
+        ]
+    }
+
+
+def test_rows_of_a_nested_field_inside_an_object_row_are_renumbered_too(ws):
+    data = QueryDict(mutable=True)
+    data.update(
+        {
+            "outer.TOTAL": "2",
+            "outer.0.tags.TOTAL": "2",
+            "outer.0.tags.0.value": "x",
+            "outer.0.tags.1.value": "y",
+            "outer.1.tags.TOTAL": "1",
+            "outer.1.tags.0.value": "z",
+        }
+    )
+    changed, _ = rows_changed(data, remove="outer.0.tags.0")
+    assert changed["outer.0.tags.TOTAL"] == "1"
+    assert changed["outer.0.tags.0.value"] == "y"
+    assert changed["outer.1.tags.0.value"] == "z"
+    changed, _ = rows_changed(data, remove="outer.0")
+    assert changed["outer.TOTAL"] == "1"
+    assert changed["outer.0.tags.TOTAL"] == "1"
+    assert changed["outer.0.tags.0.value"] == "z"
+
+
+@pytest.mark.parametrize("remove", ["hostnames.9", "hostnames.x", "nothing"])
+def test_a_remove_naming_no_row_changes_nothing(remove):
+    data = QueryDict("hostnames.TOTAL=1&hostnames.0.value=a", mutable=True)
+    changed, _ = rows_changed(data, remove=remove)
+    assert changed["hostnames.TOTAL"] == "1"
+    assert changed["hostnames.0.value"] == "a"
+
+
+def test_add_is_offered_until_max_rows_and_remove_down_to_min_rows(ws):
+    definition = {**HOSTNAMES, "minRows": 1, "maxRows": 2}
+    one = form([definition], ws, data={"hostnames.TOTAL": "1"}).nested["hostnames"]
+    assert one.can_add and not one.can_remove
+    two = form([definition], ws, data={"hostnames.TOTAL": "2"}).nested["hostnames"]
+    assert not two.can_add and two.can_remove
+
+
+def test_a_plain_submit_is_not_a_row_change():
+    assert row_change(QueryDict("submit=1")) is None
+    assert row_change(QueryDict("remove_row=hostnames.0")) == (None, "hostnames.0")
+
+
+def test_row_errors_appear_beside_their_rows(ws):
+    f = form(
+        [{**HOSTNAMES, "required": True}, ENV_VARS],
+        ws,
+        data={
+            "hostnames.TOTAL": "2",
+            "hostnames.0.value": "a",
+            "envVars.TOTAL": "2",
+            "envVars.0.name": "bad name",
+            "envVars.0.value": "x",
+        },
+    )
+    values = f.values()
+    _, errors = validate(
+        [{**HOSTNAMES, "required": True}, {**ENV_VARS, "required": True}],
+        values,
+        workspace=ws,
+    )
+    f.apply_errors(errors)
+    hostnames, env_vars = f.nested["hostnames"], f.nested["envVars"]
+    assert hostnames.rows[1].errors == ["Row 2 is empty."]
+    assert "is-invalid" in str(hostnames.rows[1].string_field)
+    assert hostnames.rows[0].errors == []
+    assert env_vars.rows[1].errors == ["Row 2 is empty."]
+    assert f.has_errors
+
+
+def test_object_row_field_errors_land_on_the_row_sub_form(ws):
+    f = form([ENV_VARS], ws, data={"envVars.TOTAL": "1", "envVars.0.value": "x"})
+    f.apply_errors(
+        {
+            "envVars": {
+                "__all__": ["Too few."],
+                "rows": {0: {"name": ["Name is required."]}},
+            }
+        }
+    )
+    nested = f.nested["envVars"]
+    assert nested.errors == ["Too few."]
+    assert nested.rows[0].form.errors["name"] == ["Name is required."]
+    assert nested.rows[0].has_errors
+
+
+def test_a_fixed_nested_field_shows_its_rows_read_only_without_add_or_remove(ws):
+    definition = {**HOSTNAMES, "fixed": True, "defaultValue": ["a", "b"]}
+    f = form([definition], ws, data={"hostnames.TOTAL": "5"})
+    nested = f.nested["hostnames"]
+    assert nested.count == 2
+    assert not nested.can_add and not nested.can_remove
+    assert "disabled" in str(nested.rows[0].string_field)
+    assert f.values() == {}
+
+
+def test_a_member_list_for_user_fields_comes_from_the_workspace(ws, other_ws, ted):
+    member(ws, UserFactory(email="zed@example.com"))
+    rendered = html(form([{"type": "CORTEX_USER_FIELD", "key": "u"}], ws), "u")
+    assert "zed@example.com" in rendered
+    assert "ted@example.com" not in rendered

@@ -1,0 +1,1022 @@
+"""The run page: status and blocks, live updates, forms, approvals, the initiator pick."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from catalog.models import Team
+from tests.factories import EntityFactory, UserFactory, member
+from tests.workflows.enginekit import action, chain, make_workflow
+from workflows import engine
+from workflows.models import Decision, Run, RunEvent, Step
+from workflows.secrets import MASK
+
+S = Run.Status
+HX = {"HX-Request": "true"}
+
+
+def run_to_rest(run: Run) -> Run:
+    """Advance until the run pauses or ends (what workers would do)."""
+    for _ in range(200):
+        run.refresh_from_db()
+        if run.status != S.IN_PROGRESS:
+            return run
+        engine.advance(run.pk)
+    raise AssertionError("run did not come to rest")
+
+
+def start(workflow, user, **kwargs) -> Run:
+    return run_to_rest(engine.start(workflow=workflow, initiator=user, **kwargs))
+
+
+def page(client, run, **params):
+    return client.get(reverse("workflows:run-detail", args=[run.pk]), params)
+
+
+def poll(client, run, **params):
+    return client.get(
+        reverse("workflows:run-status", args=[run.pk]), params, headers=HX
+    )
+
+
+def submit(client, run, data, *, htmx=False):
+    url = reverse("workflows:run-submit-input", args=[run.pk])
+    return client.post(url, data, headers=HX if htmx else {})
+
+
+def decide(client, run, data, *, htmx=False):
+    url = reverse("workflows:run-decide", args=[run.pk])
+    return client.post(url, data, headers=HX if htmx else {})
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def poll_url(html: str) -> str:
+    return (
+        re.search(r'id="run-poller" hx-get="([^"]+)"', html)
+        .group(1)
+        .replace("&amp;", "&")
+    )
+
+
+FORM_INPUTS = [
+    {
+        "type": "INPUT_FIELD",
+        "key": "contact",
+        "name": "Owner contact",
+        "required": True,
+        "validationRegex": r"^[^@\s]+@[^@\s]+$",
+    },
+    {
+        "type": "NESTED_FORM_FIELD",
+        "key": "hostnames",
+        "name": "Hostnames",
+        "required": False,
+        "dataType": "STRING",
+        "maxRows": 3,
+    },
+    {
+        "type": "NESTED_FORM_FIELD",
+        "key": "envVars",
+        "name": "Environment variables",
+        "required": False,
+        "dataType": "OBJECT",
+        "inputs": [
+            {
+                "type": "INPUT_FIELD",
+                "key": "name",
+                "name": "Name",
+                "required": True,
+                "validationRegex": "^[A-Z_]+$",
+            },
+            {"type": "INPUT_FIELD", "key": "value", "name": "Value", "required": True},
+        ],
+    },
+    {
+        "type": "SECRET_FIELD",
+        "key": "password",
+        "name": "Database password",
+        "required": True,
+        "validationRegex": "^.{12,}$",
+    },
+]
+
+
+def form_workflow(ws, *, restricted=False, inputs=FORM_INPUTS, tag="form-wf"):
+    return make_workflow(
+        ws,
+        [
+            action("collect", "USER_INPUT", ["after"], root=True, inputs=inputs),
+            action("after", "ECHO", [], outputs={"done": "yes"}),
+        ],
+        tag=tag,
+        restrictActionCompletionToRunnerUser=restricted,
+        runResponseTemplate="Contact: **{{actions.collect.outputs.contact}}**",
+    )
+
+
+def waiting_step(run: Run) -> Step:
+    return Step.objects.get(run=run, status=Step.Status.WAITING)
+
+
+VALID = {
+    "contact": "ops@example.com",
+    "hostnames.TOTAL": "2",
+    "hostnames.0.value": "a.example.com",
+    "hostnames.1.value": "b.example.com",
+    "envVars.TOTAL": "1",
+    "envVars.0.name": "LOG_LEVEL",
+    "envVars.0.value": "debug",
+    "password": "correct horse battery",
+}
+
+
+@pytest.fixture
+def platform(ws):
+    linus = UserFactory(email="linus@example.com", first_name="Linus")
+    member(ws, linus, "User")
+    team = Team.objects.create(workspace=ws, tag="platform", name="Platform")
+    team.members.add(linus)
+    return team
+
+
+@pytest.fixture
+def linus(platform):
+    return platform.members.get()
+
+
+def approval_workflow(ws, **schema):
+    return make_workflow(
+        ws,
+        [
+            action(
+                "collect",
+                "USER_INPUT",
+                ["approve"],
+                root=True,
+                inputs=[FORM_INPUTS[0], FORM_INPUTS[3]],
+            ),
+            action(
+                "approve",
+                "MANUAL_APPROVAL",
+                ["after"],
+                approvingTeamIds=["platform"],
+                approverDescription="Ship it for **{{context.initiatedBy.email}}**?",
+                **schema,
+            ),
+            action("after", "ECHO", [], outputs={"done": "yes"}),
+        ],
+        tag="approval-wf",
+    )
+
+
+def waiting_for_approval(client, ws, grace, **schema) -> Run:
+    run = start(approval_workflow(ws, **schema), grace)
+    client.force_login(grace)
+    submit(
+        client,
+        run,
+        {
+            "step": waiting_step(run).pk,
+            "contact": "ops@example.com",
+            "password": "correct horse battery",
+        },
+    )
+    run = run_to_rest(run)
+    assert run.status == S.PAUSED
+    return run
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def test_the_run_page_shows_the_workflow_status_initiator_and_every_block(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(grace)
+
+    r = page(client, run)
+
+    assert r.status_code == 200
+    html = text(r)
+    assert '<h1 class="h3 mb-0">Form-Wf</h1>' in html
+    assert 'data-test="run-status">Paused</span>' in html
+    assert "grace@example.com" in html
+    assert "via UI" in html
+    blocks = re.findall(r'data-test="block" data-slug="([^"]+)"', html)
+    assert blocks == ["collect", "after"]
+    # The block not reached yet is listed as pending:
+    assert re.search(r"After</span>.*?Pending</span>", html, re.S)
+
+
+def test_the_run_page_links_the_entity_the_run_is_on(client, ws, grace, test_blocks):
+    entity = EntityFactory(workspace=ws, tag="payments", name="Payments API")
+    wf = make_workflow(ws, chain("a"), filter={"type": "ENTITY"})
+    run = start(wf, grace, entity=entity)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert f'href="{reverse("catalog:entity-detail", args=["payments"])}"' in html
+    assert "Payments API" in html
+
+
+def test_blocks_follow_the_graph_with_the_path_not_taken_marked_skipped(
+    client, ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action("first", "ECHO", ["branch"], root=True),
+            action(
+                "branch",
+                "CONDITIONAL_BRANCH",
+                ["left", "right"],
+                target="right",
+                joiningAction="join",
+            ),
+            action("left", "ECHO", ["left-2"]),
+            action("left-2", "ECHO", []),
+            action("right", "ECHO", []),
+            action("join", "ECHO", []),
+        ],
+    )
+    run = start(wf, grace)
+    client.force_login(grace)
+    html = text(page(client, run))
+    order = re.findall(r'data-test="block" data-slug="([^"]+)"', html)
+    assert order == ["first", "branch", "left", "left-2", "right", "join"]
+    assert Step.objects.get(run=run, slug="left").status == Step.Status.SKIPPED
+    assert "Skipped" in html
+
+
+def test_a_completed_run_shows_its_response_and_does_not_poll(
+    client, ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        chain("a", "b"),
+        runResponseTemplate="## Done\n\nSee <script>alert(1)</script> **now**",
+    )
+    run = start(wf, grace)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert run.status == S.COMPLETED
+    assert "<h2>Done</h2>" in html
+    assert "<strong>now</strong>" in html
+    assert "<script>alert(1)</script>" not in html
+    assert 'id="run-poller"' in html
+    assert "hx-trigger=" not in re.search(r'<div id="run-poller"[^>]*>', html).group(0)
+
+
+def test_a_run_in_progress_polls_its_status_every_two_seconds(
+    client, ws, grace, test_blocks
+):
+    run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=grace)
+    assert run.status == S.IN_PROGRESS
+    client.force_login(grace)
+    html = text(page(client, run))
+    poller = re.search(r'<div id="run-poller"[^>]*>', html).group(0)
+    assert 'hx-trigger="every 2s"' in poller
+    assert "Running…" in html
+
+
+def test_a_failed_run_shows_the_error_and_its_block_holds_it(
+    client, ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action("a", "ECHO", ["boom"], root=True),
+            action("boom", "FAIL", ["c"], message="the disk is full"),
+            action("c"),
+        ],
+        failedRunResponseTemplate="Failed in *{{context.workflowRunId}}*",
+    )
+    run = start(wf, grace)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert 'data-test="run-status">Error</span>' in html
+    assert "The run failed.</strong> Boom: the disk is full" in html
+    assert "<strong>Error:</strong> the disk is full" in html
+    assert f"<em>{run.uid}</em>" in html
+    assert re.search(r"C</span>.*?Not run</span>", html, re.S)
+
+
+def test_the_outputs_tab_shows_each_block_s_outputs_with_secrets_masked(
+    client, ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "a",
+                "ECHO",
+                [],
+                root=True,
+                outputs={"who": "{{context.initiatedBy.email}}"},
+                secretOutputs={"token": "ghp_topsecret"},
+            )
+        ],
+    )
+    run = start(wf, grace)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert 'data-test="run-tab-outputs"' in html
+    assert "grace@example.com" in html
+    assert MASK in html
+    assert "ghp_topsecret" not in html
+
+
+def test_the_run_context_tab_shows_the_run_context(client, ws, grace, test_blocks):
+    run = start(make_workflow(ws, chain("a")), grace, initial_context={"ticket": 42})
+    client.force_login(grace)
+    html = text(page(client, run, tab="context"))
+    assert 'data-test="run-tab-context"' in html
+    assert "&quot;workflowRunId&quot;: &quot;" + str(run.uid) in html
+    assert "&quot;ticket&quot;: 42" in html
+
+
+def test_the_activity_tab_lists_the_run_s_events(client, ws, grace, test_blocks):
+    run = start(make_workflow(ws, chain("a")), grace)
+    client.force_login(grace)
+    html = text(page(client, run, tab="activity"))
+    assert "Started via UI" in html
+    assert "A completed" in html
+
+
+def test_a_run_of_another_workspace_is_not_found(client, ws, grace, ted, test_blocks):
+    run = start(make_workflow(ws, chain("a")), grace)
+    client.force_login(ted)
+    assert page(client, run).status_code == 404
+    assert poll(client, run).status_code == 404
+    r = submit(client, run, {"step": "1"})
+    assert r.status_code == 404
+    assert decide(client, run, {"step": "1"}).status_code == 404
+
+
+def test_the_run_page_needs_a_login(client, ws, grace, test_blocks):
+    run = start(make_workflow(ws, chain("a")), grace)
+    r = page(client, run)
+    assert r.status_code == 302
+    assert "/login/" in r["Location"]
+
+
+def test_the_run_page_s_queries_do_not_grow_with_its_steps_and_events(
+    client, ws, grace, test_blocks, django_assert_max_num_queries
+):
+    def queries_for(slugs):
+        wf = make_workflow(ws, chain(*slugs), tag=f"wf-{len(slugs)}")
+        run = start(wf, grace)
+        assert run.status == S.COMPLETED
+        with CaptureQueriesContext(connection) as captured:
+            assert page(client, run, tab="activity").status_code == 200
+        return len(captured), run
+
+    client.force_login(grace)
+    small, _ = queries_for([f"s{i}" for i in range(2)])
+    large, run = queries_for([f"b{i}" for i in range(40)])
+    assert RunEvent.objects.filter(run=run).count() > 40
+    assert large == small
+    with django_assert_max_num_queries(small):
+        page(client, run, tab="outputs")
+
+
+def test_a_paused_run_s_page_queries_do_not_grow_with_its_steps(
+    client, ws, grace, linus, test_blocks, django_assert_max_num_queries
+):
+    def approval_after(count):
+        actions = chain(*[f"s{i}" for i in range(count)])
+        actions[-1]["outgoingActions"] = ["approve"]
+        actions.append(
+            action("approve", "MANUAL_APPROVAL", [], approvingTeamIds=["platform"])
+        )
+        return start(make_workflow(ws, actions, tag=f"wf-{count}"), grace)
+
+    client.force_login(linus)
+    small = approval_after(2)
+    with CaptureQueriesContext(connection) as captured:
+        page(client, small)
+    large = approval_after(30)
+    with django_assert_max_num_queries(len(captured)):
+        page(client, large)
+
+
+# --- live updates -----------------------------------------------------------------------------
+
+
+def test_the_poller_answers_204_while_nothing_changed(client, ws, grace, test_blocks):
+    run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
+    client.force_login(grace)
+    url = poll_url(text(page(client, run)))
+    r = client.get(url, headers=HX)
+    assert r.status_code == 204
+
+
+def test_the_poller_sends_the_changed_regions_but_not_the_form(
+    client, ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action("a", "ECHO", ["collect"], root=True),
+            action("collect", "USER_INPUT", [], inputs=FORM_INPUTS[:1]),
+        ],
+    )
+    run = engine.start(workflow=wf, initiator=grace)
+    client.force_login(grace)
+    url = poll_url(text(page(client, run)))
+    engine.advance(run.pk)  # the worker runs a block: the run pauses for input
+
+    r = client.get(url, headers=HX)
+
+    assert r.status_code == 200
+    html = text(r)
+    assert "<html" not in html
+    assert html.lstrip().startswith('<div id="run-poller"')
+    assert '<div id="run-header" class="mb-3" hx-swap-oob="true">' in html
+    assert '<div id="run-body" hx-swap-oob="true">' in html
+    # What the run waits for changed (nothing → the form), so the form comes too:
+    assert '<div id="run-action" hx-swap-oob="true">' in html
+    assert 'name="contact"' in html
+
+    # Later polls while the person types leave the form alone:
+    RunEvent.objects.create(run=run, kind="note", message="something else")
+    html = text(client.get(poll_url(html), headers=HX))
+    assert 'id="run-body" hx-swap-oob="true"' in html
+    assert 'id="run-action"' not in html
+
+
+def test_the_poller_stops_once_the_run_has_ended(client, ws, grace, test_blocks):
+    run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=grace)
+    client.force_login(grace)
+    url = poll_url(text(page(client, run)))
+    run_to_rest(run)
+
+    html = text(client.get(url, headers=HX))
+
+    assert 'data-test="run-status">Successful</span>' in html
+    poller = re.search(r'<div id="run-poller"[^>]*>', html).group(0)
+    assert "hx-trigger" not in poller
+    # An old poller of a finished run is told to stop (htmx's 286):
+    assert client.get(poll_url(html), headers=HX).status_code == 286
+
+
+def test_a_tab_link_swaps_the_body_with_that_tab(client, ws, grace, test_blocks):
+    run = start(make_workflow(ws, chain("a")), grace)
+    client.force_login(grace)
+    html = text(poll(client, run, tab="context", a="none"))
+    assert 'data-test="run-tab-context"' in html
+    assert "tab=context" in poll_url(html)
+
+
+def test_the_status_url_without_htmx_sends_the_browser_to_the_run_page(
+    client, ws, grace, test_blocks
+):
+    run = start(make_workflow(ws, chain("a")), grace)
+    client.force_login(grace)
+    r = client.get(reverse("workflows:run-status", args=[run.pk]), {"tab": "context"})
+    assert r.status_code == 302
+    assert r["Location"] == run.get_absolute_url() + "?tab=context"
+
+
+# --- Cancel run ----------------------------------------------------------------------------------
+
+
+def test_cancel_run_is_offered_to_the_initiator_and_to_managers_but_not_to_viewers(
+    client, ws, grace, mona, vera, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    cancel_url = reverse("workflows:run-cancel", args=[run.pk])
+    for user, shown in [(grace, True), (mona, True), (vera, False)]:
+        client.force_login(user)
+        html = text(page(client, run))
+        assert ('popovertarget="cancel-run-dialog">' in html) is shown, user
+        assert (f'action="{cancel_url}"' in html) is shown, user
+
+
+def test_cancel_run_is_not_offered_once_the_run_has_ended(
+    client, ws, grace, test_blocks
+):
+    run = start(make_workflow(ws, chain("a")), grace)
+    client.force_login(grace)
+    assert "Cancel run" not in text(page(client, run))
+
+
+def test_the_cancel_run_confirmation_cancels_the_run_and_comes_back_to_it(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert 'name="next" value="' + run.get_absolute_url() + '"' in html
+
+    r = client.post(
+        reverse("workflows:run-cancel", args=[run.pk]),
+        {"next": run.get_absolute_url()},
+    )
+
+    assert r.status_code == 302
+    assert r["Location"] == run.get_absolute_url()
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+    html = text(client.get(r["Location"]))
+    assert 'data-test="run-status">Canceled</span>' in html
+    assert "This run was canceled." in html
+    assert 'name="contact"' not in html  # the pending form closed
+
+
+# --- user input --------------------------------------------------------------------------------
+
+
+def test_the_initiator_sees_the_form_with_nested_rows_add_and_remove(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert "Collect: your input is needed" in html
+    assert f'name="step" value="{waiting_step(run).pk}"' in html
+    assert 'name="contact"' in html
+    assert 'name="hostnames.0.value"' in html
+    assert 'name="envVars.0.name"' in html and 'name="envVars.0.value"' in html
+    assert 'name="add_row" value="hostnames"' in html
+    assert 'name="remove_row" value="hostnames.0"' in html
+    assert 'aria-label="Remove"' in html
+    assert 'type="password"' in html
+
+
+def test_submitting_the_form_stores_the_values_and_the_run_goes_on(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    step = waiting_step(run)
+    client.force_login(grace)
+
+    r = submit(client, run, {"step": step.pk, **VALID})
+
+    assert r.status_code == 302
+    assert r["Location"] == run.get_absolute_url()
+    step.refresh_from_db()
+    assert step.status == Step.Status.COMPLETED
+    assert step.completed_by == grace
+    assert step.outputs == {
+        "contact": "ops@example.com",
+        "hostnames": ["a.example.com", "b.example.com"],
+        "envVars": [{"name": "LOG_LEVEL", "value": "debug"}],
+        "password": MASK,
+    }
+    run = run_to_rest(run)
+    assert run.status == S.COMPLETED
+    html = text(client.get(r["Location"]))
+    assert "Collect: your input was submitted." in html
+    assert "<strong>ops@example.com</strong>" in html
+    assert "a.example.com" in html and "LOG_LEVEL" in html
+    assert "correct horse battery" not in html
+
+
+def test_submitting_over_htmx_redirects_the_browser_to_the_run(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(grace)
+    r = submit(client, run, {"step": waiting_step(run).pk, **VALID}, htmx=True)
+    assert r.status_code == 200
+    assert r["HX-Redirect"] == run.get_absolute_url()
+
+
+def test_bad_values_show_the_form_again_with_the_messages_and_store_nothing(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    step = waiting_step(run)
+    client.force_login(grace)
+    data = {
+        **VALID,
+        "step": step.pk,
+        "contact": "not an email",
+        "envVars.0.name": "lower case",
+    }
+
+    r = submit(client, run, data, htmx=True)
+
+    assert r.status_code == 400
+    html = text(r)
+    assert html.lstrip().startswith('<div id="run-action"')
+    assert "Owner contact must match the pattern" in html
+    assert "Name must match the pattern ^[A-Z_]+$." in html
+    # What was typed is still there, the secret included (it was valid):
+    assert 'value="not an email"' in html
+    assert 'value="lower case"' in html
+    assert 'value="b.example.com"' in html
+    assert 'value="correct horse battery"' in html
+    step.refresh_from_db()
+    assert step.status == Step.Status.WAITING
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+    assert "contact" not in Run.objects.get(pk=run.pk).state["actions"]["collect"].get(
+        "outputs", {}
+    )
+
+
+def test_a_secret_that_fails_its_regex_is_refused_then_a_good_one_is_stored_masked(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    step = waiting_step(run)
+    client.force_login(grace)
+
+    r = submit(client, run, {**VALID, "step": step.pk, "password": "short"})
+
+    assert r.status_code == 400
+    html = text(r)
+    assert "Database password must match the pattern ^.{12,}$." in html
+    assert "short" not in html  # an invalid secret is typed again, not sent back
+    assert Step.objects.get(pk=step.pk).status == Step.Status.WAITING
+
+    r = submit(
+        client, run, {**VALID, "step": step.pk, "password": "long enough secret"}
+    )
+    assert r.status_code == 302
+    run = run_to_rest(run)
+    assert run.state["actions"]["collect"]["outputs"]["password"] == MASK
+    html = text(page(client, run))
+    assert MASK in html
+    assert "long enough secret" not in html
+
+
+def test_add_row_over_htmx_renders_the_form_again_with_one_more_row_and_the_values(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(grace)
+    data = {
+        "step": waiting_step(run).pk,
+        "contact": "typed@example.com",
+        "hostnames.TOTAL": "1",
+        "hostnames.0.value": "a.example.com",
+        "envVars.TOTAL": "1",
+        "password": "typed secret!",
+        "add_row": "hostnames",
+    }
+
+    r = submit(client, run, data, htmx=True)
+
+    assert r.status_code == 200
+    html = text(r)
+    assert html.lstrip().startswith('<div id="run-action"')
+    assert "<html" not in html
+    assert 'name="hostnames.TOTAL" value="2"' in html
+    assert 'name="hostnames.0.value" value="a.example.com"' in html
+    assert 'name="hostnames.1.value"' in html
+    assert 'value="typed@example.com"' in html
+    assert 'value="typed secret!"' in html
+    assert "is required" not in html  # adding a row validates nothing
+    assert Step.objects.get(run=run, slug="collect").status == Step.Status.WAITING
+
+
+def test_add_is_not_offered_once_max_rows_is_reached(client, ws, grace, test_blocks):
+    run = start(form_workflow(ws), grace)
+    client.force_login(grace)
+    data = {
+        "step": waiting_step(run).pk,
+        "hostnames.TOTAL": "2",
+        "add_row": "hostnames",
+    }
+    html = text(submit(client, run, data, htmx=True))
+    assert 'name="hostnames.TOTAL" value="3"' in html
+    assert 'name="add_row" value="hostnames"' not in html
+    assert 'name="add_row" value="envVars"' in html
+
+
+def test_remove_row_drops_that_row_and_renumbers_the_rest(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(grace)
+    data = {
+        "step": waiting_step(run).pk,
+        "hostnames.TOTAL": "3",
+        "hostnames.0.value": "a",
+        "hostnames.1.value": "b",
+        "hostnames.2.value": "c",
+        "envVars.TOTAL": "2",
+        "envVars.0.name": "A",
+        "envVars.0.value": "1",
+        "envVars.1.name": "B",
+        "envVars.1.value": "2",
+        "remove_row": "hostnames.1",
+    }
+    html = text(submit(client, run, data))  # without htmx: the whole page
+    assert "<html" in html
+    assert 'name="hostnames.TOTAL" value="2"' in html
+    assert 'name="hostnames.0.value" value="a"' in html
+    assert 'name="hostnames.1.value" value="c"' in html
+    assert 'value="b"' not in html
+    assert 'name="envVars.1.name" value="B"' in html
+
+    data.update({"remove_row": "envVars.0"})
+    html = text(submit(client, run, data, htmx=True))
+    assert 'name="envVars.TOTAL" value="1"' in html
+    assert 'name="envVars.0.name" value="B"' in html
+
+
+def test_a_row_error_is_shown_beside_its_row(client, ws, grace, test_blocks):
+    inputs = [{**FORM_INPUTS[1], "required": True}]
+    run = start(form_workflow(ws, inputs=inputs), grace)
+    client.force_login(grace)
+    data = {
+        "step": waiting_step(run).pk,
+        "hostnames.TOTAL": "2",
+        "hostnames.0.value": "a",
+        "hostnames.1.value": " ",
+    }
+    html = text(submit(client, run, data, htmx=True))
+    row_two = html[html.index('name="hostnames.1.value"') :]
+    assert re.match(
+        r'[^>]*class="form-control is-invalid".*?<div class="invalid-feedback">Row 2 is empty.',
+        row_two,
+        re.S,
+    )
+
+
+def test_a_restricted_form_is_only_for_the_initiator_others_see_who_it_waits_for(
+    client, ws, grace, mona, test_blocks
+):
+    run = start(form_workflow(ws, restricted=True), grace)
+    client.force_login(mona)
+    html = text(page(client, run))
+    assert 'name="contact"' not in html
+    assert "waiting for input from grace@example.com" in html
+
+
+def test_someone_other_than_the_initiator_cannot_submit_a_restricted_form(
+    client, ws, grace, mona, test_blocks
+):
+    run = start(form_workflow(ws, restricted=True), grace)
+    step = waiting_step(run)
+    client.force_login(mona)
+    r = submit(client, run, {"step": step.pk, **VALID})
+    assert r.status_code == 403
+    step.refresh_from_db()
+    assert step.status == Step.Status.WAITING
+    assert step.completed_by is None
+
+
+def test_an_unrestricted_form_may_be_completed_by_another_member(
+    client, ws, grace, mona, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    step = waiting_step(run)
+    client.force_login(mona)
+    assert 'name="contact"' in text(page(client, run))
+    assert submit(client, run, {"step": step.pk, **VALID}).status_code == 302
+    step.refresh_from_db()
+    assert step.completed_by == mona
+
+
+def test_a_form_that_no_longer_waits_is_refused_with_a_message(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    step = waiting_step(run)
+    client.force_login(grace)
+    engine.cancel(run, by=grace)
+
+    r = submit(client, run, {"step": step.pk, **VALID}, htmx=True)
+
+    assert r["HX-Redirect"] == run.get_absolute_url()
+    html = text(page(client, run))
+    assert "This form is no longer waiting for input." in html
+
+
+def test_fixed_inputs_are_shown_read_only_and_their_value_is_used(
+    client, ws, grace, test_blocks
+):
+    inputs = [
+        {
+            "type": "INPUT_FIELD",
+            "key": "region",
+            "name": "Region",
+            "defaultValue": "eu-west-1",
+            "disabled": True,
+        },
+        {"type": "INPUT_FIELD", "key": "note", "name": "Note"},
+    ]
+    run = start(form_workflow(ws, inputs=inputs), grace)
+    step = waiting_step(run)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert re.search(r'<input[^>]*name="region"[^>]*disabled', html)
+    submit(client, run, {"step": step.pk, "region": "us-east-1", "note": "hi"})
+    step.refresh_from_db()
+    assert step.outputs == {"region": "eu-west-1", "note": "hi"}
+
+
+def test_a_form_without_fields_is_a_continue_button(client, ws, grace, test_blocks):
+    run = start(form_workflow(ws, inputs=[]), grace)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert "This step has no fields: submit to continue the run." in html
+    assert submit(client, run, {"step": waiting_step(run).pk}).status_code == 302
+    assert run_to_rest(run).status == S.COMPLETED
+
+
+# --- manual approval ---------------------------------------------------------------------------------
+
+
+def test_an_approver_sees_the_description_the_run_s_inputs_and_approve_or_reject(
+    client, ws, grace, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    client.force_login(linus)
+
+    html = text(page(client, run))
+
+    assert "Approve: your approval is needed" in html
+    assert "Ship it for <strong>grace@example.com</strong>?" in html
+    assert "The run's inputs" in html
+    assert "Owner contact" in html and "ops@example.com" in html
+    assert "Database password" in html and MASK in html
+    assert "correct horse battery" not in html
+    assert 'name="verdict" value="approve"' in html
+    assert 'name="verdict" value="reject"' in html
+    assert "0 of 1 approval" in html
+
+
+def test_approving_records_the_decision_and_the_run_goes_on(
+    client, ws, grace, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    step = waiting_step(run)
+    client.force_login(linus)
+
+    r = decide(client, run, {"step": step.pk, "verdict": "approve"}, htmx=True)
+
+    assert r["HX-Redirect"] == run.get_absolute_url()
+    decision = Decision.objects.get(step=step)
+    assert (decision.user, decision.verdict) == (linus, "APPROVED")
+    assert run_to_rest(run).status == S.COMPLETED
+
+
+def test_rejecting_without_a_reason_asks_for_one_and_records_nothing(
+    client, ws, grace, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    step = waiting_step(run)
+    client.force_login(linus)
+
+    r = decide(client, run, {"step": step.pk, "verdict": "reject", "reason": "  "})
+
+    assert r.status_code == 400
+    assert "Give a reason for rejecting." in text(r)
+    assert not Decision.objects.exists()
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+
+
+def test_rejecting_with_a_reason_fails_the_run_and_shows_why(
+    client, ws, grace, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    step = waiting_step(run)
+    client.force_login(linus)
+
+    r = decide(
+        client, run, {"step": step.pk, "verdict": "reject", "reason": "Not on Friday"}
+    )
+
+    assert r.status_code == 302
+    run.refresh_from_db()
+    assert run.status == S.FAILED
+    html = text(client.get(r["Location"]))
+    assert "Rejected by linus@example.com: Not on Friday" in html
+
+
+def test_others_see_who_may_decide_and_the_decisions_so_far(
+    client, ws, grace, linus, test_blocks
+):
+    ken = UserFactory(email="ken@example.com")
+    member(ws, ken)
+    Team.objects.get(tag="platform").members.add(ken)
+    run = waiting_for_approval(client, ws, grace, requiredApprovals=2)
+    engine.decide(run, waiting_step(run), by=linus, approve=True, reason="Fine by me")
+
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert "Approve: waiting for approval" in html
+    assert "Who may decide:" in html
+    assert "Linus (linus@example.com)" in html and "ken@example.com" in html
+    assert "Linus approved" in html and "Fine by me" in html
+    assert "1 of 2 approvals" in html
+    assert 'name="verdict"' not in html
+
+    client.force_login(linus)  # decided already: waits for the others too
+    html = text(page(client, run))
+    assert 'name="verdict"' not in html
+    assert "You have decided." in html
+
+
+def test_someone_outside_the_approving_teams_cannot_post_a_decision(
+    client, ws, grace, mona, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    step = waiting_step(run)
+    client.force_login(mona)
+    r = decide(client, run, {"step": step.pk, "verdict": "approve"})
+    assert r.status_code == 403
+    assert not Decision.objects.exists()
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+
+
+def test_an_approver_who_started_the_run_may_not_approve_it_when_self_approval_is_off(
+    client, ws, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, linus, preventSelfApproval=True)
+    client.force_login(linus)
+    html = text(page(client, run))
+    assert 'name="verdict"' not in html
+    assert "(not Linus, who started the run)" in html
+    r = decide(client, run, {"step": waiting_step(run).pk, "verdict": "approve"})
+    assert r.status_code == 403
+
+
+def test_a_decision_on_an_approval_that_no_longer_waits_is_refused_with_a_message(
+    client, ws, grace, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    step = waiting_step(run)
+    engine.cancel(run, by=grace)
+    client.force_login(linus)
+    r = decide(client, run, {"step": step.pk, "verdict": "approve"})
+    assert r.status_code == 302
+    assert "no longer waiting" in text(client.get(r["Location"]))
+    assert not Decision.objects.exists()
+
+
+# --- a run started without its initiating user ------------------------------------------------------
+
+
+def initiator_less_run(ws) -> Run:
+    wf = make_workflow(
+        ws,
+        [action("collect", "USER_INPUT", [], root=True, inputs=FORM_INPUTS[:1])],
+        restrictActionCompletionToRunnerUser=True,
+    )
+    run = engine.start(workflow=wf, initiator=None, source=Run.Source.API)
+    assert run.status == S.PAUSED and run.initiator is None
+    return run
+
+
+def test_a_run_without_its_initiating_user_offers_to_pick_one(
+    client, ws, grace, vera, test_blocks
+):
+    run = initiator_less_run(ws)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert "Pick the initiating user" in html
+    assert f'<option value="{grace.pk}">grace@example.com</option>' in html
+    assert f'<option value="{vera.pk}">vera@example.com</option>' in html
+    assert "nobody yet" in html
+
+
+def test_picking_the_initiating_user_resumes_the_run_for_them(
+    client, ws, grace, vera, test_blocks
+):
+    run = initiator_less_run(ws)
+    client.force_login(grace)
+    url = reverse("workflows:run-set-initiator", args=[run.pk])
+
+    r = client.post(url, {"user": vera.pk})
+
+    assert r.status_code == 302
+    run = run_to_rest(run)
+    assert run.initiator == vera
+    assert run.status == S.PAUSED  # now waiting for vera's input
+    html = text(page(client, run))
+    assert "waiting for input from vera@example.com" in html
+
+
+def test_a_viewer_cannot_pick_the_initiating_user(client, ws, vera, test_blocks):
+    run = initiator_less_run(ws)
+    client.force_login(vera)
+    html = text(page(client, run))
+    assert "Pick the initiating user" not in html
+    assert "waits for someone who may run workflows" in html
+    url = reverse("workflows:run-set-initiator", args=[run.pk])
+    assert client.post(url, {"user": vera.pk}).status_code == 403
+    assert Run.objects.get(pk=run.pk).initiator is None
+
+
+def test_only_a_member_of_the_workspace_can_be_the_initiating_user(
+    client, ws, grace, ted, test_blocks
+):
+    run = initiator_less_run(ws)
+    client.force_login(grace)
+    url = reverse("workflows:run-set-initiator", args=[run.pk])
+    r = client.post(url, {"user": ted.pk})
+    assert r.status_code == 400
+    assert "Choose a member of this workspace." in text(r)
+    assert Run.objects.get(pk=run.pk).initiator is None

@@ -1,0 +1,860 @@
+"""The Workflows page, the Run dialogs, the Runs tab, Cancel run, the entity page's
+Workflows section and notifications."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from catalog.models import Team
+from portal.models import Role
+from tests.factories import EntityFactory, EntityTypeFactory, member
+from tests.workflows.enginekit import action, make_workflow
+from workflows.models import Decision, Notification, Run, Step
+from workflows.templatetags.workflow_tags import unread_notification_count
+
+S = Run.Status
+HX = {"HX-Request": "true"}
+
+
+def workflow(ws, tag="deploy", **fields):
+    return make_workflow(ws, [action("a", root=True)], tag=tag, **fields)
+
+
+def entity_workflow(
+    ws, tag="provision", types=("service",), ownershipScope="ALL", **fields
+):
+    entity_filter = {"typeFilter": {"types": list(types)}} if types else {}
+    return workflow(
+        ws,
+        tag,
+        filter={
+            "type": "ENTITY",
+            "ownershipScope": ownershipScope,
+            "entityFilter": entity_filter,
+        },
+        **fields,
+    )
+
+
+def make_run(wf, *, status=S.COMPLETED, initiator=None, entity=None, **fields):
+    return Run.objects.create(
+        workspace=wf.workspace,
+        workflow=wf,
+        version=wf.current_version,
+        status=status,
+        initiator=initiator,
+        entity=entity,
+        **fields,
+    )
+
+
+def waiting_step(run, waiting_for, **inputs):
+    return Step.objects.create(
+        run=run,
+        slug=f"step-{waiting_for.lower()}",
+        name="Approve" if waiting_for == "MANUAL_APPROVAL" else "Fill in",
+        type=waiting_for,
+        status=Step.Status.WAITING,
+        waiting_for=waiting_for,
+        inputs=inputs,
+    )
+
+
+def count_queries(client, url, **kwargs) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, **kwargs)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+# The Workflows page
+
+
+def test_workflows_page_requires_login(client, db):
+    r = client.get(reverse("workflows:workflow-list"))
+    assert r.status_code == 302
+    assert r["Location"].startswith(reverse("login"))
+
+
+def test_workflows_page_lists_workflows_with_run_for_members_who_may_run(
+    client, grace, ws
+):
+    workflow(ws, "deploy", name="Deploy")
+    client.force_login(grace)
+    html = client.get(reverse("workflows:workflow-list")).content.decode()
+    assert "Deploy" in html
+    assert reverse("workflows:workflow-run", args=["deploy"]) in html
+    assert 'aria-label="Run Deploy"' in html
+
+
+def test_a_viewer_sees_workflows_but_no_run_button(client, vera, ws):
+    workflow(ws, "deploy", name="Deploy")
+    client.force_login(vera)
+    html = client.get(reverse("workflows:workflow-list")).content.decode()
+    assert "Deploy" in html
+    assert reverse("workflows:workflow-run", args=["deploy"]) not in html
+    assert "Create workflow" not in html
+
+
+def test_drafts_are_listed_with_a_draft_icon_for_editors_only(client, grace, mona, ws):
+    workflow(ws, "wip", name="Work in progress", isDraft=True)
+    client.force_login(mona)
+    html = client.get(reverse("workflows:workflow-list")).content.decode()
+    assert "Work in progress" in html
+    assert 'aria-label="Draft"' in html
+    client.force_login(grace)
+    html = client.get(reverse("workflows:workflow-list")).content.decode()
+    assert "Work in progress" not in html
+
+
+def test_workflows_page_searches_by_name_and_tag_and_answers_htmx_with_the_list(
+    client, grace, ws
+):
+    workflow(ws, "deploy", name="Deploy")
+    workflow(ws, "rollback", name="Roll back")
+    client.force_login(grace)
+    r = client.get(reverse("workflows:workflow-list"), {"q": "roll"}, headers=HX)
+    html = r.content.decode()
+    assert 'id="workflow-results"' in html and "<html" not in html
+    assert "Roll back" in html and "Deploy" not in html
+    by_tag = client.get(reverse("workflows:workflow-list"), {"q": "deplo"})
+    assert [w.tag for w in by_tag.context["page"]] == ["deploy"]
+
+
+def test_workflows_page_lists_25_workflows_a_page(client, grace, ws):
+    for i in range(30):
+        workflow(ws, f"wf-{i:02}", name=f"Workflow {i:02}")
+    client.force_login(grace)
+    first = client.get(reverse("workflows:workflow-list"))
+    second = client.get(reverse("workflows:workflow-list"), {"page": 2})
+    assert len(first.context["page"]) == 25
+    assert [w.tag for w in second.context["page"]] == [f"wf-{i}" for i in range(25, 30)]
+    assert "Page 1 of 2" in first.content.decode()
+
+
+def test_workflows_page_shows_the_members_paused_forms_and_recent_runs(
+    client, grace, ada, ws
+):
+    wf = workflow(ws, "deploy", name="Deploy")
+    mine = make_run(wf, status=S.PAUSED, initiator=grace)
+    waiting_step(mine, "USER_INPUT")
+    theirs = make_run(wf, status=S.PAUSED, initiator=ada)
+    waiting_step(theirs, "USER_INPUT")
+    client.force_login(grace)
+    r = client.get(reverse("workflows:workflow-list"))
+    assert [s.run for s in r.context["waiting"]] == [mine]
+    assert "Waits for your input" in r.content.decode()
+    assert r.context["recent_runs"] == [mine]
+
+
+def test_workflows_page_shows_approvals_to_members_of_the_approving_teams(
+    client, grace, mona, ada, ws
+):
+    platform = Team.objects.create(workspace=ws, tag="platform", name="Platform")
+    platform.members.add(grace, mona)
+    payments = Team.objects.create(workspace=ws, tag="payments", name="Payments")
+    wf = workflow(ws, "deploy", name="Deploy")
+    by_tag = waiting_step(
+        make_run(wf, status=S.PAUSED, initiator=ada),
+        "MANUAL_APPROVAL",
+        approvingTeamIds=["platform"],
+    )
+    by_id = waiting_step(
+        make_run(wf, status=S.PAUSED, initiator=ada),
+        "MANUAL_APPROVAL",
+        approvingTeamIds=[str(platform.pk)],
+    )
+    waiting_step(  # another team's approval
+        make_run(wf, status=S.PAUSED, initiator=ada),
+        "MANUAL_APPROVAL",
+        approvingTeamIds=[payments.tag],
+    )
+    waiting_step(  # grace started it and may not approve it herself
+        make_run(wf, status=S.PAUSED, initiator=grace),
+        "MANUAL_APPROVAL",
+        approvingTeamIds=["platform"],
+        preventSelfApproval=True,
+    )
+    decided = waiting_step(
+        make_run(wf, status=S.PAUSED, initiator=ada),
+        "MANUAL_APPROVAL",
+        approvingTeamIds=["platform"],
+    )
+    Decision.objects.create(step=decided, user=grace, verdict="APPROVED")
+    client.force_login(grace)
+    r = client.get(reverse("workflows:workflow-list"))
+    assert {s.pk for s in r.context["waiting"]} == {by_tag.pk, by_id.pk}
+    assert "Needs your approval" in r.content.decode()
+    client.force_login(ada)
+    assert client.get(reverse("workflows:workflow-list")).context["waiting"] == []
+
+
+def test_workflows_page_query_count_does_not_grow_with_rows(
+    client, grace, ws, django_assert_max_num_queries
+):
+    platform = Team.objects.create(workspace=ws, tag="platform", name="Platform")
+    platform.members.add(grace)
+
+    def add(n):
+        for _ in range(n):
+            wf = workflow(ws, f"wf-{workflow_count()}")
+            run = make_run(wf, status=S.PAUSED, initiator=grace)
+            waiting_step(run, "USER_INPUT")
+            other = make_run(wf, status=S.PAUSED)
+            waiting_step(other, "MANUAL_APPROVAL", approvingTeamIds=["platform"])
+
+    add(2)
+    client.force_login(grace)
+    url = reverse("workflows:workflow-list")
+    few = count_queries(client, url)
+    add(25)
+    with django_assert_max_num_queries(few):
+        client.get(url)
+
+
+def workflow_count() -> int:
+    from workflows.models import Workflow
+
+    return Workflow.objects.count()
+
+
+# Run: the Confirm and Select an entity dialogs
+
+
+def test_run_on_a_global_workflow_opens_the_confirm_dialog(client, grace, ws):
+    workflow(ws, "deploy", name="Deploy")
+    client.force_login(grace)
+    r = client.get(reverse("workflows:workflow-run", args=["deploy"]), headers=HX)
+    html = r.content.decode()
+    assert "<dialog" in html and "<html" not in html
+    assert "Confirm" in html and "Run workflow" in html
+
+
+def test_the_confirm_dialog_is_a_page_without_javascript(client, grace, ws):
+    workflow(ws, "deploy", name="Deploy")
+    client.force_login(grace)
+    html = client.get(
+        reverse("workflows:workflow-run", args=["deploy"])
+    ).content.decode()
+    assert "<html" in html and "<dialog" not in html
+    assert "Run workflow" in html
+
+
+def test_run_workflow_starts_a_run_and_goes_to_the_run_page(client, grace, ws):
+    wf = workflow(ws, "deploy")
+    client.force_login(grace)
+    r = client.post(reverse("workflows:workflow-run", args=["deploy"]))
+    run = Run.objects.get(workflow=wf)
+    assert r.status_code == 302
+    assert r["Location"] == reverse("workflows:run-detail", args=[run.pk])
+    assert run.initiator == grace
+    assert run.source == Run.Source.UI
+    assert run.entity is None
+
+
+def test_a_viewer_can_not_open_run_or_start_a_run(client, vera, ws):
+    workflow(ws, "deploy")
+    client.force_login(vera)
+    url = reverse("workflows:workflow-run", args=["deploy"])
+    assert client.get(url).status_code == 403
+    assert client.post(url).status_code == 403
+    assert not Run.objects.exists()
+
+
+def test_run_restriction_policies_hide_run_and_refuse_it(client, grace, ada, ws):
+    workflow(
+        ws,
+        "deploy",
+        runRestrictionPolicies=[{"type": "USER", "id": "ada@example.com"}],
+    )
+    client.force_login(grace)
+    html = client.get(reverse("workflows:workflow-list")).content.decode()
+    assert reverse("workflows:workflow-run", args=["deploy"]) not in html
+    r = client.post(reverse("workflows:workflow-run", args=["deploy"]))
+    assert r.status_code == 403
+    client.force_login(ada)
+    r = client.post(reverse("workflows:workflow-run", args=["deploy"]))
+    assert r.status_code == 302
+
+
+def test_run_on_an_entity_workflow_lists_only_entities_its_filter_allows(
+    client, grace, ws
+):
+    entity_workflow(ws, "provision", types=["service"])
+    EntityFactory(workspace=ws, tag="payments-api", name="Payments API")
+    library = EntityTypeFactory(workspace=ws, tag="library")
+    EntityFactory(workspace=ws, tag="money", name="Money", type=library)
+    EntityFactory(workspace=ws, tag="old", name="Old", archived=True)
+    client.force_login(grace)
+    r = client.get(reverse("workflows:workflow-run", args=["provision"]), headers=HX)
+    html = r.content.decode()
+    assert "Select an entity" in html
+    assert [e.tag for e in r.context["choices"]] == ["payments-api"]
+    assert 'value="payments-api"' in html and 'value="money"' not in html
+
+
+def test_select_an_entity_searches_with_htmx(client, grace, ws):
+    entity_workflow(ws, "provision")
+    EntityFactory(workspace=ws, tag="payments-api", name="Payments API")
+    EntityFactory(workspace=ws, tag="ledger", name="Ledger")
+    client.force_login(grace)
+    r = client.get(
+        reverse("workflows:workflow-run", args=["provision"]),
+        {"q": "ledg"},
+        headers={**HX, "HX-Target": "entity-choices"},
+    )
+    html = r.content.decode()
+    assert html.lstrip().startswith('<div id="entity-choices">')
+    assert "Ledger" in html and "Payments API" not in html
+
+
+def test_select_an_entity_lists_a_limited_number_and_says_so(client, grace, ws):
+    entity_workflow(ws, "provision")
+    for i in range(25):
+        EntityFactory(workspace=ws, tag=f"svc-{i:02}")
+    client.force_login(grace)
+    r = client.get(reverse("workflows:workflow-run", args=["provision"]))
+    assert len(r.context["choices"]) == 20 and r.context["more"]
+    assert "search to find the others" in r.content.decode()
+
+
+def test_run_workflow_on_a_chosen_entity_starts_a_run_on_it(client, grace, ws):
+    wf = entity_workflow(ws, "provision")
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+    client.force_login(grace)
+    r = client.post(
+        reverse("workflows:workflow-run", args=["provision"]),
+        {"entity": "payments-api"},
+    )
+    run = Run.objects.get(workflow=wf)
+    assert r["Location"] == reverse("workflows:run-detail", args=[run.pk])
+    assert run.entity == entity
+
+
+def test_run_workflow_without_an_entity_asks_for_one_and_starts_nothing(
+    client, grace, ws
+):
+    entity_workflow(ws, "provision")
+    EntityFactory(workspace=ws, tag="payments-api")
+    client.force_login(grace)
+    r = client.post(reverse("workflows:workflow-run", args=["provision"]))
+    assert r.status_code == 400
+    assert "choose one" in r.content.decode()
+    assert not Run.objects.exists()
+
+
+def test_run_on_an_entity_outside_the_filter_is_refused(client, grace, ws):
+    entity_workflow(ws, "provision", types=["service"])
+    library = EntityTypeFactory(workspace=ws, tag="library")
+    EntityFactory(workspace=ws, tag="money", type=library)
+    client.force_login(grace)
+    url = reverse("workflows:workflow-run", args=["provision"])
+    assert client.post(url, {"entity": "money"}).status_code == 403
+    assert client.get(url, {"entity": "money"}).status_code == 403
+    assert not Run.objects.exists()
+
+
+def test_owner_scope_refuses_entities_the_member_does_not_own(client, grace, ws):
+    entity_workflow(ws, "provision", ownershipScope="OWNER")
+    mine = EntityFactory(workspace=ws, tag="mine")
+    mine.owner_users.add(grace)
+    EntityFactory(workspace=ws, tag="theirs")
+    client.force_login(grace)
+    url = reverse("workflows:workflow-run", args=["provision"])
+    assert [e.tag for e in client.get(url).context["choices"]] == ["mine"]
+    assert client.post(url, {"entity": "theirs"}).status_code == 403
+    assert client.post(url, {"entity": "mine"}).status_code == 302
+
+
+def test_run_from_the_entity_page_confirms_the_entity_and_goes_back(client, grace, ws):
+    entity_workflow(ws, "provision")
+    EntityFactory(workspace=ws, tag="payments-api", name="Payments API")
+    client.force_login(grace)
+    back = reverse("catalog:entity-workflows", args=["payments-api"])
+    url = reverse("workflows:workflow-run", args=["provision"])
+    r = client.get(url, {"entity": "payments-api", "next": back}, headers=HX)
+    html = r.content.decode()
+    assert "Confirm" in html and "Payments API" in html
+    assert 'name="entity" value="payments-api"' in html
+    r = client.post(url, {"entity": "payments-api", "next": back})
+    assert r["Location"] == back
+
+
+def test_run_ignores_a_next_url_on_another_site(client, grace, ws):
+    wf = workflow(ws, "deploy")
+    client.force_login(grace)
+    r = client.post(
+        reverse("workflows:workflow-run", args=["deploy"]),
+        {"next": "https://evil.example.com/"},
+    )
+    run = Run.objects.get(workflow=wf)
+    assert r["Location"] == run.get_absolute_url()
+
+
+def test_another_workspaces_workflow_answers_404(client, grace, ted, other_ws):
+    workflow(other_ws, "rocket")
+    client.force_login(grace)
+    for name in ("workflow-detail", "workflow-run", "workflow-export"):
+        assert (
+            client.get(reverse(f"workflows:{name}", args=["rocket"])).status_code == 404
+        )
+    assert (
+        client.post(reverse("workflows:workflow-run", args=["rocket"])).status_code
+        == 404
+    )
+
+
+def test_an_entity_of_another_workspace_answers_404(client, grace, ws, other_ws):
+    entity_workflow(ws, "provision")
+    EntityFactory(workspace=other_ws, tag="rocket")
+    client.force_login(grace)
+    r = client.post(
+        reverse("workflows:workflow-run", args=["provision"]), {"entity": "rocket"}
+    )
+    assert r.status_code == 404
+
+
+# The Runs tab
+
+
+def test_runs_tab_lists_runs_newest_first_in_pages_of_25(client, grace, ws):
+    wf = workflow(ws, "deploy")
+    now = timezone.now()
+    runs = [
+        make_run(wf, initiator=grace, created_at=now - timedelta(minutes=i))
+        for i in range(30)
+    ]
+    client.force_login(grace)
+    first = client.get(reverse("workflows:run-list"))
+    second = client.get(reverse("workflows:run-list"), {"page": 2})
+    assert first.context["runs"] == runs[:25]
+    assert second.context["runs"] == runs[25:]
+    assert "1–25 of 30 runs" in first.content.decode()
+    assert "26–30 of 30 runs" in second.content.decode()
+
+
+def test_runs_tab_counts_runs_up_to_a_cap(client, grace, ws, monkeypatch):
+    from workflows.views import RunsPage
+
+    monkeypatch.setattr(RunsPage, "COUNT_CAP", 10)
+    wf = workflow(ws, "deploy")
+    for _ in range(30):
+        make_run(wf, initiator=grace)
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list"), {"page": 2}).content.decode()
+    assert "26–30 of 10+ runs" in html
+    assert "Newer" in html and "Older" not in html
+
+
+def test_runs_tab_filters_by_workflow_status_entity_initiator_source_and_date(
+    client, grace, ada, ws
+):
+    deploy, other = workflow(ws, "deploy"), workflow(ws, "other")
+    svc = EntityFactory(workspace=ws, tag="svc")
+    now = timezone.now()
+    a = make_run(deploy, status=S.FAILED, initiator=grace, entity=svc)
+    b = make_run(other, status=S.COMPLETED, initiator=ada, source=Run.Source.API)
+    c = make_run(deploy, initiator=ada, created_at=now - timedelta(days=10))
+    client.force_login(grace)
+
+    def runs(**params):
+        return set(client.get(reverse("workflows:run-list"), params).context["runs"])
+
+    assert runs(workflow="deploy") == {a, c}
+    assert runs(status="FAILED") == {a}
+    assert runs(entity="svc") == {a}
+    assert runs(initiator="ADA@example.com") == {b, c}
+    assert runs(source="API") == {b}
+    day = timedelta(days=1)
+    assert runs(after=(now - day).date().isoformat()) == {a, b}
+    assert runs(before=(now - 5 * day).date().isoformat()) == {c}
+    assert runs(status="NOPE", after="not a date") == {a, b, c}
+
+
+def test_runs_tab_polls_while_a_run_is_unfinished_and_stops_after(client, grace, ws):
+    wf = workflow(ws, "deploy")
+    run = make_run(wf, status=S.IN_PROGRESS, initiator=grace)
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list")).content.decode()
+    assert re.search(r'id="runs-table"[^>]*hx-trigger="every 3s', html)
+    Run.objects.filter(pk=run.pk).update(status=S.COMPLETED)
+    r = client.get(reverse("workflows:run-list"), headers=HX)
+    html = r.content.decode()
+    assert html.lstrip().startswith('<div id="runs-table"')
+    assert "every 3s" not in html
+
+
+def test_runs_tab_shows_that_a_queued_run_is_queued(client, grace, ws):
+    wf = workflow(ws, "deploy")
+    now = timezone.now()
+    make_run(wf, status=S.QUEUED, initiator=grace, queued_at=now)
+    second = make_run(
+        wf, status=S.QUEUED, initiator=grace, queued_at=now + timedelta(seconds=1)
+    )
+    client.force_login(grace)
+    r = client.get(reverse("workflows:run-list"))
+    html = r.content.decode()
+    assert "Queued" in html and "#2 in the queue" in html
+    assert next(x for x in r.context["runs"] if x == second).queue_position == 2
+
+
+def test_runs_tab_needs_view_workflow_runs(client, ws):
+    from tests.factories import UserFactory
+
+    role = Role.objects.create(
+        workspace=ws, name="Reader", permissions=["VIEW_WORKFLOWS"]
+    )
+    reader = UserFactory(email="reader@example.com")
+    member(ws, reader).roles.set([role])
+    client.force_login(reader)
+    assert client.get(reverse("workflows:run-list")).status_code == 403
+    html = client.get(reverse("workflows:workflow-list")).content.decode()
+    assert reverse("workflows:run-list") not in html
+
+
+def test_runs_tab_shows_only_the_current_workspaces_runs(
+    client, grace, ted, ws, other_ws
+):
+    make_run(workflow(ws, "deploy", name="Deploy"))
+    make_run(workflow(other_ws, "rocket", name="Rocket"))
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list")).content.decode()
+    assert "Deploy" in html and "Rocket" not in html
+
+
+def test_cancel_run_shows_on_runs_the_member_may_cancel(client, grace, mona, ws):
+    wf = workflow(ws, "deploy")
+    own = make_run(wf, status=S.IN_PROGRESS, initiator=grace)
+    theirs = make_run(wf, status=S.PAUSED, initiator=mona)
+    done = make_run(wf, status=S.COMPLETED, initiator=grace)
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list")).content.decode()
+    assert reverse("workflows:run-cancel", args=[own.pk]) in html
+    assert reverse("workflows:run-cancel", args=[theirs.pk]) not in html
+    assert reverse("workflows:run-cancel", args=[done.pk]) not in html
+    client.force_login(mona)  # Manager: EDIT_WORKFLOW_RUNS
+    html = client.get(reverse("workflows:run-list")).content.decode()
+    assert reverse("workflows:run-cancel", args=[own.pk]) in html
+    assert reverse("workflows:run-cancel", args=[theirs.pk]) in html
+
+
+def test_runs_tab_query_count_does_not_grow_with_rows(
+    client, grace, ws, django_assert_max_num_queries
+):
+    def add(n):
+        for _ in range(n):
+            wf = workflow(ws, f"wf-{workflow_count()}")
+            entity = EntityFactory(workspace=ws)
+            make_run(wf, status=S.QUEUED, initiator=grace, entity=entity)
+            make_run(wf, status=S.COMPLETED, initiator=grace)
+
+    add(2)
+    client.force_login(grace)
+    url = reverse("workflows:run-list")
+    few = count_queries(client, url)
+    add(20)
+    with django_assert_max_num_queries(few):
+        client.get(url)
+    with django_assert_max_num_queries(few):
+        client.get(url, {"status": "QUEUED", "workflow": "wf-1"})
+
+
+# Cancel run
+
+
+def test_cancel_run_asks_for_confirmation_first(client, grace, ws):
+    run = make_run(workflow(ws), status=S.PAUSED, initiator=grace)
+    client.force_login(grace)
+    r = client.get(reverse("workflows:run-cancel", args=[run.pk]), headers=HX)
+    html = r.content.decode()
+    assert "<dialog" in html and "Cancel run" in html
+    run.refresh_from_db()
+    assert run.status == S.PAUSED
+
+
+def test_cancel_run_from_a_row_cancels_and_answers_with_the_row(client, grace, ws):
+    run = make_run(workflow(ws), status=S.PAUSED, initiator=grace)
+    client.force_login(grace)
+    r = client.post(
+        reverse("workflows:run-cancel", args=[run.pk]),
+        headers={**HX, "HX-Target": f"run-{run.pk}"},
+    )
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert html.lstrip().startswith(f'<tr id="run-{run.pk}"')
+    assert "Canceled" in html
+    assert "runs-changed" in r["HX-Trigger"]
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+
+
+def test_cancel_run_without_htmx_goes_back_to_next(client, grace, ws):
+    run = make_run(workflow(ws), status=S.QUEUED, initiator=grace)
+    client.force_login(grace)
+    back = reverse("workflows:run-list") + "?status=QUEUED"
+    r = client.post(reverse("workflows:run-cancel", args=[run.pk]), {"next": back})
+    assert r.status_code == 302 and r["Location"] == back
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+
+
+def test_cancel_run_from_elsewhere_with_htmx_redirects_to_the_run_page(
+    client, grace, ws
+):
+    run = make_run(workflow(ws), status=S.PAUSED, initiator=grace)
+    client.force_login(grace)
+    r = client.post(reverse("workflows:run-cancel", args=[run.pk]), headers=HX)
+    assert r["HX-Redirect"] == run.get_absolute_url()
+
+
+def test_a_user_can_not_cancel_someone_elses_run(client, grace, ada, vera, ws):
+    run = make_run(workflow(ws), status=S.PAUSED, initiator=ada)
+    url = reverse("workflows:run-cancel", args=[run.pk])
+    for person in (grace, vera):
+        client.force_login(person)
+        assert client.get(url).status_code == 403
+        assert client.post(url).status_code == 403
+    run.refresh_from_db()
+    assert run.status == S.PAUSED
+
+
+def test_cancelling_a_finished_run_says_so(client, grace, ws):
+    run = make_run(workflow(ws), status=S.COMPLETED, initiator=grace)
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-cancel", args=[run.pk])).content.decode()
+    assert "successful already" in html
+    r = client.post(reverse("workflows:run-cancel", args=[run.pk]), follow=True)
+    assert "can&#x27;t be cancelled" in r.content.decode()
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED
+
+
+def test_cancel_run_of_another_workspace_answers_404(client, grace, other_ws):
+    run = make_run(workflow(other_ws), status=S.PAUSED)
+    client.force_login(grace)
+    assert (
+        client.post(reverse("workflows:run-cancel", args=[run.pk])).status_code == 404
+    )
+
+
+# The entity page's Workflows section
+
+
+def test_entity_section_lists_the_entity_workflows_that_apply_to_it(client, grace, ws):
+    entity_workflow(ws, "provision", types=["service"])
+    entity_workflow(ws, "for-libraries", types=["library"])
+    entity_workflow(ws, "owners-only", ownershipScope="OWNER")
+    workflow(ws, "global")
+    entity_workflow(ws, "draft", isDraft=True)
+    EntityFactory(workspace=ws, tag="payments-api", name="Payments API")
+    client.force_login(grace)
+    r = client.get(reverse("catalog:entity-workflows", args=["payments-api"]))
+    assert [w.tag for w in r.context["workflows"]] == ["provision"]
+    html = r.content.decode()
+    run_url = reverse("workflows:workflow-run", args=["provision"])
+    assert f"{run_url}?entity=payments-api" in html
+
+
+def test_entity_section_shows_run_tiles_that_open_the_run(client, grace, ws):
+    wf = entity_workflow(ws, "provision")
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+    run = make_run(wf, status=S.IN_PROGRESS, initiator=grace, entity=entity)
+    make_run(wf, initiator=grace)  # on no entity
+    client.force_login(grace)
+    r = client.get(reverse("catalog:entity-workflows", args=["payments-api"]))
+    assert r.context["tiles"] == [run]
+    html = r.content.decode()
+    assert f'href="{run.get_absolute_url()}"' in html
+    assert 'data-test="run-tile"' in html
+    assert re.search(r'id="run-tiles"[^>]*hx-trigger="every 3s"', html)
+
+
+def test_entity_section_answers_htmx_polls_with_the_tiles(client, grace, ws):
+    wf = entity_workflow(ws, "provision")
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+    make_run(wf, status=S.COMPLETED, initiator=grace, entity=entity)
+    client.force_login(grace)
+    r = client.get(
+        reverse("catalog:entity-workflows", args=["payments-api"]), headers=HX
+    )
+    html = r.content.decode()
+    assert html.lstrip().startswith('<section id="run-tiles"')
+    assert "hx-trigger" not in html  # nothing left to wait for
+
+
+def test_a_viewer_sees_the_entity_workflows_without_run(client, vera, ws):
+    entity_workflow(ws, "provision")
+    EntityFactory(workspace=ws, tag="payments-api")
+    client.force_login(vera)
+    r = client.get(reverse("catalog:entity-workflows", args=["payments-api"]))
+    assert [w.tag for w in r.context["workflows"]] == ["provision"]
+    assert reverse("workflows:workflow-run", args=["provision"]) not in (
+        r.content.decode()
+    )
+
+
+def test_entity_section_query_count_does_not_grow_with_rows(
+    client, grace, ws, django_assert_max_num_queries
+):
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+
+    def add(n):
+        for _ in range(n):
+            wf = entity_workflow(ws, f"wf-{workflow_count()}", ownershipScope="OWNER")
+            make_run(wf, initiator=grace, entity=entity)
+
+    add(2)
+    client.force_login(grace)
+    url = reverse("catalog:entity-workflows", args=["payments-api"])
+    few = count_queries(client, url)
+    add(20)
+    with django_assert_max_num_queries(few):
+        client.get(url)
+
+
+# Notifications
+
+
+def test_the_bell_counts_unread_notifications_in_one_query(
+    rf, grace, ada, ws, other_ws, django_assert_num_queries
+):
+    run = make_run(workflow(ws), initiator=grace)
+    Notification.objects.create(workspace=ws, user=grace, run=run, message="a")
+    Notification.objects.create(workspace=ws, user=grace, run=run, message="b")
+    Notification.objects.create(
+        workspace=ws, user=grace, message="read", read_at=timezone.now()
+    )
+    Notification.objects.create(workspace=ws, user=ada, message="not hers")
+    Notification.objects.create(workspace=other_ws, user=grace, message="elsewhere")
+    request = rf.get("/")
+    request.user, request.workspace = grace, ws
+    with django_assert_num_queries(1):
+        assert unread_notification_count({"request": request}) == 2
+
+
+def test_pages_show_the_bell_with_the_unread_count(client, grace, ws):
+    Notification.objects.create(workspace=ws, user=grace, message="Deploy failed")
+    client.force_login(grace)
+    html = client.get(reverse("catalog:entity-list")).content.decode()
+    assert 'aria-label="Notifications, 1 unread"' in html
+
+
+def test_opening_notifications_lists_them_with_links_and_marks_them_read(
+    client, grace, ws
+):
+    run = make_run(workflow(ws, name="Deploy"), initiator=grace)
+    Notification.objects.create(
+        workspace=ws, user=grace, run=run, message="Deploy failed"
+    )
+    client.force_login(grace)
+    r = client.get(reverse("workflows:notifications"), headers=HX)
+    html = r.content.decode()
+    assert "Deploy failed" in html and run.get_absolute_url() in html
+    assert 'id="notification-count" hx-swap-oob="true"' in html
+    assert not Notification.objects.filter(read_at__isnull=True).exists()
+    page = client.get(reverse("workflows:notifications")).content.decode()
+    assert "Deploy failed" in page and "<html" in page
+
+
+def test_notifications_are_the_members_own(client, grace, ada, ws):
+    Notification.objects.create(workspace=ws, user=ada, message="For Ada")
+    client.force_login(grace)
+    html = client.get(reverse("workflows:notifications")).content.decode()
+    assert "For Ada" not in html
+    assert Notification.objects.get().read_at is None
+
+
+@pytest.mark.parametrize(
+    "name", ["workflow-list", "run-list", "notifications", "workflow-create"]
+)
+def test_workflow_pages_require_login(client, db, name):
+    r = client.get(reverse(f"workflows:{name}"))
+    assert r.status_code == 302
+
+
+def test_the_entity_section_applies_the_same_rule_as_entities_for(grace, ws):
+    """applies_to_entity mirrors permissions.entities_for; check every case."""
+    from itertools import product
+
+    from django.db.models import Prefetch
+
+    from catalog.models import Entity, Group
+    from portal.permissions import BUILTIN_ROLES
+    from tests.factories import GroupFactory
+    from workflows.permissions import entities_for
+    from workflows.views import applies_to_entity
+
+    library = EntityTypeFactory(workspace=ws, tag="library")
+    backend, legacy = (
+        GroupFactory(workspace=ws, tag="backend"),
+        GroupFactory(workspace=ws, tag="legacy"),
+    )
+    team = Team.objects.create(workspace=ws, tag="payments", name="Payments")
+    team.members.add(grace)
+    made = []
+    for n, (kind, groups, owner, archived) in enumerate(
+        product(
+            ["service", "library"],
+            [(), ("backend",), ("backend", "legacy"), ("legacy",)],
+            ["none", "user", "team"],
+            [False, True],
+        )
+    ):
+        typed = {"type": library} if kind == "library" else {}
+        entity = EntityFactory(workspace=ws, tag=f"e{n}", archived=archived, **typed)
+        entity.groups.set([g for g in (backend, legacy) if g.tag in groups])
+        if owner == "user":
+            entity.owner_users.add(grace)
+        elif owner == "team":
+            entity.owner_teams.add(team)
+        made.append(entity)
+    entities = list(
+        Entity.objects.filter(pk__in=[e.pk for e in made])
+        .select_related("type")
+        .prefetch_related(
+            Prefetch("groups", Group.objects.all()), "owner_teams", "owner_users"
+        )
+    )
+    filters = [
+        {"type": "GLOBAL"},
+        *(
+            {
+                "type": "ENTITY",
+                "ownershipScope": scope,
+                "entityFilter": {
+                    **({"typeFilter": {"types": types}} if types is not None else {}),
+                    **({"entityGroupFilter": group_filter} if group_filter else {}),
+                },
+            }
+            for scope, types, group_filter in product(
+                ["ALL", "OWNER", "EDITOR"],
+                [None, [], ["service"], ["library", "service"]],
+                [
+                    None,
+                    {"entityGroups": ["backend"], "excludedEntityGroups": []},
+                    {"entityGroups": [], "excludedEntityGroups": ["legacy"]},
+                    {"entityGroups": ["backend"], "excludedEntityGroups": ["legacy"]},
+                ],
+            )
+        ),
+        {"type": "ENTITY"},
+    ]
+    for role in ("User", "Manager"):  # Manager may edit entities (EDITOR scope)
+        perms = frozenset(BUILTIN_ROLES[role])
+        for flt in filters:
+            expected = set(
+                entities_for(
+                    {"filter": flt}, workspace=ws, user=grace, perms=perms
+                ).values_list("pk", flat=True)
+            )
+            for entity in entities:
+                owned = grace in entity.owner_users.all() or any(
+                    grace in t.members.all() for t in entity.owner_teams.all()
+                )
+                got = applies_to_entity(flt, entity=entity, owned=owned, perms=perms)
+                assert got == (entity.pk in expected), (role, flt, entity.tag)

@@ -1,0 +1,382 @@
+"""A workflow's page and its editors: settings, YAML, Access, create and delete."""
+
+import pytest
+import yaml
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tests.factories import EntityTypeFactory
+from workflows import descriptor as descriptor_lib
+from workflows.models import Run, Workflow
+from workflows.services import workflow_upsert
+
+HX = {"HX-Request": "true"}
+
+HELLO = """
+tag: hello
+name: Hello
+description: Says **hello**.
+filter:
+  type: GLOBAL
+runResponseTemplate: "# Hi"
+actions:
+  - name: Greet
+    slug: greet
+    isRootAction: true
+    outgoingActions: [shout]
+    schema: {type: JQ, expression: '{greeting: "Hello"}'}
+  - name: Shout
+    slug: shout
+    isRootAction: false
+    outgoingActions: []
+    schema: {type: JAVASCRIPT, script: 'return {shout: "HELLO"};'}
+"""
+
+
+@pytest.fixture
+def hello(ws, ada):
+    descriptor = descriptor_lib.validate(descriptor_lib.parse(HELLO))
+    workflow, _ = workflow_upsert(workspace=ws, descriptor=descriptor, created_by=ada)
+    return workflow
+
+
+def url(name, tag="hello"):
+    return reverse(f"workflows:{name}", args=[tag])
+
+
+def versions(workflow) -> int:
+    return workflow.versions.count()
+
+
+# The workflow page
+
+
+def test_workflow_page_shows_settings_and_blocks_with_their_outgoing_actions(
+    client, grace, hello
+):
+    client.force_login(grace)
+    r = client.get(url("workflow-detail"))
+    html = r.content.decode()
+    assert "Hello" in html and "<strong>hello</strong>" in html  # Markdown
+    assert [
+        (b["slug"], b["type"], [o["slug"] for o in b["outgoing"]])
+        for b in r.context["blocks"]
+    ] == [
+        ("greet", "JQ", ["shout"]),
+        ("shout", "JAVASCRIPT", []),
+    ]
+    assert "Greet" in html and "JAVASCRIPT" in html and 'href="#block-shout"' in html
+    assert "Nothing in particular (global)" in html
+    assert "# Hi" in html
+
+
+def test_workflow_page_has_run_for_users_and_editing_for_editors_only(
+    client, grace, mona, vera, hello
+):
+    client.force_login(grace)
+    html = client.get(url("workflow-detail")).content.decode()
+    assert url("workflow-run") in html
+    for name in (
+        "workflow-edit",
+        "workflow-yaml",
+        "workflow-access",
+        "workflow-delete",
+    ):
+        assert url(name) not in html
+    client.force_login(mona)
+    html = client.get(url("workflow-detail")).content.decode()
+    for name in ("workflow-run", "workflow-edit", "workflow-yaml", "workflow-access"):
+        assert url(name) in html
+    client.force_login(vera)
+    html = client.get(url("workflow-detail")).content.decode()
+    assert url("workflow-run") not in html
+
+
+def test_a_draft_workflow_page_is_hidden_from_people_who_may_not_edit(
+    client, grace, mona, ws
+):
+    workflow_upsert(
+        workspace=ws,
+        descriptor=descriptor_lib.validate(
+            {**yaml.safe_load(HELLO), "tag": "wip", "isDraft": True}
+        ),
+    )
+    client.force_login(grace)
+    assert client.get(url("workflow-detail", "wip")).status_code == 404
+    assert client.post(url("workflow-run", "wip")).status_code == 404
+    client.force_login(mona)
+    assert client.get(url("workflow-detail", "wip")).status_code == 200
+
+
+def test_export_downloads_the_descriptor_as_yaml(client, grace, hello):
+    client.force_login(grace)
+    r = client.get(url("workflow-export"))
+    assert r["Content-Type"].startswith("application/yaml")
+    assert 'filename="hello.yaml"' in r["Content-Disposition"]
+    assert descriptor_lib.parse(r.content) == hello.descriptor
+
+
+# Access: Runnable via API
+
+
+def test_access_dialog_shows_the_runnable_via_api_toggle(client, mona, hello):
+    client.force_login(mona)
+    html = client.get(url("workflow-access"), headers=HX).content.decode()
+    assert "<dialog" in html and "Runnable via API" in html
+    assert 'name="runnable_via_api"' in html
+
+
+def test_access_toggles_runnable_via_api_as_a_new_version(client, mona, hello):
+    client.force_login(mona)
+    r = client.post(url("workflow-access"), {"runnable_via_api": "on"})
+    assert r["Location"] == url("workflow-detail")
+    hello.refresh_from_db()
+    assert hello.is_runnable_via_api
+    assert hello.descriptor["isRunnableViaApi"] is True
+    assert versions(hello) == 2
+    client.post(url("workflow-access"), {})
+    hello.refresh_from_db()
+    assert not hello.is_runnable_via_api and versions(hello) == 3
+
+
+# Who may edit
+
+
+@pytest.mark.parametrize(
+    "name", ["workflow-edit", "workflow-yaml", "workflow-access", "workflow-delete"]
+)
+def test_a_user_can_not_edit_a_workflow(client, grace, hello, name):
+    client.force_login(grace)
+    assert client.get(url(name)).status_code == 403
+    assert client.post(url(name), {"yaml": HELLO, "name": "x"}).status_code == 403
+    assert Workflow.objects.get().versions.count() == 1
+
+
+def test_a_user_can_not_create_a_workflow(client, grace, ws):
+    client.force_login(grace)
+    assert client.get(reverse("workflows:workflow-create")).status_code == 403
+    r = client.post(reverse("workflows:workflow-create"), {"new-name": "Mine"})
+    assert r.status_code == 403
+    assert not Workflow.objects.exists()
+
+
+def test_editing_another_workspaces_workflow_answers_404(client, ted, hello):
+    client.force_login(ted)
+    for name in (
+        "workflow-edit",
+        "workflow-yaml",
+        "workflow-access",
+        "workflow-delete",
+    ):
+        assert client.get(url(name)).status_code == 404
+        assert client.post(url(name)).status_code == 404
+
+
+# Settings
+
+
+def test_settings_form_shows_the_current_settings(client, mona, hello):
+    client.force_login(mona)
+    r = client.get(url("workflow-edit"))
+    form = r.context["form"]
+    assert form["name"].value() == "Hello"
+    assert form["status"].value() == "published"
+    assert form["scope"].value() == "GLOBAL"
+    assert form["run_response_template"].value() == "# Hi"
+
+
+def test_saving_settings_makes_a_new_version_with_them(client, mona, ws, hello):
+    EntityTypeFactory(workspace=ws, tag="service", name="Service")
+    EntityTypeFactory(workspace=ws, tag="library", name="Library")
+    client.force_login(mona)
+    r = client.post(
+        url("workflow-edit"),
+        {
+            "name": "Hello there",
+            "description": "New words",
+            "status": "draft",
+            "scope": "ENTITY",
+            "entity_types": ["service", "library"],
+            "ownership_scope": "OWNER",
+            "restrict_completion": "on",
+            "run_response_template": "Done",
+            "failed_run_response_template": "",
+        },
+    )
+    assert r.status_code == 302
+    hello.refresh_from_db()
+    d = hello.descriptor
+    assert (hello.name, hello.is_draft, hello.scope) == ("Hello there", True, "ENTITY")
+    assert d["description"] == "New words"
+    assert d["filter"] == {
+        "type": "ENTITY",
+        "ownershipScope": "OWNER",
+        "entityFilter": {"typeFilter": {"types": ["service", "library"]}},
+    }
+    assert d["restrictActionCompletionToRunnerUser"] is True
+    assert d["runResponseTemplate"] == "Done"
+    assert "failedRunResponseTemplate" not in d
+    assert [a["slug"] for a in d["actions"]] == ["greet", "shout"]  # kept
+    assert versions(hello) == 2
+
+
+def test_switching_to_global_drops_the_entity_filter(client, mona, ws, hello):
+    client.force_login(mona)
+    base = {"name": "Hello", "status": "published", "ownership_scope": "ALL"}
+    client.post(url("workflow-edit"), {**base, "scope": "ENTITY"})
+    hello.refresh_from_db()
+    assert hello.descriptor["filter"] == {"type": "ENTITY", "ownershipScope": "ALL"}
+    client.post(url("workflow-edit"), {**base, "scope": "GLOBAL"})
+    hello.refresh_from_db()
+    assert hello.descriptor["filter"] == {"type": "GLOBAL"}
+
+
+def test_settings_with_a_missing_name_save_nothing(client, mona, hello):
+    client.force_login(mona)
+    r = client.post(
+        url("workflow-edit"), {"name": "", "status": "draft", "scope": "GLOBAL"}
+    )
+    assert r.status_code == 400
+    assert "This field is required" in r.content.decode()
+    assert versions(hello) == 1
+
+
+# The YAML editor
+
+
+def test_yaml_editor_shows_the_descriptor(client, mona, hello):
+    client.force_login(mona)
+    r = client.get(url("workflow-yaml"))
+    assert descriptor_lib.parse(r.context["form"]["yaml"].value()) == hello.descriptor
+
+
+def test_yaml_editor_saves_a_valid_descriptor_as_a_new_version(client, mona, hello):
+    client.force_login(mona)
+    changed = HELLO.replace("name: Hello\n", "name: Hello again\n")
+    r = client.post(url("workflow-yaml"), {"yaml": changed})
+    assert r["Location"] == url("workflow-detail")
+    hello.refresh_from_db()
+    assert hello.name == "Hello again" and versions(hello) == 2
+
+
+def test_yaml_editor_lists_each_error_inline_and_saves_nothing(client, mona, hello):
+    client.force_login(mona)
+    broken = HELLO.replace("schema: {type: JQ,", "schema: {type: NOPE,").replace(
+        "outgoingActions: [shout]", "outgoingActions: [nowhere]"
+    )
+    r = client.post(url("workflow-yaml"), {"yaml": broken})
+    assert r.status_code == 400
+    html = r.content.decode()
+    errors = r.context["form"].non_field_errors()
+    assert len(errors) >= 2
+    for error in errors:
+        assert f"<li>{error}</li>".replace("'", "&#x27;") in html
+    assert "Nothing was saved" in html
+    assert "type: NOPE" in html  # what was typed stays in the editor
+    assert versions(hello) == 1
+
+
+def test_yaml_editor_reports_bad_yaml_with_its_line(client, mona, hello):
+    client.force_login(mona)
+    r = client.post(url("workflow-yaml"), {"yaml": "tag: hello\nname: [unclosed\n"})
+    assert r.status_code == 400
+    assert "invalid YAML: line" in r.content.decode()
+    assert versions(hello) == 1
+
+
+def test_yaml_editor_refuses_to_change_the_tag(client, mona, hello):
+    client.force_login(mona)
+    r = client.post(
+        url("workflow-yaml"), {"yaml": HELLO.replace("tag: hello", "tag: other")}
+    )
+    assert r.status_code == 400
+    assert "can&#x27;t be changed here" in r.content.decode()
+    assert list(Workflow.objects.values_list("tag", flat=True)) == ["hello"]
+
+
+# Creating
+
+
+def test_create_from_scratch_makes_a_draft_and_opens_its_page(client, mona, ws):
+    client.force_login(mona)
+    r = client.post(reverse("workflows:workflow-create"), {"new-name": "Rotate keys"})
+    workflow = Workflow.objects.get()
+    assert r["Location"] == url("workflow-detail", "rotate-keys")
+    assert (workflow.tag, workflow.name, workflow.is_draft) == (
+        "rotate-keys",
+        "Rotate keys",
+        True,
+    )
+    assert len(workflow.descriptor["actions"]) == 1
+
+
+def test_create_from_scratch_refuses_a_taken_or_reserved_tag(client, mona, hello):
+    client.force_login(mona)
+    r = client.post(reverse("workflows:workflow-create"), {"new-name": "Hello"})
+    assert r.status_code == 400
+    assert "exists already" in r.content.decode()
+    r = client.post(
+        reverse("workflows:workflow-create"), {"new-name": "X", "new-tag": "runs"}
+    )
+    assert "reserved" in r.content.decode()
+    assert Workflow.objects.count() == 1
+
+
+def test_create_from_pasted_yaml(client, mona, ws):
+    client.force_login(mona)
+    r = client.post(
+        reverse("workflows:workflow-create"), {"import-yaml": HELLO, "import": ""}
+    )
+    assert r["Location"] == url("workflow-detail")
+    assert Workflow.objects.get().descriptor["actions"][1]["slug"] == "shout"
+
+
+def test_create_from_an_uploaded_file(client, mona, ws):
+    client.force_login(mona)
+    upload = SimpleUploadedFile("hello.yaml", HELLO.encode(), "application/yaml")
+    r = client.post(
+        reverse("workflows:workflow-create"), {"import-file": upload, "import": ""}
+    )
+    assert r.status_code == 302
+    assert Workflow.objects.get().tag == "hello"
+
+
+def test_create_from_bad_yaml_lists_the_errors_and_saves_nothing(client, mona, ws):
+    client.force_login(mona)
+    r = client.post(
+        reverse("workflows:workflow-create"),
+        {
+            "import-yaml": "tag: x\nname: X\nfilter: {type: GLOBAL}\nactions: []\n",
+            "import": "",
+        },
+    )
+    assert r.status_code == 400
+    assert "must hold at least one action" in r.content.decode()
+    assert not Workflow.objects.exists()
+
+
+def test_importing_a_tag_that_exists_does_not_overwrite_it(client, mona, hello):
+    client.force_login(mona)
+    r = client.post(
+        reverse("workflows:workflow-create"),
+        {"import-yaml": HELLO.replace("name: Hello\n", "name: Other\n"), "import": ""},
+    )
+    assert r.status_code == 400
+    hello.refresh_from_db()
+    assert hello.name == "Hello" and versions(hello) == 1
+
+
+# Deleting
+
+
+def test_delete_asks_first_then_deletes_the_workflow_and_its_runs(client, mona, hello):
+    Run.objects.create(
+        workspace=hello.workspace, workflow=hello, version=hello.current_version
+    )
+    client.force_login(mona)
+    html = client.get(url("workflow-delete"), headers=HX).content.decode()
+    assert "<dialog" in html and "1 run" in html
+    assert Workflow.objects.exists()
+    r = client.post(url("workflow-delete"))
+    assert r["Location"] == reverse("workflows:workflow-list")
+    assert not Workflow.objects.exists() and not Run.objects.exists()

@@ -1,0 +1,570 @@
+"""Django forms for the run page: a USER_INPUT form built from its input definitions.
+
+`RunInputForm(definitions, workspace=…, runner=…, data=…)` turns the resolved
+definitions a waiting USER_INPUT step holds (`step.inputs["form"]`) into fields
+the template renders with crispy-forms, in the definitions' order. It only
+renders and collects: `values()` gives the raw submitted values by input key,
+the engine validates them (`workflows.inputs.validate`) and raises
+`InputInvalid(errors)`, and `apply_errors(errors)` puts those messages beside
+their fields and rows.
+
+Field names are the input keys. A NESTED_FORM_FIELD's rows are named with dots,
+which input keys can't contain, so names never collide:
+
+    hostnames.TOTAL = 2             the number of rows
+    hostnames.0.value, hostnames.1.value        a STRING row's text
+    envVars.0.name, envVars.0.value             an OBJECT row's sub-form
+
+Add and Remove are named submit buttons (`add_row=<prefix>`,
+`remove_row=<prefix>.<index>`). `rows_changed()` rewrites the posted data with
+a row appended or removed (later rows renumbered), and the form is bound to the
+result, so everything typed stays where it was.
+
+Secret fields are never prefilled from a definition. What the person typed in
+one is sent back only in the re-rendered form of the same request (after Add,
+Remove or an error elsewhere), and cleared when the secret itself is invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.forms.utils import ErrorDict
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.html import escape, format_html, format_html_join
+
+from .inputs import ALL, entity_options, user_options
+
+SEP = "."
+TOTAL = "TOTAL"
+STRING_ROW_KEY = "value"
+MAX_ROWS = 200  # a hard cap on rows whatever the descriptor or the post says
+ADD = "add_row"
+REMOVE = "remove_row"
+
+
+def _locked(definition: dict) -> bool:
+    return bool(definition.get("fixed") or definition.get("disabled"))
+
+
+def _limit(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return max(0, int(float(value)))
+    except (TypeError, ValueError):
+        return None
+
+
+class DatalistInput(forms.TextInput):
+    """A text input that suggests options (a select that allows other values)."""
+
+    def __init__(self, options: list[tuple[str, str]], attrs=None):
+        super().__init__(attrs)
+        self.options = options
+
+    def render(self, name, value, attrs=None, renderer=None):
+        list_id = f"{(attrs or {}).get('id') or name}-options"
+        attrs = {**(attrs or {}), "list": list_id}
+        html = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}">{}</option>', self.options)
+        return format_html('{}<datalist id="{}">{}</datalist>', html, list_id, options)
+
+
+def _choices(definition: dict) -> list[tuple[str, str]]:
+    options = [str(o) for o in definition.get("options") or []]
+    labels = [str(label) for label in definition.get("optionsLabels") or []]
+    if len(labels) != len(options):
+        labels = options
+    return list(zip(options, labels, strict=True))
+
+
+def _number_widget(definition: dict) -> forms.NumberInput:
+    integer = str(definition.get("format", "DECIMAL")).upper() == "INTEGER"
+    attrs: dict[str, Any] = {"step": "1" if integer else "any"}
+    for bound in ("min", "max"):
+        if isinstance(definition.get(bound), int | float) and not isinstance(
+            definition.get(bound), bool
+        ):
+            attrs[bound] = definition[bound]
+    return forms.NumberInput(attrs=attrs)
+
+
+def _date_initial(definition: dict, value: Any) -> str:
+    """A default date or datetime in the shape <input type=date|datetime-local> takes."""
+    if not isinstance(value, str) or not value:
+        return ""
+    if str(definition.get("format", "DATE")).upper() != "DATETIME":
+        return value[:10]
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+def build_field(
+    definition: dict, *, workspace, runner=None, bound: bool = False
+) -> forms.Field:
+    """The Django field that renders one (non-nested) input definition.
+
+    Fields never validate (the engine does): they only render and collect.
+    """
+    kind = definition.get("type")
+    multiple = bool(definition.get("allowMultiple"))
+    common: dict[str, Any] = {
+        "label": definition.get("name") or definition.get("key"),
+        # crispy renders help text unescaped; descriptions are plain text:
+        "help_text": escape(definition.get("description") or ""),
+        "required": bool(definition.get("required")) and not _locked(definition),
+        "disabled": _locked(definition),
+    }
+    placeholder = definition.get("placeholder") or ""
+    text_attrs = {"placeholder": placeholder} if placeholder else {}
+    default = definition.get("defaultValue")
+    field: forms.Field
+    if kind == "TEXTAREA_FIELD":
+        field = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, **text_attrs}))
+    elif kind == "SECRET_FIELD":
+        attrs = {"autocomplete": "new-password", **text_attrs}
+        if _locked(definition):
+            attrs["placeholder"] = "Set by the workflow"
+        field = forms.CharField(
+            strip=False, widget=forms.PasswordInput(attrs=attrs, render_value=bound)
+        )
+        default = None  # never prefilled
+    elif kind == "NUMBER_FIELD":
+        field = forms.CharField(widget=_number_widget(definition))
+        if text_attrs:
+            field.widget.attrs.update(text_attrs)
+    elif kind == "TOGGLE_FIELD":
+        common["required"] = False  # an unticked toggle is a value too
+        field = forms.BooleanField(widget=forms.CheckboxInput(attrs={"role": "switch"}))
+        default = bool(default)
+    elif kind == "SELECT_FIELD":
+        choices = _choices(definition)
+        if definition.get("allowAdditionalOptions"):
+            field = forms.CharField(widget=DatalistInput(choices, attrs=text_attrs))
+        else:
+            blank = [("", placeholder or "Choose…")]
+            field = forms.ChoiceField(choices=blank + choices)
+    elif kind == "MULTISELECT_FIELD":
+        field = forms.MultipleChoiceField(
+            choices=_choices(definition), widget=forms.CheckboxSelectMultiple
+        )
+        if not isinstance(default, list):
+            default = [default] if default else []
+    elif kind == "DATE_FIELD":
+        with_time = str(definition.get("format", "DATE")).upper() == "DATETIME"
+        input_type = "datetime-local" if with_time else "date"
+        field = forms.CharField(widget=forms.TextInput(attrs={"type": input_type}))
+        default = _date_initial(definition, default)
+    elif kind == "CORTEX_ENTITY_FIELD":
+        choices = [
+            (e.tag, f"{e.name} ({e.tag})")
+            for e in entity_options(definition, workspace, runner=runner)
+        ]
+        if multiple:
+            field = forms.MultipleChoiceField(
+                choices=choices, widget=forms.SelectMultiple(attrs={"size": 6})
+            )
+        else:
+            field = forms.ChoiceField(
+                choices=[("", placeholder or "Choose an entity…")] + choices
+            )
+        items = default if isinstance(default, list) else [default] if default else []
+        tags = [i.get("tag") if isinstance(i, dict) else i for i in items]
+        default = tags if multiple else (tags[0] if tags else "")
+    elif kind == "CORTEX_USER_FIELD":
+        choices = [
+            (u.email, f"{u.display_name} ({u.email})" if u.get_full_name() else u.email)
+            for u in user_options(definition, workspace).order_by("email")
+        ]
+        if multiple:
+            field = forms.MultipleChoiceField(
+                choices=choices, widget=forms.SelectMultiple(attrs={"size": 6})
+            )
+        else:
+            field = forms.ChoiceField(
+                choices=[("", placeholder or "Choose a person…")] + choices
+            )
+        items = default if isinstance(default, list) else [default] if default else []
+        emails = [i.get("email") if isinstance(i, dict) else i for i in items]
+        default = emails if multiple else (emails[0] if emails else "")
+    elif kind == "SLACK_FIELD":
+        channels = [
+            str(c).removeprefix("#")
+            for c in (definition.get("filter") or {}).get("channels") or []
+        ]
+        if channels and multiple:
+            field = forms.MultipleChoiceField(
+                choices=[(c, f"#{c}") for c in channels],
+                widget=forms.CheckboxSelectMultiple,
+            )
+        elif channels:
+            field = forms.ChoiceField(
+                choices=[("", placeholder or "Choose a channel…")]
+                + [(c, f"#{c}") for c in channels]
+            )
+        else:
+            field = forms.CharField(
+                widget=forms.TextInput(attrs={"placeholder": placeholder or "#channel"})
+            )
+            if multiple:
+                common["help_text"] = " ".join(
+                    filter(
+                        None, [common["help_text"], "Separate channels with commas."]
+                    )
+                )
+        if isinstance(default, list) and not (channels and multiple):
+            default = ", ".join(str(c) for c in default)
+    else:  # INPUT_FIELD, and anything unknown is asked as text
+        field = forms.CharField(widget=forms.TextInput(attrs=text_attrs))
+    for name, value in common.items():
+        setattr(field, name, value)
+    if field.disabled:
+        field.widget.attrs["aria-readonly"] = "true"
+    if default is not None:
+        field.initial = default
+    return field
+
+
+def _raw_value(definition: dict, bound_field: forms.BoundField) -> Any:
+    """What the browser sent for one field, in the shape inputs.validate reads."""
+    value = bound_field.data
+    kind = definition.get("type")
+    multiple = definition.get("allowMultiple")
+    if kind == "SLACK_FIELD" and multiple and isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class RunInputForm(forms.Form):
+    """A USER_INPUT form; see the module docstring."""
+
+    use_required_attribute = False  # the engine's messages, not the browser's
+
+    def __init__(
+        self,
+        definitions: list[dict],
+        *,
+        workspace,
+        runner=None,
+        data: QueryDict | dict | None = None,
+        prefix: str | None = None,
+        added: str | None = None,
+    ):
+        super().__init__(data=data, prefix=prefix, auto_id="id_%s")
+        self.definitions = [d for d in definitions if isinstance(d, dict)]
+        self.workspace = workspace
+        self.runner = runner
+        self.nested: dict[str, NestedRows] = {}
+        # Errors come from the engine: the form never runs Django's validation.
+        self._errors = ErrorDict()
+        self.cleaned_data = {}
+        for definition in self.definitions:
+            key = str(definition.get("key"))
+            if definition.get("type") == "NESTED_FORM_FIELD":
+                self.nested[key] = NestedRows(
+                    definition,
+                    prefix=self.add_prefix(key),
+                    data=data,
+                    workspace=workspace,
+                    runner=runner,
+                    added=added,
+                )
+            else:
+                self.fields[key] = build_field(
+                    definition,
+                    workspace=workspace,
+                    runner=runner,
+                    bound=data is not None,
+                )
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def add_prefix(self, field_name: str) -> str:
+        return f"{self.prefix}{SEP}{field_name}" if self.prefix else field_name
+
+    @property
+    def entries(self) -> list[dict]:
+        """What the template renders, in the definitions' order."""
+        found = []
+        for definition in self.definitions:
+            key = str(definition.get("key"))
+            if key in self.nested:
+                found.append({"nested": self.nested[key], "definition": definition})
+            else:
+                found.append(
+                    {
+                        "field": self[key],
+                        "definition": definition,
+                        "toggle": definition.get("type") == "TOGGLE_FIELD",
+                    }
+                )
+        return found
+
+    @property
+    def first_field(self) -> forms.BoundField | None:
+        for entry in self.entries:
+            if "field" in entry and not entry["field"].field.disabled:
+                return entry["field"]
+        return None
+
+    def values(self) -> dict[str, Any]:
+        """The submitted values by input key, unvalidated (locked inputs left out)."""
+        found: dict[str, Any] = {}
+        for definition in self.definitions:
+            if _locked(definition):
+                continue
+            key = str(definition.get("key"))
+            if key in self.nested:
+                found[key] = self.nested[key].values()
+            else:
+                found[key] = _raw_value(definition, self[key])
+        return found
+
+    def apply_errors(self, errors: dict) -> None:
+        """Show an InputInvalid's errors (structure in workflows.inputs) on the form."""
+        for key, messages in errors.items():
+            if key == ALL:
+                self._add(NON_FIELD_ERRORS, messages)
+            elif key in self.nested:
+                self.nested[key].apply_errors(messages)
+            elif key in self.fields:
+                if isinstance(messages, dict):
+                    messages = messages.get(ALL, [])
+                self._add(key, messages)
+                widget = self.fields[key].widget
+                if isinstance(widget, forms.PasswordInput):
+                    widget.render_value = False  # an invalid secret is typed again
+            else:  # an input this form doesn't show (a locked nested field)
+                flat = messages if isinstance(messages, list) else messages.get(ALL, [])
+                self._add(NON_FIELD_ERRORS, [str(m) for m in flat])
+
+    def _add(self, key: str, messages) -> None:
+        if not messages:
+            return
+        if isinstance(messages, str):
+            messages = [messages]
+        error_class = "nonfield" if key == NON_FIELD_ERRORS else None
+        existing = self._errors.get(key)
+        if existing is None:
+            self._errors[key] = self.error_class(
+                [str(m) for m in messages], error_class=error_class
+            )
+        else:
+            existing.extend(str(m) for m in messages)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self._errors) or any(n.has_errors for n in self.nested.values())
+
+
+class NestedRow:
+    def __init__(self, index: int, form: RunInputForm, *, autofocus: bool = False):
+        self.index = index
+        self.number = index + 1
+        self.form = form
+        self.errors: list[str] = []
+        if autofocus and form.first_field is not None:
+            form.first_field.field.widget.attrs["autofocus"] = True
+
+    @property
+    def string_field(self) -> forms.BoundField:
+        return self.form[STRING_ROW_KEY]
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or self.form.has_errors
+
+
+class NestedRows:
+    """The rows of one NESTED_FORM_FIELD: a STRING list or OBJECT sub-forms."""
+
+    def __init__(
+        self,
+        definition: dict,
+        *,
+        prefix: str,
+        data,
+        workspace,
+        runner,
+        added: str | None = None,
+    ):
+        self.definition = definition
+        self.prefix = prefix
+        self.key = str(definition.get("key"))
+        self.name = definition.get("name") or self.key
+        self.help_text = definition.get("description") or ""
+        self.locked = _locked(definition)
+        self.required = bool(definition.get("required")) and not self.locked
+        self.objects = str(definition.get("dataType", "STRING")).upper() == "OBJECT"
+        self.min_rows = _limit(definition.get("minRows")) or 0
+        max_rows = _limit(definition.get("maxRows"))
+        self.max_rows = min(max_rows, MAX_ROWS) if max_rows is not None else MAX_ROWS
+        self.errors: list[str] = []
+        self.total_name = f"{prefix}{SEP}{TOTAL}"
+        sub_definitions = self._sub_definitions()
+        if data is not None and not self.locked:
+            count = _limit(data.get(self.total_name)) or 0
+            initials: list[Any] = [None] * min(count, MAX_ROWS)
+            row_data = data
+        else:
+            default = definition.get("defaultValue")
+            initials = list(default) if isinstance(default, list) else []
+            if not initials and not self.locked:
+                wanted = max(self.min_rows, 1)
+                initials = [None] * min(wanted, self.max_rows)
+            row_data = None
+        self.rows = []
+        for index, initial in enumerate(initials):
+            row_prefix = f"{prefix}{SEP}{index}"
+            defs = sub_definitions
+            if initial is not None:
+                defs = self._with_defaults(sub_definitions, initial)
+            form = RunInputForm(
+                defs,
+                workspace=workspace,
+                runner=runner,
+                # A row just added starts from the sub-form's defaults:
+                data=None if row_prefix == added else row_data,
+                prefix=row_prefix,
+                added=added,
+            )
+            if not self.objects:
+                widget = form.fields[STRING_ROW_KEY].widget
+                widget.attrs["class"] = "form-control"
+                widget.attrs["aria-label"] = f"{self.name} row {index + 1}"
+            self.rows.append(NestedRow(index, form, autofocus=added == row_prefix))
+
+    def _sub_definitions(self) -> list[dict]:
+        if self.objects:
+            subs = [
+                d for d in self.definition.get("inputs") or [] if isinstance(d, dict)
+            ]
+        else:
+            subs = [{"key": STRING_ROW_KEY, "type": "INPUT_FIELD", "name": self.name}]
+        if self.locked:
+            subs = [{**d, "disabled": True} for d in subs]
+        return subs
+
+    def _with_defaults(self, subs: list[dict], initial: Any) -> list[dict]:
+        if not self.objects:
+            return [{**subs[0], "defaultValue": initial}]
+        initial = initial if isinstance(initial, dict) else {}
+        return [
+            {**d, "defaultValue": initial[d.get("key")]}
+            if d.get("key") in initial
+            else d
+            for d in subs
+        ]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def can_add(self) -> bool:
+        return not self.locked and self.count < self.max_rows
+
+    @property
+    def can_remove(self) -> bool:
+        return not self.locked and self.count > self.min_rows
+
+    def values(self) -> list[Any]:
+        if self.objects:
+            return [row.form.values() for row in self.rows]
+        return [row.form.values().get(STRING_ROW_KEY) for row in self.rows]
+
+    def apply_errors(self, errors: Any) -> None:
+        if isinstance(errors, list):
+            self.errors += [str(m) for m in errors]
+            return
+        self.errors += [str(m) for m in errors.get(ALL, [])]
+        for index, row_errors in (errors.get("rows") or {}).items():
+            try:
+                row = self.rows[int(index)]
+            except (IndexError, ValueError):
+                continue
+            if isinstance(row_errors, list):
+                row.errors += [str(m) for m in row_errors]
+                if not self.objects:
+                    widget = row.form.fields[STRING_ROW_KEY].widget
+                    widget.attrs["class"] = "form-control is-invalid"
+            else:
+                row.errors += [str(m) for m in row_errors.get(ALL, [])]
+                row.form.apply_errors({k: v for k, v in row_errors.items() if k != ALL})
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or any(row.has_errors for row in self.rows)
+
+
+# --- Add and Remove ------------------------------------------------------------------
+
+
+def rows_changed(
+    data: QueryDict, *, add: str | None = None, remove: str | None = None
+) -> tuple[QueryDict, str | None]:
+    """A copy of posted form data with a row appended to `add` or removed at `remove`.
+
+    `add` is a nested field's prefix (`envVars`, `envVars.0.ports`); `remove` is
+    a row's prefix (`envVars.1`). Rows after a removed one move up by one, so
+    names stay contiguous (`envVars.0`, `envVars.1`, …) and values stay with
+    their rows. Returns the data and the prefix of the row added (or None).
+    """
+    changed = data.copy()
+    added = None
+    for name in (ADD, REMOVE):
+        changed.pop(name, None)
+    if add:
+        total = f"{add}{SEP}{TOTAL}"
+        count = _limit(changed.get(total)) or 0
+        if count < MAX_ROWS:
+            changed[total] = str(count + 1)
+            added = f"{add}{SEP}{count}"
+    if remove and SEP in remove:
+        prefix, _, index_text = remove.rpartition(SEP)
+        if not index_text.isdigit():
+            return changed, added
+        removed = int(index_text)
+        total = f"{prefix}{SEP}{TOTAL}"
+        count = _limit(changed.get(total)) or 0
+        if removed >= count:
+            return changed, added
+        pattern = re.compile(rf"^{re.escape(prefix)}\.(\d+)(\..+)?$")
+        rows: dict[str, list[str]] = {}
+        for name in list(changed.keys()):
+            match = pattern.match(name)
+            if match is None:
+                continue
+            values = changed.getlist(name)
+            del changed[name]
+            index = int(match.group(1))
+            if index == removed:
+                continue
+            if index > removed:
+                index -= 1
+            rows[f"{prefix}{SEP}{index}{match.group(2) or ''}"] = values
+        for name, values in rows.items():
+            changed.setlist(name, values)
+        changed[total] = str(count - 1)
+    return changed, added
+
+
+def row_change(data: QueryDict) -> tuple[str | None, str | None] | None:
+    """(add, remove) when the post is an Add or Remove click, else None."""
+    add, remove = data.get(ADD), data.get(REMOVE)
+    if add is None and remove is None:
+        return None
+    return add or None, remove or None
