@@ -8,7 +8,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0003_metricdatapoint'),
-        ('portal', '0002_idempotencyrecord'),
         ('workflows', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
