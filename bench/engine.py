@@ -110,15 +110,40 @@ def main():
     ws = Workspace.objects.create(slug="bench", name="Bench")
     ws.ensure_builtin_roles()
     user = User.objects.create_user("bench@example.com", "x")
-    workflow, _ = workflow_upsert(workspace=ws, descriptor=descriptor.validate(descriptor.parse(WORKFLOW.replace("URL", url))))
+    workflow, _ = workflow_upsert(
+        workspace=ws,
+        descriptor=descriptor.validate(descriptor.parse(WORKFLOW.replace("URL", url))),
+    )
 
-    print(f"database {connection.vendor}, broker {settings.CELERY_BROKER_URL.split(':')[0]}, {args.workers} worker(s), {args.runs} runs")
+    print(
+        f"database {connection.vendor}, broker {settings.CELERY_BROKER_URL.split(':')[0]}, {args.workers} worker(s), {args.runs} runs"
+    )
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo", "--queues", queue,
-             "--include", "bench.tasks", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-             "--hostname", f"{queue}-{i}@%h"],
-            cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool",
+                "solo",
+                "--queues",
+                queue,
+                "--include",
+                "bench.tasks",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"{queue}-{i}@%h",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for i in range(args.workers)
     ]
@@ -143,7 +168,10 @@ def main():
         failed = Run.objects.filter(status="FAILED").first()
         if failed:
             print("a run failed:", failed.error)
-        latencies = [(r.finished_at - r.created_at).total_seconds() * 1000 for r in Run.objects.all()]
+        latencies = [
+            (r.finished_at - r.created_at).total_seconds() * 1000
+            for r in Run.objects.all()
+        ]
 
         began = time.perf_counter()
         for i in range(args.runs):
@@ -162,7 +190,13 @@ def main():
 
     # Engine overhead, in-process: time in advance() minus time inside blocks.
     inside = [0.0]
-    for block_type in ("JQ", "SET_VARIABLES", "CONDITIONAL_BRANCH", "JAVASCRIPT", "HTTP_REQUEST"):
+    for block_type in (
+        "JQ",
+        "SET_VARIABLES",
+        "CONDITIONAL_BRANCH",
+        "JAVASCRIPT",
+        "HTTP_REQUEST",
+    ):
         block = blocks.get_block(block_type)
         original = block.execute
 
@@ -181,15 +215,29 @@ def main():
     for run in runs:
         engine.advance(run.pk)
     total = time.perf_counter() - began
-    assert not Run.objects.filter(pk__in=[r.pk for r in runs]).exclude(status="COMPLETED").exists()
-    executed = sum(Run.objects.get(pk=r.pk).steps.filter(status="COMPLETED").count() for r in runs)
+    assert (
+        not Run.objects.filter(pk__in=[r.pk for r in runs])
+        .exclude(status="COMPLETED")
+        .exists()
+    )
+    executed = sum(
+        Run.objects.get(pk=r.pk).steps.filter(status="COMPLETED").count() for r in runs
+    )
     overhead_ms = (total - inside[0]) / executed * 1000
 
-    print(f"engine: {args.runs / engine_seconds:7.1f} runs/s   ({args.runs * 6 / engine_seconds:.0f} blocks/s)")
-    print(f"chain:  {args.runs / chain_seconds:7.1f} chains/s ({args.runs * 6 / chain_seconds:.0f} tasks/s)")
+    print(
+        f"engine: {args.runs / engine_seconds:7.1f} runs/s   ({args.runs * 6 / engine_seconds:.0f} blocks/s)"
+    )
+    print(
+        f"chain:  {args.runs / chain_seconds:7.1f} chains/s ({args.runs * 6 / chain_seconds:.0f} tasks/s)"
+    )
     print(f"ratio engine/chain: {chain_seconds / engine_seconds:.2f}")
-    print(f"start→COMPLETED: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 99):.0f} ms (all {args.runs} started at once)")
-    print(f"engine overhead: {overhead_ms:.2f} ms per block ({executed} blocks in-process; blocks themselves took {inside[0] / executed * 1000:.2f} ms each)")
+    print(
+        f"start→COMPLETED: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 99):.0f} ms (all {args.runs} started at once)"
+    )
+    print(
+        f"engine overhead: {overhead_ms:.2f} ms per block ({executed} blocks in-process; blocks themselves took {inside[0] / executed * 1000:.2f} ms each)"
+    )
     server.shutdown()
 
 

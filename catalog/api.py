@@ -1,25 +1,83 @@
-"""Catalog endpoints, in Cortex's shapes (the Cortex CLI reads them)."""
+"""Catalog endpoints, in Cortex's shapes (the Cortex CLI reads them).
 
-from django.db.models import Prefetch
-from ninja import Query, Router, Schema
+- `GET /catalog` (pagination from 0, `types`, `groups`, `owners`, `query`,
+  `includeArchived`), `GET /catalog/{tagOrId}`, `GET /catalog/{tagOrId}/openapi`;
+- `POST /open-api` creates or updates the entities of a descriptor (YAML, one or
+  several documents), `PATCH /open-api` merges one into the existing entity;
+- `DELETE /catalog/{tagOrId}`, `DELETE /catalog?ids=…`, and
+  `PUT /catalog/{tagOrId}/archive` and `/unarchive`.
+
+Reading needs any key of the workspace; writing needs EDIT_ENTITIES. A tag or
+id from another workspace is a 404 like a missing one.
+"""
+
+import copy
+
+import yaml
+from django.db.models import Prefetch, Q
+from django.http import HttpResponse
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
+from portal.api import BodyError, check_storable, error_body, json_response, require
+from portal.idempotency import idempotent
+from portal.permissions import Permission
+
+from .descriptors import DescriptorError, parse_entity, parse_entity_file
 from .models import Entity, Team
+from .services import entities_upsert
 
 router = Router(tags=["catalog"])
+openapi_router = Router(tags=["catalog"])
+
+MAX_INT32 = 2**31 - 1
+YAML_TYPE = "application/yaml; charset=utf-8"
+_IDEMPOTENCY_HEADER = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "description": "Retry safely: the same key with the same request answers "
+            "the first response again (Idempotent-Replayed: true) for 24 hours.",
+            "schema": {"type": "string", "maxLength": 255},
+        }
+    ]
+}
+_DESCRIPTOR_BODY = {
+    **_IDEMPOTENCY_HEADER,
+    "requestBody": {
+        "required": True,
+        "description": "An entity descriptor: OpenAPI-style YAML with x-cortex-* keys "
+        "under info; several documents may be separated by ---",
+        "content": {
+            "application/openapi": {"schema": {"type": "string"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    },
+}
 
 
 class CatalogFilters(Schema):
-    page: int = 0
-    pageSize: int = 250
-    types: str | None = None
-    groups: str | None = None
-    query: str | None = None
+    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
+    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+    types: list[str] = Field(
+        default_factory=list, description="Entity types (repeat or comma-separate)"
+    )
+    groups: list[str] = Field(
+        default_factory=list, description="Groups (repeat or comma-separate)"
+    )
+    owners: list[str] = Field(
+        default_factory=list,
+        description="Owning team tags or owner emails (repeat or comma-separate)",
+    )
+    query: str | None = Field(None, max_length=200)
     includeArchived: bool = False
 
 
 def entity_out(entity: Entity) -> dict:
     return {
+        "id": str(entity.pk),
         "tag": entity.tag,
         "name": entity.name,
         "description": entity.description or None,
@@ -44,17 +102,33 @@ def _entities(workspace):
     )
 
 
+def _values(values: list[str]) -> list[str]:
+    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+def _find(workspace, tag_or_id: str) -> Entity:
+    qs = _entities(workspace)
+    entity = qs.filter(tag=tag_or_id).first()
+    if entity is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:
+        entity = qs.filter(pk=int(tag_or_id)).first()
+    if entity is None:
+        raise HttpError(404, f"could not find entity with tag: {tag_or_id}")
+    return entity
+
+
 @router.get("", summary="List entities")
 def entity_list(request, filters: Query[CatalogFilters]):
-    if filters.page < 0 or not 1 <= filters.pageSize <= 1000:
-        raise HttpError(400, "page must be >= 0 and pageSize between 1 and 1000")
     qs = _entities(request.auth.workspace).search(filters.query or "")
     if not filters.includeArchived:
         qs = qs.filter(archived=False)
-    if filters.types:
-        qs = qs.filter(type__tag__in=filters.types.split(","))
-    if filters.groups:
-        qs = qs.filter(groups__tag__in=filters.groups.split(",")).distinct()
+    if types := _values(filters.types):
+        qs = qs.filter(type__tag__in=types)
+    if groups := _values(filters.groups):
+        qs = qs.filter(groups__tag__in=groups).distinct()
+    if owners := _values(filters.owners):
+        qs = qs.filter(
+            Q(owner_teams__tag__in=owners) | Q(owner_users__email__in=owners)
+        ).distinct()
     total = qs.count()
     start = filters.page * filters.pageSize
     rows = list(qs[start : start + filters.pageSize])
@@ -66,9 +140,236 @@ def entity_list(request, filters: Query[CatalogFilters]):
     }
 
 
+class EntityIds(Schema):
+    ids: list[str] = Field(description="Entity ids or tags (repeat or comma-separate)")
+
+
+@router.delete("", summary="Delete entities by id or tag")
+def entity_delete_many(request, params: Query[EntityIds]):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    wanted = _values(params.ids)
+    numbers = [int(i) for i in wanted if i.isdigit() and len(i) <= 18]
+    Entity.objects.filter(workspace=request.auth.workspace).filter(
+        Q(tag__in=wanted) | Q(pk__in=numbers)
+    ).delete()
+    return {"message": "Entities deleted successfully"}
+
+
 @router.get("/{tag}", summary="Entity details")
 def entity_details(request, tag: str):
-    entity = _entities(request.auth.workspace).filter(tag=tag).first()
-    if entity is None:
-        raise HttpError(404, f"could not find entity with tag: {tag}")
-    return entity_out(entity)
+    return entity_out(_find(request.auth.workspace, tag))
+
+
+@router.get("/{tag}/openapi", summary="Entity descriptor")
+def entity_descriptor(request, tag: str, yaml: bool = False):
+    """The entity's descriptor (`openapi` + `info`), as JSON or, with yaml=true, YAML."""
+    entity = _find(request.auth.workspace, tag)
+    document = {"openapi": "3.0.1", "info": _info(entity)}
+    if yaml:
+        return HttpResponse(_dump(document), content_type=YAML_TYPE)
+    return document
+
+
+def _dump(data) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _info(entity: Entity) -> dict:
+    info = copy.deepcopy(entity.descriptor or {})
+    info.setdefault("title", entity.name)
+    info.setdefault("x-cortex-tag", entity.tag)
+    info.setdefault("x-cortex-type", entity.type.tag)
+    if entity.description:
+        info.setdefault("description", entity.description)
+    return info
+
+
+@router.delete("/{tag}", summary="Delete an entity", openapi_extra=_IDEMPOTENCY_HEADER)
+@idempotent
+def entity_delete(request, tag: str):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    _find(request.auth.workspace, tag).delete()
+    return json_response(request, {"message": "Entity deleted successfully"})
+
+
+@router.put(
+    "/{tag}/archive", summary="Archive an entity", openapi_extra=_IDEMPOTENCY_HEADER
+)
+@idempotent
+def entity_archive(request, tag: str):
+    return _set_archived(request, tag, True)
+
+
+@router.put(
+    "/{tag}/unarchive", summary="Unarchive an entity", openapi_extra=_IDEMPOTENCY_HEADER
+)
+@idempotent
+def entity_unarchive(request, tag: str):
+    return _set_archived(request, tag, False)
+
+
+def _set_archived(request, tag: str, archived: bool):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity = _find(request.auth.workspace, tag)
+    entity.archived = archived
+    entity.save(update_fields=["archived", "updated_at"])
+    return json_response(request, entity_out(entity))
+
+
+# --- descriptors: POST and PATCH /open-api -----------------------------------------
+
+
+def _descriptor_error(request, exc: DescriptorError):
+    """400 in Cortex's shape, with `violations` (which the Cortex CLI prints)."""
+    body = error_body(400, f"Invalid entity descriptor: {exc}")
+    body["violations"] = [
+        {
+            "title": "Invalid entity descriptor",
+            "description": exc.message,
+            "pointer": exc.field or None,
+            "violationType": "MUST",
+        }
+    ]
+    return json_response(request, body, 400)
+
+
+def _text(request) -> str:
+    try:
+        return request.body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise HttpError(400, "The descriptor is not UTF-8 text") from None
+
+
+@openapi_router.post(
+    "",
+    summary="Create or update entities from a descriptor",
+    openapi_extra=_DESCRIPTOR_BODY,
+)
+@idempotent
+def entity_create(request, dryRun: bool = False):
+    """Create or update (by x-cortex-tag) the entities of a descriptor; `dryRun`
+    only validates it. Needs EDIT_ENTITIES."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    try:
+        specs = parse_entity_file(_text(request))
+        for spec in specs:
+            check_storable(spec.info, "info")
+    except DescriptorError as exc:
+        return _descriptor_error(request, exc)
+    except BodyError as exc:
+        raise HttpError(400, f"Invalid entity descriptor: {exc}") from None
+    if dryRun:
+        return json_response(request, {"ok": True, "violations": []})
+    entities = entities_upsert(workspace=request.auth.workspace, specs=specs)
+    return json_response(
+        request,
+        {
+            "ok": True,
+            "violations": [],
+            "entities": [entity_out(e) for e in _reload(entities)],
+        },
+    )
+
+
+def _reload(entities: list[Entity]) -> list[Entity]:
+    """The saved entities again, with what entity_out shows in a few queries."""
+    by_pk = {
+        e.pk: e
+        for e in Entity.objects.filter(pk__in=[e.pk for e in entities])
+        .select_related("type")
+        .prefetch_related("groups", "owner_teams", "owner_users")
+    }
+    return [by_pk[e.pk] for e in entities]
+
+
+def _merge(base, patch, *, append: bool, marker: str):
+    """`patch` merged into `base`: mappings key by key, lists replaced (or appended),
+    keys whose patch value is the delete marker removed."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            if value == marker:
+                merged.pop(key, None)
+            elif key in merged:
+                merged[key] = _merge(merged[key], value, append=append, marker=marker)
+            else:
+                merged[key] = _strip(value, marker)
+        return merged
+    if append and isinstance(base, list) and isinstance(patch, list):
+        return base + [_strip(v, marker) for v in patch if v not in base]
+    return _strip(patch, marker)
+
+
+def _strip(value, marker: str):
+    if isinstance(value, dict):
+        return {k: _strip(v, marker) for k, v in value.items() if v != marker}
+    if isinstance(value, list):
+        return [_strip(v, marker) for v in value if v != marker]
+    return value
+
+
+@openapi_router.patch(
+    "",
+    summary="Create or merge into entities from a descriptor",
+    openapi_extra=_DESCRIPTOR_BODY,
+)
+@idempotent
+def entity_patch(
+    request,
+    dryRun: bool = False,
+    appendArrays: bool = False,
+    deleteMarkerValue: str = "__delete__",
+    failIfEntityDoesNotExist: bool = False,
+):
+    """Merge each document of the descriptor into the existing entity with its
+    x-cortex-tag (creating it unless failIfEntityDoesNotExist). Needs EDIT_ENTITIES."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    workspace = request.auth.workspace
+    try:
+        documents = [d for d in yaml.safe_load_all(_text(request)) if d is not None]
+    except yaml.YAMLError as exc:
+        return _descriptor_error(request, DescriptorError("", f"invalid YAML: {exc}"))
+    if not documents:
+        return _descriptor_error(
+            request, DescriptorError("", "the file holds no descriptor")
+        )
+    specs = []
+    for document in documents:
+        try:
+            check_storable(document, "descriptor")
+        except BodyError as exc:
+            raise HttpError(400, f"Invalid entity descriptor: {exc}") from None
+        info = document.get("info") if isinstance(document, dict) else None
+        tag = info.get("x-cortex-tag") if isinstance(info, dict) else None
+        existing = (
+            Entity.objects.filter(workspace=workspace, tag=tag).first()
+            if isinstance(tag, str)
+            else None
+        )
+        if existing is None and failIfEntityDoesNotExist:
+            raise HttpError(404, f"could not find entity with tag: {tag}")
+        if existing is not None:
+            document = {
+                **document,
+                "info": _merge(
+                    _info(existing),
+                    info,
+                    append=appendArrays,
+                    marker=deleteMarkerValue,
+                ),
+            }
+        try:
+            specs.append(parse_entity(document))
+        except DescriptorError as exc:
+            return _descriptor_error(request, exc)
+    if dryRun:
+        return json_response(request, {"ok": True, "violations": []})
+    entities = entities_upsert(workspace=workspace, specs=specs)
+    return json_response(
+        request,
+        {
+            "ok": True,
+            "violations": [],
+            "entities": [entity_out(e) for e in _reload(entities)],
+        },
+    )

@@ -1,19 +1,37 @@
-"""The API root: one NinjaAPI under /api/v1/, bearer keys, IP allowlist, Cortex errors."""
+"""The API root: one NinjaAPI under /api/v1/, bearer keys, IP allowlist, Cortex errors.
+
+Every request with a valid key passes, in order: the workspace's IP allowlist
+(403 "Forbidden IP address"), the key's rate limit (429 with Retry-After), and a
+check that the path and query hold no NUL character (400; databases can't store
+it). Bodies are JSON, or YAML when the Content-Type says so (`CairnParser`); a
+body that can't be read is a 400 saying why. Errors use Cortex's ErrorResponse
+shape (`error_response`).
+"""
 
 import ipaddress
+import json
+import logging
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+import yaml
 from django.conf import settings
-from django.http import HttpRequest
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
+from . import ratelimit
 from .models import ApiKey, User, Workspace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,6 +46,98 @@ class Principal:
 
 class ForbiddenIP(Exception):
     pass
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class BodyError(ValueError):
+    """A request body that can't be read; the message says why (a 400)."""
+
+
+# Bodies and values that the databases could not store, or that would take too
+# long to walk (a YAML alias bomb expands into millions of values):
+MAX_BODY_VALUES = 100_000
+
+
+def check_storable(value: Any, where: str = "body") -> None:
+    """Raise BodyError if value holds a NUL character, a lone surrogate, NaN or
+    infinity, or more than MAX_BODY_VALUES values: PostgreSQL refuses the first
+    three, and the last is a denial of service."""
+    stack, count = [(value, where)], 0
+    while stack:
+        item, path = stack.pop()
+        count += 1
+        if count > MAX_BODY_VALUES:
+            raise BodyError(f"{where} holds more than {MAX_BODY_VALUES} values")
+        if isinstance(item, str):
+            _check_text(item, path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(str(key), path)
+                stack.append((child, f"{path}.{key}"))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise BodyError(f"{path}: {item!r} is not a number JSON can store")
+
+
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise BodyError(f"{path}: text must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BodyError(f"{path}: text is not valid Unicode") from None
+
+
+def read_body(request: HttpRequest) -> Any:
+    """The request body: YAML when the Content-Type names YAML, else JSON.
+
+    An empty body is None. Raises BodyError with a message fit for a 400.
+    """
+    raw = request.body
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BodyError("The request body is not UTF-8 text") from None
+    if "yaml" in (request.content_type or "").lower():
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = (
+                f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            )
+            raise BodyError(f"The request body is not valid YAML{where}") from None
+    else:
+        try:
+            data = json.loads(text, parse_constant=_no_constant)
+        except json.JSONDecodeError as exc:
+            raise BodyError(
+                f"The request body is not valid JSON: line {exc.lineno}, "
+                f"column {exc.colno}: {exc.msg}"
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            raise BodyError(f"The request body is not valid JSON: {exc}") from None
+    check_storable(data)
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON can store")
+
+
+class CairnParser(Parser):
+    """Ninja's body parser, reading YAML too and saying what is wrong (BodyError)."""
+
+    def parse_body(self, request: HttpRequest):
+        return read_body(request)
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -94,13 +204,25 @@ class ApiKeyAuth(HttpBearer):
             return None
         if not ip_allowed(key.workspace, client_ip(request)):
             raise ForbiddenIP
+        wait = ratelimit.hit(f"api-key:{key.key_hash[:32]}", settings.API_RATE_LIMIT)
+        if wait is not None:
+            raise RateLimited(wait)
+        _check_path_and_query(request)
         if key.user is not None:
-            membership = key.user.memberships.filter(workspace=key.workspace).first()
-            if membership is None or not key.user.is_active:
+            # One row per role of the owner's membership ([None] for a member
+            # without roles, [] when the owner left the workspace):
+            role_perms = list(
+                key.user.memberships.filter(workspace=key.workspace).values_list(
+                    "roles__permissions", flat=True
+                )
+            )
+            if not role_perms or not key.user.is_active:
                 return None  # the token's owner left the workspace
-            perms = membership.permission_set()
         else:
-            perms = frozenset(p for role in key.roles.all() for p in role.permissions)
+            role_perms = list(key.roles.values_list("permissions", flat=True))
+        perms = frozenset(
+            p for permissions in role_perms if permissions for p in permissions
+        )
         now = timezone.now()
         # Record successful use, writing last_used_at at most once a minute:
         if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
@@ -110,25 +232,46 @@ class ApiKeyAuth(HttpBearer):
         )
 
 
+def _check_path_and_query(request: HttpRequest) -> None:
+    values = [request.path] + [
+        text for key, items in request.GET.lists() for text in (key, *items)
+    ]
+    if any("\x00" in value for value in values):
+        raise HttpError(400, "The path and query must not contain NUL characters")
+
+
 api = NinjaAPI(
     title="Cairn API",
     version="1",
-    description="Cortex-compatible API for the catalog and workflows.",
+    description=(
+        "Cortex-compatible API for the catalog and workflows. Authenticate with "
+        "`Authorization: Bearer <key>` (a workspace API key or a personal access "
+        "token). Errors are Cortex's ErrorResponse: `{type, message, details, "
+        "httpStatus, requestId}`."
+    ),
     auth=ApiKeyAuth(),
     urls_namespace="api",
+    parser=CairnParser(),
 )
 
 
-def error_response(
-    request, status: int, message: str, *, kind: str | None = None, details=None
-):
-    body = {
+def error_body(
+    status: int, message: str, *, kind: str | None = None, details=None
+) -> dict:
+    """Cortex's ErrorResponse."""
+    return {
         "type": kind or _ERROR_TYPES.get(status, "ERROR"),
         "message": message,
         "details": details,
         "httpStatus": status,
         "requestId": uuid.uuid4().hex,
     }
+
+
+def error_response(
+    request, status: int, message: str, *, kind: str | None = None, details=None
+):
+    body = error_body(status, message, kind=kind, details=details)
     return api.create_response(request, body, status=status)
 
 
@@ -138,15 +281,56 @@ _ERROR_TYPES = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
     409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
     422: "UNPROCESSABLE_ENTITY",
     429: "TOO_MANY_REQUESTS",
+    500: "UNHANDLED_EXCEPTION",
 }
 
 
 @api.exception_handler(ForbiddenIP)
 def _forbidden_ip(request, exc):
     return error_response(request, 403, "Forbidden IP address")
+
+
+@api.exception_handler(RateLimited)
+def _rate_limited(request, exc: RateLimited):
+    response = error_response(
+        request,
+        429,
+        "The client has exceeded the rate limit by performing too many requests "
+        "in a short period. Retry the request after a delay.",
+        details=f"{settings.API_RATE_LIMIT} requests per minute per API key",
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(BodyError)
+def _bad_body(request, exc: BodyError):
+    return error_response(request, 400, str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return error_response(
+        request,
+        413,
+        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+    )
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return error_response(request, 404, str(exc) or "Not found")
+
+
+@api.exception_handler(Exception)
+def _unhandled(request, exc):
+    log.exception("Unhandled error in %s %s", request.method, request.path)
+    return error_response(request, 500, "Internal error")
 
 
 @api.exception_handler(AuthenticationError)
@@ -156,7 +340,11 @@ def _unauthorized(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
-    return error_response(request, exc.status_code, str(exc))
+    # Ninja answers "Cannot parse request body" for any body the parser refuses;
+    # the parser's own BodyError says what is wrong:
+    cause = exc.__cause__
+    message = str(cause) if isinstance(cause, BodyError) else str(exc)
+    return error_response(request, exc.status_code, message)
 
 
 @api.exception_handler(NinjaValidationError)
@@ -179,4 +367,11 @@ def require(principal: Principal, permission: str) -> None:
         raise HttpError(403, f"This key lacks the {permission} permission")
 
 
+def json_response(request, data, status: int = 200):
+    """An HttpResponse with data as JSON (what idempotent views must return)."""
+    return api.create_response(request, data, status=status)
+
+
 api.add_router("/catalog", "catalog.api.router")
+api.add_router("/open-api", "catalog.api.openapi_router")
+api.add_router("/workflows", "workflows.api.router")

@@ -232,3 +232,44 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class IdempotencyRecord(models.Model):
+    """An `Idempotency-Key` the API has seen in a workspace, and the answer it gave.
+
+    The row is inserted before the request is handled, so the unique constraint
+    on (workspace, key) decides which of several concurrent requests goes ahead;
+    the answer is stored in the same transaction as the request's own writes, so
+    a run exists exactly when its record is DONE. Kept for 24 hours.
+    """
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "IN_FLIGHT", "In flight"
+        DONE = "DONE", "Done"
+
+    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the API key, method, path, query and body: "the same request".
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State, default=State.IN_FLIGHT)
+    # Who holds the record while it is in flight; another request may take over
+    # a claim whose holder has not finished for too long (it died).
+    lock = models.UUIDField()
+    locked_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "key"], name="idempotency_key_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

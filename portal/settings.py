@@ -124,9 +124,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so a real worker process can share the test database:
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-cairn.sqlite3")}
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Keep connections between requests. On SQLite too: a fresh connection per
+# request costs more than the request (a run start through the API took about
+# 40 ms with a new connection each time, 14 ms without; closing the last
+# connection also checkpoints the WAL).
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

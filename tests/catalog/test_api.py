@@ -43,6 +43,7 @@ def test_the_catalog_lists_entities_in_cortex_shape(catalog, ws):
     assert (body["page"], body["total"], body["totalPages"]) == (0, 1, 1)
     [item] = body["entities"]
     assert item == {
+        "id": str(entity.pk),
         "tag": "ledger",
         "name": "Ledger",
         "description": "Books",

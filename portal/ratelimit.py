@@ -1,0 +1,80 @@
+"""Fixed-window request counters in Django's shared cache (the API's rate limit).
+
+    wait = hit(f"api-key:{digest}", limit=1000)   # None, or seconds until allowed
+
+Counters must be shared by every web process, so the cache is Redis or the
+database (settings.CACHES), never per-process memory.
+
+- Redis: `add` then `incr`, both atomic.
+- The database cache (SQLite 3.35+ or PostgreSQL): one row per bucket in the
+  cache table, counted by a single upsert, which is atomic on both; the row's
+  `expires` holds the end of the current window, and the first request of a new
+  window resets the count. One statement per request, no lock to hold, and no
+  rows to clean up (one per API key). Django never reads these rows: they are
+  not pickled values, and only this module knows their keys.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+
+from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connections, router
+
+CACHE_ALIAS = "default"
+
+
+def hit(bucket: str, limit: int, period: int = 60) -> int | None:
+    """Count one request in `bucket`: None when it is within `limit` per `period`
+    seconds, else the whole seconds until the current window ends (Retry-After).
+    A limit of 0 or less means no limit."""
+    if limit <= 0:
+        return None
+    now = time.time()
+    window_end = (int(now // period) + 1) * period
+    cache = caches[CACHE_ALIAS]
+    if isinstance(cache, DatabaseCache):
+        count = _count_in_database(cache, f"ratelimit:{bucket}", window_end)
+    else:
+        count = _count_in_cache(cache, f"ratelimit:{bucket}:{window_end}", period)
+    if count <= limit:
+        return None
+    return max(1, math.ceil(window_end - now))
+
+
+def _count_in_cache(cache, key: str, period: int) -> int:
+    if cache.add(key, 1, period + 5):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, period + 5)
+        return 1
+
+
+def _count_in_database(cache: DatabaseCache, key: str, window_end: int) -> int:
+    alias = router.db_for_write(cache.cache_model_class)
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    table = quote(cache._table)
+    key_col, value_col, expires_col = (
+        quote(c) for c in ("cache_key", "value", "expires")
+    )
+    expires = connection.ops.adapt_datetimefield_value(
+        datetime.fromtimestamp(window_end, tz=UTC)
+    )
+    sql = (
+        f"INSERT INTO {table} ({key_col}, {value_col}, {expires_col}) "
+        f"VALUES (%s, '1', %s) "
+        f"ON CONFLICT ({key_col}) DO UPDATE SET "
+        f"{value_col} = CASE WHEN {table}.{expires_col} = EXCLUDED.{expires_col} "
+        f"THEN CAST(CAST({table}.{value_col} AS INTEGER) + 1 AS TEXT) ELSE '1' END, "
+        f"{expires_col} = EXCLUDED.{expires_col} "
+        f"RETURNING {value_col}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [cache.make_and_validate_key(key), expires])
+        return int(cursor.fetchone()[0])

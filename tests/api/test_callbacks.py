@@ -1,0 +1,171 @@
+"""POST /workflows/{tagOrId}/callback/{callbackId}: an async HTTP block reports back."""
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.api.conftest import save
+from tests.factories import api_key
+from workflows import engine
+from workflows.models import Run, Step
+
+DISPATCH = """
+tag: deploy
+name: Deploy
+isRunnableViaApi: true
+filter: {type: GLOBAL}
+runResponseTemplate: "Deployed {{actions.dispatch.outputs.response.version}}"
+actions:
+  - slug: dispatch
+    name: Dispatch
+    isRootAction: true
+    outgoingActions: [after]
+    schema:
+      type: HTTP_REQUEST_ASYNC
+      httpMethod: POST
+      url: URL/dispatch
+      headers: {Content-Type: application/json}
+      payload: '{"callback": "{{{callbackUrl}}}"}'
+  - slug: after
+    name: After
+    isRootAction: false
+    outgoingActions: []
+    schema: {type: JQ, expression: '.actions.dispatch.outputs.message'}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _allow_loopback(settings):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
+@pytest.fixture
+def waiting(ws, ada_api, http_server):
+    """A run paused on its HTTP_REQUEST_ASYNC block; returns (run, callback path)."""
+    http_server.route("POST", "/dispatch", status=202, json={"queued": True})
+    save(ws, DISPATCH.replace("URL", http_server.url("")))
+    run_id = ada_api.post("/workflows/deploy/runs", {}).json()["id"]
+    run = Run.objects.get(uid=run_id)
+    engine.advance(run.pk)
+    run.refresh_from_db()
+    assert run.status == Run.Status.PAUSED
+    callback_url = http_server.requests[0].json()["callback"]
+    path = urlsplit(callback_url).path.removeprefix("/api/v1")
+    return run, path
+
+
+def advance(run: Run) -> Run:
+    engine.advance(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def test_success_completes_the_block_and_the_run_goes_on(ada_api, waiting):
+    run, path = waiting
+    r = ada_api.post(
+        path,
+        {"status": "SUCCESS", "message": "Deployed", "response": {"version": "1.2"}},
+    )
+    assert r.status_code == 200, r.content
+    assert r.json() == {"message": "Successfully received Workflow callback"}
+    run = advance(run)
+    assert run.status == Run.Status.COMPLETED
+    assert run.response == "Deployed 1.2"
+    body = ada_api.get(f"/workflows/deploy/runs/{run.uid}").json()
+    dispatch, after = body["steps"]
+    assert dispatch["status"] == "COMPLETED"
+    assert dispatch["outputs"]["response"] == {"version": "1.2"}
+    assert after["outputs"] == {"result": "Deployed"}
+
+
+def test_failure_fails_the_block_and_the_run_with_the_message(ada_api, waiting):
+    run, path = waiting
+    r = ada_api.post(path, {"status": "FAILURE", "message": "Pipeline broke"})
+    assert r.status_code == 200
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "Pipeline broke" in run.error
+    body = ada_api.get(f"/workflows/deploy/runs/{run.uid}").json()
+    assert body["status"] == "FAILED"
+    assert body["steps"][0]["error"] == "Pipeline broke"
+
+
+def test_update_keeps_the_block_waiting_and_records_the_message(ada_api, waiting):
+    run, path = waiting
+    r = ada_api.post(path, {"status": "UPDATE", "message": "Building…"})
+    assert r.status_code == 200
+    run.refresh_from_db()
+    step = Step.objects.get(run=run, slug="dispatch")
+    assert run.status == Run.Status.PAUSED
+    assert step.status == Step.Status.WAITING
+    assert step.outputs["message"] == "Building…"
+    done = ada_api.post(path, {"status": "SUCCESS", "message": "Done"})
+    assert done.status_code == 200
+    assert advance(run).status == Run.Status.COMPLETED
+
+
+def test_a_callback_once_the_block_no_longer_waits_is_a_406(ada_api, waiting):
+    run, path = waiting
+    assert ada_api.post(path, {"status": "SUCCESS", "message": "ok"}).status_code == 200
+    again = ada_api.post(path, {"status": "SUCCESS", "message": "ok"})
+    assert again.status_code == 406
+    assert again.json()["message"] == "Workflow block is not waiting for callback"
+
+
+def test_a_callback_for_a_cancelled_run_is_a_406(ada_api, waiting):
+    run, path = waiting
+    engine.cancel(run, by=None)
+    r = ada_api.post(path, {"status": "SUCCESS", "message": "late"})
+    assert r.status_code == 406
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"message": "no status"}, "status"),
+        ({"status": "DONE", "message": "x"}, "status"),
+        ({"status": "SUCCESS"}, "message"),
+        ({"status": "SUCCESS", "message": "x", "response": [1]}, "response"),
+        (["SUCCESS"], "JSON object"),
+    ],
+    ids=["no-status", "unknown-status", "no-message", "response-not-object", "list"],
+)
+def test_a_malformed_callback_is_a_400_and_the_block_keeps_waiting(
+    ada_api, waiting, body, field
+):
+    run, path = waiting
+    r = ada_api.post(path, body)
+    assert r.status_code == 400
+    assert field in r.json()["message"]
+    assert Step.objects.get(run=run, slug="dispatch").status == Step.Status.WAITING
+
+
+def test_an_unknown_callback_id_or_another_workflows_tag_is_a_404(ada_api, waiting, ws):
+    run, path = waiting
+    save(ws, DISPATCH.replace("tag: deploy", "tag: other"))
+    callback_id = path.rsplit("/", 1)[1]
+    for wrong in (
+        "/workflows/deploy/callback/0b6c6a3e-0000-4000-8000-000000000000",
+        "/workflows/deploy/callback/not-a-uuid",
+        f"/workflows/other/callback/{callback_id}",
+    ):
+        r = ada_api.post(wrong, {"status": "SUCCESS", "message": "x"})
+        assert r.status_code == 404, wrong
+        assert r.json()["message"] == "Workflow run or block not found"
+
+
+def test_the_callback_needs_edit_workflow_runs(ws, as_key, waiting):
+    run, path = waiting
+    user_key = as_key(api_key(ws, "User")[1])
+    r = user_key.post(path, {"status": "SUCCESS", "message": "x"})
+    assert r.status_code == 403
+    assert "EDIT_WORKFLOW_RUNS" in r.json()["message"]
+    assert Step.objects.get(run=run, slug="dispatch").status == Step.Status.WAITING
+
+
+def test_cortexs_own_callers_output_and_cancelled_are_understood(ada_api, waiting):
+    run, path = waiting
+    r = ada_api.post(path, {"status": "CANCELLED", "message": "Stopped", "output": {}})
+    assert r.status_code == 200
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED

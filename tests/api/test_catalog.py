@@ -1,0 +1,203 @@
+"""The catalog endpoints the Cortex CLI uses: POST/PATCH /open-api, GET/DELETE
+/catalog/{tagOrId}, /openapi, archive and unarchive, and list filters."""
+
+import pytest
+import yaml
+
+from catalog.models import Entity
+from tests.factories import EntityFactory, EntityTypeFactory, TeamFactory, api_key
+
+PAYMENTS = """
+openapi: 3.0.1
+info:
+  title: Payments API
+  description: Takes card payments.
+  x-cortex-tag: payments-api
+  x-cortex-type: service
+  x-cortex-groups: [backend, tier-1]
+  x-cortex-owners:
+    - {type: group, name: payments, provider: CORTEX}
+    - {type: email, email: grace@example.com}
+  x-cortex-custom-metadata: {tier: 1, oncall: {team: payments}}
+"""
+OPENAPI = "application/openapi;charset=UTF-8"
+
+
+def test_a_descriptor_creates_the_entity_with_its_type_groups_and_owners(
+    admin_api, ws, grace
+):
+    r = admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
+    assert r.status_code == 200, r.content
+    assert r.json()["ok"] is True and r.json()["violations"] == []
+    entity = Entity.objects.get(workspace=ws, tag="payments-api")
+    assert (entity.name, entity.type.tag) == ("Payments API", "service")
+    assert sorted(g.tag for g in entity.groups.all()) == ["backend", "tier-1"]
+    assert [t.tag for t in entity.owner_teams.all()] == ["payments"]
+    assert list(entity.owner_users.all()) == [grace]
+    details = admin_api.get("/catalog/payments-api").json()
+    assert details["id"] == str(entity.pk)
+    assert details["owners"]["individuals"] == [{"email": "grace@example.com"}]
+
+
+def test_posting_the_same_tag_again_updates_the_entity(admin_api, ws):
+    admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
+    admin_api.post(
+        "/open-api", PAYMENTS.replace("Payments API", "Payments"), content_type=OPENAPI
+    )
+    assert Entity.objects.get(tag="payments-api").name == "Payments"
+    assert Entity.objects.count() == 1
+
+
+def test_several_documents_create_several_entities(admin_api, ws):
+    text = PAYMENTS + "---\n" + PAYMENTS.replace("payments-api", "refunds")
+    assert admin_api.post("/open-api", text, content_type=OPENAPI).status_code == 200
+    assert sorted(Entity.objects.values_list("tag", flat=True)) == [
+        "payments-api",
+        "refunds",
+    ]
+
+
+def test_a_dry_run_validates_without_saving(admin_api, ws):
+    r = admin_api.post("/open-api?dryRun=true", PAYMENTS, content_type=OPENAPI)
+    assert r.status_code == 200 and r.json()["ok"] is True
+    assert not Entity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        (PAYMENTS.replace("  title: Payments API\n", ""), "info.title"),
+        (
+            PAYMENTS.replace("email: grace@example.com", "email: nope"),
+            "info.x-cortex-owners[1].email",
+        ),
+        ("openapi: [", "invalid YAML"),
+        ("", "no descriptor"),
+    ],
+    ids=["no-title", "bad-owner-email", "bad-yaml", "empty"],
+)
+def test_a_bad_descriptor_is_a_400_with_violations_naming_the_field(
+    admin_api, ws, text, field
+):
+    r = admin_api.post("/open-api", text, content_type=OPENAPI)
+    assert r.status_code == 400
+    body = r.json()
+    assert field in body["message"]
+    assert body["violations"][0]["title"] == "Invalid entity descriptor"
+    assert not Entity.objects.exists()
+
+
+def test_patch_merges_into_the_existing_entity(admin_api, ws):
+    admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
+    patch = """
+openapi: 3.0.1
+info:
+  x-cortex-tag: payments-api
+  description: Card payments and refunds.
+  x-cortex-groups: [pci]
+  x-cortex-custom-metadata: {oncall: __delete__, region: eu}
+"""
+    r = admin_api.patch("/open-api?appendArrays=true", patch)
+    assert r.status_code == 200, r.content
+    entity = Entity.objects.get(tag="payments-api")
+    assert entity.name == "Payments API"
+    assert entity.description == "Card payments and refunds."
+    assert sorted(g.tag for g in entity.groups.all()) == ["backend", "pci", "tier-1"]
+    assert entity.descriptor["x-cortex-custom-metadata"] == {"tier": 1, "region": "eu"}
+
+
+def test_patch_of_a_missing_entity_creates_it_unless_told_to_fail(admin_api, ws):
+    r = admin_api.patch("/open-api?failIfEntityDoesNotExist=true", PAYMENTS)
+    assert r.status_code == 404
+    assert admin_api.patch("/open-api", PAYMENTS).status_code == 200
+    assert Entity.objects.filter(tag="payments-api").exists()
+
+
+def test_the_descriptor_comes_back_as_json_or_yaml(admin_api, ws):
+    admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
+    as_json = admin_api.get("/catalog/payments-api/openapi").json()
+    assert as_json == yaml.safe_load(PAYMENTS)
+    as_yaml = admin_api.get("/catalog/payments-api/openapi", {"yaml": "true"})
+    assert as_yaml["Content-Type"].startswith("application/yaml")
+    assert yaml.safe_load(as_yaml.content) == yaml.safe_load(PAYMENTS)
+
+
+def test_an_entity_made_elsewhere_still_has_a_descriptor(admin_api, ws):
+    EntityFactory(workspace=ws, tag="ledger", name="Ledger")
+    info = admin_api.get("/catalog/ledger/openapi").json()["info"]
+    assert info == {
+        "title": "Ledger",
+        "x-cortex-tag": "ledger",
+        "x-cortex-type": "service",
+    }
+
+
+def test_archive_and_unarchive(admin_api, ws):
+    EntityFactory(workspace=ws, tag="ledger")
+    assert admin_api.put("/catalog/ledger/archive").json()["isArchived"] is True
+    assert admin_api.get("/catalog").json()["total"] == 0
+    assert admin_api.put("/catalog/ledger/unarchive").json()["isArchived"] is False
+    assert admin_api.get("/catalog").json()["total"] == 1
+
+
+def test_delete_by_tag_or_by_ids(admin_api, ws):
+    EntityFactory(workspace=ws, tag="ledger")
+    money = EntityFactory(workspace=ws, tag="money")
+    EntityFactory(workspace=ws, tag="search")
+    assert admin_api.delete("/catalog/ledger").status_code == 200
+    assert admin_api.get("/catalog/ledger").status_code == 404
+    r = admin_api.delete("/catalog", params={"ids": [str(money.pk), "search"]})
+    assert r.status_code == 200
+    assert not Entity.objects.exists()
+
+
+def test_writing_the_catalog_needs_edit_entities(ws, as_key):
+    EntityFactory(workspace=ws, tag="ledger")
+    viewer = as_key(api_key(ws, "Viewer")[1])
+    for r in (
+        viewer.post("/open-api", PAYMENTS, content_type=OPENAPI),
+        viewer.patch("/open-api", PAYMENTS),
+        viewer.delete("/catalog/ledger"),
+        viewer.put("/catalog/ledger/archive"),
+        viewer.delete("/catalog", params={"ids": ["ledger"]}),
+    ):
+        assert r.status_code == 403
+        assert "EDIT_ENTITIES" in r.json()["message"]
+    assert Entity.objects.filter(tag="ledger", archived=False).exists()
+    assert viewer.get("/catalog/ledger").status_code == 200
+
+
+def test_list_filters_take_repeated_or_comma_separated_values(admin_api, ws):
+    library = EntityTypeFactory(workspace=ws, tag="library")
+    environment = EntityTypeFactory(workspace=ws, tag="environment")
+    EntityFactory(workspace=ws, tag="money", name="Money", type=library)
+    EntityFactory(workspace=ws, tag="prod", name="Prod", type=environment)
+    EntityFactory(workspace=ws, tag="ledger", name="Ledger")
+    # The Cortex CLI sends `types=library&types=environment`:
+    repeated = admin_api.get("/catalog?types=library&types=environment")
+    assert [e["tag"] for e in repeated.json()["entities"]] == ["money", "prod"]
+    comma = admin_api.get("/catalog", {"types": "library,environment"})
+    assert comma.json() == repeated.json()
+
+
+def test_list_filters_by_owning_team_or_owner_email(admin_api, ws, grace):
+    team = TeamFactory(workspace=ws, tag="payments")
+    EntityFactory(workspace=ws, tag="ledger", name="Ledger").owner_teams.add(team)
+    EntityFactory(workspace=ws, tag="money", name="Money").owner_users.add(grace)
+    EntityFactory(workspace=ws, tag="search", name="Search")
+    body = admin_api.get("/catalog", {"owners": "payments,grace@example.com"}).json()
+    assert [e["tag"] for e in body["entities"]] == ["ledger", "money"]
+
+
+def test_the_cli_list_parameters_are_accepted(admin_api, ws):
+    EntityFactory(workspace=ws, tag="ledger")
+    params = {
+        "includeArchived": "False",
+        "hierarchyDepth": "full",
+        "includeOwners": "False",
+        "includeLinks": "False",
+        "includeMetadata": "False",
+        "page": 0,
+        "pageSize": 250,
+    }
+    assert admin_api.get("/catalog", params).json()["total"] == 1

@@ -1,0 +1,181 @@
+"""Rate limit per key (429 + Retry-After), the IP allowlist on the workflow
+endpoints, and requests no database could store (400, never a 500)."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from portal.models import IpAllowlistEntry
+from tests.api.conftest import HELLO, save
+from tests.conftest import REDIS_TEST_URL, redis_reachable
+from tests.factories import api_key
+from workflows.models import Run
+
+
+def _fresh_window(period: int = 60, margin: float = 3) -> None:
+    """Wait for a new rate-limit window if this one is about to end."""
+    left = period - time.time() % period
+    if left < margin:
+        time.sleep(left + 0.05)
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(ada_api, ws, settings):
+    settings.API_RATE_LIMIT = 3
+    save(ws, HELLO)
+    _fresh_window()
+    answers = [ada_api.get("/workflows").status_code for _ in range(3)]
+    r = ada_api.post("/workflows/hello/runs", {})
+    assert answers == [200, 200, 200]
+    assert r.status_code == 429
+    assert 1 <= int(r["Retry-After"]) <= 60
+    body = r.json()
+    assert (body["type"], body["httpStatus"]) == ("TOO_MANY_REQUESTS", 429)
+    assert "rate limit" in body["message"]
+    assert not Run.objects.exists()
+
+
+def test_the_rate_limit_counts_each_key_separately(ws, as_key, settings):
+    settings.API_RATE_LIMIT = 2
+    _fresh_window()
+    first, second = as_key(api_key(ws)[1]), as_key(api_key(ws)[1])
+    assert [first.get("/catalog").status_code for _ in range(3)] == [200, 200, 429]
+    assert second.get("/catalog").status_code == 200
+
+
+def test_a_rate_limit_of_zero_means_no_limit(ada_api, ws, settings):
+    settings.API_RATE_LIMIT = 0
+    assert {ada_api.get("/catalog").status_code for _ in range(20)} == {200}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rate_limit_holds_under_concurrent_requests(ws, settings):
+    settings.API_RATE_LIMIT = 10
+    _, raw = api_key(ws)
+    _fresh_window(margin=10)
+    barrier = threading.Barrier(30)
+    codes, lock = [], threading.Lock()
+
+    def send():
+        try:
+            barrier.wait()
+            r = Client().get(
+                "/api/v1/catalog", headers={"Authorization": f"Bearer {raw}"}
+            )
+            with lock:
+                codes.append(r.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200] * 10 + [429] * 20
+
+
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis on 127.0.0.1:6379")
+def test_the_rate_limit_works_on_redis_too(ada_api, ws, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_TEST_URL,
+            "KEY_PREFIX": "cairn-tests",
+        }
+    }
+    settings.API_RATE_LIMIT = 2
+    _fresh_window()
+    codes = [ada_api.get("/catalog").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_runs_from_an_address_outside_the_allowlist_get_403_forbidden_ip_address(
+    ada_api, ws
+):
+    save(ws, HELLO)
+    IpAllowlistEntry.objects.create(workspace=ws, address="10.0.0.0/8")
+    r = ada_api.post("/workflows/hello/runs", {}, REMOTE_ADDR="192.0.2.1")
+    assert r.status_code == 403
+    assert r.json()["message"] == "Forbidden IP address"
+    assert not Run.objects.exists()
+    inside = ada_api.post("/workflows/hello/runs", {}, REMOTE_ADDR="10.9.8.7")
+    assert inside.status_code == 201
+
+
+def test_the_allowlist_reads_x_forwarded_for_only_from_trusted_proxies(
+    ada_api, ws, settings
+):
+    save(ws, HELLO)
+    IpAllowlistEntry.objects.create(workspace=ws, address="10.0.0.0/8")
+    settings.TRUSTED_PROXIES = []
+    spoofed = ada_api.get(
+        "/workflows/hello", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="10.1.1.1"
+    )
+    assert spoofed.status_code == 403
+    settings.TRUSTED_PROXIES = ["192.0.2.1"]
+    proxied = ada_api.get(
+        "/workflows/hello", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="10.1.1.1"
+    )
+    assert proxied.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/workflows/hel%00lo",
+        "/workflows/runs?workflow=a%00b",
+        "/catalog?query=%00",
+        "/workflows/hello/runs/%00",
+    ],
+)
+def test_a_nul_character_in_the_path_or_query_is_a_400(ada_api, ws, path):
+    r = ada_api.get(path)
+    assert r.status_code == 400
+    assert "NUL" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('{"initialContext": {"note": "a\\u0000b"}}', "NUL"),
+        ('{"initialContext": {"x\\u0000": 1}}', "NUL"),
+        ('{"initialContext": {"note": "\\ud800"}}', "Unicode"),
+        ('{"initialContext": {"n": NaN}}', "NaN"),
+        ('{"initialContext": {"n": Infinity}}', "Infinity"),
+        ('{"initialContext": {"n": ' + "9" * 5000 + "}}", "not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+    ],
+    ids=["nul", "nul-in-key", "lone-surrogate", "nan", "infinity", "huge-int", "deep"],
+)
+def test_a_body_no_database_could_store_is_a_400(ada_api, ws, body, message):
+    save(ws, HELLO)
+    r = ada_api.post("/workflows/hello/runs", body)
+    assert r.status_code == 400
+    assert message in r.json()["message"]
+    assert not Run.objects.exists()
+
+
+def test_a_yaml_alias_bomb_is_a_400(ada_api, ws):
+    save(ws, HELLO)
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [
+        f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(10))}]"
+        for i in range(1, 9)
+    ]
+    lines.append("initialContext: {bomb: *a8}")
+    r = ada_api.post(
+        "/workflows/hello/runs", "\n".join(lines), content_type="application/yaml"
+    )
+    assert r.status_code == 400
+    assert "more than" in r.json()["message"]
+
+
+def test_a_body_larger_than_django_accepts_is_a_413(ada_api, ws, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    save(ws, HELLO)
+    r = ada_api.post("/workflows/hello/runs", {"initialContext": {"x": "y" * 2000}})
+    assert r.status_code == 413
+    assert "larger than 1000 bytes" in r.json()["message"]

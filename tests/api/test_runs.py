@@ -1,0 +1,509 @@
+"""POST /workflows/{tagOrId}/runs, GET …/runs/{runId}, GET /workflows/runs, cancel."""
+
+import uuid
+
+import pytest
+from django.core import mail
+
+from tests.api.conftest import ASK, HELLO, ON_ENTITY, save
+from tests.factories import EntityFactory, UserFactory, api_key, member
+from workflows import engine
+from workflows.models import Notification, Run
+
+S = Run.Status
+HELLO_SCHEMA = "schema: {type: JQ, expression: '\"Hello, \" + .variables.who'}"
+
+
+def start(api, tag="hello", body=None, **kwargs):
+    return api.post(
+        f"/workflows/{tag}/runs", body if body is not None else {}, **kwargs
+    )
+
+
+def finish(run_id: str) -> Run:
+    """Do what a worker would: advance the run until it stops."""
+    run = Run.objects.get(uid=run_id)
+    engine.advance(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+# Starting a run
+
+
+def test_a_personal_token_starts_a_run_as_its_user_and_answers_201_with_the_run(
+    ada_api, ws, ada
+):
+    save(ws, HELLO)
+    r = start(ada_api, body={"scope": {"type": "GLOBAL"}})
+    assert r.status_code == 201, r.content
+    body = r.json()
+    run = Run.objects.get()
+    assert body["id"] == str(run.uid)
+    assert (body["workflowTag"], body["workflowName"]) == ("hello", "Hello")
+    assert body["status"] == "IN_PROGRESS"
+    assert body["scope"] == {"type": "GLOBAL"}
+    assert body["initiatedBy"] == {"name": ada.display_name, "email": ada.email}
+    assert body["runAs"] is None
+    assert body["source"] == "API"
+    assert body["apiKey"]["name"] == "key"
+    assert body["context"]["workflowRunId"] == str(run.uid)
+    assert body["dateCreated"] and body["dateCompleted"] is None
+    assert run.initiator == ada and run.source == Run.Source.API
+
+
+def test_a_run_can_be_followed_until_it_completes_with_steps_and_response(ada_api, ws):
+    save(ws, HELLO)
+    run_id = start(ada_api).json()["id"]
+    finish(run_id)
+    body = ada_api.get(f"/workflows/hello/runs/{run_id}").json()
+    assert body["status"] == "COMPLETED"
+    [step] = body["steps"]
+    assert (step["slug"], step["type"], step["status"]) == ("greet", "JQ", "COMPLETED")
+    assert step["outputs"] == {"result": "Hello, world"}
+    assert body["response"] == "Hello, world"
+    assert body["dateCompleted"]
+
+
+def test_an_empty_body_starts_a_global_run(ada_api, ws):
+    save(ws, HELLO)
+    r = ada_api.post("/workflows/hello/runs", None)
+    assert r.status_code == 201
+
+
+def test_initial_context_sets_declared_variables_and_is_kept_in_the_context(
+    ada_api, ws
+):
+    save(ws, HELLO)
+    context = {"who": "Ada", "times": 3, "ticket": "OPS-1"}
+    body = start(ada_api, body={"initialContext": context}).json()
+    assert body["variables"] == {"who": "Ada", "times": 3}
+    assert body["context"]["initialContext"] == context
+    assert finish(body["id"]).response == "Hello, Ada"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"initialContext": {"times": "three"}}, "initialContext.times"),
+        ({"initialContext": ["who"]}, "initialContext"),
+        ({"scope": {"type": "SOMEWHERE"}}, "scope.type"),
+        ({"scope": "GLOBAL"}, "scope"),
+        ({"runAs": 42}, "runAs"),
+        ({"notificationRecipients": "ada@example.com"}, "notificationRecipients"),
+        (
+            {"notificationRecipients": ["ada@example.com", "nope"]},
+            "notificationRecipients[1]",
+        ),
+        ({"runas": "ada@example.com"}, "runas"),
+        ({"scope": {"type": "GLOBAL", "entity": "x"}}, "scope.entity"),
+    ],
+    ids=[
+        "variable-of-the-wrong-type",
+        "context-not-an-object",
+        "unknown-scope-type",
+        "scope-not-an-object",
+        "run-as-not-a-string",
+        "recipients-not-a-list",
+        "recipient-not-an-email",
+        "unknown-field",
+        "unknown-scope-field",
+    ],
+)
+def test_a_bad_run_request_is_a_400_naming_the_field_and_starts_nothing(
+    ada_api, ws, body, field
+):
+    save(ws, HELLO)
+    r = start(ada_api, body=body)
+    assert r.status_code == 400, r.content
+    assert field in r.json()["message"]
+    assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"scope": ', "scope: [", "\xff\xfe"],
+    ids=["bad-json", "yaml-as-json", "not-utf8"],
+)
+def test_an_unreadable_body_is_a_400_saying_why(ada_api, ws, body):
+    save(ws, HELLO)
+    r = ada_api.post("/workflows/hello/runs", body.encode("latin-1"))
+    assert r.status_code == 400
+    assert "not valid JSON" in r.json()["message"] or "UTF-8" in r.json()["message"]
+
+
+def test_a_yaml_body_is_read_when_the_content_type_says_yaml(ada_api, ws):
+    save(ws, HELLO)
+    r = ada_api.post(
+        "/workflows/hello/runs",
+        "initialContext: {who: YAML}\n",
+        content_type="application/yaml",
+    )
+    assert r.status_code == 201
+    assert r.json()["variables"]["who"] == "YAML"
+
+
+def test_a_workflow_not_runnable_via_the_api_is_a_403_that_says_so(ada_api, ws):
+    save(ws, HELLO, isRunnableViaApi=False)
+    r = start(ada_api)
+    assert r.status_code == 403
+    assert "not runnable via the API" in r.json()["message"]
+    assert not Run.objects.exists()
+
+
+def test_a_draft_can_be_run_via_the_api(ada_api, ws):
+    save(ws, HELLO, isDraft=True)
+    assert start(ada_api).status_code == 201
+
+
+# Entity scope
+
+
+def test_an_entity_workflow_runs_on_the_entity_named_by_tag_or_id(ada_api, ws):
+    save(ws, ON_ENTITY)
+    ledger = EntityFactory(workspace=ws, tag="ledger", name="Ledger")
+    by_tag = start(
+        ada_api, "restart", {"scope": {"type": "ENTITY", "entityId": "ledger"}}
+    )
+    by_id = start(
+        ada_api, "restart", {"scope": {"type": "entity", "entityId": str(ledger.pk)}}
+    )
+    assert by_tag.status_code == by_id.status_code == 201
+    assert by_tag.json()["scope"] == {
+        "type": "ENTITY",
+        "entityId": "ledger",
+        "entityName": "Ledger",
+    }
+    assert by_tag.json()["context"]["entity"]["tag"] == "ledger"
+    assert finish(by_tag.json()["id"]).state["actions"]["note"]["outputs"] == {
+        "result": "ledger"
+    }
+
+
+@pytest.mark.parametrize(
+    "tag, scope, status, message",
+    [
+        ("restart", {"type": "GLOBAL"}, 400, "runs on an entity"),
+        ("restart", {"type": "ENTITY"}, 400, "runs on an entity"),
+        (
+            "restart",
+            {"type": "ENTITY", "entityId": "nope"},
+            404,
+            "could not find entity",
+        ),
+        ("hello", {"type": "ENTITY", "entityId": "ledger"}, 400, "is GLOBAL"),
+    ],
+    ids=["global-scope", "no-entity", "unknown-entity", "entity-for-global"],
+)
+def test_a_scope_that_does_not_fit_the_workflow_is_refused(
+    ada_api, ws, tag, scope, status, message
+):
+    save(ws, HELLO)
+    save(ws, ON_ENTITY)
+    EntityFactory(workspace=ws, tag="ledger")
+    r = start(ada_api, tag, {"scope": scope})
+    assert r.status_code == status
+    assert message in r.json()["message"]
+    assert not Run.objects.exists()
+
+
+def test_an_entity_outside_the_workflows_filter_is_a_403(ada_api, ws):
+    save(ws, ON_ENTITY)
+    from tests.factories import EntityTypeFactory
+
+    library = EntityTypeFactory(workspace=ws, tag="library")
+    EntityFactory(workspace=ws, tag="money", type=library)
+    r = start(ada_api, "restart", {"scope": {"type": "ENTITY", "entityId": "money"}})
+    assert r.status_code == 403
+    assert "money" in r.json()["message"]
+
+
+# runAs
+
+
+def test_a_workspace_key_without_run_as_starts_a_run_that_waits_for_an_initiator(
+    admin_api, ws, ada
+):
+    save(ws, HELLO)
+    r = start(admin_api)
+    assert r.status_code == 201
+    body = r.json()
+    assert body["status"] == "PAUSED"
+    assert body["initiatedBy"] is None and body["runAs"] is None
+    run = Run.objects.get()
+    engine.set_initiator(run, user=ada, by=ada)
+    run.refresh_from_db()
+    assert run.status == S.IN_PROGRESS and run.initiator == ada
+
+
+def test_a_workspace_key_with_run_as_starts_the_run_as_that_member(
+    admin_api, ws, grace
+):
+    save(ws, HELLO)
+    body = start(admin_api, body={"runAs": "GRACE@example.com"}).json()
+    assert body["status"] == "IN_PROGRESS"
+    assert body["runAs"] == "grace@example.com"
+    assert body["initiatedBy"]["email"] == "grace@example.com"
+    assert body["context"]["initiatedBy"]["email"] == "grace@example.com"
+    assert Run.objects.get().initiator == grace
+
+
+def test_run_as_someone_outside_the_workspace_is_a_400(admin_api, ws, ted):
+    save(ws, HELLO)
+    UserFactory(email="stranger@example.com")
+    for email in ("ted@example.com", "stranger@example.com", "nobody@example.com"):
+        r = start(admin_api, body={"runAs": email})
+        assert r.status_code == 400
+        assert r.json()["message"].startswith("runAs:")
+    assert not Run.objects.exists()
+
+
+def test_a_personal_token_may_not_run_as_someone_else(ada_api, ws, ada, grace):
+    save(ws, HELLO)
+    r = start(ada_api, body={"runAs": "grace@example.com"})
+    assert r.status_code == 403
+    assert "own user" in r.json()["message"]
+    assert start(ada_api, body={"runAs": "ada@example.com"}).status_code == 201
+
+
+def test_run_as_a_member_who_may_not_run_workflows_is_a_403(admin_api, ws, vera):
+    save(ws, HELLO)
+    r = start(admin_api, body={"runAs": "vera@example.com"})
+    assert r.status_code == 403
+    assert "vera@example.com" in r.json()["message"]
+
+
+def test_run_as_is_checked_against_the_workflows_run_restrictions(
+    admin_api, ws, grace, mona
+):
+    save(ws, HELLO, runRestrictionPolicies=[{"type": "USER", "id": "mona@example.com"}])
+    assert start(admin_api, body={"runAs": "grace@example.com"}).status_code == 403
+    no_run_as = start(admin_api)
+    assert no_run_as.status_code == 403
+    assert "runAs" in no_run_as.json()["message"]
+    assert start(admin_api, body={"runAs": "mona@example.com"}).status_code == 201
+
+
+def test_a_workflow_restricting_completion_to_the_runner_waits_for_an_initiator(
+    admin_api, ada_api, ws
+):
+    save(ws, ASK, restrictActionCompletionToRunnerUser=True)
+    assert start(admin_api, "ask").json()["status"] == "PAUSED"
+    assert start(admin_api, "ask", {"runAs": "ada@example.com"}).json()["status"] == (
+        "IN_PROGRESS"
+    )
+    assert start(ada_api, "ask").json()["status"] == "IN_PROGRESS"
+
+
+def test_a_workflow_with_a_scaffolder_block_waits_for_an_initiator_without_run_as(
+    admin_api, ws, grace
+):
+    scaffold = "schema: {type: SCAFFOLDER, scaffolderTemplateId: service}"
+    workflow = save(ws, HELLO.replace(HELLO_SCHEMA, scaffold))
+    assert workflow.descriptor["actions"][0]["schema"]["type"] == "SCAFFOLDER"
+    assert start(admin_api).json()["status"] == "PAUSED"
+    with_run_as = start(admin_api, body={"runAs": "grace@example.com"}).json()
+    assert with_run_as["status"] == "IN_PROGRESS"
+
+
+# notificationRecipients
+
+
+def test_notification_recipients_are_told_when_the_run_ends(
+    ada_api, ws, grace, django_capture_on_commit_callbacks
+):
+    save(ws, HELLO)
+    recipients = ["grace@example.com", "ops@example.org"]
+    body = start(ada_api, body={"notificationRecipients": recipients}).json()
+    assert body["notificationRecipients"] == recipients
+    with django_capture_on_commit_callbacks(execute=True):
+        finish(body["id"])
+    assert Notification.objects.filter(user=grace, kind="RUN_COMPLETED").exists()
+    told = {address for message in mail.outbox for address in message.to}
+    assert {"grace@example.com", "ops@example.org", "ada@example.com"} <= told
+
+
+def test_notification_recipients_are_told_when_the_run_needs_an_initiator(
+    admin_api, ws, grace, django_capture_on_commit_callbacks
+):
+    save(ws, HELLO)
+    with django_capture_on_commit_callbacks(execute=True):
+        start(admin_api, body={"notificationRecipients": ["grace@example.com"]})
+    assert Notification.objects.filter(user=grace, kind="NEEDS_INITIATOR").exists()
+    assert any("grace@example.com" in m.to for m in mail.outbox)
+
+
+# The concurrency cap
+
+
+def test_a_run_over_the_concurrency_cap_answers_201_queued(ada_api, ws, settings):
+    settings.MAX_CONCURRENT_RUNS = 2
+    save(ws, HELLO)
+    statuses = [start(ada_api).json()["status"] for _ in range(3)]
+    assert statuses == ["IN_PROGRESS", "IN_PROGRESS", "QUEUED"]
+    first = Run.objects.order_by("pk").first()
+    finish(str(first.uid))
+    queued = Run.objects.order_by("pk").last()
+    queued.refresh_from_db()
+    assert queued.status == S.IN_PROGRESS
+
+
+# Getting and listing runs
+
+
+def test_a_run_is_found_by_its_uuid_or_its_number_under_its_workflow_only(ada_api, ws):
+    save(ws, HELLO)
+    save(ws, HELLO, tag="other")
+    run_id = start(ada_api).json()["id"]
+    pk = Run.objects.get().pk
+    assert ada_api.get(f"/workflows/hello/runs/{run_id}").json()["id"] == run_id
+    assert ada_api.get(f"/workflows/hello/runs/{pk}").json()["id"] == run_id
+    for path in (
+        f"/workflows/other/runs/{run_id}",
+        f"/workflows/hello/runs/{uuid.uuid4()}",
+        "/workflows/hello/runs/not-a-run",
+        "/workflows/hello/runs/99999999999999999999999",
+    ):
+        r = ada_api.get(path)
+        assert r.status_code == 404, path
+
+
+def test_the_run_list_is_newest_first_in_cortexs_envelope(ada_api, ws):
+    save(ws, HELLO)
+    ids = [start(ada_api).json()["id"] for _ in range(3)]
+    body = ada_api.get("/workflows/runs").json()
+    assert (body["page"], body["total"], body["totalPages"]) == (0, 3, 1)
+    assert [r["id"] for r in body["runs"]] == ids[::-1]
+    assert "steps" not in body["runs"][0]
+    detailed = ada_api.get("/workflows/runs", {"includeContext": "true"}).json()
+    assert "context" in detailed["runs"][0]
+    page = ada_api.get("/workflows/runs", {"page": 1, "pageSize": 2}).json()
+    assert [r["id"] for r in page["runs"]] == [ids[0]]
+
+
+def test_the_run_list_filters_by_workflow_entity_initiator_status_and_date(
+    ada_api, admin_api, ws, grace
+):
+    save(ws, HELLO)
+    save(ws, ON_ENTITY)
+    EntityFactory(workspace=ws, tag="ledger")
+    hello = start(ada_api).json()["id"]
+    on_ledger = start(
+        ada_api, "restart", {"scope": {"type": "ENTITY", "entityId": "ledger"}}
+    ).json()["id"]
+    by_grace = start(admin_api, body={"runAs": "grace@example.com"}).json()["id"]
+    finish(hello)
+    restart = str(Run.objects.get(uid=on_ledger).workflow.pk)
+
+    def ids(**params):
+        r = ada_api.get("/workflows/runs", params)
+        assert r.status_code == 200, r.content
+        return {run["id"] for run in r.json()["runs"]}
+
+    assert ids(workflow="restart") == {on_ledger}
+    assert ids(workflowIds=restart) == {on_ledger}
+    assert ids(workflow="hello,restart") == {hello, on_ledger, by_grace}
+    assert ids(entityId="ledger") == {on_ledger}
+    assert ids(initiatedBy="grace@example.com") == {by_grace}
+    assert ids(status="COMPLETED") == {hello}
+    assert ids(status=["COMPLETED", "IN_PROGRESS"]) == {hello, on_ledger, by_grace}
+    assert ids(startedAfter="2000-01-01T00:00:00Z") == {hello, on_ledger, by_grace}
+    assert ids(startedBefore="2000-01-01T00:00:00") == set()
+    assert ids(source="api") == {hello, on_ledger, by_grace}
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"status": "DONE"}, "status"),
+        ({"startedAfter": "yesterday"}, "startedAfter"),
+        ({"startedAfter": "0001-01-01T00:00:00+14:00"}, "startedAfter"),
+        ({"pageSize": 5000}, "pageSize"),
+        ({"source": "CRON"}, "source"),
+    ],
+)
+def test_a_bad_run_list_filter_is_a_400_naming_it(ada_api, ws, params, field):
+    r = ada_api.get("/workflows/runs", params)
+    assert r.status_code == 400
+    assert field in r.json()["message"]
+
+
+# Cancel
+
+
+def test_cancel_stops_a_paused_run_and_a_second_cancel_is_a_409(admin_api, ws):
+    save(ws, HELLO)
+    run_id = start(admin_api).json()["id"]  # paused: no initiator
+    r = admin_api.post(f"/workflows/hello/runs/{run_id}/cancel")
+    assert r.status_code == 200
+    assert r.json()["status"] == "CANCELLED"
+    again = admin_api.post(f"/workflows/hello/runs/{run_id}/cancel")
+    assert again.status_code == 409
+    assert "can't be cancelled" in again.json()["message"]
+
+
+def test_the_initiator_may_cancel_their_own_run_without_edit_workflow_runs(
+    ws, grace, as_key
+):
+    save(ws, HELLO)
+    own = as_key(api_key(ws, user=grace)[1])
+    run_id = start(own).json()["id"]
+    assert own.post(f"/workflows/hello/runs/{run_id}/cancel").status_code == 200
+    someone = UserFactory(email="sam@example.com")
+    member(ws, someone, "User")
+    other = as_key(api_key(ws, user=someone)[1])
+    second = start(own).json()["id"]
+    r = other.post(f"/workflows/hello/runs/{second}/cancel")
+    assert r.status_code == 403
+    assert "EDIT_WORKFLOW_RUNS" in r.json()["message"]
+
+
+SECRET_FORM = """
+tag: token
+name: Token
+isRunnableViaApi: true
+filter: {type: GLOBAL}
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [echo]
+    schema:
+      type: USER_INPUT
+      inputs:
+        - {key: token, name: Token, type: SECRET_FIELD, required: true}
+  - slug: echo
+    name: Echo
+    isRootAction: false
+    outgoingActions: []
+    schema: {type: JQ, expression: '"used " + .actions.form.outputs.token'}
+"""
+
+
+def test_secrets_are_masked_in_the_runs_json(ada_api, ws, ada):
+    from workflows.models import Secret
+    from workflows.secrets import encrypt
+
+    Secret.objects.create(
+        workspace=ws,
+        tag="deploy-token",
+        name="Deploy",
+        encrypted_value=encrypt("ws-s3cr3t"),
+    )
+    save(ws, SECRET_FORM)
+    run_id = start(ada_api, "token").json()["id"]
+    run = finish(run_id)
+    engine.submit_input(
+        run, run.steps.get(slug="form"), values={"token": "hunter2-s3cr3t"}, by=ada
+    )
+    run = finish(run_id)
+    r = ada_api.get(f"/workflows/token/runs/{run_id}")
+    body = r.json()
+    assert body["status"] == "COMPLETED", body
+    form, echo = body["steps"]
+    assert form["outputs"]["token"] == "********"
+    assert echo["outputs"]["result"] == "used ********"
+    assert body["context"]["secrets"] == {"deploy-token": "********"}
+    assert b"hunter2-s3cr3t" not in r.content and b"ws-s3cr3t" not in r.content
+    listed = ada_api.get("/workflows/runs", {"includeContext": "true"})
+    assert b"hunter2-s3cr3t" not in listed.content

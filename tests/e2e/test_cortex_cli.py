@@ -1,0 +1,252 @@
+"""Cortex's own CLI (`cortexapps-cli` from PyPI, unchanged) against a live Cairn.
+
+Each command runs `cortex …` in a subprocess with CORTEX_BASE_URL pointing at
+pytest-django's live server and CORTEX_API_KEY holding a key made in the test.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from catalog.models import Entity
+from tests.factories import api_key
+from workflows import descriptor
+from workflows.models import Run, Workflow
+
+pytestmark = pytest.mark.e2e
+
+CORTEX = shutil.which("cortex", path=str(Path(sys.executable).parent)) or "cortex"
+
+HELLO = """\
+tag: hello
+name: Hello
+description: Says hello to whoever the context names
+isDraft: false
+isRunnableViaApi: true
+filter:
+  type: GLOBAL
+variables:
+- slug: who
+  type: STRING
+  defaultValue: world
+runResponseTemplate: Hello, {{variables.who}}
+actions:
+- name: Greet
+  slug: greet
+  isRootAction: true
+  outgoingActions: []
+  schema:
+    type: JQ
+    expression: '"Hello, " + .variables.who'
+"""
+
+RESTART = {
+    "tag": "restart",
+    "name": "Restart",
+    "isRunnableViaApi": True,
+    "filter": {
+        "type": "ENTITY",
+        "entityFilter": {"typeFilter": {"types": ["service"]}},
+    },
+    "actions": [
+        {
+            "name": "Note",
+            "slug": "note",
+            "isRootAction": True,
+            "outgoingActions": [],
+            "schema": {"type": "JQ", "expression": ".context.entity.tag"},
+        }
+    ],
+}
+
+LEDGER = """\
+openapi: 3.0.1
+info:
+  title: Ledger
+  description: Double-entry bookkeeping.
+  x-cortex-tag: ledger
+  x-cortex-type: service
+  x-cortex-groups: [backend]
+"""
+
+
+@pytest.fixture
+def cortex(live_server, tmp_path):
+    """cortex(*args, key=raw) -> CompletedProcess of the real CLI."""
+
+    def run(*args: str, key: str, check: bool = True):
+        env = {
+            **os.environ,
+            "CORTEX_BASE_URL": live_server.url,
+            "CORTEX_API_KEY": key,
+            # No ~/.cortex/config: everything comes from the environment.
+            "CORTEX_CONFIG": str(tmp_path / "no-config"),
+            "HOME": str(tmp_path),
+            "COLUMNS": "10000",  # rich must not wrap the JSON it prints
+        }
+        result = subprocess.run(
+            [CORTEX, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check:
+            assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result
+
+    return run
+
+
+def as_json(result) -> dict:
+    return json.loads(result.stdout)
+
+
+def test_the_cortex_cli_manages_the_catalog(cortex, ws, tmp_path):
+    _, key = api_key(ws, "Admin")
+    (tmp_path / "ledger.yaml").write_text(LEDGER)
+
+    cortex("catalog", "create", "-f", "ledger.yaml", key=key)
+    entity = Entity.objects.get(workspace=ws, tag="ledger")
+    assert (entity.name, entity.type.tag) == ("Ledger", "service")
+
+    listed = as_json(cortex("catalog", "list", key=key))
+    assert [e["tag"] for e in listed["entities"]] == ["ledger"]
+    assert (
+        as_json(cortex("catalog", "list", "-t", "service,library", key=key))["total"]
+        == 1
+    )
+    assert as_json(cortex("catalog", "list", "-t", "library", key=key))["total"] == 0
+
+    details = as_json(cortex("catalog", "details", "-t", "ledger", key=key))
+    assert (details["tag"], details["name"], details["groups"]) == (
+        "ledger",
+        "Ledger",
+        ["backend"],
+    )
+
+    cortex("catalog", "delete", "-t", "ledger", key=key)
+    assert not Entity.objects.filter(tag="ledger").exists()
+    missing = cortex("catalog", "details", "-t", "ledger", key=key, check=False)
+    assert missing.returncode != 0
+    assert "could not find entity with tag: ledger" in missing.stdout
+
+
+def test_the_cortex_cli_creates_lists_gets_and_deletes_workflows(cortex, ws, tmp_path):
+    _, key = api_key(ws, "Admin")
+    (tmp_path / "hello.yaml").write_text(HELLO)
+    (tmp_path / "restart.json").write_text(json.dumps(RESTART))
+
+    cortex("workflows", "create", "-f", "hello.yaml", key=key)
+    cortex("workflows", "create", "-f", "restart.json", key=key)
+    assert set(Workflow.objects.values_list("tag", flat=True)) == {"hello", "restart"}
+
+    listed = as_json(cortex("workflows", "list", key=key))
+    assert [w["tag"] for w in listed["workflows"]] == ["hello", "restart"]
+
+    got = as_json(cortex("workflows", "get", "-t", "hello", key=key))
+    assert got == Workflow.objects.get(tag="hello").descriptor
+    as_yaml = cortex("workflows", "get", "-t", "hello", "--yaml", key=key).stdout
+    assert descriptor.parse(as_yaml) == Workflow.objects.get(tag="hello").descriptor
+    assert descriptor.parse(as_yaml)["name"] == yaml.safe_load(HELLO)["name"]
+
+    # A changed file updates the workflow with the same tag:
+    (tmp_path / "hello.yaml").write_text(HELLO.replace("name: Hello", "name: Hi"))
+    cortex("workflows", "create", "-f", "hello.yaml", key=key)
+    assert Workflow.objects.get(tag="hello").name == "Hi"
+
+    cortex("workflows", "delete", "-t", "hello", key=key)
+    assert not Workflow.objects.filter(tag="hello").exists()
+    missing = cortex("workflows", "get", "-t", "hello", key=key, check=False)
+    assert missing.returncode != 0
+    assert "could not find workflow with id: hello" in missing.stdout
+
+
+def test_a_bad_descriptor_is_reported_by_the_cli(cortex, ws, tmp_path):
+    _, key = api_key(ws, "Admin")
+    (tmp_path / "bad.yaml").write_text(HELLO.replace("  slug: greet\n", ""))
+    result = cortex("workflows", "create", "-f", "bad.yaml", key=key, check=False)
+    assert result.returncode != 0
+    assert "HTTP Error 400" in result.stdout
+    assert "actions[0].slug" in result.stdout
+
+
+@pytest.mark.worker
+def test_the_cortex_cli_runs_a_workflow_waits_for_it_and_gets_the_run(
+    cortex, ws, ada, celery_worker_process, tmp_path
+):
+    _, key = api_key(ws, "Admin")
+    (tmp_path / "hello.yaml").write_text(HELLO)
+    (tmp_path / "restart.json").write_text(json.dumps(RESTART))
+    (tmp_path / "ledger.yaml").write_text(LEDGER)
+    for kind, path in (
+        ("workflows", "hello.yaml"),
+        ("workflows", "restart.json"),
+        ("catalog", "ledger.yaml"),
+    ):
+        cortex(kind, "create", "-f", path, key=key)
+
+    done = as_json(
+        cortex(
+            "workflows",
+            "run",
+            "-t",
+            "hello",
+            "--context",
+            '{"who": "CLI"}',
+            "--run-as",
+            "ada@example.com",
+            "--wait",
+            "--timeout",
+            "60",
+            key=key,
+        )
+    )
+    assert done["status"] == "COMPLETED", done
+    assert done["response"] == "Hello, CLI"
+    assert done["runAs"] == "ada@example.com"
+    assert done["context"]["initialContext"] == {"who": "CLI"}
+    assert [s["status"] for s in done["steps"]] == ["COMPLETED"]
+
+    again = as_json(
+        cortex("workflows", "get-run", "-t", "hello", "-r", done["id"], key=key)
+    )
+    assert (again["id"], again["status"]) == (done["id"], "COMPLETED")
+
+    on_entity = as_json(
+        cortex(
+            "workflows",
+            "run",
+            "-t",
+            "restart",
+            "-s",
+            "ENTITY",
+            "-e",
+            "ledger",
+            "--run-as",
+            "ada@example.com",
+            "--wait",
+            "--timeout",
+            "60",
+            key=key,
+        )
+    )
+    assert on_entity["status"] == "COMPLETED", on_entity
+    assert on_entity["scope"]["entityId"] == "ledger"
+    assert on_entity["steps"][0]["outputs"] == {"result": "ledger"}
+
+    # Without --wait the CLI prints the run as created:
+    started = as_json(
+        cortex(
+            "workflows", "run", "-t", "hello", "--run-as", "ada@example.com", key=key
+        )
+    )
+    assert started["status"] in ("IN_PROGRESS", "COMPLETED")
+    assert Run.objects.filter(source=Run.Source.API).count() == 3

@@ -1,0 +1,742 @@
+"""Workflows and runs under /api/v1/workflows, in Cortex's paths, fields and statuses.
+
+The Cortex CLI (`cortexapps-cli`) uses these unchanged: `workflows list`,
+`get` (JSON, or the descriptor with `Accept: application/yaml`), `create -f`
+(JSON or YAML body), `delete`, `run` (`POST …/runs`, then polling
+`GET …/runs/{id}` until COMPLETED, FAILED or CANCELLED) and `get-run`.
+
+Rules (DESIGN.md, API):
+
+- each endpoint needs its permission (403 naming it); `tagOrId` is a
+  workflow's tag or id, and anything outside the key's workspace is a 404
+  exactly like a missing one ("could not find workflow with id: <id>");
+- only workflows with `isRunnableViaApi` run here (403 otherwise); drafts run;
+- `runAs` (a member's email) sets the initiating user. A personal access token
+  runs as its own user and may not name another one. A workspace key without
+  runAs starts a run that waits (PAUSED) until someone picks the initiating
+  user, as does a workflow that needs an initiator (it restricts completion to
+  the runner, or has a SCAFFOLDER block);
+- writes honour `Idempotency-Key` (portal.idempotency).
+
+Run ids are the run's UUID (`context.workflowRunId`); the numeric id the pages
+use works too.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import yaml
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpResponse
+from ninja import Body, Field, Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import ConfigDict, field_validator
+
+from catalog.models import Entity
+from portal import idempotency
+from portal.api import BodyError, check_storable, json_response, read_body, require
+from portal.idempotency import idempotent
+from portal.models import User
+from portal.permissions import Permission as P
+
+from . import descriptor as descriptors
+from . import engine
+from .blocks.http_request_async import parse_callback
+from .models import Run, RunStatus, Step, Workflow
+from .permissions import visible_workflows
+from .services import run_start, workflow_delete, workflow_upsert
+
+router = Router(tags=["workflows"])
+
+MAX_INT32 = 2**31 - 1
+YAML_TYPE = "application/yaml; charset=utf-8"
+
+# --- OpenAPI documentation of bodies the views read themselves -------------------
+
+_DESCRIPTOR_SCHEMA = {
+    "type": "object",
+    "description": "A Cortex workflow descriptor (WorkflowDefinition)",
+    "required": ["tag", "name", "filter", "actions"],
+    "properties": {
+        "tag": {"type": "string"},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "isDraft": {"type": "boolean"},
+        "isRunnableViaApi": {"type": "boolean"},
+        "filter": {"type": "object"},
+        "variables": {"type": "array", "items": {"type": "object"}},
+        "actions": {"type": "array", "items": {"type": "object"}},
+        "runResponseTemplate": {"type": "string"},
+        "failedRunResponseTemplate": {"type": "string"},
+        "restrictActionCompletionToRunnerUser": {"type": "boolean"},
+        "runRestrictionPolicies": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_DESCRIPTOR_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _DESCRIPTOR_SCHEMA},
+            "application/yaml": {"schema": _DESCRIPTOR_SCHEMA},
+        },
+    }
+}
+_CALLBACK_SCHEMA = {
+    "type": "object",
+    "required": ["status", "message"],
+    "properties": {
+        "status": {"type": "string", "enum": ["SUCCESS", "FAILURE", "UPDATE"]},
+        "message": {"type": "string"},
+        "response": {"type": "object"},
+    },
+}
+_CALLBACK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _CALLBACK_SCHEMA}},
+    }
+}
+_IDEMPOTENCY_HEADER = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "description": "Retry safely: the same key with the same request answers "
+            "the first response again (Idempotent-Replayed: true) for 24 hours.",
+            "schema": {"type": "string", "maxLength": 255},
+        }
+    ]
+}
+
+
+# --- lookups ------------------------------------------------------------------------
+
+
+def _find_workflow(qs: QuerySet[Workflow], tag_or_id: str) -> Workflow:
+    workflow = qs.filter(tag=tag_or_id).first()
+    if workflow is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:
+        workflow = qs.filter(pk=int(tag_or_id)).first()
+    if workflow is None:
+        raise HttpError(404, f"could not find workflow with id: {tag_or_id}")
+    return workflow
+
+
+def _workspace_workflows(request) -> QuerySet[Workflow]:
+    return Workflow.objects.filter(workspace=request.auth.workspace).select_related(
+        "current_version", "workspace"
+    )
+
+
+def _runs(request) -> QuerySet[Run]:
+    return Run.objects.filter(workspace=request.auth.workspace).select_related(
+        "workflow", "entity", "initiator", "api_key"
+    )
+
+
+def _find_run(qs: QuerySet[Run], run_id: str) -> Run:
+    run = None
+    try:
+        run = qs.filter(uid=uuid.UUID(run_id)).first()
+    except ValueError:
+        if run_id.isdigit() and len(run_id) <= 18:
+            run = qs.filter(pk=int(run_id)).first()
+    if run is None:
+        raise HttpError(404, f"could not find workflow run with id: {run_id}")
+    return run
+
+
+def _find_entity(workspace, tag_or_id: str) -> Entity:
+    qs = Entity.objects.filter(workspace=workspace).select_related("type")
+    entity = qs.filter(tag=tag_or_id).first()
+    if entity is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:
+        entity = qs.filter(pk=int(tag_or_id)).first()
+    if entity is None:
+        raise HttpError(404, f"could not find entity with id: {tag_or_id}")
+    return entity
+
+
+def _member(workspace, email: str) -> User | None:
+    return User.objects.filter(
+        email__iexact=email.strip(), memberships__workspace=workspace, is_active=True
+    ).first()
+
+
+def _wants_yaml(request) -> bool:
+    return "yaml" in request.headers.get("Accept", "").lower()
+
+
+# --- shapes -------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _person(user: User | None) -> dict | None:
+    return {"name": user.display_name, "email": user.email} if user else None
+
+
+def _definition(workflow: Workflow, *, actions: bool = True) -> dict:
+    data = dict(workflow.descriptor)
+    if not actions:
+        data.pop("actions", None)
+    return data
+
+
+def _step_out(step: Step) -> dict:
+    return {
+        "slug": step.slug,
+        "name": step.name,
+        "type": step.type,
+        "status": step.status,
+        "waitingFor": step.waiting_for or None,
+        "attempt": step.attempt,
+        "inputs": step.inputs,
+        "outputs": step.outputs,  # secrets are stored as ******** already
+        "error": step.error or None,
+        "completedBy": step.completed_by.email if step.completed_by else None,
+        "dateStarted": _iso(step.started_at),
+        "dateCompleted": _iso(step.finished_at),
+    }
+
+
+def run_out(run: Run, *, detail: bool = True, steps: list[Step] | None = None) -> dict:
+    """A run as the API shows it; `detail` adds its steps (`steps`, else the
+    run's), context and variables."""
+    workflow = run.workflow
+    if run.entity is not None:
+        scope = {
+            "type": "ENTITY",
+            "entityId": run.entity.tag,
+            "entityName": run.entity.name,
+        }
+    elif workflow.scope == Workflow.Scope.ENTITY:
+        scope = {"type": "ENTITY", "entityId": None, "entityName": None}
+    else:
+        scope = {"type": "GLOBAL"}
+    key = run.api_key
+    run_as = None
+    if (
+        run.source == Run.Source.API
+        and run.initiator is not None
+        and (key is None or key.user_id != run.initiator_id)
+    ):
+        run_as = run.initiator.email
+    out = {
+        "id": str(run.uid),
+        "workflowId": str(workflow.pk),
+        "workflowTag": workflow.tag,
+        "workflowName": workflow.name,
+        "status": run.status,
+        "scope": scope,
+        "initiatedBy": _person(run.initiator),
+        "runAs": run_as,
+        "apiKey": {"name": key.name, "prefix": key.prefix} if key else None,
+        "source": run.source,
+        "notificationRecipients": run.notification_recipients,
+        "response": run.response or None,
+        "error": run.error or None,
+        "dateCreated": _iso(run.created_at),
+        "dateStarted": _iso(run.started_at),
+        "dateCompleted": _iso(run.finished_at),
+    }
+    if detail:
+        state = run.state or {}
+        steps = run.steps.all() if steps is None else steps
+        out["steps"] = [_step_out(step) for step in steps]
+        out["context"] = state.get("context", {})
+        out["variables"] = state.get("variables", {})
+    return out
+
+
+def _with_steps(qs: QuerySet[Run]) -> QuerySet[Run]:
+    return qs.prefetch_related(
+        Prefetch("steps", Step.objects.select_related("completed_by"))
+    )
+
+
+# --- workflows ----------------------------------------------------------------------
+
+
+class WorkflowListParams(Schema):
+    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
+    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+    searchQuery: str | None = Field(
+        None, max_length=200, description="Substring of the name or description"
+    )
+    includeActions: bool = False
+
+
+class RunListParams(Schema):
+    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
+    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+    workflow: list[str] = Field(
+        default_factory=list, description="Workflow tags or ids (repeat or comma)"
+    )
+    workflowIds: list[str] = Field(
+        default_factory=list, description="Same as workflow (Cortex's name)"
+    )
+    entityId: str | None = Field(None, description="Entity tag or id")
+    entity: str | None = Field(None, description="Same as entityId")
+    initiatedBy: str | None = Field(None, description="Initiating user's email")
+    initiator: str | None = Field(None, description="Same as initiatedBy")
+    status: list[str] = Field(
+        default_factory=list,
+        description="QUEUED, IN_PROGRESS, PAUSED, CANCELLING, COMPLETED, FAILED, "
+        "CANCELLED (repeat or comma)",
+    )
+    source: str | None = Field(None, description="UI, API or WORKFLOW")
+    startedAfter: datetime | None = Field(
+        None, description="ISO 8601; runs created after"
+    )
+    startedBefore: datetime | None = Field(
+        None, description="ISO 8601; runs created before"
+    )
+    includeContext: bool = Field(
+        False, description="Add each run's steps, context and variables"
+    )
+
+
+def _page(qs: QuerySet, page: int, size: int) -> tuple[list, int, int]:
+    total = qs.count()
+    start = page * size
+    return list(qs[start : start + size]), total, -(-total // size)
+
+
+def _respond(request, data: Any, *, status: int = 200) -> HttpResponse:
+    if _wants_yaml(request):
+        return HttpResponse(
+            yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+            status=status,
+            content_type=YAML_TYPE,
+        )
+    return json_response(request, data, status)
+
+
+@router.get("", summary="List workflows")
+def workflow_list(request, params: Query[WorkflowListParams]):
+    """Workflows of the key's workspace, by name; drafts only with EDIT_WORKFLOWS.
+
+    Needs VIEW_WORKFLOWS.
+    """
+    principal = request.auth
+    require(principal, P.VIEW_WORKFLOWS)
+    qs = visible_workflows(principal.workspace, principal.permissions).select_related(
+        "current_version"
+    )
+    if params.searchQuery:
+        qs = qs.filter(
+            Q(name__icontains=params.searchQuery)
+            | Q(description__icontains=params.searchQuery)
+        )
+    rows, total, pages = _page(qs.order_by("name", "pk"), params.page, params.pageSize)
+    return _respond(
+        request,
+        {
+            "page": params.page,
+            "total": total,
+            "totalPages": pages,
+            "workflows": [_definition(w, actions=params.includeActions) for w in rows],
+        },
+    )
+
+
+@router.post(
+    "",
+    summary="Create or update a workflow",
+    openapi_extra={**_DESCRIPTOR_BODY, **_IDEMPOTENCY_HEADER},
+)
+@idempotent
+def workflow_save(request):
+    """Create the workflow, or update the one with the same tag (JSON or YAML body).
+
+    Answers the saved descriptor. A descriptor with problems → 400 listing
+    every one. Needs EDIT_WORKFLOWS.
+    """
+    principal = request.auth
+    require(principal, P.EDIT_WORKFLOWS)
+    clean = _valid_descriptor(request.body)
+    workflow, _ = workflow_upsert(
+        workspace=principal.workspace, descriptor=clean, created_by=principal.user
+    )
+    return json_response(request, _definition(workflow))
+
+
+def _valid_descriptor(body: bytes) -> dict:
+    try:
+        clean = descriptors.validate(descriptors.parse(body))
+        check_storable(clean, "descriptor")
+    except descriptors.DescriptorError as exc:
+        problems = "; ".join(exc.errors)
+        raise HttpError(400, f"Invalid workflow descriptor: {problems}") from None
+    except BodyError as exc:
+        raise HttpError(400, f"Invalid workflow descriptor: {exc}") from None
+    return clean
+
+
+@router.post("/validate", summary="Validate a workflow descriptor")
+def workflow_validate(request):
+    """Check a descriptor (JSON or YAML body) without saving it.
+
+    Answers `{ok, violations}`, each violation naming where the problem is.
+    Needs VIEW_WORKFLOWS.
+    """
+    require(request.auth, P.VIEW_WORKFLOWS)
+    try:
+        _valid_descriptor(request.body)
+    except HttpError as exc:
+        errors = str(exc).removeprefix("Invalid workflow descriptor: ").split("; ")
+        return json_response(
+            request, {"ok": False, "violations": [_violation(e) for e in errors]}
+        )
+    return json_response(request, {"ok": True, "violations": []})
+
+
+def _violation(error: str) -> dict:
+    where, sep, what = error.partition(": ")
+    path = where if sep and " " not in where else ""
+    return {
+        "title": "Invalid workflow descriptor",
+        "description": error,
+        "paths": [path] if path else [],
+        "pointer": path or None,
+        "violationType": "MUST",
+    }
+
+
+# --- runs: the list comes before /{tagOrId}, so "runs" is not taken for a tag -------
+
+
+def _values(*lists: list[str]) -> list[str]:
+    """Repeated and comma-separated query values, flattened and stripped."""
+    return [
+        part.strip()
+        for values in lists
+        for value in values
+        for part in value.split(",")
+        if part.strip()
+    ]
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        raise HttpError(400, f"{name}: the date is out of range") from None
+
+
+@router.get("/runs", summary="List workflow runs")
+def run_list(request, params: Query[RunListParams]):
+    """Runs of the key's workspace, newest first, filtered by workflow (tags or
+    ids), entity, initiator, status, source and creation date. Needs
+    VIEW_WORKFLOW_RUNS.
+    """
+    principal = request.auth
+    require(principal, P.VIEW_WORKFLOW_RUNS)
+    qs = _runs(request)
+    workflows = _values(params.workflow, params.workflowIds)
+    if workflows:
+        ids = [int(w) for w in workflows if w.isdigit() and len(w) <= 18]
+        qs = qs.filter(Q(workflow__tag__in=workflows) | Q(workflow__pk__in=ids))
+    entity = params.entityId or params.entity
+    if entity:
+        ids = [int(entity)] if entity.isdigit() and len(entity) <= 18 else []
+        qs = qs.filter(Q(entity__tag=entity) | Q(entity__pk__in=ids))
+    initiator = params.initiatedBy or params.initiator
+    if initiator:
+        qs = qs.filter(initiator__email__iexact=initiator.strip())
+    statuses = [s.upper() for s in _values(params.status)]
+    unknown = sorted(set(statuses) - set(RunStatus.values))
+    if unknown:
+        raise HttpError(
+            400,
+            f"status: {', '.join(unknown)} is not one of {', '.join(RunStatus.values)}",
+        )
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if params.source:
+        source = params.source.upper()
+        if source not in Run.Source.values:
+            raise HttpError(
+                400, f"source: {params.source} is not one of UI, API, WORKFLOW"
+            )
+        qs = qs.filter(source=source)
+    if params.startedAfter:
+        qs = qs.filter(created_at__gt=_utc(params.startedAfter, "startedAfter"))
+    if params.startedBefore:
+        qs = qs.filter(created_at__lt=_utc(params.startedBefore, "startedBefore"))
+    qs = qs.order_by("-created_at", "-pk")
+    if params.includeContext:
+        qs = _with_steps(qs)
+    rows, total, pages = _page(qs, params.page, params.pageSize)
+    return json_response(
+        request,
+        {
+            "page": params.page,
+            "total": total,
+            "totalPages": pages,
+            "runs": [run_out(run, detail=params.includeContext) for run in rows],
+        },
+    )
+
+
+# --- one workflow -------------------------------------------------------------------
+
+
+@router.get("/{tagOrId}", summary="Retrieve a workflow")
+def workflow_get(request, tagOrId: str):
+    """The workflow's descriptor as JSON, or as YAML with `Accept: application/yaml`.
+
+    Needs VIEW_WORKFLOWS (and EDIT_WORKFLOWS for a draft).
+    """
+    principal = request.auth
+    require(principal, P.VIEW_WORKFLOWS)
+    workflow = _find_workflow(
+        visible_workflows(principal.workspace, principal.permissions).select_related(
+            "current_version"
+        ),
+        tagOrId,
+    )
+    if _wants_yaml(request):
+        return HttpResponse(
+            descriptors.export(workflow.descriptor, "yaml"), content_type=YAML_TYPE
+        )
+    return json_response(request, _definition(workflow))
+
+
+@router.delete(
+    "/{tagOrId}", summary="Delete a workflow", openapi_extra=_IDEMPOTENCY_HEADER
+)
+@idempotent
+def workflow_remove(request, tagOrId: str):
+    """Delete the workflow with its versions and runs. Needs EDIT_WORKFLOWS."""
+    require(request.auth, P.EDIT_WORKFLOWS)
+    workflow = _find_workflow(_workspace_workflows(request), tagOrId)
+    workflow_delete(workflow=workflow)
+    return json_response(request, {"message": "Workflow deleted successfully"})
+
+
+# --- starting and following runs ----------------------------------------------------
+
+
+class RunScope(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["GLOBAL", "ENTITY"] = Field(description="GLOBAL or ENTITY")
+    entityId: str | None = Field(
+        None, max_length=200, description="The entity's tag or id (ENTITY)"
+    )
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.upper() if isinstance(value, str) else value
+
+
+class RunRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: RunScope | None = Field(
+        None,
+        description='{"type": "GLOBAL"} (the default) or {"type": "ENTITY", "entityId": …}',
+    )
+    initialContext: dict[str, Any] | None = Field(
+        None,
+        description="Kept at context.initialContext; keys naming declared variables "
+        "set their starting values",
+    )
+    runAs: str | None = Field(
+        None, max_length=254, description="Email of the member to run the workflow as"
+    )
+    notificationRecipients: list[str] | None = Field(
+        None,
+        max_length=50,
+        description="Emails told when the run needs someone and when it ends",
+    )
+
+
+def _recipients(emails: list[str] | None) -> list[str]:
+    cleaned = []
+    for i, email in enumerate(emails or []):
+        try:
+            validate_email(email.strip())
+        except DjangoValidationError:
+            raise HttpError(
+                400, f"notificationRecipients[{i}]: {email!r} is not an email address"
+            ) from None
+        cleaned.append(email.strip().lower())
+    return list(dict.fromkeys(cleaned))
+
+
+@router.post(
+    "/{tagOrId}/runs",
+    summary="Run a workflow",
+    response={201: dict},
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent(atomic=False)
+def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
+    """Start a run of a workflow that is runnable via the API; answers 201 with the
+    run (status QUEUED when the workspace is at its concurrency cap, PAUSED when
+    it waits for an initiating user). Needs EXECUTE_WORKFLOW_RUNS.
+    """
+    principal = request.auth
+    require(principal, P.EXECUTE_WORKFLOW_RUNS)
+    payload = payload or RunRequest()
+    workflow = _find_workflow(_workspace_workflows(request), tagOrId)
+    if not workflow.is_runnable_via_api:
+        raise HttpError(
+            403,
+            f"Workflow {workflow.tag} is not runnable via the API: turn on "
+            "Runnable via API (isRunnableViaApi) to run it here",
+        )
+    user, perms = principal.user, principal.permissions
+    if payload.runAs:
+        run_as = _member(principal.workspace, payload.runAs)
+        if run_as is None:
+            raise HttpError(
+                400, f"runAs: {payload.runAs!r} is not a member of this workspace"
+            )
+        if user is not None and run_as != user:
+            raise HttpError(
+                403,
+                "runAs: a personal access token runs workflows as its own user only",
+            )
+        if user is None:
+            membership = run_as.memberships.get(workspace=principal.workspace)
+            user, perms = run_as, perms & membership.permission_set()
+    descriptor = workflow.descriptor
+    if user is None and descriptor.get("runRestrictionPolicies"):
+        raise HttpError(
+            403,
+            f"Workflow {workflow.tag} restricts who may run it: send runAs with the "
+            "email of someone allowed to",
+        )
+    entity = _scope_entity(request, workflow, payload.scope)
+    recipients = _recipients(payload.notificationRecipients)
+    try:
+        # Only the writes hold the transaction (SQLite's write lock):
+        with transaction.atomic():
+            run = run_start(
+                workflow=workflow,
+                user=user,
+                perms=perms,
+                entity=entity,
+                source=Run.Source.API,
+                initial_context=payload.initialContext or {},
+                notification_recipients=recipients,
+                api_key=principal.api_key,
+                initiator=user,
+                require_initiator=user is None,
+            )
+            # A new run has no steps yet: its first block runs after the commit.
+            response = json_response(request, run_out(run, steps=[]), 201)
+            idempotency.complete(request, response)
+    except engine.NotAllowed as exc:
+        who = f"runAs {user.email}: " if payload.runAs else ""
+        raise HttpError(403, f"{who}{exc}") from None
+    except engine.EngineError as exc:
+        raise HttpError(400, str(exc)) from None
+    return response
+
+
+def _scope_entity(request, workflow: Workflow, scope: RunScope | None) -> Entity | None:
+    kind = scope.type if scope else "GLOBAL"
+    if workflow.scope == Workflow.Scope.ENTITY:
+        if kind != "ENTITY" or not scope.entityId:
+            raise HttpError(
+                400,
+                f"scope: workflow {workflow.tag} runs on an entity: send "
+                '{"type": "ENTITY", "entityId": "<entity tag>"}',
+            )
+        return _find_entity(request.auth.workspace, scope.entityId)
+    if kind == "ENTITY":
+        raise HttpError(
+            400, f'scope: workflow {workflow.tag} is GLOBAL: send {{"type": "GLOBAL"}}'
+        )
+    return None
+
+
+@router.get("/{tagOrId}/runs/{runId}", summary="Get a workflow run")
+def run_get(request, tagOrId: str, runId: str):
+    """The run with its steps (status, inputs, outputs with secrets as ********,
+    errors), context, variables, response and dates. Needs VIEW_WORKFLOW_RUNS.
+    """
+    require(request.auth, P.VIEW_WORKFLOW_RUNS)
+    workflow = _find_workflow(_workspace_workflows(request), tagOrId)
+    run = _find_run(_with_steps(_runs(request).filter(workflow=workflow)), runId)
+    return json_response(request, run_out(run))
+
+
+@router.post(
+    "/{tagOrId}/runs/{runId}/cancel",
+    summary="Cancel a workflow run",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def run_cancel(request, tagOrId: str, runId: str):
+    """Cancel a QUEUED, IN_PROGRESS or PAUSED run (a run with a block in flight is
+    CANCELLING until the block stops); completed blocks are not undone. Needs
+    EDIT_WORKFLOW_RUNS, or a personal token of the run's initiator.
+    """
+    principal = request.auth
+    workflow = _find_workflow(_workspace_workflows(request), tagOrId)
+    run = _find_run(_runs(request).filter(workflow=workflow), runId)
+    own = principal.user is not None and run.initiator_id == principal.user.pk
+    if not own:
+        require(principal, P.EDIT_WORKFLOW_RUNS)
+    try:
+        engine.cancel(run, by=principal.user)
+    except engine.IllegalTransition as exc:
+        raise HttpError(409, str(exc)) from None
+    run = _find_run(_with_steps(_runs(request)), str(run.uid))
+    return json_response(request, run_out(run))
+
+
+@router.post(
+    "/{tagOrId}/callback/{callbackId}",
+    summary="Update an asynchronous HTTP request block",
+    openapi_extra={**_CALLBACK_BODY, **_IDEMPOTENCY_HEADER},
+)
+@idempotent
+def callback(request, tagOrId: str, callbackId: str):
+    """The callee of an HTTP_REQUEST_ASYNC block reports back:
+    `{"status": "SUCCESS"|"FAILURE"|"UPDATE", "message": …, "response": {…}}`.
+    SUCCESS completes the block, FAILURE fails it, UPDATE keeps it waiting.
+    406 once the block no longer waits. Needs EDIT_WORKFLOW_RUNS (as Cortex).
+    """
+    require(request.auth, P.EDIT_WORKFLOW_RUNS)
+    payload = read_body(request)
+    step = None
+    try:
+        step = (
+            Step.objects.select_related("run", "run__workflow")
+            .filter(
+                callback_id=uuid.UUID(callbackId),
+                run__workspace=request.auth.workspace,
+            )
+            .first()
+        )
+    except ValueError:
+        pass
+    workflow = step.run.workflow if step else None
+    if workflow is None or tagOrId not in (workflow.tag, str(workflow.pk)):
+        raise HttpError(404, "Workflow run or block not found")
+    try:
+        parse_callback(payload)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    try:
+        engine.callback(step, payload)
+    except engine.NotWaiting:
+        raise HttpError(406, "Workflow block is not waiting for callback") from None
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return json_response(
+        request, {"message": "Successfully received Workflow callback"}
+    )
