@@ -12,9 +12,8 @@ and prints p50/p95 of the time from request to response (the whole server side:
 middleware, views, templates), the p50 of this process's CPU time (on SQLite
 nearly all the work; it does not grow when other processes load the machine)
 and the number of queries per page. `--reuse`
-keeps the data of a previous run. `--proposed-indexes` first creates, with
-plain SQL, the indexes this benchmark argues for (PROPOSED_INDEXES), to show
-the figures with them before they become a migration.
+keeps the data of a previous run. The Run indexes this benchmark argued for
+are in migration workflows/0002.
 """
 
 import argparse
@@ -36,14 +35,6 @@ WORKFLOWS = 200
 RUNS = 100_000
 MEMBERS = 50
 BATCH = 5_000
-
-# Run lists filtered by status or initiator sort every matching run by date
-# without these (SQLite: ~60 ms for a status with 20,000 runs):
-PROPOSED_INDEXES = {
-    "run_ws_status_created": ("workspace_id", "status", "created_at DESC"),
-    "run_ws_initiator_created": ("workspace_id", "initiator_id", "created_at DESC"),
-    "run_workflow_created": ("workflow_id", "created_at DESC"),
-}
 
 DESCRIPTOR_ACTIONS = [
     {
@@ -363,9 +354,6 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--reuse", action="store_true", help="keep existing data")
-    parser.add_argument(
-        "--proposed-indexes", action="store_true", help="add PROPOSED_INDEXES first"
-    )
     args = parser.parse_args()
     setup_environment(args)
 
@@ -381,14 +369,6 @@ def main():
     if not (args.reuse and Workspace.objects.filter(slug="bench").exists()):
         fill()
     with connection.cursor() as cursor:
-        for name, columns in PROPOSED_INDEXES.items():
-            if args.proposed_indexes:
-                cursor.execute(
-                    f"CREATE INDEX IF NOT EXISTS {name} "
-                    f"ON workflows_run ({', '.join(columns)})"
-                )
-            else:
-                cursor.execute(f"DROP INDEX IF EXISTS {name}")
         cursor.execute("ANALYZE")  # fresh statistics for the planner
     user = User.objects.get(email="member0@example.com")
     client = Client()
@@ -417,9 +397,8 @@ def main():
         ("Run page", f"/workflows/runs/{run.pk}/"),
     ]
     vendor = connection.vendor
-    indexes = "with" if args.proposed_indexes else "without"
     print(
-        f"\n{vendor}, {indexes} the proposed indexes: {RUNS} runs, {ENTITIES} "
+        f"\n{vendor}: {RUNS} runs, {ENTITIES} "
         f"entities, {WORKFLOWS} workflows; {args.repeat} requests each, logged in "
         f"as a User; load average {os.getloadavg()[0]:.1f}\n"
     )
