@@ -27,6 +27,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.models import User, Workspace
@@ -187,11 +189,20 @@ def start(
         raise EngineError("This workflow runs on an entity: choose one")
     variables = _initial_variables(descriptor, initial_context)
     now = timezone.now()
+    secret_tags = Secret.objects.filter(workspace=workflow.workspace).values_list(
+        "tag", flat=True
+    )
+    uid = uuid.uuid4()
+    entity = entity if scope == "ENTITY" else None
+    paused = initiator is None and (require_initiator or _needs_initiator(descriptor))
+    # One INSERT with the whole starting state:
     run = Run.objects.create(
         workspace=workflow.workspace,
+        uid=uid,
         workflow=workflow,
         version=version,
-        entity=entity if scope == "ENTITY" else None,
+        status=S.PAUSED if paused else S.QUEUED,
+        entity=entity,
         initiator=initiator,
         source=source,
         api_key=api_key,
@@ -200,35 +211,27 @@ def start(
         cursor={"pending": [root_slug(descriptor)], "joins": []},
         queued_at=now,
         created_at=now,
-    )
-    secret_tags = list(
-        Secret.objects.filter(workspace=workflow.workspace).values_list(
-            "tag", flat=True
-        )
-    )
-    run.state = {
-        "context": {
-            "initiatedBy": _person(initiator, workflow.workspace),
-            "workflowRunId": str(run.uid),
-            "initiatedAtIso8601Timestamp": now.isoformat(),
-            "entity": _entity_context(run.entity),
-            "secrets": dict.fromkeys(secret_tags, MASK),
-            "initialContext": initial_context,
+        state={
+            "context": {
+                "initiatedBy": _person(initiator, workflow.workspace),
+                "workflowRunId": str(uid),
+                "initiatedAtIso8601Timestamp": now.isoformat(),
+                "entity": _entity_context(entity),
+                "secrets": dict.fromkeys(secret_tags, MASK),
+                "initialContext": initial_context,
+            },
+            "actions": {},
+            "variables": variables,
         },
-        "actions": {},
-        "variables": variables,
-    }
-    if initiator is None and (require_initiator or _needs_initiator(descriptor)):
-        run.status = S.PAUSED
-        run.save(update_fields=["state", "status"])
+    )
+    if paused:
         _event(run, "created", f"Started via {run.get_source_display()}")
         _event(run, "paused", "Waiting for someone to pick the initiating user")
         notify.run_needs_initiator(run)
         return run
-    run.save(update_fields=["state"])
     _event(run, "created", f"Started via {run.get_source_display()}", actor=initiator)
-    admit(run.workspace_id)
-    run.refresh_from_db(fields=["status", "started_at"])
+    if run.pk in admit(run.workspace_id):
+        run.status, run.started_at = S.IN_PROGRESS, timezone.now()
     return run
 
 
@@ -284,11 +287,13 @@ def admit(workspace_id: int) -> list[int]:
         now = timezone.now()
         for pk in candidates:
             if Run.objects.filter(pk=pk, status=S.QUEUED).update(
-                status=S.IN_PROGRESS, lease=None, heartbeat_at=now
+                status=S.IN_PROGRESS,
+                lease=None,
+                heartbeat_at=now,
+                started_at=Coalesce(
+                    "started_at", Value(now)
+                ),  # a resumed run keeps its start
             ):
-                Run.objects.filter(pk=pk, started_at__isnull=True).update(
-                    started_at=now
-                )
                 promoted.append(pk)
         for pk in promoted:
             _enqueue(pk)
