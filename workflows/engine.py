@@ -16,7 +16,6 @@ retried once, marked as a retry.
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
@@ -48,7 +47,7 @@ from .models import (
     Workflow,
     WorkflowVersion,
 )
-from .secrets import MASK, decrypt, encrypt, scrub, set_path
+from .secrets import MASK, decrypt, encrypt, scrub
 from .templating import render
 
 log = logging.getLogger(__name__)
@@ -121,10 +120,12 @@ def _event(
 def _person(user: User | None, workspace: Workspace) -> dict | None:
     if user is None:
         return None
-    membership = (
-        user.memberships.filter(workspace=workspace).prefetch_related("roles").first()
-    )
-    roles = [{"name": r.name} for r in membership.roles.all()] if membership else []
+    from portal.models import Role
+
+    roles = Role.objects.filter(
+        memberships__user=user, memberships__workspace=workspace
+    ).values_list("name", flat=True)
+    roles = [{"name": name} for name in roles]
     return {"name": user.display_name, "email": user.email, "roles": roles}
 
 
@@ -260,6 +261,16 @@ def set_initiator(run: Run, *, user: User, by: User) -> None:
 # --- admission (the concurrency cap) -------------------------------------------
 
 
+# The queued runs that fit under the cap, in admission order, in one query:
+_CANDIDATES = """
+SELECT id FROM workflows_run
+WHERE workspace_id = %s AND status = 'QUEUED'
+ORDER BY queue_priority, queued_at, id
+LIMIT (SELECT {greatest}(0, %s - COUNT(*)) FROM workflows_run
+       WHERE workspace_id = %s AND status IN ('IN_PROGRESS', 'CANCELLING'))
+"""
+
+
 def admit(workspace_id: int) -> list[int]:
     """Promote QUEUED runs to IN_PROGRESS while the workspace is under its cap.
 
@@ -267,37 +278,38 @@ def admit(workspace_id: int) -> list[int]:
     (SQLite's IMMEDIATE transactions), so concurrent admissions can't both see
     a free slot. Resumed runs go first, then first in, first out.
     """
-    cap = settings.MAX_CONCURRENT_RUNS
-    promoted: list[int] = []
     with transaction.atomic(savepoint=False):  # no partial rollback: no savepoint
-        Workspace.objects.select_for_update().filter(pk=workspace_id).values_list(
-            "pk"
-        ).first()
-        busy = Run.objects.filter(
-            workspace_id=workspace_id, status__in=[S.IN_PROGRESS, S.CANCELLING]
-        ).count()
-        free = cap - busy
-        if free <= 0:
+        if connection.vendor != "sqlite":
+            Workspace.objects.select_for_update().filter(pk=workspace_id).values_list(
+                "pk"
+            ).first()
+        greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CANDIDATES.format(greatest=greatest),
+                [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id],
+            )
+            candidates = [pk for (pk,) in cursor.fetchall()]
+        if not candidates:
             return []
-        candidates = list(
-            Run.objects.filter(workspace_id=workspace_id, status=S.QUEUED)
-            .order_by("queue_priority", "queued_at", "pk")
-            .values_list("pk", flat=True)[:free]
-        )
         now = timezone.now()
+        promoted = Run.objects.filter(pk__in=candidates, status=S.QUEUED).update(
+            status=S.IN_PROGRESS,
+            lease=None,
+            heartbeat_at=now,
+            started_at=Coalesce(
+                "started_at", Value(now)
+            ),  # a resumed run keeps its start
+        )
+        if promoted != len(candidates):  # some were cancelled meanwhile
+            candidates = list(
+                Run.objects.filter(
+                    pk__in=candidates, status=S.IN_PROGRESS, heartbeat_at=now
+                ).values_list("pk", flat=True)
+            )
         for pk in candidates:
-            if Run.objects.filter(pk=pk, status=S.QUEUED).update(
-                status=S.IN_PROGRESS,
-                lease=None,
-                heartbeat_at=now,
-                started_at=Coalesce(
-                    "started_at", Value(now)
-                ),  # a resumed run keeps its start
-            ):
-                promoted.append(pk)
-        for pk in promoted:
             _enqueue(pk)
-    return promoted
+    return candidates
 
 
 def _enqueue(run_id: int) -> None:
@@ -340,10 +352,18 @@ def _load_secrets(run: Run) -> _Secrets:
 
 
 def _revealed_state(run: Run, secrets: _Secrets) -> dict:
-    state = copy.deepcopy(run.state)
+    """The state a block sees: secrets revealed, in copies of the dicts on their
+    paths only (blocks read the state; copying all of it per block is costly)."""
+    state = dict(run.state)
+    state["context"] = {**state.get("context", {}), "secrets": dict(secrets.workspace)}
     for path, value in secrets.paths.items():
-        set_path(state, path, value)
-    state.setdefault("context", {})["secrets"] = dict(secrets.workspace)
+        *parents, last = path.split(".")
+        node = state
+        for part in parents:
+            child = node.get(part)
+            node[part] = dict(child) if isinstance(child, dict) else {}
+            node = node[part]
+        node[last] = value
     return state
 
 
@@ -388,6 +408,69 @@ class _Heartbeat:
         self._thread.join()
 
 
+# Side-effect-free blocks completed but not written yet are written together
+# with the next write the run needs anyway, or after this long:
+_BATCH_SECONDS = 1.0
+
+
+class _Batch:
+    """Completed steps of side-effect-free blocks, not written yet.
+
+    Such a block changes nothing outside the run, so if the worker dies before
+    the batch is written the block simply runs again: no completed step (as
+    stored) ever repeats. Writing them with the next write the run needs (a
+    block with side effects, a pause, the end, the slice) saves two
+    transactions per block.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.events: list[RunEvent] = []
+        self.since = 0.0
+
+    def add(self, steps: list[Step], event: RunEvent) -> None:
+        if not self.steps:
+            self.since = time.monotonic()
+        self.steps += steps
+        self.events.append(event)
+
+    def due(self) -> bool:
+        return bool(self.steps) and time.monotonic() - self.since > _BATCH_SECONDS
+
+    def write(self, *extra_steps: Step, events: tuple[RunEvent, ...] = ()) -> None:
+        """Insert the batch (and extra rows); inside the caller's transaction."""
+        if self.steps or extra_steps:
+            Step.objects.bulk_create([*self.steps, *extra_steps])
+        if self.events or events:
+            RunEvent.objects.bulk_create([*self.events, *events])
+        self.steps, self.events = [], []
+
+
+def _hold(
+    run: Run, lease: uuid.UUID, batch: _Batch, *new_steps: Step, release=False
+) -> bool:
+    """Write the run's state from memory, the batch and new steps, if the run is
+    still ours and running.
+
+    The lease holder is the only writer of a running run's state and cursor.
+    Inside the caller's transaction. False when a cancel or another worker got
+    there first; a cancelled run still gets the batch, whose blocks did complete.
+    """
+    fields = {"heartbeat_at": timezone.now(), "state": run.state, "cursor": run.cursor}
+    if release:  # end of the slice: let the next delivery claim it
+        fields["lease"] = None
+    ours = Run.objects.filter(pk=run.pk, lease=lease)
+    if ours.filter(status=S.IN_PROGRESS).update(**fields):
+        batch.write(*new_steps)
+        return True
+    # Cancelled meanwhile: the batched blocks did complete, so keep them.
+    if batch.steps and ours.filter(status=S.CANCELLING).update(
+        state=run.state, cursor=run.cursor
+    ):
+        batch.write()
+    return False
+
+
 def advance(run_id: int) -> None:
     """Run the run's next blocks until it pauses, ends, or its time slice is used up.
 
@@ -395,12 +478,11 @@ def advance(run_id: int) -> None:
     """
     lease = uuid.uuid4()
     now = timezone.now()
-    with transaction.atomic():
-        claimed = (
-            Run.objects.filter(pk=run_id, status=S.IN_PROGRESS)
-            .exclude(lease__isnull=False, heartbeat_at__gte=now - _stale_after())
-            .update(lease=lease, heartbeat_at=now)
-        )
+    claimed = (
+        Run.objects.filter(pk=run_id, status=S.IN_PROGRESS)
+        .exclude(lease__isnull=False, heartbeat_at__gte=now - _stale_after())
+        .update(lease=lease, heartbeat_at=now)
+    )
     if not claimed:
         _finish_cancelling_if_idle(run_id)
         return
@@ -411,6 +493,7 @@ def advance(run_id: int) -> None:
     secrets = _load_secrets(run)  # once per slice; _record keeps it up to date
     # Steps that exist already (after a crash or a redelivery), loaded once:
     steps = dict(run.steps.values_list("slug", "status"))
+    batch, ran = _Batch(), 0
     with _Heartbeat(run.pk, lease):
         while True:
             if run.lease != lease:
@@ -426,22 +509,52 @@ def advance(run_id: int) -> None:
                 if steps.get(slug) not in (StepS.COMPLETED, StepS.SKIPPED)
             ]
             if not pending:
-                _complete(run, lease)
-                return
-            if time.monotonic() > deadline:
+                open_steps = any(
+                    s not in (StepS.COMPLETED, StepS.SKIPPED) for s in steps.values()
+                )
+                if _end(
+                    run, S.COMPLETED, lease=lease, batch=batch, open_steps=open_steps
+                ):
+                    return
                 with transaction.atomic():
-                    if Run.objects.filter(pk=run.pk, lease=lease).update(lease=None):
+                    _hold(run, lease, batch)  # cancelled at the last moment
+                run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
+                continue
+            if ran and time.monotonic() > deadline:  # at least one block per slice
+                with transaction.atomic():
+                    if _hold(run, lease, batch, release=True):
                         _enqueue(run.pk)
                 return
-            if not _run_step(run, pending[0], lease, secrets, steps):
+            ran += 1
+            if not _run_step(run, pending[0], lease, secrets, steps, batch):
                 # Cancelled, failed or taken over meanwhile: look at the row again.
                 run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
                 if run.status == S.IN_PROGRESS and run.lease == lease:
                     return  # nothing more this worker can do
 
 
+def _execute(block, run: Run, step: Step, action: dict, secrets: _Secrets) -> Outcome:
+    try:
+        ctx = _context(
+            run, step, _with_declared(action, run.version.descriptor), secrets
+        )
+        return block.execute(ctx)
+    except BlockFailed as exc:
+        return Outcome.failed(str(exc))
+    except Exception as exc:  # a bug in a block must fail the step, not kill the worker
+        log.exception("Block %s of run %s crashed", step.slug, run.pk)
+        return Outcome.failed(
+            f"Internal error in {step.type} block: {exc.__class__.__name__}"
+        )
+
+
 def _run_step(
-    run: Run, slug: str, lease: uuid.UUID, secrets: _Secrets, steps: dict[str, str]
+    run: Run,
+    slug: str,
+    lease: uuid.UUID,
+    secrets: _Secrets,
+    steps: dict[str, str],
+    batch: _Batch,
 ) -> bool:
     """Run one block and record its outcome; False if the run was not ours to move on.
 
@@ -451,32 +564,42 @@ def _run_step(
     descriptor = run.version.descriptor
     action = actions_by_slug(descriptor).get(slug)
     if action is None:
-        _fail(run, lease, None, f"Action '{slug}' is not in the workflow")
+        _fail(run, lease, None, f"Action '{slug}' is not in the workflow", batch=batch)
         return False
     block_type = action.get("schema", {}).get("type", "")
+    try:
+        block = get_block(block_type)
+    except BlockFailed as exc:
+        block, unknown = None, str(exc)
     now = timezone.now()
-    with transaction.atomic():
-        # Still ours and still running? (A cancel or a takeover stops here.)
-        if not Run.objects.filter(pk=run.pk, lease=lease, status=S.IN_PROGRESS).update(
-            heartbeat_at=now
-        ):
-            return False
-        if slug not in steps:
-            position = run.cursor.get("steps", 0) + 1
-            run.cursor["steps"] = position
-            step = Step.objects.create(
-                run=run,
-                slug=slug,
-                type=block_type,
-                name=action.get("name", slug),
-                position=position,
-                status=StepS.RUNNING,
-                started_at=now,
-                callback_id=uuid.uuid4()
-                if block_type == "HTTP_REQUEST_ASYNC"
-                else None,
-            )
-        else:
+    outcome = None
+    if slug not in steps:
+        position = run.cursor.get("steps", 0) + 1
+        run.cursor["steps"] = position
+        step = Step(
+            run=run,
+            slug=slug,
+            type=block_type,
+            name=action.get("name", slug),
+            position=position,
+            status=StepS.RUNNING,
+            started_at=now,
+            callback_id=uuid.uuid4() if block_type == "HTTP_REQUEST_ASYNC" else None,
+        )
+        if block is not None and not block.side_effects:
+            outcome = _execute(block, run, step, action, secrets)
+            if outcome.status == "COMPLETED" and not outcome.secrets:
+                return _batch_step(
+                    run, step, action, outcome, secrets, lease, steps, batch
+                )
+        with transaction.atomic():
+            if not _hold(run, lease, batch, step):
+                return False
+    else:
+        with transaction.atomic():
+            # Still ours and still running? (A cancel or a takeover stops here.)
+            if not _hold(run, lease, batch):
+                return False
             step = Step.objects.get(run=run, slug=slug)
             if step.status == StepS.RUNNING:
                 # The worker that ran it died mid-block: retry once, and say so.
@@ -507,24 +630,52 @@ def _run_step(
                 step.save(update_fields=["status", "started_at", "callback_id"])
             else:
                 return False
-        steps[slug] = StepS.RUNNING
-
-    try:
-        block = get_block(block_type)
-        ctx = _context(run, step, _with_declared(action, descriptor), secrets)
-        outcome = block.execute(ctx)
-    except BlockFailed as exc:
-        outcome = Outcome.failed(str(exc))
-    except Exception as exc:  # a bug in a block must fail the step, not kill the worker
-        log.exception("Block %s of run %s crashed", slug, run.pk)
-        outcome = Outcome.failed(
-            f"Internal error in {block_type} block: {exc.__class__.__name__}"
+    steps[slug] = StepS.RUNNING
+    if outcome is None:
+        outcome = (
+            Outcome.failed(unknown)
+            if block is None
+            else _execute(block, run, step, action, secrets)
         )
     skipped = _record(run, step, action, outcome, secrets, lease=lease)
     if skipped is None or outcome.status != "COMPLETED":
         return False
     steps[slug] = StepS.COMPLETED
     steps.update(dict.fromkeys(skipped, StepS.SKIPPED))
+    return True
+
+
+def _batch_step(
+    run: Run,
+    step: Step,
+    action: dict,
+    outcome: Outcome,
+    secrets: _Secrets,
+    lease: uuid.UUID,
+    steps: dict[str, str],
+    batch: _Batch,
+) -> bool:
+    """Record a completed side-effect-free block in memory (see _Batch)."""
+    now = timezone.now()
+    fields = _outcome_fields(run, step, outcome, secrets)
+    skipped = _advance_cursor(run, action, outcome)
+    step.status, step.finished_at = StepS.COMPLETED, now
+    step.inputs, step.outputs = fields["inputs"], fields["outputs"]
+    batch.add(
+        [step, *_skipped_steps(run, skipped)],
+        RunEvent(
+            run=run,
+            kind="step_completed",
+            message=f"{step.name or step.slug} completed",
+            step_slug=step.slug,
+            created_at=now,
+        ),
+    )
+    steps[step.slug] = StepS.COMPLETED
+    steps.update(dict.fromkeys(skipped, StepS.SKIPPED))
+    if batch.due():
+        with transaction.atomic():
+            return _hold(run, lease, batch)
     return True
 
 
@@ -583,6 +734,46 @@ def _skipped_by_branch(descriptor: dict, action: dict, outcome: Outcome) -> set[
     return others - taken
 
 
+def _outcome_fields(run: Run, step: Step, outcome: Outcome, secrets: _Secrets) -> dict:
+    """Scrub an outcome of secrets and put it into run.state (in memory).
+
+    Returns the step's fields: inputs, outputs, error.
+    """
+    secrets.paths.update(outcome.secrets)
+    known = secrets.values
+    inputs, outputs = scrub(outcome.inputs, known), scrub(outcome.outputs, known)
+    state = run.state
+    state.setdefault("actions", {})[step.slug] = {"inputs": inputs, "outputs": outputs}
+    if outcome.variables:
+        state.setdefault("variables", {}).update(scrub(outcome.variables, known))
+    return {"inputs": inputs, "outputs": outputs, "error": scrub(outcome.error, known)}
+
+
+def _advance_cursor(run: Run, action: dict, outcome: Outcome) -> set[str]:
+    """Move run.cursor (in memory) past a completed step; the slugs its branch skipped."""
+    descriptor = run.version.descriptor
+    cursor = run.cursor
+    joins = list(cursor.get("joins", []))
+    pending = [s for s in cursor.get("pending", []) if s != action["slug"]]
+    following = _successors(descriptor, action, outcome, joins)
+    run.cursor = {**cursor, "pending": following + pending, "joins": joins}
+    return _skipped_by_branch(descriptor, action, outcome)
+
+
+def _skipped_steps(run: Run, skipped: set[str]) -> list[Step]:
+    actions = actions_by_slug(run.version.descriptor)
+    return [
+        Step(
+            run=run,
+            slug=slug,
+            type=actions[slug].get("schema", {}).get("type", ""),
+            name=actions[slug].get("name", slug),
+            status=StepS.SKIPPED,
+        )
+        for slug in sorted(skipped)
+    ]
+
+
 def _record(
     run: Run,
     step: Step,
@@ -599,14 +790,8 @@ def _record(
     of the run's state and cursor, so they are written from memory, guarded
     by the lease. Without one (a person or a callback resumed a paused run)
     the row is locked and read first. Returns the slugs skipped by a branch,
-    or None when the run was not ours any more.
+    or None when the run is not ours any more or is being cancelled.
     """
-    descriptor = run.version.descriptor
-    secrets.paths.update(outcome.secrets)
-    known = secrets.values
-    outputs = scrub(outcome.outputs, known)
-    inputs = scrub(outcome.inputs, known)
-    error = scrub(outcome.error, known)
     now = timezone.now()
     with transaction.atomic():
         live = Run.objects.filter(pk=run.pk)
@@ -616,29 +801,18 @@ def _record(
         else:
             live = live.filter(lease=lease)
             current = S.IN_PROGRESS  # checked by the guarded writes below
-        state = run.state
-        state.setdefault("actions", {})[step.slug] = {
-            "inputs": inputs,
-            "outputs": outputs,
-        }
-        if outcome.variables:
-            state.setdefault("variables", {}).update(scrub(outcome.variables, known))
-        blob = encrypt(secrets.paths) if secrets.paths else ""
         step_fields = {
-            "inputs": inputs,
-            "outputs": outputs,
-            "error": error,
+            **_outcome_fields(run, step, outcome, secrets),
             "completed_by": by,
         }
+        state = run.state
+        blob = encrypt(secrets.paths) if secrets.paths else ""
 
         if outcome.status == "COMPLETED":
-            cursor = run.cursor
-            joins = list(cursor.get("joins", []))
-            pending = [s for s in cursor.get("pending", []) if s != step.slug]
-            following = _successors(descriptor, action, outcome, joins)
+            skipped = _advance_cursor(run, action, outcome)
             fields = {
                 "state": state,
-                "cursor": {**cursor, "pending": following + pending, "joins": joins},
+                "cursor": run.cursor,
                 "secrets_blob": blob,
                 "heartbeat_at": now,
             }
@@ -650,35 +824,36 @@ def _record(
                     queued_at=now,
                     lease=None,
                 )
-            if not live.update(**fields):
-                return None  # lost the lease: another worker owns the run now
+            cancelling = False
+            if not live.filter(status__in=[S.IN_PROGRESS, S.PAUSED]).update(**fields):
+                # A cancel came while the block ran: record it, then stop.
+                if lease is None or not live.update(**fields):
+                    return None  # lost the lease: another worker owns the run now
+                cancelling = True
             for name, value in fields.items():
                 setattr(run, name, value)
-            skipped = _skipped_by_branch(descriptor, action, outcome)
-            if skipped:
-                actions = actions_by_slug(descriptor)
-                Step.objects.bulk_create(
-                    [
-                        Step(
-                            run=run,
-                            slug=slug,
-                            type=actions[slug].get("schema", {}).get("type", ""),
-                            name=actions[slug].get("name", slug),
-                            status=StepS.SKIPPED,
-                        )
-                        for slug in sorted(skipped)
-                    ],
-                    ignore_conflicts=True,
-                )
             Step.objects.filter(pk=step.pk).update(
                 status=StepS.COMPLETED, finished_at=now, waiting_for="", **step_fields
             )
             name = step.name or step.slug
-            _event(run, "step_completed", f"{name} completed", step=step.slug, actor=by)
+            events = [
+                RunEvent(
+                    run=run,
+                    kind="step_completed",
+                    message=f"{name} completed",
+                    step_slug=step.slug,
+                    actor=by,
+                    created_at=now,
+                )
+            ]
             if current == S.PAUSED:
-                _event(run, "resumed", "Run resumed", actor=by)
+                events.append(
+                    RunEvent(run=run, kind="resumed", message="Run resumed", actor=by)
+                )
+            _Batch().write(*_skipped_steps(run, skipped), events=tuple(events))
+            if current == S.PAUSED:
                 admit(run.workspace_id)
-            return skipped
+            return None if cancelling else skipped
 
         if outcome.status == "WAITING":
             if lease is None:
@@ -717,7 +892,7 @@ def _record(
             status=StepS.FAILED, finished_at=now, **step_fields
         )
         run.refresh_from_db()
-        _fail(run, lease, step, error or "The block failed", by=by)
+        _fail(run, lease, step, step_fields["error"] or "The block failed", by=by)
         return set()
 
 
@@ -743,8 +918,17 @@ def _render_response(run: Run, template_key: str) -> str:
 
 
 def _end(
-    run: Run, status: str, *, error: str = "", lease=None, expected=(S.IN_PROGRESS,)
+    run: Run,
+    status: str,
+    *,
+    error: str = "",
+    lease=None,
+    expected=(S.IN_PROGRESS,),
+    batch: _Batch | None = None,
+    open_steps: bool = True,
 ) -> bool:
+    """End the run in one transaction: its row, any batched steps, the steps
+    still open (cancelled), the event, the notifications and admission."""
     template = (
         "runResponseTemplate" if status == S.COMPLETED else "failedRunResponseTemplate"
     )
@@ -752,34 +936,48 @@ def _end(
         qs = Run.objects.filter(pk=run.pk, status__in=expected)
         if lease:
             qs = qs.filter(lease=lease)
-        run.refresh_from_db(fields=["state"])
+        else:
+            run.refresh_from_db(fields=["state"])
         response = _render_response(run, template) if status != S.CANCELLED else ""
-        ended = qs.update(
-            status=status,
-            error=error,
-            response=response,
-            finished_at=timezone.now(),
-            lease=None,
-            secrets_blob="",  # secret values live only as long as the run
-        )
-        if not ended:
+        now = timezone.now()
+        fields = {
+            "status": status,
+            "error": error,
+            "response": response,
+            "finished_at": now,
+            "lease": None,
+            "secrets_blob": "",  # secret values live only as long as the run
+        }
+        if lease:  # the lease holder's state and cursor are in memory
+            fields.update(state=run.state, cursor=run.cursor)
+        if not qs.update(**fields):
             return False
-        Step.objects.filter(
-            run=run, status__in=[StepS.WAITING, StepS.PENDING, StepS.RUNNING]
-        ).update(status=StepS.CANCELLED, finished_at=timezone.now())
-        run.refresh_from_db()
-        _event(run, status.lower(), error or run.get_status_display())
+        for name, value in fields.items():
+            setattr(run, name, value)
+        ended = RunEvent(
+            run=run,
+            kind=status.lower(),
+            message=error or run.get_status_display(),
+            created_at=now,
+        )
+        (batch or _Batch()).write(events=(ended,))
+        if open_steps:
+            Step.objects.filter(
+                run=run, status__in=[StepS.WAITING, StepS.PENDING, StepS.RUNNING]
+            ).update(status=StepS.CANCELLED, finished_at=now)
         notify.run_ended(run)
         admit(run.workspace_id)
     return True
 
 
-def _complete(run: Run, lease) -> None:
-    _end(run, S.COMPLETED, lease=lease)
-
-
 def _fail(
-    run: Run, lease, step: Step | None, error: str, *, by: User | None = None
+    run: Run,
+    lease,
+    step: Step | None,
+    error: str,
+    *,
+    by: User | None = None,
+    batch: _Batch | None = None,
 ) -> None:
     if (
         run.status == S.CANCELLING
@@ -794,6 +992,7 @@ def _fail(
         error=f"{where}{error}",
         lease=lease,
         expected=(S.IN_PROGRESS, S.PAUSED),
+        batch=batch,
     )
 
 

@@ -36,6 +36,33 @@ class Echo(Block):
         )
 
 
+class Calc(Block):
+    """Side-effect free (the engine batches it): completes with `schema.outputs`.
+
+    `schema.cancel` cancels the run from inside the block (a person pressing
+    Cancel run while it runs); `schema.crash` kills the "worker" while CRASH
+    is set, like a SIGKILL, which no engine code can catch.
+    """
+
+    type = "CALC"
+    side_effects = False
+
+    def execute(self, ctx):
+        CALLS.append(ctx.action["slug"])
+        if ctx.schema.get("cancel"):
+            from workflows import engine
+            from workflows.models import Run
+
+            engine.cancel(Run.objects.get(pk=ctx.run.pk), by=None)  # as the web does
+        if ctx.schema.get("crash") and CRASH.is_set():
+            raise WorkerKilled
+        return Outcome.completed(ctx.render(ctx.schema.get("outputs", {})))
+
+
+class WorkerKilled(BaseException):
+    """Escapes every `except Exception`, as a dying process does."""
+
+
 class Fail(Block):
     type = "FAIL"
 
@@ -113,7 +140,8 @@ class Gate(Block):
 
 GATE = threading.Event()
 GATE_ENTERED = threading.Event()
-TEST_BLOCKS = [Echo, Fail, Boom, Ask, Gate]
+CRASH = threading.Event()
+TEST_BLOCKS = [Echo, Calc, Fail, Boom, Ask, Gate]
 
 
 @pytest.fixture
@@ -121,6 +149,7 @@ def test_blocks(monkeypatch):
     CALLS.clear()
     GATE.clear()
     GATE_ENTERED.clear()
+    CRASH.clear()
     instances = dict(blocks._instances)
     for cls in TEST_BLOCKS:
         instances[cls.type] = cls()

@@ -94,6 +94,10 @@ class Block:
     """Base class. Subclasses set `type` and implement execute (and resume if they wait)."""
 
     type: str = ""
+    # False for blocks that change nothing outside the run (JQ, JAVASCRIPT,
+    # SET_VARIABLES, CONDITIONAL_BRANCH): running one twice after a crash is
+    # harmless, so the engine may record several of them in one write.
+    side_effects: bool = True
 
     def execute(self, ctx: BlockContext) -> Outcome:
         raise NotImplementedError

@@ -169,6 +169,7 @@ def _eval_message(exc: Exception) -> str:
 
 class ConditionalBranch(Block):
     type = "CONDITIONAL_BRANCH"
+    side_effects = False
 
     def execute(self, ctx: BlockContext) -> Outcome:
         schema = ctx.schema

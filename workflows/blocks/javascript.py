@@ -14,6 +14,7 @@ from .base import Block, BlockContext, Outcome
 
 class JavaScript(Block):
     type = "JAVASCRIPT"
+    side_effects = False
 
     def execute(self, ctx: BlockContext) -> Outcome:
         script = ctx.schema.get("script")

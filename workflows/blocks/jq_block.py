@@ -54,6 +54,7 @@ def _compile_message(text: str) -> str:
 
 class Jq(Block):
     type = "JQ"
+    side_effects = False
 
     def execute(self, ctx: BlockContext) -> Outcome:
         expression = ctx.schema.get("expression")

@@ -24,6 +24,7 @@ SOURCE_TYPES = ("REFERENCE", "JAVASCRIPT")
 
 class SetVariables(Block):
     type = "SET_VARIABLES"
+    side_effects = False
 
     def execute(self, ctx: BlockContext) -> Outcome:
         entries = ctx.schema.get("variables")

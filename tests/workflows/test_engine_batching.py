@@ -1,0 +1,176 @@
+"""Blocks without side effects are recorded in batches; what that keeps true.
+
+The engine writes completed side-effect-free blocks (JQ, JAVASCRIPT,
+SET_VARIABLES, CONDITIONAL_BRANCH) together with the next write the run
+needs. These tests hold it to what a user and the durability rules expect.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tests.workflows.enginekit import CRASH, WorkerKilled, action, make_workflow
+from workflows import engine
+from workflows.models import Run, RunEvent
+
+S = Run.Status
+
+
+def calc(slug, next_=(), root=False, **schema):
+    return action(slug, "CALC", next_, root=root, **schema)
+
+
+def mixed_workflow(ws, **d_schema):
+    """a, b (batched) → c (side effects) → d (batched)."""
+    return make_workflow(
+        ws,
+        [
+            calc("a", ["b"], root=True, outputs={"n": "1"}),
+            calc("b", ["c"], outputs={"n": "{{actions.a.outputs.n}}2"}),
+            action("c", "ECHO", ["d"], outputs={"n": "{{actions.b.outputs.n}}3"}),
+            calc("d", outputs={"n": "{{actions.c.outputs.n}}4"}, **d_schema),
+        ],
+        runResponseTemplate="n={{actions.d.outputs.n}}",
+    )
+
+
+def test_batched_blocks_end_up_stored_exactly_like_the_others(ws, grace, test_blocks):
+    run = engine.start(workflow=mixed_workflow(ws), initiator=grace)
+    engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED
+    assert run.response.strip() == "n=1234"
+    stored = {s.slug: s for s in run.steps.all()}
+    assert {slug: s.status for slug, s in stored.items()} == dict.fromkeys(
+        "abcd", "COMPLETED"
+    )
+    assert [stored[slug].position for slug in "abcd"] == [1, 2, 3, 4]
+    assert stored["b"].outputs == {"n": "12"}
+    assert all(s.started_at and s.finished_at for s in stored.values())
+    kinds = list(
+        RunEvent.objects.filter(run=run)
+        .order_by("created_at", "pk")
+        .values_list("kind", "step_slug")
+    )
+    assert kinds == [
+        ("created", ""),
+        ("step_completed", "a"),
+        ("step_completed", "b"),
+        ("step_completed", "c"),
+        ("step_completed", "d"),
+        ("completed", ""),
+    ]
+
+
+def test_a_run_of_blocks_needing_no_human_costs_a_fixed_handful_of_queries(
+    ws, grace, test_blocks
+):
+    """One write before the block with side effects, one after it, one at the end."""
+    run = engine.start(workflow=mixed_workflow(ws), initiator=grace)
+    with CaptureQueriesContext(connection) as captured:
+        engine.advance(run.pk)
+    queries = [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+    writes = [q for q in queries if q.split()[0] in ("UPDATE", "INSERT")]
+    # claim; load run, secrets, steps; a+b with c's start (3); c's end (3);
+    # d with the end (4, notification included); admission (1).
+    assert len(queries) <= 15, "\n".join(q[:120] for q in queries)
+    assert len(writes) <= 11, "\n".join(w[:120] for w in writes)
+
+
+def test_a_worker_killed_before_writing_its_batch_reruns_only_the_unwritten_blocks(
+    ws, grace, test_blocks
+):
+    run = engine.start(workflow=mixed_workflow(ws, crash=True), initiator=grace)
+    CRASH.set()
+    with pytest.raises(WorkerKilled):
+        engine.advance(run.pk)
+    # a and b were written with c's start, c when it completed; d died in memory.
+    assert dict(run.steps.values_list("slug", "status")) == dict.fromkeys(
+        "abc", "COMPLETED"
+    )
+    assert test_blocks == ["a", "b", "c", "d"]
+
+    CRASH.clear()
+    Run.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    engine.advance(run.pk)  # the sweep's redelivery, to another worker
+
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["a", "b", "c", "d", "d"]
+    assert run.steps.count() == 4
+    assert not run.steps.filter(attempt__gt=1).exists()
+
+
+def test_a_cancel_during_batched_blocks_keeps_them_and_starts_nothing_more(
+    ws, grace, test_blocks
+):
+    workflow = make_workflow(
+        ws,
+        [
+            calc("a", ["b"], root=True),
+            calc("b", ["c"], cancel=True),
+            action("c", "ECHO"),
+        ],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+    assert test_blocks == ["a", "b"]
+    assert dict(run.steps.values_list("slug", "status")) == {
+        "a": "COMPLETED",
+        "b": "COMPLETED",
+    }
+
+
+def test_a_cancel_in_the_last_batched_block_cancels_the_run_and_keeps_its_blocks(
+    ws, grace, test_blocks
+):
+    workflow = make_workflow(ws, [calc("a", ["b"], root=True), calc("b", cancel=True)])
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+    assert set(run.steps.values_list("status", flat=True)) == {"COMPLETED"}
+
+
+def test_a_failing_block_after_batched_ones_keeps_them_and_fails_the_run(
+    ws, grace, test_blocks
+):
+    workflow = make_workflow(
+        ws,
+        [calc("a", ["b"], root=True), action("b", "FAIL", message="nope")],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.FAILED
+    assert "nope" in run.error
+    assert dict(run.steps.values_list("slug", "status")) == {
+        "a": "COMPLETED",
+        "b": "FAILED",
+    }
+
+
+def test_a_run_whose_slice_ends_mid_batch_is_written_and_requeued(
+    ws, grace, test_blocks, settings, django_capture_on_commit_callbacks
+):
+    settings.RUN_TIME_SLICE_SECONDS = 0
+    workflow = make_workflow(ws, [calc("a", ["b"], root=True), calc("b")])
+    run = engine.start(workflow=workflow, initiator=grace)
+    with django_capture_on_commit_callbacks() as callbacks:
+        engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.IN_PROGRESS and run.lease is None
+    assert list(run.steps.values_list("slug", flat=True)) == ["a"]
+    assert len(callbacks) == 1  # re-enqueued for the next slice
