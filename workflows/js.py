@@ -119,7 +119,7 @@ def run_script(
         return left
 
     try:
-        with mini_racer(event_loop=_event_loop()) as mr:
+        with _one_at_a_time, mini_racer(event_loop=_event_loop()) as mr:
             mr.set_hard_memory_limit(max_memory_mb * 1024 * 1024)
             try:
                 mr.eval(
@@ -180,6 +180,10 @@ def _explain(message: str) -> str:
             return f"{message}; {no_io}"
     return message
 
+
+# mini-racer 0.14 crashes the process (SIGSEGV) when two threads make or use
+# contexts at the same moment (seen with gunicorn threads): one script at a time.
+_one_at_a_time = threading.Lock()
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid = 0

@@ -222,3 +222,32 @@ def test_scripts_run_side_by_side_in_threads_without_mixing_state():
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert list(pool.map(job, range(12))) == [n * 2 for n in range(12)]
+
+
+def test_threads_running_their_first_scripts_at_once_do_not_crash_the_process():
+    """mini-racer crashed (SIGSEGV) when two threads of a fresh process made
+    contexts together, e.g. two gunicorn threads validating forms."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    program = (
+        "import threading\n"
+        "from workflows.js import run_script\n"
+        "threads = [threading.Thread(target=run_script, args=('return 1', {}))"
+        " for _ in range(3)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    for _ in range(3):  # without the lock, 18 fresh processes in 20 crashed
+        done = subprocess.run(
+            [sys.executable, "-c", program],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "ok"
