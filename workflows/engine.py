@@ -209,7 +209,7 @@ def start(
         api_key=api_key,
         initial_context=initial_context,
         notification_recipients=list(notification_recipients or []),
-        cursor={"pending": [root_slug(descriptor)], "joins": []},
+        cursor={"pending": [root_slug(descriptor)], "joins": [], "steps": 0},
         queued_at=now,
         created_at=now,
         state={
@@ -491,8 +491,13 @@ def advance(run_id: int) -> None:
         "workspace", "workflow", "version", "initiator"
     ).get(pk=run_id)
     secrets = _load_secrets(run)  # once per slice; _record keeps it up to date
-    # Steps that exist already (after a crash or a redelivery), loaded once:
-    steps = dict(run.steps.values_list("slug", "status"))
+    # Steps that exist already (after a crash or a redelivery), loaded once;
+    # a run that has recorded none says so in its cursor.
+    steps = (
+        {}
+        if run.cursor.get("steps") == 0
+        else dict(run.steps.values_list("slug", "status"))
+    )
     batch, ran = _Batch(), 0
     with _Heartbeat(run.pk, lease):
         while True:

@@ -17,10 +17,16 @@ from .models import Notification, Run, Step
 def _recipients(run: Run) -> tuple[list[User], list[str]]:
     """(members to notify in-app, every email to write to)."""
     emails = {e.lower() for e in run.notification_recipients if isinstance(e, str)}
-    users = list(
-        User.objects.filter(
-            memberships__workspace=run.workspace_id, email__in=emails, is_active=True
+    users = (
+        list(
+            User.objects.filter(
+                memberships__workspace=run.workspace_id,
+                email__in=emails,
+                is_active=True,
+            )
         )
+        if emails
+        else []
     )
     if run.initiator is not None and run.initiator not in users:
         users.append(run.initiator)

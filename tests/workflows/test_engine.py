@@ -622,6 +622,7 @@ def test_a_block_interrupted_twice_fails_the_run_instead_of_looping(
     Step.objects.create(
         run=run, slug="a", type="ECHO", status="RUNNING", attempt=2, position=1
     )
+    Run.objects.filter(pk=run.pk).update(cursor={**run.cursor, "steps": 1})
     run = run_to_rest(run)
     assert run.status == S.FAILED
     assert "interrupted twice" in run.error

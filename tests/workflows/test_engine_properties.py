@@ -160,11 +160,20 @@ class EngineMachine(RuleBasedStateMachine):
                 for a in run.version.descriptor["actions"]
                 if a["slug"] == pending[0]
             )
+            # As the engine does: the step row and the cursor's count together.
+            position = run.cursor.get("steps", 0) + 1
             Step.objects.create(
-                run=run, slug=pending[0], type=block_type, status="RUNNING", position=99
+                run=run,
+                slug=pending[0],
+                type=block_type,
+                status="RUNNING",
+                position=position,
             )
+            run.cursor["steps"] = position
         Run.objects.filter(pk=run.pk).update(
-            lease=uuid.uuid4(), heartbeat_at=timezone.now() - timedelta(hours=1)
+            lease=uuid.uuid4(),
+            heartbeat_at=timezone.now() - timedelta(hours=1),
+            cursor=run.cursor,
         )
 
     @rule()
