@@ -100,6 +100,7 @@ def main():
     from workflows.services import workflow_upsert
 
     call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)  # PostgreSQL keeps its data
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_done")
         cursor.execute("CREATE TABLE bench_done (chain_id integer)")

@@ -8,10 +8,13 @@ PostgreSQL alike.
 A worker holds a run through a lease (a UUID on the row) and a heartbeat. It
 runs consecutive blocks that need no human inside one task, bounded by a time
 slice, then re-enqueues the run: one broker round trip per slice, not per block.
-Each step's start and end is committed before the next begins, so a worker
-that dies loses nothing: the sweep re-enqueues runs whose heartbeat went stale,
-completed steps are never run again, and the step that was in flight is
-retried once, marked as a retry.
+A block with an outside effect has its start committed before it runs and its
+end right after; blocks without one (JQ, JAVASCRIPT, SET_VARIABLES,
+CONDITIONAL_BRANCH) are written in a batch with the next write (see _Batch).
+So a worker that dies loses nothing: the sweep re-enqueues runs whose
+heartbeat went stale, completed steps are never run again, unwritten
+side-effect-free steps run again, and a step with an outside effect that was
+in flight is retried once, marked as a retry.
 """
 
 from __future__ import annotations
