@@ -5,7 +5,9 @@
 Counters must be shared by every web process, so the cache is Redis or the
 database (settings.CACHES), never per-process memory.
 
-- Redis: `add` then `incr`, both atomic.
+- Redis: INCR and EXPIRE in one MULTI/EXEC, one round trip (the cache's own
+  `add` then `incr` take three: add, exists, incr).
+- Any other shared cache: `add` then `incr`, both atomic.
 - The database cache (SQLite 3.35+ or PostgreSQL): one row per bucket in the
   cache table, counted by a single upsert, which is atomic on both; the row's
   `expires` holds the end of the current window, and the first request of a new
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connections, router
 
 CACHE_ALIAS = "default"
@@ -38,6 +41,8 @@ def hit(bucket: str, limit: int, period: int = 60) -> int | None:
     cache = caches[CACHE_ALIAS]
     if isinstance(cache, DatabaseCache):
         count = _count_in_database(cache, f"ratelimit:{bucket}", window_end)
+    elif isinstance(cache, RedisCache):
+        count = _count_in_redis(cache, f"ratelimit:{bucket}:{window_end}", period)
     else:
         count = _count_in_cache(cache, f"ratelimit:{bucket}:{window_end}", period)
     if count <= limit:
@@ -53,6 +58,16 @@ def _count_in_cache(cache, key: str, period: int) -> int:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, period + 5)
         return 1
+
+
+def _count_in_redis(cache: RedisCache, key: str, period: int) -> int:
+    # Django's RedisCache has no atomic increment-or-create, so this talks to
+    # its client (RedisCacheClient.get_client, stable since Django 4.0):
+    key = cache.make_and_validate_key(key)
+    client = cache._cache.get_client(key, write=True)
+    with client.pipeline(transaction=True) as pipe:
+        count, _ = pipe.incr(key).expire(key, period + 5).execute()
+    return int(count)
 
 
 def _count_in_database(cache: DatabaseCache, key: str, window_end: int) -> int:
