@@ -29,7 +29,7 @@ from typing import Any, Literal
 import yaml
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpResponse
 from ninja import Body, Field, Query, Router, Schema
@@ -38,15 +38,24 @@ from pydantic import ConfigDict, field_validator
 
 from catalog.models import Entity
 from portal import idempotency
-from portal.api import BodyError, check_storable, json_response, read_body, require
+from portal.api import (
+    BodyError,
+    check_storable,
+    columns,
+    from_row,
+    json_response,
+    read_body,
+    require,
+    split_row,
+)
 from portal.idempotency import idempotent
-from portal.models import User
+from portal.models import Role, User
 from portal.permissions import Permission as P
 
 from . import descriptor as descriptors
 from . import engine
 from .blocks.http_request_async import parse_callback
-from .models import Run, RunStatus, Step, Workflow
+from .models import Run, RunStatus, Step, Workflow, WorkflowVersion
 from .permissions import visible_workflows
 from .services import run_start, workflow_delete, workflow_upsert
 
@@ -126,10 +135,42 @@ def _find_workflow(qs: QuerySet[Workflow], tag_or_id: str) -> Workflow:
     return workflow
 
 
-def _workspace_workflows(request) -> QuerySet[Workflow]:
-    return Workflow.objects.filter(workspace=request.auth.workspace).select_related(
-        "current_version", "workspace"
+def _workspace_workflow(request, tag_or_id: str) -> Workflow:
+    """The workflow of the key's workspace with this tag or id, with its current
+    version (404 if none); written out by hand, see portal.api.from_row."""
+    workspace = request.auth.workspace
+    workflow = _select_workflow(workspace, "tag", tag_or_id)
+    if workflow is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:
+        workflow = _select_workflow(workspace, "id", int(tag_or_id))
+    if workflow is None:
+        raise HttpError(404, f"could not find workflow with id: {tag_or_id}")
+    return workflow
+
+
+_WORKFLOW_SQL = """
+SELECT {workflow}, {version} FROM workflows_workflow wf
+LEFT JOIN workflows_workflowversion v ON v.id = wf.current_version_id
+WHERE wf.workspace_id = %s AND wf.{column} = %s
+"""
+
+
+def _select_workflow(workspace, column: str, value) -> Workflow | None:
+    connection = connections[Workflow.objects.db]
+    sql = _WORKFLOW_SQL.format(
+        workflow=columns(Workflow, "wf", connection),
+        version=columns(WorkflowVersion, "v", connection),
+        column=column,
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workspace.pk, value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    workflow, version = split_row(row, Workflow, WorkflowVersion)
+    workflow = from_row(Workflow, connection, workflow)
+    workflow.workspace = workspace  # the same row, already loaded
+    workflow.current_version = from_row(WorkflowVersion, connection, version)
+    return workflow
 
 
 def _runs(request) -> QuerySet[Run]:
@@ -164,6 +205,13 @@ def _member(workspace, email: str) -> User | None:
     return User.objects.filter(
         email__iexact=email.strip(), memberships__workspace=workspace, is_active=True
     ).first()
+
+
+def _member_permissions(workspace, user: User) -> frozenset[str]:
+    roles = Role.objects.filter(
+        memberships__workspace=workspace, memberships__user=user
+    ).values_list("permissions", flat=True)
+    return frozenset(p for permissions in roles for p in permissions)
 
 
 def _wants_yaml(request) -> bool:
@@ -516,7 +564,7 @@ def workflow_get(request, tagOrId: str):
 def workflow_remove(request, tagOrId: str):
     """Delete the workflow with its versions and runs. Needs EDIT_WORKFLOWS."""
     require(request.auth, P.EDIT_WORKFLOWS)
-    workflow = _find_workflow(_workspace_workflows(request), tagOrId)
+    workflow = _workspace_workflow(request, tagOrId)
     workflow_delete(workflow=workflow)
     return json_response(request, {"message": "Workflow deleted successfully"})
 
@@ -588,7 +636,7 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
     principal = request.auth
     require(principal, P.EXECUTE_WORKFLOW_RUNS)
     payload = payload or RunRequest()
-    workflow = _find_workflow(_workspace_workflows(request), tagOrId)
+    workflow = _workspace_workflow(request, tagOrId)
     if not workflow.is_runnable_via_api:
         raise HttpError(
             403,
@@ -608,8 +656,8 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
                 "runAs: a personal access token runs workflows as its own user only",
             )
         if user is None:
-            membership = run_as.memberships.get(workspace=principal.workspace)
-            user, perms = run_as, perms & membership.permission_set()
+            user = run_as
+            perms &= _member_permissions(principal.workspace, run_as)
     descriptor = workflow.descriptor
     if user is None and descriptor.get("runRestrictionPolicies"):
         raise HttpError(
@@ -668,7 +716,7 @@ def run_get(request, tagOrId: str, runId: str):
     errors), context, variables, response and dates. Needs VIEW_WORKFLOW_RUNS.
     """
     require(request.auth, P.VIEW_WORKFLOW_RUNS)
-    workflow = _find_workflow(_workspace_workflows(request), tagOrId)
+    workflow = _workspace_workflow(request, tagOrId)
     run = _find_run(_with_steps(_runs(request).filter(workflow=workflow)), runId)
     return json_response(request, run_out(run))
 
@@ -685,7 +733,7 @@ def run_cancel(request, tagOrId: str, runId: str):
     EDIT_WORKFLOW_RUNS, or a personal token of the run's initiator.
     """
     principal = request.auth
-    workflow = _find_workflow(_workspace_workflows(request), tagOrId)
+    workflow = _workspace_workflow(request, tagOrId)
     run = _find_run(_runs(request).filter(workflow=workflow), runId)
     own = principal.user is not None and run.initiator_id == principal.user.pk
     if not own:
