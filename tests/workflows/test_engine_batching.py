@@ -174,3 +174,14 @@ def test_a_run_whose_slice_ends_mid_batch_is_written_and_requeued(
     assert run.status == S.IN_PROGRESS and run.lease is None
     assert list(run.steps.values_list("slug", flat=True)) == ["a"]
     assert len(callbacks) == 1  # re-enqueued for the next slice
+
+
+def test_starting_a_run_costs_a_fixed_handful_of_queries(ws, grace, test_blocks):
+    workflow = mixed_workflow(ws)
+    with CaptureQueriesContext(connection) as captured:
+        engine.start(workflow=workflow, initiator=grace)
+    queries = [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+    # initiator's roles, secret tags, the run, its event; admission: the
+    # workspace lock (PostgreSQL only), the candidates, their promotion.
+    limit = 6 if connection.vendor == "sqlite" else 7
+    assert len(queries) <= limit, "\n".join(q[:120] for q in queries)
