@@ -566,6 +566,9 @@ def _run_step(
 ) -> bool:
     """Run one block and record its outcome; False if the run was not ours to move on.
 
+    A new side-effect-free block runs before anything is written and, once
+    completed, joins the batch. Any other block has its step row written
+    (with the batch) before it runs, so a crash mid-block is seen as one.
     `steps` maps the run's existing step slugs to their status; it is kept
     up to date here, so the common case costs no lookup.
     """
