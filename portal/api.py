@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -219,16 +220,36 @@ def from_row(model, connection, values):
     """The model instance that `values` (of `columns`, in order) describe, with the
     ORM's conversions (JSON, datetimes, booleans); None when its pk is NULL (the
     empty side of a LEFT JOIN)."""
-    fields = model._meta.concrete_fields
+    names, pk_index, converters = _converters(model, connection)
     values = list(values)
-    if values[fields.index(model._meta.pk)] is None:
+    if values[pk_index] is None:
         return None
-    for i, field in enumerate(fields):
-        col = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(col)
-        for convert in converters + field.get_db_converters(connection):
-            values[i] = convert(values[i], col, connection)
-    return model.from_db(connection.alias, [f.attname for f in fields], values)
+    for i, col, convert in converters:
+        values[i] = convert(values[i], col, connection)
+    return model.from_db(connection.alias, names, values)
+
+
+# Per connection (each thread has its own) and model: the field names, where
+# the pk is, and the converters the ORM would apply, field by field.
+_converter_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _converters(model, connection) -> tuple[list[str], int, list]:
+    by_model = _converter_cache.setdefault(connection, {})
+    if model not in by_model:
+        fields = model._meta.concrete_fields
+        converters = []
+        for i, field in enumerate(fields):
+            col = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(col)
+            found += field.get_db_converters(connection)
+            converters.extend((i, col, convert) for convert in found)
+        by_model[model] = (
+            [f.attname for f in fields],
+            fields.index(model._meta.pk),
+            converters,
+        )
+    return by_model[model]
 
 
 def split_row(row, *models) -> list:
