@@ -50,8 +50,32 @@ def test_a_rate_limit_of_zero_means_no_limit(ada_api, ws, settings):
     assert {ada_api.get("/catalog").status_code for _ in range(20)} == {200}
 
 
+REDIS_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_TEST_URL,
+        "KEY_PREFIX": "cairn-tests",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    "cache",
+    [
+        None,
+        pytest.param(
+            REDIS_CACHE,
+            marks=pytest.mark.skipif(
+                not redis_reachable(), reason="no Redis on 127.0.0.1:6379"
+            ),
+        ),
+    ],
+    ids=["database", "redis"],
+)
 @pytest.mark.django_db(transaction=True)
-def test_the_rate_limit_holds_under_concurrent_requests(ws, settings):
+def test_the_rate_limit_holds_under_concurrent_requests(ws, settings, cache):
+    if cache:
+        settings.CACHES = cache
     settings.API_RATE_LIMIT = 10
     _, raw = api_key(ws)
     _fresh_window(margin=10)
@@ -79,13 +103,7 @@ def test_the_rate_limit_holds_under_concurrent_requests(ws, settings):
 
 @pytest.mark.skipif(not redis_reachable(), reason="no Redis on 127.0.0.1:6379")
 def test_the_rate_limit_works_on_redis_too(ada_api, ws, settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_TEST_URL,
-            "KEY_PREFIX": "cairn-tests",
-        }
-    }
+    settings.CACHES = REDIS_CACHE
     settings.API_RATE_LIMIT = 2
     _fresh_window()
     codes = [ada_api.get("/catalog").status_code for _ in range(3)]
