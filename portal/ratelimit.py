@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from datetime import UTC, datetime
 
 from django.core.cache import caches
@@ -62,12 +63,19 @@ def _count_in_cache(cache, key: str, period: int) -> int:
 
 def _count_in_redis(cache: RedisCache, key: str, period: int) -> int:
     # Django's RedisCache has no atomic increment-or-create, so this talks to
-    # its client (RedisCacheClient.get_client, stable since Django 4.0):
+    # redis through the cache's connection pool (RedisCacheClient, Django 4.0+),
+    # with one client per pool: get_client() builds a new one on every call.
     key = cache.make_and_validate_key(key)
-    client = cache._cache.get_client(key, write=True)
+    pool = cache._cache._get_connection_pool(write=True)
+    client = _redis_clients.get(pool)
+    if client is None:
+        client = _redis_clients[pool] = cache._cache._client(connection_pool=pool)
     with client.pipeline(transaction=True) as pipe:
         count, _ = pipe.incr(key).expire(key, period + 5).execute()
     return int(count)
+
+
+_redis_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _count_in_database(cache: DatabaseCache, key: str, window_end: int) -> int:
