@@ -14,7 +14,11 @@ scheduled send time. Each request carries a fresh Idempotency-Key and goes
 through authentication, the IP allowlist and the rate limiter (set high enough
 not to refuse anything).
 
-Prints, per rate: achieved rate, answers, and p50/p95/p99/max latency.
+Prints, per rate: achieved rate, answers, p50/p95/p99/max latency, the CPU
+gunicorn and the Celery worker spent per request, how busy the whole machine
+was (PostgreSQL, Redis and anyone else's jobs included) and the load average.
+On a shared machine, a machine CPU share or load well above what the rate
+needs means someone else was busy too: run again.
 """
 
 import argparse
@@ -163,6 +167,16 @@ def cpu_seconds(root_pid: int) -> float:
         if root_pid in (pid, ppid):
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine so far (Linux /proc/stat)."""
+    fields = [
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # up to steal; guest time is already in user
+    return total - idle, total
 
 
 def drive(client: Client, rate: float, duration: float, threads: int) -> dict:
@@ -316,20 +330,33 @@ def main():
             f"{'no' if args.no_worker else '1'} Celery worker, {os.cpu_count()} CPUs, "
             f"{args.duration:g} s per rate"
         )
+        # web/worker CPU: per answered request, of gunicorn (master and workers)
+        # and of the Celery worker. machine CPU: share of all CPUs busy during
+        # the rate, whoever used them (this process, PostgreSQL, Redis, other
+        # people's jobs); load: the 1-minute load average when the rate ended.
         print(
-            f"{'target/s':>9} {'achieved/s':>11} {'201':>6} {'other':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'web CPU ms/req':>15}"
+            f"{'target/s':>9} {'achieved/s':>11} {'201':>6} {'other':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'web CPU ms/req':>15} {'worker CPU':>11} {'machine CPU':>12} {'load':>5}"
         )
         for rate in (float(r) for r in args.rates.split(",")):
-            cpu_before = cpu_seconds(processes[0].pid)
+            cpu_before = [cpu_seconds(p.pid) for p in processes]
+            busy_before, total_before = machine_cpu()
             result = drive(client, rate, args.duration, args.client_threads)
+            busy, total = machine_cpu()
             answered = sum(result["answers"].values()) or 1
-            cpu_ms = (cpu_seconds(processes[0].pid) - cpu_before) / answered * 1000
+            cpu_ms = [
+                (cpu_seconds(p.pid) - before) / answered * 1000
+                for p, before in zip(processes, cpu_before, strict=True)
+            ]
+            worker_ms = f"{cpu_ms[1]:11.1f}" if len(cpu_ms) > 1 else f"{'-':>11}"
+            machine = (busy - busy_before) / max(1, total - total_before) * 100
+            load = os.getloadavg()[0]
             lat = result["latencies"] or [float("nan")]
             ok = result["answers"].get(201, 0)
             other = {k: v for k, v in result["answers"].items() if k != 201}
             print(
                 f"{rate:9.0f} {result['achieved']:11.1f} {ok:6d} {sum(other.values()):6d} "
-                f"{statistics.median(lat):8.1f} {pct(lat, 95):8.1f} {pct(lat, 99):8.1f} {max(lat):8.1f} {cpu_ms:15.1f}"
+                f"{statistics.median(lat):8.1f} {pct(lat, 95):8.1f} {pct(lat, 99):8.1f} {max(lat):8.1f} {cpu_ms[0]:15.1f}"
+                f" {worker_ms} {machine:11.0f}% {load:5.2f}"
                 + (f"   other answers: {other}" if other else "")
             )
             time.sleep(2)  # let the worker catch up a little between rates
