@@ -6,10 +6,11 @@
 
 Starts gunicorn on a free port with its own CAIRN_VAR_DIR (and the given
 DATABASE_URL / CELERY_BROKER_URL; the PostgreSQL database is created if
-missing), plus one Celery worker so runs really execute, then sends run starts
-open-loop: request i is sent at t0 + i/rate whatever happened to the earlier
-ones (a scheduler hands them to a pool of client threads), so a slow server
-shows up as latency, not as a lower offered rate. Latency is measured from the
+missing, and emptied first if its name contains "bench"), plus one Celery
+worker so runs really execute, then sends run starts open-loop: request i is
+sent at t0 + i/rate whatever happened to the earlier ones (a scheduler hands
+them to a pool of client threads), so a slow server shows up as latency, not
+as a lower offered rate. Latency is measured from the
 scheduled send time. Each request carries a fresh Idempotency-Key and goes
 through authentication, the IP allowlist and the rate limiter (set high enough
 not to refuse anything).
@@ -75,14 +76,16 @@ def ensure_postgres_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup(env: dict) -> str:
-    """Migrate, then make a workspace, a member's personal token and the workflow."""
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
+def setup(env: dict, flush: bool = False) -> str:
+    """Migrate (and empty the database if `flush`), then make a workspace, a
+    member's personal token and the workflow."""
+    for command in ["migrate", *(["flush"] if flush else [])]:
+        subprocess.run(
+            [sys.executable, "manage.py", command, "--noinput", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
     script = f"""
 from portal.models import ApiKey, Membership, User, Workspace
 from workflows import descriptor
@@ -251,9 +254,13 @@ def main():
         "LOG_LEVEL": "WARNING",
     }
     database = env.get("DATABASE_URL", "")
-    if database.startswith(("postgres://", "postgresql://")):
+    postgres = database.startswith(("postgres://", "postgresql://"))
+    if postgres:
         ensure_postgres_database(database)
-    key = setup(env)
+    # SQLite starts from a new file in CAIRN_VAR_DIR; PostgreSQL keeps its rows,
+    # and tens of thousands of runs from earlier benches slow the next one down,
+    # so a bench database (one whose name says so) is emptied first:
+    key = setup(env, flush=postgres and "bench" in urlsplit(database).path)
 
     port = free_port()
     processes = [
