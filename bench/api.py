@@ -220,8 +220,11 @@ def main():
         "--rates", default="25,50,100", help="starts per second, comma-separated"
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per rate")
+    # bin/run's gunicorn by default (2 workers x 4 threads), so the bench measures
+    # what runs; 4 x 4 had the worst p99 at 100 starts/s in repeated runs on
+    # this 2-CPU machine, on SQLite and on PostgreSQL.
     parser.add_argument(
-        "--web-workers", type=int, default=4, help="gunicorn worker processes"
+        "--web-workers", type=int, default=2, help="gunicorn worker processes"
     )
     parser.add_argument(
         "--web-threads", type=int, default=4, help="threads per gunicorn worker"
