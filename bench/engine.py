@@ -13,12 +13,11 @@ time in engine.advance minus time inside the blocks).
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.proc import celery_worker, cpu_seconds, machine_cpu, postgres_cpu_seconds  # noqa: E402
 
 WORKFLOW = """
 tag: bench
@@ -61,6 +62,12 @@ class Hook(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def serve(ports):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    ports.put(server.server_address[1])
+    server.serve_forever()
 
 
 def pct(values, q):
@@ -104,9 +111,12 @@ def main():
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_done")
         cursor.execute("CREATE TABLE bench_done (chain_id integer)")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    # The HTTP server gets a process of its own: in this one it would wait for
+    # the GIL behind the loop that starts the runs.
+    ports = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{ports.get(timeout=10)}"
 
     ws = Workspace.objects.create(slug="bench", name="Bench")
     ws.ensure_builtin_roles()
@@ -120,32 +130,7 @@ def main():
         f"database {connection.vendor}, broker {settings.CELERY_BROKER_URL.split(':')[0]}, {args.workers} worker(s), {args.runs} runs"
     )
     workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool",
-                "solo",
-                "--queues",
-                queue,
-                "--include",
-                "bench.tasks",
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"{queue}-{i}@%h",
-            ],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        celery_worker(queue, f"{queue}-{i}", os.environ.copy(), include="bench.tasks")
         for i in range(args.workers)
     ]
     try:
@@ -157,6 +142,16 @@ def main():
             time.sleep(0.05)
         Run.objects.all().delete()
 
+        def snapshot():
+            own = os.times()
+            return [
+                sum(cpu_seconds(w.pid) for w in workers),
+                own.user + own.system,
+                postgres_cpu_seconds(),
+                *machine_cpu(),
+            ]
+
+        before = snapshot()
         began = time.perf_counter()
         for _ in range(args.runs):
             engine.start(workflow=workflow, initiator=user)
@@ -166,6 +161,7 @@ def main():
                 break
             time.sleep(0.02)
         engine_seconds = time.perf_counter() - began
+        engine_cpu = [b - a for a, b in zip(before, snapshot(), strict=True)]
         failed = Run.objects.filter(status="FAILED").first()
         if failed:
             print("a run failed:", failed.error)
@@ -174,6 +170,7 @@ def main():
             for r in Run.objects.all()
         ]
 
+        before = snapshot()
         began = time.perf_counter()
         for i in range(args.runs):
             chain(*[tasks.noop.si() for _ in range(5)], tasks.done.si(i)).delay()
@@ -184,6 +181,7 @@ def main():
                     break
             time.sleep(0.02)
         chain_seconds = time.perf_counter() - began
+        chain_cpu = [b - a for a, b in zip(before, snapshot(), strict=True)]
     finally:
         for w in workers:
             w.kill()
@@ -233,13 +231,20 @@ def main():
         f"chain:  {args.runs / chain_seconds:7.1f} chains/s ({args.runs * 6 / chain_seconds:.0f} tasks/s)"
     )
     print(f"ratio engine/chain: {chain_seconds / engine_seconds:.2f}")
+    for label, cpu in (("engine", engine_cpu), ("chain", chain_cpu)):
+        worker, own, postgres, busy, total = cpu
+        print(
+            f"CPU per {label} run: worker {worker / args.runs * 1000:.1f} ms, "
+            f"this process (starts) {own / args.runs * 1000:.1f} ms, "
+            f"PostgreSQL {postgres / args.runs * 1000:.1f} ms; machine {busy / max(total, 1):.0%} busy"
+        )
     print(
         f"start→COMPLETED: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 99):.0f} ms (all {args.runs} started at once)"
     )
     print(
         f"engine overhead: {overhead_ms:.2f} ms per block ({executed} blocks in-process; blocks themselves took {inside[0] / executed * 1000:.2f} ms each)"
     )
-    server.shutdown()
+    server.terminate()
 
 
 if __name__ == "__main__":

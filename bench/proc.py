@@ -1,0 +1,71 @@
+"""What the benches share: starting a Celery worker, and reading CPU time from /proc."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def celery_worker(
+    queue: str, name: str, env: dict, include: str = ""
+) -> subprocess.Popen:
+    """A solo-pool worker on `queue`, quiet, without gossip or mingle."""
+    command = [sys.executable, "-m", "celery", "-A", "portal", "worker"]
+    command += ["--pool", "solo", "--queues", queue, "--loglevel", "WARNING"]
+    command += ["--without-gossip", "--without-mingle", "--hostname", f"{name}@%h"]
+    if include:
+        command += ["--include", include]
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if root_pid in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL server process so far (0 where none runs)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat.split("(", 1)[1].rsplit(")", 1)
+        if name.startswith("postgres"):
+            fields = fields.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine so far (Linux /proc/stat)."""
+    fields = [
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # up to steal; guest time is already in user
+    return total - idle, total
