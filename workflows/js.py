@@ -52,8 +52,9 @@ var __cairn = (() => {
       text = String(e.message);  // throw new Error("…"): the author's own message
     } else if (e instanceof Error) {
       text = `${e.name}: ${String(e.message).split("\n")[0]}`;
-      const at = /cairn-script:(\d+):\d+/.exec(String(e.stack || ""));
-      if (at) text += ` (line ${at[1]})`;
+      const at = [...String(e.stack || "").matchAll(/cairn-script:(\d+):\d+/g)]
+        .map((m) => m[1] - LINES_BEFORE_SCRIPT).find((line) => line > 0);
+      if (at) text += ` (line ${at})`;  // the script's, not the prelude's
     } else if (e !== null && typeof e === "object" && typeof e.message === "string") {
       text = e.message;
     } else {
@@ -86,6 +87,11 @@ var __cairn = (() => {
   };
 })();
 """
+
+# The script starts on the prelude's last line (the state and the function
+# header are one line): V8's line numbers are shifted back by this much.
+_LINES_BEFORE_SCRIPT = _PRELUDE.count("\n")
+_PRELUDE = _PRELUDE.replace("LINES_BEFORE_SCRIPT", str(_LINES_BEFORE_SCRIPT))
 
 _IO_NAMES = (
     "require",
@@ -122,14 +128,12 @@ def run_script(
         with _one_at_a_time, mini_racer(event_loop=_event_loop()) as mr:
             mr.set_hard_memory_limit(max_memory_mb * 1024 * 1024)
             try:
+                # One eval for the prelude, the state and the script (each eval
+                # is a round trip to V8's thread); error lines are shifted back.
                 mr.eval(
-                    f"{_PRELUDE}\nvar state = JSON.parse({json.dumps(state_json)});"
+                    f"{_PRELUDE}var state = JSON.parse({json.dumps(state_json)});"
                     "var context = state.context ?? {}, actions = state.actions ?? {},"
-                    " variables = state.variables ?? {};",
-                    timeout_sec=remaining(),
-                )
-                # The script starts on line 1 so error line numbers match it.
-                mr.eval(
+                    " variables = state.variables ?? {};"
                     f"var __cairn_main = async function () {{{script}\n}};"
                     "__cairn.start(__cairn_main);\n//# sourceURL=cairn-script",
                     timeout_sec=remaining(),
@@ -147,7 +151,9 @@ def run_script(
     except JSOOMException:
         raise JsError(f"script ran out of memory (limit {max_memory_mb} MB)") from None
     except MiniRacerBaseException as exc:
-        raise JsError(_clean(str(exc), script.count("\n") + 1)) from None
+        raise JsError(
+            _clean(str(exc), script.count("\n") + 1, _LINES_BEFORE_SCRIPT)
+        ) from None
 
     if not isinstance(result, str) or not result:
         raise JsError("the script produced no result")
@@ -159,12 +165,12 @@ def run_script(
     raise JsError(_explain(body))
 
 
-def _clean(message: str, script_lines: int) -> str:
+def _clean(message: str, script_lines: int, before: int = 0) -> str:
     """V8's "cairn-script:3: SyntaxError: …" first line -> "SyntaxError: … (line 3)"."""
     first = message.strip().splitlines()[0] if message.strip() else "JavaScript error"
     match = _PARSE_ERROR.match(first)
     if match:  # "Unexpected end of input" points past the script's last line
-        first = f"{match[2]} (line {min(int(match[1]), script_lines)})"
+        first = f"{match[2]} (line {min(int(match[1]) - before, script_lines)})"
     return _explain(first)
 
 
