@@ -19,6 +19,7 @@ in flight is retried once, marked as a retry.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from portal import rawsql
 from portal.models import User, Workspace
 from portal.permissions import Permission
 
@@ -282,12 +284,13 @@ def admit(workspace_id: int) -> list[int]:
     a free slot. Resumed runs go first, then first in, first out.
     """
     with transaction.atomic(savepoint=False):  # no partial rollback: no savepoint
-        if connection.vendor != "sqlite":
-            Workspace.objects.select_for_update().filter(pk=workspace_id).values_list(
-                "pk"
-            ).first()
         greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
         with connection.cursor() as cursor:
+            if connection.vendor != "sqlite":
+                cursor.execute(
+                    "SELECT id FROM portal_workspace WHERE id = %s FOR UPDATE",
+                    [workspace_id],
+                )
             cursor.execute(
                 _CANDIDATES.format(greatest=greatest),
                 [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id],
@@ -442,10 +445,8 @@ class _Batch:
 
     def write(self, *extra_steps: Step, events: tuple[RunEvent, ...] = ()) -> None:
         """Insert the batch (and extra rows); inside the caller's transaction."""
-        if self.steps or extra_steps:
-            Step.objects.bulk_create([*self.steps, *extra_steps])
-        if self.events or events:
-            RunEvent.objects.bulk_create([*self.events, *events])
+        rawsql.insert([*self.steps, *extra_steps])
+        rawsql.insert([*self.events, *events])
         self.steps, self.events = [], []
 
 
@@ -459,19 +460,80 @@ def _hold(
     Inside the caller's transaction. False when a cancel or another worker got
     there first; a cancelled run still gets the batch, whose blocks did complete.
     """
-    fields = {"heartbeat_at": timezone.now(), "state": run.state, "cursor": run.cursor}
+    # No heartbeat_at here: the heartbeat thread keeps it, and leaving indexed
+    # columns alone lets PostgreSQL update the row in place (a HOT update).
+    fields = {"state": run.state, "cursor": run.cursor}
     if release:  # end of the slice: let the next delivery claim it
         fields["lease"] = None
-    ours = Run.objects.filter(pk=run.pk, lease=lease)
-    if ours.filter(status=S.IN_PROGRESS).update(**fields):
+    if rawsql.update(Run, fields, pk=run.pk, lease=lease, status=S.IN_PROGRESS):
         batch.write(*new_steps)
         return True
     # Cancelled meanwhile: the batched blocks did complete, so keep them.
-    if batch.steps and ours.filter(status=S.CANCELLING).update(
-        state=run.state, cursor=run.cursor
+    if batch.steps and rawsql.update(
+        Run,
+        {"state": run.state, "cursor": run.cursor},
+        pk=run.pk,
+        lease=lease,
+        status=S.CANCELLING,
     ):
         batch.write()
     return False
+
+
+def _claim(run_id: int, lease: uuid.UUID) -> Run | None:
+    """Take the run's lease if it is running and no one holds a fresh one; then
+    the run with its workspace, workflow, version and initiator. Once per slice,
+    so written by hand (see portal.rawsql)."""
+    now = timezone.now()
+    lease_field, at = Run._meta.get_field("lease"), Run._meta.get_field("heartbeat_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE workflows_run SET lease = %s, heartbeat_at = %s"
+            " WHERE id = %s AND status = %s"
+            " AND (lease IS NULL OR heartbeat_at IS NULL OR heartbeat_at < %s)",
+            [
+                lease_field.get_db_prep_value(lease, connection),
+                at.get_db_prep_value(now, connection),
+                run_id,
+                S.IN_PROGRESS,
+                at.get_db_prep_value(now - _stale_after(), connection),
+            ],
+        )
+        if not cursor.rowcount:
+            return None
+        cursor.execute(_run_query(), [run_id])
+        row = cursor.fetchone()
+    models = (Run, Workspace, Workflow, WorkflowVersion, User)
+    run, workspace, workflow, version, initiator = (
+        rawsql.from_row(model, connection, values)
+        for model, values in zip(models, rawsql.split_row(row, *models), strict=True)
+    )
+    run.workspace, run.workflow, run.version = workspace, workflow, version
+    run.initiator = initiator
+    return run
+
+
+@functools.cache
+def _run_query() -> str:
+    return (
+        "SELECT {}, {}, {}, {}, {} FROM workflows_run r"
+        " JOIN portal_workspace ws ON ws.id = r.workspace_id"
+        " JOIN workflows_workflow wf ON wf.id = r.workflow_id"
+        " JOIN workflows_workflowversion v ON v.id = r.version_id"
+        " LEFT JOIN portal_user u ON u.id = r.initiator_id"
+        " WHERE r.id = %s"
+    ).format(
+        *(
+            rawsql.columns(model, alias, connection)
+            for model, alias in (
+                (Run, "r"),
+                (Workspace, "ws"),
+                (Workflow, "wf"),
+                (WorkflowVersion, "v"),
+                (User, "u"),
+            )
+        )
+    )
 
 
 def advance(run_id: int) -> None:
@@ -480,19 +542,11 @@ def advance(run_id: int) -> None:
     Safe to call twice for the same run: only the holder of the lease works.
     """
     lease = uuid.uuid4()
-    now = timezone.now()
-    claimed = (
-        Run.objects.filter(pk=run_id, status=S.IN_PROGRESS)
-        .exclude(lease__isnull=False, heartbeat_at__gte=now - _stale_after())
-        .update(lease=lease, heartbeat_at=now)
-    )
-    if not claimed:
+    run = _claim(run_id, lease)
+    if run is None:
         _finish_cancelling_if_idle(run_id)
         return
     deadline = time.monotonic() + _slice_seconds()
-    run = Run.objects.select_related(
-        "workspace", "workflow", "version", "initiator"
-    ).get(pk=run_id)
     secrets = _load_secrets(run)  # once per slice; _record keeps it up to date
     # Steps that exist already (after a crash or a redelivery), loaded once;
     # a run that has recorded none says so in its cursor.
@@ -825,8 +879,7 @@ def _record(
                 "state": state,
                 "cursor": run.cursor,
                 "secrets_blob": blob,
-                "heartbeat_at": now,
-            }
+            }  # no heartbeat_at: see _hold
             if current == S.PAUSED:
                 # Resumed by a person or a callback: back in the queue, ahead of new runs.
                 fields.update(
@@ -836,15 +889,23 @@ def _record(
                     lease=None,
                 )
             cancelling = False
-            if not live.filter(status__in=[S.IN_PROGRESS, S.PAUSED]).update(**fields):
+            ours = {"pk": run.pk} if lease is None else {"pk": run.pk, "lease": lease}
+            if not rawsql.update(Run, fields, **ours, status=[S.IN_PROGRESS, S.PAUSED]):
                 # A cancel came while the block ran: record it, then stop.
-                if lease is None or not live.update(**fields):
+                if lease is None or not rawsql.update(Run, fields, **ours):
                     return None  # lost the lease: another worker owns the run now
                 cancelling = True
             for name, value in fields.items():
                 setattr(run, name, value)
-            Step.objects.filter(pk=step.pk).update(
-                status=StepS.COMPLETED, finished_at=now, waiting_for="", **step_fields
+            rawsql.update(
+                Step,
+                {
+                    "status": StepS.COMPLETED,
+                    "finished_at": now,
+                    "waiting_for": "",
+                    **step_fields,
+                },
+                pk=step.pk,
             )
             name = step.name or step.slug
             events = [
@@ -944,9 +1005,9 @@ def _end(
         "runResponseTemplate" if status == S.COMPLETED else "failedRunResponseTemplate"
     )
     with transaction.atomic(savepoint=False):
-        qs = Run.objects.filter(pk=run.pk, status__in=expected)
+        ours = {"pk": run.pk, "status": list(expected)}
         if lease:
-            qs = qs.filter(lease=lease)
+            ours["lease"] = lease
         else:
             run.refresh_from_db(fields=["state"])
         response = _render_response(run, template) if status != S.CANCELLED else ""
@@ -961,7 +1022,7 @@ def _end(
         }
         if lease:  # the lease holder's state and cursor are in memory
             fields.update(state=run.state, cursor=run.cursor)
-        if not qs.update(**fields):
+        if not rawsql.update(Run, fields, **ours):
             return False
         for name, value in fields.items():
             setattr(run, name, value)

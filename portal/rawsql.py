@@ -1,0 +1,148 @@
+"""Hand-written SQL for the hottest paths, kept in step with the models.
+
+On the paths that run for every API start and every block of a run, the ORM
+spends more CPU building a statement than the database spends answering it
+(0.3 to 1 ms against 0.05 ms). These helpers write the statement from the
+model's own fields and give back the same instances the ORM would: `columns`
+and `from_row` for reads, `insert` and `update` for writes. They use only what
+SQLite and PostgreSQL share (RETURNING included).
+"""
+
+import weakref
+
+from django.db import connection, connections
+
+
+def columns(model, alias: str, connection) -> str:
+    """The SQL column list of every concrete field of `model`, for `from_row`."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def from_row(model, connection, values):
+    """The model instance that `values` (of `columns`, in order) describe, with the
+    ORM's conversions (JSON, datetimes, booleans); None when its pk is NULL (the
+    empty side of a LEFT JOIN)."""
+    names, pk_index, converters = _converters(model, connection)
+    values = list(values)
+    if values[pk_index] is None:
+        return None
+    for i, col, convert in converters:
+        values[i] = convert(values[i], col, connection)
+    return model.from_db(connection.alias, names, values)
+
+
+# Per connection (each thread has its own) and model: the field names, where
+# the pk is, and the converters the ORM would apply, field by field.
+_converter_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _converters(model, connection) -> tuple[list[str], int, list]:
+    connection = connections[connection.alias]  # not the proxy: a weak key
+    by_model = _converter_cache.setdefault(connection, {})
+    if model not in by_model:
+        fields = model._meta.concrete_fields
+        converters = []
+        for i, field in enumerate(fields):
+            col = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(col)
+            found += field.get_db_converters(connection)
+            converters.extend((i, col, convert) for convert in found)
+        by_model[model] = (
+            [f.attname for f in fields],
+            fields.index(model._meta.pk),
+            converters,
+        )
+    return by_model[model]
+
+
+def split_row(row, *models) -> list:
+    """Cut a row of several models' `columns` (then any extra values) into lists."""
+    parts, at = [], 0
+    for model in models:
+        width = len(model._meta.concrete_fields)
+        parts.append(row[at : at + width])
+        at += width
+    return [*parts, *row[at:]]
+
+
+# Fields whose plain Python values (str, int, bool) go to the driver as they
+# are; everything else (JSON, dates, UUIDs…) takes the field's own preparation.
+_PLAIN = {
+    "CharField",
+    "TextField",
+    "SlugField",
+    "EmailField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "PositiveBigIntegerField",
+    "BooleanField",
+    "ForeignKey",
+    "AutoField",
+    "BigAutoField",
+}
+
+
+def _prep(field, value):
+    if value is None or (
+        type(value) in (str, int, bool) and field.get_internal_type() in _PLAIN
+    ):
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+def insert(objs: list) -> None:
+    """INSERT unsaved instances of one model in one statement and set their pks:
+    `bulk_create` for less CPU (no signals, no conflict handling)."""
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(objs))} RETURNING {quote(meta.pk.column)}"
+    )
+    params = [_prep(f, f.pre_save(obj, True)) for obj in objs for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pks = cursor.fetchall()
+    for obj, (pk,) in zip(objs, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def update(model, values: dict, **where) -> int:
+    """UPDATE `model` SET values WHERE each field equals its value (None: IS NULL,
+    a list or tuple: IN); the number of rows changed. `QuerySet.update` for
+    less CPU, for plain field values only."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    sets, params = [], []
+    for name, value in values.items():
+        field = meta.get_field(name)
+        if field.is_relation:
+            value = getattr(value, "pk", value)  # an instance or its pk
+        sets.append(f"{quote(field.column)} = %s")
+        params.append(_prep(field, value))
+    conditions = []
+    for name, value in where.items():
+        field = meta.pk if name == "pk" else meta.get_field(name)
+        column = quote(field.column)
+        if value is None:
+            conditions.append(f"{column} IS NULL")
+        elif isinstance(value, list | tuple):
+            conditions.append(f"{column} IN ({', '.join(['%s'] * len(value))})")
+            params += [field.get_db_prep_value(v, connection) for v in value]
+        else:
+            conditions.append(f"{column} = %s")
+            params.append(field.get_db_prep_value(value, connection))
+    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
