@@ -236,7 +236,12 @@ def main():
         print(
             f"CPU per {label} run: worker {worker / args.runs * 1000:.1f} ms, "
             f"this process (starts) {own / args.runs * 1000:.1f} ms, "
-            f"PostgreSQL {postgres / args.runs * 1000:.1f} ms; machine {busy / max(total, 1):.0%} busy"
+            + (
+                f"PostgreSQL {postgres / args.runs * 1000:.1f} ms; "
+                if connection.vendor == "postgresql"
+                else ""
+            )
+            + f"machine {busy / max(total, 1):.0%} busy"
         )
     print(
         f"start→COMPLETED: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 99):.0f} ms (all {args.runs} started at once)"
