@@ -351,8 +351,10 @@ def _strings(value: Any) -> list[str]:
 def _load_secrets(run: Run) -> _Secrets:
     paths = decrypt(run.secrets_blob) or {} if run.secrets_blob else {}
     workspace = {
-        s.tag: decrypt(s.encrypted_value)
-        for s in Secret.objects.filter(workspace=run.workspace_id)
+        tag: decrypt(value)
+        for tag, value in Secret.objects.filter(workspace=run.workspace_id).values_list(
+            "tag", "encrypted_value"
+        )
     }
     return _Secrets(paths=paths, workspace=workspace)
 

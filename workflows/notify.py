@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import transaction
 
+from portal import rawsql
 from portal.models import User
 
 from .models import Notification, Run, Step
@@ -37,11 +38,17 @@ def _recipients(run: Run) -> tuple[list[User], list[str]]:
 def _send(
     run: Run, users: list[User], emails: list[str], kind: str, message: str
 ) -> None:
-    Notification.objects.bulk_create(
-        Notification(
-            workspace_id=run.workspace_id, user=u, run=run, kind=kind, message=message
-        )
-        for u in users
+    rawsql.insert(
+        [
+            Notification(
+                workspace_id=run.workspace_id,
+                user=u,
+                run=run,
+                kind=kind,
+                message=message,
+            )
+            for u in users
+        ]
     )
     if not emails:
         return
