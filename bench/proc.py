@@ -26,39 +26,35 @@ def celery_worker(
     )
 
 
-def cpu_seconds(root_pid: int) -> float:
-    """CPU time (user + system) of a process and its children so far (Linux /proc)."""
+def _processes():
+    """(pid, parent pid, name, CPU seconds so far) of every process (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry.name), int(fields[1])
-        if root_pid in (pid, ppid):
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU time of every PostgreSQL server process so far (0 where none runs)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
         except OSError:
-            continue
+            continue  # it ended meanwhile
         name, fields = stat.split("(", 1)[1].rsplit(")", 1)
-        if name.startswith("postgres"):
-            fields = fields.split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        fields = fields.split()
+        yield (
+            int(entry.name),
+            int(fields[1]),
+            name,
+            (int(fields[11]) + int(fields[12])) / tick,
+        )
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far."""
+    return sum(cpu for pid, ppid, _, cpu in _processes() if root_pid in (pid, ppid))
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL server process so far (0 where none runs);
+    backends that have ended are not counted."""
+    return sum(cpu for _, _, name, cpu in _processes() if name.startswith("postgres"))
 
 
 def machine_cpu() -> tuple[int, int]:
