@@ -9,7 +9,8 @@ a run). `insert` sends the same statement with the same values: every
 concrete field but an auto primary key, each through its own `pre_save` and
 `get_db_prep_save` (defaults, JSON, UUIDs, datetimes), and sets the primary
 key from RETURNING. It sends no pre_save/post_save signals (nothing in Cairn
-listens to them), so use it only for models without such receivers.
+listens to them), so use it only for models without such receivers, and
+without database defaults (`db_default`) or generated fields.
 """
 
 from __future__ import annotations
