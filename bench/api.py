@@ -220,14 +220,22 @@ def main():
         "--rates", default="25,50,100", help="starts per second, comma-separated"
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per rate")
-    # bin/run's gunicorn by default (2 workers x 4 threads), so the bench measures
-    # what runs; 4 x 4 had the worst p99 at 100 starts/s in repeated runs on
-    # this 2-CPU machine, on SQLite and on PostgreSQL.
+    # bin/run's gunicorn by default (WEB_WORKERS processes, 2 per CPU + 1, of
+    # WEB_THREADS threads, 1), so the bench measures what runs. On PostgreSQL,
+    # threads sharing a process's GIL make the workspace's admission lock a
+    # convoy: at 100 starts/s on 2 CPUs, 2x4 and 3x2 had a p99 two to five
+    # times 5x1's or 6x1's.
     parser.add_argument(
-        "--web-workers", type=int, default=2, help="gunicorn worker processes"
+        "--web-workers",
+        type=int,
+        default=int(os.environ.get("WEB_WORKERS") or 2 * (os.cpu_count() or 1) + 1),
+        help="gunicorn worker processes (default: WEB_WORKERS, else 2 per CPU + 1)",
     )
     parser.add_argument(
-        "--web-threads", type=int, default=4, help="threads per gunicorn worker"
+        "--web-threads",
+        type=int,
+        default=int(os.environ.get("WEB_THREADS") or 1),
+        help="threads per gunicorn worker (default: WEB_THREADS, else 1)",
     )
     parser.add_argument("--client-threads", type=int, default=64)
     parser.add_argument(
