@@ -41,6 +41,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.proc import celery_worker, cpu_seconds, machine_cpu  # noqa: E402
+
 WORKFLOW = """
 tag: bench-api
 name: Bench API
@@ -155,33 +157,6 @@ class Client:
         return 0
 
 
-def cpu_seconds(root_pid: int) -> float:
-    """CPU time (user + system) of a process and its children so far (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry.name), int(fields[1])
-        if root_pid in (pid, ppid):
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
-def machine_cpu() -> tuple[int, int]:
-    """(busy, total) CPU jiffies of the whole machine so far (Linux /proc/stat)."""
-    fields = [
-        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    ]
-    idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])  # up to steal; guest time is already in user
-    return total - idle, total
-
-
 def drive(client: Client, rate: float, duration: float, threads: int) -> dict:
     """Send rate*duration starts on schedule; returns latencies and answers."""
     total = int(rate * duration)
@@ -220,14 +195,22 @@ def main():
         "--rates", default="25,50,100", help="starts per second, comma-separated"
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per rate")
-    # bin/run's gunicorn by default (2 workers x 4 threads), so the bench measures
-    # what runs; 4 x 4 had the worst p99 at 100 starts/s in repeated runs on
-    # this 2-CPU machine, on SQLite and on PostgreSQL.
+    # bin/run's gunicorn by default (WEB_WORKERS processes, 2 per CPU + 1, of
+    # WEB_THREADS threads, 1), so the bench measures what runs. On PostgreSQL,
+    # threads sharing a process's GIL make the workspace's admission lock a
+    # convoy: at 100 starts/s on 2 CPUs, 2x4 and 3x2 had a p99 two to five
+    # times 5x1's or 6x1's.
     parser.add_argument(
-        "--web-workers", type=int, default=2, help="gunicorn worker processes"
+        "--web-workers",
+        type=int,
+        default=int(os.environ.get("WEB_WORKERS") or 2 * (os.cpu_count() or 1) + 1),
+        help="gunicorn worker processes (default: WEB_WORKERS, else 2 per CPU + 1)",
     )
     parser.add_argument(
-        "--web-threads", type=int, default=4, help="threads per gunicorn worker"
+        "--web-threads",
+        type=int,
+        default=int(os.environ.get("WEB_THREADS") or 1),
+        help="threads per gunicorn worker (default: WEB_THREADS, else 1)",
     )
     parser.add_argument("--client-threads", type=int, default=64)
     parser.add_argument(
@@ -287,32 +270,7 @@ def main():
         )
     ]
     if not args.no_worker:
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--queues",
-                    queue,
-                    "--loglevel",
-                    "WARNING",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--hostname",
-                    f"{queue}@%h",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        processes.append(celery_worker(queue, queue, env))
     try:
         deadline = time.monotonic() + 30
         while True:

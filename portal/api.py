@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from ninja.security import HttpBearer
 
 from . import ratelimit
 from .models import ApiKey, User, Workspace, hash_key
+from .rawsql import columns, from_row, split_row
 
 log = logging.getLogger(__name__)
 
@@ -201,65 +201,7 @@ def _address_allowed(allowlist: list[str], address: str) -> bool:
     return False
 
 
-# --- hand-written queries on the hot paths -----------------------------------
-#
-# On this API's busiest path (starting runs) the ORM spends far more CPU
-# building a query than the database spends answering it: about 0.5 to 2 ms
-# per lookup against 0.05 ms. The few lookups every request makes are written
-# out here instead; `columns` and `from_row` keep them in step with the
-# models, and give the same instances the ORM would.
-
-
-def columns(model, alias: str, connection) -> str:
-    """The SQL column list of every concrete field of `model`, for `from_row`."""
-    quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
-
-
-def from_row(model, connection, values):
-    """The model instance that `values` (of `columns`, in order) describe, with the
-    ORM's conversions (JSON, datetimes, booleans); None when its pk is NULL (the
-    empty side of a LEFT JOIN)."""
-    names, pk_index, converters = _converters(model, connection)
-    values = list(values)
-    if values[pk_index] is None:
-        return None
-    for i, col, convert in converters:
-        values[i] = convert(values[i], col, connection)
-    return model.from_db(connection.alias, names, values)
-
-
-# Per connection (each thread has its own) and model: the field names, where
-# the pk is, and the converters the ORM would apply, field by field.
-_converter_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _converters(model, connection) -> tuple[list[str], int, list]:
-    by_model = _converter_cache.setdefault(connection, {})
-    if model not in by_model:
-        fields = model._meta.concrete_fields
-        converters = []
-        for i, field in enumerate(fields):
-            col = field.get_col(model._meta.db_table)
-            found = connection.ops.get_db_converters(col)
-            found += field.get_db_converters(connection)
-            converters.extend((i, col, convert) for convert in found)
-        by_model[model] = (
-            [f.attname for f in fields],
-            fields.index(model._meta.pk),
-            converters,
-        )
-    return by_model[model]
-
-
-def split_row(row, *models) -> list:
-    """Cut a row of several models' `columns` (then any extra values) into lists."""
-    parts, at = [], 0
-    for model in models:
-        width = len(model._meta.concrete_fields)
-        parts.append(row[at : at + width])
-        at += width
-    return [*parts, *row[at:]]
+# --- hand-written queries on the hot paths (see portal.rawsql) ---------------
 
 
 # Everything authentication needs, in one statement: the active key with its

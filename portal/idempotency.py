@@ -149,7 +149,7 @@ def _claim(workspace, key: str, digest: str):
 
 
 # The INSERT and UPDATE every request with a key makes are written out by hand:
-# the ORM takes about 1 ms of CPU to build each (see portal.api.from_row).
+# the ORM takes about 1 ms of CPU to build each (see portal.rawsql).
 
 
 def _params(connection, values: dict) -> list:

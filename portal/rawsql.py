@@ -96,7 +96,9 @@ def _prep(field, value):
 
 def insert(objs: list) -> None:
     """INSERT unsaved instances of one model in one statement and set their pks:
-    `bulk_create` for less CPU (no signals, no conflict handling)."""
+    `bulk_create` for less CPU. It sends no save signals (nothing in Cairn
+    listens to them) and knows no `db_default` or generated fields: use it
+    only for models without them."""
     if not objs:
         return
     model = type(objs[0])

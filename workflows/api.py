@@ -41,16 +41,14 @@ from portal import idempotency
 from portal.api import (
     BodyError,
     check_storable,
-    columns,
-    from_row,
     json_response,
     read_body,
     require,
-    split_row,
 )
 from portal.idempotency import idempotent
 from portal.models import Role, User
 from portal.permissions import Permission as P
+from portal.rawsql import columns, from_row, split_row
 
 from . import descriptor as descriptors
 from . import engine
@@ -137,7 +135,7 @@ def _find_workflow(qs: QuerySet[Workflow], tag_or_id: str) -> Workflow:
 
 def _workspace_workflow(request, tag_or_id: str) -> Workflow:
     """The workflow of the key's workspace with this tag or id, with its current
-    version (404 if none); written out by hand, see portal.api.from_row."""
+    version (404 if none); written out by hand, see portal.rawsql."""
     workspace = request.auth.workspace
     workflow = _select_workflow(workspace, "tag", tag_or_id)
     if workflow is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:

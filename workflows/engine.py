@@ -20,6 +20,7 @@ in flight is retried once, marked as a retry.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 import time
@@ -30,8 +31,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal import rawsql
@@ -163,7 +162,34 @@ def _initial_variables(descriptor: dict, initial_context: dict) -> dict:
     return variables
 
 
-@transaction.atomic
+# start()'s reads: the initiator's role names (as _person) and the workspace's
+# secret tags, each a JSON array in the models' order. [PostgreSQL, SQLite]
+_START_READS = [
+    """
+SELECT
+  (SELECT CAST(COALESCE(json_agg(r.name ORDER BY r.is_builtin DESC, r.name), '[]') AS TEXT)
+   FROM portal_role r
+   JOIN portal_membership_roles mr ON mr.role_id = r.id
+   JOIN portal_membership m ON m.id = mr.membership_id
+   WHERE m.user_id = %s AND m.workspace_id = %s),
+  (SELECT CAST(COALESCE(json_agg(s.tag ORDER BY s.tag), '[]') AS TEXT)
+   FROM workflows_secret s WHERE s.workspace_id = %s)
+""",
+    """
+SELECT
+  (SELECT json_group_array(name) FROM (
+     SELECT r.name FROM portal_role r
+     JOIN portal_membership_roles mr ON mr.role_id = r.id
+     JOIN portal_membership m ON m.id = mr.membership_id
+     WHERE m.user_id = %s AND m.workspace_id = %s
+     ORDER BY r.is_builtin DESC, r.name)),
+  (SELECT json_group_array(tag) FROM (
+     SELECT s.tag FROM workflows_secret s WHERE s.workspace_id = %s
+     ORDER BY s.tag))
+""",
+]
+
+
 def start(
     *,
     workflow: Workflow,
@@ -194,51 +220,80 @@ def start(
     if scope == "ENTITY" and entity is None:
         raise EngineError("This workflow runs on an entity: choose one")
     variables = _initial_variables(descriptor, initial_context)
-    now = timezone.now()
-    secret_tags = Secret.objects.filter(workspace=workflow.workspace).values_list(
-        "tag", flat=True
-    )
-    uid = uuid.uuid4()
-    entity = entity if scope == "ENTITY" else None
-    paused = initiator is None and (require_initiator or _needs_initiator(descriptor))
-    # One INSERT with the whole starting state:
-    run = Run.objects.create(
-        workspace=workflow.workspace,
-        uid=uid,
-        workflow=workflow,
-        version=version,
-        status=S.PAUSED if paused else S.QUEUED,
-        entity=entity,
-        initiator=initiator,
-        source=source,
-        api_key=api_key,
-        initial_context=initial_context,
-        notification_recipients=list(notification_recipients or []),
-        cursor={"pending": [root_slug(descriptor)], "joins": [], "steps": 0},
-        queued_at=now,
-        created_at=now,
-        state={
-            "context": {
-                "initiatedBy": _person(initiator, workflow.workspace),
-                "workflowRunId": str(uid),
-                "initiatedAtIso8601Timestamp": now.isoformat(),
-                "entity": _entity_context(entity),
-                "secrets": dict.fromkeys(secret_tags, MASK),
-                "initialContext": initial_context,
+    # The writes, in one transaction. No savepoint inside a caller's (the
+    # API's): it would cost two statements, one of them while the admission
+    # lock is held; the checks that raise EngineError come before it.
+    with transaction.atomic(savepoint=False):
+        now = timezone.now()
+        # The initiator's role names and the workspace's secret tags in one
+        # statement, and the run and its first event by hand-written INSERTs:
+        # the ORM's query building cost more CPU than the rest of an API start.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _START_READS[connection.vendor == "sqlite"],
+                [getattr(initiator, "pk", None), *[workflow.workspace_id] * 2],
+            )
+            role_names, secret_tags = (json.loads(v) for v in cursor.fetchone())
+        initiated_by = None  # as _person(initiator, workspace), from role_names
+        if initiator is not None:
+            initiated_by = {
+                "name": initiator.display_name,
+                "email": initiator.email,
+                "roles": [{"name": name} for name in role_names],
+            }
+        uid = uuid.uuid4()
+        entity = entity if scope == "ENTITY" else None
+        paused = initiator is None and (
+            require_initiator or _needs_initiator(descriptor)
+        )
+        # One INSERT with the whole starting state:
+        run = Run(
+            workspace=workflow.workspace,
+            uid=uid,
+            workflow=workflow,
+            version=version,
+            status=S.PAUSED if paused else S.QUEUED,
+            entity=entity,
+            initiator=initiator,
+            source=source,
+            api_key=api_key,
+            initial_context=initial_context,
+            notification_recipients=list(notification_recipients or []),
+            cursor={"pending": [root_slug(descriptor)], "joins": [], "steps": 0},
+            queued_at=now,
+            created_at=now,
+            state={
+                "context": {
+                    "initiatedBy": initiated_by,
+                    "workflowRunId": str(uid),
+                    "initiatedAtIso8601Timestamp": now.isoformat(),
+                    "entity": _entity_context(entity),
+                    "secrets": dict.fromkeys(secret_tags, MASK),
+                    "initialContext": initial_context,
+                },
+                "actions": {},
+                "variables": variables,
             },
-            "actions": {},
-            "variables": variables,
-        },
-    )
-    if paused:
-        _event(run, "created", f"Started via {run.get_source_display()}")
-        _event(run, "paused", "Waiting for someone to pick the initiating user")
-        notify.run_needs_initiator(run)
+        )
+        rawsql.insert([run])
+        if paused:
+            _event(run, "created", f"Started via {run.get_source_display()}")
+            _event(run, "paused", "Waiting for someone to pick the initiating user")
+            notify.run_needs_initiator(run)
+            return run
+        rawsql.insert(
+            [
+                RunEvent(
+                    run=run,
+                    kind="created",
+                    message=f"Started via {run.get_source_display()}",
+                    actor=initiator,
+                )
+            ]
+        )
+        if run.pk in admit(run.workspace_id):
+            run.status, run.started_at = S.IN_PROGRESS, timezone.now()
         return run
-    _event(run, "created", f"Started via {run.get_source_display()}", actor=initiator)
-    if run.pk in admit(run.workspace_id):
-        run.status, run.started_at = S.IN_PROGRESS, timezone.now()
-    return run
 
 
 @transaction.atomic
@@ -266,53 +321,76 @@ def set_initiator(run: Run, *, user: User, by: User) -> None:
 # --- admission (the concurrency cap) -------------------------------------------
 
 
-# The queued runs that fit under the cap, in admission order, in one query:
-_CANDIDATES = """
-SELECT id FROM workflows_run
-WHERE workspace_id = %s AND status = 'QUEUED'
-ORDER BY queue_priority, queued_at, id
-LIMIT (SELECT {greatest}(0, %s - COUNT(*)) FROM workflows_run
-       WHERE workspace_id = %s AND status IN ('IN_PROGRESS', 'CANCELLING'))
+# Promote the queued runs that fit under the cap, in one statement: the
+# candidates in admission order, at most the free slots, and only those still
+# QUEUED (a run cancelled meanwhile is left alone); RETURNING says which.
+# `{now}` is the time they start: read once, when the statement runs.
+_ADMIT = """
+WITH candidates AS (
+  SELECT id FROM workflows_run
+  WHERE workspace_id = %s AND status = 'QUEUED'
+  ORDER BY queue_priority, queued_at, id
+  LIMIT (SELECT {greatest}(0, %s - COUNT(*)) FROM workflows_run
+         WHERE workspace_id = %s AND status IN ('IN_PROGRESS', 'CANCELLING'))
+), started AS {materialized} (SELECT {now} AS at)
+UPDATE workflows_run
+SET status = 'IN_PROGRESS', lease = NULL, heartbeat_at = (SELECT at FROM started),
+    started_at = COALESCE(started_at, (SELECT at FROM started))
+WHERE id IN (SELECT id FROM candidates) AND status = 'QUEUED'
+RETURNING id, queue_priority, queued_at
 """
+# The admission lock: FOR NO KEY UPDATE, not FOR UPDATE, so that it does not
+# block the FOR KEY SHARE that PostgreSQL's foreign-key checks take on the
+# workspace row: every INSERT of a row that points at the workspace (an
+# Idempotency-Key record, a run, …) would otherwise wait for the admission
+# holder's commit. Two admissions still exclude each other.
+_ADMISSION_LOCK = "SELECT 1 FROM portal_workspace WHERE id = %s FOR NO KEY UPDATE"
 
 
 def admit(workspace_id: int) -> list[int]:
     """Promote QUEUED runs to IN_PROGRESS while the workspace is under its cap.
 
     Holds a lock on the workspace row (PostgreSQL) or the database write lock
-    (SQLite's IMMEDIATE transactions), so concurrent admissions can't both see
-    a free slot. Resumed runs go first, then first in, first out.
+    (SQLite's IMMEDIATE transactions) until the caller's transaction commits,
+    so concurrent admissions can't both see a free slot. Resumed runs go
+    first, then first in, first out.
+
+    The lock is held from here to the commit, and every start in the
+    workspace waits for it, so callers call this last in their transaction
+    and it makes one round trip: on PostgreSQL the lock and the promotion are
+    two statements (the promotion's snapshot must be taken after the lock is
+    granted, to see the previous holder's promotions) sent together.
     """
     with transaction.atomic(savepoint=False):  # no partial rollback: no savepoint
-        greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
+        sqlite = connection.vendor == "sqlite"
+        if sqlite:  # the write lock is held since BEGIN: the time is now
+            now = connection.ops.adapt_datetimefield_value(timezone.now())
+            sql = _ADMIT.format(greatest="MAX", materialized="", now="%s")
+            params = [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id, now]
+        else:
+            # The time once the lock is granted (so that runs start in
+            # admission order), read once for all the runs admitted:
+            sql = _ADMIT.format(
+                greatest="GREATEST",
+                materialized="MATERIALIZED",
+                now="clock_timestamp()",
+            )
+            params = [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id]
         with connection.cursor() as cursor:
-            if connection.vendor != "sqlite":
-                cursor.execute(
-                    "SELECT id FROM portal_workspace WHERE id = %s FOR UPDATE",
-                    [workspace_id],
-                )
-            cursor.execute(
-                _CANDIDATES.format(greatest=greatest),
-                [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id],
-            )
-            candidates = [pk for (pk,) in cursor.fetchall()]
-        if not candidates:
-            return []
-        now = timezone.now()
-        promoted = Run.objects.filter(pk__in=candidates, status=S.QUEUED).update(
-            status=S.IN_PROGRESS,
-            lease=None,
-            heartbeat_at=now,
-            started_at=Coalesce(
-                "started_at", Value(now)
-            ),  # a resumed run keeps its start
-        )
-        if promoted != len(candidates):  # some were cancelled meanwhile
-            candidates = list(
-                Run.objects.filter(
-                    pk__in=candidates, status=S.IN_PROGRESS, heartbeat_at=now
-                ).values_list("pk", flat=True)
-            )
+            if sqlite:
+                cursor.execute(sql, params)
+            elif (
+                connection.settings_dict["OPTIONS"].get("server_side_binding")
+                is not True
+            ):
+                # psycopg's client-side binding (Django's default) sends both at once:
+                cursor.execute(f"{_ADMISSION_LOCK};\n{sql}", [workspace_id, *params])
+                cursor.nextset()
+            else:  # server-side binding takes one statement at a time
+                cursor.execute(_ADMISSION_LOCK, [workspace_id])
+                cursor.execute(sql, params)
+            promoted = sorted(cursor.fetchall(), key=lambda row: row[1:] + row[:1])
+        candidates = [pk for pk, *_ in promoted]
         for pk in candidates:
             _enqueue(pk)
     return candidates

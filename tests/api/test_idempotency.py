@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -194,3 +194,45 @@ def test_twenty_concurrent_identical_requests_start_exactly_one_run(ws, ada):
     created = [r for r in responses if r.status_code == 201]
     assert {r.json()["id"] for r in created} == {run_id}
     assert sum("Idempotent-Replayed" not in r for r in created) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite has one write lock for all"
+)
+def test_a_start_holding_its_workspaces_admission_lock_does_not_hold_up_other_claims(
+    ws,
+):
+    # An API request claims its key (an INSERT that commits at once) before it
+    # starts the run. The claim's foreign-key check reads the workspace row
+    # FOR KEY SHARE, which the admission lock must not block, or every request
+    # in the workspace would queue behind each start's whole transaction.
+    from portal import idempotency
+    from workflows import engine
+
+    held, release = threading.Event(), threading.Event()
+
+    def admitting():
+        try:
+            with transaction.atomic():
+                engine.admit(ws.pk)
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=admitting)
+    holder.start()
+    try:
+        assert held.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        try:
+            claimed, _ = idempotency._claim(ws, "while-admitting", "digest")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+    finally:
+        release.set()
+        holder.join()
+    assert IdempotencyRecord.objects.filter(pk=claimed).exists()

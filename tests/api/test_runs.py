@@ -6,7 +6,13 @@ import pytest
 from django.core import mail
 
 from tests.api.conftest import ASK, HELLO, ON_ENTITY, save
-from tests.factories import EntityFactory, UserFactory, api_key, member
+from tests.factories import (
+    EntityFactory,
+    UserFactory,
+    WorkspaceFactory,
+    api_key,
+    member,
+)
 from workflows import engine
 from workflows.models import Notification, Run
 
@@ -29,6 +35,43 @@ def finish(run_id: str) -> Run:
 
 
 # Starting a run
+
+
+def test_a_started_run_holds_the_initiators_roles_in_order_and_its_secrets_masked(
+    ada_api, ws, ada
+):
+    # engine.start reads these with hand-written SQL; they must match what the
+    # engine shows elsewhere (_person) and the models' order.
+    from portal.models import Role
+    from workflows.models import Secret
+    from workflows.secrets import MASK, encrypt
+
+    custom = Role.objects.create(workspace=ws, name="Deployer", permissions=[])
+    member(ws, ada, "Admin", "User").roles.add(custom)
+    for tag in ["zeta", "alpha", "mid"]:
+        Secret.objects.create(
+            workspace=ws, tag=tag, name=tag, encrypted_value=encrypt("x")
+        )
+    Secret.objects.create(
+        workspace=WorkspaceFactory(slug="elsewhere"),
+        tag="other-workspace",
+        name="Other",
+        encrypted_value=encrypt("x"),
+    )
+    save(ws, HELLO)
+
+    r = start(ada_api)
+
+    assert r.status_code == 201, r.content
+    context = Run.objects.get(uid=r.json()["id"]).state["context"]
+    assert context["initiatedBy"] == engine._person(ada, ws)
+    assert [role["name"] for role in context["initiatedBy"]["roles"]] == [
+        "Admin",
+        "User",
+        "Deployer",
+    ]
+    # (PostgreSQL's jsonb keeps object keys in an order of its own)
+    assert context["secrets"] == {"alpha": MASK, "mid": MASK, "zeta": MASK}
 
 
 def test_a_personal_token_starts_a_run_as_its_user_and_answers_201_with_the_run(
