@@ -121,15 +121,20 @@ def _event(
 # --- start ------------------------------------------------------------------------
 
 
-def _person(user: User | None, workspace: Workspace) -> dict | None:
+def _person(
+    user: User | None, workspace: Workspace, role_names: list[str] | None = None
+) -> dict | None:
+    """What templates see of a user: `context.initiatedBy` and the like.
+    `role_names` when the caller has read them already."""
     if user is None:
         return None
-    from portal.models import Role
+    if role_names is None:
+        from portal.models import Role
 
-    roles = Role.objects.filter(
-        memberships__user=user, memberships__workspace=workspace
-    ).values_list("name", flat=True)
-    roles = [{"name": name} for name in roles]
+        role_names = Role.objects.filter(
+            memberships__user=user, memberships__workspace=workspace
+        ).values_list("name", flat=True)
+    roles = [{"name": name} for name in role_names]
     return {"name": user.display_name, "email": user.email, "roles": roles}
 
 
@@ -234,13 +239,6 @@ def start(
                 [getattr(initiator, "pk", None), *[workflow.workspace_id] * 2],
             )
             role_names, secret_tags = (json.loads(v) for v in cursor.fetchone())
-        initiated_by = None  # as _person(initiator, workspace), from role_names
-        if initiator is not None:
-            initiated_by = {
-                "name": initiator.display_name,
-                "email": initiator.email,
-                "roles": [{"name": name} for name in role_names],
-            }
         uid = uuid.uuid4()
         entity = entity if scope == "ENTITY" else None
         paused = initiator is None and (
@@ -264,7 +262,7 @@ def start(
             created_at=now,
             state={
                 "context": {
-                    "initiatedBy": initiated_by,
+                    "initiatedBy": _person(initiator, workflow.workspace, role_names),
                     "workflowRunId": str(uid),
                     "initiatedAtIso8601Timestamp": now.isoformat(),
                     "entity": _entity_context(entity),
