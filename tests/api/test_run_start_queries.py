@@ -73,6 +73,14 @@ def _start(client, raw: str, key: str):
     )
 
 
+def _split(queries, engine_span) -> tuple[list[str], list[str], str]:
+    """(the API's own statements, engine.start's, all of them for a message)."""
+    begin, end = (i - queries.initial_queries for i in engine_span)
+    statements = [q["sql"] for q in queries.captured_queries]
+    own = statements[:begin] + statements[end:]
+    return own, statements[begin:end], "\n".join(statements)
+
+
 def _recently_used(key: ApiKey) -> None:
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
 
@@ -92,15 +100,11 @@ def test_a_run_start_with_an_idempotency_key_makes_six_statements_and_the_rate_l
 
     assert r.status_code == 201, r.content
     assert Run.objects.get().status == Run.Status.IN_PROGRESS
-    first = queries.initial_queries
-    begin, end = (i - first for i in engine_span)
-    statements = [q["sql"] for q in queries.captured_queries]
-    own = statements[:begin] + statements[end:]
-    listing = "\n".join(statements)
+    own, engine_statements, listing = _split(queries, engine_span)
     assert len(own) == API_STATEMENTS, listing
     assert own[3 + RATE_LIMIT].upper().startswith("BEGIN"), listing
     assert own[-1].upper() == "COMMIT", listing
-    assert end - begin <= ENGINE_STATEMENTS_AT_MOST, listing
+    assert len(engine_statements) <= ENGINE_STATEMENTS_AT_MOST, listing
 
 
 @pytest.mark.django_db(transaction=True)
@@ -120,11 +124,9 @@ def test_a_run_start_without_an_idempotency_key_makes_two_fewer(
         )
 
     assert r.status_code == 201, r.content
-    begin, end = (i - queries.initial_queries for i in engine_span)
-    statements = [q["sql"] for q in queries.captured_queries]
     # No claim, no answer stored: key, rate limit, workflow, BEGIN, COMMIT.
-    own = statements[:begin] + statements[end:]
-    assert len(own) == API_STATEMENTS - 2, "\n".join(statements)
+    own, _, listing = _split(queries, engine_span)
+    assert len(own) == API_STATEMENTS - 2, listing
 
 
 @pytest.mark.django_db(transaction=True)
