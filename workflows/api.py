@@ -38,13 +38,7 @@ from pydantic import ConfigDict, field_validator
 
 from catalog.models import Entity
 from portal import idempotency
-from portal.api import (
-    BodyError,
-    check_storable,
-    json_response,
-    read_body,
-    require,
-)
+from portal.api import BodyError, check_storable, json_response, read_body, require
 from portal.idempotency import idempotent
 from portal.models import Role, User
 from portal.permissions import Permission as P
