@@ -514,13 +514,17 @@ def send(
 
 def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
     """The headers, refusing names that aren't HTTP tokens and values that would
-    break the header block (a rendered template may hold a line break)."""
+    break the header block (a rendered template may hold a line break).
+
+    Surrounding blanks are not part of a header's value (RFC 9110, 5.5), and
+    a template whose variable rendered empty leaves one ("Bearer "): strip them.
+    """
     for name, value in headers.items():
         if not _TOKEN.match(name):
             raise OutboundError(f"invalid header name {name!r}")
         if any(c in value for c in "\r\n\0"):
             raise OutboundError(f"header {name} contains a line break or NUL character")
-    return dict(headers)
+    return {name: value.strip(" \t") for name, value in headers.items()}
 
 
 def _joined(headers: httpx.Headers) -> dict[str, str]:

@@ -535,6 +535,19 @@ def test_a_header_value_outside_ascii_is_sent_as_utf8(http_server):
     assert http_server.requests[0].headers["x-name"].encode("latin-1").decode() == "Zoë"
 
 
+def test_blanks_around_a_header_value_are_dropped_so_an_empty_variable_does_not_break_the_request(
+    http_server,
+):
+    http_server.route("GET", "/", status=200)
+
+    send(
+        "GET", http_server.url("/"), headers={"Authorization": "Bearer ", "X-A": " b\t"}
+    )
+
+    assert http_server.requests[0].headers["authorization"] == "Bearer"
+    assert http_server.requests[0].headers["x-a"] == "b"
+
+
 def test_a_header_value_with_a_line_break_is_refused(http_server):
     with pytest.raises(OutboundError) as error:
         send("GET", http_server.url("/"), headers={"X-Note": "a\r\nX-Admin: true"})
