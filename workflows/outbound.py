@@ -33,10 +33,10 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +101,8 @@ class Allowlist:
 
     hosts: frozenset[str] = frozenset()
     networks: tuple[IPNetwork, ...] = ()
+    # Entries asked for only when these allow nothing (they cost a database read):
+    more: Callable[[], Allowlist] | None = None
 
     @classmethod
     def from_entries(cls, entries: Iterable[str]) -> Allowlist:
@@ -118,14 +120,18 @@ class Allowlist:
 
     @classmethod
     def for_workspace(cls, workspace: Workspace | None) -> Allowlist:
-        """`settings.HTTP_BLOCK_ALLOWED_HOSTS` plus the workspace's outbound allowlist."""
+        """`settings.HTTP_BLOCK_ALLOWED_HOSTS`, then the workspace's outbound
+        allowlist, read once and only if the settings don't allow the call."""
         configured = settings.HTTP_BLOCK_ALLOWED_HOSTS
-        entries = list(
-            configured.split(",") if isinstance(configured, str) else configured
-        )
+        entries = configured.split(",") if isinstance(configured, str) else configured
+        more = None
         if workspace is not None:
-            entries += workspace.outbound_allowlist.values_list("host", flat=True)
-        return cls.from_entries(entries)
+            more = cache(
+                lambda: cls.from_entries(
+                    workspace.outbound_allowlist.values_list("host", flat=True)
+                )
+            )
+        return replace(cls.from_entries(entries), more=more)
 
     def allows_host(self, host: str) -> bool:
         return _normal_host(host) in self.hosts
@@ -138,6 +144,15 @@ class Allowlist:
             for net in self.networks
             if c.version == net.version
         )
+
+    def refuses(self, host: str, addresses: list[IPAddress]) -> list[IPAddress]:
+        """Those of `host`'s addresses that this list (and `more`) doesn't allow."""
+        if self.allows_host(host):
+            return []
+        left = [ip for ip in addresses if not self.allows_address(ip)]
+        if left and self.more is not None:
+            return self.more().refuses(host, left)
+        return left
 
 
 def _normal_host(host: str) -> str:
@@ -202,26 +217,24 @@ def _resolve(host: str, port: int, timeout: float) -> list[IPAddress]:
 def vetted_addresses(
     host: str, port: int, allowlist: Allowlist, timeout: float
 ) -> list[IPAddress]:
-    """Resolve `host` and check every address; raise OutboundError if any is refused."""
+    """Resolve `host` and check every address; raise OutboundError if any is refused.
+
+    The allowlist is consulted only for an address that would be refused.
+    """
     literal = _literal_ip(host)
     addresses = [literal] if literal is not None else _resolve(host, port, timeout)
     if not addresses:
         raise OutboundError(f"could not resolve {host}: no addresses")
-    if allowlist.allows_host(host):
+    refused = [ip for ip in addresses if refusal_reason(ip)]
+    if not refused or not (refused := allowlist.refuses(host, refused)):
         return addresses
-    for ip in addresses:
-        reason = refusal_reason(ip)
-        if reason is None or allowlist.allows_address(ip):
-            continue
-        if literal is not None:
-            raise OutboundError(
-                f"refused: {host.strip('[]')} is {reason}; {_ALLOW_HINT}"
-            )
-        raise OutboundError(
-            f"refused: {host} resolves to {ip}, {reason}; add {host} or {ip} to "
-            "HTTP_BLOCK_ALLOWED_HOSTS or the workspace's outbound allowlist"
-        )
-    return addresses
+    ip, reason = refused[0], refusal_reason(refused[0])
+    if literal is not None:
+        raise OutboundError(f"refused: {host.strip('[]')} is {reason}; {_ALLOW_HINT}")
+    raise OutboundError(
+        f"refused: {host} resolves to {ip}, {reason}; add {host} or {ip} to "
+        "HTTP_BLOCK_ALLOWED_HOSTS or the workspace's outbound allowlist"
+    )
 
 
 class _Deadline:

@@ -298,6 +298,20 @@ def test_the_workspace_allowlist_allows_a_cidr_range(http_server, no_allowlist, 
     assert send("GET", http_server.url("/"), workspace=ws).body == {"ok": True}
 
 
+def test_the_workspace_allowlist_is_read_only_when_the_settings_do_not_allow_the_call(
+    http_server, settings, ws, django_assert_num_queries
+):
+    OutboundAllowlistEntry.objects.create(workspace=ws, host="127.0.0.1")
+    http_server.route("GET", "/", status=200)
+
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    with django_assert_num_queries(0):
+        assert send("GET", http_server.url("/"), workspace=ws).ok
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = []
+    with django_assert_num_queries(1):
+        assert send("GET", http_server.url("/"), workspace=ws).ok
+
+
 def test_another_workspaces_allowlist_does_not_count(
     http_server, no_allowlist, ws, other_ws
 ):
