@@ -1,7 +1,9 @@
 """Run Cortex JavaScript (JAVASCRIPT blocks, SET_VARIABLES sources) in a V8 sandbox.
 
 Every call gets a fresh mini-racer context (its own V8 isolate), so nothing a
-script does survives into the next run. The script is the body of an async
+script does survives into the next run. Making one costs about 2 ms, so a
+thread of its own makes the next one ahead of need (and frees used ones):
+the script only waits for its own evaluation. The script is the body of an async
 function: it sees `context`, `actions`, `variables` and `state` as globals and
 `return`s its result, which comes back through JSON (`undefined` -> None).
 
@@ -12,8 +14,9 @@ is refused if the limit was reached at any point). No I/O: V8 has no `require`,
 removed, and so are ArrayBuffer, typed arrays, SharedArrayBuffer, Atomics and
 WebAssembly, whose memory lives outside the V8 heap and so escapes its limit.
 
-The only thing kept between calls is the asyncio loop (one daemon thread per
-process) that mini-racer uses to deliver results; it holds no JavaScript state.
+Kept between calls: the asyncio loop (one daemon thread per process) that
+mini-racer uses to deliver results, and the isolate made ahead, which has run
+the prelude only; neither holds anything of a script.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import re
 import threading
 import time
+from contextlib import contextmanager
 from typing import Any
 
 from py_mini_racer import JSOOMException, JSTimeoutException, mini_racer
@@ -53,7 +58,7 @@ var __cairn = (() => {
     } else if (e instanceof Error) {
       text = `${e.name}: ${String(e.message).split("\n")[0]}`;
       const at = [...String(e.stack || "").matchAll(/cairn-script:(\d+):\d+/g)]
-        .map((m) => m[1] - LINES_BEFORE_SCRIPT).find((line) => line > 0);
+        .map((m) => Number(m[1])).find((line) => line > 0);
       if (at) text += ` (line ${at})`;  // the script's, not the prelude's
     } else if (e !== null && typeof e === "object" && typeof e.message === "string") {
       text = e.message;
@@ -88,10 +93,7 @@ var __cairn = (() => {
 })();
 """
 
-# The script starts on the prelude's last line (the state and the function
-# header are one line): V8's line numbers are shifted back by this much.
-_LINES_BEFORE_SCRIPT = _PRELUDE.count("\n")
-_PRELUDE = _PRELUDE.replace("LINES_BEFORE_SCRIPT", str(_LINES_BEFORE_SCRIPT))
+_PRELUDE += "//# sourceURL=cairn-prelude"
 
 _IO_NAMES = (
     "require",
@@ -125,13 +127,13 @@ def run_script(
         return left
 
     try:
-        with _one_at_a_time, mini_racer(event_loop=_event_loop()) as mr:
+        with _isolate() as mr:
             mr.set_hard_memory_limit(max_memory_mb * 1024 * 1024)
             try:
-                # One eval for the prelude, the state and the script (each eval
-                # is a round trip to V8's thread); error lines are shifted back.
+                # One eval for the state and the script (each eval is a round
+                # trip to V8's thread); the script starts on line 1.
                 mr.eval(
-                    f"{_PRELUDE}var state = JSON.parse({json.dumps(state_json)});"
+                    f"var state = JSON.parse({json.dumps(state_json)});"
                     "var context = state.context ?? {}, actions = state.actions ?? {},"
                     " variables = state.variables ?? {};"
                     f"var __cairn_main = async function () {{{script}\n}};"
@@ -151,9 +153,7 @@ def run_script(
     except JSOOMException:
         raise JsError(f"script ran out of memory (limit {max_memory_mb} MB)") from None
     except MiniRacerBaseException as exc:
-        raise JsError(
-            _clean(str(exc), script.count("\n") + 1, _LINES_BEFORE_SCRIPT)
-        ) from None
+        raise JsError(_clean(str(exc), script.count("\n") + 1)) from None
 
     if not isinstance(result, str) or not result:
         raise JsError("the script produced no result")
@@ -165,12 +165,12 @@ def run_script(
     raise JsError(_explain(body))
 
 
-def _clean(message: str, script_lines: int, before: int = 0) -> str:
+def _clean(message: str, script_lines: int) -> str:
     """V8's "cairn-script:3: SyntaxError: …" first line -> "SyntaxError: … (line 3)"."""
     first = message.strip().splitlines()[0] if message.strip() else "JavaScript error"
     match = _PARSE_ERROR.match(first)
     if match:  # "Unexpected end of input" points past the script's last line
-        first = f"{match[2]} (line {min(int(match[1]) - before, script_lines)})"
+        first = f"{match[2]} (line {min(int(match[1]), script_lines)})"
     return _explain(first)
 
 
@@ -188,7 +188,7 @@ def _explain(message: str) -> str:
 
 
 # mini-racer 0.14 crashes the process (SIGSEGV) when two threads make or use
-# contexts at the same moment (seen with gunicorn threads): one script at a time.
+# contexts at the same moment (seen with gunicorn threads): one at a time.
 _one_at_a_time = threading.Lock()
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -207,3 +207,60 @@ def _event_loop() -> asyncio.AbstractEventLoop:
             ).start()
             _loop, _loop_pid = loop, os.getpid()
         return _loop
+
+
+class _Isolates:
+    """Fresh isolates, made ahead on a thread of their own, one at a time.
+
+    The thread makes an isolate and runs the prelude in it, hands it over, then
+    waits for it back to free it and make the next; the caller runs one script
+    in it. So making and freeing (about 2 ms together) happen while the caller
+    does something else, such as waiting for the database.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.ready: queue.Queue = queue.Queue(maxsize=1)
+        self.used: queue.Queue = queue.Queue()
+        threading.Thread(
+            target=self._work, name="cairn-js-isolates", daemon=True
+        ).start()
+
+    def _work(self) -> None:
+        while True:
+            try:
+                with _one_at_a_time:
+                    maker = mini_racer(event_loop=_event_loop())
+                    mr = maker.__enter__()
+                    mr.eval(_PRELUDE)
+                self.ready.put((maker, mr))
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
+                self.ready.put((None, exc))
+            maker = self.used.get()
+            if maker is not None:
+                with _one_at_a_time:
+                    maker.__exit__(None, None, None)
+
+    @contextmanager
+    def take(self):
+        maker, mr = self.ready.get()
+        if maker is None:
+            self.used.put(None)
+            raise mr
+        try:
+            with _one_at_a_time:
+                yield mr
+        finally:
+            self.used.put(maker)
+
+
+_isolates: _Isolates | None = None
+
+
+def _isolate():
+    """A fresh isolate that has run the prelude, for one script (a context manager)."""
+    global _isolates
+    with _loop_lock:
+        if _isolates is None or _isolates.pid != os.getpid():  # new after a fork
+            _isolates = _Isolates()
+    return _isolates.take()
