@@ -143,12 +143,43 @@ def test_a_missing_key_fails_naming_the_branch_and_the_key():
     )
 
 
-def test_comparing_mismatched_types_fails_with_a_readable_message():
-    outcome = run("actions.form.outputs.replicas > 2.5")
+def test_ordering_values_that_do_not_compare_fails_with_a_readable_message():
+    outcome = run("actions.form.outputs.env > 2")
     assert (
         outcome.error
-        == "branch 'path-0': expression 'actions.form.outputs.replicas > 2.5' failed: no '>' for int and double values"
+        == "branch 'path-0': expression 'actions.form.outputs.env > 2' failed: no '>' for string and int values"
     )
+
+
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        # A JSON number is an int or a double depending on its value; CEL
+        # compares numbers across int, uint and double by value.
+        ("actions.form.outputs.replicas > 2.5", True),
+        ("actions.form.outputs.ratio < 1", True),
+        ("actions.form.outputs.ratio >= 1", False),
+        ("actions.form.outputs.replicas == 3.0", True),
+        ("actions.form.outputs.replicas != 3.0", False),
+        ("3u == actions.form.outputs.replicas", True),
+        ("3.0 in [1, 2, 3]", True),
+        ("[1, 2.0] == [1.0, 2]", True),
+        ('{"n": 1} == {"n": 1.0}', True),
+        # Values of different types are not equal (no error).
+        ("actions.form.outputs.replicas == null", False),
+        ("actions.form.outputs.replicas != null", True),
+        ('actions.form.outputs.replicas == "3"', False),
+        ('variables["unset"] == ""', False),
+        ("variables.unset == null", True),
+        ("true == 1", False),
+        ('"3" in [1, 2, 3]', False),
+        ('[1, "a"] == [1, "a"]', True),
+    ],
+)
+def test_equality_and_numeric_comparisons_follow_the_cel_spec(expression, expected):
+    result = evaluate_cel(compile_cel(expression), cel_activation(STATE))
+    assert isinstance(result, celpy.celtypes.BoolType)
+    assert bool(result) is expected
 
 
 def test_selecting_a_field_of_null_fails_readably():

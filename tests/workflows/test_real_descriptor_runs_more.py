@@ -431,3 +431,40 @@ def test_a_rejected_release_fails_with_the_reason(release_desk, ws, ada, mona):
 
 def test_the_release_workflow_round_trips_through_export():
     round_trips("cut-release.yaml")
+
+
+# --- CEL over numbers from a JSON body --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "report, verdict",
+    [
+        # {{…}} escapes HTML, as in Cortex: the Markdown shows "<".
+        (
+            {"coverage": 79.5, "waiver": None},
+            "billing is blocked: coverage 79.5 &lt; 80",
+        ),
+        ({"coverage": 80, "waiver": None}, "billing may ship (coverage 80)"),
+        ({"coverage": 91.25, "waiver": None}, "billing may ship (coverage 91.25)"),
+        ({"coverage": 12, "waiver": "INC-7"}, "billing may ship (coverage 12)"),
+    ],
+)
+def test_the_coverage_gate_compares_whole_and_fractional_coverage_with_80(
+    http_server, ws, grace, report, verdict
+):
+    wf = install(
+        ws,
+        "coverage-gate.yaml",
+        **{"https://reports.example.test": http_server.url("")},
+    )
+    http_server.route("GET", "/coverage/billing.json", json=report)
+    entity = EntityFactory(workspace=ws, tag="billing")
+
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace, entity=entity))
+
+    assert run.status == S.COMPLETED, run.error
+    assert run.response == verdict
+
+
+def test_the_coverage_gate_round_trips_through_export():
+    round_trips("coverage-gate.yaml")

@@ -2,8 +2,14 @@
 
 `variables["github-owner"] == ""`, `actions.form.outputs.env == "prod"`,
 `size(variables.items) > 0`. JSON values become CEL values as cel-python maps
-them: whole numbers are `int`, others `double` (so write `n > 2`, or `n > 2.5`
-against a double), null is `null`, objects are maps.
+them: whole numbers are `int`, others `double`, null is `null`, objects are maps.
+
+Comparisons follow the CEL spec's heterogeneous equality and cross-type numeric
+comparison, which cel-python 0.5 lacks: `1 == 1.0` and `n > 79.5` compare
+numbers by value whatever mix of int, uint and double a JSON body gives; `==`
+and `in` between values of different types (`x == null` for a number, `n ==
+""`) are false, not errors. Ordering values that are not comparable (`"a" < 1`)
+is still an error.
 
 Every expression is compiled before any is evaluated, so a typo in a later
 branch fails the step even when an earlier branch would be taken. The first
@@ -15,12 +21,13 @@ Compiled programs are cached by expression text.
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
 from functools import lru_cache
 
 import celpy
-from celpy import celtypes
+from celpy import celtypes, evaluation
 
 from workflows.paths import show
 
@@ -39,7 +46,7 @@ def compile_cel(expression: str) -> celpy.Runner:
     """The CEL program for an expression; raises CelCompileError("… (line 1, column 4)")."""
     try:
         with _env_lock:
-            return _env.program(_env.compile(expression))
+            return _env.program(_env.compile(expression), functions=_FUNCTIONS)
     except celpy.CELParseError as exc:
         line, column = getattr(exc, "line", None), getattr(exc, "column", None)
         where = f" (line {line}, column {column})" if line else ""
@@ -48,6 +55,89 @@ def compile_cel(expression: str) -> celpy.Runner:
         raise CelCompileError("the expression is nested too deeply") from None
     except Exception as exc:  # anything else Lark or celpy may raise on odd input
         raise CelCompileError(str(exc) or exc.__class__.__name__) from None
+
+
+# --- the CEL spec's equality and numeric comparisons ---------------------------------
+
+_NUMBERS = (celtypes.IntType, celtypes.UintType, celtypes.DoubleType)
+
+
+def _number(value: object) -> int | float | None:
+    """The plain number of a CEL int, uint or double (not a bool), else None."""
+    if isinstance(value, _NUMBERS) and not isinstance(value, celtypes.BoolType):
+        return float(value) if isinstance(value, float) else int(value)
+    return None
+
+
+def _equal(a: object, b: object) -> bool:
+    """CEL `==`: numbers by value, lists and maps member by member, other mixes false."""
+    x, y = _number(a), _number(b)
+    if x is not None or y is not None:
+        return x is not None and y is not None and x == y
+    if isinstance(a, celtypes.ListType) and isinstance(b, celtypes.ListType):
+        return len(a) == len(b) and all(map(_equal, a, b))
+    if isinstance(a, celtypes.MapType) and isinstance(b, celtypes.MapType):
+        return len(a) == len(b) and all(
+            key in b and _equal(a[key], b[key]) for key in a
+        )
+    if a is None or b is None:
+        return a is None and b is None
+    if type(a) is not type(b) and not (
+        isinstance(a, type(b)) or isinstance(b, type(a))
+    ):
+        return False
+    try:
+        return bool(a == b)
+    except TypeError:
+        return False
+
+
+def _eq(a, b):
+    if isinstance(a, celpy.CELEvalError):
+        return a
+    if isinstance(b, celpy.CELEvalError):
+        return b
+    return celtypes.BoolType(_equal(a, b))
+
+
+def _ne(a, b):
+    result = _eq(a, b)
+    return (
+        result
+        if isinstance(result, celpy.CELEvalError)
+        else celtypes.BoolType(not result)
+    )
+
+
+def _in(item, container):
+    if isinstance(item, celpy.CELEvalError):
+        return item
+    if isinstance(container, celtypes.ListType):
+        return celtypes.BoolType(any(_equal(item, member) for member in container))
+    return evaluation.operator_in(item, container)
+
+
+def _ordering(name: str, compare):
+    base = evaluation.base_functions[name]
+
+    def order(a, b):
+        x, y = _number(a), _number(b)
+        if x is not None and y is not None:
+            return celtypes.BoolType(compare(x, y))
+        return base(a, b)
+
+    return order
+
+
+_FUNCTIONS = {
+    "_==_": _eq,
+    "_!=_": _ne,
+    "_in_": _in,
+    "_<_": _ordering("_<_", operator.lt),
+    "_<=_": _ordering("_<=_", operator.le),
+    "_>_": _ordering("_>_", operator.gt),
+    "_>=_": _ordering("_>=_", operator.ge),
+}
 
 
 def evaluate_cel(program: celpy.Runner, activation: dict) -> object:
