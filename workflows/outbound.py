@@ -134,9 +134,26 @@ class Allowlist:
         return replace(cls.from_entries(entries), more=more)
 
     def allows_host(self, host: str) -> bool:
-        return _normal_host(host) in self.hosts
+        return _normal_host(host) in self.hosts or (
+            self.more is not None and self.more().allows_host(host)
+        )
 
     def allows_address(self, ip: IPAddress) -> bool:
+        return self._has_address(ip) or (
+            self.more is not None and self.more().allows_address(ip)
+        )
+
+    def refuses(self, host: str, addresses: list[IPAddress]) -> list[IPAddress]:
+        """Those of `host`'s addresses that the list doesn't allow; `more` is
+        asked only about what these entries don't allow."""
+        if _normal_host(host) in self.hosts:
+            return []
+        left = [ip for ip in addresses if not self._has_address(ip)]
+        if left and self.more is not None:
+            return self.more().refuses(host, left)
+        return left
+
+    def _has_address(self, ip: IPAddress) -> bool:
         candidates = {ip, _unmapped(ip)}
         return any(
             c in net
@@ -144,15 +161,6 @@ class Allowlist:
             for net in self.networks
             if c.version == net.version
         )
-
-    def refuses(self, host: str, addresses: list[IPAddress]) -> list[IPAddress]:
-        """Those of `host`'s addresses that this list (and `more`) doesn't allow."""
-        if self.allows_host(host):
-            return []
-        left = [ip for ip in addresses if not self.allows_address(ip)]
-        if left and self.more is not None:
-            return self.more().refuses(host, left)
-        return left
 
 
 def _normal_host(host: str) -> str:
