@@ -36,7 +36,11 @@ def _update(client, integration, **data):
 
 @pytest.mark.parametrize(
     ("kind", "base_url"),
-    [("SLACK", "https://slack.com"), ("MS_TEAMS", "https://graph.microsoft.com/v1.0")],
+    [
+        ("SLACK", "https://slack.com"),
+        ("MS_TEAMS", "https://graph.microsoft.com/v1.0"),
+        ("GITHUB", "https://api.github.com"),
+    ],
 )
 def test_a_manager_adds_an_integration_with_the_default_alias_and_url(
     client, ws, mona, kind, base_url
@@ -127,7 +131,7 @@ def test_a_base_url_must_be_an_http_url(client, ws, mona, value):
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        ({"kind": "GITHUB"}, "Select a valid choice."),
+        ({"kind": "JIRA"}, "Select a valid choice."),
         ({"alias": "not a slug"}, "Enter a valid “slug”"),
         ({"token": ""}, "This field is required."),
     ],

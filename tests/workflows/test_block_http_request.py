@@ -278,9 +278,9 @@ def test_the_workspace_outbound_allowlist_lets_the_block_call_loopback(
                 "httpMethod": "GET",
                 "url": "/repos/x",
                 "headers": {},
-                "integration": "GitHub",
+                "integration": "Bitbucket",
             },
-            "Bad configuration: Cairn cannot send requests through the GitHub integration yet; "
+            "Bad configuration: Cairn cannot send requests through the Bitbucket integration yet; "
             "use a full URL and pass the credentials in headers",
         ),
     ],
@@ -315,3 +315,123 @@ def test_a_rendered_header_cannot_smuggle_in_another_header(http_server, ws):
     assert outcome.status == "FAILED"
     assert outcome.error == "header X-Name contains a line break or NUL character"
     assert http_server.requests == []
+
+
+# --- integration: GitHub ------------------------------------------------------------
+
+
+@pytest.fixture
+def github(http_server, ws):
+    """Two GitHub integrations whose API is the test server (the second under a path)."""
+    from workflows.models import Integration
+    from workflows.secrets import encrypt
+
+    Integration.objects.create(
+        workspace=ws,
+        kind=Integration.Kind.GITHUB,
+        base_url=http_server.url(""),
+        encrypted_token=encrypt("ghp-default"),
+    )
+    Integration.objects.create(
+        workspace=ws,
+        kind=Integration.Kind.GITHUB,
+        alias="enterprise",
+        base_url=http_server.url("/api/v3"),
+        encrypted_token=encrypt("ghp-enterprise"),
+    )
+    return http_server
+
+
+def test_a_relative_url_goes_to_the_github_integration_with_its_token(github, ws):
+    github.route("GET", "/repos/acme/payments", json={"full_name": "acme/payments"})
+
+    outcome = run(
+        {
+            "httpMethod": "GET",
+            "url": "/repos/acme/{{actions.collect.outputs.service}}",
+            "headers": {},
+            "integration": "GitHub",
+            "integrationAlias": None,
+        },
+        ws,
+    )
+
+    assert outcome.status == "COMPLETED", outcome.error
+    [request] = github.requests
+    assert request.headers["authorization"] == "Bearer ghp-default"
+    assert request.headers["accept"] == "application/vnd.github+json"
+    assert request.headers["x-github-api-version"] == "2022-11-28"
+    assert outcome.outputs["body"] == {"full_name": "acme/payments"}
+    assert outcome.inputs["url"] == github.url("/repos/acme/payments")
+    assert outcome.inputs["headers"]["Authorization"] == "********"
+
+
+def test_the_integration_alias_is_rendered_and_picks_the_base_url(github, ws):
+    github.route("GET", "/api/v3/user", json={"login": "bot"})
+
+    outcome = run(
+        {
+            "httpMethod": "GET",
+            "url": "/user",
+            "headers": {"Accept": "application/json"},
+            "integration": "GitHub",
+            "integrationAlias": "{{variables.gh}}",
+        },
+        ws,
+        {**STATE, "variables": {"gh": "enterprise"}},
+    )
+
+    assert outcome.status == "COMPLETED", outcome.error
+    [request] = github.requests
+    assert request.path == "/api/v3/user"
+    assert request.headers["authorization"] == "Bearer ghp-enterprise"
+    assert request.headers["accept"] == "application/json"  # the block's own wins
+
+
+def test_the_github_token_is_not_sent_to_another_address(github, ws):
+    github.route("GET", "/elsewhere", json={})
+
+    outcome = run(
+        {
+            "httpMethod": "GET",
+            "url": github.url("/elsewhere"),
+            "headers": {},
+            "integration": "GitHub",
+            "integrationAlias": "enterprise",  # its base URL is under /api/v3
+        },
+        ws,
+    )
+
+    assert outcome.status == "COMPLETED", outcome.error
+    assert "authorization" not in github.requests[0].headers
+
+
+def test_an_unknown_github_alias_fails_naming_it(github, ws):
+    outcome = run(
+        {
+            "httpMethod": "GET",
+            "url": "/user",
+            "headers": {},
+            "integration": "GitHub",
+            "integrationAlias": "PLACEHOLDER_INTEGRATION_ALIAS",
+        },
+        ws,
+    )
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == (
+        "Bad configuration: No GitHub integration with alias "
+        "'PLACEHOLDER_INTEGRATION_ALIAS' is configured in this workspace"
+    )
+    assert github.requests == []
+
+
+def test_without_a_github_integration_the_block_says_so(ws):
+    outcome = run(
+        {"httpMethod": "GET", "url": "/user", "headers": {}, "integration": "GitHub"},
+        ws,
+    )
+
+    assert outcome.error == (
+        "Bad configuration: No GitHub integration is configured in this workspace"
+    )

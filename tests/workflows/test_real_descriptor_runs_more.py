@@ -468,3 +468,93 @@ def test_the_coverage_gate_compares_whole_and_fractional_coverage_with_80(
 
 def test_the_coverage_gate_round_trips_through_export():
     round_trips("coverage-gate.yaml")
+
+
+# --- integration: GitHub, with a relative URL and an alias from a variable ---------
+
+
+@pytest.fixture
+def actions_deploy(http_server, ws):
+    from workflows.models import Secret
+
+    Secret.objects.create(
+        workspace=ws, tag="cortex_api_key", encrypted_value=encrypt("crt-k3y")
+    )
+    Integration.objects.create(
+        workspace=ws,
+        kind=Integration.Kind.GITHUB,
+        alias="deploys",
+        base_url=http_server.url("/github"),
+        encrypted_token=encrypt("ghs-d3ploy"),
+    )
+    return install(
+        ws,
+        "actions-deploy-from-entity.yaml",
+        **{"https://api.getcortexapp.com": http_server.url("/cortex")},
+    )
+
+
+def test_the_actions_deploy_dispatches_through_the_github_integration_and_completes(
+    http_server, actions_deploy, ws, grace
+):
+    http_server.route(
+        "GET",
+        "/cortex/api/v1/catalog/billing",
+        json={"tag": "billing", "git": {"repository": "acme/billing-api"}},
+    )
+    dispatches = (
+        "/github/repos/acme/billing-api/actions/workflows/deploy.yml/dispatches"
+    )
+    http_server.route("POST", dispatches, status=204)
+    entity = EntityFactory(workspace=ws, tag="billing")
+
+    run = run_to_rest(
+        engine.start(workflow=actions_deploy, initiator=grace, entity=entity)
+    )
+
+    assert run.status == S.PAUSED, run.error
+    read, dispatch = http_server.requests
+    assert read.headers["authorization"] == "Bearer crt-k3y"
+    assert dispatch.path == dispatches
+    assert dispatch.headers["authorization"] == "Bearer ghs-d3ploy"
+    step = waiting_step(run, "dispatch")
+    assert dispatch.json()["inputs"]["cortex_callback_url"].endswith(
+        f"/callback/{step.callback_id}"
+    )
+
+    engine.callback(
+        step,
+        {
+            "status": "SUCCESS",
+            "message": "Deployed",
+            "output": {
+                "sha": "4be1f00",
+                "run_url": "https://github.com/acme/billing-api/actions/runs/9",
+            },
+        },
+    )
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED, run.error
+    assert "**acme/billing-api** at `4be1f00`" in run.response
+    assert "[All runs](https://github.com/acme/billing-api/actions)" in run.response
+    assert "ghs-d3ploy" not in json.dumps(run.state)
+
+
+def test_the_actions_deploy_fails_with_its_own_message_without_a_repository(
+    http_server, actions_deploy, ws, grace
+):
+    http_server.route("GET", "/cortex/api/v1/catalog/billing", json={"tag": "billing"})
+    entity = EntityFactory(workspace=ws, tag="billing")
+
+    run = run_to_rest(
+        engine.start(workflow=actions_deploy, initiator=grace, entity=entity)
+    )
+
+    assert run.status == S.FAILED
+    assert "This service has no repository in the catalog" in run.error
+    assert len(http_server.requests) == 1
+
+
+def test_the_actions_deploy_round_trips_through_export():
+    round_trips("actions-deploy-from-entity.yaml")

@@ -21,11 +21,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from workflows import outbound
+from workflows.integrations import IntegrationError, find_integration
+from workflows.secrets import MASK
+
+if TYPE_CHECKING:
+    from portal.models import Workspace
 
 from .base import Block, BlockContext, Outcome
 
@@ -42,12 +48,17 @@ class HttpCall:
     url: str
     headers: dict[str, str]
     payload: str
+    # Headers carrying an integration's credentials: masked in the step's inputs.
+    hidden: frozenset[str] = frozenset()
 
     def as_inputs(self) -> dict:
         return {
             "method": self.method,
             "url": self.url,
-            "headers": self.headers,
+            "headers": {
+                name: MASK if name in self.hidden else value
+                for name, value in self.headers.items()
+            },
             "payload": self.payload,
         }
 
@@ -60,20 +71,23 @@ def block_max_bytes() -> int:
     return int(getattr(settings, "HTTP_BLOCK_MAX_BYTES", outbound.DEFAULT_MAX_BYTES))
 
 
-def prepare(schema: dict, render: Callable[[Any], Any]) -> HttpCall:
-    """Validate and render the request fields; raise ConfigError naming a bad field."""
+def prepare(
+    schema: dict, render: Callable[[Any], Any], workspace: Workspace | None = None
+) -> HttpCall:
+    """Validate and render the request fields; raise ConfigError naming a bad field.
+
+    With `integration` set (Cortex's `integration: GitHub`), a URL that starts
+    with "/" is relative to the workspace integration's base URL, and a request
+    to that address carries the integration's credentials (headers the block sets
+    itself win). `integrationAlias` is rendered, so it may come from a variable.
+    """
     method = schema.get("httpMethod")
     if not method:
         raise ConfigError(f"httpMethod is required (one of {', '.join(METHODS)})")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise ConfigError(f"httpMethod {method!r} is not one of {', '.join(METHODS)}")
 
-    integration = schema.get("integration")
-    if integration:
-        raise ConfigError(
-            f"Cairn cannot send requests through the {integration} integration yet; "
-            "use a full URL and pass the credentials in headers"
-        )
+    base_url, integration_headers = _integration(schema, render, workspace)
 
     template = schema.get("url")
     if not template or not isinstance(template, str):
@@ -81,8 +95,13 @@ def prepare(schema: dict, render: Callable[[Any], Any]) -> HttpCall:
     url = render(template).strip()
     if not url:
         raise ConfigError(f"url is empty once rendered (template: {template})")
+    if base_url and url.startswith("/"):
+        url = base_url.rstrip("/") + url
     if "://" not in url:
         raise ConfigError(f"url {url!r} must be a full http:// or https:// address")
+    if base_url and not _under(url, base_url):
+        # The integration's token goes only to the integration's own address.
+        integration_headers = {}
 
     raw_headers = schema.get("headers") or {}
     if not isinstance(raw_headers, dict):
@@ -92,6 +111,13 @@ def prepare(schema: dict, render: Callable[[Any], Any]) -> HttpCall:
         if value is None or isinstance(value, dict | list):
             raise ConfigError(f"headers.{name} must be a string")
         headers[str(name)] = value if isinstance(value, str) else json.dumps(value)
+    given = {name.lower() for name in headers}
+    hidden = set()
+    for name, value in integration_headers.items():
+        if name.lower() not in given:
+            headers[name] = value
+            if name.lower() == "authorization":
+                hidden.add(name)
 
     payload = schema.get("payload")
     if payload is None:
@@ -105,7 +131,55 @@ def prepare(schema: dict, render: Callable[[Any], Any]) -> HttpCall:
         headers["Content-Type"] = (
             "application/json" if _is_json(payload) else "text/plain; charset=utf-8"
         )
-    return HttpCall(method.upper(), url, headers, payload)
+    return HttpCall(method.upper(), url, headers, payload, frozenset(hidden))
+
+
+# Cortex's `integration` names → Cairn's integration kinds, and how each signs requests:
+_INTEGRATIONS = {"github": "GITHUB"}
+
+
+def _github_headers(token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+    }
+
+
+_SIGNERS = {"GITHUB": _github_headers}
+
+
+def _integration(
+    schema: dict, render: Callable[[Any], Any], workspace: Workspace | None
+) -> tuple[str, dict[str, str]]:
+    """(base URL, credential headers) of the block's integration, or ("", {}) for none."""
+    name = schema.get("integration")
+    if not name:
+        return "", {}
+    kind = _INTEGRATIONS.get(str(name).strip().lower())
+    if kind is None:
+        raise ConfigError(
+            f"Cairn cannot send requests through the {name} integration yet; "
+            "use a full URL and pass the credentials in headers"
+        )
+    alias = render(schema.get("integrationAlias") or "")
+    if not isinstance(alias, str):
+        raise ConfigError("integrationAlias must be a string")
+    try:
+        integration, token = find_integration(workspace, kind, alias.strip())
+    except IntegrationError as exc:
+        raise ConfigError(str(exc)) from None
+    return integration.base_url, _SIGNERS[kind](token)
+
+
+def _under(url: str, base_url: str) -> bool:
+    """Whether url is base_url or below it (same scheme, host, port and path prefix)."""
+    target, base = urlsplit(url), urlsplit(base_url)
+    prefix = base.path.rstrip("/")
+    return (target.scheme.lower(), target.netloc.lower()) == (
+        base.scheme.lower(),
+        base.netloc.lower(),
+    ) and (target.path == prefix or target.path.startswith(prefix + "/"))
 
 
 def _is_json(text: str) -> bool:
@@ -151,7 +225,7 @@ class HttpRequest(Block):
 
     def execute(self, ctx: BlockContext) -> Outcome:
         try:
-            http = prepare(ctx.schema, ctx.render)
+            http = prepare(ctx.schema, ctx.render, ctx.workspace)
         except ConfigError as exc:
             return Outcome.failed(f"Bad configuration: {exc}")
         inputs = http.as_inputs()

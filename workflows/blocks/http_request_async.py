@@ -96,7 +96,9 @@ class HttpRequestAsync(Block):
         state = {**ctx.state, "callbackUrl": ctx.callback_url}
         try:
             seconds = timeout_in_seconds(ctx.schema)
-            http = prepare(ctx.schema, lambda value: render_value(value, state))
+            http = prepare(
+                ctx.schema, lambda value: render_value(value, state), ctx.workspace
+            )
         except ConfigError as exc:
             return Outcome.failed(f"Bad configuration: {exc}")
         inputs = http.as_inputs()

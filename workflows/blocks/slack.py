@@ -18,47 +18,17 @@ from __future__ import annotations
 import json
 
 from workflows import outbound
+from workflows.integrations import IntegrationError, find_integration
 from workflows.models import Integration
-from workflows.secrets import decrypt
 
 from .base import Block, BlockContext, Outcome
 from .http_request import ConfigError, block_max_bytes, block_timeout
 
 
-class IntegrationError(Exception):
-    """No usable integration; the message says what to configure."""
-
-
 def integration_for(ctx: BlockContext, kind: str) -> tuple[Integration, str]:
     """The workspace integration of `kind` the block names, and its decrypted token."""
-    label = Integration.Kind(kind).label
     alias = ctx.schema.get("integrationAlias") or ""
-    integrations = Integration.objects.filter(workspace=ctx.workspace, kind=kind)
-    if alias:
-        integration = integrations.filter(alias=alias).first()
-    else:
-        integration = integrations.filter(alias="default").first()
-        if integration is None and len(candidates := list(integrations[:2])) == 1:
-            integration = candidates[0]
-    if integration is None:
-        if alias and integrations.exists():
-            raise IntegrationError(
-                f"No {label} integration with alias {alias!r} is configured in this workspace"
-            )
-        raise IntegrationError(
-            f"No {label} integration is configured in this workspace"
-        )
-    try:
-        token = decrypt(integration.encrypted_token)
-    except ValueError as exc:
-        raise IntegrationError(
-            f"The {label} integration {integration.alias!r}: {exc}"
-        ) from None
-    if not token:
-        raise IntegrationError(
-            f"The {label} integration {integration.alias!r} has no token"
-        )
-    return integration, str(token)
+    return find_integration(ctx.workspace, kind, alias)
 
 
 def post_json(
