@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -377,16 +378,16 @@ def admit(workspace_id: int) -> list[int]:
         with connection.cursor() as cursor:
             if sqlite:
                 cursor.execute(sql, params)
-            elif (
-                connection.settings_dict["OPTIONS"].get("server_side_binding")
-                is not True
-            ):
-                # psycopg's client-side binding (Django's default) sends both at once:
+            elif isinstance(cursor.cursor, psycopg.ClientCursor):
+                # Client-side binding (Django's default) sends both as one text:
                 cursor.execute(f"{_ADMISSION_LOCK};\n{sql}", [workspace_id, *params])
                 cursor.nextset()
-            else:  # server-side binding takes one statement at a time
-                cursor.execute(_ADMISSION_LOCK, [workspace_id])
-                cursor.execute(sql, params)
+            else:
+                # Server-side binding takes one statement per execute; a
+                # pipeline sends both before waiting for either.
+                with connection.connection.pipeline():
+                    cursor.execute(_ADMISSION_LOCK, [workspace_id])
+                    cursor.execute(sql, params)
             promoted = sorted(cursor.fetchall(), key=lambda row: row[1:] + row[:1])
         candidates = [pk for pk, *_ in promoted]
         for pk in candidates:

@@ -1,6 +1,8 @@
 """How a run start through the API takes its workspace's admission lock (the
 concurrency cap; the cap itself is tested in tests/workflows)."""
 
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -22,29 +24,48 @@ def _admission_statements(queries) -> list[str]:
     ]
 
 
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_the_lock_and_the_promotion_go_to_postgresql_in_one_round_trip(ws, ada):
-    workflow = save(ws, HELLO)
+@pytest.fixture
+def pipelines(monkeypatch):
+    """The statements sent inside each psycopg pipeline (one round trip each)."""
+    sent: list[list[str]] = []
+    connection.ensure_connection()
+    cls = type(connection.connection)
+    original = cls.pipeline
 
-    with CaptureQueriesContext(connection) as queries:
-        run = engine.start(workflow=workflow, initiator=ada)
+    @contextmanager
+    def recording(self):
+        first = len(connection.queries_log)
+        with original(self) as pipeline:
+            yield pipeline
+        sent.append([q["sql"] for q in list(connection.queries_log)[first:]])
 
-    (both,) = _admission_statements(queries)
-    assert both.index("FOR NO KEY UPDATE") < both.index("WITH candidates")
-    assert run.status == Run.Status.IN_PROGRESS
-    assert Run.objects.get(pk=run.pk).started_at is not None
+    monkeypatch.setattr(cls, "pipeline", recording)
+    return sent
 
 
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_with_server_side_binding_the_lock_and_the_promotion_are_two_statements(
-    ws, ada, monkeypatch
-):
-    # psycopg sends one statement at a time when it binds on the server.
+@pytest.fixture
+def client_side_binding(monkeypatch):
+    """The connection as with DATABASE_PREPARED_STATEMENTS=false (Django's default)."""
+    options = connection.settings_dict["OPTIONS"]
     monkeypatch.setitem(
-        connection.settings_dict["OPTIONS"], "server_side_binding", True
+        connection.settings_dict,
+        "OPTIONS",
+        {
+            k: v
+            for k, v in options.items()
+            if k not in ("server_side_binding", "prepare_threshold")
+        },
     )
+    connection.close()  # the next connection takes the options
+    yield
+    connection.close()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_and_the_promotion_go_to_postgresql_in_one_pipeline(
+    ws, ada, pipelines
+):
     workflow = save(ws, HELLO)
 
     with CaptureQueriesContext(connection) as queries:
@@ -53,4 +74,21 @@ def test_with_server_side_binding_the_lock_and_the_promotion_are_two_statements(
     lock, promotion = _admission_statements(queries)
     assert "FOR NO KEY UPDATE" in lock and "WITH candidates" not in lock
     assert "WITH candidates" in promotion
+    assert pipelines == [[lock, promotion]]  # sent together: one round trip
+    assert run.status == Run.Status.IN_PROGRESS
+    assert Run.objects.get(pk=run.pk).started_at is not None
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_with_client_side_binding_the_lock_and_the_promotion_are_one_statement(
+    ws, ada, client_side_binding
+):
+    workflow = save(ws, HELLO)
+
+    with CaptureQueriesContext(connection) as queries:
+        run = engine.start(workflow=workflow, initiator=ada)
+
+    (both,) = _admission_statements(queries)
+    assert both.index("FOR NO KEY UPDATE") < both.index("WITH candidates")
     assert Run.objects.get(pk=run.pk).status == Run.Status.IN_PROGRESS
