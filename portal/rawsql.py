@@ -9,7 +9,9 @@ SQLite and PostgreSQL share (RETURNING included).
 """
 
 import weakref
+from contextlib import contextmanager
 
+import psycopg
 from django.db import connection, connections
 
 
@@ -148,3 +150,21 @@ def update(model, values: dict, **where) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+@contextmanager
+def together():
+    """Send the statements inside in one round trip where the connection can:
+    PostgreSQL with server-side binding, through psycopg's pipeline mode.
+    Inside, results are not there yet (rowcount is -1): read them after the
+    block, each statement from a cursor of its own. Elsewhere the statements
+    go one by one, as without it."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if connection.vendor == "postgresql" and not issubclass(
+        raw.cursor_factory, psycopg.ClientCursor
+    ):
+        with raw.pipeline():
+            yield
+    else:
+        yield

@@ -385,7 +385,7 @@ def admit(workspace_id: int) -> list[int]:
             else:
                 # Server-side binding takes one statement per execute; a
                 # pipeline sends both before waiting for either.
-                with connection.connection.pipeline():
+                with rawsql.together():
                     cursor.execute(_ADMISSION_LOCK, [workspace_id])
                     cursor.execute(sql, params)
             promoted = sorted(cursor.fetchall(), key=lambda row: row[1:] + row[:1])
@@ -425,15 +425,10 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _load_secrets(run: Run) -> _Secrets:
+def _load_secrets(run: Run, rows: list[tuple[str, str]]) -> _Secrets:
+    """The run's secrets and the workspace's, from their (tag, encrypted value) rows."""
     paths = decrypt(run.secrets_blob) or {} if run.secrets_blob else {}
-    workspace = {
-        tag: decrypt(value)
-        for tag, value in Secret.objects.filter(workspace=run.workspace_id).values_list(
-            "tag", "encrypted_value"
-        )
-    }
-    return _Secrets(paths=paths, workspace=workspace)
+    return _Secrets(paths=paths, workspace={tag: decrypt(value) for tag, value in rows})
 
 
 def _revealed_state(run: Run, secrets: _Secrets) -> dict:
@@ -559,29 +554,38 @@ def _hold(
     return False
 
 
-def _claim(run_id: int, lease: uuid.UUID) -> Run | None:
+def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
     """Take the run's lease if it is running and no one holds a fresh one; then
-    the run with its workspace, workflow, version and initiator. Once per slice,
-    so written by hand (see portal.rawsql)."""
+    the run with its workspace, workflow, version and initiator, and the
+    secrets. Once per slice, so written by hand (see portal.rawsql), and in one
+    round trip on PostgreSQL."""
     now = timezone.now()
     lease_field, at = Run._meta.get_field("lease"), Run._meta.get_field("heartbeat_at")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE workflows_run SET lease = %s, heartbeat_at = %s"
-            " WHERE id = %s AND status = %s"
-            " AND (lease IS NULL OR heartbeat_at IS NULL OR heartbeat_at < %s)",
-            [
-                lease_field.get_db_prep_value(lease, connection),
-                at.get_db_prep_value(now, connection),
-                run_id,
-                S.IN_PROGRESS,
-                at.get_db_prep_value(now - _stale_after(), connection),
-            ],
-        )
-        if not cursor.rowcount:
+    with (
+        connection.cursor() as claim,
+        connection.cursor() as load,
+        connection.cursor() as secrets,
+    ):
+        with rawsql.together():
+            claim.execute(
+                "UPDATE workflows_run SET lease = %s, heartbeat_at = %s"
+                " WHERE id = %s AND status = %s"
+                " AND (lease IS NULL OR heartbeat_at IS NULL OR heartbeat_at < %s)",
+                [
+                    lease_field.get_db_prep_value(lease, connection),
+                    at.get_db_prep_value(now, connection),
+                    run_id,
+                    S.IN_PROGRESS,
+                    at.get_db_prep_value(now - _stale_after(), connection),
+                ],
+            )
+            # Read whether or not the claim took: a lost claim is rare.
+            load.execute(_run_query(), [run_id])
+            secrets.execute(_SECRETS_QUERY, [run_id])
+        if not claim.rowcount:
             return None
-        cursor.execute(_run_query(), [run_id])
-        row = cursor.fetchone()
+        row = load.fetchone()
+        secret_rows = secrets.fetchall()
     models = (Run, Workspace, Workflow, WorkflowVersion, User)
     run, workspace, workflow, version, initiator = (
         rawsql.from_row(model, connection, values)
@@ -589,7 +593,14 @@ def _claim(run_id: int, lease: uuid.UUID) -> Run | None:
     )
     run.workspace, run.workflow, run.version = workspace, workflow, version
     run.initiator = initiator
-    return run
+    return run, _load_secrets(run, secret_rows)
+
+
+# The workspace's secrets, by the run's id (not known to be claimed yet):
+_SECRETS_QUERY = (
+    "SELECT tag, encrypted_value FROM workflows_secret"
+    " WHERE workspace_id = (SELECT workspace_id FROM workflows_run WHERE id = %s)"
+)
 
 
 @functools.cache
@@ -621,12 +632,13 @@ def advance(run_id: int) -> None:
     Safe to call twice for the same run: only the holder of the lease works.
     """
     lease = uuid.uuid4()
-    run = _claim(run_id, lease)
-    if run is None:
+    claimed = _claim(run_id, lease)
+    if claimed is None:
         _finish_cancelling_if_idle(run_id)
         return
+    # Secrets are read once per slice; _record keeps them up to date.
+    run, secrets = claimed
     deadline = time.monotonic() + _slice_seconds()
-    secrets = _load_secrets(run)  # once per slice; _record keeps it up to date
     # Steps that exist already (after a crash or a redelivery), loaded once;
     # a run that has recorded none says so in its cursor.
     steps = (
@@ -1300,7 +1312,12 @@ def _resume(run: Run, step: Step, payload: dict, *, by: User | None) -> None:
     descriptor = run.version.descriptor
     action = actions_by_slug(descriptor)[step.slug]
     block = get_block(action.get("schema", {}).get("type", step.type))
-    secrets = _load_secrets(run)
+    secrets = _load_secrets(
+        run,
+        Secret.objects.filter(workspace=run.workspace_id).values_list(
+            "tag", "encrypted_value"
+        ),
+    )
     ctx = _context(run, step, action, secrets)
     outcome = block.resume(
         ctx, payload
