@@ -533,7 +533,11 @@ def test_data_points_need_the_configure_custom_metrics_permission(ws, grace, pay
 
 @pytest.mark.parametrize(
     "identifier",
-    ["github.createBranch", "gitlab.createProject", "cortex.deleteEverything"],
+    [
+        "github.createPipelineSchedule",
+        "gitlab.createProject",
+        "cortex.deleteEverything",
+    ],
 )
 def test_actions_cairn_cannot_run_fail_by_name(identifier, ws, ada):
     outcome = run(identifier, {"branch": "main"}, ws, ada)

@@ -1,14 +1,16 @@
 """ADVANCED_HTTP_REQUEST: a named action (`actionIdentifier`) with templated `inputs`.
 
 Cairn runs the `cortex.*` actions of `workflows.cortex_actions` against its own
-catalog, as the run's initiator; other identifiers (`github.*`, `gitlab.*`…)
-fail by name. Every string in `inputs` is Mustache-rendered over the run state
-first; the rendered map is the step's inputs.
+catalog, as the run's initiator, and the `github.*` actions of
+`workflows.github_actions` through the workspace's GitHub integration
+(`integrationAlias`, rendered; empty for the default one). Other identifiers
+(unknown `github.*` ones, `gitlab.*`…) fail by name. Every string in `inputs` is
+Mustache-rendered over the run state first; the rendered map is the step's inputs.
 """
 
 from __future__ import annotations
 
-from workflows import cortex_actions
+from workflows import cortex_actions, github_actions
 
 from .base import Block, BlockContext, Outcome
 
@@ -28,10 +30,26 @@ class AdvancedHttpRequest(Block):
                 "Bad configuration: inputs must map input names to values"
             )
         inputs = ctx.render(raw_inputs)
+        if identifier.startswith("github."):
+            return self._github(ctx, identifier, inputs)
         try:
             outputs = cortex_actions.run_action(
                 identifier, inputs, workspace=ctx.workspace, initiator=ctx.initiator
             )
         except cortex_actions.ActionError as exc:
             return Outcome.failed(str(exc), inputs=inputs)
+        return Outcome.completed(outputs, inputs=inputs)
+
+    def _github(self, ctx: BlockContext, identifier: str, inputs: dict) -> Outcome:
+        alias = ctx.render(ctx.schema.get("integrationAlias") or "")
+        if not isinstance(alias, str):
+            return Outcome.failed(
+                "Bad configuration: integrationAlias must be a string", inputs=inputs
+            )
+        try:
+            outputs = github_actions.run_action(
+                identifier, inputs, workspace=ctx.workspace, alias=alias
+            )
+        except github_actions.GitHubActionError as exc:
+            return Outcome.failed(str(exc), inputs=inputs, outputs=exc.outputs)
         return Outcome.completed(outputs, inputs=inputs)

@@ -1,0 +1,808 @@
+"""The `github.*` actions of ADVANCED_HTTP_REQUEST blocks, through the workspace's GitHub integration.
+
+`ACTIONS` maps each identifier to a handler `(inputs, github) -> outputs`; `run_action`
+finds the integration (`integrationAlias`, empty for the default, as
+`workflows.integrations.find_integration` does), then lets the handler call
+GitHub's REST API (https://docs.github.com/en/rest) through `workflows.outbound`,
+so the outbound rules (timeout, size cap, refused private addresses) hold.
+
+Inputs use the names of Cortex's own descriptors for these actions (its CLI's
+functional tests, `data/functional/workflows/gh-*.yaml`): `repo` is the
+repository's full name `owner/name`, `org` an organization's login, `team` a
+team's slug, `pull_number` a number (a string is fine). Optional inputs that
+Cortex's descriptors don't show are GitHub's own field names (`body`, `draft`,
+`description`, …) and are sent only when given and not empty.
+
+Outputs: Cortex doesn't document what these actions output, so they are
+GitHub's parsed JSON answer: an object as it is, a list as `{"items": [...]}`
+(lists follow GitHub's `Link: rel="next"` pages, at most `MAX_PAGES` of 100),
+and `{}` when GitHub answers with no body (204). `getFile` adds
+`decodedContent`, the file's text, next to GitHub's base64 `content`.
+
+A missing or malformed input, no GitHub integration, a refused or failed call
+and a non-2xx answer (with GitHub's `message` and the messages of its `errors`)
+each fail the step with a message naming the action. The token goes only in the
+Authorization header of requests to the integration's base URL; it is never in
+the step's inputs, outputs or messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from workflows import outbound
+from workflows.integrations import IntegrationError, find_integration
+
+if TYPE_CHECKING:
+    from portal.models import Workspace
+
+MAX_PAGES = 10
+PER_PAGE = 100
+
+
+class GitHubActionError(Exception):
+    """The action can't run or GitHub refused it; the message is shown on the step."""
+
+    def __init__(self, message: str, outputs: dict | None = None):
+        super().__init__(message)
+        self.outputs = outputs or {}
+
+
+# Inputs ----------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[1-9][0-9]*$")
+
+
+class Inputs:
+    """The rendered inputs, read with checks whose errors name the action and input."""
+
+    def __init__(self, action: str, raw: dict):
+        self.action = action
+        self.raw = raw
+
+    def fail(self, problem: str) -> GitHubActionError:
+        return GitHubActionError(f"{self.action}: {problem}")
+
+    def given(self, key: str) -> bool:
+        value = self.raw.get(key)
+        return not (value is None or (isinstance(value, str) and not value.strip()))
+
+    def text(self, key: str, what: str = "") -> str:
+        """A required string input (numbers are accepted as their text)."""
+        if not self.given(key):
+            hint = f" ({what})" if what else ""
+            raise self.fail(f"inputs.{key} is required{hint}")
+        return self._text(key)
+
+    def optional_text(self, key: str) -> str | None:
+        return self._text(key) if self.given(key) else None
+
+    def _text(self, key: str) -> str:
+        value = self.raw[key]
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.fail(f"inputs.{key} must be a string, not {_kind(value)}")
+        return str(value).strip()
+
+    def number(self, key: str, what: str = "") -> int:
+        text = self.text(key, what)
+        if not _NUMBER.match(text):
+            raise self.fail(
+                f"inputs.{key} must be a positive whole number, not {text!r}"
+            )
+        return int(text)
+
+    def flag(self, key: str) -> bool | None:
+        if not self.given(key):
+            return None
+        value = self.raw[key]
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise self.fail(f"inputs.{key} must be true or false, not {value!r}")
+
+    def mapping(self, key: str) -> dict | None:
+        """An object input, given as a mapping or as JSON text."""
+        if not self.given(key):
+            return None
+        value = self.raw[key]
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise self.fail(
+                    f"inputs.{key} must be an object (or JSON text of one)"
+                ) from None
+        if not isinstance(value, dict):
+            raise self.fail(f"inputs.{key} must be an object, not {_kind(value)}")
+        return value
+
+    def strings(self, key: str, what: str = "") -> list[str]:
+        """A required list of strings; one string (or comma-separated text) also does."""
+        if not self.given(key):
+            hint = f" ({what})" if what else ""
+            raise self.fail(f"inputs.{key} is required{hint}")
+        items = self._list(key)
+        if not items:
+            raise self.fail(f"inputs.{key} is required{f' ({what})' if what else ''}")
+        return items
+
+    def _list(self, key: str) -> list[str]:
+        """A list of strings, possibly empty; a string is comma-separated items."""
+        value = self.raw[key]
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return [v.strip() for v in value if v.strip()]
+        raise self.fail(f"inputs.{key} must be a string or a list of strings")
+
+    def optional_fields(self, spec: dict[str, str]) -> dict:
+        """GitHub fields from the inputs of the same name that are given.
+
+        spec maps a field to its kind: "text", "flag", "number", "object" or "list".
+        """
+        fields: dict[str, Any] = {}
+        for key, kind in spec.items():
+            if not self.given(key):
+                continue
+            if kind == "text":
+                fields[key] = self._text(key)
+            elif kind == "flag":
+                fields[key] = self.flag(key)
+            elif kind == "number":
+                fields[key] = self.number(key)
+            elif kind == "object":
+                fields[key] = self.mapping(key)
+            elif kind == "list":
+                fields[key] = self._list(key)
+            else:  # pragma: no cover - a typo in a spec below
+                raise AssertionError(kind)
+        return fields
+
+    # Path parts --------------------------------------------------------------
+
+    def repo(self) -> str:
+        """`repo` as the path `owner/name` (an `owner` or `org` input may supply the owner)."""
+        name = self.text("repo", "the repository's full name, owner/name")
+        if "/" not in name:
+            owner = self.optional_text("owner") or self.optional_text("org")
+            if owner:
+                name = f"{owner}/{name}"
+        parts = name.strip("/").split("/")
+        if len(parts) != 2 or not all(parts):
+            raise self.fail(
+                f"inputs.repo must be a repository's full name, owner/name, not {name!r}"
+            )
+        return "/".join(self._quoted("repo", part) for part in parts)
+
+    def segment(self, key: str, what: str = "") -> str:
+        """A required input that is one segment of the URL path, escaped."""
+        return self._quoted(key, self.text(key, what))
+
+    def path(self, key: str, what: str = "") -> str:
+        """A required input that may hold slashes (a branch, a file path), escaped."""
+        value = self.text(key, what).strip("/")
+        return "/".join(self._quoted(key, part) for part in value.split("/"))
+
+    def _quoted(self, key: str, part: str) -> str:
+        if part in ("", ".", ".."):
+            raise self.fail(f"inputs.{key} has an empty, '.' or '..' path segment")
+        return quote(part, safe="")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "true or false"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# The integration -------------------------------------------------------------------
+
+
+@dataclass
+class GitHub:
+    """Calls GitHub's API for one action, as the integration; raises GitHubActionError."""
+
+    action: str
+    base_url: str
+    workspace: Workspace | None
+    token: str = field(repr=False)
+
+    def url(self, path: str, query: dict | None = None) -> str:
+        url = self.base_url.rstrip("/") + path
+        query = {k: v for k, v in (query or {}).items() if v is not None}
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        """The parsed answer to `method path`; None for an empty answer, or a 404 if missing_ok."""
+        response = self._send(method, self.url(path, query), body)
+        if missing_ok and response.status == 404:
+            return None
+        self._check(response)
+        return response.body if response.body_bytes else None
+
+    def list(self, path: str, query: dict | None = None) -> list:
+        """Every item of a list endpoint, following `rel="next"` up to MAX_PAGES pages."""
+        items: list = []
+        url: str | None = self.url(path, {"per_page": PER_PAGE, **(query or {})})
+        for _ in range(MAX_PAGES):
+            if url is None:
+                break
+            response = self._send("GET", url, None)
+            self._check(response)
+            if not isinstance(response.body, list):
+                raise GitHubActionError(
+                    f"{self.action}: GitHub answered {response.url} with "
+                    f"{_kind(response.body)} where a list was expected"
+                )
+            items.extend(response.body)
+            url = self._next_page(response.headers.get("link", ""))
+        return items
+
+    def _next_page(self, link: str) -> str | None:
+        match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', link)
+        if not match:
+            return None
+        url = match.group(1)
+        # The token goes only to the integration's own address:
+        base = self.base_url.rstrip("/")
+        return url if url.startswith(base + "/") else None
+
+    def _send(self, method: str, url: str, body: Any) -> outbound.Response:
+        from workflows.blocks.http_request import (
+            _github_headers,
+            block_max_bytes,
+            block_timeout,
+        )
+
+        headers = _github_headers(self.token)
+        content = None
+        if body is not None:
+            content = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        try:
+            return outbound.send(
+                method,
+                url,
+                headers=headers,
+                content=content,
+                workspace=self.workspace,
+                timeout=block_timeout(),
+                max_bytes=block_max_bytes(),
+            )
+        except outbound.OutboundError as exc:
+            raise GitHubActionError(f"{self.action}: {exc}") from None
+
+    def _check(self, response: outbound.Response) -> None:
+        if response.ok:
+            return
+        raise GitHubActionError(
+            f"{self.action}: GitHub answered {response.status}: {_problem(response)}",
+            outputs={"status": response.status, "body": response.body},
+        )
+
+
+def _problem(response: outbound.Response) -> str:
+    """GitHub's `message`, and the messages (or codes) of its `errors`."""
+    body = response.body
+    if not isinstance(body, dict) or not body.get("message"):
+        return response.short_body() or "(no message)"
+    message = str(body["message"])
+    details = []
+    for error in body.get("errors") or []:
+        if isinstance(error, dict):
+            detail = error.get("message") or " ".join(
+                str(error[k]) for k in ("resource", "field", "code") if error.get(k)
+            )
+        else:
+            detail = str(error)
+        if detail:
+            details.append(detail)
+    return f"{message} ({'; '.join(details)})" if details else message
+
+
+def _outputs(body: Any) -> dict:
+    if body is None or body == "":
+        return {}
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, list):
+        return {"items": body}
+    return {"body": body}
+
+
+# Actions ---------------------------------------------------------------------------
+
+Handler = Callable[[Inputs, GitHub], dict]
+ACTIONS: dict[str, Handler] = {}
+
+
+def action(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        ACTIONS[f"github.{name}"] = handler
+        return handler
+
+    return register
+
+
+# Branches and references
+
+
+@action("createBranch")
+def create_branch(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    branch = inputs.text("new_branch", "the name of the branch to create")
+    sha = inputs.text("sha", "the commit the branch starts at")
+    body = {"ref": f"refs/heads/{branch.removeprefix('refs/heads/')}", "sha": sha}
+    return _outputs(gh.call("POST", f"/repos/{repo}/git/refs", body=body))
+
+
+@action("createReference")
+def create_reference(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    ref = inputs.text(
+        "ref", "the full reference, e.g. refs/heads/feature or refs/tags/v1"
+    )
+    if not ref.startswith("refs/"):
+        raise inputs.fail(f"inputs.ref must start with refs/, not {ref!r}")
+    sha = inputs.text("sha", "the commit the reference points at")
+    return _outputs(
+        gh.call("POST", f"/repos/{repo}/git/refs", body={"ref": ref, "sha": sha})
+    )
+
+
+@action("deleteBranch")
+def delete_branch(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    branch = inputs.path("branch", "the branch to delete")
+    return _outputs(gh.call("DELETE", f"/repos/{repo}/git/refs/heads/{branch}"))
+
+
+@action("getBranch")
+def get_branch(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    branch = inputs.path("branch")
+    return _outputs(gh.call("GET", f"/repos/{repo}/branches/{branch}"))
+
+
+@action("listBranches")
+def list_branches(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    return _outputs(gh.list(f"/repos/{repo}/branches"))
+
+
+@action("renameBranch")
+def rename_branch(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    branch = inputs.path("current_branch", "the branch to rename")
+    new_name = inputs.text("new_branch", "the branch's new name")
+    return _outputs(
+        gh.call(
+            "POST",
+            f"/repos/{repo}/branches/{branch}/rename",
+            body={"new_name": new_name},
+        )
+    )
+
+
+@action("mergeBranch")
+def merge_branch(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    body = {
+        "base": inputs.text("base_branch", "the branch to merge into"),
+        "head": inputs.text("head_branch", "the branch or commit to merge"),
+        **inputs.optional_fields({"commit_message": "text"}),
+    }
+    return _outputs(gh.call("POST", f"/repos/{repo}/merges", body=body))
+
+
+# Pull requests
+
+
+@action("createPullRequest")
+def create_pull_request(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    body = {
+        "title": inputs.text("title"),
+        "head": inputs.text("head", "the branch with the changes"),
+        "base": inputs.text("base", "the branch to merge into"),
+        **inputs.optional_fields(
+            {"body": "text", "draft": "flag", "maintainer_can_modify": "flag"}
+        ),
+    }
+    return _outputs(gh.call("POST", f"/repos/{repo}/pulls", body=body))
+
+
+@action("createPullRequestComment")
+def create_pull_request_comment(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    number = inputs.number("pull_number", "the pull request's number")
+    body = {"body": inputs.text("body", "the comment's text")}
+    return _outputs(
+        gh.call("POST", f"/repos/{repo}/issues/{number}/comments", body=body)
+    )
+
+
+@action("addLabelToPullRequest")
+def add_label_to_pull_request(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    number = inputs.number("pull_number", "the pull request's number")
+    key = "labels" if inputs.given("labels") and not inputs.given("label") else "label"
+    labels = inputs.strings(key, "the label to add")
+    return _outputs(
+        gh.call(
+            "POST", f"/repos/{repo}/issues/{number}/labels", body={"labels": labels}
+        )
+    )
+
+
+# Releases
+
+
+@action("createRelease")
+def create_release(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    body = {
+        "tag_name": inputs.text("tag_name"),
+        **inputs.optional_fields(
+            {
+                "target_commitish": "text",
+                "name": "text",
+                "body": "text",
+                "draft": "flag",
+                "prerelease": "flag",
+                "generate_release_notes": "flag",
+                "make_latest": "text",
+            }
+        ),
+    }
+    return _outputs(gh.call("POST", f"/repos/{repo}/releases", body=body))
+
+
+@action("getReleaseByTag")
+def get_release_by_tag(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    tag = inputs.path("tag", "the release's tag")
+    return _outputs(gh.call("GET", f"/repos/{repo}/releases/tags/{tag}"))
+
+
+@action("listReleases")
+def list_releases(inputs: Inputs, gh: GitHub) -> dict:
+    return _outputs(gh.list(f"/repos/{inputs.repo()}/releases"))
+
+
+# GitHub Actions
+
+
+@action("createWorkflowDispatchEvent")
+def create_workflow_dispatch_event(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    workflow = inputs.segment(
+        "workflow_id", "the workflow's file name, e.g. deploy.yml, or its id"
+    )
+    body: dict[str, Any] = {"ref": inputs.text("ref", "the branch or tag to run on")}
+    workflow_inputs = inputs.mapping("inputs")
+    if workflow_inputs is not None:
+        body["inputs"] = workflow_inputs
+    return _outputs(
+        gh.call(
+            "POST", f"/repos/{repo}/actions/workflows/{workflow}/dispatches", body=body
+        )
+    )
+
+
+# Files
+
+
+@action("getFile")
+def get_file(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    path = inputs.path("path", "the file's path in the repository")
+    ref = inputs.optional_text("ref") or inputs.optional_text("branch")
+    outputs = _outputs(
+        gh.call("GET", f"/repos/{repo}/contents/{path}", query={"ref": ref})
+    )
+    if outputs.get("encoding") == "base64" and isinstance(outputs.get("content"), str):
+        try:
+            outputs["decodedContent"] = base64.b64decode(outputs["content"]).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            pass  # binary: GitHub's base64 is all there is
+    return outputs
+
+
+@action("createOrUpdateFile")
+def create_or_update_file(inputs: Inputs, gh: GitHub) -> dict:
+    """`content` is the file's text (Cairn encodes it); without `sha`, the file's
+    current blob on `branch` (if there is one) is looked up, so it updates."""
+    repo = inputs.repo()
+    path = inputs.path("path", "the file's path in the repository")
+    message_key = next(
+        (k for k in ("message", "commit_message", "commitMessage") if inputs.given(k)),
+        "message",
+    )
+    if "content" not in inputs.raw or inputs.raw["content"] is None:
+        raise inputs.fail("inputs.content is required (the file's text)")
+    content = inputs.raw["content"]
+    if not isinstance(content, str):
+        raise inputs.fail(f"inputs.content must be a string, not {_kind(content)}")
+    body: dict[str, Any] = {
+        "message": inputs.text(message_key, "the commit message"),
+        "content": base64.b64encode(content.encode()).decode(),
+        **inputs.optional_fields(
+            {"branch": "text", "sha": "text", "author": "object", "committer": "object"}
+        ),
+    }
+    if "sha" not in body:
+        existing = gh.call(
+            "GET",
+            f"/repos/{repo}/contents/{path}",
+            query={"ref": body.get("branch")},
+            missing_ok=True,
+        )
+        if isinstance(existing, dict) and existing.get("sha"):
+            body["sha"] = existing["sha"]
+    return _outputs(gh.call("PUT", f"/repos/{repo}/contents/{path}", body=body))
+
+
+@action("deleteFile")
+def delete_file(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    path = inputs.path("path", "the file's path in the repository")
+    body = {
+        "message": inputs.text("message", "the commit message"),
+        "sha": inputs.text("sha", "the blob SHA of the file being deleted"),
+        **inputs.optional_fields(
+            {"branch": "text", "author": "object", "committer": "object"}
+        ),
+    }
+    return _outputs(gh.call("DELETE", f"/repos/{repo}/contents/{path}", body=body))
+
+
+@action("findFile")
+def find_file(inputs: Inputs, gh: GitHub) -> dict:
+    query = inputs.text("query", "a GitHub code search query, e.g. 'name repo:o/r'")
+    return _outputs(
+        gh.call("GET", "/search/code", query={"q": query, "per_page": PER_PAGE})
+    )
+
+
+# Repositories
+
+_REPOSITORY_FIELDS = {
+    "description": "text",
+    "homepage": "text",
+    "private": "flag",
+    "visibility": "text",
+    "has_issues": "flag",
+    "has_projects": "flag",
+    "has_wiki": "flag",
+    "is_template": "flag",
+    "allow_squash_merge": "flag",
+    "allow_merge_commit": "flag",
+    "allow_rebase_merge": "flag",
+    "allow_auto_merge": "flag",
+    "delete_branch_on_merge": "flag",
+}
+
+
+@action("createRepository")
+def create_repository(inputs: Inputs, gh: GitHub) -> dict:
+    org = inputs.segment("org", "the organization to create it in")
+    body = {
+        "name": inputs.text("repo_name", "the new repository's name"),
+        **inputs.optional_fields(
+            {
+                **_REPOSITORY_FIELDS,
+                "auto_init": "flag",
+                "gitignore_template": "text",
+                "license_template": "text",
+                "team_id": "number",
+            }
+        ),
+    }
+    return _outputs(gh.call("POST", f"/orgs/{org}/repos", body=body))
+
+
+@action("updateRepository")
+def update_repository(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    body = inputs.optional_fields(
+        {
+            **_REPOSITORY_FIELDS,
+            "name": "text",
+            "default_branch": "text",
+            "archived": "flag",
+        }
+    )
+    return _outputs(gh.call("PATCH", f"/repos/{repo}", body=body))
+
+
+@action("listRepositories")
+def list_repositories(inputs: Inputs, gh: GitHub) -> dict:
+    org = inputs.segment("org", "the organization")
+    return _outputs(
+        gh.list(f"/orgs/{org}/repos", inputs.optional_fields({"type": "text"}))
+    )
+
+
+# Teams
+
+
+def _team(inputs: Inputs) -> str:
+    org = inputs.segment("org", "the organization")
+    team = inputs.segment("team", "the team's slug")
+    return f"/orgs/{org}/teams/{team}"
+
+
+@action("createTeam")
+def create_team(inputs: Inputs, gh: GitHub) -> dict:
+    org = inputs.segment("org", "the organization")
+    body = {
+        "name": inputs.text("team_name", "the new team's name"),
+        **inputs.optional_fields(
+            {
+                "description": "text",
+                "privacy": "text",
+                "notification_setting": "text",
+                "parent_team_id": "number",
+                "maintainers": "list",
+                "repo_names": "list",
+            }
+        ),
+    }
+    return _outputs(gh.call("POST", f"/orgs/{org}/teams", body=body))
+
+
+@action("getTeam")
+def get_team(inputs: Inputs, gh: GitHub) -> dict:
+    return _outputs(gh.call("GET", _team(inputs)))
+
+
+@action("deleteTeam")
+def delete_team(inputs: Inputs, gh: GitHub) -> dict:
+    return _outputs(gh.call("DELETE", _team(inputs)))
+
+
+@action("listTeams")
+def list_teams(inputs: Inputs, gh: GitHub) -> dict:
+    org = inputs.segment("org", "the organization")
+    return _outputs(gh.list(f"/orgs/{org}/teams"))
+
+
+@action("listTeamMembers")
+def list_team_members(inputs: Inputs, gh: GitHub) -> dict:
+    team = _team(inputs)
+    return _outputs(
+        gh.list(f"{team}/members", inputs.optional_fields({"role": "text"}))
+    )
+
+
+@action("addUserToTeam")
+def add_user_to_team(inputs: Inputs, gh: GitHub) -> dict:
+    team = _team(inputs)
+    user = inputs.segment("username", "the GitHub user's login")
+    body = inputs.optional_fields({"role": "text"})
+    return _outputs(gh.call("PUT", f"{team}/memberships/{user}", body=body))
+
+
+@action("getTeamMembership")
+def get_team_membership(inputs: Inputs, gh: GitHub) -> dict:
+    team = _team(inputs)
+    user = inputs.segment("username", "the GitHub user's login")
+    return _outputs(gh.call("GET", f"{team}/memberships/{user}"))
+
+
+@action("removeUserFromTeam")
+def remove_user_from_team(inputs: Inputs, gh: GitHub) -> dict:
+    team = _team(inputs)
+    user = inputs.segment("username", "the GitHub user's login")
+    return _outputs(gh.call("DELETE", f"{team}/memberships/{user}"))
+
+
+@action("listOrgMembers")
+def list_org_members(inputs: Inputs, gh: GitHub) -> dict:
+    org = inputs.segment("org", "the organization")
+    return _outputs(
+        gh.list(f"/orgs/{org}/members", inputs.optional_fields({"role": "text"}))
+    )
+
+
+# Deployments
+
+
+@action("createDeployment")
+def create_deployment(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    body = {
+        "ref": inputs.text("ref", "the branch, tag or commit to deploy"),
+        **inputs.optional_fields(
+            {
+                "environment": "text",
+                "description": "text",
+                "task": "text",
+                "auto_merge": "flag",
+                "required_contexts": "list",
+                "payload": "object",
+                "transient_environment": "flag",
+                "production_environment": "flag",
+            }
+        ),
+    }
+    return _outputs(gh.call("POST", f"/repos/{repo}/deployments", body=body))
+
+
+@action("getDeployment")
+def get_deployment(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    number = inputs.number("deployment_id", "the deployment's id")
+    return _outputs(gh.call("GET", f"/repos/{repo}/deployments/{number}"))
+
+
+@action("listDeployments")
+def list_deployments(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    query = inputs.optional_fields(
+        {"sha": "text", "ref": "text", "task": "text", "environment": "text"}
+    )
+    return _outputs(gh.list(f"/repos/{repo}/deployments", query))
+
+
+# Commits
+
+
+@action("getCommit")
+def get_commit(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    sha = inputs.segment("commit_sha", "the commit's SHA (or a branch or tag)")
+    return _outputs(gh.call("GET", f"/repos/{repo}/commits/{sha}"))
+
+
+@action("listCommits")
+def list_commits(inputs: Inputs, gh: GitHub) -> dict:
+    repo = inputs.repo()
+    query = inputs.optional_fields(
+        {
+            "sha": "text",
+            "path": "text",
+            "author": "text",
+            "committer": "text",
+            "since": "text",
+            "until": "text",
+        }
+    )
+    if "sha" not in query and inputs.given("branch"):
+        query["sha"] = inputs.text("branch")
+    return _outputs(gh.list(f"/repos/{repo}/commits", query))
+
+
+# Running ---------------------------------------------------------------------------
+
+
+def run_action(
+    identifier: str, inputs: dict, *, workspace: Workspace | None, alias: str = ""
+) -> dict:
+    """Run a `github.*` action; return its outputs or raise GitHubActionError."""
+    handler = ACTIONS.get(identifier)
+    if handler is None:
+        raise GitHubActionError(f"Cairn cannot execute action {identifier!r} yet")
+    try:
+        integration, token = find_integration(workspace, "GITHUB", alias.strip())
+    except IntegrationError as exc:
+        raise GitHubActionError(f"{identifier}: {exc}") from None
+    github = GitHub(identifier, integration.base_url, workspace, token)
+    return handler(Inputs(identifier, inputs), github)
