@@ -96,11 +96,12 @@ def _prep(field, value):
     return field.get_db_prep_save(value, connection)
 
 
-def insert(objs: list) -> None:
+def insert(objs: list, *, pks: bool = True) -> None:
     """INSERT unsaved instances of one model in one statement and set their pks:
     `bulk_create` for less CPU. It sends no save signals (nothing in Cairn
     listens to them) and knows no `db_default` or generated fields: use it
-    only for models without them."""
+    only for models without them. With `pks=False` it reads nothing back, so
+    inside `together()` it waits for nothing."""
     if not objs:
         return
     model = type(objs[0])
@@ -110,13 +111,17 @@ def insert(objs: list) -> None:
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES {', '.join([row] * len(objs))} RETURNING {quote(meta.pk.column)}"
+        f"VALUES {', '.join([row] * len(objs))}"
     )
+    if pks:
+        sql += f" RETURNING {quote(meta.pk.column)}"
     params = [_prep(f, f.pre_save(obj, True)) for obj in objs for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        pks = cursor.fetchall()
-    for obj, (pk,) in zip(objs, pks, strict=True):
+        if not pks:
+            return
+        returned = cursor.fetchall()
+    for obj, (pk,) in zip(objs, returned, strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, connection.alias
 

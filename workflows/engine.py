@@ -518,9 +518,11 @@ class _Batch:
         return bool(self.steps) and time.monotonic() - self.since > _BATCH_SECONDS
 
     def write(self, *extra_steps: Step, events: tuple[RunEvent, ...] = ()) -> None:
-        """Insert the batch (and extra rows); inside the caller's transaction."""
-        rawsql.insert([*self.steps, *extra_steps])
-        rawsql.insert([*self.events, *events])
+        """Insert the batch (and extra rows); inside the caller's transaction.
+        One round trip on PostgreSQL: the events' pks are not read back."""
+        with rawsql.together():
+            rawsql.insert([*self.events, *events], pks=False)
+            rawsql.insert([*self.steps, *extra_steps])  # reading its pks sends both
         self.steps, self.events = [], []
 
 
