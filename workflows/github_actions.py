@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from workflows import outbound
-from workflows.integrations import IntegrationError, find_integration
+from workflows.integrations import IntegrationError, find_integration, github_headers
 
 if TYPE_CHECKING:
     from portal.models import Workspace
@@ -264,13 +264,9 @@ class GitHub:
         return url if url.startswith(base + "/") else None
 
     def _send(self, method: str, url: str, body: Any) -> outbound.Response:
-        from workflows.blocks.http_request import (
-            _github_headers,
-            block_max_bytes,
-            block_timeout,
-        )
+        from workflows.blocks.http_request import block_max_bytes, block_timeout
 
-        headers = _github_headers(self.token)
+        headers = github_headers(self.token)
         content = None
         if body is not None:
             content = json.dumps(body)

@@ -51,3 +51,12 @@ def find_integration(
             f"The {label} integration {integration.alias!r} has no token"
         )
     return integration, str(token)
+
+
+def github_headers(token: str) -> dict[str, str]:
+    """The headers that sign a request to GitHub's REST API with `token`."""
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+    }

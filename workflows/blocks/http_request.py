@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from workflows import outbound
-from workflows.integrations import IntegrationError, find_integration
+from workflows.integrations import IntegrationError, find_integration, github_headers
 from workflows.secrets import MASK
 
 if TYPE_CHECKING:
@@ -138,15 +138,7 @@ def prepare(
 _INTEGRATIONS = {"github": "GITHUB"}
 
 
-def _github_headers(token: str) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": "2022-11-28",
-    }
-
-
-_SIGNERS = {"GITHUB": _github_headers}
+_SIGNERS = {"GITHUB": github_headers}
 
 
 def _integration(
