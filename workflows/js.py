@@ -1,8 +1,9 @@
 """Run Cortex JavaScript (JAVASCRIPT blocks, SET_VARIABLES sources) in a V8 sandbox.
 
 Every call gets a fresh mini-racer context (its own V8 isolate), so nothing a
-script does survives into the next run. Making one costs about 2 ms, so a
-thread of its own makes the next one ahead of need (and frees used ones):
+script does survives into the next run. Making and freeing one costs 2 to 6 ms
+of CPU (by machine), so a thread of its own makes the next one ahead of need
+(and frees used ones):
 the script only waits for its own evaluation. The script is the body of an async
 function: it sees `context`, `actions`, `variables` and `state` as globals and
 `return`s its result, which comes back through JSON (`undefined` -> None).
@@ -214,7 +215,7 @@ class _Isolates:
 
     The thread makes an isolate and runs the prelude in it, hands it over, then
     waits for it back to free it and make the next; the caller runs one script
-    in it. So making and freeing (about 2 ms together) happen while the caller
+    in it. So making and freeing (2 to 6 ms together) happen while the caller
     does something else, such as waiting for the database.
     """
 
