@@ -248,6 +248,16 @@ _SCHEMA_ORDER = {
     "SET_VARIABLES": ("variables",),
     "SLACK": ("channel", "message"),
     "MS_TEAMS_SEND_MESSAGE": ("teamId", "channelId", "message"),
+    "GITHUB_CREATE_OR_UPDATE_FILE": (
+        "alias",
+        "repositoryName",
+        "path",
+        "content",
+        "commitMessage",
+        "branch",
+        "author",
+        "committer",
+    ),
 }
 
 _VARIABLE_TYPES = {

@@ -790,15 +790,23 @@ def list_commits(inputs: Inputs, gh: GitHub) -> dict:
 
 
 def run_action(
-    identifier: str, inputs: dict, *, workspace: Workspace | None, alias: str = ""
+    identifier: str,
+    inputs: dict,
+    *,
+    workspace: Workspace | None,
+    alias: str = "",
+    label: str = "",
 ) -> dict:
-    """Run a `github.*` action; return its outputs or raise GitHubActionError."""
+    """Run a `github.*` action; return its outputs or raise GitHubActionError.
+
+    Messages start with `label` (the identifier by default)."""
     handler = ACTIONS.get(identifier)
     if handler is None:
         raise GitHubActionError(f"Cairn cannot execute action {identifier!r} yet")
+    label = label or identifier
     try:
         integration, token = find_integration(workspace, "GITHUB", alias.strip())
     except IntegrationError as exc:
-        raise GitHubActionError(f"{identifier}: {exc}") from None
-    github = GitHub(identifier, integration.base_url, workspace, token)
-    return handler(Inputs(identifier, inputs), github)
+        raise GitHubActionError(f"{label}: {exc}") from None
+    github = GitHub(label, integration.base_url, workspace, token)
+    return handler(Inputs(label, inputs), github)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.workflows.blockctx import make_ctx
+from tests.workflows.conftest import GITHUB_TOKEN as TOKEN
 from tests.workflows.test_engine import run_to_rest
 from workflows import descriptor, engine, github_actions
 from workflows.blocks.advanced_http_request import AdvancedHttpRequest
@@ -18,25 +19,12 @@ from workflows.models import Integration, Run
 from workflows.secrets import encrypt
 from workflows.services import workflow_upsert
 
-TOKEN = "ghp-default-token"
 STATE = {"context": {}, "actions": {}, "variables": {"repo": "acme/payments"}}
 
 
 @pytest.fixture(autouse=True)
 def _allow_loopback(settings):
     settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
-
-
-@pytest.fixture
-def github(http_server, ws):
-    """The workspace's default GitHub integration, whose API is the test server."""
-    Integration.objects.create(
-        workspace=ws,
-        kind=Integration.Kind.GITHUB,
-        base_url=http_server.url(""),
-        encrypted_token=encrypt(TOKEN),
-    )
-    return http_server
 
 
 def run(identifier: str, inputs: dict, ws, *, alias=None, state=None):

@@ -294,6 +294,7 @@ def test_seed_demo_imports_the_demo_workflows_once():
     call_command("seed_demo", stdout=StringIO())
     demo = Workflow.objects.filter(workspace__slug="demo")
     assert sorted(demo.values_list("tag", flat=True)) == [
+        "add-a-runbook",
         "cut-a-release",
         "hello-world",
         "notify-on-call",

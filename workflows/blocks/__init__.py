@@ -20,18 +20,8 @@ BLOCK_TYPES: dict[str, str] = {
     "ADVANCED_HTTP_REQUEST": "workflows.blocks.advanced_http_request.AdvancedHttpRequest",
     "SLACK": "workflows.blocks.slack.Slack",
     "MS_TEAMS_SEND_MESSAGE": "workflows.blocks.ms_teams.MsTeams",
+    "GITHUB_CREATE_OR_UPDATE_FILE": "workflows.blocks.github_create_or_update_file.GitHubCreateOrUpdateFile",
 }
-
-# In Cortex's schema, validated on save, not executable by Cairn yet:
-KNOWN_NOT_EXECUTABLE = frozenset(
-    {
-        "SCAFFOLDER",
-        "GITHUB_CREATE_OR_UPDATE_FILE",
-        "AWS",
-        "PAGERDUTY_CREATE_INCIDENT",
-        "JIRA_CREATE_ISSUE",
-    }
-)
 
 _instances: dict[str, Block] = {}
 
