@@ -270,6 +270,7 @@ INTEGRATION_DEFAULT_BASE_URLS = {
     Integration.Kind.SLACK: "https://slack.com",
     Integration.Kind.MS_TEAMS: "https://graph.microsoft.com/v1.0",
     Integration.Kind.GITHUB: "https://api.github.com",
+    Integration.Kind.PAGERDUTY: "https://api.pagerduty.com",
 }
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -327,12 +328,12 @@ class IntegrationForm(CrispyMixin, forms.Form):
         max_length=200,
         required=False,
         label="Base URL",
-        help_text="Leave empty for the default: https://slack.com for Slack, https://graph.microsoft.com/v1.0 for Microsoft Teams, https://api.github.com for GitHub (give your GitHub Enterprise API address instead, such as https://github.example.com/api/v3).",
+        help_text="Leave empty for the default: https://slack.com for Slack, https://graph.microsoft.com/v1.0 for Microsoft Teams, https://api.github.com for GitHub (give your GitHub Enterprise API address instead, such as https://github.example.com/api/v3), https://api.pagerduty.com for PagerDuty.",
     )
     token = forms.CharField(
         max_length=4000,
         widget=_secret_input(),
-        help_text="The bot or app token (for GitHub, a personal access or app installation token). Stored encrypted; nobody can read it here again.",
+        help_text="The bot or app token (for GitHub, a personal access or app installation token; for PagerDuty, a REST API key). Stored encrypted; nobody can read it here again.",
     )
 
     def __init__(

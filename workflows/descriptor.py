@@ -258,6 +258,14 @@ _SCHEMA_ORDER = {
         "author",
         "committer",
     ),
+    "PAGERDUTY_CREATE_INCIDENT": (
+        "serviceId",
+        "title",
+        "body",
+        "fromEmail",
+        "urgency",
+        "incidentTypeName",
+    ),
 }
 
 _VARIABLE_TYPES = {

@@ -325,12 +325,13 @@ class Secret(models.Model):
 
 
 class Integration(models.Model):
-    """A workspace integration (Slack, Microsoft Teams, GitHub) with its base URL and token."""
+    """A workspace integration (Slack, Microsoft Teams, GitHub, PagerDuty) with its base URL and token."""
 
     class Kind(models.TextChoices):
         SLACK = "SLACK", "Slack"
         MS_TEAMS = "MS_TEAMS", "Microsoft Teams"
         GITHUB = "GITHUB", "GitHub"
+        PAGERDUTY = "PAGERDUTY", "PagerDuty"
 
     workspace = models.ForeignKey(
         Workspace, models.CASCADE, related_name="integrations"

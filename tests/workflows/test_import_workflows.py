@@ -298,6 +298,7 @@ def test_seed_demo_imports_the_demo_workflows_once():
         "cut-a-release",
         "hello-world",
         "notify-on-call",
+        "open-an-incident",
         "provision-a-service",
     ]
     assert set(WorkflowVersion.objects.values_list("number", flat=True)) == {1}

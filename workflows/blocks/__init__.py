@@ -21,6 +21,7 @@ BLOCK_TYPES: dict[str, str] = {
     "SLACK": "workflows.blocks.slack.Slack",
     "MS_TEAMS_SEND_MESSAGE": "workflows.blocks.ms_teams.MsTeams",
     "GITHUB_CREATE_OR_UPDATE_FILE": "workflows.blocks.github_create_or_update_file.GitHubCreateOrUpdateFile",
+    "PAGERDUTY_CREATE_INCIDENT": "workflows.blocks.pagerduty_create_incident.PagerDutyCreateIncident",
 }
 
 _instances: dict[str, Block] = {}
