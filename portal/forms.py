@@ -328,12 +328,12 @@ class IntegrationForm(CrispyMixin, forms.Form):
         max_length=200,
         required=False,
         label="Base URL",
-        help_text="Leave empty for the default: https://slack.com for Slack, https://graph.microsoft.com/v1.0 for Microsoft Teams, https://api.github.com for GitHub (give your GitHub Enterprise API address instead, such as https://github.example.com/api/v3), https://api.pagerduty.com for PagerDuty.",
+        help_text="Leave empty for the default: https://slack.com for Slack, https://graph.microsoft.com/v1.0 for Microsoft Teams, https://api.github.com for GitHub (give your GitHub Enterprise API address instead, such as https://github.example.com/api/v3), https://api.pagerduty.com for PagerDuty. Jira has no default: give your site's address, such as https://acme.atlassian.net.",
     )
     token = forms.CharField(
         max_length=4000,
         widget=_secret_input(),
-        help_text="The bot or app token (for GitHub, a personal access or app installation token; for PagerDuty, a REST API key). Stored encrypted; nobody can read it here again.",
+        help_text="The bot or app token (for GitHub, a personal access or app installation token; for PagerDuty, a REST API key; for Jira Cloud, email:API token, for Jira Data Center a personal access token). Stored encrypted; nobody can read it here again.",
     )
 
     def __init__(
@@ -372,7 +372,13 @@ class IntegrationForm(CrispyMixin, forms.Form):
             return data
         data["alias"] = alias = data.get("alias") or "default"
         if "base_url" in data and not data["base_url"]:
-            data["base_url"] = INTEGRATION_DEFAULT_BASE_URLS[kind]
+            data["base_url"] = INTEGRATION_DEFAULT_BASE_URLS.get(kind, "")
+            if not data["base_url"]:
+                label = Integration.Kind(kind).label
+                self.add_error(
+                    "base_url",
+                    f"{label} has no default address: give your site's, such as https://acme.atlassian.net.",
+                )
         same = Integration.objects.filter(
             workspace=self.workspace, kind=kind, alias=alias
         )

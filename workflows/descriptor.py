@@ -266,6 +266,19 @@ _SCHEMA_ORDER = {
         "urgency",
         "incidentTypeName",
     ),
+    "JIRA_CREATE_ISSUE": (
+        "alias",
+        "projectKey",
+        "issueType",
+        "issueSummary",
+        "description",
+        "labels",
+        "components",
+        "assignee",
+        "reporter",
+        "priority",
+        "fields",
+    ),
 }
 
 _VARIABLE_TYPES = {

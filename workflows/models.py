@@ -325,13 +325,14 @@ class Secret(models.Model):
 
 
 class Integration(models.Model):
-    """A workspace integration (Slack, Microsoft Teams, GitHub, PagerDuty) with its base URL and token."""
+    """A workspace integration (Slack, Microsoft Teams, GitHub, PagerDuty, Jira) with its base URL and token."""
 
     class Kind(models.TextChoices):
         SLACK = "SLACK", "Slack"
         MS_TEAMS = "MS_TEAMS", "Microsoft Teams"
         GITHUB = "GITHUB", "GitHub"
         PAGERDUTY = "PAGERDUTY", "PagerDuty"
+        JIRA = "JIRA", "Jira"
 
     workspace = models.ForeignKey(
         Workspace, models.CASCADE, related_name="integrations"

@@ -1,4 +1,5 @@
-"""Settings: Slack and Microsoft Teams integrations (tokens stored encrypted)."""
+"""Settings: Slack, Microsoft Teams, GitHub, PagerDuty and Jira integrations
+(tokens stored encrypted)."""
 
 import re
 
@@ -40,6 +41,7 @@ def _update(client, integration, **data):
         ("SLACK", "https://slack.com"),
         ("MS_TEAMS", "https://graph.microsoft.com/v1.0"),
         ("GITHUB", "https://api.github.com"),
+        ("PAGERDUTY", "https://api.pagerduty.com"),
     ],
 )
 def test_a_manager_adds_an_integration_with_the_default_alias_and_url(
@@ -128,10 +130,28 @@ def test_a_base_url_must_be_an_http_url(client, ws, mona, value):
     assert not Integration.objects.exists()
 
 
+def test_a_jira_integration_needs_the_sites_address(client, ws, mona):
+    client.force_login(mona)
+    r = _add(client, kind="JIRA", token="ada@example.com:api-token")
+    assert r.status_code == 400
+    assert "Jira has no default address: give your site&#x27;s" in r.content.decode()
+    assert not Integration.objects.exists()
+    r = _add(
+        client,
+        kind="JIRA",
+        base_url="https://acme.atlassian.net",
+        token="ada@example.com:api-token",
+    )
+    assert r.status_code == 302
+    assert (
+        Integration.objects.get(workspace=ws).base_url == "https://acme.atlassian.net"
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        ({"kind": "JIRA"}, "Select a valid choice."),
+        ({"kind": "OPSGENIE"}, "Select a valid choice."),
         ({"alias": "not a slug"}, "Enter a valid “slug”"),
         ({"token": ""}, "This field is required."),
     ],

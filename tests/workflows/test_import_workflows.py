@@ -296,6 +296,7 @@ def test_seed_demo_imports_the_demo_workflows_once():
     assert sorted(demo.values_list("tag", flat=True)) == [
         "add-a-runbook",
         "cut-a-release",
+        "file-a-ticket",
         "hello-world",
         "notify-on-call",
         "open-an-incident",

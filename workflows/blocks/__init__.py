@@ -22,6 +22,7 @@ BLOCK_TYPES: dict[str, str] = {
     "MS_TEAMS_SEND_MESSAGE": "workflows.blocks.ms_teams.MsTeams",
     "GITHUB_CREATE_OR_UPDATE_FILE": "workflows.blocks.github_create_or_update_file.GitHubCreateOrUpdateFile",
     "PAGERDUTY_CREATE_INCIDENT": "workflows.blocks.pagerduty_create_incident.PagerDutyCreateIncident",
+    "JIRA_CREATE_ISSUE": "workflows.blocks.jira_create_issue.JiraCreateIssue",
 }
 
 _instances: dict[str, Block] = {}
