@@ -70,6 +70,7 @@ def test_the_issue_is_created_with_the_rendered_fields_and_its_page_is_output(ji
     [request] = jira.requests
     assert (request.method, request.path) == ("POST", "/jira/rest/api/2/issue")
     assert request.headers["authorization"] == f"Bearer {PAT}"
+    assert request.headers["content-type"] == "application/json; charset=utf-8"
     assert request.json() == {
         "fields": {
             "project": {"key": "OPS"},

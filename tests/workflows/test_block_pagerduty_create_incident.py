@@ -74,6 +74,7 @@ def test_the_incident_is_opened_on_the_service_as_the_from_user(pagerduty, ws):
     [request] = pagerduty.requests
     assert (request.method, request.path) == ("POST", "/incidents")
     assert request.headers["authorization"] == f"Token token={TOKEN}"
+    assert request.headers["content-type"] == "application/json; charset=utf-8"
     assert request.headers["from"] == "oncall@example.com"
     assert request.headers["accept"] == "application/vnd.pagerduty+json;version=2"
     assert request.json() == {

@@ -22,7 +22,6 @@ outputs: `id`, `key`, `self` (Jira's answer) and `url`, the issue's page.
 from __future__ import annotations
 
 import base64
-import json
 from urllib.parse import urlsplit
 
 from workflows import outbound
@@ -30,8 +29,8 @@ from workflows.integrations import IntegrationError, find_integration
 from workflows.models import Integration
 
 from .base import Block, BlockContext, Outcome
-from .http_request import ConfigError, block_max_bytes, block_timeout
-from .slack import required_text
+from .http_request import ConfigError
+from .slack import post_json, required_text
 
 
 def _names(ctx: BlockContext, key: str) -> list[str]:
@@ -131,18 +130,11 @@ class JiraCreateIssue(Block):
             )
             site = integration.base_url.rstrip("/")
             cloud = (urlsplit(site).hostname or "").endswith(".atlassian.net")
-            response = outbound.send(
-                "POST",
+            response = post_json(
                 f"{site}/rest/api/2/issue",
-                headers={
-                    "Authorization": _authorization(token),
-                    "Accept": "application/json",
-                    "Content-Type": "application/json",
-                },
-                content=json.dumps(_request(inputs, cloud=cloud)),
-                workspace=ctx.workspace,
-                timeout=block_timeout(),
-                max_bytes=block_max_bytes(),
+                _request(inputs, cloud=cloud),
+                ctx,
+                {"Authorization": _authorization(token), "Accept": "application/json"},
             )
         except (IntegrationError, outbound.OutboundError) as exc:
             return Outcome.failed(str(exc), inputs=inputs)

@@ -22,7 +22,13 @@ from workflows.models import Integration
 
 from .base import Block, BlockContext, Outcome
 from .http_request import ConfigError
-from .slack import IntegrationError, integration_for, post_json, required_text
+from .slack import (
+    IntegrationError,
+    bearer,
+    integration_for,
+    post_json,
+    required_text,
+)
 
 
 def _graph_error(response: outbound.Response) -> str:
@@ -50,7 +56,7 @@ class MsTeams(Block):
             # Channel ids look like 19:abc@thread.tacv2; ':' and '@' may stay, '/' may not.
             path = f"/teams/{quote(team, safe=':@')}/channels/{quote(channel, safe=':@')}/messages"
             url = integration.base_url.rstrip("/") + path
-            response = post_json(url, token, {"body": {"content": text}}, ctx)
+            response = post_json(url, {"body": {"content": text}}, ctx, bearer(token))
         except (IntegrationError, outbound.OutboundError) as exc:
             return Outcome.failed(str(exc), inputs=inputs)
         if not response.ok:

@@ -20,15 +20,14 @@ outputs: PagerDuty's incident: `id`, `incidentNumber`, `status`, `urgency`,
 
 from __future__ import annotations
 
-import json
 import re
 
 from workflows import outbound
 from workflows.models import Integration
 
 from .base import Block, BlockContext, Outcome
-from .http_request import ConfigError, block_max_bytes, block_timeout
-from .slack import IntegrationError, integration_for, required_text
+from .http_request import ConfigError
+from .slack import IntegrationError, integration_for, post_json, required_text
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URGENCIES = ("HIGH", "LOW")
@@ -82,19 +81,15 @@ class PagerDutyCreateIncident(Block):
             return Outcome.failed(f"Bad configuration: {exc}")
         try:
             integration, token = integration_for(ctx, Integration.Kind.PAGERDUTY)
-            response = outbound.send(
-                "POST",
+            response = post_json(
                 f"{integration.base_url.rstrip('/')}/incidents",
-                headers={
+                request,
+                ctx,
+                {
                     "Authorization": f"Token token={token}",
                     "Accept": "application/vnd.pagerduty+json;version=2",
-                    "Content-Type": "application/json",
                     "From": inputs["fromEmail"],
                 },
-                content=json.dumps(request),
-                workspace=ctx.workspace,
-                timeout=block_timeout(),
-                max_bytes=block_max_bytes(),
             )
         except (IntegrationError, outbound.OutboundError) as exc:
             return Outcome.failed(str(exc), inputs=inputs)

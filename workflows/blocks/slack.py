@@ -32,21 +32,23 @@ def integration_for(ctx: BlockContext, kind: str) -> tuple[Integration, str]:
 
 
 def post_json(
-    url: str, token: str, document: dict, ctx: BlockContext
+    url: str, document: dict, ctx: BlockContext, headers: dict[str, str]
 ) -> outbound.Response:
-    """POST `document` as JSON with a bearer token; raises outbound.OutboundError."""
+    """POST `document` as JSON with `headers` (those that sign it, at least) to an
+    integration, within the block limits; raises outbound.OutboundError."""
     return outbound.send(
         "POST",
         url,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json; charset=utf-8",
-        },
+        headers={"Content-Type": "application/json; charset=utf-8", **headers},
         content=json.dumps(document),
         workspace=ctx.workspace,
         timeout=block_timeout(),
         max_bytes=block_max_bytes(),
     )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def required_text(ctx: BlockContext, key: str) -> str:
@@ -73,7 +75,9 @@ class Slack(Block):
         try:
             integration, token = integration_for(ctx, Integration.Kind.SLACK)
             url = f"{integration.base_url.rstrip('/')}/api/chat.postMessage"
-            response = post_json(url, token, {"channel": channel, "text": text}, ctx)
+            response = post_json(
+                url, {"channel": channel, "text": text}, ctx, bearer(token)
+            )
         except (IntegrationError, outbound.OutboundError) as exc:
             return Outcome.failed(str(exc), inputs=inputs)
         answer = response.body
