@@ -8,7 +8,15 @@ import os
 
 import pytest
 
+from portal.mail import wait_until_sent
 from tests.factories import UserFactory, WorkspaceFactory, member
+
+
+@pytest.fixture(autouse=True)
+def _mail_sent_within_its_test():
+    """Mail goes out from a thread: a test's mail must not land in the next one's outbox."""
+    yield
+    wait_until_sent()
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
 """Tell people when a run needs them and when it ends: in-app notifications and email.
 
 Recipients are the initiator and the run's `notificationRecipients` (emails);
-approval requests go to the approvers. Emails are sent after the transaction
-commits, through Django's email backend (console by default).
+approval requests go to the approvers. Emails are handed to the process's mail
+thread (`portal.mail`) once the transaction commits, and sent through Django's
+email backend (console by default).
 """
 
 from django.conf import settings
-from django.core.mail import send_mass_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 
-from portal import rawsql
+from portal import mail, rawsql
 from portal.models import User
 
 from .models import Notification, Run, Step
@@ -55,8 +56,8 @@ def _send(
     url = f"{settings.BASE_URL}{run.get_absolute_url()}"
     subject = f"[Cairn] {message}"
     body = f"{message}\n\n{url}\n"
-    datatuple = [(subject, body, settings.DEFAULT_FROM_EMAIL, [e]) for e in emails]
-    transaction.on_commit(lambda: send_mass_mail(datatuple, fail_silently=True))
+    messages = [EmailMessage(subject, body, to=[e]) for e in emails]
+    transaction.on_commit(lambda: mail.send_later(messages))
 
 
 def run_waiting(run: Run, step: Step, waiting_for: str) -> None:

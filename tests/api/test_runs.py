@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.core import mail
 
+from portal.mail import wait_until_sent
 from tests.api.conftest import ASK, HELLO, ON_ENTITY, save
 from tests.factories import (
     EntityFactory,
@@ -362,6 +363,7 @@ def test_notification_recipients_are_told_when_the_run_ends(
     with django_capture_on_commit_callbacks(execute=True):
         finish(body["id"])
     assert Notification.objects.filter(user=grace, kind="RUN_COMPLETED").exists()
+    assert wait_until_sent()
     told = {address for message in mail.outbox for address in message.to}
     assert {"grace@example.com", "ops@example.org", "ada@example.com"} <= told
 
@@ -373,6 +375,7 @@ def test_notification_recipients_are_told_when_the_run_needs_an_initiator(
     with django_capture_on_commit_callbacks(execute=True):
         start(admin_api, body={"notificationRecipients": ["grace@example.com"]})
     assert Notification.objects.filter(user=grace, kind="NEEDS_INITIATOR").exists()
+    assert wait_until_sent()
     assert any("grace@example.com" in m.to for m in mail.outbox)
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Team
+from portal.mail import wait_until_sent
 from tests.factories import UserFactory, member
 from tests.workflows.enginekit import action, chain, make_workflow
 from workflows import engine
@@ -760,6 +761,7 @@ def test_the_initiator_and_recipients_are_told_when_a_run_ends(
         "grace@example.com",
         "vera@example.com",
     }
+    assert wait_until_sent()
     assert sorted(m.to[0] for m in mailoutbox) == [
         "grace@example.com",
         "ops@example.org",
