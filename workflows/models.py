@@ -106,10 +106,16 @@ class Run(models.Model):
         RESUMED = 0, "Resumed"  # a paused run that resumes goes ahead of new ones
         NEW = 1, "New"
 
-    workspace = models.ForeignKey(Workspace, models.CASCADE, related_name="runs")
+    # No index of its own on workspace or workflow: the indexes of Meta lead
+    # with them, and every index costs each run's insert and status change.
+    workspace = models.ForeignKey(
+        Workspace, models.CASCADE, related_name="runs", db_index=False
+    )
     # Cortex's workflowRunId: what templates, the API and callers see.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    workflow = models.ForeignKey(Workflow, models.CASCADE, related_name="runs")
+    workflow = models.ForeignKey(
+        Workflow, models.CASCADE, related_name="runs", db_index=False
+    )
     version = models.ForeignKey(WorkflowVersion, models.PROTECT, related_name="runs")
     status = models.CharField(
         max_length=12, choices=RunStatus, default=RunStatus.QUEUED
@@ -191,7 +197,8 @@ class Step(models.Model):
         SKIPPED = "SKIPPED", "Skipped"
         CANCELLED = "CANCELLED", "Cancelled"
 
-    run = models.ForeignKey(Run, models.CASCADE, related_name="steps")
+    # Indexed by the unique (run, slug) constraint, which leads with it:
+    run = models.ForeignKey(Run, models.CASCADE, related_name="steps", db_index=False)
     slug = models.CharField(max_length=200)
     name = models.CharField(max_length=200, blank=True)
     type = models.CharField(max_length=60)
@@ -283,8 +290,11 @@ class Notification(models.Model):
     workspace = models.ForeignKey(
         Workspace, models.CASCADE, related_name="notifications"
     )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications"
+    user = models.ForeignKey(  # indexed by (user, workspace, read_at) below
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
     run = models.ForeignKey(
         Run, models.CASCADE, null=True, blank=True, related_name="+"
