@@ -136,31 +136,6 @@ def test_a_path_that_climbs_out_fails_without_calling_github(github, ws):
     assert github.requests == []
 
 
-def test_without_a_github_integration_the_block_fails_saying_so(http_server, ws):
-    outcome = run(ws)
-
-    assert outcome.status == "FAILED"
-    assert outcome.error == (
-        "GitHub create or update file: No GitHub integration is configured in this workspace"
-    )
-    assert http_server.requests == []
-
-
-def test_another_workspaces_github_integration_is_not_used(http_server, ws, other_ws):
-    Integration.objects.create(
-        workspace=other_ws,
-        kind=Integration.Kind.GITHUB,
-        base_url=http_server.url(""),
-        encrypted_token=encrypt("ghp-other-workspace"),
-    )
-
-    outcome = run(ws)
-
-    assert outcome.status == "FAILED"
-    assert "No GitHub integration is configured in this workspace" in outcome.error
-    assert http_server.requests == []
-
-
 def test_the_alias_is_rendered_and_picks_the_integration(github, ws):
     Integration.objects.create(
         workspace=ws,
@@ -179,14 +154,6 @@ def test_the_alias_is_rendered_and_picks_the_integration(github, ws):
     assert [r.headers["authorization"] for r in github.requests] == [
         "Bearer ghp-enterprise"
     ] * 2
-
-
-def test_an_unknown_alias_fails_naming_it(github, ws):
-    outcome = run(ws, alias="nope")
-
-    assert outcome.status == "FAILED"
-    assert "No GitHub integration with alias 'nope'" in outcome.error
-    assert github.requests == []
 
 
 def test_githubs_refusal_fails_the_block_with_githubs_message(github, ws):

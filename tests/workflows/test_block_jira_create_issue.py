@@ -193,37 +193,6 @@ def test_an_answer_without_a_key_fails_the_block(http_server, jira, ws):
     assert outcome.error.startswith("Jira's answer has no issue key")
 
 
-def test_without_a_jira_integration_the_block_fails_saying_so(http_server, ws):
-    outcome = run(ws)
-
-    assert outcome.status == "FAILED"
-    assert outcome.error == "No Jira integration is configured in this workspace"
-    assert http_server.requests == []
-
-
-def test_an_unknown_alias_fails_naming_it(jira, ws):
-    outcome = run(ws, alias="elsewhere")
-
-    assert outcome.status == "FAILED"
-    assert "No Jira integration with alias 'elsewhere'" in outcome.error
-    assert jira.requests == []
-
-
-def test_another_workspaces_jira_integration_is_not_used(http_server, ws, other_ws):
-    Integration.objects.create(
-        workspace=other_ws,
-        kind=Integration.Kind.JIRA,
-        base_url=http_server.url(""),
-        encrypted_token=encrypt("other-pat"),
-    )
-
-    outcome = run(ws)
-
-    assert outcome.status == "FAILED"
-    assert "No Jira integration is configured in this workspace" in outcome.error
-    assert http_server.requests == []
-
-
 # --- through the engine ---------------------------------------------------------------
 
 FILE_A_TICKET = """\

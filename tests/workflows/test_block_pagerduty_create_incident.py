@@ -175,43 +175,6 @@ def test_an_answer_without_an_incident_fails_the_block(http_server, pagerduty, w
     assert outcome.error.startswith("PagerDuty's answer has no incident: ")
 
 
-def test_without_a_pagerduty_integration_the_block_fails_saying_so(http_server, ws):
-    outcome = run(ws)
-
-    assert outcome.status == "FAILED"
-    assert outcome.error == "No PagerDuty integration is configured in this workspace"
-    assert http_server.requests == []
-
-
-def test_another_workspaces_pagerduty_integration_is_not_used(
-    http_server, ws, other_ws
-):
-    Integration.objects.create(
-        workspace=other_ws,
-        kind=Integration.Kind.PAGERDUTY,
-        base_url=http_server.url(""),
-        encrypted_token=encrypt("other-key"),
-    )
-
-    outcome = run(ws)
-
-    assert outcome.status == "FAILED"
-    assert "No PagerDuty integration is configured in this workspace" in outcome.error
-    assert http_server.requests == []
-
-
-def test_a_refused_address_fails_with_the_outbound_rules_message(
-    pagerduty, ws, settings
-):
-    settings.HTTP_BLOCK_ALLOWED_HOSTS = []
-
-    outcome = run(ws)
-
-    assert outcome.status == "FAILED"
-    assert "127.0.0.1" in outcome.error
-    assert pagerduty.requests == []
-
-
 # --- through the engine ---------------------------------------------------------------
 
 OPEN_INCIDENT = """\
