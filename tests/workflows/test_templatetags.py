@@ -1,4 +1,4 @@
-from workflows.templatetags.workflow_tags import markdown, status_badge
+from workflows.templatetags.workflow_tags import block_type, markdown, status_badge
 
 
 def test_markdown_renders_and_strips_scripts():
@@ -16,3 +16,14 @@ def test_status_badges_have_a_class_for_every_run_status():
     assert status_badge("COMPLETED") == "text-bg-success"
     assert status_badge("FAILED") == "text-bg-danger"
     assert status_badge("nonsense") == "text-bg-light border"
+
+
+def test_a_long_block_type_may_wrap_after_its_underscores():
+    assert block_type("GITHUB_CREATE_OR_UPDATE_FILE") == (
+        "GITHUB_<wbr>CREATE_<wbr>OR_<wbr>UPDATE_<wbr>FILE"
+    )
+    assert block_type("JQ") == "JQ"
+
+
+def test_a_block_type_is_escaped():
+    assert block_type("<b>_X") == "&lt;b&gt;_<wbr>X"

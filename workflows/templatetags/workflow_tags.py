@@ -1,4 +1,4 @@
-"""Template filters for workflow pages: status badges, sanitised Markdown, the bell."""
+"""Template filters for workflow pages: status badges, block types, sanitised Markdown, the bell."""
 
 import functools
 
@@ -6,6 +6,7 @@ import heroicons
 import markdown as markdown_lib
 import nh3
 from django import template
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -30,6 +31,13 @@ _BADGES = {
 def status_badge(status: str) -> str:
     """Bootstrap badge classes for a run or step status."""
     return _BADGES.get(str(status), "text-bg-light border")
+
+
+@register.filter
+def block_type(name: str) -> str:
+    """A block type (GITHUB_CREATE_OR_UPDATE_FILE) that may wrap after its
+    underscores, so a long one stays in its column."""
+    return mark_safe("_<wbr>".join(escape(part) for part in str(name).split("_")))  # noqa: S308 - each part escaped
 
 
 @register.filter
