@@ -12,6 +12,13 @@ from portal.mail import wait_until_sent
 from tests.factories import UserFactory, WorkspaceFactory, member
 
 
+@pytest.fixture
+def loopback_allowed(settings):
+    """HTTP blocks and integrations may call the test servers on 127.0.0.1,
+    which the outbound rules refuse unless allowed."""
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture(autouse=True)
 def _mail_sent_within_its_test():
     """Mail goes out from a thread: a test's mail must not land in the next one's outbox."""

@@ -12,9 +12,7 @@ CALLBACK_URL = "http://cairn.example/api/v1/workflows/deploy/callback/0b6c6a3e"
 STATE = {"context": {}, "actions": {}, "variables": {"version": "1.4.2"}}
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(settings):
-    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
 
 
 def ctx_for(schema: dict, ws):

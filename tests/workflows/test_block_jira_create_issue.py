@@ -26,9 +26,7 @@ STATE = {
 CREATED = {"id": "10042", "key": "OPS-42", "self": "SITE/rest/api/2/issue/10042"}
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(settings):
-    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
 
 
 @pytest.fixture

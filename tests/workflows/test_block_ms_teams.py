@@ -17,9 +17,7 @@ MESSAGES = f"/v1.0/teams/{TEAM}/channels/{CHANNEL}/messages"
 STATE = {"context": {}, "actions": {}, "variables": {"version": "2.1.0"}}
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(settings):
-    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
 
 
 @pytest.fixture

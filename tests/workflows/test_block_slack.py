@@ -17,9 +17,7 @@ STATE = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(settings):
-    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
 
 
 @pytest.fixture

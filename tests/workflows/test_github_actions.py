@@ -22,9 +22,7 @@ from workflows.services import workflow_upsert
 STATE = {"context": {}, "actions": {}, "variables": {"repo": "acme/payments"}}
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(settings):
-    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
 
 
 def run(identifier: str, inputs: dict, ws, *, alias=None, state=None):

@@ -16,9 +16,7 @@ from workflows.outbound import Allowlist, OutboundError, send
 KIB = 1024
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(settings):
-    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
 
 
 @pytest.fixture

@@ -21,9 +21,7 @@ HERE = Path(__file__).parent / "descriptors"
 S = Run.Status
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(settings):
-    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
 
 
 def load(name: str, **replace: str) -> dict:
