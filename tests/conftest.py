@@ -5,11 +5,19 @@ In workspace `two`: ted (Admin). Nobody in `one` can see `two`'s things.
 """
 
 import os
+import socket
 
 import pytest
 
 from portal.mail import wait_until_sent
 from tests.factories import UserFactory, WorkspaceFactory, member
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ A workflow run from the browser completes, and its mail links back to that port.
 import os
 import re
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,12 +28,6 @@ NOT_INHERITED = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _healthy(url: str) -> bool:
     try:
         return httpx.get(f"{url}/health/", timeout=2).status_code == 200
@@ -44,7 +37,7 @@ def _healthy(url: str) -> bool:
 
 @pytest.fixture
 def make_run(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env.update(
         CAIRN_VAR_DIR=str(tmp_path / "var"),

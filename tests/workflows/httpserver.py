@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json as jsonlib
-import socket
 import ssl
 import tempfile
 import threading
@@ -33,6 +32,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.conftest import free_port
 
 _MISSING = object()
 
@@ -295,10 +296,8 @@ def _self_signed_certificate() -> tuple[bytes, bytes]:
 
 @pytest.fixture
 def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 with nothing listening."""
+    return free_port()
 
 
 @pytest.fixture

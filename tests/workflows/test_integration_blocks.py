@@ -97,27 +97,19 @@ def run(block, schema, ws):
     return block().execute(make_ctx(schema, STATE, workspace=ws))
 
 
+@pytest.mark.parametrize(
+    "elsewhere", ["another kind here", "its kind in another workspace"]
+)
 @pytest.mark.parametrize(("block", "kind", "alias_field", "schema"), BLOCKS)
-def test_without_an_integration_of_its_kind_the_block_fails_saying_so(
-    block, kind, alias_field, schema, http_server, ws
+def test_without_an_integration_of_its_kind_in_this_workspace_the_block_fails_saying_so(
+    block, kind, alias_field, schema, elsewhere, http_server, ws, other_ws
 ):
-    other_kind = Kind.SLACK if kind != Kind.SLACK else Kind.MS_TEAMS
-    integration(ws, other_kind, http_server.url(""))
-
-    outcome = run(block, schema, ws)
-
-    assert outcome.status == "FAILED"
-    assert f"No {kind.label} integration is configured in this workspace" in (
-        outcome.error
-    )
-    assert http_server.requests == []
-
-
-@pytest.mark.parametrize(("block", "kind", "alias_field", "schema"), BLOCKS)
-def test_another_workspaces_integration_is_not_used(
-    block, kind, alias_field, schema, http_server, ws, other_ws
-):
-    integration(other_ws, kind, http_server.url(""))
+    if elsewhere == "another kind here":
+        integration(
+            ws, Kind.SLACK if kind != Kind.SLACK else Kind.MS_TEAMS, http_server.url("")
+        )
+    else:
+        integration(other_ws, kind, http_server.url(""))
 
     outcome = run(block, schema, ws)
 

@@ -4,16 +4,16 @@ server on 127.0.0.1 (aiosmtpd): the run never waits for the mail server."""
 import asyncio
 import email
 import logging
-import socket
 import threading
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from portal.mail import wait_until_sent
+from tests.conftest import free_port
 from tests.workflows.enginekit import action, make_workflow
 from workflows import engine
-from workflows.models import Run, Workflow
+from workflows.models import Run
 
 
 class Inbox:
@@ -33,16 +33,10 @@ class Inbox:
         return "250 Message accepted"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp(settings):
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
@@ -55,10 +49,12 @@ def smtp(settings):
     controller.stop()
 
 
-def run_one(ws, user, capture) -> Run:
-    wf = Workflow.objects.filter(workspace=ws, tag="wf").first() or make_workflow(
-        ws, [action("a", root=True)], name="Say hello"
-    )
+@pytest.fixture
+def wf(ws, test_blocks):
+    return make_workflow(ws, [action("a", root=True)], name="Say hello")
+
+
+def run_one(wf, user, capture) -> Run:
     with capture(execute=True):
         run = engine.start(workflow=wf, initiator=user)
         engine.advance(run.pk)
@@ -67,9 +63,9 @@ def run_one(ws, user, capture) -> Run:
 
 
 def test_the_initiator_gets_a_mail_through_the_smtp_server_when_the_run_ends(
-    ws, grace, smtp, test_blocks, django_capture_on_commit_callbacks
+    wf, grace, smtp, django_capture_on_commit_callbacks
 ):
-    run = run_one(ws, grace, django_capture_on_commit_callbacks)
+    run = run_one(wf, grace, django_capture_on_commit_callbacks)
 
     assert run.status == "COMPLETED"
     assert wait_until_sent()
@@ -80,11 +76,11 @@ def test_the_initiator_gets_a_mail_through_the_smtp_server_when_the_run_ends(
 
 
 def test_a_mail_server_that_holds_the_message_does_not_hold_the_run(
-    ws, grace, smtp, test_blocks, django_capture_on_commit_callbacks
+    wf, grace, smtp, django_capture_on_commit_callbacks
 ):
     smtp.release.clear()
 
-    run = run_one(ws, grace, django_capture_on_commit_callbacks)
+    run = run_one(wf, grace, django_capture_on_commit_callbacks)
 
     # The run ended and this test goes on while the server still holds the mail:
     assert run.status == "COMPLETED"
@@ -96,23 +92,22 @@ def test_a_mail_server_that_holds_the_message_does_not_hold_the_run(
 
 
 def test_a_mail_server_that_is_down_is_logged_and_later_mail_still_goes_out(
-    ws,
+    wf,
     grace,
     smtp,
     settings,
     closed_port,
-    test_blocks,
     django_capture_on_commit_callbacks,
     caplog,
 ):
     port = settings.EMAIL_PORT
     settings.EMAIL_PORT = closed_port
     with caplog.at_level(logging.ERROR, logger="portal.mail"):
-        run_one(ws, grace, django_capture_on_commit_callbacks)
+        run_one(wf, grace, django_capture_on_commit_callbacks)
         assert wait_until_sent()
     assert "Could not send 1 email(s)" in caplog.text
 
     settings.EMAIL_PORT = port
-    run_one(ws, grace, django_capture_on_commit_callbacks)
+    run_one(wf, grace, django_capture_on_commit_callbacks)
     assert wait_until_sent()
     assert [m["To"] for m in smtp.received] == ["grace@example.com"]
