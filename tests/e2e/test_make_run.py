@@ -2,6 +2,7 @@
 directory, the demo data, a web server on the PORT asked for, a worker with beat.
 A workflow run from the browser completes, and its mail links back to that port."""
 
+import contextlib
 import os
 import re
 import signal
@@ -35,6 +36,23 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _alive_in_session(session: int) -> list[str]:
+    """The processes (not zombies) of a session, from /proc."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # ended meanwhile
+        name, fields = (
+            text.rsplit(")", 1)[0].split("(", 1)[1],
+            text.rsplit(")", 1)[1].split(),
+        )
+        if int(fields[3]) == session and fields[0] != "Z":
+            alive.append(f"{stat.parent.name} {name}")
+    return alive
+
+
 @pytest.fixture
 def make_run(tmp_path):
     port = free_port()
@@ -62,8 +80,17 @@ def make_run(tmp_path):
         assert process.poll() is None, log.read_text()[-3000:]
         yield url, log
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        # As a user's kill would: make passes SIGTERM on to bin/run, which stops
+        # its servers. Then nothing started here may outlive the test.
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=60)
+        wait_for(lambda: not _alive_in_session(process.pid), timeout=30)
+        leftovers = _alive_in_session(process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        assert not leftovers, f"make run left these running: {leftovers}"
 
 
 def test_make_run_serves_the_demo_on_its_port_and_runs_a_workflow_whose_mail_links_back(
