@@ -9,9 +9,12 @@ so the outbound rules (timeout, size cap, refused private addresses) hold.
 Inputs use the names of Cortex's own descriptors for these actions (its CLI's
 functional tests, `data/functional/workflows/gh-*.yaml`): `repo` is the
 repository's full name `owner/name`, `org` an organization's login, `team` a
-team's slug, `pull_number` a number (a string is fine). Optional inputs that
-Cortex's descriptors don't show are GitHub's own field names (`body`, `draft`,
-`description`, …) and are sent only when given and not empty.
+team's slug, `pull_number` a number (a string is fine). `rules` (branch
+protection) is GitHub's request body and `properties` (custom property values)
+GitHub's `{"properties": [...]}` or just its list, each given as it is or as
+JSON text (what Cortex's descriptors render with `{{{…}}}`). Optional inputs
+that Cortex's descriptors don't show are GitHub's own field names (`body`,
+`draft`, `role`, …) and are sent only when given and not empty.
 
 Outputs: Cortex doesn't document what these actions output, so they are
 GitHub's parsed JSON answer: an object as it is, a list as `{"items": [...]}`
@@ -107,6 +110,13 @@ class Inputs:
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         raise self.fail(f"inputs.{key} must be true or false, not {value!r}")
+
+    def required_mapping(self, key: str, what: str = "") -> dict:
+        """A required object input, given as a mapping or as JSON text."""
+        if not self.given(key):
+            hint = f" ({what})" if what else ""
+            raise self.fail(f"inputs.{key} is required{hint}")
+        return self.mapping(key)
 
     def mapping(self, key: str) -> dict | None:
         """An object input, given as a mapping or as JSON text."""
@@ -407,6 +417,35 @@ def merge_branch(inputs: Inputs, gh: GitHub) -> dict:
     return _outputs(gh.call("POST", f"/repos/{repo}/merges", body=body))
 
 
+# Branch protection
+
+
+def _protection(inputs: Inputs) -> str:
+    repo = inputs.repo()
+    branch = inputs.path("branch", "the protected branch")
+    return f"/repos/{repo}/branches/{branch}/protection"
+
+
+@action("updateBranchProtectionRules")
+def update_branch_protection_rules(inputs: Inputs, gh: GitHub) -> dict:
+    """`rules` is GitHub's body, sent as it is. GitHub wants
+    `required_status_checks`, `enforce_admins`, `required_pull_request_reviews`
+    and `restrictions` in it (each may be null), and answers 422 without them."""
+    path = _protection(inputs)
+    rules = inputs.required_mapping("rules", "GitHub's branch protection settings")
+    return _outputs(gh.call("PUT", path, body=rules))
+
+
+@action("getBranchProtectionRules")
+def get_branch_protection_rules(inputs: Inputs, gh: GitHub) -> dict:
+    return _outputs(gh.call("GET", _protection(inputs)))
+
+
+@action("deleteBranchProtectionRules")
+def delete_branch_protection_rules(inputs: Inputs, gh: GitHub) -> dict:
+    return _outputs(gh.call("DELETE", _protection(inputs)))
+
+
 # Pull requests
 
 
@@ -636,7 +675,50 @@ def list_repositories(inputs: Inputs, gh: GitHub) -> dict:
     )
 
 
-# Teams
+@action("createOrUpdateCustomPropertyValues")
+def create_or_update_custom_property_values(inputs: Inputs, gh: GitHub) -> dict:
+    """`properties` is GitHub's body (as Cortex's descriptors give it),
+    `{"properties": [{"property_name": …, "value": …}]}`, or just its list."""
+    repo = inputs.repo()
+    properties = _property_values(inputs)
+    return _outputs(
+        gh.call(
+            "PATCH",
+            f"/repos/{repo}/properties/values",
+            body={"properties": properties},
+        )
+    )
+
+
+def _property_values(inputs: Inputs) -> list[dict]:
+    shape = (
+        'a list of {"property_name", "value"} objects, or an object with that list '
+        "as properties"
+    )
+    if not inputs.given("properties"):
+        raise inputs.fail(f"inputs.properties is required ({shape})")
+    value = inputs.raw["properties"]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise inputs.fail(
+                f"inputs.properties must be {shape} (or JSON text of one)"
+            ) from None
+    if isinstance(value, dict) and set(value) == {"properties"}:
+        value = value["properties"]
+    if not isinstance(value, list) or not value:
+        raise inputs.fail(f"inputs.properties must be {shape}")
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("property_name"), str):
+            raise inputs.fail(
+                "inputs.properties must name each property: "
+                f'{{"property_name": …, "value": …}}, not {item!r}'
+            )
+    return value
+
+
+# Teams and organization members
 
 
 def _team(inputs: Inputs) -> str:
@@ -716,6 +798,26 @@ def list_org_members(inputs: Inputs, gh: GitHub) -> dict:
     return _outputs(
         gh.list(f"/orgs/{org}/members", inputs.optional_fields({"role": "text"}))
     )
+
+
+def _org_membership(inputs: Inputs) -> str:
+    org = inputs.segment("org", "the organization")
+    user = inputs.segment("username", "the GitHub user's login")
+    return f"/orgs/{org}/memberships/{user}"
+
+
+@action("addUserToOrg")
+def add_user_to_org(inputs: Inputs, gh: GitHub) -> dict:
+    """Invites the user (or changes an existing member's `role`: member or admin)."""
+    path = _org_membership(inputs)
+    body = inputs.optional_fields({"role": "text"})
+    return _outputs(gh.call("PUT", path, body=body))
+
+
+@action("removeUserFromOrg")
+def remove_user_from_org(inputs: Inputs, gh: GitHub) -> dict:
+    """Removes the member, or cancels the user's pending invitation."""
+    return _outputs(gh.call("DELETE", _org_membership(inputs)))
 
 
 # Deployments

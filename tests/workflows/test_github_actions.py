@@ -59,6 +59,18 @@ TEAM = {"id": 5, "slug": "platform"}
 MEMBERSHIP = {"state": "active", "role": "member"}
 COMMIT = {"sha": "abc123", "commit": {"message": "Fix"}}
 REPOSITORY = {"id": 9, "full_name": "acme/billing"}
+ORG_MEMBERSHIP = {"state": "pending", "role": "member", "user": {"login": "octocat"}}
+RULES = {  # the rules of Cortex's functional test, as GitHub wants them
+    "required_status_checks": None,
+    "enforce_admins": True,
+    "required_pull_request_reviews": None,
+    "restrictions": None,
+}
+PROTECTION = {
+    "url": "https://api.github.com/repos/acme/payments/branches/main/protection",
+    "enforce_admins": {"enabled": True},
+}
+PROPERTY_VALUES = [{"property_name": "tier", "value": "gold"}]
 
 CASES = {
     "createBranch posts a ref for the new branch at the sha": Case(
@@ -120,6 +132,46 @@ CASES = {
         body={"base": "main", "head": "feature/x"},
         status=201,
         answer=COMMIT,
+    ),
+    "updateBranchProtectionRules puts the rules given as JSON text": Case(
+        "updateBranchProtectionRules",
+        {
+            "repo": "acme/payments",
+            "branch": "main",
+            "rules": '{"required_status_checks":null,"enforce_admins":true,'
+            '"required_pull_request_reviews":null,"restrictions":null}',
+        },
+        "PUT",
+        "/repos/acme/payments/branches/main/protection",
+        body=RULES,
+        answer=PROTECTION,
+    ),
+    "updateBranchProtectionRules puts rules given as an object as they are": Case(
+        "updateBranchProtectionRules",
+        {
+            "repo": "acme/payments",
+            "branch": "release/1.x",
+            "rules": {**RULES, "allow_force_pushes": False},
+        },
+        "PUT",
+        "/repos/acme/payments/branches/release/1.x/protection",
+        body={**RULES, "allow_force_pushes": False},
+        answer=PROTECTION,
+    ),
+    "getBranchProtectionRules gets the branch's protection": Case(
+        "getBranchProtectionRules",
+        {"repo": "acme/payments", "branch": "main"},
+        "GET",
+        "/repos/acme/payments/branches/main/protection",
+        answer=PROTECTION,
+    ),
+    "deleteBranchProtectionRules deletes the branch's protection": Case(
+        "deleteBranchProtectionRules",
+        {"repo": "acme/payments", "branch": "main"},
+        "DELETE",
+        "/repos/acme/payments/branches/main/protection",
+        status=204,
+        outputs={},
     ),
     "createPullRequest posts title, head, base and the optional fields given": Case(
         "createPullRequest",
@@ -251,6 +303,40 @@ CASES = {
         body={},
         answer=REPOSITORY,
     ),
+    "createOrUpdateCustomPropertyValues patches the values given as GitHub's body": Case(
+        "createOrUpdateCustomPropertyValues",
+        {
+            "repo": "acme/payments",
+            "properties": '{"properties":[{"property_name":"tier","value":"gold"}]}',
+        },
+        "PATCH",
+        "/repos/acme/payments/properties/values",
+        body={"properties": PROPERTY_VALUES},
+        status=204,
+        outputs={},
+    ),
+    "createOrUpdateCustomPropertyValues patches the values given as a list": Case(
+        "createOrUpdateCustomPropertyValues",
+        {
+            "repo": "acme/payments",
+            "properties": [
+                {"property_name": "tier", "value": "gold"},
+                {"property_name": "teams", "value": ["a", "b"]},
+                {"property_name": "legacy", "value": None},
+            ],
+        },
+        "PATCH",
+        "/repos/acme/payments/properties/values",
+        body={
+            "properties": [
+                {"property_name": "tier", "value": "gold"},
+                {"property_name": "teams", "value": ["a", "b"]},
+                {"property_name": "legacy", "value": None},
+            ]
+        },
+        status=204,
+        outputs={},
+    ),
     "listRepositories lists the organization's repositories as items": Case(
         "listRepositories",
         {"org": "acme"},
@@ -333,6 +419,30 @@ CASES = {
         query={"per_page": ["100"]},
         answer=[{"login": "octocat"}],
         outputs={"items": [{"login": "octocat"}]},
+    ),
+    "addUserToOrg puts the user's organization membership": Case(
+        "addUserToOrg",
+        {"org": "acme", "username": "octocat"},
+        "PUT",
+        "/orgs/acme/memberships/octocat",
+        body={},
+        answer=ORG_MEMBERSHIP,
+    ),
+    "addUserToOrg sends the role when one is given": Case(
+        "addUserToOrg",
+        {"org": "acme", "username": "octocat", "role": "admin"},
+        "PUT",
+        "/orgs/acme/memberships/octocat",
+        body={"role": "admin"},
+        answer={**ORG_MEMBERSHIP, "role": "admin"},
+    ),
+    "removeUserFromOrg deletes the user's organization membership": Case(
+        "removeUserFromOrg",
+        {"org": "acme", "username": "octocat"},
+        "DELETE",
+        "/orgs/acme/memberships/octocat",
+        status=204,
+        outputs={},
     ),
     "createDeployment creates a deployment of the ref": Case(
         "createDeployment",
@@ -449,7 +559,101 @@ def test_the_most_used_cortex_github_actions_are_all_registered():
     assert {f"github.{name}" for name in wanted} <= set(github_actions.ACTIONS)
 
 
+def test_every_github_action_of_cortexs_functional_descriptors_is_registered():
+    cortex_actions = [
+        "createBranch",
+        "getBranch",
+        "listBranches",
+        "renameBranch",
+        "mergeBranch",
+        "deleteBranch",
+        "createReference",
+        "createPullRequest",
+        "createPullRequestComment",
+        "addLabelToPullRequest",
+        "createRepository",
+        "updateRepository",
+        "listRepositories",
+        "createRelease",
+        "getReleaseByTag",
+        "listReleases",
+        "createDeployment",
+        "getDeployment",
+        "listDeployments",
+        "createTeam",
+        "getTeam",
+        "listTeams",
+        "listTeamMembers",
+        "deleteTeam",
+        "addUserToTeam",
+        "getTeamMembership",
+        "removeUserFromTeam",
+        "addUserToOrg",
+        "listOrgMembers",
+        "removeUserFromOrg",
+        "getFile",
+        "findFile",
+        "deleteFile",
+        "updateBranchProtectionRules",
+        "getBranchProtectionRules",
+        "deleteBranchProtectionRules",
+        "getCommit",
+        "listCommits",
+        "createOrUpdateCustomPropertyValues",
+        "createWorkflowDispatchEvent",
+    ]
+    assert len(cortex_actions) == 40
+    assert {f"github.{name}" for name in cortex_actions} <= set(github_actions.ACTIONS)
+
+
 # --- actions with more to them -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("identifier", "inputs", "method", "path", "body"),
+    [
+        (
+            "github.updateBranchProtectionRules",
+            {
+                "repo": "{{variables.repo}}",
+                "branch": "{{variables.branch}}",
+                "rules": "{{{variables.rules}}}",
+            },
+            "PUT",
+            "/repos/acme/payments/branches/main/protection",
+            RULES,
+        ),
+        (
+            "github.createOrUpdateCustomPropertyValues",
+            {"repo": "{{variables.repo}}", "properties": "{{{variables.properties}}}"},
+            "PATCH",
+            "/repos/acme/payments/properties/values",
+            {"properties": [{"property_name": "owner's team", "value": "a & b"}]},
+        ),
+    ],
+    ids=["branch protection rules", "custom property values"],
+)
+def test_json_text_rendered_raw_as_cortexs_descriptors_do_becomes_githubs_body(
+    identifier, inputs, method, path, body, github, ws
+):
+    import json
+
+    github.route(method, path, status=200 if method == "PUT" else 204)
+    variables = {
+        "repo": "acme/payments",
+        "branch": "main",
+        "rules": json.dumps(RULES),
+        "properties": json.dumps(
+            {"properties": [{"property_name": "owner's team", "value": "a & b"}]}
+        ),
+    }
+
+    outcome = run(identifier, inputs, ws, state={**STATE, "variables": variables})
+
+    assert outcome.status == "COMPLETED", outcome.error
+    [request] = github.requests
+    assert (request.method, request.path) == (method, path)
+    assert request.json() == body
 
 
 def test_get_file_outputs_githubs_answer_and_the_decoded_text(github, ws):
@@ -686,6 +890,117 @@ def test_a_dot_dot_segment_in_a_branch_fails_without_calling_github(github, ws):
             {"org": {"login": "acme"}, "team": "platform"},
             "github.getTeam: inputs.org must be a string, not an object",
         ),
+        (
+            "github.addUserToOrg",
+            {"org": "acme", "username": ""},
+            "github.addUserToOrg: inputs.username is required "
+            "(the GitHub user's login)",
+        ),
+        (
+            "github.addUserToOrg",
+            {"org": "acme", "username": "octocat", "role": ["admin"]},
+            "github.addUserToOrg: inputs.role must be a string, not a list",
+        ),
+        (
+            "github.removeUserFromOrg",
+            {"username": "octocat"},
+            "github.removeUserFromOrg: inputs.org is required (the organization)",
+        ),
+        (
+            "github.removeUserFromOrg",
+            {"org": "acme", "username": ".."},
+            "github.removeUserFromOrg: inputs.username has an empty, '.' or '..' "
+            "path segment",
+        ),
+        (
+            "github.updateBranchProtectionRules",
+            {"repo": "acme/payments", "branch": "main"},
+            "github.updateBranchProtectionRules: inputs.rules is required "
+            "(GitHub's branch protection settings)",
+        ),
+        (
+            "github.updateBranchProtectionRules",
+            {"repo": "acme/payments", "branch": "main", "rules": "{enforce_admins}"},
+            "github.updateBranchProtectionRules: inputs.rules must be an object "
+            "(or JSON text of one)",
+        ),
+        (
+            "github.updateBranchProtectionRules",
+            {"repo": "acme/payments", "branch": "main", "rules": "[]"},
+            "github.updateBranchProtectionRules: inputs.rules must be an object, "
+            "not a list",
+        ),
+        (
+            "github.updateBranchProtectionRules",
+            {"repo": "acme/payments", "rules": RULES},
+            "github.updateBranchProtectionRules: inputs.branch is required "
+            "(the protected branch)",
+        ),
+        (
+            "github.getBranchProtectionRules",
+            {"repo": "acme/payments"},
+            "github.getBranchProtectionRules: inputs.branch is required "
+            "(the protected branch)",
+        ),
+        (
+            "github.getBranchProtectionRules",
+            {"branch": "main"},
+            "github.getBranchProtectionRules: inputs.repo is required "
+            "(the repository's full name, owner/name)",
+        ),
+        (
+            "github.deleteBranchProtectionRules",
+            {"repo": "payments", "branch": "main"},
+            "github.deleteBranchProtectionRules: inputs.repo must be a repository's "
+            "full name, owner/name, not 'payments'",
+        ),
+        (
+            "github.deleteBranchProtectionRules",
+            {"repo": "acme/payments", "branch": "main/../../../orgs"},
+            "github.deleteBranchProtectionRules: inputs.branch has an empty, '.' "
+            "or '..' path segment",
+        ),
+        (
+            "github.createOrUpdateCustomPropertyValues",
+            {"repo": "acme/payments", "properties": " "},
+            "github.createOrUpdateCustomPropertyValues: inputs.properties is "
+            'required (a list of {"property_name", "value"} objects, or an object '
+            "with that list as properties)",
+        ),
+        (
+            "github.createOrUpdateCustomPropertyValues",
+            {"repo": "acme/payments", "properties": "tier=gold"},
+            "github.createOrUpdateCustomPropertyValues: inputs.properties must be "
+            'a list of {"property_name", "value"} objects, or an object with that '
+            "list as properties (or JSON text of one)",
+        ),
+        (
+            "github.createOrUpdateCustomPropertyValues",
+            {"repo": "acme/payments", "properties": {"tier": "gold"}},
+            "github.createOrUpdateCustomPropertyValues: inputs.properties must be "
+            'a list of {"property_name", "value"} objects, or an object with that '
+            "list as properties",
+        ),
+        (
+            "github.createOrUpdateCustomPropertyValues",
+            {"repo": "acme/payments", "properties": '{"properties": []}'},
+            "github.createOrUpdateCustomPropertyValues: inputs.properties must be "
+            'a list of {"property_name", "value"} objects, or an object with that '
+            "list as properties",
+        ),
+        (
+            "github.createOrUpdateCustomPropertyValues",
+            {"repo": "acme/payments", "properties": [{"name": "tier"}]},
+            "github.createOrUpdateCustomPropertyValues: inputs.properties must name "
+            'each property: {"property_name": …, "value": …}, '
+            "not {'name': 'tier'}",
+        ),
+        (
+            "github.createOrUpdateCustomPropertyValues",
+            {"properties": PROPERTY_VALUES},
+            "github.createOrUpdateCustomPropertyValues: inputs.repo is required "
+            "(the repository's full name, owner/name)",
+        ),
     ],
     ids=[
         "a missing sha",
@@ -695,6 +1010,24 @@ def test_a_dot_dot_segment_in_a_branch_fails_without_calling_github(github, ws):
         "a flag that is not true or false",
         "workflow inputs that are not an object",
         "an object where a string belongs",
+        "an org membership without a username",
+        "an org role that is not a string",
+        "an org membership without an org",
+        "a username that is a dot-dot segment",
+        "branch protection without rules",
+        "branch protection rules that are not JSON",
+        "branch protection rules that are a list",
+        "branch protection rules without a branch",
+        "reading branch protection without a branch",
+        "reading branch protection without a repository",
+        "deleting branch protection of a repository without its owner",
+        "deleting branch protection of a dot-dot branch",
+        "custom property values that render blank",
+        "custom property values that are not JSON",
+        "custom property values as a plain mapping",
+        "an empty list of custom property values",
+        "a custom property value without its property name",
+        "custom property values without a repository",
     ],
 )
 def test_bad_inputs_fail_the_step_naming_the_action_and_input_without_calling_github(
@@ -815,6 +1148,106 @@ def test_a_missing_branch_fails_with_githubs_not_found(github, ws):
 
     assert outcome.status == "FAILED"
     assert outcome.error == "github.getBranch: GitHub answered 404: Branch not found"
+
+
+@pytest.mark.parametrize(
+    ("identifier", "inputs", "method", "path", "status", "answer", "error"),
+    [
+        (
+            "github.addUserToOrg",
+            {"org": "acme", "username": "octocat", "role": "owner"},
+            "PUT",
+            "/orgs/acme/memberships/octocat",
+            422,
+            {
+                "message": "Validation Failed",
+                "errors": [
+                    {"resource": "Membership", "field": "role", "code": "invalid"}
+                ],
+            },
+            "GitHub answered 422: Validation Failed (Membership role invalid)",
+        ),
+        (
+            "github.removeUserFromOrg",
+            {"org": "acme", "username": "octocat"},
+            "DELETE",
+            "/orgs/acme/memberships/octocat",
+            403,
+            {"message": "You must be an admin to remove a member."},
+            "GitHub answered 403: You must be an admin to remove a member.",
+        ),
+        (
+            "github.updateBranchProtectionRules",
+            {"repo": "acme/payments", "branch": "main", "rules": {}},
+            "PUT",
+            "/repos/acme/payments/branches/main/protection",
+            422,
+            {
+                "message": "Invalid request.",
+                "errors": [
+                    '"enforce_admins", "required_pull_request_reviews", '
+                    '"required_status_checks", "restrictions" weren\'t supplied.'
+                ],
+            },
+            "GitHub answered 422: Invalid request. "
+            '("enforce_admins", "required_pull_request_reviews", '
+            '"required_status_checks", "restrictions" weren\'t supplied.)',
+        ),
+        (
+            "github.getBranchProtectionRules",
+            {"repo": "acme/payments", "branch": "main"},
+            "GET",
+            "/repos/acme/payments/branches/main/protection",
+            404,
+            {"message": "Branch not protected"},
+            "GitHub answered 404: Branch not protected",
+        ),
+        (
+            "github.deleteBranchProtectionRules",
+            {"repo": "acme/payments", "branch": "main"},
+            "DELETE",
+            "/repos/acme/payments/branches/main/protection",
+            403,
+            {
+                "message": "Upgrade to GitHub Pro or make this repository public "
+                "to enable this feature."
+            },
+            "GitHub answered 403: Upgrade to GitHub Pro or make this repository "
+            "public to enable this feature.",
+        ),
+        (
+            "github.createOrUpdateCustomPropertyValues",
+            {"repo": "acme/payments", "properties": PROPERTY_VALUES},
+            "PATCH",
+            "/repos/acme/payments/properties/values",
+            422,
+            {"message": "Property name tier is not defined for the organization"},
+            "GitHub answered 422: Property name tier is not defined for the "
+            "organization",
+        ),
+    ],
+    ids=[
+        "adding a user to an organization with a bad role",
+        "removing a user without being an admin",
+        "updating branch protection without GitHub's required settings",
+        "reading the protection of an unprotected branch",
+        "deleting branch protection where the plan has none",
+        "setting a custom property the organization does not define",
+    ],
+)
+def test_a_github_refusal_fails_the_step_with_the_action_and_githubs_message(
+    identifier, inputs, method, path, status, answer, error, github, ws
+):
+    github.route(method, path, status=status, json=answer)
+
+    outcome = run(identifier, inputs, ws)
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == f"{identifier}: {error}"
+    assert outcome.outputs == {"status": status, "body": answer}
+    [request] = github.requests
+    assert (request.method, request.path) == (method, path)
+    assert TOKEN not in outcome.error
 
 
 def test_an_error_without_json_shows_the_start_of_the_body(github, ws):
