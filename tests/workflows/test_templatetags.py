@@ -1,4 +1,9 @@
-from workflows.templatetags.workflow_tags import block_type, markdown, status_badge
+from workflows.templatetags.workflow_tags import (
+    block_type,
+    markdown,
+    markdown_inline,
+    status_badge,
+)
 
 
 def test_markdown_renders_and_strips_scripts():
@@ -27,3 +32,14 @@ def test_a_long_block_type_may_wrap_after_its_underscores():
 
 def test_a_block_type_is_escaped():
     assert block_type("<b>_X") == "&lt;b&gt;_<wbr>X"
+
+
+def test_inline_markdown_keeps_code_and_emphasis_and_flattens_the_rest():
+    html = markdown_inline(
+        "# Deploy\n\nPass `ctx` **now**, see [docs](https://x.test)."
+    )
+    assert html == "Deploy\nPass <code>ctx</code> <strong>now</strong>, see docs."
+
+
+def test_inline_markdown_strips_scripts():
+    assert "<script" not in markdown_inline("<script>alert(1)</script>hi")

@@ -47,6 +47,14 @@ def markdown(text: str) -> str:
     return mark_safe(nh3.clean(html))  # noqa: S308 - nh3 removed anything unsafe
 
 
+@register.filter
+def markdown_inline(text: str) -> str:
+    """Markdown as one run of text (lists and the like): paragraphs, headings
+    and links become plain text; code and emphasis stay."""
+    html = markdown_lib.markdown(text or "")
+    return mark_safe(nh3.clean(html, tags={"code", "strong", "em"}))  # noqa: S308 - nh3 removed anything unsafe
+
+
 @register.simple_tag(takes_context=True)
 def unread_notification_count(context) -> int:
     """Unread notifications of the current member in the current workspace (one query)."""
