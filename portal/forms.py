@@ -271,6 +271,7 @@ INTEGRATION_DEFAULT_BASE_URLS = {
     Integration.Kind.MS_TEAMS: "https://graph.microsoft.com/v1.0",
     Integration.Kind.GITHUB: "https://api.github.com",
     Integration.Kind.PAGERDUTY: "https://api.pagerduty.com",
+    Integration.Kind.GITLAB: "https://gitlab.com",
 }
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -328,12 +329,12 @@ class IntegrationForm(CrispyMixin, forms.Form):
         max_length=200,
         required=False,
         label="Base URL",
-        help_text="Leave empty for the default: https://slack.com for Slack, https://graph.microsoft.com/v1.0 for Microsoft Teams, https://api.github.com for GitHub (give your GitHub Enterprise API address instead, such as https://github.example.com/api/v3), https://api.pagerduty.com for PagerDuty. Jira has no default: give your site's address, such as https://acme.atlassian.net.",
+        help_text="Leave empty for the default: https://slack.com for Slack, https://graph.microsoft.com/v1.0 for Microsoft Teams, https://api.github.com for GitHub (give your GitHub Enterprise API address instead, such as https://github.example.com/api/v3), https://api.pagerduty.com for PagerDuty, https://gitlab.com for GitLab (give your self-managed instance's address instead, such as https://gitlab.example.com; Cairn calls its API at /api/v4). Jira has no default: give your site's address, such as https://acme.atlassian.net.",
     )
     token = forms.CharField(
         max_length=4000,
         widget=_secret_input(),
-        help_text="The bot or app token (for GitHub, a personal access or app installation token; for PagerDuty, a REST API key; for Jira Cloud, email:API token, for Jira Data Center a personal access token). Stored encrypted; nobody can read it here again.",
+        help_text="The bot or app token (for GitHub, a personal access or app installation token; for PagerDuty, a REST API key; for GitLab, a personal, group or project access token with the api scope; for Jira Cloud, email:API token, for Jira Data Center a personal access token). Stored encrypted; nobody can read it here again.",
     )
 
     def __init__(

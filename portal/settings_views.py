@@ -83,7 +83,7 @@ SECTIONS = [
         "Integrations",
         "settings:integrations",
         P.MANAGE_SECRETS,
-        "Slack and Microsoft Teams connections that notification blocks send through.",
+        "Slack, Microsoft Teams, GitHub, PagerDuty, Jira and GitLab connections that blocks call through.",
         "puzzle-piece",
     ),
     Section(

@@ -10,7 +10,8 @@ Outputs follow Cortex's API answers: the entity actions return the entity in the
 shape of `GET /api/v1/catalog/{tag}` plus `ok`, `violations`, `created` and
 `dryRun`; the metric action returns the stored data point.
 
-Anything else (`github.*`, `gitlab.*`, unknown names) fails by name.
+The block sends `github.*` identifiers to `workflows.github_actions` and
+`gitlab.*` ones to `workflows.gitlab_actions`; anything else fails here by name.
 """
 
 from __future__ import annotations

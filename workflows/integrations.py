@@ -60,3 +60,8 @@ def github_headers(token: str) -> dict[str, str]:
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": "2022-11-28",
     }
+
+
+def gitlab_headers(token: str) -> dict[str, str]:
+    """The headers that sign a request to GitLab's REST API with `token`."""
+    return {"PRIVATE-TOKEN": token, "Accept": "application/json"}

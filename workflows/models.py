@@ -335,7 +335,7 @@ class Secret(models.Model):
 
 
 class Integration(models.Model):
-    """A workspace integration (Slack, Microsoft Teams, GitHub, PagerDuty, Jira) with its base URL and token."""
+    """A workspace integration (Slack, Microsoft Teams, GitHub, PagerDuty, Jira, GitLab) with its base URL and token."""
 
     class Kind(models.TextChoices):
         SLACK = "SLACK", "Slack"
@@ -343,6 +343,7 @@ class Integration(models.Model):
         GITHUB = "GITHUB", "GitHub"
         PAGERDUTY = "PAGERDUTY", "PagerDuty"
         JIRA = "JIRA", "Jira"
+        GITLAB = "GITLAB", "GitLab"
 
     workspace = models.ForeignKey(
         Workspace, models.CASCADE, related_name="integrations"

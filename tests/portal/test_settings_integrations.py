@@ -1,5 +1,5 @@
-"""Settings: Slack, Microsoft Teams, GitHub, PagerDuty and Jira integrations
-(tokens stored encrypted)."""
+"""Settings: Slack, Microsoft Teams, GitHub, PagerDuty, Jira and GitLab
+integrations (tokens stored encrypted)."""
 
 import re
 
@@ -42,6 +42,7 @@ def _update(client, integration, **data):
         ("MS_TEAMS", "https://graph.microsoft.com/v1.0"),
         ("GITHUB", "https://api.github.com"),
         ("PAGERDUTY", "https://api.pagerduty.com"),
+        ("GITLAB", "https://gitlab.com"),
     ],
 )
 def test_a_manager_adds_an_integration_with_the_default_alias_and_url(
@@ -128,6 +129,26 @@ def test_a_base_url_must_be_an_http_url(client, ws, mona, value):
     assert r.status_code == 400
     assert "is not an http or https URL" in r.content.decode()
     assert not Integration.objects.exists()
+
+
+def test_a_gitlab_integration_may_point_at_a_self_managed_instance(client, ws, mona):
+    client.force_login(mona)
+    r = _add(
+        client,
+        kind="GITLAB",
+        base_url="https://gitlab.example.com/",
+        token="glpat-0123456789",
+    )
+    assert r.status_code == 302
+    integration = Integration.objects.get(workspace=ws)
+    assert (integration.kind, integration.base_url) == (
+        "GITLAB",
+        "https://gitlab.example.com",
+    )
+    html = client.get(reverse("settings:integrations")).content.decode()
+    assert "GitLab</a>" in html
+    assert "<strong>GitLab</strong>: the <code>gitlab.*</code> actions" in html
+    assert "glpat-0123456789" not in html
 
 
 def test_a_jira_integration_needs_the_sites_address(client, ws, mona):

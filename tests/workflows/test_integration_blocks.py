@@ -6,6 +6,7 @@ its test_block_*.py, against the same real HTTP server on 127.0.0.1."""
 import pytest
 
 from tests.workflows.blockctx import make_ctx
+from workflows.blocks.advanced_http_request import AdvancedHttpRequest
 from workflows.blocks.github_create_or_update_file import GitHubCreateOrUpdateFile
 from workflows.blocks.jira_create_issue import JiraCreateIssue
 from workflows.blocks.ms_teams import MsTeams
@@ -76,6 +77,17 @@ BLOCKS = [
             "issueSummary": "Say hi",
         },
         id="JIRA_CREATE_ISSUE",
+    ),
+    pytest.param(
+        AdvancedHttpRequest,
+        Kind.GITLAB,
+        "integrationAlias",
+        {
+            "type": "ADVANCED_HTTP_REQUEST",
+            "actionIdentifier": "gitlab.getProject",
+            "inputs": {"project": "acme/payments"},
+        },
+        id="ADVANCED_HTTP_REQUEST gitlab.*",
     ),
 ]
 

@@ -1,16 +1,19 @@
 """ADVANCED_HTTP_REQUEST: a named action (`actionIdentifier`) with templated `inputs`.
 
 Cairn runs the `cortex.*` actions of `workflows.cortex_actions` against its own
-catalog, as the run's initiator, and the `github.*` actions of
-`workflows.github_actions` through the workspace's GitHub integration
+catalog, as the run's initiator, the `github.*` actions of
+`workflows.github_actions` through the workspace's GitHub integration and the
+`gitlab.*` actions of `workflows.gitlab_actions` through its GitLab integration
 (`integrationAlias`, rendered; empty for the default one). Other identifiers
-(unknown `github.*` ones, `gitlab.*`…) fail by name. Every string in `inputs` is
+(unknown `github.*` or `gitlab.*` ones…) fail by name. Every string in `inputs` is
 Mustache-rendered over the run state first; the rendered map is the step's inputs.
 """
 
 from __future__ import annotations
 
-from workflows import cortex_actions, github_actions
+from types import ModuleType
+
+from workflows import cortex_actions, github_actions, gitlab_actions
 
 from .base import Block, BlockContext, Outcome
 
@@ -31,7 +34,9 @@ class AdvancedHttpRequest(Block):
             )
         inputs = ctx.render(raw_inputs)
         if identifier.startswith("github."):
-            return self._github(ctx, identifier, inputs)
+            return self._integration(ctx, identifier, inputs, github_actions)
+        if identifier.startswith("gitlab."):
+            return self._integration(ctx, identifier, inputs, gitlab_actions)
         try:
             outputs = cortex_actions.run_action(
                 identifier, inputs, workspace=ctx.workspace, initiator=ctx.initiator
@@ -40,16 +45,22 @@ class AdvancedHttpRequest(Block):
             return Outcome.failed(str(exc), inputs=inputs)
         return Outcome.completed(outputs, inputs=inputs)
 
-    def _github(self, ctx: BlockContext, identifier: str, inputs: dict) -> Outcome:
+    def _integration(
+        self, ctx: BlockContext, identifier: str, inputs: dict, actions: ModuleType
+    ) -> Outcome:
+        """Run a `github.*` or `gitlab.*` action through the integration it names."""
         alias = ctx.render(ctx.schema.get("integrationAlias") or "")
         if not isinstance(alias, str):
             return Outcome.failed(
                 "Bad configuration: integrationAlias must be a string", inputs=inputs
             )
         try:
-            outputs = github_actions.run_action(
+            outputs = actions.run_action(
                 identifier, inputs, workspace=ctx.workspace, alias=alias
             )
-        except github_actions.GitHubActionError as exc:
+        except (
+            github_actions.GitHubActionError,
+            gitlab_actions.GitLabActionError,
+        ) as exc:
             return Outcome.failed(str(exc), inputs=inputs, outputs=exc.outputs)
         return Outcome.completed(outputs, inputs=inputs)
