@@ -9,6 +9,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Layout
 from django import forms
 from django.core.validators import validate_slug
+from django.utils.html import format_html, format_html_join
 
 from catalog.models import Team
 from workflows.models import Integration, OutboundAllowlistEntry, Secret
@@ -266,6 +267,45 @@ class SecretEditForm(CrispyMixin, forms.Form):
     )
 
 
+# What each kind's Base URL and Token fields want, shown under them (for the
+# chosen kind only, where the page has JavaScript):
+_INTEGRATION_HINTS = {
+    Integration.Kind.SLACK: (
+        "Leave empty for https://slack.com.",
+        "A bot token (xoxb-…) that may post to the channels blocks name.",
+    ),
+    Integration.Kind.MS_TEAMS: (
+        "Leave empty for https://graph.microsoft.com/v1.0.",
+        "A Microsoft Graph access token that may send channel messages.",
+    ),
+    Integration.Kind.GITHUB: (
+        "Leave empty for https://api.github.com; for GitHub Enterprise give its API address, such as https://github.example.com/api/v3.",
+        "A personal access token or an app installation token.",
+    ),
+    Integration.Kind.PAGERDUTY: (
+        "Leave empty for https://api.pagerduty.com.",
+        "A REST API key.",
+    ),
+    Integration.Kind.JIRA: (
+        "Required: your site's address, such as https://acme.atlassian.net.",
+        "For Jira Cloud, email:API token; for Jira Data Center, a personal access token.",
+    ),
+    Integration.Kind.GITLAB: (
+        "Leave empty for https://gitlab.com; for a self-managed instance give its address, such as https://gitlab.example.com (Cairn calls its API at /api/v4).",
+        "A personal, group or project access token with the api scope.",
+    ),
+}
+
+
+def _hints(kinds, which: int, suffix: str = "") -> str:
+    """Each kind's hint in a span the page shows only for the chosen kind."""
+    return format_html_join(
+        " ",
+        '<span data-kind-hint="{}">{}</span>',
+        ((kind, _INTEGRATION_HINTS[kind][which]) for kind in kinds),
+    ) + (format_html(" {}", suffix) if suffix else "")
+
+
 INTEGRATION_DEFAULT_BASE_URLS = {
     Integration.Kind.SLACK: "https://slack.com",
     Integration.Kind.MS_TEAMS: "https://graph.microsoft.com/v1.0",
@@ -325,17 +365,8 @@ class IntegrationForm(CrispyMixin, forms.Form):
         validators=[validate_slug],
         help_text="Tells several integrations of one kind apart; blocks that name none use “default”. Letters, numbers, hyphens and underscores.",
     )
-    base_url = forms.CharField(
-        max_length=200,
-        required=False,
-        label="Base URL",
-        help_text="Leave empty for the default: https://slack.com for Slack, https://graph.microsoft.com/v1.0 for Microsoft Teams, https://api.github.com for GitHub (give your GitHub Enterprise API address instead, such as https://github.example.com/api/v3), https://api.pagerduty.com for PagerDuty, https://gitlab.com for GitLab (give your self-managed instance's address instead, such as https://gitlab.example.com; Cairn calls its API at /api/v4). Jira has no default: give your site's address, such as https://acme.atlassian.net.",
-    )
-    token = forms.CharField(
-        max_length=4000,
-        widget=_secret_input(),
-        help_text="The bot or app token (for GitHub, a personal access or app installation token; for PagerDuty, a REST API key; for GitLab, a personal, group or project access token with the api scope; for Jira Cloud, email:API token, for Jira Data Center a personal access token). Stored encrypted; nobody can read it here again.",
-    )
+    base_url = forms.CharField(max_length=200, required=False, label="Base URL")
+    token = forms.CharField(max_length=4000, widget=_secret_input())
 
     def __init__(
         self,
@@ -347,13 +378,18 @@ class IntegrationForm(CrispyMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.workspace = workspace
         self.integration = integration
+        kinds = list(Integration.Kind) if integration is None else [integration.kind]
+        self.fields["base_url"].help_text = _hints(kinds, 0)
+        self.fields["token"].help_text = _hints(
+            kinds, 1, "Stored encrypted; nobody can read it here again."
+        )
         if integration is None:
             self.fields["alias"].initial = "default"
         else:
             del self.fields["kind"]
             self.fields["token"].required = False
             self.fields["token"].label = "New token"
-            self.fields["token"].help_text = KEEP_CURRENT_VALUE
+            self.fields["token"].help_text = _hints(kinds, 1, KEEP_CURRENT_VALUE)
 
     def clean_base_url(self) -> str:
         value = self.cleaned_data["base_url"].strip()

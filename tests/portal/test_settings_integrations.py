@@ -334,3 +334,17 @@ def test_integrations_page_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(8):
         r = client.get(reverse("settings:integrations"))
     assert r.content.decode().count(">Set</span>") == 60
+
+
+def test_the_edit_form_gives_only_its_own_kinds_hints(client, ws, mona):
+    client.force_login(mona)
+    integration = _integration(ws, Integration.Kind.JIRA, base_url="https://acme.test")
+
+    page = client.get(
+        reverse("settings:integration-edit", args=[integration.pk])
+    ).content.decode()
+
+    assert "your site&#x27;s address" in page
+    assert "email:API token" in page
+    assert "https://slack.com" not in page
+    assert "api scope" not in page
