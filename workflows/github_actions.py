@@ -34,149 +34,28 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
 
-from workflows import outbound
-from workflows.integrations import IntegrationError, find_integration, github_headers
+from workflows import outbound, service_actions
+from workflows.integrations import github_headers
 
 if TYPE_CHECKING:
-    from portal.models import Workspace
+    pass
 
-MAX_PAGES = 10
-PER_PAGE = 100
+MAX_PAGES = service_actions.MAX_PAGES
 
 
-class GitHubActionError(Exception):
+class GitHubActionError(service_actions.ActionError):
     """The action can't run or GitHub refused it; the message is shown on the step."""
-
-    def __init__(self, message: str, outputs: dict | None = None):
-        super().__init__(message)
-        self.outputs = outputs or {}
 
 
 # Inputs ----------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"^[1-9][0-9]*$")
 
+class Inputs(service_actions.Inputs):
+    """The shared checked inputs, failing with GitHubActionError, plus a repository."""
 
-class Inputs:
-    """The rendered inputs, read with checks whose errors name the action and input."""
-
-    def __init__(self, action: str, raw: dict):
-        self.action = action
-        self.raw = raw
-
-    def fail(self, problem: str) -> GitHubActionError:
-        return GitHubActionError(f"{self.action}: {problem}")
-
-    def given(self, key: str) -> bool:
-        value = self.raw.get(key)
-        return not (value is None or (isinstance(value, str) and not value.strip()))
-
-    def text(self, key: str, what: str = "") -> str:
-        """A required string input (numbers are accepted as their text)."""
-        if not self.given(key):
-            hint = f" ({what})" if what else ""
-            raise self.fail(f"inputs.{key} is required{hint}")
-        return self._text(key)
-
-    def optional_text(self, key: str) -> str | None:
-        return self._text(key) if self.given(key) else None
-
-    def _text(self, key: str) -> str:
-        value = self.raw[key]
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.fail(f"inputs.{key} must be a string, not {_kind(value)}")
-        return str(value).strip()
-
-    def number(self, key: str, what: str = "") -> int:
-        text = self.text(key, what)
-        if not _NUMBER.match(text):
-            raise self.fail(
-                f"inputs.{key} must be a positive whole number, not {text!r}"
-            )
-        return int(text)
-
-    def flag(self, key: str) -> bool | None:
-        if not self.given(key):
-            return None
-        value = self.raw[key]
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise self.fail(f"inputs.{key} must be true or false, not {value!r}")
-
-    def required_mapping(self, key: str, what: str = "") -> dict:
-        """A required object input, given as a mapping or as JSON text."""
-        if not self.given(key):
-            hint = f" ({what})" if what else ""
-            raise self.fail(f"inputs.{key} is required{hint}")
-        return self.mapping(key)
-
-    def mapping(self, key: str) -> dict | None:
-        """An object input, given as a mapping or as JSON text."""
-        if not self.given(key):
-            return None
-        value = self.raw[key]
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise self.fail(
-                    f"inputs.{key} must be an object (or JSON text of one)"
-                ) from None
-        if not isinstance(value, dict):
-            raise self.fail(f"inputs.{key} must be an object, not {_kind(value)}")
-        return value
-
-    def strings(self, key: str, what: str = "") -> list[str]:
-        """A required list of strings; one string (or comma-separated text) also does."""
-        if not self.given(key):
-            hint = f" ({what})" if what else ""
-            raise self.fail(f"inputs.{key} is required{hint}")
-        items = self._list(key)
-        if not items:
-            raise self.fail(f"inputs.{key} is required{f' ({what})' if what else ''}")
-        return items
-
-    def _list(self, key: str) -> list[str]:
-        """A list of strings, possibly empty; a string is comma-separated items."""
-        value = self.raw[key]
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return [v.strip() for v in value if v.strip()]
-        raise self.fail(f"inputs.{key} must be a string or a list of strings")
-
-    def optional_fields(self, spec: dict[str, str]) -> dict:
-        """GitHub fields from the inputs of the same name that are given.
-
-        spec maps a field to its kind: "text", "flag", "number", "object" or "list".
-        """
-        fields: dict[str, Any] = {}
-        for key, kind in spec.items():
-            if not self.given(key):
-                continue
-            if kind == "text":
-                fields[key] = self._text(key)
-            elif kind == "flag":
-                fields[key] = self.flag(key)
-            elif kind == "number":
-                fields[key] = self.number(key)
-            elif kind == "object":
-                fields[key] = self.mapping(key)
-            elif kind == "list":
-                fields[key] = self._list(key)
-            else:  # pragma: no cover - a typo in a spec below
-                raise AssertionError(kind)
-        return fields
-
-    # Path parts --------------------------------------------------------------
+    error = GitHubActionError
 
     def repo(self) -> str:
         """`repo` as the path `owner/name` (an `owner` or `org` input may supply the owner)."""
@@ -192,158 +71,46 @@ class Inputs:
             )
         return "/".join(self._quoted("repo", part) for part in parts)
 
-    def segment(self, key: str, what: str = "") -> str:
-        """A required input that is one segment of the URL path, escaped."""
-        return self._quoted(key, self.text(key, what))
-
-    def path(self, key: str, what: str = "") -> str:
-        """A required input that may hold slashes (a branch, a file path), escaped."""
-        value = self.text(key, what).strip("/")
-        return "/".join(self._quoted(key, part) for part in value.split("/"))
-
-    def _quoted(self, key: str, part: str) -> str:
-        if part in ("", ".", ".."):
-            raise self.fail(f"inputs.{key} has an empty, '.' or '..' path segment")
-        return quote(part, safe="")
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", bool: "true or false"}.get(
-        type(value), type(value).__name__
-    )
-
 
 # The integration -------------------------------------------------------------------
 
 
-@dataclass
-class GitHub:
-    """Calls GitHub's API for one action, as the integration; raises GitHubActionError."""
+class GitHub(service_actions.Client):
+    """Calls GitHub's REST API (the integration's base URL) for one action."""
 
-    action: str
-    base_url: str
-    workspace: Workspace | None
-    token: str = field(repr=False)
+    service = "GitHub"
+    error = GitHubActionError
 
-    def url(self, path: str, query: dict | None = None) -> str:
-        url = self.base_url.rstrip("/") + path
-        query = {k: v for k, v in (query or {}).items() if v is not None}
-        return f"{url}?{urlencode(query)}" if query else url
+    def headers(self) -> dict[str, str]:
+        return github_headers(self.token)
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        query: dict | None = None,
-        missing_ok: bool = False,
-    ) -> Any:
-        """The parsed answer to `method path`; None for an empty answer, or a 404 if missing_ok."""
-        response = self._send(method, self.url(path, query), body)
-        if missing_ok and response.status == 404:
-            return None
-        self._check(response)
-        return response.body if response.body_bytes else None
-
-    def list(self, path: str, query: dict | None = None) -> list:
-        """Every item of a list endpoint, following `rel="next"` up to MAX_PAGES pages."""
-        items: list = []
-        url: str | None = self.url(path, {"per_page": PER_PAGE, **(query or {})})
-        for _ in range(MAX_PAGES):
-            if url is None:
-                break
-            response = self._send("GET", url, None)
-            self._check(response)
-            if not isinstance(response.body, list):
-                raise GitHubActionError(
-                    f"{self.action}: GitHub answered {response.url} with "
-                    f"{_kind(response.body)} where a list was expected"
+    def problem(self, response: outbound.Response) -> str:
+        """GitHub's `message`, and the messages (or codes) of its `errors`."""
+        body = response.body
+        if not isinstance(body, dict) or not body.get("message"):
+            return response.short_body() or "(no message)"
+        message = str(body["message"])
+        details = []
+        for error in body.get("errors") or []:
+            if isinstance(error, dict):
+                detail = error.get("message") or " ".join(
+                    str(error[k]) for k in ("resource", "field", "code") if error.get(k)
                 )
-            items.extend(response.body)
-            url = self._next_page(response.headers.get("link", ""))
-        return items
-
-    def _next_page(self, link: str) -> str | None:
-        match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', link)
-        if not match:
-            return None
-        url = match.group(1)
-        # The token goes only to the integration's own address:
-        base = self.base_url.rstrip("/")
-        return url if url.startswith(base + "/") else None
-
-    def _send(self, method: str, url: str, body: Any) -> outbound.Response:
-        from workflows.blocks.http_request import block_max_bytes, block_timeout
-
-        headers = github_headers(self.token)
-        content = None
-        if body is not None:
-            content = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        try:
-            return outbound.send(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                workspace=self.workspace,
-                timeout=block_timeout(),
-                max_bytes=block_max_bytes(),
-            )
-        except outbound.OutboundError as exc:
-            raise GitHubActionError(f"{self.action}: {exc}") from None
-
-    def _check(self, response: outbound.Response) -> None:
-        if response.ok:
-            return
-        raise GitHubActionError(
-            f"{self.action}: GitHub answered {response.status}: {_problem(response)}",
-            outputs={"status": response.status, "body": response.body},
-        )
+            else:
+                detail = str(error)
+            if detail:
+                details.append(detail)
+        return f"{message} ({'; '.join(details)})" if details else message
 
 
-def _problem(response: outbound.Response) -> str:
-    """GitHub's `message`, and the messages (or codes) of its `errors`."""
-    body = response.body
-    if not isinstance(body, dict) or not body.get("message"):
-        return response.short_body() or "(no message)"
-    message = str(body["message"])
-    details = []
-    for error in body.get("errors") or []:
-        if isinstance(error, dict):
-            detail = error.get("message") or " ".join(
-                str(error[k]) for k in ("resource", "field", "code") if error.get(k)
-            )
-        else:
-            detail = str(error)
-        if detail:
-            details.append(detail)
-    return f"{message} ({'; '.join(details)})" if details else message
-
-
-def _outputs(body: Any) -> dict:
-    if body is None or body == "":
-        return {}
-    if isinstance(body, dict):
-        return body
-    if isinstance(body, list):
-        return {"items": body}
-    return {"body": body}
-
+_outputs = service_actions.outputs
 
 # Actions ---------------------------------------------------------------------------
 
-Handler = Callable[[Inputs, GitHub], dict]
-ACTIONS: dict[str, Handler] = {}
-
-
-def action(name: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        ACTIONS[f"github.{name}"] = handler
-        return handler
-
-    return register
+_actions = service_actions.Actions("github", "GITHUB", GitHub, Inputs)
+ACTIONS = _actions.handlers
+action = _actions.action
+run_action = _actions.run
 
 
 # Branches and references
@@ -574,7 +341,9 @@ def create_or_update_file(inputs: Inputs, gh: GitHub) -> dict:
         raise inputs.fail("inputs.content is required (the file's text)")
     content = inputs.raw["content"]
     if not isinstance(content, str):
-        raise inputs.fail(f"inputs.content must be a string, not {_kind(content)}")
+        raise inputs.fail(
+            f"inputs.content must be a string, not {service_actions.kind(content)}"
+        )
     body: dict[str, Any] = {
         "message": inputs.text(message_key, "the commit message"),
         "content": base64.b64encode(content.encode()).decode(),
@@ -612,7 +381,11 @@ def delete_file(inputs: Inputs, gh: GitHub) -> dict:
 def find_file(inputs: Inputs, gh: GitHub) -> dict:
     query = inputs.text("query", "a GitHub code search query, e.g. 'name repo:o/r'")
     return _outputs(
-        gh.call("GET", "/search/code", query={"q": query, "per_page": PER_PAGE})
+        gh.call(
+            "GET",
+            "/search/code",
+            query={"q": query, "per_page": service_actions.PER_PAGE},
+        )
     )
 
 
@@ -886,29 +659,3 @@ def list_commits(inputs: Inputs, gh: GitHub) -> dict:
     if "sha" not in query and inputs.given("branch"):
         query["sha"] = inputs.text("branch")
     return _outputs(gh.list(f"/repos/{repo}/commits", query))
-
-
-# Running ---------------------------------------------------------------------------
-
-
-def run_action(
-    identifier: str,
-    inputs: dict,
-    *,
-    workspace: Workspace | None,
-    alias: str = "",
-    label: str = "",
-) -> dict:
-    """Run a `github.*` action; return its outputs or raise GitHubActionError.
-
-    Messages start with `label` (the identifier by default)."""
-    handler = ACTIONS.get(identifier)
-    if handler is None:
-        raise GitHubActionError(f"Cairn cannot execute action {identifier!r} yet")
-    label = label or identifier
-    try:
-        integration, token = find_integration(workspace, "GITHUB", alias.strip())
-    except IntegrationError as exc:
-        raise GitHubActionError(f"{label}: {exc}") from None
-    github = GitHub(label, integration.base_url, workspace, token)
-    return handler(Inputs(label, inputs), github)

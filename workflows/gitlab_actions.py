@@ -18,7 +18,7 @@ message; `rule_name`, `project_name`, `project_description` and
 `pipeline_description` are GitLab's `name` and `description`. Optional inputs
 that Cortex's descriptors don't show are GitLab's own field names
 (`visibility`, `protected`, `cron_timezone`, …) and are sent only when given
-and not empty. Inputs are read with `github_actions.Inputs`, so the checks and
+and not empty. Inputs are read with `service_actions.Inputs`, so the checks and
 their messages are the same as for the `github.*` actions.
 
 Outputs: Cortex doesn't document what these actions output, so they are
@@ -38,31 +38,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from workflows import github_actions, outbound
-from workflows.github_actions import _kind, _outputs
-from workflows.integrations import IntegrationError, find_integration, gitlab_headers
+from workflows import outbound, service_actions
+from workflows.integrations import gitlab_headers
 
 if TYPE_CHECKING:
-    from portal.models import Workspace
+    pass
 
-MAX_PAGES = 10
-PER_PAGE = 100
+MAX_PAGES = service_actions.MAX_PAGES
+_outputs = service_actions.outputs
 API_PATH = "/api/v4"
 
 
-class GitLabActionError(Exception):
+class GitLabActionError(service_actions.ActionError):
     """The action can't run or GitLab refused it; the message is shown on the step."""
-
-    def __init__(self, message: str, outputs: dict | None = None):
-        super().__init__(message)
-        self.outputs = outputs or {}
 
 
 # Inputs ----------------------------------------------------------------------------
@@ -70,11 +62,10 @@ class GitLabActionError(Exception):
 _COUNT = re.compile(r"^[0-9]+$")
 
 
-class Inputs(github_actions.Inputs):
-    """github_actions' checked inputs, failing with GitLabActionError, plus GitLab's parts."""
+class Inputs(service_actions.Inputs):
+    """The shared checked inputs, failing with GitLabActionError, plus GitLab's parts."""
 
-    def fail(self, problem: str) -> GitLabActionError:  # type: ignore[override]
-        return GitLabActionError(f"{self.action}: {problem}")
+    error = GitLabActionError
 
     def project(self) -> str:
         """`project` as a path segment: a numeric id, or the full path URL-encoded."""
@@ -143,97 +134,33 @@ def api_url(base_url: str) -> str:
     return base if base.endswith(API_PATH) else base + API_PATH
 
 
-@dataclass
-class GitLab:
-    """Calls GitLab's API for one action, as the integration; raises GitLabActionError."""
+class GitLab(service_actions.Client):
+    """Calls GitLab's REST API v4 (under the integration's base URL) for one action."""
 
-    action: str
-    base_url: str
-    workspace: Workspace | None
-    token: str = field(repr=False)
+    service = "GitLab"
+    error = GitLabActionError
 
     @property
     def api(self) -> str:
         return api_url(self.base_url)
 
-    def url(self, path: str, query: dict | None = None) -> str:
-        url = self.api + path
-        query = {k: v for k, v in (query or {}).items() if v is not None}
-        return f"{url}?{urlencode(query)}" if query else url
+    def headers(self) -> dict[str, str]:
+        return gitlab_headers(self.token)
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        query: dict | None = None,
-    ) -> Any:
-        """The parsed answer to `method path`; None for an empty answer."""
-        response = self._send(method, self.url(path, query), body)
-        self._check(response)
-        return response.body if response.body_bytes else None
+    def problem(self, response: outbound.Response) -> str:
+        return _problem(response)
 
-    def list(self, path: str, query: dict | None = None) -> list:
-        """Every item of a list endpoint, following the next pages up to MAX_PAGES."""
-        items: list = []
-        url: str | None = self.url(path, {"per_page": PER_PAGE, **(query or {})})
-        for _ in range(MAX_PAGES):
-            if url is None:
-                break
-            response = self._send("GET", url, None)
-            self._check(response)
-            if not isinstance(response.body, list):
-                raise GitLabActionError(
-                    f"{self.action}: GitLab answered {response.url} with "
-                    f"{_kind(response.body)} where a list was expected"
-                )
-            items.extend(response.body)
-            url = self._next_page(url, response.headers)
-        return items
-
-    def _next_page(self, url: str, headers: dict[str, str]) -> str | None:
+    def next_page(self, url: str, headers: dict[str, str]) -> str | None:
         """`Link: rel="next"` (on the integration's own address, so the token
         stays home), else `X-Next-Page` (empty on the last page) on `url`."""
-        match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', headers.get("link", ""))
-        if match:
-            following = match.group(1)
-            return following if following.startswith(self.api + "/") else None
+        if re.search(r'rel="?next"?', headers.get("link", "")):
+            return super().next_page(url, headers)
         page = headers.get("x-next-page", "").strip()
         if not page.isdigit():
             return None
         parts = urlsplit(url)
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "page"]
         return urlunsplit(parts._replace(query=urlencode([*query, ("page", page)])))
-
-    def _send(self, method: str, url: str, body: Any) -> outbound.Response:
-        from workflows.blocks.http_request import block_max_bytes, block_timeout
-
-        headers = gitlab_headers(self.token)
-        content = None
-        if body is not None:
-            content = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        try:
-            return outbound.send(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                workspace=self.workspace,
-                timeout=block_timeout(),
-                max_bytes=block_max_bytes(),
-            )
-        except outbound.OutboundError as exc:
-            raise GitLabActionError(f"{self.action}: {exc}") from None
-
-    def _check(self, response: outbound.Response) -> None:
-        if response.ok:
-            return
-        raise GitLabActionError(
-            f"{self.action}: GitLab answered {response.status}: {_problem(response)}",
-            outputs={"status": response.status, "body": response.body},
-        )
 
 
 def _problem(response: outbound.Response) -> str:
@@ -261,16 +188,10 @@ def _message(message: Any) -> str:
 
 # Actions ---------------------------------------------------------------------------
 
-Handler = Callable[[Inputs, GitLab], dict]
-ACTIONS: dict[str, Handler] = {}
-
-
-def action(name: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        ACTIONS[f"gitlab.{name}"] = handler
-        return handler
-
-    return register
+_actions = service_actions.Actions("gitlab", "GITLAB", GitLab, Inputs)
+ACTIONS = _actions.handlers
+action = _actions.action
+run_action = _actions.run
 
 
 def _renamed(inputs: Inputs, names: dict[str, str]) -> dict:
@@ -380,7 +301,9 @@ def _file_change(inputs: Inputs) -> tuple[str, dict]:
         raise inputs.fail("inputs.content is required (the file's content)")
     content = inputs.raw["content"]
     if not isinstance(content, str):
-        raise inputs.fail(f"inputs.content must be a string, not {_kind(content)}")
+        raise inputs.fail(
+            f"inputs.content must be a string, not {service_actions.kind(content)}"
+        )
     body = {**_commit(inputs), "content": content}
     encoding = inputs.optional_text("encoding")
     if encoding is not None:
@@ -711,29 +634,3 @@ def get_push_rule(inputs: Inputs, gl: GitLab) -> dict:
 @action("deletePushRule")
 def delete_push_rule(inputs: Inputs, gl: GitLab) -> dict:
     return _outputs(gl.call("DELETE", f"/projects/{inputs.project()}/push_rule"))
-
-
-# Running ---------------------------------------------------------------------------
-
-
-def run_action(
-    identifier: str,
-    inputs: dict,
-    *,
-    workspace: Workspace | None,
-    alias: str = "",
-    label: str = "",
-) -> dict:
-    """Run a `gitlab.*` action; return its outputs or raise GitLabActionError.
-
-    Messages start with `label` (the identifier by default)."""
-    handler = ACTIONS.get(identifier)
-    if handler is None:
-        raise GitLabActionError(f"Cairn cannot execute action {identifier!r} yet")
-    label = label or identifier
-    try:
-        integration, token = find_integration(workspace, "GITLAB", alias.strip())
-    except IntegrationError as exc:
-        raise GitLabActionError(f"{label}: {exc}") from None
-    gitlab = GitLab(label, integration.base_url, workspace, token)
-    return handler(Inputs(label, inputs), gitlab)

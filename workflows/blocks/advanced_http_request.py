@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from workflows import cortex_actions, github_actions, gitlab_actions
+from workflows import cortex_actions, github_actions, gitlab_actions, service_actions
 
 from .base import Block, BlockContext, Outcome
 
@@ -58,9 +58,6 @@ class AdvancedHttpRequest(Block):
             outputs = actions.run_action(
                 identifier, inputs, workspace=ctx.workspace, alias=alias
             )
-        except (
-            github_actions.GitHubActionError,
-            gitlab_actions.GitLabActionError,
-        ) as exc:
+        except service_actions.ActionError as exc:
             return Outcome.failed(str(exc), inputs=inputs, outputs=exc.outputs)
         return Outcome.completed(outputs, inputs=inputs)
