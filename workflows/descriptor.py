@@ -25,13 +25,22 @@ Decisions:
   `runRestrictionPolicies: []`, `restrictActionCompletionToRunnerUser: false`; an
   ENTITY filter without `ownershipScope` gets `ALL` (Cortex's own
   trigger-github-release.yaml has a bare `filter: {type: ENTITY}`). In blocks,
-  `inputOverrides: []` and `headers: {}`; in inputs and overrides, the booleans
+  `inputOverrides: []`, `headers: {}` and a GITHUB_CREATE_OR_UPDATE_FILE's
+  `alias: ""` (the default integration); in inputs and overrides, the booleans
   Cortex documents as "Defaults to `false`" (`allowMultiple`,
   `allowAdditionalOptions`, `shouldDisplayOptionsAsHierarchy`, `disabled`,
   `editable`).
 - A key whose value is null is absent (`jsValidatorScript: null`). Free-form JSON
   values are kept as written, nulls included: `defaultValue`, the `inputs` of
   ADVANCED_HTTP_REQUEST and AWS blocks, the `fields` of JIRA_CREATE_ISSUE.
+- Scalars are read as Cortex reads them with Jackson (its OpenAPI file names
+  Jackson's `JsonNode` type), which coerces them: a number or
+  true/false where the schema wants a string is its text, as written
+  (`options: [3.9, 3.10]` → "3.9", "3.10"; `accountId: 123456789012`, which
+  Cortex's YAML export leaves unquoted); "300" where it wants a number is 300,
+  "true"/"false" where it wants a boolean is true/false. Free-form JSON keeps what
+  it holds; a list or mapping there, or other text, is still an error. (A YAML
+  `yes` read as true becomes "true".)
 - Unknown keys are kept: Cortex adds fields over time (`integration`, `type:
   CONDITIONAL` on branches), and a descriptor must import unchanged.
 - The tag, action and variable slugs and input keys are letters, digits, `-` and
@@ -145,6 +154,9 @@ _SCHEMA_DEFAULTS = {
     "SCAFFOLDER": {"inputOverrides": []},
     "HTTP_REQUEST": {"headers": {}},
     "HTTP_REQUEST_ASYNC": {"headers": {}},
+    # Empty for the workspace's default GitHub integration; Cortex's own
+    # functional-test template writes `alias: null`, as `integrationAlias: null`:
+    "GITHUB_CREATE_OR_UPDATE_FILE": {"alias": ""},
 }
 _INPUT_DEFAULTS = {
     "SELECT_FIELD": {"allowAdditionalOptions": False},
@@ -357,6 +369,40 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+class _Int(int):
+    """A number read from a descriptor's text, with the text it was written as.
+
+    Cortex reads a number where it expects a string as the number's text (Jackson),
+    so `options: [3.9, 3.10]` are "3.9" and "3.10"; validate() needs the text for
+    that, then returns plain numbers.
+    """
+
+    text: str
+
+
+class _Float(float):
+    __doc__ = _Int.__doc__
+    text: str
+
+
+def _written(cls: type, value: Any, text: str) -> Any:
+    number = cls(value)
+    number.text = text
+    return number
+
+
+def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return _written(_Int, loader.construct_yaml_int(node), node.value)
+
+
+def _yaml_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    return _written(_Float, loader.construct_yaml_float(node), node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _yaml_float)
+
+
 def _json_object(pairs: list[tuple[str, Any]]) -> dict:
     data = dict(pairs)
     if len(data) < len(pairs):
@@ -371,7 +417,8 @@ def parse(text: str | bytes) -> dict:
 
     Raises DescriptorError("invalid YAML: line N, column M: …") when the text isn't
     YAML, and when it holds something other than one mapping. Nothing is validated
-    beyond that: call validate() on the result.
+    beyond that: call validate() on the result. Numbers in the result remember
+    how they were written (validate() reads one as text where Cortex wants text).
     """
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
@@ -391,7 +438,13 @@ def parse(text: str | bytes) -> dict:
         # Strict JSON first: PyYAML reads YAML 1.1, which differs from JSON in corners
         # (tabs between tokens). `{tag: x}` is YAML flow style, not JSON, so fall back.
         try:
-            data, loaded = json.loads(text, object_pairs_hook=_json_object), True
+            data = json.loads(
+                text,
+                object_pairs_hook=_json_object,
+                parse_int=lambda t: _written(_Int, int(t), t),
+                parse_float=lambda t: _written(_Float, float(t), t),
+            )
+            loaded = True
         except json.JSONDecodeError as exc:
             json_problem = (
                 f"invalid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
@@ -657,6 +710,81 @@ def _item(where: str, items: list, index: int) -> str:
     return _join(where, index, items)
 
 
+def _text(value: bool | int | float) -> str:
+    """A scalar as Jackson reads it into a string: as written, else its JSON form."""
+    written = getattr(value, "text", None)
+    if isinstance(written, str):
+        return written
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def _as_jackson_reads(expected: Any, value: Any) -> Any:
+    """`value` as Cortex (Jackson) reads it into a field of JSON type `expected`,
+    or None when it doesn't: a number or true/false as its text where a string is
+    wanted, "300" where a number is, "true"/"false" where a boolean is."""
+    wanted = set(expected) if isinstance(expected, list) else {expected}
+    if "string" in wanted and isinstance(value, bool | int | float):
+        return _text(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if "boolean" in wanted and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if wanted & {"integer", "number"} and _INTEGER_TEXT.fullmatch(text):
+        return int(text)
+    if "number" in wanted and _NUMBER_TEXT.fullmatch(text):
+        number = float(text)
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _read_scalars_as_jackson_does(
+    validator: Draft202012Validator, instance: Any
+) -> None:
+    """Where the schema wants another scalar type than the one written, the value
+    Cortex reads there (see _as_jackson_reads), in place.
+
+    Cortex reads descriptors with Jackson, which coerces scalars so, and its YAML
+    export writes numeric strings (an AWS account id, "3.10") unquoted. A list or
+    mapping where a scalar is wanted, or text that isn't a number or true/false
+    where one is wanted, stays an error.
+    """
+    for error in list(validator.iter_errors(instance)):
+        path = error.path
+        if error.validator != "type" or not path:
+            continue
+        read = _as_jackson_reads(error.validator_value, error.instance)
+        if read is None:
+            continue
+        node = instance
+        try:
+            for part in list(path)[:-1]:
+                node = node[part]
+            if node[path[-1]] is error.instance:
+                node[path[-1]] = read
+        except (KeyError, IndexError, TypeError):
+            continue
+
+
+def _plain(value: Any) -> Any:
+    """`value` with the numbers parse() read (which keep their text) as plain ones."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, _Int):
+        return int(value)
+    if isinstance(value, _Float):
+        return float(value)
+    return value
+
+
 class _Checker:
     def __init__(self, descriptor: dict):
         self.d = descriptor
@@ -673,7 +801,9 @@ class _Checker:
     # Structure, against the OpenAPI component schemas
 
     def schema(self, name: str, instance: Any, where: str) -> None:
-        for error in _validator(name).iter_errors(instance):
+        validator = _validator(name)
+        _read_scalars_as_jackson_does(validator, instance)
+        for error in validator.iter_errors(instance):
             path, node = where, instance
             for part in error.absolute_path:
                 path = _join(path, part, node)
@@ -726,6 +856,11 @@ class _Checker:
     def run(self) -> None:
         d = self.d
         self.schema("WorkflowDefinition", d, "")
+        self.declared = {  # again: a variable's slug may have been read as text
+            v["slug"]
+            for v in _dicts(d.get("variables"))
+            if isinstance(v.get("slug"), str)
+        }
         self.tag_and_name()
         self.union(
             d.get("filter"),
@@ -1142,7 +1277,7 @@ def validate(data: Any) -> dict:
     checker.run()
     if checker.errors:
         raise DescriptorError(_dedupe(checker.errors))
-    return descriptor
+    return _plain(descriptor)
 
 
 # Export

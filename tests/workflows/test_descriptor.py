@@ -614,6 +614,148 @@ def test_validate_is_idempotent():
     assert validate(once) == once
 
 
+# Cortex reads descriptors with Jackson, which takes a number or true/false where a
+# string is expected as its text; its YAML export leaves numeric strings unquoted
+# (an AWS account id, a version option), so they come back as numbers.
+NUMERIC_TEXT = """\
+tag: numeric-text
+name: Numeric text
+filter: {type: GLOBAL}
+actions:
+  - name: Pick
+    slug: pick
+    isRootAction: true
+    outgoingActions: [call]
+    schema:
+      type: USER_INPUT
+      inputs:
+        - name: Python
+          key: python
+          type: SELECT_FIELD
+          required: true
+          options: [3.9, 3.10, 3.11]
+          defaultValue: 3.10
+        - {name: Port, key: port, type: INPUT_FIELD, required: false, defaultValue: 8080}
+        - {name: Beta, key: beta, type: SELECT_FIELD, required: false, options: [true, false]}
+      inputOverrides: []
+  - name: Call
+    slug: call
+    isRootAction: false
+    outgoingActions: [bucket]
+    schema:
+      type: HTTP_REQUEST
+      httpMethod: GET
+      url: https://example.test/
+      headers: {X-Api-Version: 2}
+  - name: Bucket
+    slug: bucket
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: AWS
+      accountId: 123456789012
+      region: us-east-1
+      actionIdentifier: s3.createBucket
+      inputs: {count: 3, ratio: 0.50}
+"""
+
+
+def test_numbers_and_booleans_in_string_fields_are_read_as_written():
+    d = validate(parse(NUMERIC_TEXT))
+
+    pick, call, bucket = (a["schema"] for a in d["actions"])
+    python, port, beta = pick["inputs"]
+    assert python["options"] == ["3.9", "3.10", "3.11"]
+    assert python["defaultValue"] == "3.10"
+    assert port["defaultValue"] == "8080"
+    assert beta["options"] == ["true", "false"]
+    assert call["headers"] == {"X-Api-Version": "2"}
+    assert bucket["accountId"] == "123456789012"
+    # Free-form JSON keeps its numbers:
+    assert bucket["inputs"] == {"count": 3, "ratio": 0.5}
+    assert type(bucket["inputs"]["count"]) is int
+    assert json.loads(json.dumps(d)) == d
+    for fmt in ("yaml", "json"):
+        assert validate(parse(export(d, fmt))) == d
+
+
+def test_numbers_in_string_fields_of_json_are_read_as_written():
+    d = json.loads(json.dumps(yaml.safe_load(NUMERIC_TEXT)))
+    d["actions"][2]["schema"]["accountId"] = 123456789012
+    text = json.dumps(d).replace('"defaultValue": 3.1', '"defaultValue": 3.10')
+
+    pick = validate(parse(text))["actions"][0]["schema"]
+    assert pick["inputs"][0]["defaultValue"] == "3.10"
+    assert validate(d)["actions"][2]["schema"]["accountId"] == "123456789012"
+
+
+def test_quoted_numbers_and_booleans_are_read_where_cortex_wants_them():
+    # Jackson also reads "300" as 300 and "true" as true in such fields.
+    d = base()
+    d["isDraft"] = "true"
+    action(d, "form")["schema"]["inputs"].append(
+        {
+            "key": "replicas",
+            "name": "Replicas",
+            "type": "NUMBER_FIELD",
+            "required": "false",
+            "disabled": "FALSE",
+            "format": "INTEGER",
+            "min": "1",
+            "max": "10.5",
+            "defaultValue": 2.0,
+        }
+    )
+    action(d, "call")["schema"].update(
+        type="HTTP_REQUEST_ASYNC", timeoutInSeconds="300"
+    )
+
+    v = validate(d)
+    assert v["isDraft"] is True
+    replicas = action(v, "form")["schema"]["inputs"][-1]
+    assert (replicas["required"], replicas["disabled"]) == (False, False)
+    assert (replicas["min"], replicas["max"], replicas["defaultValue"]) == (1, 10.5, 2)
+    assert action(v, "call")["schema"]["timeoutInSeconds"] == 300
+
+    action(d, "call")["schema"]["timeoutInSeconds"] = "soon"
+    d["isDraft"] = "yes"
+    assert problems(d) == [
+        "isDraft: must be true or false, not a string",
+        "actions[call].schema.timeoutInSeconds: must be a whole number, not a string",
+    ]
+
+
+def test_a_github_file_block_with_a_null_alias_uses_the_default_integration():
+    # As Cortex's own functional-test template writes it (`alias: null`, like
+    # `integrationAlias: null` for the default configuration).
+    d = base()
+    action(d, "note")["schema"] = {
+        "type": "GITHUB_CREATE_OR_UPDATE_FILE",
+        "alias": None,
+        "repositoryName": "acme/app",
+        "path": "README.md",
+        "content": "hi",
+        "commitMessage": "Update README",
+        "author": None,
+        "committer": None,
+    }
+    schema = action(validate(d), "note")["schema"]
+    assert schema["alias"] == ""
+    assert "author" not in schema
+    del action(d, "note")["schema"]["alias"]
+    assert action(validate(d), "note")["schema"]["alias"] == ""
+
+
+def test_a_list_or_mapping_where_text_is_expected_is_still_an_error():
+    d = validate(parse(NUMERIC_TEXT))
+    d["actions"][1]["schema"]["headers"]["X-Api-Version"] = [2]
+    d["actions"][2]["schema"]["region"] = {"name": "us-east-1"}
+    assert problems(d) == [
+        "actions[call].schema.headers.X-Api-Version: must be a string, not a list",
+        "actions[bucket].schema.region: must be a string, not a mapping",
+    ]
+
+
 # Errors: each names the action (by slug, or index without one) and the field
 
 

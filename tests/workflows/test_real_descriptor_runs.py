@@ -635,3 +635,69 @@ def test_the_actions_deploy_fails_with_its_own_message_without_a_repository(
 
 def test_the_actions_deploy_round_trips_through_export():
     round_trips("actions-deploy-from-entity.yaml")
+
+
+# --- numbers where Cortex expects text, as its YAML export leaves them -------------
+
+# Jackson reads these as the text written; Cortex's export writes numeric strings
+# unquoted. The form offers "3.10", not 3.1, and the header goes out as "2".
+RUNTIME_FORM = """\
+tag: pick-runtime
+name: Pick a runtime
+filter:
+  type: GLOBAL
+actions:
+- name: Pick
+  slug: pick
+  schema:
+    type: USER_INPUT
+    inputs:
+    - name: Runtime
+      key: runtime
+      type: SELECT_FIELD
+      required: true
+      options: [3.9, 3.10, 3.11]
+      defaultValue: 3.10
+      allowAdditionalOptions: false
+    - name: Port
+      key: port
+      type: INPUT_FIELD
+      required: true
+      defaultValue: 8080
+    inputOverrides: []
+  outgoingActions: [provision]
+  isRootAction: true
+- name: Provision
+  slug: provision
+  schema:
+    type: HTTP_REQUEST
+    httpMethod: POST
+    url: PROVISION_URL
+    headers:
+      X-Api-Version: 2
+    payload: '{"runtime": "{{actions.pick.outputs.runtime}}", "port": {{actions.pick.outputs.port}}}'
+  outgoingActions: []
+  isRootAction: false
+"""
+
+
+def test_numeric_options_and_headers_run_as_the_text_written(http_server, ws, grace):
+    http_server.route("POST", "/provision", json={"ok": True})
+    text = RUNTIME_FORM.replace("PROVISION_URL", http_server.url("/provision"))
+    wf, _ = workflow_upsert(
+        workspace=ws, descriptor=descriptor.validate(descriptor.parse(text))
+    )
+
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = waiting_step(run, "pick")
+    form = {d["key"]: d for d in step.inputs["form"]}
+    assert form["runtime"]["options"] == ["3.9", "3.10", "3.11"]
+    assert form["runtime"]["defaultValue"] == "3.10"
+    assert form["port"]["defaultValue"] == "8080"
+    engine.submit_input(run, step, values={"runtime": "3.10", "port": "8080"}, by=grace)
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED, run.error
+    [call] = http_server.requests
+    assert call.headers["x-api-version"] == "2"
+    assert call.json() == {"runtime": "3.10", "port": 8080}
