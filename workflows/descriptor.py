@@ -69,6 +69,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -1073,8 +1074,8 @@ class _Checker:
             pattern = item.get("validationRegex")
             if isinstance(pattern, str):
                 try:
-                    re.compile(pattern)
-                except re.error as exc:
+                    regex.compile(pattern)  # as inputs.py reads it
+                except regex.error as exc:
                     self.add(
                         f"{path}.validationRegex",
                         f"is not a valid regular expression: {exc}",

@@ -1155,3 +1155,15 @@ def test_validate_accepts_cortex_blocks_cairn_cannot_run_yet():
     assert problems(d) == [
         "actions[note].schema.urgency: must be one of HIGH, LOW (not 'MEDIUM')"
     ]
+
+
+def test_a_validation_regex_in_java_or_javascript_syntax_saves():
+    d = base()
+    action(d, "form")["schema"]["inputs"][0]["validationRegex"] = (
+        r"(?<region>\p{Ll}+)-\p{Ll}+-\d"
+    )
+
+    saved = validate(d)
+
+    pattern = action(saved, "form")["schema"]["inputs"][0]["validationRegex"]
+    assert pattern == r"(?<region>\p{Ll}+)-\p{Ll}+-\d"

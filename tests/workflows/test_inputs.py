@@ -109,6 +109,22 @@ def test_a_broken_validation_regex_is_reported_instead_of_raising():
     assert errors == ["Tag can't be checked: its validation pattern is not valid."]
 
 
+def test_a_validation_regex_may_use_java_and_javascript_syntax():
+    pattern = r"(?<first>\p{Lu}\p{Ll}+) \p{Lu}\."
+    definition = field("INPUT_FIELD", name="Owner", validationRegex=pattern)
+    assert check(definition, "Émile Z.") == ("Émile Z.", None)
+    assert check(definition, "emile z.") == (
+        None,
+        [f"Owner must match the pattern {pattern}."],
+    )
+
+
+def test_a_validation_regex_that_backtracks_forever_is_stopped_and_reported():
+    definition = field("INPUT_FIELD", name="Code", validationRegex=r"(a|a)+b")
+    _, errors = check(definition, "a" * 40 + "!")
+    assert errors == ["Code can't be checked: its validation pattern took too long."]
+
+
 def test_a_text_field_takes_a_number_as_text_but_not_a_list():
     assert check(field("INPUT_FIELD"), 42) == ("42", None)
     assert check(field("INPUT_FIELD", name="Region"), ["a"]) == (
