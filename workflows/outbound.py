@@ -371,6 +371,11 @@ def _human_size(n: int) -> str:
     return f"{n} bytes"
 
 
+# Cortex reaches services in private networks through its Axon relay, with URLs
+# such as http://<alias>@relay-proxy.cortex.io/…; Cairn runs inside the network.
+_AXON_RELAY = "relay-proxy.cortex.io"
+
+
 def _parse_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
@@ -383,6 +388,12 @@ def _parse_url(url: str) -> httpx.URL:
         )
     if not parsed.host:
         raise OutboundError(f"invalid URL {url!r}: it has no host")
+    if parsed.host == _AXON_RELAY or parsed.host.endswith("." + _AXON_RELAY):
+        raise OutboundError(
+            f"refused: {url} goes through Cortex's Axon relay ({_AXON_RELAY}), which "
+            "Cairn has no use for: give the service's own address (Settings → Outbound "
+            "allowlist lets blocks reach a private one)"
+        )
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise OutboundError(f"invalid URL {url!r}: port {parsed.port} is out of range")
     return parsed

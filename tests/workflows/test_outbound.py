@@ -203,6 +203,18 @@ def test_a_private_address_is_refused_with_the_fix_in_the_message(no_allowlist):
     )
 
 
+def test_a_url_through_cortexs_axon_relay_is_refused_saying_why():
+    url = "http://jenkins@relay-proxy.cortex.io/job/deploy/build"
+
+    with pytest.raises(OutboundError) as error:
+        send("POST", url)
+
+    assert str(error.value).startswith(
+        f"refused: {url} goes through Cortex's Axon relay (relay-proxy.cortex.io)"
+    )
+    assert "the service's own address" in str(error.value)
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
