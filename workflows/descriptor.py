@@ -790,11 +790,7 @@ class _Checker:
     def __init__(self, descriptor: dict):
         self.d = descriptor
         self.errors: list[str] = []
-        self.declared = {
-            v["slug"]
-            for v in _dicts(descriptor.get("variables"))
-            if isinstance(v.get("slug"), str)
-        }
+        self.declared: set[str] = set()  # variable slugs, once run() has read them
 
     def add(self, where: str, message: str) -> None:
         self.errors.append(f"{where}: {message}" if where else message)
@@ -857,7 +853,8 @@ class _Checker:
     def run(self) -> None:
         d = self.d
         self.schema("WorkflowDefinition", d, "")
-        self.declared = {  # again: a variable's slug may have been read as text
+        # After the schema pass, which may have read a slug written as a number:
+        self.declared = {
             v["slug"]
             for v in _dicts(d.get("variables"))
             if isinstance(v.get("slug"), str)

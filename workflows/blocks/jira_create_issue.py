@@ -30,7 +30,7 @@ from workflows.models import Integration
 
 from .base import Block, BlockContext, Outcome
 from .http_request import ConfigError
-from .slack import post_json, required_text
+from .integration import post_json, required_text
 
 
 def _names(ctx: BlockContext, key: str) -> list[str]:

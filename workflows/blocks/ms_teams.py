@@ -18,17 +18,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from workflows import outbound
+from workflows.integrations import IntegrationError
 from workflows.models import Integration
 
 from .base import Block, BlockContext, Outcome
 from .http_request import ConfigError
-from .slack import (
-    IntegrationError,
-    bearer,
-    integration_for,
-    post_json,
-    required_text,
-)
+from .integration import bearer, integration_for, post_json, required_text
 
 
 def _graph_error(response: outbound.Response) -> str:

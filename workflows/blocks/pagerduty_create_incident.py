@@ -23,11 +23,12 @@ from __future__ import annotations
 import re
 
 from workflows import outbound
+from workflows.integrations import IntegrationError
 from workflows.models import Integration
 
 from .base import Block, BlockContext, Outcome
 from .http_request import ConfigError
-from .slack import IntegrationError, integration_for, post_json, required_text
+from .integration import integration_for, post_json, required_text
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URGENCIES = ("HIGH", "LOW")
