@@ -59,8 +59,6 @@ class GitLabActionError(service_actions.ActionError):
 
 # Inputs ----------------------------------------------------------------------------
 
-_COUNT = re.compile(r"^[0-9]+$")
-
 
 class Inputs(service_actions.Inputs):
     """The shared checked inputs, failing with GitLabActionError, plus GitLab's parts."""
@@ -85,44 +83,9 @@ class Inputs(service_actions.Inputs):
             raise self.fail(f"inputs.{key} has an empty, '.' or '..' path segment")
         return quote(value, safe="")
 
-    def count(self, key: str, what: str = "") -> int:
-        """A required whole number that may be 0."""
-        text = self.text(key, what)
-        if not _COUNT.match(text):
-            raise self.fail(f"inputs.{key} must be a whole number, not {text!r}")
-        return int(text)
-
     def first_given(self, *keys: str) -> str:
         """The first of `keys` that is given (the first key if none is)."""
         return next((key for key in keys if self.given(key)), keys[0])
-
-    def fields(self, spec: dict[str, str]) -> dict:
-        """Like optional_fields, with two more kinds: "count" (a whole number that
-        may be 0) and "numbers" (a list of ids, or comma-separated text)."""
-        plain = {k: v for k, v in spec.items() if v not in ("count", "numbers")}
-        fields = self.optional_fields(plain)
-        for key, kind in spec.items():
-            if key in plain or not self.given(key):
-                continue
-            if kind == "count":
-                fields[key] = self.count(key)
-            else:
-                fields[key] = self._numbers(key)
-        return {key: fields[key] for key in spec if key in fields}
-
-    def _numbers(self, key: str) -> list[int]:
-        value = self.raw[key]
-        items = value if isinstance(value, list) else None
-        if isinstance(value, int | str) and not isinstance(value, bool):
-            items = [part for part in str(value).split(",") if part.strip()]
-        if items is None or not all(
-            isinstance(v, int | str)
-            and not isinstance(v, bool)
-            and _COUNT.match(str(v).strip())
-            for v in items
-        ):
-            raise self.fail(f"inputs.{key} must be a list of ids")
-        return [int(str(v).strip()) for v in items]
 
 
 # The integration -------------------------------------------------------------------
@@ -225,7 +188,7 @@ def create_project(inputs: Inputs, gl: GitLab) -> dict:
     body = {
         "name": inputs.text("project_name", "the new project's name"),
         **_renamed(inputs, {"project_description": "description"}),
-        **inputs.fields(
+        **inputs.optional_fields(
             {
                 **_PROJECT_FIELDS,
                 "namespace_id": "number",
@@ -248,7 +211,7 @@ def update_project(inputs: Inputs, gl: GitLab) -> dict:
         **_renamed(
             inputs, {"project_name": "name", "project_description": "description"}
         ),
-        **inputs.fields({**_PROJECT_FIELDS, "name": "text"}),
+        **inputs.optional_fields({**_PROJECT_FIELDS, "name": "text"}),
     }
     return _outputs(gl.call("PUT", f"/projects/{project}", body=body))
 
@@ -283,7 +246,7 @@ def _commit(inputs: Inputs) -> dict:
     return {
         "branch": inputs.text("branch", "the branch to commit to"),
         "commit_message": inputs.text(message_key, "the commit message"),
-        **inputs.fields(
+        **inputs.optional_fields(
             {
                 "start_branch": "text",
                 "author_email": "text",
@@ -312,7 +275,7 @@ def _file_change(inputs: Inputs) -> tuple[str, dict]:
                 f"inputs.encoding must be text or base64, not {encoding!r}"
             )
         body["encoding"] = encoding
-    body.update(inputs.fields({"execute_filemode": "flag"}))
+    body.update(inputs.optional_fields({"execute_filemode": "flag"}))
     return path, body
 
 
@@ -371,7 +334,7 @@ def create_branch_protection(inputs: Inputs, gl: GitLab) -> dict:
     key = inputs.first_given("branch_name", "branchName")
     body = {
         "name": inputs.text(key, "the branch's name or wildcard to protect"),
-        **inputs.fields(_PROTECTION_FIELDS),
+        **inputs.optional_fields(_PROTECTION_FIELDS),
     }
     return _outputs(
         gl.call("POST", f"/projects/{project}/protected_branches", body=body)
@@ -386,14 +349,14 @@ def get_protected_branch(inputs: Inputs, gl: GitLab) -> dict:
 @action("listProtectedBranches")
 def list_protected_branches(inputs: Inputs, gl: GitLab) -> dict:
     project = inputs.project()
-    query = inputs.fields({"search": "text"})
+    query = inputs.optional_fields({"search": "text"})
     return _outputs(gl.list(f"/projects/{project}/protected_branches", query))
 
 
 @action("updateBranchProtection")
 def update_branch_protection(inputs: Inputs, gl: GitLab) -> dict:
     path = _protected_branch(inputs)
-    body = inputs.fields(
+    body = inputs.optional_fields(
         {"allow_force_push": "flag", "code_owner_approval_required": "flag"}
     )
     return _outputs(gl.call("PATCH", path, body=body))
@@ -434,7 +397,7 @@ def create_project_variable(inputs: Inputs, gl: GitLab) -> dict:
     body = {
         "key": inputs.text("key", "the variable's key"),
         "value": inputs.text("value", "the variable's value"),
-        **inputs.fields(_VARIABLE_FIELDS),
+        **inputs.optional_fields(_VARIABLE_FIELDS),
     }
     return _outputs(gl.call("POST", f"/projects/{project}/variables", body=body))
 
@@ -454,7 +417,7 @@ def update_project_variable(inputs: Inputs, gl: GitLab) -> dict:
     path = _variable(inputs)
     body = {
         "value": inputs.text("value", "the variable's new value"),
-        **inputs.fields(_VARIABLE_FIELDS),
+        **inputs.optional_fields(_VARIABLE_FIELDS),
     }
     return _outputs(gl.call("PUT", path, body=body, query=_scope(inputs)))
 
@@ -484,7 +447,7 @@ def create_pipeline_schedule(inputs: Inputs, gl: GitLab) -> dict:
         "description": inputs.text(description, "what the schedule is for"),
         "ref": inputs.text("ref", "the branch or tag to run the pipeline on"),
         "cron": inputs.text("cron", "when to run, e.g. 0 1 * * *"),
-        **inputs.fields(_SCHEDULE_FIELDS),
+        **inputs.optional_fields(_SCHEDULE_FIELDS),
     }
     return _outputs(
         gl.call("POST", f"/projects/{project}/pipeline_schedules", body=body)
@@ -499,7 +462,7 @@ def get_pipeline_schedule(inputs: Inputs, gl: GitLab) -> dict:
 @action("listPipelineSchedules")
 def list_pipeline_schedules(inputs: Inputs, gl: GitLab) -> dict:
     project = inputs.project()
-    query = inputs.fields({"scope": "text"})
+    query = inputs.optional_fields({"scope": "text"})
     return _outputs(gl.list(f"/projects/{project}/pipeline_schedules", query))
 
 
@@ -508,7 +471,7 @@ def update_pipeline_schedule(inputs: Inputs, gl: GitLab) -> dict:
     path = _schedule(inputs)
     body = {
         **_renamed(inputs, {"pipeline_description": "description"}),
-        **inputs.fields(
+        **inputs.optional_fields(
             {"description": "text", "ref": "text", "cron": "text", **_SCHEDULE_FIELDS}
         ),
     }
@@ -547,7 +510,7 @@ def create_approval_rule(inputs: Inputs, gl: GitLab) -> dict:
         "approvals_required": inputs.count(
             "approvals_required", "how many approvals the rule needs"
         ),
-        **inputs.fields(_RULE_FIELDS),
+        **inputs.optional_fields(_RULE_FIELDS),
     }
     return _outputs(gl.call("POST", f"/projects/{project}/approval_rules", body=body))
 
@@ -567,7 +530,7 @@ def update_approval_rule(inputs: Inputs, gl: GitLab) -> dict:
     path = _approval_rule(inputs)
     body = {
         **_renamed(inputs, {"rule_name": "name"}),
-        **inputs.fields({"approvals_required": "count", **_RULE_FIELDS}),
+        **inputs.optional_fields({"approvals_required": "count", **_RULE_FIELDS}),
     }
     return _outputs(gl.call("PUT", path, body=body))
 
@@ -585,7 +548,7 @@ def get_approval_configuration(inputs: Inputs, gl: GitLab) -> dict:
 @action("updateApprovalConfiguration")
 def update_approval_configuration(inputs: Inputs, gl: GitLab) -> dict:
     project = inputs.project()
-    body = inputs.fields(
+    body = inputs.optional_fields(
         {
             "approvals_before_merge": "count",
             "reset_approvals_on_push": "flag",
@@ -622,7 +585,7 @@ _PUSH_RULE_FIELDS = {
 @action("createPushRule")
 def create_push_rule(inputs: Inputs, gl: GitLab) -> dict:
     project = inputs.project()
-    body = inputs.fields(_PUSH_RULE_FIELDS)
+    body = inputs.optional_fields(_PUSH_RULE_FIELDS)
     return _outputs(gl.call("POST", f"/projects/{project}/push_rule", body=body))
 
 

@@ -56,6 +56,7 @@ def outputs(body: Any) -> dict:
 # Inputs ----------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"^[1-9][0-9]*$")
+_COUNT = re.compile(r"^[0-9]+$")
 
 
 class Inputs:
@@ -97,6 +98,28 @@ class Inputs:
                 f"inputs.{key} must be a positive whole number, not {text!r}"
             )
         return int(text)
+
+    def count(self, key: str, what: str = "") -> int:
+        """A required whole number that may be 0."""
+        text = self.text(key, what)
+        if not _COUNT.match(text):
+            raise self.fail(f"inputs.{key} must be a whole number, not {text!r}")
+        return int(text)
+
+    def _numbers(self, key: str) -> list[int]:
+        """A list of ids, given as a list or as comma-separated text."""
+        value = self.raw[key]
+        items = value if isinstance(value, list) else None
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            items = [part for part in str(value).split(",") if part.strip()]
+        if items is None or not all(
+            isinstance(v, int | str)
+            and not isinstance(v, bool)
+            and _COUNT.match(str(v).strip())
+            for v in items
+        ):
+            raise self.fail(f"inputs.{key} must be a list of ids")
+        return [int(str(v).strip()) for v in items]
 
     def flag(self, key: str) -> bool | None:
         if not self.given(key):
@@ -153,7 +176,8 @@ class Inputs:
     def optional_fields(self, spec: dict[str, str]) -> dict:
         """The service's fields from the inputs of the same name that are given.
 
-        spec maps a field to its kind: "text", "flag", "number", "object" or "list".
+        spec maps a field to its kind: "text", "flag", "number", "count" (a whole
+        number that may be 0), "numbers" (a list of ids), "object" or "list".
         """
         fields: dict[str, Any] = {}
         for key, kind_ in spec.items():
@@ -165,6 +189,10 @@ class Inputs:
                 fields[key] = self.flag(key)
             elif kind_ == "number":
                 fields[key] = self.number(key)
+            elif kind_ == "count":
+                fields[key] = self.count(key)
+            elif kind_ == "numbers":
+                fields[key] = self._numbers(key)
             elif kind_ == "object":
                 fields[key] = self.mapping(key)
             elif kind_ == "list":
