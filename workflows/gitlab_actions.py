@@ -43,14 +43,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from workflows import outbound, service_actions
-from workflows.integrations import gitlab_headers
+from workflows.integrations import gitlab_api_url, gitlab_headers
 
 if TYPE_CHECKING:
     pass
 
 MAX_PAGES = service_actions.MAX_PAGES
 _outputs = service_actions.outputs
-API_PATH = "/api/v4"
 
 
 class GitLabActionError(service_actions.ActionError):
@@ -91,12 +90,6 @@ class Inputs(service_actions.Inputs):
 # The integration -------------------------------------------------------------------
 
 
-def api_url(base_url: str) -> str:
-    """The REST API v4 address of a GitLab instance at `base_url`."""
-    base = base_url.rstrip("/")
-    return base if base.endswith(API_PATH) else base + API_PATH
-
-
 class GitLab(service_actions.Client):
     """Calls GitLab's REST API v4 (under the integration's base URL) for one action."""
 
@@ -105,7 +98,7 @@ class GitLab(service_actions.Client):
 
     @property
     def api(self) -> str:
-        return api_url(self.base_url)
+        return gitlab_api_url(self.base_url)
 
     def headers(self) -> dict[str, str]:
         return gitlab_headers(self.token)

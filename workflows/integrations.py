@@ -62,6 +62,13 @@ def github_headers(token: str) -> dict[str, str]:
     }
 
 
+def gitlab_api_url(base_url: str) -> str:
+    """The REST API v4 address of a GitLab instance at `base_url`; a base URL
+    that already ends in /api/v4 is used as is."""
+    base = base_url.rstrip("/")
+    return base if base.endswith("/api/v4") else base + "/api/v4"
+
+
 def gitlab_headers(token: str) -> dict[str, str]:
     """The headers that sign a request to GitLab's REST API with `token`."""
     return {"PRIVATE-TOKEN": token, "Accept": "application/json"}

@@ -433,3 +433,74 @@ def test_without_a_github_integration_the_block_says_so(ws):
     assert outcome.error == (
         "Bad configuration: No GitHub integration is configured in this workspace"
     )
+
+
+# --- integration: GitLab ------------------------------------------------------------
+
+
+@pytest.fixture
+def gitlab(http_server, ws):
+    """A GitLab integration whose instance is the test server."""
+    from workflows.models import Integration
+    from workflows.secrets import encrypt
+
+    Integration.objects.create(
+        workspace=ws,
+        kind=Integration.Kind.GITLAB,
+        alias="self-managed",
+        base_url=http_server.url(""),
+        encrypted_token=encrypt("glpat-secret"),
+    )
+    return http_server
+
+
+def test_a_relative_url_goes_to_the_gitlab_api_with_its_private_token(gitlab, ws):
+    gitlab.route("GET", "/api/v4/projects/42", json={"path": "payments"})
+
+    outcome = run(
+        {
+            "httpMethod": "GET",
+            "url": "/projects/42",
+            "headers": {},
+            "integration": "GitLab",
+            "integrationAlias": "self-managed",
+        },
+        ws,
+    )
+
+    assert outcome.status == "COMPLETED", outcome.error
+    [request] = gitlab.requests
+    assert request.headers["private-token"] == "glpat-secret"
+    assert outcome.outputs["body"] == {"path": "payments"}
+    assert outcome.inputs["url"] == gitlab.url("/api/v4/projects/42")
+    assert outcome.inputs["headers"]["PRIVATE-TOKEN"] == "********"
+    assert "glpat-secret" not in str(outcome.inputs)
+
+
+def test_the_gitlab_token_is_not_sent_outside_its_api(gitlab, ws):
+    gitlab.route("GET", "/elsewhere", json={})
+
+    outcome = run(
+        {
+            "httpMethod": "GET",
+            "url": gitlab.url("/elsewhere"),
+            "headers": {},
+            "integration": "GitLab",
+        },
+        ws,
+    )
+
+    assert outcome.status == "COMPLETED", outcome.error
+    assert "private-token" not in gitlab.requests[0].headers
+
+
+def test_without_a_gitlab_integration_the_block_says_so(ws):
+    outcome = run(
+        {"httpMethod": "GET", "url": "/user", "headers": {}, "integration": "GitLab"},
+        ws,
+    )
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == (
+        "Bad configuration: No GitLab integration is configured in this workspace"
+    )

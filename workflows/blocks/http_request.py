@@ -27,7 +27,13 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from workflows import outbound
-from workflows.integrations import IntegrationError, find_integration, github_headers
+from workflows.integrations import (
+    IntegrationError,
+    find_integration,
+    github_headers,
+    gitlab_api_url,
+    gitlab_headers,
+)
 from workflows.secrets import MASK
 
 if TYPE_CHECKING:
@@ -76,10 +82,12 @@ def prepare(
 ) -> HttpCall:
     """Validate and render the request fields; raise ConfigError naming a bad field.
 
-    With `integration` set (Cortex's `integration: GitHub`), a URL that starts
-    with "/" is relative to the workspace integration's base URL, and a request
-    to that address carries the integration's credentials (headers the block sets
-    itself win). `integrationAlias` is rendered, so it may come from a variable.
+    With `integration` set (Cortex's `integration: GitHub`, or GitLab), a URL
+    that starts with "/" is relative to the integration's API (GitHub's base
+    URL; GitLab's base URL + /api/v4), and a request to that API carries the
+    integration's credentials (headers the block sets itself win; the
+    credentials are masked in the step's inputs). `integrationAlias` is
+    rendered, so it may come from a variable.
     """
     method = schema.get("httpMethod")
     if not method:
@@ -116,7 +124,7 @@ def prepare(
     for name, value in integration_headers.items():
         if name.lower() not in given:
             headers[name] = value
-            if name.lower() == "authorization":
+            if name.lower() in _CREDENTIAL_HEADERS:
                 hidden.add(name)
 
     payload = schema.get("payload")
@@ -134,11 +142,13 @@ def prepare(
     return HttpCall(method.upper(), url, headers, payload, frozenset(hidden))
 
 
-# Cortex's `integration` names → Cairn's integration kinds, and how each signs requests:
-_INTEGRATIONS = {"github": "GITHUB"}
-
-
-_SIGNERS = {"GITHUB": github_headers}
+# Cortex's `integration` names → Cairn's integration kind, the API root that a
+# relative URL starts from (given the integration's base URL), and its signer:
+_INTEGRATIONS = {
+    "github": ("GITHUB", lambda base_url: base_url, github_headers),
+    "gitlab": ("GITLAB", gitlab_api_url, gitlab_headers),
+}
+_CREDENTIAL_HEADERS = frozenset({"authorization", "private-token"})
 
 
 def _integration(
@@ -148,8 +158,8 @@ def _integration(
     name = schema.get("integration")
     if not name:
         return "", {}
-    kind = _INTEGRATIONS.get(str(name).strip().lower())
-    if kind is None:
+    known = _INTEGRATIONS.get(str(name).strip().lower())
+    if known is None:
         raise ConfigError(
             f"Cairn cannot send requests through the {name} integration yet; "
             "use a full URL and pass the credentials in headers"
@@ -157,11 +167,12 @@ def _integration(
     alias = render(schema.get("integrationAlias") or "")
     if not isinstance(alias, str):
         raise ConfigError("integrationAlias must be a string")
+    kind, api_root, sign = known
     try:
         integration, token = find_integration(workspace, kind, alias.strip())
     except IntegrationError as exc:
         raise ConfigError(str(exc)) from None
-    return integration.base_url, _SIGNERS[kind](token)
+    return api_root(integration.base_url), sign(token)
 
 
 def _under(url: str, base_url: str) -> bool:
