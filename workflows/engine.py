@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from portal import rawsql
-from portal.models import User, Workspace
+from portal.models import Membership, User, Workspace
 from portal.permissions import Permission
 
 from . import notify
@@ -295,11 +295,41 @@ def start(
         return run
 
 
+def initiator_choices(run: Run, *, by: User, perms: frozenset[str]) -> list[User]:
+    """Who `by` (holding `perms` in the run's workspace) may make the initiating
+    user of a run started without one: the run acts with that person's rights,
+    so only themselves, or a member who holds no permission `by` lacks, and who
+    may run the workflow."""
+    from .permissions import may_run  # permissions imports the models only
+
+    if Permission.EXECUTE_WORKFLOW_RUNS not in perms:
+        return []
+    memberships = (
+        Membership.objects.filter(workspace=run.workspace_id, user__is_active=True)
+        .select_related("user")
+        .prefetch_related("roles")
+        .order_by("user__email")
+    )
+    choices = []
+    for membership in memberships:
+        theirs = membership.permission_set()
+        if (membership.user_id == by.pk or theirs <= perms) and may_run(
+            run.workflow, user=membership.user, perms=theirs
+        ):
+            choices.append(membership.user)
+    return choices
+
+
 @transaction.atomic
-def set_initiator(run: Run, *, user: User, by: User) -> None:
+def set_initiator(run: Run, *, user: User, by: User, perms: frozenset[str]) -> None:
     """Give a run started without an initiator its initiating user, and resume it."""
     if run.initiator_id is not None or run.status != S.PAUSED:
         raise IllegalTransition("This run does not wait for an initiating user")
+    if user not in initiator_choices(run, by=by, perms=perms):
+        raise NotAllowed(
+            f"You may not make {user.email} the initiating user: the run would act"
+            " with permissions you don't have, or they may not run this workflow"
+        )
     state = run.state
     state["context"]["initiatedBy"] = _person(user, run.workspace)
     updated = Run.objects.filter(

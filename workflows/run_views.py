@@ -304,11 +304,13 @@ def _action(
         return {"kind": None, "key": "none"}
     if waiting is None:
         if run.initiator_id is None:
-            may_pick = Permission.EXECUTE_WORKFLOW_RUNS in request.ws_perms
+            choices = engine.initiator_choices(
+                run, by=request.user, perms=request.ws_perms
+            )
             return {
-                "kind": "initiator" if may_pick else "initiator-wait",
+                "kind": "initiator" if choices else "initiator-wait",
                 "key": "initiator",
-                "members": list(_members(run)) if may_pick else [],
+                "members": choices,
                 "error": error,
             }
         return {"kind": None, "key": "none"}
@@ -576,7 +578,9 @@ def run_set_initiator(request: HttpRequest, pk: int) -> HttpResponse:
             request, run, status=400, error="Choose a member of this workspace."
         )
     try:
-        engine.set_initiator(run, user=user, by=request.user)
+        engine.set_initiator(run, user=user, by=request.user, perms=request.ws_perms)
+    except engine.NotAllowed as exc:
+        return _action_response(request, run, status=403, error=str(exc))
     except engine.EngineError as exc:
         messages.error(request, str(exc))
         return _back_to_run(request, run)

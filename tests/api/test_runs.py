@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from portal.mail import wait_until_sent
+from portal.permissions import BUILTIN_ROLES
 from tests.api.conftest import ASK, HELLO, ON_ENTITY, save
 from tests.factories import (
     EntityFactory,
@@ -275,7 +276,7 @@ def test_a_workspace_key_without_run_as_starts_a_run_that_waits_for_an_initiator
     assert body["status"] == "PAUSED"
     assert body["initiatedBy"] is None and body["runAs"] is None
     run = Run.objects.get()
-    engine.set_initiator(run, user=ada, by=ada)
+    engine.set_initiator(run, user=ada, by=ada, perms=frozenset(BUILTIN_ROLES["Admin"]))
     run.refresh_from_db()
     assert run.status == S.IN_PROGRESS and run.initiator == ada
 

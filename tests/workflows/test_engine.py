@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from catalog.models import Team
 from portal.mail import wait_until_sent
+from portal.permissions import BUILTIN_ROLES
 from tests.factories import UserFactory, member
 from tests.workflows.enginekit import action, chain, make_workflow
 from workflows import engine
@@ -443,7 +444,9 @@ def test_a_run_without_a_needed_initiator_waits_for_one(ws, grace, test_blocks):
     run = engine.start(workflow=wf, initiator=None, source=Run.Source.API)
     assert run.status == S.PAUSED
 
-    engine.set_initiator(run, user=grace, by=grace)
+    engine.set_initiator(
+        run, user=grace, by=grace, perms=frozenset(BUILTIN_ROLES["User"])
+    )
 
     run = run_to_rest(run)
     assert run.status == S.COMPLETED

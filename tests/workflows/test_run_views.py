@@ -971,32 +971,53 @@ def initiator_less_run(ws) -> Run:
 
 
 def test_a_run_without_its_initiating_user_offers_to_pick_one(
-    client, ws, grace, vera, test_blocks
+    client, ws, ada, mona, grace, vera, test_blocks
 ):
+    colleague = UserFactory(email="carl@example.com")
+    member(ws, colleague, "User")
     run = initiator_less_run(ws)
     client.force_login(grace)
     html = text(page(client, run))
     assert "Pick the initiating user" in html
     assert f'<option value="{grace.pk}">grace@example.com</option>' in html
-    assert f'<option value="{vera.pk}">vera@example.com</option>' in html
+    assert f'<option value="{colleague.pk}">carl@example.com</option>' in html
+    # The run acts with its initiator's rights: not those of an admin or a
+    # manager (more than grace's), nor a viewer's (who may not run workflows).
+    for other in (ada, mona, vera):
+        assert f'<option value="{other.pk}">' not in html
     assert "nobody yet" in html
 
 
 def test_picking_the_initiating_user_resumes_the_run_for_them(
-    client, ws, grace, vera, test_blocks
+    client, ws, ada, grace, test_blocks
+):
+    run = initiator_less_run(ws)
+    client.force_login(ada)
+    url = reverse("workflows:run-set-initiator", args=[run.pk])
+
+    r = client.post(url, {"user": grace.pk})
+
+    assert r.status_code == 302
+    run = run_to_rest(run)
+    assert run.initiator == grace
+    assert run.status == S.PAUSED  # now waiting for grace's input
+    html = text(page(client, run))
+    assert "waiting for input from grace@example.com" in html
+
+
+def test_a_user_cannot_make_an_admin_the_initiating_user(
+    client, ws, ada, grace, test_blocks
 ):
     run = initiator_less_run(ws)
     client.force_login(grace)
     url = reverse("workflows:run-set-initiator", args=[run.pk])
 
-    r = client.post(url, {"user": vera.pk})
+    r = client.post(url, {"user": ada.pk})
 
-    assert r.status_code == 302
-    run = run_to_rest(run)
-    assert run.initiator == vera
-    assert run.status == S.PAUSED  # now waiting for vera's input
-    html = text(page(client, run))
-    assert "waiting for input from vera@example.com" in html
+    assert r.status_code == 403
+    assert "You may not make ada@example.com the initiating user" in text(r)
+    run.refresh_from_db()
+    assert run.initiator is None and run.status == S.PAUSED
 
 
 def test_a_viewer_cannot_pick_the_initiating_user(client, ws, vera, test_blocks):
