@@ -468,13 +468,32 @@ def _revealed_state(run: Run, secrets: _Secrets) -> dict:
     state["context"] = {**state.get("context", {}), "secrets": dict(secrets.workspace)}
     for path, value in secrets.paths.items():
         *parents, last = path.split(".")
-        node = state
-        for part in parents:
-            child = node.get(part)
-            node[part] = dict(child) if isinstance(child, dict) else {}
-            node = node[part]
-        node[last] = value
+        node: Any = state
+        try:
+            for part in parents:
+                key = _key(node, part)
+                child = node[key] if _has(node, key) else None
+                node[key] = (
+                    dict(child)
+                    if isinstance(child, dict)
+                    else list(child)
+                    if isinstance(child, list)
+                    else {}
+                )
+                node = node[key]
+            node[_key(node, last)] = value
+        except (IndexError, ValueError):
+            continue  # a row that is not there any more: nothing to reveal
     return state
+
+
+def _key(node: dict | list, part: str) -> str | int:
+    """A path part as a dict key, or as an index into a list (a form's rows)."""
+    return int(part) if isinstance(node, list) else part
+
+
+def _has(node: dict | list, key: str | int) -> bool:
+    return key in node if isinstance(node, dict) else 0 <= key < len(node)
 
 
 def _context(run: Run, step: Step, action: dict, secrets: _Secrets) -> BlockContext:

@@ -339,7 +339,11 @@ def test_secrets_inside_nested_rows_are_masked_and_the_real_rows_handed_over():
     assert outcome.outputs == {
         "creds": [{"user": "a", "token": MASK}, {"user": "b", "token": MASK}]
     }
-    assert outcome.secrets == {"actions.collect.outputs.creds": rows}
+    # Only the secret fields, each by its row: the users are not secrets.
+    assert outcome.secrets == {
+        "actions.collect.outputs.creds.0.token": "s3cret-1",
+        "actions.collect.outputs.creds.1.token": "s3cret-2",
+    }
 
 
 # --- nested forms through the block ----------------------------------------------------------

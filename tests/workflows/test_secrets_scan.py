@@ -117,3 +117,66 @@ def test_a_secret_failing_its_regex_is_refused_without_echoing_it(ws, grace):
     form.refresh_from_db()
     assert form.status == "WAITING"
     assert "no spaces allowed" not in every_stored_text()
+
+
+ROWS = """
+tag: servers
+name: Servers
+filter: {type: GLOBAL}
+runResponseTemplate: "Hosts: {{#actions.form.outputs.servers}}{{host}} {{/actions.form.outputs.servers}}"
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [use]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs:
+        - key: servers
+          name: Servers
+          type: NESTED_FORM_FIELD
+          dataType: OBJECT
+          required: true
+          inputs:
+            - {key: host, name: Host, type: INPUT_FIELD, required: true}
+            - {key: password, name: Password, type: SECRET_FIELD, required: true}
+  - slug: use
+    name: Use
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: JAVASCRIPT
+      script: 'return {lengths: actions.form.outputs.servers.map(s => s.password.length), hosts: actions.form.outputs.servers.map(s => s.host).join(",")};'
+"""
+
+
+def test_secrets_in_nested_rows_are_usable_and_hide_only_themselves(ws, grace):
+    data = descriptor.validate(descriptor.parse(ROWS))
+    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    form = Step.objects.get(run=run, slug="form")
+    rows = [
+        {"host": "e", "password": SECRET},
+        {"host": "db.local", "password": "other-Secret-7"},
+    ]
+
+    engine.submit_input(run, form, values={"servers": rows}, by=grace)
+    engine.advance(run.pk)
+    run.refresh_from_db()
+
+    assert run.status == Run.Status.COMPLETED, run.error
+    use = Step.objects.get(run=run, slug="use")
+    # The later block saw each row's real password, and the host names are
+    # not taken for secrets (a host "e" once masked every "e" of the run).
+    assert use.outputs == {"lengths": [len(SECRET), 14], "hosts": "e,db.local"}
+    assert run.response == "Hosts: e db.local "
+    assert Step.objects.get(run=run, slug="form").outputs == {
+        "servers": [
+            {"host": "e", "password": "********"},
+            {"host": "db.local", "password": "********"},
+        ]
+    }
+    stored = every_stored_text()
+    assert SECRET not in stored and "other-Secret-7" not in stored

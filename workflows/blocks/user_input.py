@@ -234,7 +234,8 @@ def _masked_values(form: list[dict], clean: dict) -> dict:
 
 
 def _secrets(form: list[dict], clean: dict, prefix: str) -> dict:
-    """Real values by state path, for the fields that hold secrets."""
+    """Real values by state path, for the fields that hold secrets; a secret in
+    a nested form's row is at `<key>.<row index>[.<sub-key>]`."""
     found = {}
     for definition in form:
         key = definition.get("key")
@@ -244,9 +245,13 @@ def _secrets(form: list[dict], clean: dict, prefix: str) -> dict:
         elif (
             definition.get("type") == "NESTED_FORM_FIELD"
             and _has_secret(definition)
-            and value
+            and isinstance(value, list)
         ):
-            found[f"{prefix}.{key}"] = value  # the whole list: paths can't index lists
+            subs = definition.get("inputs") or []
+            for index, row in enumerate(value):
+                path = f"{prefix}.{key}.{index}"
+                if isinstance(row, dict):  # OBJECT rows; STRING rows are plain text
+                    found.update(_secrets(subs, row, path))
     return found
 
 
