@@ -1329,6 +1329,9 @@ def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -
         raise NotAllowed("You are not one of the approvers of this step")
     if not approve and not reason.strip():
         raise EngineError("Give a reason for rejecting")
+    # A reason is shown to every viewer of the run: no secret of the run in it.
+    secrets = _run_secrets(run)
+    reason = scrub(reason, secrets.values)
     with transaction.atomic():
         decision, created = Decision.objects.get_or_create(
             step=step,
@@ -1345,7 +1348,7 @@ def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -
         verb = "approved" if approve else "rejected"
         _event(run, verb, reason or verb.title(), step=step.slug, actor=by)
         decisions = list(step.decisions.select_related("user"))
-        _resume(run, step, {"decisions": decisions}, by=by)
+        _resume(run, step, {"decisions": decisions}, by=by, secrets=secrets)
 
 
 def callback(step: Step, payload: dict) -> None:
@@ -1359,16 +1362,27 @@ def callback(step: Step, payload: dict) -> None:
     _resume(run, step, payload, by=None)
 
 
-def _resume(run: Run, step: Step, payload: dict, *, by: User | None) -> None:
-    descriptor = run.version.descriptor
-    action = actions_by_slug(descriptor)[step.slug]
-    block = get_block(action.get("schema", {}).get("type", step.type))
-    secrets = _load_secrets(
+def _run_secrets(run: Run) -> _Secrets:
+    return _load_secrets(
         run,
         Secret.objects.filter(workspace=run.workspace_id).values_list(
             "tag", "encrypted_value"
         ),
     )
+
+
+def _resume(
+    run: Run,
+    step: Step,
+    payload: dict,
+    *,
+    by: User | None,
+    secrets: _Secrets | None = None,
+) -> None:
+    descriptor = run.version.descriptor
+    action = actions_by_slug(descriptor)[step.slug]
+    block = get_block(action.get("schema", {}).get("type", step.type))
+    secrets = secrets or _run_secrets(run)
     ctx = _context(run, step, action, secrets)
     outcome = block.resume(
         ctx, payload
@@ -1383,7 +1397,7 @@ def _resume(run: Run, step: Step, payload: dict, *, by: User | None) -> None:
             _event(
                 run,
                 "step_updated",
-                outcome.outputs.get("message", "Update"),
+                scrub(str(outcome.outputs.get("message", "Update")), secrets.values),
                 step=step.slug,
             )
         _record(run, step, action, outcome, secrets, lease=None, by=by)

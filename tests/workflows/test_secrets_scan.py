@@ -180,3 +180,57 @@ def test_secrets_in_nested_rows_are_usable_and_hide_only_themselves(ws, grace):
     }
     stored = every_stored_text()
     assert SECRET not in stored and "other-Secret-7" not in stored
+
+
+APPROVE = """
+tag: approve-secret
+name: Approve a secret
+filter: {type: GLOBAL}
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [approve]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs:
+        - {key: token, name: Token, type: SECRET_FIELD, required: true}
+  - slug: approve
+    name: Approve
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: MANUAL_APPROVAL
+      approvingTeamIds: [platform]
+      approverDescription: Ship it?
+"""
+
+
+def test_an_approval_reason_quoting_a_secret_is_stored_masked(ws, grace):
+    from catalog.models import Team
+    from tests.factories import UserFactory, member
+    from workflows.models import Decision, RunEvent
+
+    linus = UserFactory(email="linus@example.com")
+    member(ws, linus, "User")
+    Team.objects.create(workspace=ws, tag="platform", name="Platform").members.add(
+        linus
+    )
+    workflow, _ = workflow_upsert(
+        workspace=ws, descriptor=descriptor.validate(descriptor.parse(APPROVE))
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    engine.submit_input(
+        run, Step.objects.get(run=run, slug="form"), values={"token": SECRET}, by=grace
+    )
+    engine.advance(run.pk)
+    run.refresh_from_db()
+    step = Step.objects.get(run=run, slug="approve")
+
+    engine.decide(run, step, by=linus, approve=False, reason=f"{SECRET} is weak")
+
+    assert Decision.objects.get(step=step).reason == "******** is weak"
+    assert RunEvent.objects.filter(run=run, message="******** is weak").exists()
+    assert SECRET not in every_stored_text()
