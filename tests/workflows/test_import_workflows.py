@@ -307,3 +307,17 @@ def test_seed_demo_imports_the_demo_workflows_once():
     hello = demo.get(tag="hello-world")
     assert hello.is_runnable_via_api
     assert hello.current_version.created_by.email == "ada@example.com"
+
+
+@pytest.mark.django_db
+def test_the_demo_workflows_call_the_portal_at_its_own_address(settings):
+    settings.BASE_URL = "http://127.0.0.1:8772"
+    call_command("seed_demo", stdout=StringIO())
+    provision = Workflow.objects.get(workspace__slug="demo", tag="provision-a-service")
+    urls = [
+        a["schema"]["url"]
+        for a in provision.descriptor["actions"]
+        if a["schema"]["type"] == "HTTP_REQUEST"
+    ]
+    assert "http://127.0.0.1:8772/health/" in urls
+    assert "8000" not in str(provision.descriptor)

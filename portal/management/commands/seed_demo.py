@@ -15,6 +15,7 @@ from workflows.models import OutboundAllowlistEntry
 from workflows.services import workflow_upsert
 
 DEMO_DIR = Path(settings.BASE_DIR) / "demo"
+DEMO_BASE_URL = "http://127.0.0.1:8000"
 PASSWORD = "demo"
 
 # email -> (name, {workspace slug: role names})
@@ -86,10 +87,15 @@ class Command(BaseCommand):
         )
         # Example workflows that together use every block type (unchanged files make
         # no new version, so running this again is harmless):
+        # Two of them call this portal's /health/: at its own address (bin/run
+        # sets BASE_URL from PORT), not the files' http://127.0.0.1:8000.
         for path in sorted((DEMO_DIR / "workflows").glob("*.yaml")):
+            text = path.read_text().replace(
+                DEMO_BASE_URL, settings.BASE_URL.rstrip("/")
+            )
             workflow_upsert(
                 workspace=workspaces["demo"],
-                descriptor=validate(parse(path.read_bytes())),
+                descriptor=validate(parse(text)),
                 created_by=users["ada@example.com"],
             )
         self.stdout.write(self.style.SUCCESS("Demo workspaces ready: demo, acme."))
