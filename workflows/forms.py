@@ -483,7 +483,15 @@ class NestedRows:
 
     def values(self) -> list[Any]:
         if self.objects:
-            return [row.form.values() for row in self.rows]
+            # An optional field's row left as its sub-form's defaults was never
+            # filled in: sent as blank, it is dropped instead of asking for the
+            # fields that have no default.
+            return [
+                row.form.values()
+                if self.required or row.form.has_changed()
+                else {}
+                for row in self.rows
+            ]
         return [row.form.values().get(STRING_ROW_KEY) for row in self.rows]
 
     def apply_errors(self, errors: Any) -> None:

@@ -61,7 +61,8 @@ What each type accepts (raw values come from a browser form or JSON):
   minRows, maxRows}`: a list of rows; STRING rows are text, OBJECT rows are
   objects validated with the sub-form `inputs`. A blank row is an error
   ("Row 2 is empty.") when the field is required and is dropped when it is not,
-  so an untouched optional row never blocks a form. `minRows`/`maxRows` count
+  so an untouched optional row never blocks a form (the page sends an optional
+  OBJECT row still at its sub-form's defaults as blank). `minRows`/`maxRows` count
   the rows kept; a required field needs at least one.
 
 An input with `fixed: true` (set by the block for a non-editable VALUE override)

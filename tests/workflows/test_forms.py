@@ -604,3 +604,35 @@ def test_a_member_list_for_user_fields_comes_from_the_workspace(ws, other_ws, te
     rendered = html(form([{"type": "CORTEX_USER_FIELD", "key": "u"}], ws), "u")
     assert "zed@example.com" in rendered
     assert "ted@example.com" not in rendered
+
+
+def test_an_optional_object_row_left_at_its_defaults_is_dropped_not_an_error(ws):
+    # The browser posts the row's pre-filled defaults (Sensitive ticked) and
+    # nothing else: the user never filled it in.
+    f = form([ENV_VARS], ws, data={"envVars.TOTAL": "1", "envVars.0.sensitive": "on"})
+
+    clean, errors = validate([ENV_VARS], f.values(), workspace=ws)
+
+    assert errors == {}
+    assert clean == {"envVars": []}
+
+
+def test_a_required_object_row_left_at_its_defaults_asks_for_its_fields(ws):
+    required = {**ENV_VARS, "required": True}
+    f = form([required], ws, data={"envVars.TOTAL": "1", "envVars.0.sensitive": "on"})
+
+    _, errors = validate([required], f.values(), workspace=ws)
+
+    assert errors["envVars"]["rows"][0]["name"] == ["Name is required."]
+
+
+def test_an_optional_object_row_with_something_typed_is_checked(ws):
+    f = form(
+        [ENV_VARS],
+        ws,
+        data={"envVars.TOTAL": "1", "envVars.0.sensitive": "on", "envVars.0.name": "A"},
+    )
+
+    _, errors = validate([ENV_VARS], f.values(), workspace=ws)
+
+    assert errors["envVars"]["rows"][0]["value"] == ["Value is required."]
