@@ -1306,16 +1306,21 @@ def _approving_teams(run: Run, step: Step):
     )
 
 
+def _self_approval_prevented(run: Run, step: Step) -> bool:
+    action = actions_by_slug(run.version.descriptor)[step.slug]
+    return bool(action.get("schema", {}).get("preventSelfApproval"))
+
+
 def approvers(run: Run, step: Step) -> list[User]:
-    return list(User.objects.filter(teams__in=_approving_teams(run, step)).distinct())
+    """Who may decide on the step (and is told it waits for them)."""
+    people = User.objects.filter(teams__in=_approving_teams(run, step))
+    if _self_approval_prevented(run, step) and run.initiator_id:
+        people = people.exclude(pk=run.initiator_id)
+    return list(people.distinct())
 
 
 def may_approve(run: Run, step: Step, user: User) -> bool:
-    action = actions_by_slug(run.version.descriptor)[step.slug]
-    if (
-        action.get("schema", {}).get("preventSelfApproval")
-        and run.initiator_id == user.pk
-    ):
+    if _self_approval_prevented(run, step) and run.initiator_id == user.pk:
         return False
     return _approving_teams(run, step).filter(members=user).exists()
 

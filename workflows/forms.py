@@ -487,9 +487,7 @@ class NestedRows:
             # filled in: sent as blank, it is dropped instead of asking for the
             # fields that have no default.
             return [
-                row.form.values()
-                if self.required or row.form.has_changed()
-                else {}
+                row.form.values() if self.required or row.form.has_changed() else {}
                 for row in self.rows
             ]
         return [row.form.values().get(STRING_ROW_KEY) for row in self.rows]

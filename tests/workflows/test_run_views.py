@@ -11,7 +11,7 @@ from catalog.models import Team
 from tests.factories import EntityFactory, UserFactory, member
 from tests.workflows.enginekit import action, chain, make_workflow
 from workflows import engine
-from workflows.models import Decision, Run, RunEvent, Step
+from workflows.models import Decision, Notification, Run, RunEvent, Step
 from workflows.secrets import MASK
 
 S = Run.Status
@@ -934,13 +934,35 @@ def test_someone_outside_the_approving_teams_cannot_post_a_decision(
 def test_an_approver_who_started_the_run_may_not_approve_it_when_self_approval_is_off(
     client, ws, linus, test_blocks
 ):
+    ken = UserFactory(email="ken@example.com")
+    member(ws, ken)
+    Team.objects.get(tag="platform").members.add(ken)
     run = waiting_for_approval(client, ws, linus, preventSelfApproval=True)
     client.force_login(linus)
     html = text(page(client, run))
     assert 'name="verdict"' not in html
-    assert "(not Linus, who started the run)" in html
+    assert (
+        'ken@example.com <span class="text-body-secondary">(not Linus, who started the run)'
+        in html
+    )
     r = decide(client, run, {"step": waiting_step(run).pk, "verdict": "approve"})
     assert r.status_code == 403
+
+
+def test_when_only_the_initiator_could_approve_the_page_says_nobody_can_and_why(
+    client, ws, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, linus, preventSelfApproval=True)
+    client.force_login(linus)
+    html = text(page(client, run))
+    assert 'name="verdict"' not in html
+    assert (
+        "nobody: the only member of the approving teams is Linus, who started the run,"
+        " and this step prevents self-approval. The run waits until someone joins"
+        " them, or cancel it." in html
+    )
+    # Nor is linus asked to approve his own run:
+    assert not Notification.objects.filter(user=linus, kind="NEEDS_APPROVAL").exists()
 
 
 def test_a_decision_on_an_approval_that_no_longer_waits_is_refused_with_a_message(
