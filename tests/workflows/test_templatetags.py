@@ -43,3 +43,12 @@ def test_inline_markdown_keeps_code_and_emphasis_and_flattens_the_rest():
 
 def test_inline_markdown_strips_scripts():
     assert "<script" not in markdown_inline("<script>alert(1)</script>hi")
+
+
+def test_a_masked_secret_shows_as_it_is_not_as_markdown():
+    html = str(markdown("- ********\n\nToken: ************\n\n`********`"))
+    assert "<hr" not in html
+    assert "<li>********</li>" in html
+    assert "<strong>********</strong>" in html  # **{{secret}}**: bold, masked
+    assert "<code>********</code>" in html
+    assert str(markdown_inline("a ******** b")) == "a ******** b"

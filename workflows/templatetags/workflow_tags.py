@@ -1,6 +1,7 @@
 """Template filters for workflow pages: status badges, block types, sanitised Markdown, the bell."""
 
 import functools
+import re
 
 import heroicons
 import markdown as markdown_lib
@@ -8,6 +9,8 @@ import nh3
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+
+from workflows.secrets import MASK
 
 register = template.Library()
 
@@ -40,19 +43,35 @@ def block_type(name: str) -> str:
     return mark_safe("_<wbr>".join(escape(part) for part in str(name).split("_")))  # noqa: S308 - each part escaped
 
 
+# A masked secret (********) is Markdown for a rule or emphasis: it stands in
+# as a plain word while Markdown renders, then comes back as it is. In a longer
+# run of asterisks (**{{secret}}**) the mask is the middle of it.
+_MASK_STAND_IN = "cairnmaskedsecret"
+_ASTERISKS = re.compile(rf"\*{{{len(MASK)},}}")
+
+
+def _stand_in(match: re.Match) -> str:
+    extra = len(match.group()) - len(MASK)
+    return "*" * (extra // 2) + _MASK_STAND_IN + "*" * (extra - extra // 2)
+
+
+def _render(text: str, **kwargs) -> str:
+    return markdown_lib.markdown(_ASTERISKS.sub(_stand_in, text or ""), **kwargs)
+
+
 @register.filter
 def markdown(text: str) -> str:
     """Render Markdown (response templates) to HTML, sanitised by nh3."""
-    html = markdown_lib.markdown(text or "", extensions=["fenced_code", "tables"])
-    return mark_safe(nh3.clean(html))  # noqa: S308 - nh3 removed anything unsafe
+    html = nh3.clean(_render(text, extensions=["fenced_code", "tables"]))
+    return mark_safe(html.replace(_MASK_STAND_IN, MASK))  # noqa: S308 - nh3 removed anything unsafe
 
 
 @register.filter
 def markdown_inline(text: str) -> str:
     """Markdown as one run of text (lists and the like): paragraphs, headings
     and links become plain text; code and emphasis stay."""
-    html = markdown_lib.markdown(text or "")
-    return mark_safe(nh3.clean(html, tags={"code", "strong", "em"}))  # noqa: S308 - nh3 removed anything unsafe
+    html = nh3.clean(_render(text), tags={"code", "strong", "em"})
+    return mark_safe(html.replace(_MASK_STAND_IN, MASK))  # noqa: S308 - nh3 removed anything unsafe
 
 
 @register.simple_tag(takes_context=True)
