@@ -413,7 +413,13 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if problem:
         messages.error(request, problem)
     else:
-        messages.success(request, f"Run of {run.workflow.name} canceled.")
+        messages.success(
+            request,
+            f"Run of {run.workflow.name} canceled."
+            if run.status == Run.Status.CANCELLED
+            else f"Cancelling the run of {run.workflow.name}: its block in flight"
+            " finishes first, then nothing more runs.",
+        )
     if request.htmx:
         return HttpResponseClientRedirect(back)
     return redirect(back)

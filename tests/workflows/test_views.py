@@ -858,3 +858,21 @@ def test_the_entity_section_applies_the_same_rule_as_entities_for(grace, ws):
                 )
                 got = applies_to_entity(flt, entity=entity, owned=owned, perms=perms)
                 assert got == (entity.pk in expected), (role, flt, entity.tag)
+
+
+def test_cancelling_a_run_with_a_block_in_flight_says_it_finishes_first(
+    client, grace, ws
+):
+    import uuid
+
+    run = make_run(workflow(ws), status=S.IN_PROGRESS, initiator=grace)
+    Run.objects.filter(pk=run.pk).update(lease=uuid.uuid4())  # a worker holds it
+    client.force_login(grace)
+
+    r = client.post(reverse("workflows:run-cancel", args=[run.pk]), follow=True)
+
+    html = r.content.decode()
+    assert "Cancelling the run of" in html and "finishes first" in html
+    assert "canceled." not in html
+    run.refresh_from_db()
+    assert run.status == S.CANCELLING
