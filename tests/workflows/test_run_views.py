@@ -271,6 +271,7 @@ def test_a_completed_run_shows_its_response_and_does_not_poll(
     assert "<script>alert(1)</script>" not in html
     assert 'id="run-poller"' in html
     assert "hx-trigger=" not in re.search(r'<div id="run-poller"[^>]*>', html).group(0)
+    assert 'http-equiv="refresh"' not in html
 
 
 def test_a_run_in_progress_polls_its_status_every_two_seconds(
@@ -283,6 +284,8 @@ def test_a_run_in_progress_polls_its_status_every_two_seconds(
     poller = re.search(r'<div id="run-poller"[^>]*>', html).group(0)
     assert 'hx-trigger="every 2s"' in poller
     assert "Running…" in html
+    # Without JavaScript the page reloads itself instead:
+    assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
 
 
 def test_a_failed_run_shows_the_error_and_its_block_holds_it(
