@@ -256,7 +256,13 @@ CACHES["default"].setdefault("KEY_PREFIX", "cairn")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"no_4xx_traceback": {"()": "portal.logging.NoClientErrorTraceback"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["no_4xx_traceback"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx logs every request of every HTTP block at INFO:
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
