@@ -12,7 +12,8 @@ Rules (DESIGN.md, API):
   exactly like a missing one ("could not find workflow with id: <id>");
 - only workflows with `isRunnableViaApi` run here (403 otherwise); drafts run;
 - `runAs` (a member's email) sets the initiating user. A personal access token
-  runs as its own user and may not name another one. A workspace key without
+  runs as its own user and may not name another one; a workspace key may name a
+  member who holds no permission the key's roles lack. A workspace key without
   runAs starts a run that waits (PAUSED) until someone picks the initiating
   user, as does a workflow that needs an initiator (it restricts completion to
   the runner, or has a SCAFFOLDER block);
@@ -648,8 +649,17 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
                 "runAs: a personal access token runs workflows as its own user only",
             )
         if user is None:
-            user = run_as
-            perms &= _member_permissions(principal.workspace, run_as)
+            theirs = _member_permissions(principal.workspace, run_as)
+            # The run acts with its initiator's rights: a key names no one
+            # holding a permission its own roles lack.
+            beyond = sorted(theirs - perms)
+            if beyond:
+                raise HttpError(
+                    403,
+                    f"runAs: {run_as.email} has permissions this key's roles lack"
+                    f" ({', '.join(beyond)}), and the run would act with them",
+                )
+            user, perms = run_as, theirs
     descriptor = workflow.descriptor
     if user is None and descriptor.get("runRestrictionPolicies"):
         raise HttpError(

@@ -554,3 +554,18 @@ def test_secrets_are_masked_in_the_runs_json(ada_api, ws, ada):
     assert b"hunter2-s3cr3t" not in r.content and b"ws-s3cr3t" not in r.content
     listed = ada_api.get("/workflows/runs", {"includeContext": "true"})
     assert b"hunter2-s3cr3t" not in listed.content
+
+
+def test_a_user_role_key_may_not_run_as_an_admin(ws, as_key, ada, grace):
+    save(ws, HELLO)
+    user_key = as_key(api_key(ws, "User")[1])
+
+    r = start(user_key, body={"runAs": "ada@example.com"})
+
+    assert r.status_code == 403
+    message = r.json()["message"]
+    assert message.startswith("runAs: ada@example.com has permissions this key's")
+    assert "EDIT_ENTITIES" in message
+    assert not Run.objects.exists()
+    # Someone with no more rights than the key is fine:
+    assert start(user_key, body={"runAs": "grace@example.com"}).status_code == 201
