@@ -7,6 +7,7 @@ A run keeps SECRET_FIELD values in `Run.secrets_blob` (one Fernet token holding
 import json
 from functools import cache
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -40,10 +41,23 @@ def decrypt(token: str) -> Any:
         ) from exc
 
 
+def _forms(secret: str) -> set[str]:
+    """A secret as written, and as it reads inside JSON text (a response body
+    quoted in an error, a script's JSON.stringify) or a URL."""
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
+
+
 def scrub(value: Any, secrets: list[str]) -> Any:
-    """Replace every verbatim occurrence of a secret value inside value with MASK."""
+    """Replace every occurrence of a secret value inside value with MASK: as
+    written, JSON-escaped or URL-encoded."""
     needles = sorted(
-        {s for s in secrets if isinstance(s, str) and len(s) >= 1},
+        {form for s in secrets if isinstance(s, str) and s for form in _forms(s)},
         key=len,
         reverse=True,
     )

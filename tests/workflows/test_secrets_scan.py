@@ -1,10 +1,12 @@
 """After a run with a secret input ends, the value is nowhere: no table, output, event or log."""
 
+import json
 import logging
 
 from django.apps import apps
 from django.db import models
 
+from tests.workflows.httpserver import make_reply
 from workflows import descriptor, engine
 from workflows.models import Run, Step
 from workflows.services import workflow_upsert
@@ -234,3 +236,59 @@ def test_an_approval_reason_quoting_a_secret_is_stored_masked(ws, grace):
     assert Decision.objects.get(step=step).reason == "******** is weak"
     assert RunEvent.objects.filter(run=run, message="******** is weak").exists()
     assert SECRET not in every_stored_text()
+
+
+ECHOED = """
+tag: echoed
+name: Echoed
+filter: {type: GLOBAL}
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [send]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs:
+        - {key: password, name: Password, type: SECRET_FIELD, required: true}
+  - slug: send
+    name: Send
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: HTTP_REQUEST
+      httpMethod: POST
+      url: "URL/echo"
+      headers: {Content-Type: text/plain}
+      payload: 'password={{{actions.form.outputs.password}}}'
+"""
+
+
+def test_a_secret_a_server_echoes_json_escaped_in_an_error_is_masked(
+    ws, grace, http_server, settings
+):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    secret = 'Pässwort-"9001"'
+    # The server refuses the request and quotes its body back, JSON-escaped:
+    http_server.route(
+        "POST",
+        "/echo",
+        handler=lambda request: make_reply(status=422, json={"rejected": request.text}),
+    )
+    data = descriptor.validate(
+        descriptor.parse(ECHOED.replace("URL", http_server.url("").rstrip("/")))
+    )
+    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    form = Step.objects.get(run=run, slug="form")
+    engine.submit_input(run, form, values={"password": secret}, by=grace)
+    engine.advance(run.pk)
+    run.refresh_from_db()
+
+    assert run.status == Run.Status.FAILED
+    assert "HTTP 422" in run.error and "password=********" in run.error
+    stored = every_stored_text()
+    for form_of_it in (secret, json.dumps(secret)[1:-1], "P\\u00e4sswort"):
+        assert form_of_it not in stored

@@ -1,0 +1,35 @@
+"""Masking secret values in what runs store and show."""
+
+import json
+from urllib.parse import quote_plus
+
+from workflows.secrets import MASK, scrub
+
+
+def test_a_secret_is_masked_wherever_it_appears_verbatim():
+    value = {"a": ["x tok-1 y"], "b": "tok-1"}
+    assert scrub(value, ["tok-1"]) == {"a": [f"x {MASK} y"], "b": MASK}
+
+
+def test_a_secret_is_masked_in_its_json_escaped_forms_too():
+    secret = 'Pässwort "9001"'
+    # A server echoing the request body in an error, or a script's JSON.stringify:
+    ascii_json = json.dumps({"password": secret})
+    unicode_json = json.dumps({"password": secret}, ensure_ascii=False)
+    assert scrub(ascii_json, [secret]) == f'{{"password": "{MASK}"}}'
+    assert scrub(unicode_json, [secret]) == f'{{"password": "{MASK}"}}'
+
+
+def test_a_secret_is_masked_url_encoded_too():
+    secret = "a b&c/ü"
+    assert (
+        scrub(f"https://x/?t={quote_plus(secret)}", [secret]) == f"https://x/?t={MASK}"
+    )
+
+
+def test_values_that_are_not_text_and_empty_secrets_are_left_alone():
+    assert scrub({"n": 3, "t": True, "s": "abc"}, ["", None]) == {
+        "n": 3,
+        "t": True,
+        "s": "abc",
+    }
