@@ -1200,6 +1200,11 @@ def _fail(
         _finish_cancel(run)
         return
     where = f"{step.name or step.slug}: " if step else ""
+    if step is not None:
+        # The step that failed says why (the run's end cancels the other open ones).
+        Step.objects.filter(
+            pk=step.pk, status__in=[StepS.RUNNING, StepS.PENDING, StepS.WAITING]
+        ).update(status=StepS.FAILED, error=error, finished_at=timezone.now())
     _end(
         run,
         S.FAILED,

@@ -631,6 +631,9 @@ def test_a_block_interrupted_twice_fails_the_run_instead_of_looping(
     assert run.status == S.FAILED
     assert "interrupted twice" in run.error
     assert test_blocks == []
+    step = run.steps.get()
+    assert step.status == "FAILED"
+    assert step.error == "The block was interrupted twice; not retrying again"
 
 
 def test_completed_steps_never_run_again_when_a_run_is_redelivered(
