@@ -991,6 +991,28 @@ def _record(
     lease: uuid.UUID | None,
     by: User | None = None,
 ) -> set[str] | None:
+    """Store a block's outcome and move the run on (see _store_outcome); then
+    apply a callback that came before the block began to wait."""
+    early: list[int] = []
+    skipped = _store_outcome(
+        run, step, action, outcome, secrets, lease=lease, by=by, early=early
+    )
+    for step_id in early:  # committed now: applied as if it came just now
+        _apply_early_callback(step_id)
+    return skipped
+
+
+def _store_outcome(
+    run: Run,
+    step: Step,
+    action: dict,
+    outcome: Outcome,
+    secrets: _Secrets,
+    *,
+    lease: uuid.UUID | None,
+    by: User | None = None,
+    early: list[int],
+) -> set[str] | None:
     """Store a block's outcome and move the run on, in one transaction.
 
     With a lease (a worker ran the block) the lease holder is the only writer
@@ -1089,6 +1111,10 @@ def _record(
                 deadline_at=outcome.deadline or step.deadline_at,
                 **step_fields,
             )
+            if outcome.waiting_for == "CALLBACK" and (
+                Step.objects.filter(pk=step.pk, early_callback__isnull=False).exists()
+            ):
+                early.append(step.pk)
             run.state = state
             if current == S.IN_PROGRESS:
                 run.status = S.PAUSED
@@ -1103,7 +1129,11 @@ def _record(
         if not live.update(state=state):
             return None
         Step.objects.filter(pk=step.pk).update(
-            status=StepS.FAILED, finished_at=now, **step_fields
+            status=StepS.FAILED,
+            finished_at=now,
+            waiting_for="",
+            early_callback=None,
+            **step_fields,
         )
         run.refresh_from_db()
         _fail(run, lease, step, step_fields["error"] or "The block failed", by=by)
@@ -1178,7 +1208,7 @@ def _end(
         if open_steps:
             Step.objects.filter(
                 run=run, status__in=[StepS.WAITING, StepS.PENDING, StepS.RUNNING]
-            ).update(status=StepS.CANCELLED, finished_at=now)
+            ).update(status=StepS.CANCELLED, finished_at=now, early_callback=None)
         notify.run_ended(run)
         admit(run.workspace_id)
     return True
@@ -1204,7 +1234,13 @@ def _fail(
         # The step that failed says why (the run's end cancels the other open ones).
         Step.objects.filter(
             pk=step.pk, status__in=[StepS.RUNNING, StepS.PENDING, StepS.WAITING]
-        ).update(status=StepS.FAILED, error=error, finished_at=timezone.now())
+        ).update(
+            status=StepS.FAILED,
+            error=error,
+            finished_at=timezone.now(),
+            waiting_for="",
+            early_callback=None,
+        )
     _end(
         run,
         S.FAILED,
@@ -1368,8 +1404,46 @@ def callback(step: Step, payload: dict) -> None:
     ValueError for a malformed payload (400).
     """
     run = step.run
+    if step.status == StepS.RUNNING and _keep_early(step, payload):
+        return
     _waiting_step(run, step, "CALLBACK")
     _resume(run, step, payload, by=None)
+
+
+def _keep_early(step: Step, payload: dict) -> bool:
+    """Keep a callback that came while its block still runs (the callee answered
+    before the request returned, or the block's worker died mid-call), to apply
+    once the block waits; False when the block waits by now after all.
+
+    The first SUCCESS or FAILURE wins; an UPDATE only replaces an UPDATE. Each
+    write is one guarded UPDATE, so it and the block's switch to WAITING can't
+    miss each other: whichever comes second sees the first.
+    """
+    from django.db.models import Q
+
+    if (
+        Step.objects.filter(pk=step.pk, status=StepS.RUNNING)
+        .filter(Q(early_callback__isnull=True) | Q(early_callback__status="UPDATE"))
+        .update(early_callback=payload)
+    ):
+        return True
+    step.refresh_from_db()
+    return step.status == StepS.RUNNING  # its final answer is kept already
+
+
+def _apply_early_callback(step_id: int) -> None:
+    """Apply the callback kept for a block that has just begun to wait."""
+    taken = Step.objects.filter(
+        pk=step_id, status=StepS.WAITING, early_callback__isnull=False
+    )
+    payload = taken.values_list("early_callback", flat=True).first()
+    if payload is None or not taken.update(early_callback=None):
+        return
+    step = Step.objects.select_related("run").get(pk=step_id)
+    try:
+        callback(step, payload)
+    except (NotWaiting, IllegalTransition, ValueError) as exc:
+        log.warning("Early callback of step %s not applied: %s", step_id, exc)
 
 
 def _run_secrets(run: Run) -> _Secrets:

@@ -167,3 +167,19 @@ def test_cortexs_own_callers_output_and_cancelled_are_understood(ada_api, waitin
     assert r.status_code == 200
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
+
+
+def test_a_callback_while_the_block_is_still_calling_out_is_kept_not_refused(
+    ada_api, waiting
+):
+    run, path = waiting
+    step = Step.objects.get(run=run, slug="dispatch")
+    # As if the request were still in flight (or its worker had died mid-call):
+    Step.objects.filter(pk=step.pk).update(status=Step.Status.RUNNING)
+
+    r = ada_api.post(path, {"status": "SUCCESS", "message": "Deployed"})
+    later = ada_api.post(path, {"status": "FAILURE", "message": "second thoughts"})
+
+    assert r.status_code == 200 and later.status_code == 200
+    step.refresh_from_db()
+    assert step.early_callback == {"status": "SUCCESS", "message": "Deployed"}

@@ -416,6 +416,56 @@ def test_a_callback_completes_a_waiting_block_and_a_late_one_is_refused(
         engine.callback(step, {"status": "SUCCESS", "message": "again"})
 
 
+def test_a_callback_that_comes_before_the_block_waits_is_applied_once_it_does(
+    ws, grace, test_blocks
+):
+    # The callee calls back before its answer to the request is in:
+    answers = [
+        {"status": "UPDATE", "message": "started"},
+        {"status": "SUCCESS", "message": "deployed"},
+        {"status": "UPDATE", "message": "too late to matter"},
+    ]
+    wf = make_workflow(
+        ws,
+        [
+            action("hook", "HTTP_REQUEST_ASYNC", ["after"], root=True, answers=answers),
+            action("after"),
+        ],
+    )
+
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+
+    assert run.status == S.COMPLETED
+    assert run.state["actions"]["hook"]["outputs"] == {"message": "deployed"}
+    assert Step.objects.get(run=run, slug="hook").early_callback is None
+
+
+def test_an_early_failure_callback_fails_the_block_once_it_waits(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "hook",
+                "HTTP_REQUEST_ASYNC",
+                root=True,
+                answers=[{"status": "FAILURE", "message": "no such pipeline"}],
+            )
+        ],
+    )
+
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+
+    assert run.status == S.FAILED
+    step = Step.objects.get(run=run, slug="hook")
+    assert (step.status, step.error, step.waiting_for) == (
+        "FAILED",
+        "no such pipeline",
+        "",
+    )
+
+
 def test_a_failure_callback_fails_the_run(ws, grace, test_blocks):
     wf = make_workflow(ws, [action("hook", "HTTP_REQUEST_ASYNC", root=True)])
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
