@@ -85,6 +85,8 @@ _REF = "#/components/schemas/"
 
 # Tags, slugs and keys appear in template paths (`actions.<slug>.outputs.<key>`):
 SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+# Paths under /workflows/ and /api/v1/workflows/ that a tag would hide (urls.py):
+RESERVED_TAGS = frozenset({"new", "runs", "notifications"})
 MAX_TAG = MAX_NAME = 200  # the columns of workflows.models.Workflow
 MAX_BYTES = 1_000_000
 MAX_NODES = 200_000  # values in a parsed descriptor; stops YAML alias bombs
@@ -886,6 +888,11 @@ class _Checker:
                 )
             elif len(tag) > MAX_TAG:
                 self.add("tag", f"must be at most {MAX_TAG} characters")
+            elif tag in RESERVED_TAGS:
+                self.add(
+                    "tag",
+                    f"{tag!r} is reserved (a page and an API path use it); choose another tag",
+                )
         if isinstance(name, str):
             if not name.strip():
                 self.add("name", "must not be blank")

@@ -1,7 +1,7 @@
 """Workflow pages. The run page and its actions live in run_urls.py (own module).
 
 `new`, `runs` and `notifications` come before `<tag>/`, so they are reserved
-tags (workflow_forms.RESERVED_TAGS).
+tags (descriptor.RESERVED_TAGS).
 """
 
 from django.urls import path

@@ -19,7 +19,7 @@ from . import descriptor as descriptor_lib
 from .models import Run, RunStatus
 
 # Paths under /workflows/ that are pages, not workflow tags:
-RESERVED_TAGS = frozenset({"new", "runs", "notifications"})
+RESERVED_TAGS = descriptor_lib.RESERVED_TAGS
 
 OWNERSHIP_CHOICES = [
     ("ALL", "Every entity that matches the filter"),

@@ -227,3 +227,11 @@ def test_real_cortex_descriptors_import_through_the_api_and_round_trip(
     assert again.status_code == 200
     assert workflow.versions.count() == 1  # nothing changed
     assert again.json() == as_json == workflow.descriptor
+
+
+def test_a_reserved_tag_is_a_400_naming_the_tag(admin_api, ws):
+    hello = yaml.safe_load(HELLO)
+    r = admin_api.post("/workflows", {**hello, "tag": "runs"})
+    assert r.status_code == 400
+    assert "tag: 'runs' is reserved" in r.json()["message"]
+    assert not Workflow.objects.exists()

@@ -769,6 +769,10 @@ ERROR_CASES = {
         lambda d: d.update(tag="my workflow"),
         "tag: 'my workflow' is not a valid tag (letters, digits, hyphens and underscores)",
     ),
+    "a tag that a page uses": (
+        lambda d: d.update(tag="runs"),
+        "tag: 'runs' is reserved (a page and an API path use it); choose another tag",
+    ),
     "no filter": (lambda d: d.pop("filter"), "filter: is required"),
     "an unknown filter type": (
         lambda d: d.update(filter={"type": "TEAM"}),
