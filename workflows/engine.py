@@ -682,6 +682,14 @@ def advance(run_id: int) -> None:
 
     Safe to call twice for the same run: only the holder of the lease works.
     """
+    try:
+        _advance(run_id)
+    except Run.DoesNotExist:
+        # Its workflow was deleted (with its runs) while the run was queued or running.
+        log.info("Run %s no longer exists; nothing to advance", run_id)
+
+
+def _advance(run_id: int) -> None:
     lease = uuid.uuid4()
     claimed = _claim(run_id, lease)
     if claimed is None:

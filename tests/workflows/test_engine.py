@@ -13,6 +13,7 @@ from tests.workflows.enginekit import action, chain, make_workflow
 from workflows import engine
 from workflows.models import Decision, Notification, Run, RunEvent, Secret, Step
 from workflows.secrets import MASK, encrypt
+from workflows.services import workflow_delete
 
 S = Run.Status
 
@@ -842,3 +843,29 @@ def test_an_approval_with_a_timeout_fails_the_run_once_the_sweep_finds_it_expire
     engine.sweep()
     run.refresh_from_db()
     assert run.status == S.FAILED
+
+
+def test_a_run_whose_workflow_is_deleted_while_a_block_runs_just_stops(
+    ws, grace, test_blocks, monkeypatch
+):
+    from workflows import blocks
+    from workflows.blocks.base import Block, Outcome
+
+    class DeleteWorkflow(Block):
+        type = "DELETE_WORKFLOW"
+        side_effects = True
+
+        def execute(self, ctx):
+            workflow_delete(workflow=ctx.run.workflow)  # someone deletes it meanwhile
+            return Outcome.completed({})
+
+    monkeypatch.setitem(blocks._instances, "DELETE_WORKFLOW", DeleteWorkflow())
+    wf = make_workflow(
+        ws, [action("a", "DELETE_WORKFLOW", ["b"], root=True), action("b")]
+    )
+    run = engine.start(workflow=wf, initiator=grace)
+
+    engine.advance(run.pk)  # no error: the worker just moves on
+
+    assert not Run.objects.filter(pk=run.pk).exists()
+    assert test_blocks == []
