@@ -226,7 +226,17 @@ class Step(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["run", "position", "pk"]
+        # In the order the blocks ran, skipped ones (position 0) after them. By
+        # run_id, not run: "run" would order by Run's own ordering, through a join.
+        ordering = [
+            "run_id",
+            models.Case(
+                models.When(position=0, then=models.Value(1)),
+                default=models.Value(0),
+            ),
+            "position",
+            "pk",
+        ]
         constraints = [
             models.UniqueConstraint(fields=["run", "slug"], name="one_step_per_block")
         ]

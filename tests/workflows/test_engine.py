@@ -109,6 +109,15 @@ def test_a_branch_runs_the_chosen_path_skips_the_other_and_continues_at_the_join
         "join": "COMPLETED",
         "end": "COMPLETED",
     }
+    # Listed in the order they ran, the skipped ones last:
+    assert list(run.steps.values_list("slug", flat=True)) == [
+        "pick",
+        "right",
+        "join",
+        "end",
+        "left",
+        "left-2",
+    ]
 
 
 def test_a_branch_with_no_path_taken_goes_straight_to_the_join(ws, grace, test_blocks):
