@@ -424,6 +424,14 @@ def _context(
 
 @require_GET
 @require_permission(Permission.VIEW_WORKFLOW_RUNS)
+def run_by_uid(request: HttpRequest, uid) -> HttpResponse:
+    """The run page of a run known by its API id (a UUID)."""
+    run = get_in_workspace(request, Run.objects.only("pk"), uid=uid)
+    return redirect(run.get_absolute_url())
+
+
+@require_GET
+@require_permission(Permission.VIEW_WORKFLOW_RUNS)
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     last_event = _last_event(pk)
     run = _get_run(request, pk)

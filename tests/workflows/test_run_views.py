@@ -1066,3 +1066,20 @@ def test_only_a_member_of_the_workspace_can_be_the_initiating_user(
     assert r.status_code == 400
     assert "Choose a member of this workspace." in text(r)
     assert Run.objects.get(pk=run.pk).initiator is None
+
+
+def test_a_run_known_by_its_api_id_opens_its_page(client, ws, grace, test_blocks):
+    run = start(make_workflow(ws, chain("a")), grace)
+    client.force_login(grace)
+
+    r = client.get(f"/workflows/runs/{run.uid}/")
+
+    assert r.status_code == 302 and r["Location"] == run.get_absolute_url()
+
+
+def test_a_run_id_of_another_workspace_is_not_found(
+    client, ws, other_ws, grace, ted, test_blocks
+):
+    run = start(make_workflow(other_ws, chain("a")), ted)
+    client.force_login(grace)
+    assert client.get(f"/workflows/runs/{run.uid}/").status_code == 404
