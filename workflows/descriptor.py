@@ -747,6 +747,24 @@ def _as_jackson_reads(expected: Any, value: Any) -> Any:
     return None
 
 
+_JSON_TYPES = {"STRING": "string", "NUMBER": "number", "BOOLEAN": "boolean"}
+
+
+def _default_as_typed(var_type: str, value: Any) -> Any:
+    """A variable's defaultValue read for its type as Jackson reads scalars:
+    "3" for a NUMBER is 3, "true" for a BOOLEAN is true (item by item in an
+    ARRAY_OF_ one); anything else is left for the type check to judge."""
+    wanted = _JSON_TYPES.get(var_type.removeprefix("ARRAY_OF_"))
+    if wanted is None:
+        return value
+    if var_type.startswith("ARRAY_OF_"):
+        if not isinstance(value, list):
+            return value
+        return [_default_as_typed(var_type.removeprefix("ARRAY_OF_"), v) for v in value]
+    read = _as_jackson_reads(wanted, value)
+    return value if read is None else read
+
+
 def _read_scalars_as_jackson_does(
     validator: Draft202012Validator, instance: Any
 ) -> None:
@@ -922,6 +940,10 @@ class _Checker:
                     )
                 first.setdefault(slug, index)
             check = _VARIABLE_TYPES.get(_type_of(variable))
+            if check and "defaultValue" in variable:
+                variable["defaultValue"] = _default_as_typed(
+                    _type_of(variable), variable["defaultValue"]
+                )
             if (
                 check
                 and "defaultValue" in variable

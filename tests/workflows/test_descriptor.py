@@ -864,7 +864,7 @@ ERROR_CASES = {
         "variables[1].slug: 'env' is already declared by variables[0]",
     ),
     "a variable default of the wrong type": (
-        lambda d: d["variables"][0].update(defaultValue=3),
+        lambda d: d["variables"][0].update(defaultValue={"a": 1}),
         "variables[env].defaultValue: must be a string, as the variable's type is STRING",
     ),
     "setting an undeclared variable": (
@@ -1171,3 +1171,30 @@ def test_a_validation_regex_in_java_or_javascript_syntax_saves():
 
     pattern = action(saved, "form")["schema"]["inputs"][0]["validationRegex"]
     assert pattern == r"(?<region>\p{Ll}+)-\p{Ll}+-\d"
+
+
+def test_variable_defaults_written_as_text_are_read_for_their_type():
+    d = base()
+    d["variables"] = [
+        {"slug": "replicas", "type": "NUMBER", "defaultValue": "3"},
+        {"slug": "dry-run", "type": "BOOLEAN", "defaultValue": "true"},
+        {"slug": "weights", "type": "ARRAY_OF_NUMBER", "defaultValue": [1, "2.5"]},
+        {"slug": "label", "type": "STRING", "defaultValue": 42},
+    ]
+
+    defaults = {v["slug"]: v["defaultValue"] for v in validate(d)["variables"]}
+
+    assert defaults == {
+        "replicas": 3,
+        "dry-run": True,
+        "weights": [1, 2.5],
+        "label": "42",
+    }
+
+
+def test_a_variable_default_that_is_no_number_is_still_an_error():
+    d = base()
+    d["variables"] = [{"slug": "replicas", "type": "NUMBER", "defaultValue": "three"}]
+    assert problems(d) == [
+        "variables[replicas].defaultValue: must be a number, as the variable's type is NUMBER"
+    ]
