@@ -14,7 +14,7 @@
 OpenAPI file (`workflows/schema/cortex-workflows-openapi.json`, kept unchanged) plus
 Cairn's additions (`CAIRN_SCHEMAS`, `NESTED_FORM_FIELD`, approval options), then
 checks the block graph. It collects every problem and raises one DescriptorError
-whose `.errors` each say where: `actions[create-entity].schema.url: is required`.
+whose `.errors` each say where: `actions['create-entity'].schema.url: is required`.
 An item of a list is named by its slug (actions, variables, branches) or key
 (inputs) when it has a usable one, else by its index: `actions[2].slug`.
 
@@ -705,7 +705,9 @@ def _label(items: list, index: int) -> str:
 def _join(where: str, part: str | int, container: Any = None) -> str:
     if isinstance(part, int):
         label = _label(container, part) if isinstance(container, list) else str(part)
-        return f"{where}[{label}]"
+        # A slug is quoted (actions['notify']): Cortex's CLI prints messages
+        # with rich, which takes [notify] for markup and drops it.
+        return f"{where}[{label}]" if label.isdigit() else f"{where}['{label}']"
     return f"{where}.{part}" if where else part
 
 

@@ -118,8 +118,8 @@ def test_a_descriptor_with_problems_is_a_400_listing_every_one(admin_api, ws):
     message = r.json()["message"]
     assert message.startswith("Invalid workflow descriptor: ")
     assert "name" in message
-    assert "actions[greet].schema.url" in message
-    assert "actions[greet].schema.httpMethod" in message
+    assert "actions['greet'].schema.url" in message
+    assert "actions['greet'].schema.httpMethod" in message
     assert not Workflow.objects.exists()
 
 

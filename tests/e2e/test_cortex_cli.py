@@ -250,3 +250,13 @@ def test_the_cortex_cli_runs_a_workflow_waits_for_it_and_gets_the_run(
     )
     assert started["status"] in ("IN_PROGRESS", "COMPLETED")
     assert Run.objects.filter(source=Run.Source.API).count() == 3
+
+
+def test_the_cli_shows_which_action_a_problem_is_in(cortex, ws, tmp_path):
+    # Cortex's CLI prints errors with rich, which would take [greet] for markup.
+    _, key = api_key(ws, "Admin")
+    bad = HELLO.replace("    expression: '\"Hello, \" + .variables.who'\n", "")
+    (tmp_path / "bad.yaml").write_text(bad)
+    result = cortex("workflows", "create", "-f", "bad.yaml", key=key, check=False)
+    assert result.returncode != 0
+    assert "actions['greet'].schema.expression: is required" in result.stdout

@@ -234,7 +234,7 @@ def test_a_descriptor_without_the_required_fields_does_not_save():
     with pytest.raises(descriptor.DescriptorError) as caught:
         descriptor.validate(descriptor.parse(broken))
 
-    assert "actions[commit-runbook].schema.commitMessage: is required" in str(
+    assert "actions['commit-runbook'].schema.commitMessage: is required" in str(
         caught.value.errors
     )
 

@@ -246,7 +246,7 @@ def test_a_descriptor_without_a_project_key_does_not_save():
     with pytest.raises(descriptor.DescriptorError) as caught:
         descriptor.validate(descriptor.parse(broken))
 
-    assert "actions[create-issue].schema.projectKey: is required" in str(
+    assert "actions['create-issue'].schema.projectKey: is required" in str(
         caught.value.errors
     )
 

@@ -226,7 +226,7 @@ def test_a_descriptor_with_an_unknown_urgency_does_not_save():
             descriptor.parse(OPEN_INCIDENT.replace("urgency: HIGH", "urgency: SOON"))
         )
 
-    assert "actions[open-incident].schema.urgency" in str(caught.value.errors)
+    assert "actions['open-incident'].schema.urgency" in str(caught.value.errors)
 
 
 def test_the_demo_incident_workflow_opens_what_the_form_says(pagerduty, ws, grace):

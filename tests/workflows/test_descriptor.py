@@ -721,7 +721,7 @@ def test_quoted_numbers_and_booleans_are_read_where_cortex_wants_them():
     d["isDraft"] = "yes"
     assert problems(d) == [
         "isDraft: must be true or false, not a string",
-        "actions[call].schema.timeoutInSeconds: must be a whole number, not a string",
+        "actions['call'].schema.timeoutInSeconds: must be a whole number, not a string",
     ]
 
 
@@ -751,8 +751,8 @@ def test_a_list_or_mapping_where_text_is_expected_is_still_an_error():
     d["actions"][1]["schema"]["headers"]["X-Api-Version"] = [2]
     d["actions"][2]["schema"]["region"] = {"name": "us-east-1"}
     assert problems(d) == [
-        "actions[call].schema.headers.X-Api-Version: must be a string, not a list",
-        "actions[bucket].schema.region: must be a string, not a mapping",
+        "actions['call'].schema.headers.X-Api-Version: must be a string, not a list",
+        "actions['bucket'].schema.region: must be a string, not a mapping",
     ]
 
 
@@ -788,11 +788,11 @@ ERROR_CASES = {
     ),
     "a block missing a field": (
         lambda d: _drop(d, "call", "url"),
-        "actions[call].schema.url: is required",
+        "actions['call'].schema.url: is required",
     ),
     "a bad HTTP method": (
         lambda d: action(d, "call")["schema"].update(httpMethod="FETCH"),
-        "actions[call].schema.httpMethod: must be one of GET, POST, PUT, DELETE, PATCH "
+        "actions['call'].schema.httpMethod: must be one of GET, POST, PUT, DELETE, PATCH "
         "(not 'FETCH')",
     ),
     "an action without a slug": (
@@ -801,7 +801,7 @@ ERROR_CASES = {
     ),
     "an unknown block type": (
         lambda d: action(d, "note")["schema"].update(type="FOO"),
-        "actions[note].schema.type: unknown block type 'FOO'",
+        "actions['note'].schema.type: unknown block type 'FOO'",
     ),
     "a duplicate slug": (
         lambda d: d["actions"][3].update(slug="approve"),
@@ -817,7 +817,7 @@ ERROR_CASES = {
     ),
     "a dangling outgoing action": (
         lambda d: action(d, "note").update(outgoingActions=["nowhere"]),
-        "actions[note].outgoingActions[0]: no action has slug 'nowhere'",
+        "actions['note'].outgoingActions[0]: no action has slug 'nowhere'",
     ),
     "a cycle": (
         lambda d: action(d, "call").update(outgoingActions=["form"]),
@@ -825,39 +825,39 @@ ERROR_CASES = {
     ),
     "a fan-out outside a branch": (
         lambda d: action(d, "form").update(outgoingActions=["route", "call"]),
-        "actions[form].outgoingActions: a block of type USER_INPUT continues to at most "
+        "actions['form'].outgoingActions: a block of type USER_INPUT continues to at most "
         "one action (only CONDITIONAL_BRANCH splits the path)",
     ),
     "a branch leading outside its outgoing actions": (
         lambda d: action(d, "route")["schema"]["branches"][0].update(
             outgoingAction="call"
         ),
-        "actions[route].schema.branches[prod].outgoingAction: 'call' is not in the "
+        "actions['route'].schema.branches['prod'].outgoingAction: 'call' is not in the "
         "block's outgoingActions",
     ),
     "a fallback leading outside its outgoing actions": (
         lambda d: action(d, "route")["schema"]["fallbackBranch"].update(
             outgoingAction="form"
         ),
-        "actions[route].schema.fallbackBranch.outgoingAction: 'form' is not in the "
+        "actions['route'].schema.fallbackBranch.outgoingAction: 'form' is not in the "
         "block's outgoingActions",
     ),
     "a joining action naming no action": (
         lambda d: action(d, "route")["schema"].update(joiningAction="merge"),
-        "actions[route].schema.joiningAction: no action has slug 'merge'",
+        "actions['route'].schema.joiningAction: no action has slug 'merge'",
     ),
     "an invalid branch expression": (
         lambda d: action(d, "route")["schema"]["branches"][0].update(
             expression="env =="
         ),
-        "actions[route].schema.branches[prod].expression: is not a valid CEL expression",
+        "actions['route'].schema.branches['prod'].expression: is not a valid CEL expression",
     ),
     "an unreachable action": (
         lambda d: (
             action(d, "route").update(outgoingActions=["approve"])
             or action(d, "route")["schema"]["fallbackBranch"].pop("outgoingAction")
         ),
-        "actions[note]: can't be reached from the root action 'form'",
+        "actions['note']: can't be reached from the root action 'form'",
     ),
     "a duplicated variable": (
         lambda d: d["variables"].append({"slug": "env", "type": "NUMBER"}),
@@ -865,7 +865,7 @@ ERROR_CASES = {
     ),
     "a variable default of the wrong type": (
         lambda d: d["variables"][0].update(defaultValue={"a": 1}),
-        "variables[env].defaultValue: must be a string, as the variable's type is STRING",
+        "variables['env'].defaultValue: must be a string, as the variable's type is STRING",
     ),
     "setting an undeclared variable": (
         lambda d: action(d, "note").update(
@@ -876,7 +876,7 @@ ERROR_CASES = {
                 ],
             }
         ),
-        "actions[note].schema.variables[region].slug: 'region' is not a declared variable "
+        "actions['note'].schema.variables['region'].slug: 'region' is not a declared variable "
         "(declare it under variables)",
     ),
     "an unknown variable source": (
@@ -886,29 +886,29 @@ ERROR_CASES = {
                 "variables": [{"slug": "env", "source": {"type": "MAGIC"}}],
             }
         ),
-        "actions[note].schema.variables[env].source.type: unknown source type 'MAGIC' "
+        "actions['note'].schema.variables['env'].source.type: unknown source type 'MAGIC' "
         "(one of REFERENCE, JAVASCRIPT)",
     ),
     "duplicate input keys": (
         lambda d: action(d, "form")["schema"]["inputs"].append(
             {"key": "env", "name": "Again", "type": "TOGGLE_FIELD", "required": False}
         ),
-        "actions[form].schema.inputs[1].key: 'env' is already used by "
-        "actions[form].schema.inputs[0]",
+        "actions['form'].schema.inputs[1].key: 'env' is already used by "
+        "actions['form'].schema.inputs[0]",
     ),
     "an unknown input type": (
         lambda d: action(d, "form")["schema"]["inputs"][0].update(type="COLOR_FIELD"),
-        "actions[form].schema.inputs[env].type: unknown input type 'COLOR_FIELD'",
+        "actions['form'].schema.inputs['env'].type: unknown input type 'COLOR_FIELD'",
     ),
     "an input missing a field": (
         lambda d: action(d, "form")["schema"]["inputs"][0].update(type="SELECT_FIELD"),
-        "actions[form].schema.inputs[env].options: is required",
+        "actions['form'].schema.inputs['env'].options: is required",
     ),
     "an invalid validation regex": (
         lambda d: action(d, "form")["schema"]["inputs"][0].update(
             validationRegex="([a-z"
         ),
-        "actions[form].schema.inputs[env].validationRegex: is not a valid regular expression",
+        "actions['form'].schema.inputs['env'].validationRegex: is not a valid regular expression",
     ),
     "an object nested form without inputs": (
         lambda d: action(d, "form")["schema"]["inputs"].append(
@@ -920,7 +920,7 @@ ERROR_CASES = {
                 "dataType": "OBJECT",
             }
         ),
-        "actions[form].schema.inputs[rows].inputs: is required for dataType OBJECT",
+        "actions['form'].schema.inputs['rows'].inputs: is required for dataType OBJECT",
     ),
     "a nested form inside a nested form": (
         lambda d: action(d, "form")["schema"]["inputs"].append(
@@ -941,7 +941,7 @@ ERROR_CASES = {
                 ],
             }
         ),
-        "actions[form].schema.inputs[rows].inputs[sub].type: a nested form can't hold "
+        "actions['form'].schema.inputs['rows'].inputs['sub'].type: a nested form can't hold "
         "another NESTED_FORM_FIELD",
     ),
     "a nested form with a bad data type": (
@@ -954,32 +954,32 @@ ERROR_CASES = {
                 "dataType": "LIST",
             }
         ),
-        "actions[form].schema.inputs[rows].dataType: must be one of STRING, OBJECT (not 'LIST')",
+        "actions['form'].schema.inputs['rows'].dataType: must be one of STRING, OBJECT (not 'LIST')",
     ),
     "an override of an input the block lacks": (
         lambda d: action(d, "form")["schema"]["inputOverrides"].append(
             {"type": "VALUE", "inputKey": "region", "outputVariable": "variables.env"}
         ),
-        "actions[form].schema.inputOverrides[0].inputKey: no input of this block has key "
+        "actions['form'].schema.inputOverrides[0].inputKey: no input of this block has key "
         "'region'",
     ),
     "an approval without teams": (
         lambda d: action(d, "approve")["schema"].update(approvingTeamIds=[]),
-        "actions[approve].schema.approvingTeamIds: must not be empty",
+        "actions['approve'].schema.approvingTeamIds: must not be empty",
     ),
     "requiring zero approvals": (
         lambda d: action(d, "approve")["schema"].update(requiredApprovals=0),
-        "actions[approve].schema.requiredApprovals: must be at least 1",
+        "actions['approve'].schema.requiredApprovals: must be at least 1",
     ),
     "preventSelfApproval not a boolean": (
         lambda d: action(d, "approve")["schema"].update(
             preventSelfApproval="yes please"
         ),
-        "actions[approve].schema.preventSelfApproval: must be true or false, not a string",
+        "actions['approve'].schema.preventSelfApproval: must be true or false, not a string",
     ),
     "an invalid JQ expression": (
         lambda d: action(d, "note")["schema"].update(expression=".a |"),
-        "actions[note].schema.expression: is not a valid JQ expression",
+        "actions['note'].schema.expression: is not a valid JQ expression",
     ),
 }
 
@@ -1005,8 +1005,8 @@ def test_validate_reports_every_problem_at_once():
     errors = problems(d)
     assert errors == [
         "tag: is required",
-        "actions[call].schema.url: is required",
-        "actions[note].outgoingActions[0]: no action has slug 'nowhere'",
+        "actions['call'].schema.url: is required",
+        "actions['note'].outgoingActions[0]: no action has slug 'nowhere'",
     ]
 
 
@@ -1157,7 +1157,7 @@ def test_validate_accepts_cortex_blocks_cairn_cannot_run_yet():
     validate(d)
     action(d, "note")["schema"]["urgency"] = "MEDIUM"
     assert problems(d) == [
-        "actions[note].schema.urgency: must be one of HIGH, LOW (not 'MEDIUM')"
+        "actions['note'].schema.urgency: must be one of HIGH, LOW (not 'MEDIUM')"
     ]
 
 
@@ -1196,5 +1196,5 @@ def test_a_variable_default_that_is_no_number_is_still_an_error():
     d = base()
     d["variables"] = [{"slug": "replicas", "type": "NUMBER", "defaultValue": "three"}]
     assert problems(d) == [
-        "variables[replicas].defaultValue: must be a number, as the variable's type is NUMBER"
+        "variables['replicas'].defaultValue: must be a number, as the variable's type is NUMBER"
     ]

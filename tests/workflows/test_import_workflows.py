@@ -228,8 +228,8 @@ def test_import_workflows_reports_each_problem_of_a_bad_file_and_saves_nothing(
         out, err, failure = run(path)
     upsert.assert_not_called()
     assert err.splitlines() == [
-        f"{path}: actions[call].schema.url: is required",
-        f"{path}: actions[call].outgoingActions[0]: no action has slug 'nowhere'",
+        f"{path}: actions['call'].schema.url: is required",
+        f"{path}: actions['call'].outgoingActions[0]: no action has slug 'nowhere'",
     ]
     assert isinstance(failure, CommandError)
     assert "1 file failed" in str(failure)

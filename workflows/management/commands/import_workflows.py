@@ -4,7 +4,7 @@
 
 One descriptor per file. Each file is checked whole before anything is saved:
 a bad file saves nothing and gets one line per problem on stderr,
-`FILE: actions[create-entity].schema.url: is required`; the other files still
+`FILE: actions['create-entity'].schema.url: is required`; the other files still
 import. Workflows are upserted by tag, and a file whose descriptor equals the
 current version changes nothing. The command fails (exit status 1) when any file
 failed.
