@@ -85,8 +85,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def present(value: Any) -> dict:
-    """How the page shows one value: text, a list, a small table, or JSON."""
+def present(value: Any, column_labels: dict[str, str] | None = None) -> dict:
+    """How the page shows one value: text, a list, a small table (its columns
+    named by `column_labels` where given), or JSON."""
     if _scalar(value):
         return {"kind": "text", "text": _text(value)}
     if isinstance(value, list) and all(_scalar(v) for v in value):
@@ -103,7 +104,8 @@ def present(value: Any) -> dict:
         columns = list(dict.fromkeys(k for row in value for k in row))
         if len(columns) <= 8:
             rows = [[_text(row.get(c)) for c in columns] for row in value]
-            return {"kind": "table", "columns": columns, "rows": rows}
+            named = [(column_labels or {}).get(c, c) for c in columns]
+            return {"kind": "table", "columns": named, "rows": rows}
     if (
         isinstance(value, dict)
         and (value.get("name") or value.get("email"))
@@ -118,12 +120,16 @@ def present(value: Any) -> dict:
     return {"kind": "json", "text": json.dumps(value, indent=2, ensure_ascii=False)}
 
 
-def _items(values: Any, labels: dict[str, str] | None = None) -> list[dict]:
+def _items(values: Any, labels: FormLabels | None = None) -> list[dict]:
     if not isinstance(values, dict):
         return [{"key": "", "label": "", "value": present(values)}] if values else []
-    labels = labels or {}
+    names, columns = labels or ({}, {})
     return [
-        {"key": key, "label": labels.get(key, key), "value": present(value)}
+        {
+            "key": key,
+            "label": names.get(key, key),
+            "value": present(value, columns.get(key)),
+        }
         for key, value in values.items()
     ]
 
@@ -264,19 +270,34 @@ def _block_rows(run: Run, steps: list[Step]) -> list[BlockRow]:
                 else step.get_status_display(),
                 step=step,
                 inputs=_items(inputs),
-                outputs=_items(step.outputs),
+                outputs=_items(step.outputs, _form_labels(step)),
             )
         )
     return rows
 
 
-def _form_labels(step: Step) -> dict[str, str]:
-    form = step.inputs.get("form") if isinstance(step.inputs, dict) else None
-    return {
-        d.get("key"): d.get("name") or d.get("key")
-        for d in form or []
-        if isinstance(d, dict)
+# A form's field names by key, and its nested forms' column names by key:
+FormLabels = tuple[dict[str, str], dict[str, dict[str, str]]]
+
+
+def _form_labels(step: Step | None) -> FormLabels | None:
+    """The names a USER_INPUT step's form gives its outputs' keys."""
+    inputs = step.inputs if step is not None else None
+    form = inputs.get("form") if isinstance(inputs, dict) else None
+    if step is None or step.type != "USER_INPUT" or not isinstance(form, list):
+        return None
+    fields = [d for d in form if isinstance(d, dict)]
+    names = {d.get("key"): d.get("name") or d.get("key") for d in fields}
+    columns = {
+        d.get("key"): {
+            sub.get("key"): sub.get("name") or sub.get("key")
+            for sub in d.get("inputs") or []
+            if isinstance(sub, dict)
+        }
+        for d in fields
+        if d.get("type") == "NESTED_FORM_FIELD"
     }
+    return names, columns
 
 
 # --- what the run waits for ----------------------------------------------------------------
@@ -371,11 +392,14 @@ def _context(
     state = run.state or {}
     names = {b.slug: b.name for b in blocks}
     position = {slug: index for index, slug in enumerate(names)}
+    step_of = {s.slug: s for s in steps}
     outputs = [
         {
             "slug": slug,
             "name": names.get(slug, slug),
-            "items": _items((data or {}).get("outputs")),
+            "items": _items(
+                (data or {}).get("outputs"), _form_labels(step_of.get(slug))
+            ),
         }
         for slug, data in sorted(
             (state.get("actions") or {}).items(),

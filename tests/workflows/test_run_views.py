@@ -1083,3 +1083,37 @@ def test_a_run_id_of_another_workspace_is_not_found(
     run = start(make_workflow(other_ws, chain("a")), ted)
     client.force_login(grace)
     assert client.get(f"/workflows/runs/{run.uid}/").status_code == 404
+
+
+def test_a_forms_answers_are_shown_under_its_field_and_column_names(
+    client, ws, grace, test_blocks
+):
+    servers = {
+        "type": "NESTED_FORM_FIELD",
+        "key": "servers",
+        "name": "Servers",
+        "dataType": "OBJECT",
+        "required": True,
+        "inputs": [
+            {"type": "INPUT_FIELD", "key": "host", "name": "Host name"},
+            {"type": "INPUT_FIELD", "key": "role", "name": "Server role"},
+        ],
+    }
+    wf = make_workflow(
+        ws, [action("collect", "USER_INPUT", [], root=True, inputs=[servers])]
+    )
+    run = start(wf, grace)
+    engine.submit_input(
+        run,
+        waiting_step(run),
+        values={"servers": [{"host": "db1", "role": "primary"}]},
+        by=grace,
+    )
+    run = run_to_rest(run)
+    client.force_login(grace)
+
+    html = text(page(client, run))
+
+    assert '<th scope="col" class="text-nowrap">Host name</th>' in html
+    assert '<th scope="col" class="text-nowrap">Server role</th>' in html
+    assert ">host<" not in html
