@@ -999,28 +999,6 @@ def _record(
     lease: uuid.UUID | None,
     by: User | None = None,
 ) -> set[str] | None:
-    """Store a block's outcome and move the run on (see _store_outcome); then
-    apply a callback that came before the block began to wait."""
-    early: list[int] = []
-    skipped = _store_outcome(
-        run, step, action, outcome, secrets, lease=lease, by=by, early=early
-    )
-    for step_id in early:  # committed now: applied as if it came just now
-        _apply_early_callback(step_id)
-    return skipped
-
-
-def _store_outcome(
-    run: Run,
-    step: Step,
-    action: dict,
-    outcome: Outcome,
-    secrets: _Secrets,
-    *,
-    lease: uuid.UUID | None,
-    by: User | None = None,
-    early: list[int],
-) -> set[str] | None:
     """Store a block's outcome and move the run on, in one transaction.
 
     With a lease (a worker ran the block) the lease holder is the only writer
@@ -1030,122 +1008,140 @@ def _store_outcome(
     or None when the run is not ours any more or is being cancelled.
     """
     now = timezone.now()
-    with transaction.atomic():
-        live = Run.objects.filter(pk=run.pk)
-        if lease is None:
-            current = live.select_for_update().values_list("status", flat=True).first()
-            run.refresh_from_db()
-        else:
-            live = live.filter(lease=lease)
-            current = S.IN_PROGRESS  # checked by the guarded writes below
-        step_fields = {
-            **_outcome_fields(run, step, outcome, secrets),
-            "completed_by": by,
-        }
-        state = run.state
-        blob = encrypt(secrets.paths) if secrets.paths else ""
-
-        if outcome.status == "COMPLETED":
-            skipped = _advance_cursor(run, action, outcome)
-            fields = {
-                "state": state,
-                "cursor": run.cursor,
-                "secrets_blob": blob,
-            }  # no heartbeat_at: see _hold
-            if current == S.PAUSED:
-                # Resumed by a person or a callback: back in the queue, ahead of new runs.
-                fields.update(
-                    status=S.QUEUED,
-                    queue_priority=Run.Priority.RESUMED,
-                    queued_at=now,
-                    lease=None,
-                )
-            cancelling = False
-            ours = {"pk": run.pk} if lease is None else {"pk": run.pk, "lease": lease}
-            if not rawsql.update(Run, fields, **ours, status=[S.IN_PROGRESS, S.PAUSED]):
-                # A cancel came while the block ran: record it, then stop.
-                if lease is None or not rawsql.update(Run, fields, **ours):
-                    return None  # lost the lease: another worker owns the run now
-                cancelling = True
-            for name, value in fields.items():
-                setattr(run, name, value)
-            rawsql.update(
-                Step,
-                {
-                    "status": StepS.COMPLETED,
-                    "finished_at": now,
-                    "waiting_for": "",
-                    **step_fields,
-                },
-                pk=step.pk,
-            )
-            name = step.name or step.slug
-            events = [
-                RunEvent(
-                    run=run,
-                    kind="step_completed",
-                    message=f"{name} completed",
-                    step_slug=step.slug,
-                    actor=by,
-                    created_at=now,
-                )
-            ]
-            if current == S.PAUSED:
-                events.append(
-                    RunEvent(run=run, kind="resumed", message="Run resumed", actor=by)
-                )
-            _Batch().write(*_skipped_steps(run, skipped), events=tuple(events))
-            if current == S.PAUSED:
-                admit(run.workspace_id)
-            return None if cancelling else skipped
-
-        if outcome.status == "WAITING":
+    early: list[int] = []  # a step with a callback kept from before it waited
+    try:
+        with transaction.atomic():
+            live = Run.objects.filter(pk=run.pk)
             if lease is None:
-                paused = live.update(state=state, secrets_blob=blob)
-            else:
-                paused = live.filter(status=S.IN_PROGRESS).update(
-                    state=state, secrets_blob=blob, status=S.PAUSED, lease=None
+                current = (
+                    live.select_for_update().values_list("status", flat=True).first()
                 )
-                if not paused:
-                    current = live.values_list("status", flat=True).first()
-                    if current is None:
-                        return None
-                    live.update(
-                        state=state, secrets_blob=blob
-                    )  # CANCELLING: closes below
+                run.refresh_from_db()
+            else:
+                live = live.filter(lease=lease)
+                current = S.IN_PROGRESS  # checked by the guarded writes below
+            step_fields = {
+                **_outcome_fields(run, step, outcome, secrets),
+                "completed_by": by,
+            }
+            state = run.state
+            blob = encrypt(secrets.paths) if secrets.paths else ""
+
+            if outcome.status == "COMPLETED":
+                skipped = _advance_cursor(run, action, outcome)
+                fields = {
+                    "state": state,
+                    "cursor": run.cursor,
+                    "secrets_blob": blob,
+                }  # no heartbeat_at: see _hold
+                if current == S.PAUSED:
+                    # Resumed by a person or a callback: back in the queue, ahead of new runs.
+                    fields.update(
+                        status=S.QUEUED,
+                        queue_priority=Run.Priority.RESUMED,
+                        queued_at=now,
+                        lease=None,
+                    )
+                cancelling = False
+                ours = (
+                    {"pk": run.pk} if lease is None else {"pk": run.pk, "lease": lease}
+                )
+                if not rawsql.update(
+                    Run, fields, **ours, status=[S.IN_PROGRESS, S.PAUSED]
+                ):
+                    # A cancel came while the block ran: record it, then stop.
+                    if lease is None or not rawsql.update(Run, fields, **ours):
+                        return None  # lost the lease: another worker owns the run now
+                    cancelling = True
+                for name, value in fields.items():
+                    setattr(run, name, value)
+                rawsql.update(
+                    Step,
+                    {
+                        "status": StepS.COMPLETED,
+                        "finished_at": now,
+                        "waiting_for": "",
+                        **step_fields,
+                    },
+                    pk=step.pk,
+                )
+                name = step.name or step.slug
+                events = [
+                    RunEvent(
+                        run=run,
+                        kind="step_completed",
+                        message=f"{name} completed",
+                        step_slug=step.slug,
+                        actor=by,
+                        created_at=now,
+                    )
+                ]
+                if current == S.PAUSED:
+                    events.append(
+                        RunEvent(
+                            run=run, kind="resumed", message="Run resumed", actor=by
+                        )
+                    )
+                _Batch().write(*_skipped_steps(run, skipped), events=tuple(events))
+                if current == S.PAUSED:
+                    admit(run.workspace_id)
+                return None if cancelling else skipped
+
+            if outcome.status == "WAITING":
+                if lease is None:
+                    paused = live.update(state=state, secrets_blob=blob)
+                else:
+                    paused = live.filter(status=S.IN_PROGRESS).update(
+                        state=state, secrets_blob=blob, status=S.PAUSED, lease=None
+                    )
+                    if not paused:
+                        current = live.values_list("status", flat=True).first()
+                        if current is None:
+                            return None
+                        live.update(
+                            state=state, secrets_blob=blob
+                        )  # CANCELLING: closes below
+                Step.objects.filter(pk=step.pk).update(
+                    status=StepS.WAITING,
+                    waiting_for=outcome.waiting_for,
+                    deadline_at=outcome.deadline or step.deadline_at,
+                    **step_fields,
+                )
+                if outcome.waiting_for == "CALLBACK" and (
+                    Step.objects.filter(
+                        pk=step.pk, early_callback__isnull=False
+                    ).exists()
+                ):
+                    early.append(step.pk)
+                run.state = state
+                if current == S.IN_PROGRESS:
+                    run.status = S.PAUSED
+                    message = _waiting_message(outcome.waiting_for, step)
+                    _event(run, "paused", message, step=step.slug)
+                    notify.run_waiting(run, step, outcome.waiting_for)
+                    admit(run.workspace_id)
+                elif current == S.CANCELLING:
+                    _finish_cancel(run)
+                return set()
+
+            if not live.update(state=state):
+                return None
             Step.objects.filter(pk=step.pk).update(
-                status=StepS.WAITING,
-                waiting_for=outcome.waiting_for,
-                deadline_at=outcome.deadline or step.deadline_at,
+                status=StepS.FAILED,
+                finished_at=now,
+                waiting_for="",
+                early_callback=None,
                 **step_fields,
             )
-            if outcome.waiting_for == "CALLBACK" and (
-                Step.objects.filter(pk=step.pk, early_callback__isnull=False).exists()
-            ):
-                early.append(step.pk)
-            run.state = state
-            if current == S.IN_PROGRESS:
-                run.status = S.PAUSED
-                message = _waiting_message(outcome.waiting_for, step)
-                _event(run, "paused", message, step=step.slug)
-                notify.run_waiting(run, step, outcome.waiting_for)
-                admit(run.workspace_id)
-            elif current == S.CANCELLING:
-                _finish_cancel(run)
+            run.refresh_from_db()
+            _fail(run, lease, step, step_fields["error"] or "The block failed", by=by)
             return set()
 
-        if not live.update(state=state):
-            return None
-        Step.objects.filter(pk=step.pk).update(
-            status=StepS.FAILED,
-            finished_at=now,
-            waiting_for="",
-            early_callback=None,
-            **step_fields,
-        )
-        run.refresh_from_db()
-        _fail(run, lease, step, step_fields["error"] or "The block failed", by=by)
-        return set()
+    finally:
+        # Committed by now (or rolled back: then the step doesn't wait, and
+        # nothing is applied): the kept callback is applied as if it came now.
+        for step_id in early:
+            _apply_early_callback(step_id)
 
 
 def _waiting_message(waiting_for: str, step: Step) -> str:
