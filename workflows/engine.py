@@ -1107,8 +1107,10 @@ def _record(
                     deadline_at=outcome.deadline or step.deadline_at,
                     **step_fields,
                 )
-                if outcome.waiting_for == "CALLBACK" and (
-                    Step.objects.filter(
+                if (
+                    lease is not None  # a worker's block began to wait
+                    and outcome.waiting_for == "CALLBACK"
+                    and Step.objects.filter(
                         pk=step.pk, early_callback__isnull=False
                     ).exists()
                 ):
