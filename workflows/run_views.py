@@ -17,7 +17,9 @@ errors) or an HX-Redirect, and a plain one with the whole page or a redirect.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -77,11 +79,21 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
+# A timestamp as blocks write them (2026-12-04T18:30:05.123456+00:00):
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
+)
+
+
 def _text(value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
+        # Shown to the minute, in UTC: "2026-12-04 18:30 UTC".
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
 
 

@@ -1117,3 +1117,14 @@ def test_a_forms_answers_are_shown_under_its_field_and_column_names(
     assert '<th scope="col" class="text-nowrap">Host name</th>' in html
     assert '<th scope="col" class="text-nowrap">Server role</th>' in html
     assert ">host<" not in html
+
+
+def test_timestamps_in_outputs_are_shown_to_the_minute():
+    from workflows.run_views import present
+
+    shown = present(
+        [{"user": "linus@example.com", "at": "2026-12-04T18:30:05.123456+00:00"}]
+    )
+    assert shown["rows"] == [["linus@example.com", "2026-12-04 18:30 UTC"]]
+    assert present("2026-12-04T20:30:05+02:00")["text"] == "2026-12-04 18:30 UTC"
+    assert present("not 2026-12-04T18:30:05")["text"] == "not 2026-12-04T18:30:05"
