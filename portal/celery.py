@@ -33,3 +33,12 @@ def _retire_old_connections(**kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.worker_ready.connect
+def _heartbeat_at_once(sender=None, **kwargs):
+    # /health/ says ok once a worker has consumed its heartbeat task: send one
+    # now rather than wait for beat's first (WORKER_HEARTBEAT_SECONDS, 30 s).
+    from portal.tasks import worker_heartbeat
+
+    worker_heartbeat.delay()
