@@ -137,8 +137,12 @@ def build_field(
         attrs = {"autocomplete": "new-password", **text_attrs}
         if _locked(definition):
             attrs["placeholder"] = "Set by the workflow"
+        elif bound:  # a re-render (an error elsewhere, Add, Remove)
+            attrs["placeholder"] = "Type it again: a secret is never sent back"
+        # Never rendered back into the page, even when valid: the page could be
+        # cached or read from its source.
         field = forms.CharField(
-            strip=False, widget=forms.PasswordInput(attrs=attrs, render_value=bound)
+            strip=False, widget=forms.PasswordInput(attrs=attrs, render_value=False)
         )
         default = None  # never prefilled
     elif kind == "NUMBER_FIELD":
@@ -344,9 +348,6 @@ class RunInputForm(forms.Form):
                 if isinstance(messages, dict):
                     messages = messages.get(ALL, [])
                 self._add(key, messages)
-                widget = self.fields[key].widget
-                if isinstance(widget, forms.PasswordInput):
-                    widget.render_value = False  # an invalid secret is typed again
             else:  # an input this form doesn't show (a locked nested field)
                 flat = messages if isinstance(messages, list) else messages.get(ALL, [])
                 self._add(NON_FIELD_ERRORS, [str(m) for m in flat])
