@@ -295,29 +295,37 @@ def start(
         return run
 
 
-def initiator_choices(run: Run, *, by: User, perms: frozenset[str]) -> list[User]:
-    """Who `by` (holding `perms` in the run's workspace) may make the initiating
-    user of a run started without one: the run acts with that person's rights,
-    so only themselves, or a member who holds no permission `by` lacks, and who
-    may run the workflow."""
+def _may_be_initiator(run: Run, membership: Membership, *, by: User, perms) -> bool:
+    """Whether `by` (holding `perms`) may make this member a run's initiating
+    user: the run acts with that person's rights, so only themselves, or a
+    member who holds no permission `by` lacks; and they must be allowed to run it."""
     from .permissions import may_run  # permissions imports the models only
 
-    if Permission.EXECUTE_WORKFLOW_RUNS not in perms:
-        return []
-    memberships = (
+    theirs = membership.permission_set()
+    return (
+        Permission.EXECUTE_WORKFLOW_RUNS in perms
+        and (membership.user_id == by.pk or theirs <= perms)
+        and may_run(run.workflow, user=membership.user, perms=theirs)
+    )
+
+
+def _memberships(run: Run):
+    return (
         Membership.objects.filter(workspace=run.workspace_id, user__is_active=True)
         .select_related("user")
         .prefetch_related("roles")
-        .order_by("user__email")
     )
-    choices = []
-    for membership in memberships:
-        theirs = membership.permission_set()
-        if (membership.user_id == by.pk or theirs <= perms) and may_run(
-            run.workflow, user=membership.user, perms=theirs
-        ):
-            choices.append(membership.user)
-    return choices
+
+
+def initiator_choices(run: Run, *, by: User, perms: frozenset[str]) -> list[User]:
+    """The members `by` may make the initiating user of a run started without one."""
+    if Permission.EXECUTE_WORKFLOW_RUNS not in perms:
+        return []
+    return [
+        m.user
+        for m in _memberships(run).order_by("user__email")
+        if _may_be_initiator(run, m, by=by, perms=perms)
+    ]
 
 
 @transaction.atomic
@@ -325,7 +333,8 @@ def set_initiator(run: Run, *, user: User, by: User, perms: frozenset[str]) -> N
     """Give a run started without an initiator its initiating user, and resume it."""
     if run.initiator_id is not None or run.status != S.PAUSED:
         raise IllegalTransition("This run does not wait for an initiating user")
-    if user not in initiator_choices(run, by=by, perms=perms):
+    membership = _memberships(run).filter(user=user).first()
+    if membership is None or not _may_be_initiator(run, membership, by=by, perms=perms):
         raise NotAllowed(
             f"You may not make {user.email} the initiating user: the run would act"
             " with permissions you don't have, or they may not run this workflow"
@@ -853,6 +862,8 @@ def _run_step(
             else _execute(block, run, step, action, secrets)
         )
     skipped = _record(run, step, action, outcome, secrets, lease=lease)
+    if outcome.status == "WAITING" and outcome.waiting_for == "CALLBACK":
+        _apply_early_callback(step.pk)  # one that came before the block waited
     if skipped is None or outcome.status != "COMPLETED":
         return False
     steps[slug] = StepS.COMPLETED
@@ -1008,142 +1019,118 @@ def _record(
     or None when the run is not ours any more or is being cancelled.
     """
     now = timezone.now()
-    early: list[int] = []  # a step with a callback kept from before it waited
-    try:
-        with transaction.atomic():
-            live = Run.objects.filter(pk=run.pk)
-            if lease is None:
-                current = (
-                    live.select_for_update().values_list("status", flat=True).first()
-                )
-                run.refresh_from_db()
-            else:
-                live = live.filter(lease=lease)
-                current = S.IN_PROGRESS  # checked by the guarded writes below
-            step_fields = {
-                **_outcome_fields(run, step, outcome, secrets),
-                "completed_by": by,
-            }
-            state = run.state
-            blob = encrypt(secrets.paths) if secrets.paths else ""
+    with transaction.atomic():
+        live = Run.objects.filter(pk=run.pk)
+        if lease is None:
+            current = live.select_for_update().values_list("status", flat=True).first()
+            run.refresh_from_db()
+        else:
+            live = live.filter(lease=lease)
+            current = S.IN_PROGRESS  # checked by the guarded writes below
+        step_fields = {
+            **_outcome_fields(run, step, outcome, secrets),
+            "completed_by": by,
+        }
+        state = run.state
+        blob = encrypt(secrets.paths) if secrets.paths else ""
 
-            if outcome.status == "COMPLETED":
-                skipped = _advance_cursor(run, action, outcome)
-                fields = {
-                    "state": state,
-                    "cursor": run.cursor,
-                    "secrets_blob": blob,
-                }  # no heartbeat_at: see _hold
-                if current == S.PAUSED:
-                    # Resumed by a person or a callback: back in the queue, ahead of new runs.
-                    fields.update(
-                        status=S.QUEUED,
-                        queue_priority=Run.Priority.RESUMED,
-                        queued_at=now,
-                        lease=None,
-                    )
-                cancelling = False
-                ours = (
-                    {"pk": run.pk} if lease is None else {"pk": run.pk, "lease": lease}
+        if outcome.status == "COMPLETED":
+            skipped = _advance_cursor(run, action, outcome)
+            fields = {
+                "state": state,
+                "cursor": run.cursor,
+                "secrets_blob": blob,
+            }  # no heartbeat_at: see _hold
+            if current == S.PAUSED:
+                # Resumed by a person or a callback: back in the queue, ahead of new runs.
+                fields.update(
+                    status=S.QUEUED,
+                    queue_priority=Run.Priority.RESUMED,
+                    queued_at=now,
+                    lease=None,
                 )
-                if not rawsql.update(
-                    Run, fields, **ours, status=[S.IN_PROGRESS, S.PAUSED]
-                ):
-                    # A cancel came while the block ran: record it, then stop.
-                    if lease is None or not rawsql.update(Run, fields, **ours):
-                        return None  # lost the lease: another worker owns the run now
-                    cancelling = True
-                for name, value in fields.items():
-                    setattr(run, name, value)
-                rawsql.update(
-                    Step,
-                    {
-                        "status": StepS.COMPLETED,
-                        "finished_at": now,
-                        "waiting_for": "",
-                        **step_fields,
-                    },
-                    pk=step.pk,
-                )
-                name = step.name or step.slug
-                events = [
-                    RunEvent(
-                        run=run,
-                        kind="step_completed",
-                        message=f"{name} completed",
-                        step_slug=step.slug,
-                        actor=by,
-                        created_at=now,
-                    )
-                ]
-                if current == S.PAUSED:
-                    events.append(
-                        RunEvent(
-                            run=run, kind="resumed", message="Run resumed", actor=by
-                        )
-                    )
-                _Batch().write(*_skipped_steps(run, skipped), events=tuple(events))
-                if current == S.PAUSED:
-                    admit(run.workspace_id)
-                return None if cancelling else skipped
-
-            if outcome.status == "WAITING":
-                if lease is None:
-                    paused = live.update(state=state, secrets_blob=blob)
-                else:
-                    paused = live.filter(status=S.IN_PROGRESS).update(
-                        state=state, secrets_blob=blob, status=S.PAUSED, lease=None
-                    )
-                    if not paused:
-                        current = live.values_list("status", flat=True).first()
-                        if current is None:
-                            return None
-                        live.update(
-                            state=state, secrets_blob=blob
-                        )  # CANCELLING: closes below
-                Step.objects.filter(pk=step.pk).update(
-                    status=StepS.WAITING,
-                    waiting_for=outcome.waiting_for,
-                    deadline_at=outcome.deadline or step.deadline_at,
+            cancelling = False
+            ours = {"pk": run.pk} if lease is None else {"pk": run.pk, "lease": lease}
+            if not rawsql.update(Run, fields, **ours, status=[S.IN_PROGRESS, S.PAUSED]):
+                # A cancel came while the block ran: record it, then stop.
+                if lease is None or not rawsql.update(Run, fields, **ours):
+                    return None  # lost the lease: another worker owns the run now
+                cancelling = True
+            for name, value in fields.items():
+                setattr(run, name, value)
+            rawsql.update(
+                Step,
+                {
+                    "status": StepS.COMPLETED,
+                    "finished_at": now,
+                    "waiting_for": "",
                     **step_fields,
+                },
+                pk=step.pk,
+            )
+            name = step.name or step.slug
+            events = [
+                RunEvent(
+                    run=run,
+                    kind="step_completed",
+                    message=f"{name} completed",
+                    step_slug=step.slug,
+                    actor=by,
+                    created_at=now,
                 )
-                if (
-                    lease is not None  # a worker's block began to wait
-                    and outcome.waiting_for == "CALLBACK"
-                    and Step.objects.filter(
-                        pk=step.pk, early_callback__isnull=False
-                    ).exists()
-                ):
-                    early.append(step.pk)
-                run.state = state
-                if current == S.IN_PROGRESS:
-                    run.status = S.PAUSED
-                    message = _waiting_message(outcome.waiting_for, step)
-                    _event(run, "paused", message, step=step.slug)
-                    notify.run_waiting(run, step, outcome.waiting_for)
-                    admit(run.workspace_id)
-                elif current == S.CANCELLING:
-                    _finish_cancel(run)
-                return set()
+            ]
+            if current == S.PAUSED:
+                events.append(
+                    RunEvent(run=run, kind="resumed", message="Run resumed", actor=by)
+                )
+            _Batch().write(*_skipped_steps(run, skipped), events=tuple(events))
+            if current == S.PAUSED:
+                admit(run.workspace_id)
+            return None if cancelling else skipped
 
-            if not live.update(state=state):
-                return None
+        if outcome.status == "WAITING":
+            if lease is None:
+                paused = live.update(state=state, secrets_blob=blob)
+            else:
+                paused = live.filter(status=S.IN_PROGRESS).update(
+                    state=state, secrets_blob=blob, status=S.PAUSED, lease=None
+                )
+                if not paused:
+                    current = live.values_list("status", flat=True).first()
+                    if current is None:
+                        return None
+                    live.update(
+                        state=state, secrets_blob=blob
+                    )  # CANCELLING: closes below
             Step.objects.filter(pk=step.pk).update(
-                status=StepS.FAILED,
-                finished_at=now,
-                waiting_for="",
-                early_callback=None,
+                status=StepS.WAITING,
+                waiting_for=outcome.waiting_for,
+                deadline_at=outcome.deadline or step.deadline_at,
                 **step_fields,
             )
-            run.refresh_from_db()
-            _fail(run, lease, step, step_fields["error"] or "The block failed", by=by)
+            run.state = state
+            if current == S.IN_PROGRESS:
+                run.status = S.PAUSED
+                message = _waiting_message(outcome.waiting_for, step)
+                _event(run, "paused", message, step=step.slug)
+                notify.run_waiting(run, step, outcome.waiting_for)
+                admit(run.workspace_id)
+            elif current == S.CANCELLING:
+                _finish_cancel(run)
             return set()
 
-    finally:
-        # Committed by now (or rolled back: then the step doesn't wait, and
-        # nothing is applied): the kept callback is applied as if it came now.
-        for step_id in early:
-            _apply_early_callback(step_id)
+        if not live.update(state=state):
+            return None
+        Step.objects.filter(pk=step.pk).update(
+            status=StepS.FAILED,
+            finished_at=now,
+            waiting_for="",
+            early_callback=None,
+            **step_fields,
+        )
+        run.refresh_from_db()
+        _fail(run, lease, step, step_fields["error"] or "The block failed", by=by)
+        return set()
 
 
 def _waiting_message(waiting_for: str, step: Step) -> str:
