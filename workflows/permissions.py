@@ -3,10 +3,13 @@
 Shared by the pages and the API so both answer the same way.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.db.models import Q, QuerySet
 
-from catalog.models import Entity
-from portal.models import User, Workspace
+from catalog.models import Entity, Team
+from portal.models import Role, User, Workspace
 from portal.permissions import Permission
 
 from .models import Workflow
@@ -55,8 +58,75 @@ def entities_for(
     return qs.distinct()
 
 
-def may_run(workflow: Workflow, *, user: User | None, perms: frozenset[str]) -> bool:
-    """EXECUTE_WORKFLOW_RUNS, then the workflow's runRestrictionPolicies (if any)."""
+@dataclass(frozen=True)
+class Runner:
+    """What runRestrictionPolicies look at about a person in a workspace: their
+    id and email, and their teams' and roles' ids and names. Read once, checked
+    against any number of workflows (a list page asks for each of its rows)."""
+
+    user_id: int
+    email: str
+    teams: frozenset[str]  # ids and tags, as text
+    roles: frozenset[str]  # ids and names in lower case, as text
+
+    @classmethod
+    def of(cls, user: User, workspace_id: int) -> "Runner":
+        """Two queries."""
+        teams = Team.objects.filter(workspace=workspace_id, members=user)
+        roles = Role.objects.filter(
+            memberships__user=user, memberships__workspace=workspace_id
+        )
+        return cls.from_rows(
+            user.pk,
+            user.email,
+            teams.values_list("pk", "tag"),
+            roles.values_list("pk", "name"),
+        )
+
+    @classmethod
+    def from_rows(
+        cls,
+        user_id: int,
+        email: str,
+        teams: Iterable[tuple[int, str]],
+        roles: Iterable[tuple[int, str]],
+    ) -> "Runner":
+        """From (id, tag) of their teams and (id, name) of their roles."""
+        return cls(user_id, email, _names(teams), _names(roles, lower=True))
+
+    def allowed_by(self, policies: list[dict]) -> bool:
+        """Whether one of `policies` (a workflow's runRestrictionPolicies) names
+        this person, one of their teams or one of their roles."""
+        for policy in policies:
+            kind, ident = policy.get("type"), str(policy.get("id", ""))
+            if kind == "USER" and ident in (str(self.user_id), self.email):
+                return True
+            if kind == "TEAM" and ident in self.teams:
+                return True
+            if kind == "CUSTOM_ROLE" and ident.lower() in self.roles:
+                return True
+        return False
+
+
+def _names(rows, *, lower: bool = False) -> frozenset[str]:
+    """{"7", "release"} from [(7, "release")]: ids and names, as text (role
+    names match in any case, so those are kept in lower case)."""
+    return frozenset(
+        text for pk, name in rows for text in (str(pk), name.lower() if lower else name)
+    )
+
+
+def may_run(
+    workflow: Workflow,
+    *,
+    user: User | None,
+    perms: frozenset[str],
+    runner: Runner | None = None,
+) -> bool:
+    """EXECUTE_WORKFLOW_RUNS, then the workflow's runRestrictionPolicies (if any).
+
+    `runner` is `user` as `Runner.of` reads them: pass it (or a lazy object
+    that reads it) when asking for many workflows."""
     if Permission.EXECUTE_WORKFLOW_RUNS not in perms:
         return False
     policies = workflow.descriptor.get("runRestrictionPolicies") or []
@@ -64,25 +134,4 @@ def may_run(workflow: Workflow, *, user: User | None, perms: frozenset[str]) -> 
         return True
     if user is None:
         return False
-    for policy in policies:
-        kind, ident = policy.get("type"), str(policy.get("id", ""))
-        if kind == "USER" and ident in (str(user.pk), user.email):
-            return True
-        if (
-            kind == "TEAM"
-            and user.teams.filter(workspace=workflow.workspace_id)
-            .filter(Q(tag=ident) | Q(pk=int(ident) if ident.isdigit() else None))
-            .exists()
-        ):
-            return True
-        if (
-            kind == "CUSTOM_ROLE"
-            and user.memberships.filter(workspace=workflow.workspace_id)
-            .filter(
-                Q(roles__name__iexact=ident)
-                | Q(roles__pk=int(ident) if ident.isdigit() else None)
-            )
-            .exists()
-        ):
-            return True
-    return False
+    return (runner or Runner.of(user, workflow.workspace_id)).allowed_by(policies)

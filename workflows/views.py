@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -44,7 +45,7 @@ from portal.tenancy import get_in_workspace, require_permission
 from . import descriptor as descriptor_lib
 from . import engine, services
 from .models import Decision, Notification, Run, RunStatus, Step, Workflow
-from .permissions import entities_for, may_run, visible_workflows
+from .permissions import Runner, entities_for, may_run, visible_workflows
 from .workflow_forms import (
     AccessForm,
     DescriptorForm,
@@ -220,6 +221,12 @@ def _waiting_for_me(request: HttpRequest) -> list[Step]:
 # The Workflows page
 
 
+def _lazy_runner(user, workspace_id: int) -> Runner:
+    """The person's teams and roles, read (once) only if a workflow on the page
+    has runRestrictionPolicies."""
+    return SimpleLazyObject(lambda: Runner.of(user, workspace_id))
+
+
 @require_GET
 @require_permission(P.VIEW_WORKFLOWS)
 @vary_on_headers("HX-Request")
@@ -231,12 +238,15 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
     if q:
         workflows = workflows.filter(Q(name__icontains=q) | Q(tag__icontains=q))
     page = Paginator(workflows, WORKFLOWS_PAGE_SIZE).get_page(request.GET.get("page"))
+    runner = _lazy_runner(request.user, request.workspace.pk)
     for workflow in page:
         flt = workflow.descriptor.get("filter") or {}
         workflow.entity_types = (
             (flt.get("entityFilter") or {}).get("typeFilter") or {}
         ).get("types") or []
-        workflow.can_run = may_run(workflow, user=request.user, perms=request.ws_perms)
+        workflow.can_run = may_run(
+            workflow, user=request.user, perms=request.ws_perms, runner=runner
+        )
     context = {"page": page, "q": q, "tab": "workflows"}
     template = "workflows/workflow_list.html"
     if _is_htmx(request):
@@ -772,8 +782,9 @@ def entity_workflows_context(request: HttpRequest, entity: Entity) -> dict:
             wf.descriptor.get("filter") or {}, entity=entity, owned=owned, perms=perms
         )
     ]
+    runner = _lazy_runner(user, entity.workspace_id)
     for wf in workflows:
-        wf.can_run = may_run(wf, user=user, perms=perms)
+        wf.can_run = may_run(wf, user=user, perms=perms, runner=runner)
     tiles = []
     if P.VIEW_WORKFLOW_RUNS in perms:
         tiles = list(_runs(request).filter(entity=entity)[:ENTITY_RUN_TILES])

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from catalog.models import Team
@@ -95,6 +97,47 @@ def test_run_restriction_policies_limit_who_may_run(ws, grace, mona):
     )
     assert may_run(wf, user=mona, perms=USER)
     assert not may_run(wf, user=grace, perms=USER)
+
+
+def test_run_restriction_policies_name_teams_by_tag_or_id_roles_by_name_in_any_case_or_id_and_users_by_email_or_id(
+    ws, grace, mona
+):
+    team = Team.objects.create(workspace=ws, tag="release", name="Release")
+    team.members.add(mona)
+    grace_role = grace.memberships.get(workspace=ws).roles.get()
+    tags = itertools.count()
+
+    def allowed(policy):
+        wf = make_workflow(
+            ws,
+            [action("a", root=True)],
+            tag=f"wf-{next(tags)}",
+            runRestrictionPolicies=[policy],
+        )
+        return {u.email for u in (grace, mona) if may_run(wf, user=u, perms=USER)}
+
+    assert allowed({"type": "TEAM", "id": team.pk}) == {"mona@example.com"}
+    assert allowed({"type": "TEAM", "id": "Release"}) == set()  # tags are exact
+    assert allowed({"type": "CUSTOM_ROLE", "id": grace_role.name.upper()}) == {
+        "grace@example.com"
+    }
+    assert allowed({"type": "CUSTOM_ROLE", "id": str(grace_role.pk)}) == {
+        "grace@example.com"
+    }
+    assert allowed({"type": "USER", "id": "mona@example.com"}) == {"mona@example.com"}
+    assert allowed({"type": "USER", "id": grace.pk}) == {"grace@example.com"}
+    assert allowed({"type": "USER", "id": "nobody@example.com"}) == set()
+
+
+def test_a_team_of_another_workspace_does_not_let_its_members_run(ws, other_ws, mona):
+    elsewhere = Team.objects.create(workspace=other_ws, tag="release", name="Release")
+    elsewhere.members.add(mona)
+    wf = make_workflow(
+        ws,
+        [action("a", root=True)],
+        runRestrictionPolicies=[{"type": "TEAM", "id": "release"}],
+    )
+    assert not may_run(wf, user=mona, perms=USER)
 
 
 def test_running_an_entity_workflow_on_an_entity_outside_its_filter_is_refused(

@@ -1013,6 +1013,41 @@ def test_a_run_without_its_initiating_user_offers_to_pick_one(
     assert "nobody yet" in html
 
 
+def test_the_initiating_user_choices_cost_the_same_queries_however_many_members(
+    client, ws, grace, test_blocks, django_assert_max_num_queries
+):
+    wf = make_workflow(
+        ws,
+        [action("collect", "USER_INPUT", [], root=True, inputs=FORM_INPUTS[:1])],
+        tag="team-only",
+        restrictActionCompletionToRunnerUser=True,
+        runRestrictionPolicies=[{"type": "TEAM", "id": "release"}],
+    )
+    team = Team.objects.create(workspace=ws, tag="release", name="Release")
+    team.members.add(grace)
+    run = engine.start(workflow=wf, initiator=None, source=Run.Source.API)
+
+    def add(n, first):
+        for i in range(first, first + n):
+            user = UserFactory(email=f"member{i}@example.com")
+            member(ws, user, "User")
+            if i % 2:
+                team.members.add(user)
+
+    add(2, 0)
+    client.force_login(grace)
+    with CaptureQueriesContext(connection) as few:
+        page(client, run)
+    add(20, 2)
+    with django_assert_max_num_queries(len(few)):
+        html = text(page(client, run))
+    # Only the members the policy lets run the workflow are offered:
+    offered = set(re.findall(r'<option value="\d+">([^<]+)</option>', html))
+    assert offered == {"grace@example.com"} | {
+        f"member{i}@example.com" for i in range(22) if i % 2
+    }
+
+
 def test_picking_the_initiating_user_resumes_the_run_for_them(
     client, ws, ada, grace, test_blocks
 ):
