@@ -11,7 +11,7 @@ starts a worker, lets it work for a random moment, SIGKILLs it, and sweeps as
 beat would. With --cancel it also cancels a random queued or running run now
 and then. Then it checks every run: COMPLETED (or CANCELLED when cancelled),
 no step left open, and each HTTP call received at most once per attempt the
-step records (a call in flight when its worker died is retried once, marked).
+step records (a call in flight when its worker died is retried, marked).
 It prints what it did and `problems 0` when all holds.
 """
 

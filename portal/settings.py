@@ -221,6 +221,10 @@ RUN_TIME_SLICE_SECONDS = env.float("RUN_TIME_SLICE_SECONDS", default=10.0)
 # A run whose heartbeat is older than this is taken over by the sweep:
 RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60.0)
 RUN_HEARTBEAT_SECONDS = env.float("RUN_HEARTBEAT_SECONDS", default=10.0)
+# A block with an outside effect whose worker died mid-block runs again, up to
+# this many attempts in all; then it fails (a block that kills every worker
+# that runs it must not loop). 5, as Sentry's task retries.
+RUN_BLOCK_MAX_ATTEMPTS = env.int("RUN_BLOCK_MAX_ATTEMPTS", default=5)
 WORKER_EGRESS_IP = env.str("WORKER_EGRESS_IP", default="127.0.0.1")
 HTTP_BLOCK_ALLOWED_HOSTS = env.list("HTTP_BLOCK_ALLOWED_HOSTS", default=[])
 # Outbound HTTP from blocks: whole-exchange timeout and response size cap.

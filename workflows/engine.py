@@ -858,13 +858,14 @@ def _run_step(
                 return False
             step = Step.objects.get(run=run, slug=slug)
             if step.status == StepS.RUNNING:
-                # The worker that ran it died mid-block: retry once, and say so.
-                if step.attempt >= 2:
+                # The worker that ran it died mid-block: retry, and say so.
+                if step.attempt >= settings.RUN_BLOCK_MAX_ATTEMPTS:
                     _fail(
                         run,
                         lease,
                         step,
-                        "The block was interrupted twice; not retrying again",
+                        f"The block was interrupted {step.attempt} times (its worker"
+                        " died each time); not retrying again",
                     )
                     return False
                 step.attempt += 1

@@ -679,21 +679,39 @@ def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_b
     assert RunEvent.objects.filter(run=run, kind="step_retried", step_slug="b").exists()
 
 
-def test_a_block_interrupted_twice_fails_the_run_instead_of_looping(
-    ws, grace, test_blocks
+def test_a_block_interrupted_again_and_again_is_retried_up_to_the_limit(
+    ws, grace, test_blocks, settings
 ):
+    settings.RUN_BLOCK_MAX_ATTEMPTS = 3
     run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
+    # Its worker died during its second attempt:
     Step.objects.create(
         run=run, slug="a", type="ECHO", status="RUNNING", attempt=2, position=1
     )
     Run.objects.filter(pk=run.pk).update(cursor={**run.cursor, "steps": 1})
     run = run_to_rest(run)
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["a", "b"]
+    assert run.steps.get(slug="a").attempt == 3
+
+
+def test_a_block_interrupted_as_many_times_as_allowed_fails_the_run_instead_of_looping(
+    ws, grace, test_blocks, settings
+):
+    settings.RUN_BLOCK_MAX_ATTEMPTS = 3
+    run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
+    Step.objects.create(
+        run=run, slug="a", type="ECHO", status="RUNNING", attempt=3, position=1
+    )
+    Run.objects.filter(pk=run.pk).update(cursor={**run.cursor, "steps": 1})
+    run = run_to_rest(run)
     assert run.status == S.FAILED
-    assert "interrupted twice" in run.error
+    message = "The block was interrupted 3 times (its worker died each time); not retrying again"
+    assert message in run.error
     assert test_blocks == []
     step = run.steps.get()
     assert step.status == "FAILED"
-    assert step.error == "The block was interrupted twice; not retrying again"
+    assert step.error == message
 
 
 def test_completed_steps_never_run_again_when_a_run_is_redelivered(
