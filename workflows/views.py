@@ -221,10 +221,14 @@ def _waiting_for_me(request: HttpRequest) -> list[Step]:
 # The Workflows page
 
 
-def _lazy_runner(user, workspace_id: int) -> Runner:
-    """The person's teams and roles, read (once) only if a workflow on the page
-    has runRestrictionPolicies."""
-    return SimpleLazyObject(lambda: Runner.of(user, workspace_id))
+def _mark_runnable(workflows, user, perms: frozenset[str], workspace_id: int) -> None:
+    """Set `can_run` on each workflow of a list, and `restricted` where the person
+    may run workflows but this one's runRestrictionPolicies leave them out.
+    Their teams and roles are read once, and only if a workflow has policies."""
+    runner = SimpleLazyObject(lambda: Runner.of(user, workspace_id))
+    for workflow in workflows:
+        workflow.can_run = may_run(workflow, user=user, perms=perms, runner=runner)
+        workflow.restricted = not workflow.can_run and P.EXECUTE_WORKFLOW_RUNS in perms
 
 
 @require_GET
@@ -238,15 +242,12 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
     if q:
         workflows = workflows.filter(Q(name__icontains=q) | Q(tag__icontains=q))
     page = Paginator(workflows, WORKFLOWS_PAGE_SIZE).get_page(request.GET.get("page"))
-    runner = _lazy_runner(request.user, request.workspace.pk)
     for workflow in page:
         flt = workflow.descriptor.get("filter") or {}
         workflow.entity_types = (
             (flt.get("entityFilter") or {}).get("typeFilter") or {}
         ).get("types") or []
-        workflow.can_run = may_run(
-            workflow, user=request.user, perms=request.ws_perms, runner=runner
-        )
+    _mark_runnable(page, request.user, request.ws_perms, request.workspace.pk)
     context = {"page": page, "q": q, "tab": "workflows"}
     template = "workflows/workflow_list.html"
     if _is_htmx(request):
@@ -782,9 +783,7 @@ def entity_workflows_context(request: HttpRequest, entity: Entity) -> dict:
             wf.descriptor.get("filter") or {}, entity=entity, owned=owned, perms=perms
         )
     ]
-    runner = _lazy_runner(user, entity.workspace_id)
-    for wf in workflows:
-        wf.can_run = may_run(wf, user=user, perms=perms, runner=runner)
+    _mark_runnable(workflows, user, perms, entity.workspace_id)
     tiles = []
     if P.VIEW_WORKFLOW_RUNS in perms:
         tiles = list(_runs(request).filter(entity=entity)[:ENTITY_RUN_TILES])

@@ -101,6 +101,30 @@ def test_a_viewer_sees_workflows_but_no_run_button(client, vera, ws):
     assert "Create workflow" not in html
 
 
+def test_a_workflow_whose_run_restrictions_leave_a_member_out_says_restricted_instead_of_run(
+    client, grace, mona, vera, ws
+):
+    release = Team.objects.create(workspace=ws, tag="release", name="Release")
+    release.members.add(mona)
+    workflow(
+        ws,
+        "ship",
+        name="Ship",
+        runRestrictionPolicies=[{"type": "TEAM", "id": "release"}],
+    )
+    url = reverse("workflows:workflow-list")
+    client.force_login(grace)
+    html = client.get(url).content.decode()
+    assert 'aria-label="Run Ship"' not in html
+    assert "Restricted" in html
+    client.force_login(mona)
+    html = client.get(url).content.decode()
+    assert 'aria-label="Run Ship"' in html
+    assert "Restricted" not in html
+    client.force_login(vera)  # may run nothing: no word about restrictions
+    assert "Restricted" not in client.get(url).content.decode()
+
+
 def test_drafts_are_listed_with_a_draft_icon_for_editors_only(client, grace, mona, ws):
     workflow(ws, "wip", name="Work in progress", isDraft=True)
     client.force_login(mona)
@@ -709,9 +733,19 @@ def test_entity_section_query_count_does_not_grow_with_rows(
 ):
     entity = EntityFactory(workspace=ws, tag="payments-api")
 
+    entity.owner_users.add(grace)
+    Team.objects.create(workspace=ws, tag="release", name="Release")
+
     def add(n):
-        for _ in range(n):
-            wf = entity_workflow(ws, f"wf-{workflow_count()}", ownershipScope="OWNER")
+        for i in range(n):
+            # Half of them runnable only by a team grace is not in:
+            policies = [{"type": "TEAM", "id": "release"}] if i % 2 else []
+            wf = entity_workflow(
+                ws,
+                f"wf-{workflow_count()}",
+                ownershipScope="OWNER",
+                runRestrictionPolicies=policies,
+            )
             make_run(wf, initiator=grace, entity=entity)
 
     add(2)
@@ -720,7 +754,10 @@ def test_entity_section_query_count_does_not_grow_with_rows(
     few = count_queries(client, url)
     add(20)
     with django_assert_max_num_queries(few):
-        client.get(url)
+        r = client.get(url)
+    assert len(r.context["workflows"]) == 22
+    assert sum(w.can_run for w in r.context["workflows"]) == 11
+    assert r.content.decode().count(">Restricted</span>") == 11
 
 
 # Notifications
