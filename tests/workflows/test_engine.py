@@ -679,17 +679,21 @@ def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_b
     assert RunEvent.objects.filter(run=run, kind="step_retried", step_slug="b").exists()
 
 
+def interrupted(ws, grace, attempts: int) -> Run:
+    """A run of a, b whose worker died during attempt `attempts` of block a."""
+    run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
+    Step.objects.create(
+        run=run, slug="a", type="ECHO", status="RUNNING", attempt=attempts, position=1
+    )
+    Run.objects.filter(pk=run.pk).update(cursor={**run.cursor, "steps": 1})
+    return run
+
+
 def test_a_block_interrupted_again_and_again_is_retried_up_to_the_limit(
     ws, grace, test_blocks, settings
 ):
     settings.RUN_BLOCK_MAX_ATTEMPTS = 3
-    run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
-    # Its worker died during its second attempt:
-    Step.objects.create(
-        run=run, slug="a", type="ECHO", status="RUNNING", attempt=2, position=1
-    )
-    Run.objects.filter(pk=run.pk).update(cursor={**run.cursor, "steps": 1})
-    run = run_to_rest(run)
+    run = run_to_rest(interrupted(ws, grace, attempts=2))
     assert run.status == S.COMPLETED
     assert test_blocks == ["a", "b"]
     assert run.steps.get(slug="a").attempt == 3
@@ -699,12 +703,7 @@ def test_a_block_interrupted_as_many_times_as_allowed_fails_the_run_instead_of_l
     ws, grace, test_blocks, settings
 ):
     settings.RUN_BLOCK_MAX_ATTEMPTS = 3
-    run = engine.start(workflow=make_workflow(ws, chain("a", "b")), initiator=grace)
-    Step.objects.create(
-        run=run, slug="a", type="ECHO", status="RUNNING", attempt=3, position=1
-    )
-    Run.objects.filter(pk=run.pk).update(cursor={**run.cursor, "steps": 1})
-    run = run_to_rest(run)
+    run = run_to_rest(interrupted(ws, grace, attempts=3))
     assert run.status == S.FAILED
     message = "The block was interrupted 3 times (its worker died each time); not retrying again"
     assert message in run.error

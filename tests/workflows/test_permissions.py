@@ -87,14 +87,20 @@ def test_viewers_may_not_run_workflows(ws, vera):
     assert not Run.objects.exists()
 
 
-def test_run_restriction_policies_limit_who_may_run(ws, grace, mona):
-    team = Team.objects.create(workspace=ws, tag="release", name="Release")
-    team.members.add(mona)
-    wf = make_workflow(
+def release_team_workflow(ws, team_workspace, member):
+    """A workflow only the team tagged "release" may run, and such a team (of
+    `team_workspace`) with `member` in it."""
+    team = Team.objects.create(workspace=team_workspace, tag="release", name="Release")
+    team.members.add(member)
+    return make_workflow(
         ws,
         [action("a", root=True)],
         runRestrictionPolicies=[{"type": "TEAM", "id": "release"}],
     )
+
+
+def test_run_restriction_policies_limit_who_may_run(ws, grace, mona):
+    wf = release_team_workflow(ws, ws, mona)
     assert may_run(wf, user=mona, perms=USER)
     assert not may_run(wf, user=grace, perms=USER)
 
@@ -130,13 +136,7 @@ def test_run_restriction_policies_name_teams_by_tag_or_id_roles_by_name_in_any_c
 
 
 def test_a_team_of_another_workspace_does_not_let_its_members_run(ws, other_ws, mona):
-    elsewhere = Team.objects.create(workspace=other_ws, tag="release", name="Release")
-    elsewhere.members.add(mona)
-    wf = make_workflow(
-        ws,
-        [action("a", root=True)],
-        runRestrictionPolicies=[{"type": "TEAM", "id": "release"}],
-    )
+    wf = release_team_workflow(ws, other_ws, mona)
     assert not may_run(wf, user=mona, perms=USER)
 
 
