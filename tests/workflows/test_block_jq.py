@@ -1,7 +1,9 @@
 """JQ block: a jq program over the whole run state."""
 
+import time
+
 from tests.workflows.blockctx import make_ctx
-from workflows.blocks import get_block
+from workflows.blocks import get_block, jq_block
 from workflows.blocks.jq_block import Jq, compile_jq
 
 STATE = {
@@ -107,3 +109,32 @@ def test_values_json_cannot_hold_natively_are_given_as_text():
 
     state = {"context": {}, "actions": {}, "variables": {"when": date(2025, 5, 16)}}
     assert run(".variables.when", state).outputs == {"result": "2025-05-16"}
+
+
+def test_a_program_that_never_ends_is_stopped_at_the_time_limit_and_the_next_one_runs(
+    monkeypatch,
+):
+    monkeypatch.setattr(jq_block, "TIMEOUT_SECONDS", 0.5)
+    began = time.monotonic()
+    outcome = run("last(repeat(1))")
+    assert outcome.status == "FAILED"
+    assert outcome.error == "JQ expression ran longer than 0.5 s; stopped"
+    assert time.monotonic() - began < 5
+    assert run(".variables.count").outputs == {"result": 2}
+
+
+def test_a_program_that_fills_memory_fails_its_step_alone(monkeypatch, request):
+    monkeypatch.setattr(jq_block, "MEMORY_BYTES", 256 * 1024 * 1024)
+    jq_block._child.stop()  # the limit is set when a child starts
+    request.addfinalizer(jq_block._child.stop)  # later tests get the usual limit
+    outcome = run("[range(1e9)] | length")
+    assert outcome.status == "FAILED"
+    assert outcome.error == "JQ expression ran out of memory (limit 256 MB)"
+    assert run(".variables.count").outputs == {"result": 2}
+
+
+def test_unicode_and_numbers_come_back_from_the_jq_process_as_they_went_in():
+    state = {"context": {}, "actions": {}, "variables": {"name": "Zoë ☃", "n": 1.5}}
+    assert run("[.variables.name, .variables.n, 10000000000000]", state).outputs == {
+        "result": ["Zoë ☃", 1.5, 10000000000000]
+    }
