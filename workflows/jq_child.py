@@ -4,10 +4,17 @@ fills memory can be stopped (see blocks/jq_block.py).
 It reads one request per line on stdin, `[expression, input JSON text, max
 outputs, ]`, and answers one line on stdout: `["ok", [outputs…]]` or
 `["error", message]`. It imports nothing of Django, so it starts in ~0.1 s.
+
+Arguments: the address-space limit in bytes, and the seconds after which a
+program that is still running ends this process (SIGALRM's default action:
+jq's C loop never gives Python a chance to run a handler). The worker stops a
+program sooner; the alarm is for a worker that was killed meanwhile, whose
+orphaned child would otherwise spin forever.
 """
 
 import json
 import resource
+import signal
 import sys
 from functools import lru_cache
 from itertools import islice
@@ -22,15 +29,18 @@ def _compile(expression: str):
 
 def main() -> None:
     memory = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    alarm = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     if memory:  # jq aborts the process when an allocation fails past this
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     for line in sys.stdin:
         expression, text, limit = json.loads(line)
+        signal.alarm(alarm)
         try:
             outputs = list(islice(_compile(expression).input_text(text), limit))
             answer = ["ok", outputs]
         except ValueError as exc:  # compile errors, error("msg"), runtime errors
             answer = ["error", str(exc)]
+        signal.alarm(0)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 

@@ -1,6 +1,11 @@
 """JQ block: a jq program over the whole run state."""
 
+import json
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from tests.workflows.blockctx import make_ctx
 from workflows.blocks import get_block, jq_block
@@ -138,3 +143,46 @@ def test_unicode_and_numbers_come_back_from_the_jq_process_as_they_went_in():
     assert run("[.variables.name, .variables.n, 10000000000000]", state).outputs == {
         "result": ["Zoë ☃", 1.5, 10000000000000]
     }
+
+
+def _child(alarm_seconds: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "workflows.jq_child", "0", str(alarm_seconds)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _ask(child: subprocess.Popen, expression: str) -> list:
+    child.stdin.write(json.dumps([expression, "{}", 10]) + "\n")
+    child.stdin.flush()
+    return json.loads(child.stdout.readline())
+
+
+def test_a_jq_process_whose_worker_died_mid_program_ends_itself_at_its_alarm():
+    # The worker was SIGKILLed while the program ran: no one will stop it.
+    child = _child(alarm_seconds=1)
+    child.stdin.write(json.dumps(["last(repeat(1))", "{}", 10]) + "\n")
+    child.stdin.close()
+    try:
+        assert child.wait(timeout=30) == -signal.SIGALRM
+    finally:
+        child.kill()
+
+
+def test_the_jq_process_alarm_covers_one_program_at_a_time_not_its_whole_life():
+    child = _child(alarm_seconds=1)
+    try:
+        assert _ask(child, "1 + 1") == ["ok", [2]]
+        time.sleep(1.5)  # idle past the alarm: it was disarmed after the program
+        assert _ask(child, '"still here"') == ["ok", ["still here"]]
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_worker_gives_its_jq_process_an_alarm_later_than_its_own_stop():
+    assert jq_block._orphan_alarm() > jq_block.TIMEOUT_SECONDS

@@ -16,6 +16,7 @@ Compiled programs are cached by expression text (they are pure).
 from __future__ import annotations
 
 import json
+import math
 import re
 import selectors
 import subprocess
@@ -67,6 +68,12 @@ class JqStopped(Exception):
     """The program ran too long or out of memory; the message says which."""
 
 
+def _orphan_alarm() -> int:
+    """Whole seconds after which the child ends a program by itself: later than
+    the worker's own stop, so it only ever ends an orphan's."""
+    return math.ceil(TIMEOUT_SECONDS) + 5
+
+
 class _Child:
     """The jq process: started when first needed, replaced after a stop."""
 
@@ -81,7 +88,11 @@ class _Child:
             proc = self._proc
             if proc is None or proc.poll() is not None:
                 proc = self._proc = subprocess.Popen(
-                    [sys.executable, "-m", "workflows.jq_child", str(MEMORY_BYTES)],
+                    [
+                        sys.executable,
+                        *("-m", "workflows.jq_child", str(MEMORY_BYTES)),
+                        str(_orphan_alarm()),
+                    ],
                     cwd=Path(__file__).resolve().parents[2],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
