@@ -215,12 +215,15 @@ def start(
     says so (the API, for a workspace key sent without runAs).
 
     Raises EngineError for a bad initialContext (a declared variable of the
-    wrong type) or a scope mismatch; nothing is stored then.
+    wrong type), a scope mismatch or a workflow without blocks;
+    nothing is stored then.
     """
     version = version or workflow.current_version
     if version is None:
         raise EngineError("This workflow has no saved version")
     descriptor = version.descriptor
+    if not descriptor.get("actions"):
+        raise EngineError("This workflow has no blocks yet: add one before running it")
     initial_context = dict(initial_context or {})
     scope = (descriptor.get("filter") or {}).get("type", "GLOBAL")
     if scope == "ENTITY" and entity is None:

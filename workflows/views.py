@@ -222,13 +222,16 @@ def _waiting_for_me(request: HttpRequest) -> list[Step]:
 
 
 def _mark_runnable(workflows, user, perms: frozenset[str], workspace_id: int) -> None:
-    """Set `can_run` on each workflow of a list, and `restricted` where the person
-    may run workflows but this one's runRestrictionPolicies leave them out.
+    """Set `can_run` on each workflow of a list, `restricted` where the person
+    may run workflows but this one's runRestrictionPolicies leave them out, and
+    `blockless` where they may run it but it has no blocks yet (a stub).
     Their teams and roles are read once, and only if a workflow has policies."""
     runner = SimpleLazyObject(lambda: Runner.of(user, workspace_id))
     for workflow in workflows:
-        workflow.can_run = may_run(workflow, user=user, perms=perms, runner=runner)
-        workflow.restricted = not workflow.can_run and P.EXECUTE_WORKFLOW_RUNS in perms
+        allowed = may_run(workflow, user=user, perms=perms, runner=runner)
+        workflow.blockless = allowed and not workflow.descriptor.get("actions")
+        workflow.can_run = allowed and not workflow.blockless
+        workflow.restricted = not allowed and P.EXECUTE_WORKFLOW_RUNS in perms
 
 
 @require_GET
@@ -500,7 +503,8 @@ def _detail_context(request: HttpRequest, workflow: Workflow) -> dict:
         "groups": entity_filter.get("entityGroupFilter") or {},
         "ownership_scope": flt.get("ownershipScope", "ALL"),
         "policies": descriptor.get("runRestrictionPolicies") or [],
-        "can_run": may_run(workflow, user=request.user, perms=request.ws_perms),
+        "can_run": may_run(workflow, user=request.user, perms=request.ws_perms)
+        and bool(descriptor.get("actions")),
         "can_edit": P.EDIT_WORKFLOWS in request.ws_perms,
         "recent_runs": recent,
     }

@@ -165,6 +165,16 @@ def test_a_bad_run_request_is_a_400_naming_the_field_and_starts_nothing(
     assert not Run.objects.exists()
 
 
+def test_starting_a_workflow_without_blocks_is_a_400_saying_so(ada_api, ws):
+    save(ws, HELLO, actions=[])
+    r = start(ada_api, headers={"Idempotency-Key": "stub-1"})
+    assert r.status_code == 400, r.content
+    assert r.json()["message"] == (
+        "This workflow has no blocks yet: add one before running it"
+    )
+    assert not Run.objects.exists()
+
+
 @pytest.mark.parametrize(
     "body",
     ['{"scope": ', "scope: [", "\xff\xfe"],

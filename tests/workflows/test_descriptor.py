@@ -530,6 +530,13 @@ def test_validate_fills_the_defaults_cortex_descriptors_leave_out():
     )
 
 
+def test_a_workflow_without_actions_saves_as_a_stub_as_in_cortex():
+    # Cortex's own CLI docs tell authors to write `actions: []` for a stub.
+    d = validate(parse("tag: stub\nname: Stub\nfilter: {type: GLOBAL}\nactions: []\n"))
+    assert d["actions"] == []
+    assert parse(export(d, "yaml"))["actions"] == []
+
+
 def test_validate_fills_an_empty_description():
     d = base()
     assert validate(d)["description"] == ""

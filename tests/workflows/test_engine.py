@@ -247,6 +247,13 @@ def test_initial_context_of_the_wrong_type_is_refused_and_nothing_is_stored(
     assert not Run.objects.exists()
 
 
+def test_a_workflow_without_blocks_is_refused_at_start_and_nothing_is_stored(ws, grace):
+    wf = make_workflow(ws, [])
+    with pytest.raises(engine.EngineError, match="no blocks yet"):
+        engine.start(workflow=wf, initiator=grace)
+    assert not Run.objects.exists()
+
+
 # --- pauses: input, approval, callback ---------------------------------------------------
 
 

@@ -378,6 +378,24 @@ def test_run_workflow_without_an_entity_asks_for_one_and_starts_nothing(
     assert not Run.objects.exists()
 
 
+def test_running_a_workflow_without_blocks_says_so_and_starts_nothing(
+    client, grace, ws
+):
+    make_workflow(ws, [], tag="stub")
+    client.force_login(grace)
+    page = client.get(reverse("workflows:workflow-detail", args=["stub"])).content
+    assert b"No blocks yet" in page
+    assert reverse("workflows:workflow-run", args=["stub"]).encode() not in page
+    listing = client.get(reverse("workflows:workflow-list")).content
+    assert b"No blocks yet" in listing and b'aria-label="Run Stub"' not in listing
+    export = client.get(reverse("workflows:workflow-export", args=["stub"]))
+    assert "actions: []" in export.content.decode()
+    r = client.post(reverse("workflows:workflow-run", args=["stub"]))
+    assert r.status_code == 400
+    assert "no blocks yet: add one before running it" in r.content.decode()
+    assert not Run.objects.exists()
+
+
 def test_run_on_an_entity_outside_the_filter_is_refused(client, grace, ws):
     entity_workflow(ws, "provision", types=["service"])
     library = EntityTypeFactory(workspace=ws, tag="library")

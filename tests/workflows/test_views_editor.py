@@ -259,6 +259,17 @@ def test_yaml_editor_saves_a_valid_descriptor_as_a_new_version(client, mona, hel
     assert hello.name == "Hello again" and versions(hello) == 2
 
 
+def test_a_stub_without_blocks_imports_and_opens_in_both_editors(client, mona, ws):
+    client.force_login(mona)
+    stub = "tag: stub\nname: Stub\nfilter: {type: GLOBAL}\nisDraft: true\nactions: []\n"
+    r = client.post(
+        reverse("workflows:workflow-create"), {"import-yaml": stub, "import": ""}
+    )
+    assert r.status_code == 302
+    for name in ("workflow-detail", "workflow-edit", "workflow-yaml"):
+        assert client.get(url(name, "stub")).status_code == 200
+
+
 def test_yaml_editor_lists_each_error_inline_and_saves_nothing(client, mona, hello):
     client.force_login(mona)
     broken = HELLO.replace("schema: {type: JQ,", "schema: {type: NOPE,").replace(
@@ -346,12 +357,12 @@ def test_create_from_bad_yaml_lists_the_errors_and_saves_nothing(client, mona, w
     r = client.post(
         reverse("workflows:workflow-create"),
         {
-            "import-yaml": "tag: x\nname: X\nfilter: {type: GLOBAL}\nactions: []\n",
+            "import-yaml": "tag: x\nname: X\nfilter: {type: GLOBAL}\nactions: {}\n",
             "import": "",
         },
     )
     assert r.status_code == 400
-    assert "must hold at least one action" in r.content.decode()
+    assert "actions: must be a list, not a mapping" in r.content.decode()
     assert not Workflow.objects.exists()
 
 
