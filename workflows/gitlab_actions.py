@@ -582,6 +582,13 @@ def create_push_rule(inputs: Inputs, gl: GitLab) -> dict:
     return _outputs(gl.call("POST", f"/projects/{project}/push_rule", body=body))
 
 
+@action("updatePushRule")
+def update_push_rule(inputs: Inputs, gl: GitLab) -> dict:
+    project = inputs.project()
+    body = inputs.optional_fields(_PUSH_RULE_FIELDS)
+    return _outputs(gl.call("PUT", f"/projects/{project}/push_rule", body=body))
+
+
 @action("getPushRule")
 def get_push_rule(inputs: Inputs, gl: GitLab) -> dict:
     return _outputs(gl.call("GET", f"/projects/{inputs.project()}/push_rule"))

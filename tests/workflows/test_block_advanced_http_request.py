@@ -535,7 +535,7 @@ def test_data_points_need_the_configure_custom_metrics_permission(ws, grace, pay
     "identifier",
     [
         "github.createPipelineSchedule",
-        "gitlab.updatePushRule",
+        "gitlab.createMergeRequest",
         "cortex.deleteEverything",
     ],
 )

@@ -1274,7 +1274,7 @@ def test_a_refused_address_fails_with_outbounds_message(github, ws, settings):
 
 
 def test_unknown_github_and_gitlab_actions_still_fail_by_name(github, ws):
-    for identifier in ("github.createPipelineSchedule", "gitlab.updatePushRule"):
+    for identifier in ("github.createPipelineSchedule", "gitlab.createMergeRequest"):
         outcome = run(identifier, {"repo": "acme/payments"}, ws)
         assert outcome.error == f"Cairn cannot execute action '{identifier}' yet"
     assert github.requests == []
