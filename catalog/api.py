@@ -1,7 +1,8 @@
 """Catalog endpoints, in Cortex's shapes (the Cortex CLI reads them).
 
 - `GET /catalog` (pagination from 0, `types`, `groups`, `owners`, `query`,
-  `includeArchived`), `GET /catalog/{tagOrId}`, `GET /catalog/{tagOrId}/openapi`;
+  `includeArchived`), `GET /catalog/{tagOrId}`, `GET /catalog/{tagOrId}/openapi`,
+  `GET /catalog/{tagOrId}/custom-data` and `…/custom-data/{key}`;
 - `POST /open-api` creates or updates the entities of a descriptor (YAML, one or
   several documents), `PATCH /open-api` merges one into the existing entity;
 - `DELETE /catalog/{tagOrId}`, `DELETE /catalog?ids=…`, and
@@ -168,6 +169,42 @@ def entity_descriptor(request, tag: str, yaml: bool = False):
     if yaml:
         return HttpResponse(_dump(document), content_type=YAML_TYPE)
     return document
+
+
+def _custom_data(entity: Entity) -> list[dict]:
+    """The entity's `x-cortex-custom-data`, in Cortex's shape. Cairn keeps custom
+    data in the descriptor, so each value's source is YAML and it has no id."""
+    data = (entity.descriptor or {}).get("x-cortex-custom-data")
+    if not isinstance(data, dict):
+        return []
+    updated = entity.updated_at.isoformat()
+    return [
+        {
+            "id": None,
+            "key": key,
+            "value": value,
+            "description": None,
+            "source": "YAML",
+            "dateUpdated": updated,
+        }
+        for key, value in data.items()
+    ]
+
+
+@router.get("/{tag}/custom-data", summary="List custom data for entity")
+def entity_custom_data(request, tag: str):
+    """Every `x-cortex-custom-data` key of the entity's descriptor."""
+    return _custom_data(_find(request.auth.workspace, tag))
+
+
+@router.get(
+    "/{tag}/custom-data/{key}", summary="Retrieve custom data for entity by key"
+)
+def entity_custom_data_key(request, tag: str, key: str):
+    for item in _custom_data(_find(request.auth.workspace, tag)):
+        if item["key"] == key:
+            return item
+    raise HttpError(404, f"Custom data not found for entity {tag} and key {key}")
 
 
 def _dump(data) -> str:

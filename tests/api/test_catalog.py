@@ -122,6 +122,46 @@ def test_the_descriptor_comes_back_as_json_or_yaml(admin_api, ws):
     assert yaml.safe_load(as_yaml.content) == yaml.safe_load(PAYMENTS)
 
 
+def test_custom_data_comes_from_the_descriptor_in_cortexs_shape(admin_api, ws):
+    admin_api.post(
+        "/open-api",
+        PAYMENTS.replace(
+            "  x-cortex-custom-metadata:",
+            "  x-cortex-custom-data: {jenkins: {job: deploy-payments}, tier: 1}\n"
+            "  x-cortex-custom-metadata:",
+        ),
+        content_type=OPENAPI,
+    )
+    entity = Entity.objects.get(tag="payments-api")
+    listed = admin_api.get("/catalog/payments-api/custom-data").json()
+    assert [(item["key"], item["value"]) for item in listed] == [
+        ("jenkins", {"job": "deploy-payments"}),
+        ("tier", 1),
+    ]
+    one = admin_api.get(f"/catalog/{entity.pk}/custom-data/jenkins").json()
+    assert one == {
+        "id": None,
+        "key": "jenkins",
+        "value": {"job": "deploy-payments"},
+        "description": None,
+        "source": "YAML",
+        "dateUpdated": entity.updated_at.isoformat(),
+    }
+
+
+def test_a_missing_custom_data_key_or_entity_is_a_404_naming_it(admin_api, ws):
+    EntityFactory(workspace=ws, tag="ledger", name="Ledger")
+    assert admin_api.get("/catalog/ledger/custom-data").json() == []
+    r = admin_api.get("/catalog/ledger/custom-data/jenkins")
+    assert r.status_code == 404
+    assert r.json()["message"] == (
+        "Custom data not found for entity ledger and key jenkins"
+    )
+    r = admin_api.get("/catalog/nope/custom-data")
+    assert r.status_code == 404
+    assert r.json()["message"] == "could not find entity with tag: nope"
+
+
 def test_an_entity_made_elsewhere_still_has_a_descriptor(admin_api, ws):
     EntityFactory(workspace=ws, tag="ledger", name="Ledger")
     info = admin_api.get("/catalog/ledger/openapi").json()["info"]

@@ -70,6 +70,8 @@ def requests_for(t):
         ("get", "/catalog/vault", None),
         ("get", f"/catalog/{entity.pk}", None),
         ("get", "/catalog/vault/openapi", None),
+        ("get", "/catalog/vault/custom-data", None),
+        ("get", "/catalog/vault/custom-data/tier", None),
         ("delete", "/catalog/vault", None),
         ("put", "/catalog/vault/archive", None),
         ("put", f"/catalog/{entity.pk}/unarchive", None),
