@@ -227,6 +227,9 @@ RUN_HEARTBEAT_SECONDS = env.float("RUN_HEARTBEAT_SECONDS", default=10.0)
 RUN_BLOCK_MAX_ATTEMPTS = env.int("RUN_BLOCK_MAX_ATTEMPTS", default=5)
 WORKER_EGRESS_IP = env.str("WORKER_EGRESS_IP", default="127.0.0.1")
 HTTP_BLOCK_ALLOWED_HOSTS = env.list("HTTP_BLOCK_ALLOWED_HOSTS", default=[])
+# HTTP blocks' calls to these hosts (Cortex's API) go to this Cairn's API at
+# BASE_URL instead, so descriptors written for Cortex read Cairn's catalog:
+CORTEX_API_HOSTS = env.list("CORTEX_API_HOSTS", default=["api.getcortexapp.com"])
 # Outbound HTTP from blocks: whole-exchange timeout and response size cap.
 HTTP_BLOCK_TIMEOUT = env.float("HTTP_BLOCK_TIMEOUT", default=30.0)
 HTTP_BLOCK_MAX_BYTES = env.int("HTTP_BLOCK_MAX_BYTES", default=5 * 1024 * 1024)

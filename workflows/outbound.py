@@ -476,6 +476,7 @@ def send(
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
     verify: ssl.SSLContext | bool = True,
+    allow_hosts: Iterable[str] = (),
 ) -> Response:
     """Send one request under the outbound rules; return the final response.
 
@@ -483,11 +484,16 @@ def send(
     exchange, redirects included, gets `timeout` seconds), a response larger than
     `max_bytes`, or a connection, TLS or protocol failure. Non-2xx responses are
     returned, not raised: callers decide what a status means. `verify` is for
-    tests that talk TLS to a server with their own certificate.
+    tests that talk TLS to a server with their own certificate. `allow_hosts`
+    are allowed for this call beside the configured allowlists.
     """
     origin = _parse_url(url)
     deadline = _Deadline(timeout)
-    backend = _PinningBackend(Allowlist.for_workspace(workspace), deadline)
+    allowlist = Allowlist.for_workspace(workspace)
+    if allow_hosts:
+        extra = frozenset(_normal_host(h) for h in allow_hosts)
+        allowlist = replace(allowlist, hosts=allowlist.hosts | extra)
+    backend = _PinningBackend(allowlist, deadline)
     body = content.encode() if isinstance(content, str) else content
     hop = _Hop(method.upper(), origin, body, _checked_headers(headers or {}))
     client = httpx.Client(

@@ -11,6 +11,9 @@ timeout, size cap).
 - a non-2xx answer fails the step ("HTTP 500 from <url>: <start of the body>")
   and keeps the response in the outputs; a refused, timed-out or oversized call
   fails it with outbound's message
+- a call to Cortex's own API (a host of `CORTEX_API_HOSTS`) goes to this
+  Cairn's API at `BASE_URL`, path and query kept: descriptors written for
+  Cortex read the catalog that way, and Cairn speaks Cortex's API
 
 `HTTP_BLOCK_TIMEOUT` (seconds, default 30) and `HTTP_BLOCK_MAX_BYTES` (default
 5 MiB) settings override outbound's limits.
@@ -22,7 +25,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -56,6 +59,8 @@ class HttpCall:
     payload: str
     # Headers carrying an integration's credentials: masked in the step's inputs.
     hidden: frozenset[str] = frozenset()
+    # A host the outbound rules allow for this call (Cairn's own, see _at_cairn):
+    allow_host: str = ""
 
     def as_inputs(self) -> dict:
         return {
@@ -110,6 +115,7 @@ def prepare(
     if base_url and not _under(url, base_url):
         # The integration's token goes only to the integration's own address.
         integration_headers = {}
+    url, allow_host = _at_cairn(url)
 
     raw_headers = schema.get("headers") or {}
     if not isinstance(raw_headers, dict):
@@ -139,7 +145,25 @@ def prepare(
         headers["Content-Type"] = (
             "application/json" if _is_json(payload) else "text/plain; charset=utf-8"
         )
-    return HttpCall(method.upper(), url, headers, payload, frozenset(hidden))
+    return HttpCall(
+        method.upper(), url, headers, payload, frozenset(hidden), allow_host
+    )
+
+
+def _at_cairn(url: str) -> tuple[str, str]:
+    """(url, "") for most calls; for a call to Cortex's API, the same path and
+    query on this Cairn's BASE_URL and its host, which the outbound rules then
+    allow although it is usually private (the operator set it, not the author)."""
+    parts = urlsplit(url)
+    hosts = {h.strip().lower() for h in settings.CORTEX_API_HOSTS if h.strip()}
+    if (parts.hostname or "").lower() not in hosts:
+        return url, ""
+    cairn = urlsplit(settings.BASE_URL)
+    path = cairn.path.rstrip("/") + parts.path
+    return (
+        urlunsplit((cairn.scheme, cairn.netloc, path, parts.query, "")),
+        cairn.hostname or "",
+    )
 
 
 # Cortex's `integration` names → Cairn's integration kind, the API root that a
@@ -205,6 +229,7 @@ def call(
         workspace=ctx.workspace,
         timeout=timeout if timeout is not None else block_timeout(),
         max_bytes=block_max_bytes(),
+        allow_hosts=(http.allow_host,) if http.allow_host else (),
     )
 
 
