@@ -230,6 +230,9 @@ HTTP_BLOCK_ALLOWED_HOSTS = env.list("HTTP_BLOCK_ALLOWED_HOSTS", default=[])
 # HTTP blocks' calls to these hosts (Cortex's API) go to this Cairn's API at
 # BASE_URL instead, so descriptors written for Cortex read Cairn's catalog:
 CORTEX_API_HOSTS = env.list("CORTEX_API_HOSTS", default=["api.getcortexapp.com"])
+# Links in response templates to an entity in Cortex's app (…/admin?tag=x) lead
+# to the entity's page here:
+CORTEX_APP_HOSTS = env.list("CORTEX_APP_HOSTS", default=["app.getcortexapp.com"])
 # Outbound HTTP from blocks: whole-exchange timeout and response size cap.
 HTTP_BLOCK_TIMEOUT = env.float("HTTP_BLOCK_TIMEOUT", default=30.0)
 HTTP_BLOCK_MAX_BYTES = env.int("HTTP_BLOCK_MAX_BYTES", default=5 * 1024 * 1024)

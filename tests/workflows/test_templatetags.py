@@ -52,3 +52,28 @@ def test_a_masked_secret_shows_as_it_is_not_as_markdown():
     assert "<strong>********</strong>" in html  # **{{secret}}**: bold, masked
     assert "<code>********</code>" in html
     assert str(markdown_inline("a ******** b")) == "a ******** b"
+
+
+def test_a_link_to_an_entity_in_cortexs_app_leads_to_its_page_here():
+    # As the create-environment example's response writes it:
+    html = markdown(
+        "[View entity](https://app.getcortexapp.com/admin?tag=aws-prod-us) · "
+        "[Deploys](https://APP.getcortexapp.com/admin/resources?tag=pay%2Fments&x=1)"
+    )
+    assert 'href="/catalog/aws-prod-us/"' in html
+    assert 'href="/catalog/pay/ments/"' not in html  # a tag with a slash: no page
+    assert "getcortexapp.com/admin/resources?tag=pay%2Fments" in html
+
+
+def test_other_links_and_cortex_links_without_an_entity_are_left_alone():
+    html = markdown(
+        "[Docs](https://docs.cortex.io/x?tag=a) [Home](https://app.getcortexapp.com/admin)"
+    )
+    assert 'href="https://docs.cortex.io/x?tag=a"' in html
+    assert 'href="https://app.getcortexapp.com/admin"' in html
+
+
+def test_cortex_app_hosts_is_a_setting(settings):
+    settings.CORTEX_APP_HOSTS = []
+    html = markdown("[View](https://app.getcortexapp.com/admin?tag=aws-prod-us)")
+    assert 'href="https://app.getcortexapp.com/admin?tag=aws-prod-us"' in html

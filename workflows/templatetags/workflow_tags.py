@@ -2,11 +2,14 @@
 
 import functools
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import heroicons
 import markdown as markdown_lib
 import nh3
 from django import template
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -59,10 +62,30 @@ def _render(text: str, **kwargs) -> str:
     return markdown_lib.markdown(_ASTERISKS.sub(_stand_in, text or ""), **kwargs)
 
 
+def _cortex_links(tag: str, attribute: str, value: str) -> str:
+    """A link to an entity in Cortex's app (`https://app.getcortexapp.com/admin?tag=payments`,
+    as Cortex's descriptors write their responses) leads to the entity's page here."""
+    if tag != "a" or attribute != "href":
+        return value
+    parts = urlsplit(value)
+    if (parts.hostname or "").lower() not in {
+        host.lower() for host in settings.CORTEX_APP_HOSTS
+    }:
+        return value
+    entity = (parse_qs(parts.query).get("tag") or [""])[0]
+    try:
+        return reverse("catalog:entity-detail", args=[entity]) if entity else value
+    except NoReverseMatch:
+        return value
+
+
 @register.filter
 def markdown(text: str) -> str:
     """Render Markdown (response templates) to HTML, sanitised by nh3."""
-    html = nh3.clean(_render(text, extensions=["fenced_code", "tables"]))
+    html = nh3.clean(
+        _render(text, extensions=["fenced_code", "tables"]),
+        attribute_filter=_cortex_links,
+    )
     return mark_safe(html.replace(_MASK_STAND_IN, MASK))  # noqa: S308 - nh3 removed anything unsafe
 
 
