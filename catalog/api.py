@@ -216,7 +216,7 @@ def _info(entity: Entity) -> dict:
     info.setdefault("title", entity.name)
     info.setdefault("x-cortex-tag", entity.tag)
     info.setdefault("x-cortex-type", entity.type.tag)
-    if entity.description:
+    if entity.description and "x-cortex-description" not in info:
         info.setdefault("description", entity.description)
     return info
 

@@ -101,7 +101,9 @@ def parse_entity(data: object) -> EntitySpec:
         type_tag=_tag(
             _string(info, "x-cortex-type", default="service"), "info.x-cortex-type"
         ),
-        description=_string(info, "description"),
+        # Cortex's own solution catalogs write x-cortex-description:
+        description=_string(info, "description")
+        or _string(info, "x-cortex-description"),
         info=info,
     )
 

@@ -162,6 +162,15 @@ def test_a_missing_custom_data_key_or_entity_is_a_404_naming_it(admin_api, ws):
     assert r.json()["message"] == "could not find entity with tag: nope"
 
 
+def test_an_x_cortex_description_comes_back_as_it_was_written(admin_api, ws):
+    text = PAYMENTS.replace("  description:", "  x-cortex-description:")
+    admin_api.post("/open-api", text, content_type=OPENAPI)
+    assert admin_api.get("/catalog/payments-api").json()["description"] == (
+        "Takes card payments."
+    )
+    assert admin_api.get("/catalog/payments-api/openapi").json() == yaml.safe_load(text)
+
+
 def test_an_entity_made_elsewhere_still_has_a_descriptor(admin_api, ws):
     EntityFactory(workspace=ws, tag="ledger", name="Ledger")
     info = admin_api.get("/catalog/ledger/openapi").json()["info"]

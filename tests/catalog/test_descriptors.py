@@ -55,6 +55,14 @@ def test_a_minimal_descriptor_is_a_service_with_no_groups_or_owners():
     assert spec.groups == spec.owner_team_tags == spec.owner_emails == []
 
 
+def test_x_cortex_description_is_the_description_when_there_is_no_other():
+    # Cortex's own solution catalogs describe entities this way.
+    described = info(x_cortex_description="Ledger of card payments")
+    assert parse_entity(described).description == "Ledger of card payments"
+    both = info(description="Takes payments.", x_cortex_description="Other")
+    assert parse_entity(both).description == "Takes payments."
+
+
 def test_surrounding_whitespace_is_trimmed():
     spec = parse_entity(info(title="  Ledger  ", x_cortex_groups=[" backend "]))
     assert spec.name == "Ledger"
