@@ -172,8 +172,9 @@ def entity_descriptor(request, tag: str, yaml: bool = False):
 
 
 def _custom_data(entity: Entity) -> list[dict]:
-    """The entity's `x-cortex-custom-data`, in Cortex's shape. Cairn keeps custom
-    data in the descriptor, so each value's source is YAML and it has no id."""
+    """The entity's `x-cortex-custom-data`, in Cortex's shape, by key (PostgreSQL
+    doesn't keep a JSON object's order). Cairn keeps custom data in the
+    descriptor, so each value's source is YAML and it has no id."""
     data = (entity.descriptor or {}).get("x-cortex-custom-data")
     if not isinstance(data, dict):
         return []
@@ -187,7 +188,7 @@ def _custom_data(entity: Entity) -> list[dict]:
             "source": "YAML",
             "dateUpdated": updated,
         }
-        for key, value in data.items()
+        for key, value in sorted(data.items())
     ]
 
 
