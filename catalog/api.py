@@ -192,10 +192,18 @@ def _custom_data(entity: Entity) -> list[dict]:
     ]
 
 
+class Page(Schema):
+    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
+    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+
+
 @router.get("/{tag}/custom-data", summary="List custom data for entity")
-def entity_custom_data(request, tag: str):
-    """Every `x-cortex-custom-data` key of the entity's descriptor."""
-    return _custom_data(_find(request.auth.workspace, tag))
+def entity_custom_data(request, tag: str, paging: Query[Page]):
+    """The entity's `x-cortex-custom-data` keys, a page at a time. As in Cortex,
+    a bare list: a page past the end is empty (the CLI reads pages until then)."""
+    items = _custom_data(_find(request.auth.workspace, tag))
+    start = paging.page * paging.pageSize
+    return items[start : start + paging.pageSize]
 
 
 @router.get(

@@ -149,6 +149,22 @@ def test_custom_data_comes_from_the_descriptor_in_cortexs_shape(admin_api, ws):
     }
 
 
+def test_custom_data_comes_a_page_at_a_time_and_empty_past_the_end(admin_api, ws):
+    data = {f"key-{n:02}": n for n in range(5)}
+    EntityFactory(workspace=ws, tag="ledger", descriptor={"x-cortex-custom-data": data})
+
+    def keys(**params):
+        r = admin_api.get("/catalog/ledger/custom-data", params)
+        return [item["key"] for item in r.json()]
+
+    assert keys() == list(data)
+    assert keys(page=1, pageSize=2) == ["key-02", "key-03"]
+    assert keys(page=2, pageSize=2) == ["key-04"]
+    assert keys(page=3, pageSize=2) == []
+    r = admin_api.get("/catalog/ledger/custom-data", {"pageSize": 0})
+    assert r.status_code == 400 and "pageSize" in r.json()["message"]
+
+
 def test_a_missing_custom_data_key_or_entity_is_a_404_naming_it(admin_api, ws):
     EntityFactory(workspace=ws, tag="ledger", name="Ledger")
     assert admin_api.get("/catalog/ledger/custom-data").json() == []

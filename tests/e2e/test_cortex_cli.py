@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from catalog.models import Entity
-from tests.factories import api_key
+from tests.factories import EntityFactory, api_key
 from workflows import descriptor
 from workflows.models import Run, Workflow
 
@@ -137,6 +137,24 @@ def test_the_cortex_cli_manages_the_catalog(cortex, ws, tmp_path):
     missing = cortex("catalog", "details", "-t", "ledger", key=key, check=False)
     assert missing.returncode != 0
     assert "could not find entity with tag: ledger" in missing.stdout
+
+
+def test_the_cortex_cli_lists_and_gets_an_entitys_custom_data(cortex, ws, tmp_path):
+    _, key = api_key(ws, "Viewer")
+    data = {f"key-{n:03}": {"n": n} for n in range(260)}  # more than a page of 250
+    EntityFactory(workspace=ws, tag="ledger", descriptor={"x-cortex-custom-data": data})
+
+    listed = as_json(cortex("custom-data", "list", "-t", "ledger", key=key))
+    assert [item["key"] for item in listed] == list(data)
+    one = as_json(
+        cortex("custom-data", "get", "-t", "ledger", "-k", "key-007", key=key)
+    )
+    assert (one["key"], one["value"], one["source"]) == ("key-007", {"n": 7}, "YAML")
+    missing = cortex(
+        "custom-data", "get", "-t", "ledger", "-k", "nope", key=key, check=False
+    )
+    assert missing.returncode != 0
+    assert "Custom data not found for entity ledger and key nope" in missing.stdout
 
 
 def test_the_cortex_cli_creates_lists_gets_and_deletes_workflows(cortex, ws, tmp_path):
