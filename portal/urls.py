@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from . import views
 from .api import api
@@ -18,6 +18,7 @@ urlpatterns = [
     path("catalog/", include("catalog.urls")),
     path("workflows/", include("workflows.urls")),
     path("api/v1/", api.urls),
+    re_path(r"^api/", views.api_not_found),  # after the API: what it doesn't serve
 ]
 
 handler403 = "portal.views.error_403"

@@ -5,8 +5,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from .api import error_body
 from .models import WorkerHeartbeat
 from .tenancy import SESSION_KEY
 
@@ -56,6 +58,18 @@ def health(request: HttpRequest) -> JsonResponse:
 
 def error_403(request, exception=None):
     return render(request, "errors/403.html", status=403)
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """A path under /api/ that no endpoint serves: Cortex's error shape, naming it,
+    instead of a redirect to the path with a slash and an HTML page (an HTTP
+    block calling an endpoint Cairn lacks gets a message it can show)."""
+    message = (
+        f"Cairn has no endpoint {request.method} {request.path}; "
+        "its endpoints are listed at /api/v1/docs"
+    )
+    return JsonResponse(error_body(404, message), status=404)
 
 
 def error_404(request, exception=None):

@@ -19,6 +19,27 @@ def allow(ws, *addresses: str) -> None:
 # Authentication
 
 
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", "/api/v1/catalog/payments/deploys"),
+        ("get", "/api/v1/scorecards"),
+        ("get", "/api/v1/workflows/"),
+        ("get", "/api/v2/anything"),
+    ],
+)
+def test_a_path_no_endpoint_serves_is_a_json_404_naming_it(client, db, method, path):
+    r = getattr(client, method)(path, HTTP_AUTHORIZATION="Bearer whatever")
+    assert r.status_code == 404  # not a redirect to the path with a slash
+    assert r["Content-Type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == CORTEX_ERROR_KEYS
+    assert body["message"] == (
+        f"Cairn has no endpoint {method.upper()} {path}; "
+        "its endpoints are listed at /api/v1/docs"
+    )
+
+
 def test_a_request_without_a_key_gets_401_json_with_a_message(client, db):
     r = client.get(CATALOG)
     assert r.status_code == 401

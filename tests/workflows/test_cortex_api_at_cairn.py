@@ -108,3 +108,14 @@ def test_the_hosts_taken_for_cortexs_api_are_a_setting(cairn, ws, settings):
     )
     assert left_alone.url == "https://api.getcortexapp.com/api/v1/catalog"
     assert left_alone.allow_host == ""
+
+
+def test_a_call_to_an_endpoint_cairn_lacks_fails_the_block_naming_it(cairn, ws):
+    _, token = api_key(ws, "Viewer")
+    deploys = "https://api.getcortexapp.com/api/v1/catalog/payments/deploys"
+
+    outcome = run(ws, deploys, token)
+
+    assert outcome.status == "FAILED"
+    assert outcome.error.startswith(f"HTTP 404 from {cairn.url}/api/v1/catalog/")
+    assert "Cairn has no endpoint GET /api/v1/catalog/payments/deploys" in outcome.error
