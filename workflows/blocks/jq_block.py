@@ -90,7 +90,9 @@ class _Child:
                 proc = self._proc = subprocess.Popen(
                     [
                         sys.executable,
-                        *("-m", "workflows.jq_child", str(MEMORY_BYTES)),
+                        "-m",
+                        "workflows.jq_child",
+                        str(MEMORY_BYTES),
                         str(_orphan_alarm()),
                     ],
                     cwd=Path(__file__).resolve().parents[2],
