@@ -39,7 +39,10 @@ def main() -> None:
             outputs = list(islice(_compile(expression).input_text(text), limit))
             answer = ["ok", outputs]
         except ValueError as exc:  # compile errors, error("msg"), runtime errors
-            answer = ["error", str(exc)]
+            message = str(exc)
+            if message == "break":  # what the jq library says for `input` past the end
+                message = "No more inputs: a JQ block reads one input, the run state"
+            answer = ["error", message]
         signal.alarm(0)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()

@@ -88,6 +88,25 @@ def test_an_unknown_function_fails_naming_it():
     )
 
 
+def test_a_program_sees_an_empty_environment_not_the_portals_settings(monkeypatch):
+    monkeypatch.setenv("EMAIL_URL", "smtp://mailer:hunter2@mail.example.com")
+    jq_block._child.stop()  # the next program starts a process with this environment
+    for expression in ("env", "$ENV", "[env[]]"):
+        outcome = run(expression)
+        assert outcome.status == "COMPLETED"
+        assert "hunter2" not in json.dumps(outcome.outputs)
+    # Python itself sets the locale variable (PEP 538); nothing of the portal's:
+    assert set(run("env").outputs["result"]) <= {"LC_CTYPE"}
+
+
+def test_reading_a_second_input_fails_saying_there_is_none():
+    outcome = run("input")
+    assert outcome.status == "FAILED"
+    assert (
+        outcome.error == "No more inputs: a JQ block reads one input, the run state"
+    )
+
+
 def test_an_endless_generator_is_cut_off_instead_of_filling_memory():
     outcome = run("repeat(1)")
     assert outcome.status == "FAILED"

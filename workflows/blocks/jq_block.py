@@ -100,6 +100,10 @@ class _Child:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     text=True,
+                    # jq's `env` and `$ENV` read the process's environment,
+                    # which holds the portal's settings (DATABASE_URL,
+                    # SECRET_KEY…): a program sees an empty one.
+                    env={},
                 )
             try:
                 proc.stdin.write(json.dumps([expression, text, limit]) + "\n")
