@@ -24,9 +24,29 @@ class _JsonList(list):
     def __str__(self) -> str:
         return json.dumps(self.raw, separators=(",", ":"), default=str)
 
+    def __iter__(self):
+        # chevron renders a list section once per item but skips an item
+        # that is falsy (false, "", 0): hand it those wrapped, truthy.
+        # Indexing (`{{list.0}}`) still gets the value itself.
+        return (v if v else _Item(v) for v in super().__iter__())
+
+
+class _Item:
+    """A falsy list item, truthy so that its section renders; prints as itself."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __str__(self) -> str:
+        return str(self.value)
+
 
 class _JsonBool:
     __slots__ = ("value",)
+    # chevron prints a falsy value as "" unless it carries this:
+    _CHEVRON_return_scope_when_falsy = True
 
     def __init__(self, value: bool):
         self.value = value
