@@ -4,6 +4,7 @@ A run keeps SECRET_FIELD values in `Run.secrets_blob` (one Fernet token holding
 {path: value}) until it ends; the stored run state only ever holds MASK.
 """
 
+import html
 import json
 from functools import cache
 from typing import Any
@@ -43,19 +44,30 @@ def decrypt(token: str) -> Any:
 
 def _forms(secret: str) -> set[str]:
     """A secret as written, and as it reads inside JSON text (a response body
-    quoted in an error, a script's JSON.stringify) or a URL."""
-    return {
-        secret,
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
-    }
+    quoted in an error, a script's JSON.stringify), a URL, or HTML-escaped (as
+    Mustache's `{{…}}` writes it into a header or payload)."""
+    forms = {secret, _mustache_escape(secret), html.escape(secret)}
+    for form in list(forms):
+        forms |= {
+            json.dumps(form)[1:-1],
+            json.dumps(form, ensure_ascii=False)[1:-1],
+        }
+    return forms | {quote(secret, safe=""), quote_plus(secret, safe="")}
+
+
+def _mustache_escape(text: str) -> str:
+    """What chevron's `{{…}}` makes of text (it leaves ' alone)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace('"', "&quot;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:
     """Replace every occurrence of a secret value inside value with MASK: as
-    written, JSON-escaped or URL-encoded."""
+    written, JSON-escaped, URL-encoded or HTML-escaped."""
     needles = sorted(
         {form for s in secrets if isinstance(s, str) and s for form in _forms(s)},
         key=len,

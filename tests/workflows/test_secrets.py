@@ -33,3 +33,10 @@ def test_values_that_are_not_text_and_empty_secrets_are_left_alone():
         "t": True,
         "s": "abc",
     }
+
+
+def test_a_secret_is_masked_html_escaped_too():
+    secret = "a&b<c>\"d'"
+    # As Mustache's {{…}} writes it, and as Python's html.escape does:
+    assert scrub("Bearer a&amp;b&lt;c&gt;&quot;d'", [secret]) == f"Bearer {MASK}"
+    assert scrub("a&amp;b&lt;c&gt;&quot;d&#x27;", [secret]) == MASK

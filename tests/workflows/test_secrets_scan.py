@@ -292,3 +292,37 @@ def test_a_secret_a_server_echoes_json_escaped_in_an_error_is_masked(
     stored = every_stored_text()
     for form_of_it in (secret, json.dumps(secret)[1:-1], "P\\u00e4sswort"):
         assert form_of_it not in stored
+
+
+def test_a_secret_written_html_escaped_by_mustache_appears_nowhere(
+    ws, grace, http_server, settings
+):
+    # `{{…}}` (not `{{{…}}}`) escapes &, <, > and ": the header and payload
+    # carry the secret in that form, and a server may echo it back so.
+    secret = "s3cr&t<val>\"x'"
+    escaped = "s3cr&amp;t&lt;val&gt;&quot;x'"
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    http_server.route("POST", "/hook", json={"echo": escaped})
+    text = (
+        LEAKY.replace("{{{", "{{")
+        .replace("}}}", "}}")
+        .replace("^[A-Za-z0-9!-]{8,}$", "^.{8,}$")
+        .replace("URL", http_server.url("").rstrip("/"))
+    )
+    workflow, _ = workflow_upsert(
+        workspace=ws, descriptor=descriptor.validate(descriptor.parse(text))
+    )
+
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    form = Step.objects.get(run=run, slug="form")
+    engine.submit_input(run, form, values={"token": secret}, by=grace)
+    engine.advance(run.pk)
+
+    assert http_server.requests[0].headers["authorization"] == f"Bearer {escaped}"
+    stored = every_stored_text()
+    assert escaped not in stored
+    assert "s3cr&t" not in stored
+    assert "s3cr" not in stored
+    send = Step.objects.get(run=run, slug="send")
+    assert send.inputs["headers"]["Authorization"] == "Bearer ********"
