@@ -182,6 +182,40 @@ def test_equality_and_numeric_comparisons_follow_the_cel_spec(expression, expect
     assert bool(result) is expected
 
 
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        # replicas is 3 (an int), ratio 0.5 (a double): mixed, the sum is a double.
+        ("actions.form.outputs.replicas * actions.form.outputs.ratio == 1.5", True),
+        ("actions.form.outputs.replicas / 2.0 > 1.4", True),
+        ("actions.form.outputs.ratio / 2 == 0.25", True),
+        ("actions.form.outputs.ratio + 1 > 1.4", True),
+        ("1 - actions.form.outputs.ratio == 0.5", True),
+        # A double's arithmetic stays a double that compares by value:
+        ("actions.form.outputs.ratio + actions.form.outputs.ratio == 1", True),
+        # Two ints stay ints, as in CEL: 3 / 2 is 1.
+        ("actions.form.outputs.replicas / 2 == 1", True),
+    ],
+)
+def test_arithmetic_mixing_ints_and_doubles_is_done_in_double(expression, expected):
+    result = evaluate_cel(compile_cel(expression), cel_activation(STATE))
+    assert bool(result) is expected
+
+
+def test_a_number_typed_79_or_79_point_5_evaluates_either_way():
+    for coverage in (79, 79.5, 80.0):
+        state = {**STATE, "variables": {"coverage": coverage}}
+        outcome = run("variables.coverage / 2.0 > 39.4", state=state)
+        assert outcome.branch == "step-0", outcome.error
+        # With an int divisor too (79 / 2 is 39, CEL's integer division):
+        assert run("variables.coverage / 2 > 0", state=state).branch == "step-0"
+
+
+def test_a_function_cel_lacks_is_named_even_inside_an_index():
+    outcome = run('variables["repo-name"].split("-")[0] == "pay"')
+    assert outcome.error.endswith("failed: undeclared reference to 'split'")
+
+
 def test_selecting_a_field_of_null_fails_readably():
     outcome = run('context.entity.tag == "x"')
     assert outcome.error.endswith("failed: null does not support field selection")

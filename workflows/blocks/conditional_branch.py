@@ -2,7 +2,8 @@
 
 `variables["github-owner"] == ""`, `actions.form.outputs.env == "prod"`,
 `size(variables.items) > 0`. JSON values become CEL values as cel-python maps
-them: whole numbers are `int`, others `double`, null is `null`, objects are maps.
+them: whole numbers are `int`, others `double`, null is `null`, objects are maps. Arithmetic that mixes
+an int and a double is done in double (`79 / 2.0`, `79.5 / 2`).
 
 Comparisons follow the CEL spec's heterogeneous equality and cross-type numeric
 comparison, which cel-python 0.5 lacks: `1 == 1.0` and `n > 79.5` compare
@@ -59,13 +60,15 @@ def compile_cel(expression: str) -> celpy.Runner:
 
 # --- the CEL spec's equality and numeric comparisons ---------------------------------
 
-_NUMBERS = (celtypes.IntType, celtypes.UintType, celtypes.DoubleType)
-
-
 def _number(value: object) -> int | float | None:
-    """The plain number of a CEL int, uint or double (not a bool), else None."""
-    if isinstance(value, _NUMBERS) and not isinstance(value, celtypes.BoolType):
-        return float(value) if isinstance(value, float) else int(value)
+    """The plain number of a CEL int, uint or double (not a bool), else None.
+    Plain Python numbers count too: celpy's double arithmetic returns them."""
+    if isinstance(value, bool | celtypes.BoolType):
+        return None
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
     return None
 
 
@@ -129,7 +132,41 @@ def _ordering(name: str, compare):
     return order
 
 
+def _arithmetic(name: str):
+    """CEL arithmetic, an int mixed with a double computed in double.
+
+    The spec has no mixed arithmetic, but whether a JSON number arrives as an
+    int or a double depends on how it was written (79 or 79.5): without this,
+    `variables.coverage / 2` worked for one value and failed for the other.
+    """
+    base = evaluation.base_functions[name]
+
+    def compute(a, b):
+        x, y = _number(a), _number(b)
+        if x is not None and y is not None and float in (type(x), type(y)):
+            a, b = celtypes.DoubleType(x), celtypes.DoubleType(y)
+        result = base(a, b)
+        # celpy's double arithmetic returns a Python float: keep it a CEL double
+        return celtypes.DoubleType(result) if type(result) is float else result
+
+    return compute
+
+
+def _index(container, key):
+    """`a[b]`; an error inside a or b is the error (celpy reported the index
+    operator as having no overload for an error value, hiding the cause)."""
+    for value in (container, key):
+        if isinstance(value, celpy.CELEvalError):
+            return value
+    return evaluation.base_functions["_[_]"](container, key)
+
+
 _FUNCTIONS = {
+    "_+_": _arithmetic("_+_"),
+    "_-_": _arithmetic("_-_"),
+    "_*_": _arithmetic("_*_"),
+    "_/_": _arithmetic("_/_"),
+    "_[_]": _index,
     "_==_": _eq,
     "_!=_": _ne,
     "_in_": _in,
