@@ -20,9 +20,10 @@ Add and Remove are named submit buttons (`add_row=<prefix>`,
 a row appended or removed (later rows renumbered), and the form is bound to the
 result, so everything typed stays where it was.
 
-Secret fields are never prefilled from a definition. What the person typed in
-one is sent back only in the re-rendered form of the same request (after Add,
-Remove or an error elsewhere), and cleared when the secret itself is invalid.
+Secret fields are never prefilled from a definition, and what the person typed
+in one is never rendered back. The run page's script keeps it in the browser
+across a re-render (after Add, Remove or an error elsewhere), except when the
+secret itself is invalid.
 """
 
 from __future__ import annotations

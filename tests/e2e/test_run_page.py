@@ -204,6 +204,81 @@ def test_a_secret_is_refused_by_its_regex_then_accepted_and_shown_masked(
     assert "ghp_abc123" not in page.content()
 
 
+SECRETS_IN_ROWS = """
+tag: register-databases
+name: Register databases
+filter: {type: GLOBAL}
+actions:
+  - slug: ask
+    name: Ask for the databases
+    isRootAction: true
+    outgoingActions: [measure]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs:
+        - {key: label, name: Label, type: INPUT_FIELD, required: true}
+        - {key: token, name: Token, type: SECRET_FIELD, required: true, validationRegex: '^ghp_[a-z0-9]{6}$'}
+        - key: servers
+          name: Servers
+          type: NESTED_FORM_FIELD
+          dataType: OBJECT
+          required: true
+          inputs:
+            - {key: host, name: Host, type: INPUT_FIELD, required: true}
+            - {key: password, name: Password, type: SECRET_FIELD, required: true}
+  - slug: measure
+    name: Measure
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: JAVASCRIPT
+      script: 'return {token: actions.ask.outputs.token.length, passwords: actions.ask.outputs.servers.map(s => s.password.length)};'
+"""
+
+
+def test_secrets_typed_survive_add_remove_and_errors_elsewhere_in_their_rows(
+    page: Page, live_server, demo, celery_worker_process
+):
+    run = start(save(SECRETS_IN_ROWS), "grace@example.com")
+    log_in(page, live_server, "grace@example.com")
+    open_run(page, live_server, run)
+    token = page.get_by_role("textbox", name="Token")
+    expect(token).to_be_visible(timeout=20_000)
+    token.fill("ghp_abc123")
+    servers = page.get_by_role("group", name="Servers")
+    for index, (host, password) in enumerate(
+        [("db-1", "pw-one"), ("db-2", "pw-two"), ("db-3", "pw-three")]
+    ):
+        if index:
+            servers.get_by_role("button", name="Add").click()
+            wait_for_htmx(page)
+        servers.get_by_label("Host").nth(index).fill(host)
+        servers.get_by_label("Password").nth(index).fill(password)
+    servers.get_by_role("button", name="Remove").nth(1).click()
+    wait_for_htmx(page)
+
+    # Row 3 is row 2 now, its password with it; the token is still there:
+    expect(servers.get_by_label("Host")).to_have_count(2)
+    expect(servers.get_by_label("Password").nth(0)).to_have_value("pw-one")
+    expect(servers.get_by_label("Password").nth(1)).to_have_value("pw-three")
+    expect(page.get_by_role("textbox", name="Token")).to_have_value("ghp_abc123")
+
+    # An error elsewhere (Label is required) keeps them too:
+    page.get_by_role("button", name="Submit").click()
+    wait_for_htmx(page)
+    expect(page.get_by_text("Label is required.")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Token")).to_have_value("ghp_abc123")
+    expect(servers.get_by_label("Password").nth(1)).to_have_value("pw-three")
+
+    page.get_by_role("textbox", name="Label").fill("primary")
+    page.get_by_role("button", name="Submit").click()
+    expect(status(page)).to_have_text("Successful", timeout=20_000)
+    measured = Step.objects.get(run=run, slug="measure").outputs
+    assert measured == {"token": 10, "passwords": [6, 8]}
+    assert "pw-three" not in page.content()
+
+
 def test_linus_approves_a_run_grace_started_and_her_page_updates_by_itself(
     page: Page, browser: Browser, live_server, demo, celery_worker_process
 ):
