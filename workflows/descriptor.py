@@ -144,6 +144,32 @@ _APPROVAL_OPTIONS = {
     },
 }
 
+def _mustache(exc: Exception) -> str:
+    """chevron's parse error in a sentence (its line numbers are off by one)."""
+    text = str(exc)
+    names = re.findall(r'"([^"]*)"', text)
+    if "never closed" in text and names:
+        return f'the section "{names[0]}" is never closed with {{{{/{names[0]}}}}}'
+    if "not opened" in text and names:
+        return f'{{{{/{names[0]}}}}} closes a section that was never opened'
+    if "last open tag" in text and len(names) > 1:
+        return f'{{{{/{names[0]}}}}} closes a section while "{names[1]}" is open'
+    if "unclosed tag" in text:
+        return "a tag opened with {{ is never closed with }}"
+    return text.splitlines()[0]
+
+
+# Fields of a block that are not Mustache-rendered ("*": none of them): code,
+# expressions and form definitions may hold "{{" of their own.
+_NOT_TEMPLATES = {
+    "JQ": ("*",),
+    "JAVASCRIPT": ("*",),
+    "CONDITIONAL_BRANCH": ("*",),
+    "SET_VARIABLES": ("*",),
+    "USER_INPUT": ("*",),
+    "SCAFFOLDER": ("*",),
+}
+
 _TOP_DEFAULTS = {
     "description": "",
     "isDraft": False,
@@ -520,6 +546,9 @@ def _schemas() -> dict[str, dict]:
     }
     schemas.update(copy.deepcopy(CAIRN_SCHEMAS))
     schemas["WorkflowActionSchema.MANUAL_APPROVAL"]["allOf"].append(_APPROVAL_OPTIONS)
+    schemas["WorkflowActionSchema.HTTP_REQUEST_ASYNC"]["allOf"].append(
+        {"properties": {"timeoutInSeconds": {"minimum": 1}}}
+    )
     return schemas
 
 
@@ -889,6 +918,8 @@ class _Checker:
             "filter type",
         )
         self.variables()
+        for key in ("runResponseTemplate", "failedRunResponseTemplate"):
+            self.templates(d.get(key), key)
         actions = d.get("actions")
         if isinstance(actions, list):
             # An empty list saves, as in Cortex (a stub to fill in later); such
@@ -980,6 +1011,28 @@ class _Checker:
         check = getattr(self, f"block_{block_type.lower()}", None)
         if check:
             check(action, schema, where)
+        skipped = _NOT_TEMPLATES.get(block_type, ())
+        for key, value in schema.items():
+            if "*" not in skipped and key not in skipped:
+                self.templates(value, f"{where}.{key}")
+
+    def templates(self, value: Any, where: str) -> None:
+        """Mustache that doesn't parse (an unclosed section) would fail the run."""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.templates(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.templates(item, f"{where}[{index}]")
+        elif isinstance(value, str) and "{{" in value:
+            from chevron import ChevronError
+            from chevron.tokenizer import tokenize
+
+            try:
+                for _ in tokenize(value):
+                    pass
+            except ChevronError as exc:
+                self.add(where, f"is not a valid Mustache template: {_mustache(exc)}")
 
     def block_user_input(self, action: dict, schema: dict, where: str) -> None:
         keys = self.inputs(schema.get("inputs"), f"{where}.inputs", nested=False)

@@ -1205,3 +1205,47 @@ def test_a_variable_default_that_is_no_number_is_still_an_error():
     assert problems(d) == [
         "variables['replicas'].defaultValue: must be a number, as the variable's type is NUMBER"
     ]
+
+
+MUSTACHE_MISTAKES = """
+tag: broken-templates
+name: Broken templates
+filter: {type: GLOBAL}
+runResponseTemplate: "Done {{/env}}"
+actions:
+  - slug: call
+    name: Call
+    isRootAction: true
+    outgoingActions: [shape]
+    schema:
+      type: HTTP_REQUEST_ASYNC
+      httpMethod: POST
+      url: "https://ci.example.com/{{#variables.n}}x"
+      headers: {X-Token: "{{context.secrets.ci"}
+      timeoutInSeconds: -5
+  - slug: shape
+    name: Shape
+    isRootAction: false
+    outgoingActions: []
+    schema: {type: JAVASCRIPT, script: "return {braces: '{{'};"}
+"""
+
+
+def test_templates_that_do_not_parse_and_a_negative_timeout_are_refused_at_save():
+    with pytest.raises(DescriptorError) as caught:
+        validate(parse(MUSTACHE_MISTAKES))
+    assert caught.value.errors == [
+        "runResponseTemplate: is not a valid Mustache template: {{/env}} closes a section that was never opened",
+        "actions['call'].schema.timeoutInSeconds: must be at least 1",
+        "actions['call'].schema.url: is not a valid Mustache template: the section \"variables.n\" is never closed with {{/variables.n}}",
+        "actions['call'].schema.headers.X-Token: is not a valid Mustache template: a tag opened with {{ is never closed with }}",
+    ]
+
+
+def test_code_and_expressions_may_hold_braces_that_are_not_mustache():
+    text = MUSTACHE_MISTAKES.split("actions:")[0].replace(' "Done {{/env}}"', " Done")
+    text += """actions:
+  - {slug: shape, name: Shape, isRootAction: true, outgoingActions: [pick], schema: {type: JAVASCRIPT, script: "return {braces: '{{'};"}}
+  - {slug: pick, name: Pick, isRootAction: false, outgoingActions: [], schema: {type: JQ, expression: '"{{" + "x"'}}
+"""
+    assert validate(parse(text))["actions"][0]["schema"]["script"].endswith("'{{'};")
