@@ -144,6 +144,7 @@ _APPROVAL_OPTIONS = {
     },
 }
 
+
 def _mustache(exc: Exception) -> str:
     """chevron's parse error in a sentence (its line numbers are off by one)."""
     text = str(exc)
@@ -151,7 +152,7 @@ def _mustache(exc: Exception) -> str:
     if "never closed" in text and names:
         return f'the section "{names[0]}" is never closed with {{{{/{names[0]}}}}}'
     if "not opened" in text and names:
-        return f'{{{{/{names[0]}}}}} closes a section that was never opened'
+        return f"{{{{/{names[0]}}}}} closes a section that was never opened"
     if "last open tag" in text and len(names) > 1:
         return f'{{{{/{names[0]}}}}} closes a section while "{names[1]}" is open'
     if "unclosed tag" in text:

@@ -102,9 +102,7 @@ def test_a_program_sees_an_empty_environment_not_the_portals_settings(monkeypatc
 def test_reading_a_second_input_fails_saying_there_is_none():
     outcome = run("input")
     assert outcome.status == "FAILED"
-    assert (
-        outcome.error == "No more inputs: a JQ block reads one input, the run state"
-    )
+    assert outcome.error == "No more inputs: a JQ block reads one input, the run state"
 
 
 def test_an_endless_generator_is_cut_off_instead_of_filling_memory():

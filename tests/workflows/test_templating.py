@@ -32,7 +32,7 @@ STATE = {
         ("{{actions.collect-inputs.outputs.tag}}", "payments"),
         ("{{variables.title}}", "Tom &amp; &quot;Jerry&quot; &lt;3"),
         ("{{{variables.title}}}", 'Tom & "Jerry" <3'),
-        ("{{variables.config}} {{variables.flags}}", '{&quot;a&quot;:1} [true,false]'),
+        ("{{variables.config}} {{variables.flags}}", "{&quot;a&quot;:1} [true,false]"),
         ("{{{variables.config}}}", '{"a":1}'),
         ("{{variables.names.0}}/{{variables.flags.1}}", "pay/false"),
     ],

@@ -60,6 +60,7 @@ def compile_cel(expression: str) -> celpy.Runner:
 
 # --- the CEL spec's equality and numeric comparisons ---------------------------------
 
+
 def _number(value: object) -> int | float | None:
     """The plain number of a CEL int, uint or double (not a bool), else None.
     Plain Python numbers count too: celpy's double arithmetic returns them."""
