@@ -6,8 +6,10 @@ In workspace `two`: ted (Admin). Nobody in `one` can see `two`'s things.
 
 import os
 import socket
+import weakref
 
 import pytest
+from django.db.backends.signals import connection_created
 
 from portal.mail import wait_until_sent
 from tests.factories import UserFactory, WorkspaceFactory, member
@@ -18,6 +20,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+_opened_connections = weakref.WeakSet()
+
+
+def _remember_connection(sender, connection, **kwargs):
+    _opened_connections.add(connection)
+
+
+connection_created.connect(_remember_connection)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, closing every connection the tests left open before the
+    test database is dropped. Django keeps connections per context, and the
+    browser tests run in other contexts (Playwright's greenlets, most likely):
+    a connection opened in one was out of django.db.connections' reach at the
+    end, and PostgreSQL refused to drop a database "being accessed by other
+    users"."""
+    yield
+    for wrapper in list(_opened_connections):
+        if wrapper.connection is not None:
+            wrapper.connection.close()  # its own thread may be gone: no checks
 
 
 @pytest.fixture
