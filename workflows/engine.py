@@ -1376,6 +1376,16 @@ def _approving_teams(run: Run, step: Step):
     )
 
 
+def unknown_approving_teams(run: Run, step: Step) -> list[str]:
+    """The step's approvingTeamIds that name no team of the run's workspace."""
+    action = actions_by_slug(run.version.descriptor)[step.slug]
+    ids = [str(t) for t in action.get("schema", {}).get("approvingTeamIds") or []]
+    found = set()
+    for tag, pk in _approving_teams(run, step).values_list("tag", "pk"):
+        found |= {tag, str(pk)}
+    return [t for t in ids if t not in found]
+
+
 def _self_approval_prevented(run: Run, step: Step) -> bool:
     action = actions_by_slug(run.version.descriptor)[step.slug]
     return bool(action.get("schema", {}).get("preventSelfApproval"))

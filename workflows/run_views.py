@@ -374,6 +374,7 @@ def _action(
             decided=decided,
             approvers=engine.approvers(run, waiting),
             self_approval_prevented=bool(waiting.inputs.get("preventSelfApproval")),
+            unknown_teams=engine.unknown_approving_teams(run, waiting),
             reason=reason,
             inputs_so_far=[
                 {"step": s, "items": _items(s.outputs, _form_labels(s))}

@@ -165,9 +165,11 @@ def approval_workflow(ws, **schema):
                 "approve",
                 "MANUAL_APPROVAL",
                 ["after"],
-                approvingTeamIds=["platform"],
-                approverDescription="Ship it for **{{context.initiatedBy.email}}**?",
-                **schema,
+                **{
+                    "approvingTeamIds": ["platform"],
+                    "approverDescription": "Ship it for **{{context.initiatedBy.email}}**?",
+                    **schema,
+                },
             ),
             action("after", "ECHO", [], outputs={"done": "yes"}),
         ],
@@ -966,6 +968,21 @@ def test_when_only_the_initiator_could_approve_the_page_says_nobody_can_and_why(
     )
     # Nor is linus asked to approve his own run:
     assert not Notification.objects.filter(user=linus, kind="NEEDS_APPROVAL").exists()
+
+
+def test_when_an_approving_team_does_not_exist_the_page_names_it(
+    client, ws, grace, test_blocks
+):
+    run = waiting_for_approval(
+        client, ws, grace, approvingTeamIds=["no-such-team", "platform"]
+    )
+    Team.objects.filter(tag="platform").delete()
+    html = text(page(client, run))
+    assert (
+        "nobody: no team of this workspace is called no-such-team, platform"
+        " (Settings → Teams). The run waits until someone joins them, or cancel it."
+        in html
+    )
 
 
 def test_a_decision_on_an_approval_that_no_longer_waits_is_refused_with_a_message(
