@@ -387,6 +387,7 @@ def set_initiator(run: Run, *, user: User, by: User, perms: frozenset[str]) -> N
     )
     if not updated:
         raise IllegalTransition("Someone else picked the initiating user first")
+    notify.requests_answered(run)
     _event(run, "initiator_set", f"Initiating user set to {user.email}", actor=by)
     admit(run.workspace_id)
 
@@ -1238,6 +1239,7 @@ def _end(
             Step.objects.filter(
                 run=run, status__in=[StepS.WAITING, StepS.PENDING, StepS.RUNNING]
             ).update(status=StepS.CANCELLED, finished_at=now, early_callback=None)
+            notify.requests_answered(run)  # a step that waited asks no more
         notify.run_ended(run)
         admit(run.workspace_id)
     return True
@@ -1516,6 +1518,8 @@ def _resume(
             status=StepS.RUNNING if outcome.status != "WAITING" else StepS.WAITING
         ):
             raise NotWaiting("This step is no longer waiting")
+        if outcome.status != "WAITING":
+            notify.requests_answered(run)
         if outcome.status == "WAITING":
             _event(
                 run,

@@ -9,6 +9,7 @@ email backend (console by default).
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.utils import timezone
 
 from portal import mail, rawsql
 from portal.models import User
@@ -95,3 +96,15 @@ def run_ended(run: Run) -> None:
     label = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "was canceled"}
     message = f"{run.workflow.name} {label.get(run.status, run.status.lower())}"
     _send(run, users, emails, f"RUN_{run.status}", message)
+
+
+# What a run asked of people; once answered or over, no longer news.
+_REQUESTS = ("NEEDS_INPUT", "NEEDS_APPROVAL", "NEEDS_INITIATOR")
+
+
+def requests_answered(run: Run) -> None:
+    """Mark the run's unread requests (input, approval, initiator) read: the
+    step no longer waits, or the run has ended."""
+    Notification.objects.filter(
+        run=run, kind__in=_REQUESTS, read_at__isnull=True
+    ).update(read_at=timezone.now())

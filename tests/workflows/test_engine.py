@@ -345,6 +345,56 @@ def test_an_approver_approves_and_the_run_continues(ws, grace, platform, test_bl
     ]
 
 
+def unread_requests(run: Run) -> list[str]:
+    return sorted(
+        Notification.objects.filter(
+            run=run, read_at__isnull=True, kind__startswith="NEEDS_"
+        ).values_list("kind", flat=True)
+    )
+
+
+def test_a_request_is_no_longer_new_once_answered(ws, grace, platform, test_blocks):
+    linus = platform.members.get()
+    ken = UserFactory(email="ken@example.com")
+    member(ws, ken)
+    platform.members.add(ken)
+    wf = make_workflow(
+        ws,
+        [
+            action("form", "ASK", ["approve"], root=True),
+            action(
+                "approve",
+                "MANUAL_APPROVAL",
+                [],
+                approvingTeamIds=["platform"],
+                requiredApprovals=2,
+            ),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert unread_requests(run) == ["NEEDS_INPUT"]
+    engine.submit_input(
+        run, Step.objects.get(run=run, slug="form"), values={}, by=grace
+    )
+    run = run_to_rest(run)
+    assert unread_requests(run) == ["NEEDS_APPROVAL", "NEEDS_APPROVAL"]
+    step = Step.objects.get(run=run, slug="approve")
+    engine.decide(run, step, by=linus, approve=True)
+    assert unread_requests(run) == ["NEEDS_APPROVAL", "NEEDS_APPROVAL"]  # one more
+    engine.decide(run, step, by=ken, approve=True)
+    assert unread_requests(run) == []
+    assert run_to_rest(run).status == S.COMPLETED
+
+
+def test_cancelling_a_paused_run_retires_its_request(ws, grace, test_blocks):
+    wf = make_workflow(ws, [action("form", "ASK", [], root=True)])
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert unread_requests(run) == ["NEEDS_INPUT"]
+    engine.cancel(run, by=grace)
+    assert unread_requests(run) == []
+    assert Notification.objects.get(run=run, kind="RUN_CANCELLED").read_at is None
+
+
 def test_someone_outside_the_approving_teams_cannot_approve(
     ws, grace, vera, platform, test_blocks
 ):
