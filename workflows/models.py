@@ -80,7 +80,7 @@ class RunStatus(models.TextChoices):
     QUEUED = "QUEUED", "Queued"
     IN_PROGRESS = "IN_PROGRESS", "In progress"
     PAUSED = "PAUSED", "Paused"
-    CANCELLING = "CANCELLING", "Cancelling"
+    CANCELLING = "CANCELLING", "Canceling"
     COMPLETED = "COMPLETED", "Successful"
     FAILED = "FAILED", "Error"
     CANCELLED = "CANCELLED", "Canceled"
@@ -195,7 +195,7 @@ class Step(models.Model):
         COMPLETED = "COMPLETED", "Completed"
         FAILED = "FAILED", "Failed"
         SKIPPED = "SKIPPED", "Skipped"
-        CANCELLED = "CANCELLED", "Cancelled"
+        CANCELLED = "CANCELLED", "Canceled"
 
     # Indexed by the unique (run, slug) constraint, which leads with it:
     run = models.ForeignKey(Run, models.CASCADE, related_name="steps", db_index=False)

@@ -431,7 +431,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             f"Run of {run.workflow.name} canceled."
             if run.status == Run.Status.CANCELLED
-            else f"Cancelling the run of {run.workflow.name}: its block in flight"
+            else f"Canceling the run of {run.workflow.name}: its block in flight"
             " finishes first, then nothing more runs.",
         )
     if request.htmx:

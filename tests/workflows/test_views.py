@@ -933,7 +933,7 @@ def test_cancelling_a_run_with_a_block_in_flight_says_it_finishes_first(
     r = client.post(reverse("workflows:run-cancel", args=[run.pk]), follow=True)
 
     html = r.content.decode()
-    assert "Cancelling the run of" in html and "finishes first" in html
+    assert "Canceling the run of" in html and "finishes first" in html
     assert "canceled." not in html
     run.refresh_from_db()
     assert run.status == S.CANCELLING
