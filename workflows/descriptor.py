@@ -843,6 +843,7 @@ class _Checker:
         self.d = descriptor
         self.errors: list[str] = []
         self.declared: set[str] = set()  # variable slugs, once run() has read them
+        self.scripts: list[tuple[str, str]] = []  # (where, JavaScript), checked last
 
     def add(self, where: str, message: str) -> None:
         self.errors.append(f"{where}: {message}" if where else message)
@@ -929,6 +930,20 @@ class _Checker:
                 if isinstance(action, dict):
                     self.action(action, _item("actions", actions, index))
             self.graph(actions)
+        self.javascript()
+
+    def javascript(self) -> None:
+        """Scripts that don't parse would fail every run: refuse them now."""
+        scripts = [(w, s) for w, s in self.scripts if s.strip()]
+        if not scripts:
+            return
+        from .js import syntax_errors
+
+        for (where, _), error in zip(
+            scripts, syntax_errors([s for _, s in scripts]), strict=True
+        ):
+            if error:
+                self.add(where, f"is not valid JavaScript: {error}")
 
     def tag_and_name(self) -> None:
         tag, name = self.d.get("tag"), self.d.get("name")
@@ -1036,11 +1051,19 @@ class _Checker:
                 self.add(where, f"is not a valid Mustache template: {_mustache(exc)}")
 
     def block_user_input(self, action: dict, schema: dict, where: str) -> None:
+        if isinstance(schema.get("jsValidatorScript"), str):
+            self.scripts.append(
+                (f"{where}.jsValidatorScript", schema["jsValidatorScript"])
+            )
         keys = self.inputs(schema.get("inputs"), f"{where}.inputs", nested=False)
         self.overrides(schema.get("inputOverrides"), f"{where}.inputOverrides", keys)
 
     def block_scaffolder(self, action: dict, schema: dict, where: str) -> None:
         self.overrides(schema.get("inputOverrides"), f"{where}.inputOverrides", None)
+
+    def block_javascript(self, action: dict, schema: dict, where: str) -> None:
+        if isinstance(schema.get("script"), str):
+            self.scripts.append((f"{where}.script", schema["script"]))
 
     def block_jq(self, action: dict, schema: dict, where: str) -> None:
         expression = schema.get("expression")
@@ -1121,6 +1144,13 @@ class _Checker:
             self.union(
                 assignment.get("source"), f"{path}.source", _SOURCES, "source type"
             )
+            source = assignment.get("source")
+            if (
+                isinstance(source, dict)
+                and source.get("type") == "JAVASCRIPT"
+                and isinstance(source.get("script"), str)
+            ):
+                self.scripts.append((f"{path}.source.script", source["script"]))
 
     # Inputs of USER_INPUT blocks and nested forms
 

@@ -166,6 +166,34 @@ def run_script(
     raise JsError(_explain(body))
 
 
+def syntax_errors(scripts: list[str]) -> list[str | None]:
+    """For each script, why it doesn't parse as the body run_script gives it
+    (an async function's), or None. Nothing runs: the AsyncFunction
+    constructor only compiles. All in one isolate."""
+    found: list[str | None] = []
+    with _isolate() as mr:
+        for script in scripts:
+            try:
+                mr.eval(
+                    "Object.getPrototypeOf(async function () {}).constructor("
+                    f"{json.dumps(script)});",
+                    timeout_sec=2,
+                )
+                found.append(None)
+            except JSTimeoutException:
+                found.append(None)  # a slow machine is no reason to refuse it
+            except MiniRacerBaseException as exc:
+                lines = str(exc).strip().splitlines() or ["SyntaxError"]
+                # "undefined:3: SyntaxError: …", counted from the two lines the
+                # constructor puts before the body:
+                match = re.match(r"^[^:]*:(\d+): (.*)$", lines[0])
+                if match:
+                    line = min(max(int(match[1]) - 2, 1), script.count("\n") + 1)
+                    lines[0] = f"{match[2]} (line {line})"
+                found.append(lines[0])
+    return found
+
+
 def _clean(message: str, script_lines: int) -> str:
     """V8's "cairn-script:3: SyntaxError: …" first line -> "SyntaxError: … (line 3)"."""
     first = message.strip().splitlines()[0] if message.strip() else "JavaScript error"

@@ -1249,3 +1249,45 @@ def test_code_and_expressions_may_hold_braces_that_are_not_mustache():
   - {slug: pick, name: Pick, isRootAction: false, outgoingActions: [], schema: {type: JQ, expression: '"{{" + "x"'}}
 """
     assert validate(parse(text))["actions"][0]["schema"]["script"].endswith("'{{'};")
+
+
+def test_javascript_that_does_not_parse_is_refused_at_save_naming_the_line():
+    text = """
+tag: bad-scripts
+name: Bad scripts
+filter: {type: GLOBAL}
+variables: [{slug: size, type: NUMBER}]
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [shape]
+    schema:
+      type: USER_INPUT
+      inputs: [{key: name, name: Name, type: INPUT_FIELD, required: true}]
+      jsValidatorScript: "return {name: ;"
+  - slug: shape
+    name: Shape
+    isRootAction: false
+    outgoingActions: [remember]
+    schema:
+      type: JAVASCRIPT
+      script: |
+        const names = await Promise.resolve(["a"]);
+        return {names: names.map(n => n.toUpperCase()), raw: `{{`};
+  - slug: remember
+    name: Remember
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: SET_VARIABLES
+      variables:
+        - slug: size
+          source: {type: JAVASCRIPT, script: "const n = 1;\\nreturn n +;"}
+"""
+    with pytest.raises(DescriptorError) as caught:
+        validate(parse(text))
+    assert caught.value.errors == [
+        "actions['form'].schema.jsValidatorScript: is not valid JavaScript: SyntaxError: Unexpected token ';' (line 1)",
+        "actions['remember'].schema.variables['size'].source.script: is not valid JavaScript: SyntaxError: Unexpected token ';' (line 2)",
+    ]
