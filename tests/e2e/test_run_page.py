@@ -103,6 +103,16 @@ def response(page: Page):
     return page.locator('[data-test="run-response"]')
 
 
+def fill_rows(page: Page, group, rows: list[dict[str, str]]) -> None:
+    """Type each row's values into an Object nested form, adding rows as needed."""
+    for index, row in enumerate(rows):
+        if index:
+            group.get_by_role("button", name="Add").click()
+            wait_for_htmx(page)
+        for label, value in row.items():
+            group.get_by_label(label).nth(index).fill(value)
+
+
 def test_nested_string_and_object_rows_are_added_removed_and_submitted(
     page: Page, live_server, demo, celery_worker_process
 ):
@@ -128,13 +138,15 @@ def test_nested_string_and_object_rows_are_added_removed_and_submitted(
     expect(hostnames.get_by_label("Hostnames row 2")).to_have_value("c.example.com")
 
     servers = page.get_by_role("group", name="Servers")
-    rows = [("web-1", "80"), ("web-2", "8080"), ("web-3", "443")]
-    for index, (host, port) in enumerate(rows):
-        if index:
-            servers.get_by_role("button", name="Add").click()
-            wait_for_htmx(page)
-        servers.get_by_label("Host").nth(index).fill(host)
-        servers.get_by_label("Port").nth(index).fill(port)
+    fill_rows(
+        page,
+        servers,
+        [
+            {"Host": "web-1", "Port": "80"},
+            {"Host": "web-2", "Port": "8080"},
+            {"Host": "web-3", "Port": "443"},
+        ],
+    )
     servers.get_by_role("button", name="Remove").nth(1).click()
     wait_for_htmx(page)
     expect(servers.get_by_label("Host")).to_have_count(2)
@@ -247,14 +259,15 @@ def test_secrets_typed_survive_add_remove_and_errors_elsewhere_in_their_rows(
     expect(token).to_be_visible(timeout=20_000)
     token.fill("ghp_abc123")
     servers = page.get_by_role("group", name="Servers")
-    for index, (host, password) in enumerate(
-        [("db-1", "pw-one"), ("db-2", "pw-two"), ("db-3", "pw-three")]
-    ):
-        if index:
-            servers.get_by_role("button", name="Add").click()
-            wait_for_htmx(page)
-        servers.get_by_label("Host").nth(index).fill(host)
-        servers.get_by_label("Password").nth(index).fill(password)
+    fill_rows(
+        page,
+        servers,
+        [
+            {"Host": "db-1", "Password": "pw-one"},
+            {"Host": "db-2", "Password": "pw-two"},
+            {"Host": "db-3", "Password": "pw-three"},
+        ],
+    )
     servers.get_by_role("button", name="Remove").nth(1).click()
     wait_for_htmx(page)
 
