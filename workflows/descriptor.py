@@ -146,7 +146,8 @@ _APPROVAL_OPTIONS = {
 
 
 def _mustache(exc: Exception) -> str:
-    """chevron's parse error in a sentence (its line numbers are off by one)."""
+    """chevron's parse error in a sentence, without its line numbers (which are
+    off by one)."""
     text = str(exc)
     names = re.findall(r'"([^"]*)"', text)
     if "never closed" in text and names:
@@ -160,16 +161,18 @@ def _mustache(exc: Exception) -> str:
     return text.splitlines()[0]
 
 
-# Fields of a block that are not Mustache-rendered ("*": none of them): code,
-# expressions and form definitions may hold "{{" of their own.
-_NOT_TEMPLATES = {
-    "JQ": ("*",),
-    "JAVASCRIPT": ("*",),
-    "CONDITIONAL_BRANCH": ("*",),
-    "SET_VARIABLES": ("*",),
-    "USER_INPUT": ("*",),
-    "SCAFFOLDER": ("*",),
-}
+# Blocks whose fields are not Mustache-rendered: code, expressions and form
+# definitions may hold "{{" of their own.
+_UNRENDERED_BLOCKS = frozenset(
+    {
+        "JQ",
+        "JAVASCRIPT",
+        "CONDITIONAL_BRANCH",
+        "SET_VARIABLES",
+        "USER_INPUT",
+        "SCAFFOLDER",
+    }
+)
 
 _TOP_DEFAULTS = {
     "description": "",
@@ -1027,9 +1030,8 @@ class _Checker:
         check = getattr(self, f"block_{block_type.lower()}", None)
         if check:
             check(action, schema, where)
-        skipped = _NOT_TEMPLATES.get(block_type, ())
-        for key, value in schema.items():
-            if "*" not in skipped and key not in skipped:
+        if block_type not in _UNRENDERED_BLOCKS:
+            for key, value in schema.items():
                 self.templates(value, f"{where}.{key}")
 
     def templates(self, value: Any, where: str) -> None:
