@@ -145,22 +145,6 @@ _APPROVAL_OPTIONS = {
 }
 
 
-def _mustache(exc: Exception) -> str:
-    """chevron's parse error in a sentence, without its line numbers (which are
-    off by one)."""
-    text = str(exc)
-    names = re.findall(r'"([^"]*)"', text)
-    if "never closed" in text and names:
-        return f'the section "{names[0]}" is never closed with {{{{/{names[0]}}}}}'
-    if "not opened" in text and names:
-        return f"{{{{/{names[0]}}}}} closes a section that was never opened"
-    if "last open tag" in text and len(names) > 1:
-        return f'{{{{/{names[0]}}}}} closes a section while "{names[1]}" is open'
-    if "unclosed tag" in text:
-        return "a tag opened with {{ is never closed with }}"
-    return text.splitlines()[0]
-
-
 # Blocks whose fields are not Mustache-rendered: code, expressions and form
 # definitions may hold "{{" of their own.
 _UNRENDERED_BLOCKS = frozenset(
@@ -1043,14 +1027,11 @@ class _Checker:
             for index, item in enumerate(value):
                 self.templates(item, f"{where}[{index}]")
         elif isinstance(value, str) and "{{" in value:
-            from chevron import ChevronError
-            from chevron.tokenizer import tokenize
+            from .templating import template_problem
 
-            try:
-                for _ in tokenize(value):
-                    pass
-            except ChevronError as exc:
-                self.add(where, f"is not a valid Mustache template: {_mustache(exc)}")
+            problem = template_problem(value)
+            if problem:
+                self.add(where, f"is not a valid Mustache template: {problem}")
 
     def block_user_input(self, action: dict, schema: dict, where: str) -> None:
         if isinstance(schema.get("jsValidatorScript"), str):

@@ -53,7 +53,7 @@ from .models import (
     WorkflowVersion,
 )
 from .secrets import MASK, decrypt, encrypt, scrub
-from .templating import render
+from .templating import TemplateError, render
 
 log = logging.getLogger(__name__)
 
@@ -796,7 +796,7 @@ def _execute(block, run: Run, step: Step, action: dict, secrets: _Secrets) -> Ou
             run, step, _with_declared(action, run.version.descriptor), secrets
         )
         return block.execute(ctx)
-    except BlockFailed as exc:
+    except (BlockFailed, TemplateError) as exc:
         return Outcome.failed(str(exc))
     except Exception as exc:  # a bug in a block must fail the step, not kill the worker
         log.exception("Block %s of run %s crashed", step.slug, run.pk)

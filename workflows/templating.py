@@ -6,9 +6,11 @@ render as JSON (`{"a": 1}`, `true`), not as Python reprs.
 """
 
 import json
+import re
 from typing import Any
 
 import chevron
+from chevron.tokenizer import tokenize
 
 
 class _JsonDict(dict):
@@ -71,10 +73,45 @@ def _wrap(value: Any) -> Any:
     return wrapped
 
 
+class TemplateError(ValueError):
+    """A template that doesn't parse (an unclosed section…), explained."""
+
+
+def template_problem(template: str) -> str | None:
+    """Why the template doesn't parse, or None."""
+    try:
+        for _ in tokenize(template):
+            pass
+    except chevron.ChevronError as exc:
+        return _explain(exc)
+    return None
+
+
+def _explain(exc: chevron.ChevronError) -> str:
+    """chevron's parse error in a sentence, without its line numbers (which are
+    off by one)."""
+    text = str(exc)
+    names = re.findall(r'"([^"]*)"', text)
+    if "never closed" in text and names:
+        return f'the section "{names[0]}" is never closed with {{{{/{names[0]}}}}}'
+    if "not opened" in text and names:
+        return f"{{{{/{names[0]}}}}} closes a section that was never opened"
+    if "last open tag" in text and len(names) > 1:
+        return f'{{{{/{names[0]}}}}} closes a section while "{names[1]}" is open'
+    if "unclosed tag" in text:
+        return "a tag opened with {{ is never closed with }}"
+    return text.splitlines()[0]
+
+
 def render(template: str, state: dict) -> str:
     if not isinstance(template, str) or "{{" not in template:
         return template
-    return chevron.render(template, _wrap(state), warn=False)
+    try:
+        return chevron.render(template, _wrap(state), warn=False)
+    except chevron.ChevronError as exc:
+        raise TemplateError(
+            f"A template is not valid Mustache: {_explain(exc)}"
+        ) from None
 
 
 def render_value(value: Any, state: dict) -> Any:

@@ -198,6 +198,21 @@ def test_a_block_type_cairn_cannot_run_fails_the_run_naming_it(ws, grace, test_b
     assert "Cairn cannot execute SCAFFOLDER blocks yet" in run.error
 
 
+def test_a_template_that_does_not_parse_fails_its_step_saying_why(
+    ws, grace, test_blocks
+):
+    # Saved before descriptors were checked for it (validation refuses it now):
+    wf = make_workflow(
+        ws, [action("a", "ECHO", root=True, outputs={"x": "{{#variables.n}}open"})]
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.FAILED
+    assert Step.objects.get(run=run, slug="a").error == (
+        'A template is not valid Mustache: the section "variables.n" is never'
+        " closed with {{/variables.n}}"
+    )
+
+
 def test_the_audit_trail_records_what_happened(ws, grace, test_blocks):
     wf = make_workflow(ws, chain("a", "b"))
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))

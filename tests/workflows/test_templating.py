@@ -2,7 +2,7 @@
 
 import pytest
 
-from workflows.templating import render, render_value
+from workflows.templating import TemplateError, render, render_value
 
 STATE = {
     "variables": {
@@ -73,3 +73,12 @@ def test_a_list_section_renders_once_per_item_false_and_empty_ones_too(
 def test_render_value_renders_every_string_inside_dicts_and_lists():
     value = {"a": ["{{variables.zero}}", {"b": "{{variables.public}}"}], "n": 3}
     assert render_value(value, STATE) == {"a": ["0", {"b": "true"}], "n": 3}
+
+
+def test_a_template_that_does_not_parse_raises_saying_why():
+    with pytest.raises(TemplateError) as caught:
+        render("{{#variables.flags}}[{{.}}]", STATE)
+    assert str(caught.value) == (
+        'A template is not valid Mustache: the section "variables.flags" is never'
+        " closed with {{/variables.flags}}"
+    )
