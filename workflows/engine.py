@@ -1365,11 +1365,15 @@ def submit_input(run: Run, step: Step, *, values: dict, by: User) -> None:
     _resume(run, step, {"values": values, "user": by}, by=by)
 
 
+def _approving_team_ids(run: Run, step: Step) -> list[str]:
+    action = actions_by_slug(run.version.descriptor)[step.slug]
+    return [str(t) for t in action.get("schema", {}).get("approvingTeamIds") or []]
+
+
 def _approving_teams(run: Run, step: Step):
     from catalog.models import Team
 
-    action = actions_by_slug(run.version.descriptor)[step.slug]
-    ids = [str(t) for t in action.get("schema", {}).get("approvingTeamIds") or []]
+    ids = _approving_team_ids(run, step)
     numeric = [int(t) for t in ids if t.isdigit()]
     from django.db.models import Q
 
@@ -1380,8 +1384,7 @@ def _approving_teams(run: Run, step: Step):
 
 def unknown_approving_teams(run: Run, step: Step) -> list[str]:
     """The step's approvingTeamIds that name no team of the run's workspace."""
-    action = actions_by_slug(run.version.descriptor)[step.slug]
-    ids = [str(t) for t in action.get("schema", {}).get("approvingTeamIds") or []]
+    ids = _approving_team_ids(run, step)
     found = set()
     for tag, pk in _approving_teams(run, step).values_list("tag", "pk"):
         found |= {tag, str(pk)}
@@ -1518,8 +1521,6 @@ def _resume(
             status=StepS.RUNNING if outcome.status != "WAITING" else StepS.WAITING
         ):
             raise NotWaiting("This step is no longer waiting")
-        if outcome.status != "WAITING":
-            notify.requests_answered(run)
         if outcome.status == "WAITING":
             _event(
                 run,
@@ -1527,6 +1528,8 @@ def _resume(
                 scrub(str(outcome.outputs.get("message", "Update")), secrets.values),
                 step=step.slug,
             )
+        else:
+            notify.requests_answered(run)
         _record(run, step, action, outcome, secrets, lease=None, by=by)
 
 

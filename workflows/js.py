@@ -105,7 +105,8 @@ _IO_NAMES = (
     "clearTimeout",
     "process",
 )
-_PARSE_ERROR = re.compile(r"^(?:<anonymous>|cairn-script):(\d+): (.*)$")
+# "undefined" is how V8 names the source the AsyncFunction constructor compiles:
+_PARSE_ERROR = re.compile(r"^(?:<anonymous>|cairn-script|undefined):(\d+): (.*)$")
 
 
 class JsError(Exception):
@@ -183,23 +184,19 @@ def syntax_errors(scripts: list[str]) -> list[str | None]:
             except JSTimeoutException:
                 found.append(None)  # a slow machine is no reason to refuse it
             except MiniRacerBaseException as exc:
-                lines = str(exc).strip().splitlines() or ["SyntaxError"]
-                # "undefined:3: SyntaxError: …", counted from the two lines the
-                # constructor puts before the body:
-                match = re.match(r"^[^:]*:(\d+): (.*)$", lines[0])
-                if match:
-                    line = min(max(int(match[1]) - 2, 1), script.count("\n") + 1)
-                    lines[0] = f"{match[2]} (line {line})"
-                found.append(lines[0])
+                # The constructor puts two lines before the body:
+                found.append(_clean(str(exc), script.count("\n") + 1, offset=2))
     return found
 
 
-def _clean(message: str, script_lines: int) -> str:
-    """V8's "cairn-script:3: SyntaxError: …" first line -> "SyntaxError: … (line 3)"."""
+def _clean(message: str, script_lines: int, offset: int = 0) -> str:
+    """V8's "cairn-script:3: SyntaxError: …" first line -> "SyntaxError: … (line 3)",
+    the line counted from the script's first (V8's less `offset`)."""
     first = message.strip().splitlines()[0] if message.strip() else "JavaScript error"
     match = _PARSE_ERROR.match(first)
     if match:  # "Unexpected end of input" points past the script's last line
-        first = f"{match[2]} (line {min(int(match[1]), script_lines)})"
+        line = min(max(int(match[1]) - offset, 1), script_lines)
+        first = f"{match[2]} (line {line})"
     return _explain(first)
 
 

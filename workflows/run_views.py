@@ -365,6 +365,7 @@ def _action(
         action["key"] = f"{waiting.pk}.approval.{len(decisions)}"
         decided = any(d.user_id == user.pk for d in decisions)
         may = not decided and engine.may_approve(run, waiting, user)
+        approvers = engine.approvers(run, waiting)
         action.update(
             kind="approval" if may else "approval-wait",
             description=waiting.inputs.get("approverDescription", ""),
@@ -372,9 +373,12 @@ def _action(
             approved=sum(d.verdict == Decision.Verdict.APPROVED for d in decisions),
             decisions=decisions,
             decided=decided,
-            approvers=engine.approvers(run, waiting),
+            approvers=approvers,
             self_approval_prevented=bool(waiting.inputs.get("preventSelfApproval")),
-            unknown_teams=engine.unknown_approving_teams(run, waiting),
+            # Only worth a query when nobody can approve:
+            unknown_teams=[]
+            if approvers
+            else engine.unknown_approving_teams(run, waiting),
             reason=reason,
             inputs_so_far=[
                 {"step": s, "items": _items(s.outputs, _form_labels(s))}
