@@ -553,6 +553,7 @@ def _context(run: Run, step: Step, action: dict, secrets: _Secrets) -> BlockCont
         workspace=run.workspace,
         initiator=run.initiator,
         callback_url=callback_url,
+        secret_values=tuple(secrets.values),
     )
 
 

@@ -42,17 +42,35 @@ def decrypt(token: str) -> Any:
         ) from exc
 
 
+# The characters each URL encoder leaves alone, besides letters, digits and
+# "_.-~": Python's quote, JavaScript's encodeURIComponent and encodeURI, and
+# the HTTP client's (WHATWG) query and path, which a called server may echo.
+_URL_SAFE = (
+    "",
+    "/",
+    "!'()*",
+    ";,/?:@&=+$#!'()*",
+    "!$&'()*+,;=:/?[]@",
+    "!$&'()*+,;=:/[]@",
+)
+
+
 def _forms(secret: str) -> set[str]:
     """A secret as written, and as it reads inside JSON text (a response body
-    quoted in an error, a script's JSON.stringify), a URL, or HTML-escaped (as
-    Mustache's `{{…}}` writes it into a header or payload)."""
-    forms = {secret, _mustache_escape(secret), html.escape(secret)}
+    quoted in an error, a script's JSON.stringify), HTML-escaped (as Mustache's
+    `{{…}}` writes it into a header or payload), or URL-encoded (by any of the
+    usual encoders, after that escaping or not)."""
+    escaped = {secret, _mustache_escape(secret), html.escape(secret)}
+    forms = set(escaped)
+    for form in escaped:
+        forms |= {quote(form, safe=safe) for safe in _URL_SAFE}
+        forms.add(quote_plus(form, safe=""))
     for form in list(forms):
         forms |= {
             json.dumps(form)[1:-1],
             json.dumps(form, ensure_ascii=False)[1:-1],
         }
-    return forms | {quote(secret, safe=""), quote_plus(secret, safe="")}
+    return forms
 
 
 def _mustache_escape(text: str) -> str:
@@ -66,8 +84,9 @@ def _mustache_escape(text: str) -> str:
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:
-    """Replace every occurrence of a secret value inside value with MASK: as
-    written, JSON-escaped, URL-encoded or HTML-escaped."""
+    """Replace every occurrence of a secret value inside value, in strings and
+    in dict keys, with MASK: as written, JSON-escaped, URL-encoded or
+    HTML-escaped. Keys that mask to the same text merge (the last one wins)."""
     needles = sorted(
         {form for s in secrets if isinstance(s, str) and s for form in _forms(s)},
         key=len,
@@ -85,7 +104,7 @@ def _scrub(value: Any, needles: list[str]) -> Any:
                 value = value.replace(needle, MASK)
         return value
     if isinstance(value, dict):
-        return {k: _scrub(v, needles) for k, v in value.items()}
+        return {_scrub(k, needles): _scrub(v, needles) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub(v, needles) for v in value]
     return value

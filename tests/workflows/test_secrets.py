@@ -3,6 +3,9 @@
 import json
 from urllib.parse import quote_plus
 
+import httpx
+from py_mini_racer import MiniRacer
+
 from workflows.secrets import MASK, scrub
 
 
@@ -40,3 +43,34 @@ def test_a_secret_is_masked_html_escaped_too():
     # As Mustache's {{…}} writes it, and as Python's html.escape does:
     assert scrub("Bearer a&amp;b&lt;c&gt;&quot;d'", [secret]) == f"Bearer {MASK}"
     assert scrub("a&amp;b&lt;c&gt;&quot;d&#x27;", [secret]) == MASK
+
+
+def test_a_secret_used_as_a_key_is_masked_in_the_key():
+    value = {"tok-1": 1, "a": {"x tok-1": 2, "b": "tok-1"}}
+    assert scrub(value, ["tok-1"]) == {MASK: 1, "a": {f"x {MASK}": 2, "b": MASK}}
+
+
+def test_a_secret_is_masked_as_the_http_client_writes_it_into_a_url():
+    secret = "My pass/w0rd!x&<ü>"
+    for template in ("https://x/echo?pw={}", "https://x/{}/end"):
+        url = str(httpx.URL(template.format(secret)))
+        assert secret not in url  # the client did encode it
+        assert scrub(f"not found: {url}", [secret]) == "not found: " + template.format(
+            MASK
+        )
+
+
+def test_a_secret_is_masked_as_javascript_url_encodes_it():
+    secret = 'F&<>"\'\\/ ü {"k":1}'
+    racer = MiniRacer()
+    racer.eval(f"var s = {json.dumps(secret)}")
+    for function in ("encodeURIComponent", "encodeURI"):
+        encoded = racer.eval(f"{function}(s)")
+        assert scrub(f"q={encoded}", [secret]) == f"q={MASK}", function
+
+
+def test_a_secret_is_masked_html_escaped_then_url_encoded():
+    # {{…}} escapes it for HTML, then the client percent-encodes the URL:
+    secret = "a&b c"
+    echoed = str(httpx.URL("https://x/?q=a&amp;b c"))
+    assert scrub(echoed, [secret]) == f"https://x/?q={MASK}"

@@ -3,12 +3,15 @@
 import json
 import logging
 
+import pytest
 from django.apps import apps
 from django.db import models
 
 from tests.workflows.httpserver import make_reply
 from workflows import descriptor, engine
-from workflows.models import Run, Step
+from workflows.inputs import InputInvalid
+from workflows.models import Run, Secret, Step
+from workflows.secrets import MASK, encrypt
 from workflows.services import workflow_upsert
 
 SECRET = "tiger-Lily-42!"
@@ -108,8 +111,6 @@ def test_a_secret_failing_its_regex_is_refused_without_echoing_it(ws, grace):
     run = engine.start(workflow=workflow, initiator=grace)
     engine.advance(run.pk)
     form = Step.objects.get(run=run, slug="form")
-    from workflows.inputs import InputInvalid
-
     try:
         engine.submit_input(run, form, values={"token": "no spaces allowed"}, by=grace)
     except InputInvalid as exc:
@@ -326,3 +327,123 @@ def test_a_secret_written_html_escaped_by_mustache_appears_nowhere(
     assert "s3cr" not in stored
     send = Step.objects.get(run=run, slug="send")
     assert send.inputs["headers"]["Authorization"] == "Bearer ********"
+
+
+QUERIED = """
+tag: queried
+name: Queried
+filter: {type: GLOBAL}
+failedRunResponseTemplate: "Failed: {{actions.keyed.outputs.result}}"
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [keyed]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs:
+        - {key: pw, name: Password, type: SECRET_FIELD, required: true}
+  - slug: keyed
+    name: Keyed
+    isRootAction: false
+    outgoingActions: [send]
+    schema: {type: JQ, expression: '{(.actions.form.outputs.pw): 1, (.context.secrets.api): 2}'}
+  - slug: send
+    name: Send
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: HTTP_REQUEST
+      httpMethod: GET
+      url: "URL/find?pw={{{actions.form.outputs.pw}}}&api={{{context.secrets.api}}}&esc={{actions.form.outputs.pw}}"
+"""
+
+
+def test_secrets_used_as_keys_or_url_encoded_in_a_query_a_server_echoes_appear_nowhere(
+    ws, grace, http_server, settings
+):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    secret, api_secret = "My pass/w0rd!x&<ü>", "Tr0ub4dor pass/word!"
+    Secret.objects.create(
+        workspace=ws, tag="api", name="API", encrypted_value=encrypt(api_secret)
+    )
+    # A 404 that quotes the path and query as the client encoded them:
+    http_server.route(
+        "GET",
+        "/find",
+        handler=lambda request: make_reply(
+            status=404, json={"message": f"not found: {request.target}"}
+        ),
+    )
+    text = QUERIED.replace("URL", http_server.url("").rstrip("/"))
+    workflow, _ = workflow_upsert(
+        workspace=ws, descriptor=descriptor.validate(descriptor.parse(text))
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    form = Step.objects.get(run=run, slug="form")
+    engine.submit_input(run, form, values={"pw": secret}, by=grace)
+    engine.advance(run.pk)
+    run.refresh_from_db()
+
+    assert run.status == Run.Status.FAILED
+    assert http_server.requests[0].query["pw"] == [secret.split("&")[0]]  # usable
+    sent = http_server.requests[0].target
+    assert Step.objects.get(run=run, slug="keyed").outputs == {
+        "result": {MASK: 2}  # both keys masked: they merge
+    }
+    assert "not found: /find?pw=********" in run.error
+    stored = every_stored_text()
+    for leaked in (secret, api_secret, *sent.split("?")[1].split("&")[:2]):
+        assert leaked.split("=")[-1] not in stored, leaked
+
+
+VALIDATED = """
+tag: validated
+name: Validated
+filter: {type: GLOBAL}
+actions:
+  - slug: first
+    name: First
+    isRootAction: true
+    outgoingActions: [second]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs: [{key: pw, name: Password, type: SECRET_FIELD, required: true}]
+  - slug: second
+    name: Second
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs: [{key: pw2, name: Again, type: SECRET_FIELD, required: true}]
+      jsValidatorScript: 'return "no: " + context.secrets.api + " " + actions.first.outputs.pw + " " + inputs.pw2;'
+"""
+
+
+def test_a_validator_message_masks_the_workspaces_and_earlier_forms_secrets(ws, grace):
+    Secret.objects.create(
+        workspace=ws, tag="api", name="API", encrypted_value=encrypt("ws-S3cr3t")
+    )
+    workflow, _ = workflow_upsert(
+        workspace=ws, descriptor=descriptor.validate(descriptor.parse(VALIDATED))
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    engine.submit_input(
+        run, Step.objects.get(run=run, slug="first"), values={"pw": "form-1"}, by=grace
+    )
+    engine.advance(run.pk)
+    run.refresh_from_db()
+
+    with pytest.raises(InputInvalid) as refused:
+        engine.submit_input(
+            run,
+            Step.objects.get(run=run, slug="second"),
+            values={"pw2": "form-2"},
+            by=grace,
+        )
+    assert refused.value.errors == {"__all__": [f"no: {MASK} {MASK} {MASK}"]}

@@ -78,6 +78,9 @@ class BlockContext:
     workspace: Workspace
     initiator: User | None
     callback_url: str = ""
+    # Every secret value the run knows (its forms', the workspace's), for
+    # masking what a block shows before the engine scrubs what it stores:
+    secret_values: tuple[str, ...] = ()
 
     @property
     def schema(self) -> dict:

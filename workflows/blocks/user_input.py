@@ -102,7 +102,8 @@ class UserInput(Block):
         if script:
             errors = _run_validator(ctx, script, form, clean)
             if errors:
-                errors = scrub(errors, _secret_values(secrets))
+                # The script may read any secret of the run, not only this form's:
+                errors = scrub(errors, [*ctx.secret_values, *_secret_values(secrets)])
                 if not person_waiting:
                     raise BlockFailed(
                         "The form's validator rejected the overridden values: "
