@@ -1,7 +1,7 @@
 """Tell people when a run needs them and when it ends: in-app notifications and email.
 
 Recipients are the initiator and the run's `notificationRecipients` (emails);
-approval requests go to the approvers. Emails are handed to the process's mail
+approval requests go to the approvers, and the others hear that the run waits. Emails are handed to the process's mail
 thread (`portal.mail`) once the transaction commits, and sent through Django's
 email backend (console by default).
 """
@@ -74,6 +74,17 @@ def run_waiting(run: Run, step: Step, waiting_for: str) -> None:
             "NEEDS_APPROVAL",
             f"{name} needs your approval",
         )
+        # The initiator and recipients hear that it waits, unless they are
+        # asked to approve it themselves:
+        users, emails = _recipients(run)
+        asked = {u.email.lower() for u in people}
+        _send(
+            run,
+            [u for u in users if u.email.lower() not in asked],
+            [e for e in emails if e.lower() not in asked],
+            "AWAITING_APPROVAL",
+            f"{name} is waiting for approval",
+        )
         return
     users, emails = _recipients(run)
     if waiting_for == "USER_INPUT":
@@ -99,7 +110,7 @@ def run_ended(run: Run) -> None:
 
 
 # What a run asked of people; once answered or over, no longer news.
-_REQUESTS = ("NEEDS_INPUT", "NEEDS_APPROVAL", "NEEDS_INITIATOR")
+_REQUESTS = ("NEEDS_INPUT", "NEEDS_APPROVAL", "AWAITING_APPROVAL", "NEEDS_INITIATOR")
 
 
 def requests_answered(run: Run) -> None:

@@ -362,9 +362,9 @@ def test_an_approver_approves_and_the_run_continues(ws, grace, platform, test_bl
 
 def unread_requests(run: Run) -> list[str]:
     return sorted(
-        Notification.objects.filter(
-            run=run, read_at__isnull=True, kind__startswith="NEEDS_"
-        ).values_list("kind", flat=True)
+        Notification.objects.filter(run=run, read_at__isnull=True)
+        .exclude(kind__startswith="RUN_")  # what happened, not what is asked
+        .values_list("kind", flat=True)
     )
 
 
@@ -392,10 +392,11 @@ def test_a_request_is_no_longer_new_once_answered(ws, grace, platform, test_bloc
         run, Step.objects.get(run=run, slug="form"), values={}, by=grace
     )
     run = run_to_rest(run)
-    assert unread_requests(run) == ["NEEDS_APPROVAL", "NEEDS_APPROVAL"]
+    waiting = ["AWAITING_APPROVAL", "NEEDS_APPROVAL", "NEEDS_APPROVAL"]
+    assert unread_requests(run) == waiting
     step = Step.objects.get(run=run, slug="approve")
     engine.decide(run, step, by=linus, approve=True)
-    assert unread_requests(run) == ["NEEDS_APPROVAL", "NEEDS_APPROVAL"]  # one more
+    assert unread_requests(run) == waiting  # one more
     engine.decide(run, step, by=ken, approve=True)
     assert unread_requests(run) == []
     assert run_to_rest(run).status == S.COMPLETED
@@ -921,6 +922,36 @@ def test_the_initiator_and_recipients_are_told_when_a_run_ends(
         "grace@example.com",
         "ops@example.org",
         "vera@example.com",
+    ]
+
+
+def test_an_approval_tells_approvers_to_decide_and_the_initiator_and_recipients_that_it_waits(
+    ws, grace, vera, platform, mailoutbox, django_capture_on_commit_callbacks
+):
+    linus = platform.members.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = engine.start(
+            workflow=approval_workflow(ws),
+            initiator=grace,
+            notification_recipients=[
+                "vera@example.com",
+                "ops@example.org",
+                "LINUS@example.com",
+            ],
+        )
+        run_to_rest(run)
+    told = Notification.objects.filter(run=run).values_list("user__email", "message")
+    assert sorted(told) == [
+        ("grace@example.com", "Wf is waiting for approval"),
+        ("linus@example.com", "Wf needs your approval"),
+        ("vera@example.com", "Wf is waiting for approval"),
+    ]
+    assert wait_until_sent()
+    assert sorted((m.to[0], m.subject) for m in mailoutbox) == [
+        ("grace@example.com", "[Cairn] Wf is waiting for approval"),
+        ("linus@example.com", "[Cairn] Wf needs your approval"),
+        ("ops@example.org", "[Cairn] Wf is waiting for approval"),
+        ("vera@example.com", "[Cairn] Wf is waiting for approval"),
     ]
 
 
