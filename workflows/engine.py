@@ -1306,7 +1306,7 @@ def cancel(run: Run, *, by: User | None) -> str:
     """
     if run.status not in CANCELLABLE_STATUSES:
         raise IllegalTransition(
-            f"A run that is {run.get_status_display().lower()} can't be cancelled"
+            f"A run that is {run.get_status_display().lower()} can't be canceled"
         )
     with transaction.atomic():
         if Run.objects.filter(pk=run.pk, status=S.IN_PROGRESS).update(
@@ -1327,7 +1327,7 @@ def cancel(run: Run, *, by: User | None) -> str:
             return run.status
     run.refresh_from_db()
     raise IllegalTransition(
-        f"A run that is {run.get_status_display().lower()} can't be cancelled"
+        f"A run that is {run.get_status_display().lower()} can't be canceled"
     )
 
 

@@ -361,8 +361,12 @@ class RunInputForm(forms.Form):
         error_class = "nonfield" if key == NON_FIELD_ERRORS else None
         existing = self._errors.get(key)
         if existing is None:
+            # field_id names the message's element, which the input's
+            # aria-describedby points to (as Django's own add_error does):
             self._errors[key] = self.error_class(
-                [str(m) for m in messages], error_class=error_class
+                [str(m) for m in messages],
+                error_class=error_class,
+                field_id=None if error_class else self[key].auto_id,
             )
         else:
             existing.extend(str(m) for m in messages)

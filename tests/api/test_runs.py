@@ -496,7 +496,7 @@ def test_cancel_stops_a_paused_run_and_a_second_cancel_is_a_409(admin_api, ws):
     assert r.json()["status"] == "CANCELLED"
     again = admin_api.post(f"/workflows/hello/runs/{run_id}/cancel")
     assert again.status_code == 409
-    assert "can't be cancelled" in again.json()["message"]
+    assert "can't be canceled" in again.json()["message"]
 
 
 def test_the_initiator_may_cancel_their_own_run_without_edit_workflow_runs(

@@ -928,7 +928,7 @@ def test_the_initiator_and_recipients_are_told_when_a_run_ends(
 def test_an_approval_tells_approvers_to_decide_and_the_initiator_and_recipients_that_it_waits(
     ws, grace, vera, platform, mailoutbox, django_capture_on_commit_callbacks
 ):
-    linus = platform.members.get()
+    assert platform.members.get().email == "linus@example.com"  # the approver
     with django_capture_on_commit_callbacks(execute=True):
         run = engine.start(
             workflow=approval_workflow(ws),

@@ -1,6 +1,7 @@
 """The run page's USER_INPUT form: fields per input type, nested rows, errors."""
 
 import pytest
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 from django.http import QueryDict
 
 from catalog.models import Team
@@ -399,6 +400,19 @@ def test_errors_appear_beside_their_fields_and_form_errors_above(ws):
     assert f.errors["a"] == ["A is required."]
     assert f.non_field_errors() == ["Production needs a ticket."]
     assert f.has_errors
+
+
+def test_an_inputs_error_is_the_element_its_aria_describedby_names(ws):
+    definitions = [
+        {"type": "INPUT_FIELD", "key": "a", "name": "A"},
+        {"type": "MULTISELECT_FIELD", "key": "m", "name": "M", "options": ["x", "y"]},
+    ]
+    f = form(definitions, ws, data={"a": "", "m": []})
+    f.apply_errors({"a": ["A is wrong."], "m": ["M is wrong."]})
+    for key in ("a", "m"):
+        html = as_crispy_field(f[key])  # as the run page renders it
+        assert f'aria-describedby="id_{key}_error"' in html
+        assert f'<div id="id_{key}_error" class="invalid-feedback">' in html
 
 
 def test_the_form_never_runs_django_validation_of_its_own(ws):
