@@ -942,6 +942,11 @@ class _Checker:
                 )
             elif len(tag) > MAX_TAG:
                 self.add("tag", f"must be at most {MAX_TAG} characters")
+            elif tag.isdigit():  # /workflows/{tagOrId} would find another workflow
+                self.add(
+                    "tag",
+                    f"{tag!r} is only digits, which the API reads as a workflow's id; add a letter",
+                )
             elif tag in RESERVED_TAGS:
                 self.add(
                     "tag",

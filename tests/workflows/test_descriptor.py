@@ -780,6 +780,10 @@ ERROR_CASES = {
         lambda d: d.update(tag="runs"),
         "tag: 'runs' is reserved (a page and an API path use it); choose another tag",
     ),
+    "a tag of digits only, which reads as another workflow's id": (
+        lambda d: d.update(tag="40"),
+        "tag: '40' is only digits, which the API reads as a workflow's id; add a letter",
+    ),
     "no filter": (lambda d: d.pop("filter"), "filter: is required"),
     "an unknown filter type": (
         lambda d: d.update(filter={"type": "TEAM"}),
