@@ -688,7 +688,7 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
             response = json_response(request, run_out(run, steps=[]), 201)
             idempotency.complete(request, response)
     except engine.NotAllowed as exc:
-        who = f"runAs {user.email}: " if payload.runAs else ""
+        who = f"runAs {user.email}: " if payload.runAs and exc.personal else ""
         raise HttpError(403, f"{who}{exc}") from None
     except engine.EngineError as exc:
         raise HttpError(400, str(exc)) from None

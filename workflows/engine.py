@@ -70,7 +70,9 @@ class IllegalTransition(EngineError):
 
 
 class NotAllowed(EngineError):
-    pass
+    def __init__(self, message: str, *, personal: bool = True):
+        super().__init__(message)
+        self.personal = personal  # about who asks, not about what is asked
 
 
 class NotWaiting(EngineError):

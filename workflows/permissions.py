@@ -58,6 +58,49 @@ def entities_for(
     return qs.distinct()
 
 
+def why_not_on(
+    descriptor: dict, entity: Entity, *, user: User | None, perms: frozenset[str]
+) -> tuple[str, bool]:
+    """Why an ENTITY workflow can't run on `entity` for this person, for an
+    entity that entities_for left out: (the reason, whether it is about the
+    person rather than the entity)."""
+    entity_filter = (descriptor.get("filter") or {}).get("entityFilter") or {}
+    types = (entity_filter.get("typeFilter") or {}).get("types") or []
+    groups = entity_filter.get("entityGroupFilter") or {}
+    if entity.archived:
+        return f"{entity.tag} is archived", False
+    if types and entity.type.tag not in types:
+        return (
+            f"it runs on entities of type {', '.join(types)}, and {entity.tag}"
+            f" is a {entity.type.tag}",
+            False,
+        )
+    theirs = set(entity.groups.values_list("tag", flat=True))
+    wanted = groups.get("entityGroups") or []
+    if wanted and not theirs & set(wanted):
+        return (
+            f"it runs on entities in the group {' or '.join(wanted)}, and {entity.tag}"
+            " is in none of them",
+            False,
+        )
+    excluded = sorted(theirs & set(groups.get("excludedEntityGroups") or []))
+    if excluded:
+        return f"{entity.tag} is in the excluded group {', '.join(excluded)}", False
+    scope = (descriptor.get("filter") or {}).get("ownershipScope") or "ALL"
+    who = user.email if user else "nobody"
+    if scope == "EDITOR":
+        return (
+            f"it runs only on entities {who} owns (directly or through a team),"
+            " or for members who may edit entities, and neither is the case",
+            True,
+        )
+    return (
+        f"it runs only on entities {who} owns (directly or through a team),"
+        f" and {entity.tag} is not one of them",
+        True,
+    )
+
+
 @dataclass(frozen=True)
 class Runner:
     """What runRestrictionPolicies look at about a person in a workspace: their
@@ -135,3 +178,13 @@ def may_run(
     if user is None:
         return False
     return (runner or Runner.of(user, workflow.workspace_id)).allowed_by(policies)
+
+
+def why_not_run(workflow: Workflow, *, perms: frozenset[str]) -> str:
+    """Why may_run said no."""
+    if Permission.EXECUTE_WORKFLOW_RUNS not in perms:
+        return f"lacks the {Permission.EXECUTE_WORKFLOW_RUNS} permission"
+    return (
+        "is not named by the workflow's runRestrictionPolicies"
+        " (as a user, through a team or through a role)"
+    )

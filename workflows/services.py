@@ -107,10 +107,14 @@ def run_start(
     engine.NotAllowed or engine.EngineError with a message for the person.
     """
     from . import engine
-    from .permissions import entities_for, may_run
+    from .permissions import entities_for, may_run, why_not_on, why_not_run
 
     if not may_run(workflow, user=user, perms=perms):
-        raise engine.NotAllowed("You may not run this workflow")
+        who = user.email if user else "This key"
+        raise engine.NotAllowed(
+            f"You may not run this workflow: {who} {why_not_run(workflow, perms=perms)}",
+            personal=True,
+        )
     descriptor = workflow.descriptor
     if (descriptor.get("filter") or {}).get("type") == "ENTITY":
         if entity is None:
@@ -119,7 +123,10 @@ def run_start(
             descriptor, workspace=workflow.workspace, user=user, perms=perms
         )
         if not allowed.filter(pk=entity.pk).exists():
-            raise engine.NotAllowed(f"This workflow can't run on {entity.tag}")
+            reason, personal = why_not_on(descriptor, entity, user=user, perms=perms)
+            raise engine.NotAllowed(
+                f"This workflow can't run on {entity.tag}: {reason}", personal=personal
+            )
     else:
         entity = None
     return engine.start(

@@ -45,7 +45,7 @@ from portal.tenancy import get_in_workspace, require_permission
 from . import descriptor as descriptor_lib
 from . import engine, services
 from .models import Decision, Notification, Run, RunStatus, Step, Workflow
-from .permissions import Runner, entities_for, may_run, visible_workflows
+from .permissions import Runner, entities_for, may_run, visible_workflows, why_not_on
 from .workflow_forms import (
     AccessForm,
     DescriptorForm,
@@ -591,7 +591,13 @@ def workflow_run(request: HttpRequest, tag: str) -> HttpResponse:
             perms=request.ws_perms,
         )
         if entity is not None and not allowed.filter(pk=entity.pk).exists():
-            raise PermissionDenied(f"This workflow can't run on {entity.tag}")
+            reason, _ = why_not_on(
+                workflow.descriptor,
+                entity,
+                user=request.user,
+                perms=request.ws_perms,
+            )
+            raise PermissionDenied(f"This workflow can't run on {entity.tag}: {reason}")
     template = "workflows/workflow_start.html"
     context = {
         "frame": _frame(request),

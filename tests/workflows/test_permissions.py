@@ -158,6 +158,69 @@ def test_running_an_entity_workflow_on_an_entity_outside_its_filter_is_refused(
     assert not Run.objects.exists()
 
 
+def test_a_refused_entity_is_told_why(ws, grace):
+    backend, legacy = (GroupFactory(workspace=ws, tag=t) for t in ("backend", "legacy"))
+    lib = EntityFactory(
+        workspace=ws, tag="lib", type=EntityTypeFactory(workspace=ws, tag="library")
+    )
+    loner = EntityFactory(workspace=ws, tag="loner")
+    old = EntityFactory(workspace=ws, tag="old")
+    old.groups.add(backend, legacy)
+    gone = EntityFactory(workspace=ws, tag="gone", archived=True)
+    gone.groups.add(backend)
+    theirs = EntityFactory(workspace=ws, tag="theirs")
+    theirs.groups.add(backend)
+    wf = entity_workflow(
+        ws,
+        ownershipScope="OWNER",
+        entityFilter={
+            "typeFilter": {"types": ["service"]},
+            "entityGroupFilter": {
+                "entityGroups": ["backend"],
+                "excludedEntityGroups": ["legacy"],
+            },
+        },
+    )
+    for entity, reason in (
+        (gone, "gone is archived"),
+        (lib, "it runs on entities of type service, and lib is a library"),
+        (
+            loner,
+            "it runs on entities in the group backend, and loner is in none of them",
+        ),
+        (old, "old is in the excluded group legacy"),
+        (
+            theirs,
+            "it runs only on entities grace@example.com owns (directly or through a"
+            " team), and theirs is not one of them",
+        ),
+    ):
+        with pytest.raises(engine.NotAllowed) as refused:
+            run_start(workflow=wf, user=grace, perms=USER, entity=entity)
+        assert (
+            str(refused.value) == f"This workflow can't run on {entity.tag}: {reason}"
+        )
+        assert refused.value.personal == (entity is theirs)
+    assert not Run.objects.exists()
+
+
+def test_a_person_who_may_not_run_a_workflow_is_told_why(ws, grace):
+    wf = make_workflow(
+        ws,
+        [action("a", root=True)],
+        runRestrictionPolicies=[{"type": "USER", "id": "mona@example.com"}],
+    )
+    with pytest.raises(
+        engine.NotAllowed,
+        match="grace@example.com lacks the EXECUTE_WORKFLOW_RUNS permission",
+    ):
+        run_start(workflow=wf, user=grace, perms=VIEWER)
+    with pytest.raises(
+        engine.NotAllowed, match="is not named by the workflow's runRestrictionPolicies"
+    ):
+        run_start(workflow=wf, user=grace, perms=USER)
+
+
 def test_running_an_entity_workflow_puts_the_entity_in_the_context(
     ws, grace, test_blocks
 ):
