@@ -195,8 +195,13 @@ def _clean(message: str, script_lines: int, offset: int = 0) -> str:
     first = message.strip().splitlines()[0] if message.strip() else "JavaScript error"
     match = _PARSE_ERROR.match(first)
     if match:  # "Unexpected end of input" points past the script's last line
-        line = min(max(int(match[1]) - offset, 1), script_lines)
-        first = f"{match[2]} (line {line})"
+        line = int(match[1]) - offset
+        error = match[2]
+        if line > script_lines and error.startswith("SyntaxError: Unexpected token"):
+            # The token is the wrapper's closing "})", which the author never
+            # wrote: the script stops short, or closes the function early.
+            error = "SyntaxError: unbalanced brackets, or an unfinished last statement"
+        first = f"{error} (line {min(max(line, 1), script_lines)})"
     return _explain(first)
 
 

@@ -1295,3 +1295,26 @@ actions:
         "actions['form'].schema.jsValidatorScript: is not valid JavaScript: SyntaxError: Unexpected token ';' (line 1)",
         "actions['remember'].schema.variables['size'].source.script: is not valid JavaScript: SyntaxError: Unexpected token ';' (line 2)",
     ]
+
+
+def test_a_script_that_stops_short_is_not_blamed_for_a_bracket_it_never_wrote():
+    text = """
+tag: short
+name: Short
+filter: {type: GLOBAL}
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: []
+    schema:
+      type: USER_INPUT
+      inputs: [{key: name, name: Name, type: INPUT_FIELD, required: true}]
+      jsValidatorScript: "if ("
+"""
+    with pytest.raises(DescriptorError) as caught:
+        validate(parse(text))
+    assert caught.value.errors == [
+        "actions['form'].schema.jsValidatorScript: is not valid JavaScript:"
+        " SyntaxError: unbalanced brackets, or an unfinished last statement (line 1)"
+    ]
