@@ -212,8 +212,53 @@ def test_a_number_typed_79_or_79_point_5_evaluates_either_way():
 
 
 def test_a_function_cel_lacks_is_named_even_inside_an_index():
-    outcome = run('variables["repo-name"].split("-")[0] == "pay"')
-    assert outcome.error.endswith("failed: undeclared reference to 'split'")
+    outcome = run('variables["repo-name"].format([1])[0] == "pay"')
+    assert outcome.error.endswith("failed: undeclared reference to 'format'")
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        '"Payments-API".lowerAscii() == "payments-api"',
+        '"Straße".upperAscii() == "STRAßE"',  # ASCII letters only, as in cel-go
+        'variables["repo-name"].split("-")[0] == "payments"',
+        '"a-b-c".split("-", 2) == ["a", "b-c"]',
+        '["a", "b"].join(", ") == "a, b" && ["a", "b"].join() == "ab"',
+        '"  x ".trim() == "x"',
+        '"hello".substring(1, 3) == "el" && "hello".substring(3) == "lo"',
+        '"hello".indexOf("l") == 2 && "hello".indexOf("z") == -1',
+        '"hello".indexOf("l", 3) == 3 && "hello".lastIndexOf("l") == 3',
+        '"hello".charAt(1) == "e" && "hello".charAt(5) == ""',
+        '"a.b.c".replace(".", "/") == "a/b/c" && "a.b.c".replace(".", "/", 1) == "a/b.c"',
+    ],
+)
+def test_cel_gos_string_extension_functions_work(expression):
+    state = {**STATE, "variables": {"repo-name": "payments-api"}}
+    assert run(expression, state=state).branch == "step-0"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            '"hello".substring(4, 9) == ""',
+            "substring: index 9 is out of range for a string of 5",
+        ),
+        (
+            '"hello".charAt(-1) == ""',
+            "charAt: index -1 is out of range for a string of 5",
+        ),
+        (
+            '"hello".lowerAscii(1) == ""',
+            "no such overload: lowerAscii with these arguments",
+        ),
+        ('[1, 2].join(",") == ""', "join: the list holds values that are not strings"),
+    ],
+)
+def test_string_extension_functions_given_bad_arguments_fail_saying_so(
+    expression, message
+):
+    assert run(expression).error.endswith(f"failed: {message}")
 
 
 def test_selecting_a_field_of_null_fails_readably():

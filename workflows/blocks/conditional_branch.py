@@ -3,7 +3,9 @@
 `variables["github-owner"] == ""`, `actions.form.outputs.env == "prod"`,
 `size(variables.items) > 0`. JSON values become CEL values as cel-python maps
 them: whole numbers are `int`, others `double`, null is `null`, objects are maps. Arithmetic that mixes
-an int and a double is done in double (`79 / 2.0`, `79.5 / 2`).
+an int and a double is done in double (`79 / 2.0`, `79.5 / 2`). The string
+methods of cel-go's strings extension (`"A-b".lowerAscii()`, `s.split("-")`,
+`list.join(",")`…) are here too, as descriptors written for Cortex may use them.
 
 Comparisons follow the CEL spec's heterogeneous equality and cross-type numeric
 comparison, which cel-python 0.5 lacks: `1 == 1.0` and `n > 79.5` compare
@@ -162,7 +164,120 @@ def _index(container, key):
     return evaluation.base_functions["_[_]"](container, key)
 
 
+# --- cel-go's strings extension (ext.Strings): lowerAscii, split, join… --------------
+
+
+def _strings_ext(name: str, *types: type, result=celtypes.StringType):
+    """A string method of cel-go's extension: arguments checked against `types`
+    (optional ones after the required), errors as CEL errors naming the method."""
+
+    def decorate(impl):
+        def method(*args):
+            if len(args) > len(types) or not all(
+                isinstance(a, t) for a, t in zip(args, types, strict=False)
+            ):
+                return celpy.CELEvalError(
+                    f"no such overload: {name} with these arguments"
+                )
+            try:
+                value = impl(*args)
+            except (IndexError, ValueError) as exc:
+                return celpy.CELEvalError(f"{name}: {exc}")
+            return result(value) if not isinstance(value, celtypes.ListType) else value
+
+        return method
+
+    return decorate
+
+
+_S, _I = celtypes.StringType, celtypes.IntType
+
+
+def _index_in(text: str, index: int) -> int:
+    if not 0 <= index <= len(text):
+        raise IndexError(f"index {index} is out of range for a string of {len(text)}")
+    return int(index)
+
+
+@_strings_ext("charAt", _S, _I)
+def _char_at(text, index):
+    index = _index_in(text, index)
+    return text[index : index + 1]
+
+
+@_strings_ext("indexOf", _S, _S, _I, result=_I)
+def _index_of(text, sub, offset=0):
+    return text.find(sub, _index_in(text, offset))
+
+
+@_strings_ext("lastIndexOf", _S, _S, _I, result=_I)
+def _last_index_of(text, sub, offset=None):
+    end = len(text) if offset is None else _index_in(text, offset)
+    return text.rfind(sub, 0, end + len(sub))
+
+
+@_strings_ext("lowerAscii", _S)
+def _lower_ascii(text):
+    return "".join(c.lower() if c.isascii() else c for c in text)
+
+
+@_strings_ext("upperAscii", _S)
+def _upper_ascii(text):
+    return "".join(c.upper() if c.isascii() else c for c in text)
+
+
+@_strings_ext("replace", _S, _S, _S, _I)
+def _replace(text, old, new, count=-1):
+    return text.replace(old, new, int(count))
+
+
+@_strings_ext("split", _S, _S, _I, result=celtypes.ListType)
+def _split(text, separator, limit=-1):
+    if limit == 0:
+        parts = []
+    elif separator == "":
+        parts = list(text) if limit < 0 else [*text[: limit - 1], text[limit - 1 :]]
+    else:
+        parts = text.split(separator, int(limit) - 1 if limit > 0 else -1)
+    return celtypes.ListType([_S(p) for p in parts])
+
+
+@_strings_ext("substring", _S, _I, _I)
+def _substring(text, start, end=None):
+    start = _index_in(text, start)
+    end = len(text) if end is None else _index_in(text, end)
+    if end < start:
+        raise ValueError(f"the end {end} comes before the start {start}")
+    return text[start:end]
+
+
+@_strings_ext("trim", _S)
+def _trim(text):
+    return text.strip()
+
+
+_NO_SEPARATOR = _S("")
+
+
+def _join(items, separator=_NO_SEPARATOR):
+    if not isinstance(items, celtypes.ListType) or not isinstance(separator, _S):
+        return celpy.CELEvalError("no such overload: join with these arguments")
+    if not all(isinstance(i, _S) for i in items):
+        return celpy.CELEvalError("join: the list holds values that are not strings")
+    return _S(separator.join(items))
+
+
 _FUNCTIONS = {
+    "charAt": _char_at,
+    "indexOf": _index_of,
+    "lastIndexOf": _last_index_of,
+    "lowerAscii": _lower_ascii,
+    "upperAscii": _upper_ascii,
+    "replace": _replace,
+    "split": _split,
+    "substring": _substring,
+    "trim": _trim,
+    "join": _join,
     "_+_": _arithmetic("_+_"),
     "_-_": _arithmetic("_-_"),
     "_*_": _arithmetic("_*_"),
