@@ -78,6 +78,52 @@ class DatalistInput(forms.TextInput):
         return format_html('{}<datalist id="{}">{}</datalist>', html, list_id, options)
 
 
+class ChecklistWithOther(forms.Widget):
+    """A multiselect that allows other values: a checkbox per option, and a
+    text input (`<name>.other`) for the others, separated by commas."""
+
+    def __init__(self, choices: list[tuple[str, str]], attrs=None):
+        super().__init__(attrs)
+        self.choices = choices
+
+    def value_from_datadict(self, data, files, name) -> list[str]:
+        chosen = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+        if not isinstance(chosen, list):
+            chosen = [chosen] if chosen else []
+        other = str(data.get(f"{name}.other") or "")
+        return [*chosen, *(part.strip() for part in other.split(",") if part.strip())]
+
+    def value_omitted_from_data(self, data, files, name) -> bool:
+        return False  # nothing ticked is a value too
+
+    def render(self, name, value, attrs=None, renderer=None):
+        base = self.build_attrs(self.attrs, attrs).get("id") or f"id_{name}"
+        value = value if isinstance(value, list) else [value] if value else []
+        chosen = {str(v) for v in value}
+        options = {option for option, _ in self.choices}
+        boxes = format_html_join(
+            "",
+            '<div class="form-check"><input class="form-check-input" type="checkbox"'
+            ' name="{}" value="{}" id="{}_{}"{}><label class="form-check-label"'
+            ' for="{}_{}">{}</label></div>',
+            (
+                (name, option, base, i, " checked" if option in chosen else "")
+                + (base, i, label)
+                for i, (option, label) in enumerate(self.choices)
+            ),
+        )
+        return format_html(
+            '<div id="{}">{}<input type="text" class="form-control mt-1" name="{}.other"'
+            ' id="{}_other" value="{}" placeholder="Other values, separated by commas"'
+            ' aria-label="Other values"></div>',
+            base,
+            boxes,
+            name,
+            base,
+            ", ".join(str(v) for v in value if str(v) not in options),
+        )
+
+
 def _choices(definition: dict) -> list[tuple[str, str]]:
     options = [str(o) for o in definition.get("options") or []]
     labels = [str(label) for label in definition.get("optionsLabels") or []]
@@ -162,9 +208,12 @@ def build_field(
             blank = [("", placeholder or "Choose…")]
             field = forms.ChoiceField(choices=blank + choices)
     elif kind == "MULTISELECT_FIELD":
-        field = forms.MultipleChoiceField(
-            choices=_choices(definition), widget=forms.CheckboxSelectMultiple
-        )
+        if definition.get("allowAdditionalOptions"):
+            field = forms.Field(widget=ChecklistWithOther(_choices(definition)))
+        else:
+            field = forms.MultipleChoiceField(
+                choices=_choices(definition), widget=forms.CheckboxSelectMultiple
+            )
         if not isinstance(default, list):
             default = [default] if default else []
     elif kind == "DATE_FIELD":

@@ -402,6 +402,30 @@ def test_errors_appear_beside_their_fields_and_form_errors_above(ws):
     assert f.has_errors
 
 
+def test_a_multiselect_that_allows_other_values_takes_them_in_a_text_input(ws):
+    definitions = [
+        {
+            "type": "MULTISELECT_FIELD",
+            "key": "m",
+            "name": "M",
+            "options": ["x", "y", "z"],
+            "allowAdditionalOptions": True,
+            "defaultValue": ["y", "w-extra"],
+        }
+    ]
+    html = str(form(definitions, ws)["m"])
+    assert 'type="checkbox" name="m" value="y" id="id_m_1" checked' in html
+    assert 'name="m.other" id="id_m_other" value="w-extra"' in html
+
+    f = form(definitions, ws, data={"m": ["x"], "m.other": " w-extra, v ,, "})
+    assert f.values() == {"m": ["x", "w-extra", "v"]}
+    clean, errors = validate(definitions, f.values(), workspace=ws)
+    assert not errors and clean["m"] == ["x", "w-extra", "v"]
+    # Sent back after an error elsewhere, the other values stay where they were typed:
+    html = str(form(definitions, ws, data={"m": ["x"], "m.other": "w-extra, v"})["m"])
+    assert 'value="w-extra, v"' in html and 'value="x" id="id_m_0" checked' in html
+
+
 def test_an_inputs_error_is_the_element_its_aria_describedby_names(ws):
     definitions = [
         {"type": "INPUT_FIELD", "key": "a", "name": "A"},
