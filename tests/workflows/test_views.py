@@ -677,7 +677,7 @@ def test_cancelling_a_finished_run_says_so(client, grace, ws):
     html = client.get(reverse("workflows:run-cancel", args=[run.pk])).content.decode()
     assert "successful already" in html
     r = client.post(reverse("workflows:run-cancel", args=[run.pk]), follow=True)
-    assert "can&#x27;t be cancelled" in r.content.decode()
+    assert "can&#x27;t be canceled" in r.content.decode()
     run.refresh_from_db()
     assert run.status == S.COMPLETED
 
