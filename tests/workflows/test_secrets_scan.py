@@ -71,6 +71,26 @@ def every_stored_text() -> str:
     return "\n".join(chunks)
 
 
+def started(ws, user, text: str) -> Run:
+    """A run of the workflow in `text` (YAML), advanced to its first pause."""
+    workflow, _ = workflow_upsert(
+        workspace=ws, descriptor=descriptor.validate(descriptor.parse(text))
+    )
+    run = engine.start(workflow=workflow, initiator=user)
+    engine.advance(run.pk)
+    return run
+
+
+def answered(run: Run, user, slug: str, values: dict) -> Run:
+    """The run after `user` filled in the form `slug` and it went on."""
+    engine.submit_input(
+        run, Step.objects.get(run=run, slug=slug), values=values, by=user
+    )
+    engine.advance(run.pk)
+    run.refresh_from_db()
+    return run
+
+
 def test_a_secret_input_appears_nowhere_after_the_run_ends(
     ws, grace, http_server, settings, caplog
 ):
@@ -78,18 +98,9 @@ def test_a_secret_input_appears_nowhere_after_the_run_ends(
     http_server.route(
         "POST", "/hook", json={"echo": SECRET}
     )  # the server even sends it back
-    data = descriptor.validate(
-        descriptor.parse(LEAKY.replace("URL", http_server.url("").rstrip("/")))
-    )
-    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
     caplog.set_level(logging.DEBUG)
-
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
-    form = Step.objects.get(run=run, slug="form")
-    engine.submit_input(run, form, values={"token": SECRET}, by=grace)
-    engine.advance(run.pk)
-    run.refresh_from_db()
+    run = started(ws, grace, LEAKY.replace("URL", http_server.url("").rstrip("/")))
+    run = answered(run, grace, "form", {"token": SECRET})
 
     assert (
         run.status == Run.Status.FAILED
@@ -104,12 +115,7 @@ def test_a_secret_input_appears_nowhere_after_the_run_ends(
 
 
 def test_a_secret_failing_its_regex_is_refused_without_echoing_it(ws, grace):
-    data = descriptor.validate(
-        descriptor.parse(LEAKY.replace("URL", "http://127.0.0.1:9"))
-    )
-    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
+    run = started(ws, grace, LEAKY.replace("URL", "http://127.0.0.1:9"))
     form = Step.objects.get(run=run, slug="form")
     try:
         engine.submit_input(run, form, values={"token": "no spaces allowed"}, by=grace)
@@ -155,19 +161,12 @@ actions:
 
 
 def test_secrets_in_nested_rows_are_usable_and_hide_only_themselves(ws, grace):
-    data = descriptor.validate(descriptor.parse(ROWS))
-    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
-    form = Step.objects.get(run=run, slug="form")
+    run = started(ws, grace, ROWS)
     rows = [
         {"host": "e", "password": SECRET},
         {"host": "db.local", "password": "other-Secret-7"},
     ]
-
-    engine.submit_input(run, form, values={"servers": rows}, by=grace)
-    engine.advance(run.pk)
-    run.refresh_from_db()
+    run = answered(run, grace, "form", {"servers": rows})
 
     assert run.status == Run.Status.COMPLETED, run.error
     use = Step.objects.get(run=run, slug="use")
@@ -220,16 +219,7 @@ def test_an_approval_reason_quoting_a_secret_is_stored_masked(ws, grace):
     Team.objects.create(workspace=ws, tag="platform", name="Platform").members.add(
         linus
     )
-    workflow, _ = workflow_upsert(
-        workspace=ws, descriptor=descriptor.validate(descriptor.parse(APPROVE))
-    )
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
-    engine.submit_input(
-        run, Step.objects.get(run=run, slug="form"), values={"token": SECRET}, by=grace
-    )
-    engine.advance(run.pk)
-    run.refresh_from_db()
+    run = answered(started(ws, grace, APPROVE), grace, "form", {"token": SECRET})
     step = Step.objects.get(run=run, slug="approve")
 
     engine.decide(run, step, by=linus, approve=False, reason=f"{SECRET} is weak")
@@ -277,16 +267,8 @@ def test_a_secret_a_server_echoes_json_escaped_in_an_error_is_masked(
         "/echo",
         handler=lambda request: make_reply(status=422, json={"rejected": request.text}),
     )
-    data = descriptor.validate(
-        descriptor.parse(ECHOED.replace("URL", http_server.url("").rstrip("/")))
-    )
-    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
-    form = Step.objects.get(run=run, slug="form")
-    engine.submit_input(run, form, values={"password": secret}, by=grace)
-    engine.advance(run.pk)
-    run.refresh_from_db()
+    run = started(ws, grace, ECHOED.replace("URL", http_server.url("").rstrip("/")))
+    run = answered(run, grace, "form", {"password": secret})
 
     assert run.status == Run.Status.FAILED
     assert "HTTP 422" in run.error and "password=********" in run.error
@@ -310,15 +292,7 @@ def test_a_secret_written_html_escaped_by_mustache_appears_nowhere(
         .replace("^[A-Za-z0-9!-]{8,}$", "^.{8,}$")
         .replace("URL", http_server.url("").rstrip("/"))
     )
-    workflow, _ = workflow_upsert(
-        workspace=ws, descriptor=descriptor.validate(descriptor.parse(text))
-    )
-
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
-    form = Step.objects.get(run=run, slug="form")
-    engine.submit_input(run, form, values={"token": secret}, by=grace)
-    engine.advance(run.pk)
+    run = answered(started(ws, grace, text), grace, "form", {"token": secret})
 
     assert http_server.requests[0].headers["authorization"] == f"Bearer {escaped}"
     stored = every_stored_text()
@@ -376,16 +350,8 @@ def test_secrets_used_as_keys_or_url_encoded_in_a_query_a_server_echoes_appear_n
             status=404, json={"message": f"not found: {request.target}"}
         ),
     )
-    text = QUERIED.replace("URL", http_server.url("").rstrip("/"))
-    workflow, _ = workflow_upsert(
-        workspace=ws, descriptor=descriptor.validate(descriptor.parse(text))
-    )
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
-    form = Step.objects.get(run=run, slug="form")
-    engine.submit_input(run, form, values={"pw": secret}, by=grace)
-    engine.advance(run.pk)
-    run.refresh_from_db()
+    run = started(ws, grace, QUERIED.replace("URL", http_server.url("").rstrip("/")))
+    run = answered(run, grace, "form", {"pw": secret})
 
     assert run.status == Run.Status.FAILED
     assert http_server.requests[0].query["pw"] == [secret.split("&")[0]]  # usable
@@ -428,16 +394,7 @@ def test_a_validator_message_masks_the_workspaces_and_earlier_forms_secrets(ws, 
     Secret.objects.create(
         workspace=ws, tag="api", name="API", encrypted_value=encrypt("ws-S3cr3t")
     )
-    workflow, _ = workflow_upsert(
-        workspace=ws, descriptor=descriptor.validate(descriptor.parse(VALIDATED))
-    )
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
-    engine.submit_input(
-        run, Step.objects.get(run=run, slug="first"), values={"pw": "form-1"}, by=grace
-    )
-    engine.advance(run.pk)
-    run.refresh_from_db()
+    run = answered(started(ws, grace, VALIDATED), grace, "first", {"pw": "form-1"})
 
     with pytest.raises(InputInvalid) as refused:
         engine.submit_input(
