@@ -1479,18 +1479,27 @@ def _keep_early(step: Step, payload: dict) -> bool:
 
 
 def _apply_early_callback(step_id: int) -> None:
-    """Apply the callback kept for a block that has just begun to wait."""
-    taken = Step.objects.filter(
-        pk=step_id, status=StepS.WAITING, early_callback__isnull=False
+    """Apply the callback kept for a block that waits now.
+
+    The kept payload is cleared by the transaction that applies it (_resume),
+    so a worker that dies before or while applying it leaves it for the sweep;
+    of two appliers (the worker and the sweep) only one wins the step.
+    """
+    step = (
+        Step.objects.select_related("run")
+        .filter(pk=step_id, status=StepS.WAITING, early_callback__isnull=False)
+        .first()
     )
-    payload = taken.values_list("early_callback", flat=True).first()
-    if payload is None or not taken.update(early_callback=None):
+    if step is None:
         return
-    step = Step.objects.select_related("run").get(pk=step_id)
     try:
-        callback(step, payload)
-    except (NotWaiting, IllegalTransition, ValueError) as exc:
-        log.warning("Early callback of step %s not applied: %s", step_id, exc)
+        _waiting_step(step.run, step, "CALLBACK")
+        _resume(step.run, step, step.early_callback, by=None, early=True)
+    except (NotWaiting, IllegalTransition) as exc:
+        log.info("Early callback of step %s not applied: %s", step_id, exc)
+    except ValueError as exc:  # checked when it came, so never expected
+        Step.objects.filter(pk=step_id).update(early_callback=None)
+        log.warning("Early callback of step %s dropped: %s", step_id, exc)
 
 
 def _run_secrets(run: Run) -> _Secrets:
@@ -1509,7 +1518,10 @@ def _resume(
     *,
     by: User | None,
     secrets: _Secrets | None = None,
+    early: bool = False,
 ) -> None:
+    """Apply an answer (a form, a decision, a callback; `early`: the one kept
+    in the step while its block ran) to a waiting step."""
     descriptor = run.version.descriptor
     action = actions_by_slug(descriptor)[step.slug]
     block = get_block(action.get("schema", {}).get("type", step.type))
@@ -1520,8 +1532,14 @@ def _resume(
     )  # may raise InputInvalid / ValueError: nothing stored
     with transaction.atomic():
         # Exactly one resumer wins the step:
-        if not Step.objects.filter(pk=step.pk, status=StepS.WAITING).update(
-            status=StepS.RUNNING if outcome.status != "WAITING" else StepS.WAITING
+        taken = Step.objects.filter(pk=step.pk, status=StepS.WAITING)
+        fields = {}
+        if early:  # the kept callback is used up with this commit, not before
+            taken = taken.filter(early_callback__isnull=False)
+            fields["early_callback"] = None
+        if not taken.update(
+            status=StepS.RUNNING if outcome.status != "WAITING" else StepS.WAITING,
+            **fields,
         ):
             raise NotWaiting("This step is no longer waiting")
         if outcome.status == "WAITING":
@@ -1540,9 +1558,12 @@ def _resume(
 
 
 def sweep() -> dict[str, int]:
-    """Re-enqueue stale runs, finish orphaned cancels, time out waits, admit, purge."""
+    """Re-enqueue stale runs, finish orphaned cancels, apply kept callbacks,
+    time out waits, admit, purge."""
     now = timezone.now()
-    counts = {"requeued": 0, "cancelled": 0, "timed_out": 0, "admitted": 0, "purged": 0}
+    counts = dict.fromkeys(
+        ("requeued", "cancelled", "callbacks", "timed_out", "admitted", "purged"), 0
+    )
     stale = now - _stale_after()
     for run_id in (
         Run.objects.filter(status=S.IN_PROGRESS)
@@ -1554,6 +1575,12 @@ def sweep() -> dict[str, int]:
     for run in Run.objects.filter(status=S.CANCELLING).exclude(heartbeat_at__gte=stale):
         _finish_cancel(run)
         counts["cancelled"] += 1
+    # A callback kept while its block ran, whose worker died before applying it:
+    for step_id in Step.objects.filter(
+        status=StepS.WAITING, early_callback__isnull=False, run__status=S.PAUSED
+    ).values_list("pk", flat=True):
+        _apply_early_callback(step_id)
+        counts["callbacks"] += 1
     for step in Step.objects.filter(
         status=StepS.WAITING, deadline_at__lt=now, run__status=S.PAUSED
     ).select_related("run", "run__version", "run__workspace"):

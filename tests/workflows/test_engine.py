@@ -523,6 +523,87 @@ def test_a_callback_that_comes_before_the_block_waits_is_applied_once_it_does(
     assert Step.objects.get(run=run, slug="hook").early_callback is None
 
 
+class WorkerDied(BaseException):
+    """A worker killed at this line (nothing after it runs, nothing catches it)."""
+
+
+def early_callback_workflow(ws):
+    answers = [{"status": "SUCCESS", "message": "deployed"}]  # before the block waits
+    return make_workflow(
+        ws,
+        [
+            action("hook", "HTTP_REQUEST_ASYNC", ["after"], root=True, answers=answers),
+            action("after"),
+        ],
+    )
+
+
+def test_an_early_callback_whose_worker_died_before_applying_it_is_applied_by_the_sweep(
+    ws, grace, test_blocks, monkeypatch
+):
+    def died(step_id):
+        raise WorkerDied
+
+    apply = engine._apply_early_callback
+    monkeypatch.setattr(engine, "_apply_early_callback", died)
+    run = engine.start(workflow=early_callback_workflow(ws), initiator=grace)
+    with pytest.raises(WorkerDied):
+        run_to_rest(run)
+    monkeypatch.setattr(engine, "_apply_early_callback", apply)
+    step = Step.objects.get(run=run, slug="hook")
+    assert (run_to_rest(run).status, step.status) == (S.PAUSED, "WAITING")
+    assert step.early_callback == {"status": "SUCCESS", "message": "deployed"}
+
+    assert engine.sweep()["callbacks"] == 1
+    run = run_to_rest(run)
+    assert run.status == S.COMPLETED, run.error
+    assert run.state["actions"]["hook"]["outputs"] == {"message": "deployed"}
+    assert Step.objects.get(run=run, slug="hook").early_callback is None
+    assert engine.sweep()["callbacks"] == 0  # used up
+
+
+def test_an_early_callback_whose_worker_died_while_applying_it_is_not_lost(
+    ws, grace, test_blocks, monkeypatch
+):
+    resume = engine._resume
+
+    def dies_in_resume(*args, **kwargs):
+        raise WorkerDied
+
+    monkeypatch.setattr(engine, "_resume", dies_in_resume)
+    run = engine.start(workflow=early_callback_workflow(ws), initiator=grace)
+    with pytest.raises(WorkerDied):
+        run_to_rest(run)
+    monkeypatch.setattr(engine, "_resume", resume)
+    # Still kept: it is used up only by the commit that applies it.
+    assert Step.objects.get(run=run, slug="hook").early_callback is not None
+
+    engine.sweep()
+    assert run_to_rest(run).status == S.COMPLETED
+
+
+def test_an_early_callback_is_applied_once_though_the_worker_and_the_sweep_both_try(
+    ws, grace, test_blocks, monkeypatch
+):
+    apply = engine._apply_early_callback
+    monkeypatch.setattr(engine, "_apply_early_callback", lambda step_id: None)
+    run = run_to_rest(
+        engine.start(workflow=early_callback_workflow(ws), initiator=grace)
+    )
+    monkeypatch.setattr(engine, "_apply_early_callback", apply)
+    step = Step.objects.get(run=run, slug="hook")
+    engine._apply_early_callback(step.pk)  # the worker, late
+    engine._apply_early_callback(step.pk)  # the sweep, later still
+    run = run_to_rest(run)
+    assert run.status == S.COMPLETED
+    assert (
+        RunEvent.objects.filter(
+            run=run, kind="step_completed", step_slug="hook"
+        ).count()
+        == 1
+    )
+
+
 def test_an_early_failure_callback_fails_the_block_once_it_waits(
     ws, grace, test_blocks
 ):
