@@ -59,7 +59,12 @@ def entities_for(
 
 
 def why_not_on(
-    descriptor: dict, entity: Entity, *, user: User | None, perms: frozenset[str]
+    descriptor: dict,
+    entity: Entity,
+    *,
+    workspace_id: int,
+    user: User | None,
+    perms: frozenset[str],
 ) -> tuple[str, bool]:
     """Why an ENTITY workflow can't run on `entity` for this person, for an
     entity that entities_for left out: (the reason, whether it is about the
@@ -67,6 +72,8 @@ def why_not_on(
     entity_filter = (descriptor.get("filter") or {}).get("entityFilter") or {}
     types = (entity_filter.get("typeFilter") or {}).get("types") or []
     groups = entity_filter.get("entityGroupFilter") or {}
+    if entity.workspace_id != workspace_id:
+        return f"{entity.tag} is not an entity of this workspace", False
     if entity.archived:
         return f"{entity.tag} is archived", False
     if types and entity.type.tag not in types:

@@ -123,7 +123,13 @@ def run_start(
             descriptor, workspace=workflow.workspace, user=user, perms=perms
         )
         if not allowed.filter(pk=entity.pk).exists():
-            reason, personal = why_not_on(descriptor, entity, user=user, perms=perms)
+            reason, personal = why_not_on(
+                descriptor,
+                entity,
+                workspace_id=workflow.workspace_id,
+                user=user,
+                perms=perms,
+            )
             raise engine.NotAllowed(
                 f"This workflow can't run on {entity.tag}: {reason}", personal=personal
             )

@@ -594,6 +594,7 @@ def workflow_run(request: HttpRequest, tag: str) -> HttpResponse:
             reason, _ = why_not_on(
                 workflow.descriptor,
                 entity,
+                workspace_id=workflow.workspace_id,
                 user=request.user,
                 perms=request.ws_perms,
             )

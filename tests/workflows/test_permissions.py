@@ -153,6 +153,10 @@ def test_running_an_entity_workflow_on_an_entity_outside_its_filter_is_refused(
     for entity in (lib, foreign):
         with pytest.raises(engine.NotAllowed):
             run_start(workflow=wf, user=grace, perms=USER, entity=entity)
+    with pytest.raises(
+        engine.NotAllowed, match="foreign is not an entity of this workspace"
+    ):
+        run_start(workflow=wf, user=grace, perms=USER, entity=foreign)
     with pytest.raises(engine.EngineError, match="choose one"):
         run_start(workflow=wf, user=grace, perms=USER)
     assert not Run.objects.exists()
