@@ -183,7 +183,7 @@ def _strings_ext(name: str, *types: type, result=celtypes.StringType):
                 value = impl(*args)
             except (IndexError, ValueError) as exc:
                 return celpy.CELEvalError(f"{name}: {exc}")
-            return result(value) if not isinstance(value, celtypes.ListType) else value
+            return result(value)
 
         return method
 
