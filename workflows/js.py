@@ -1,11 +1,15 @@
 """Run Cortex JavaScript (JAVASCRIPT blocks, SET_VARIABLES sources) in a V8 sandbox.
 
-Every call gets a fresh mini-racer context (its own V8 isolate), so nothing a
-script does survives into the next run. Making and freeing one costs 2 to 6 ms
-of CPU (by machine), so a thread of its own makes the next one ahead of need
-(and frees used ones):
-the script only waits for its own evaluation. The script is the body of an async
-function: it sees `context`, `actions`, `variables` and `state` as globals and
+Scripts run in a child process (workflows/js_child.py, through
+workflows/child.py), because V8 ends its process on some allocations rather
+than throwing (`new Array(1e9).fill(0)`, run twice, hits "invalid table size"):
+the step fails saying so, and the worker lives on with a new child.
+In the child, every call gets a fresh mini-racer context (its own V8
+isolate), so nothing a script does survives into the next run. Making and
+freeing one costs 2 to 6 ms of CPU (by machine), so a thread of its own makes
+the next one ahead of need (and frees used ones): the script only waits for its
+own evaluation. The script is the body of an async function: it sees
+`context`, `actions`, `variables` and `state` as globals and
 `return`s its result, which comes back through JSON (`undefined` -> None).
 
 Limits: a wall-clock timeout and a V8 heap limit (checked when V8 collects
@@ -27,6 +31,7 @@ import json
 import os
 import queue
 import re
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -34,6 +39,8 @@ from typing import Any
 
 from py_mini_racer import JSOOMException, JSTimeoutException, mini_racer
 from py_mini_racer._exc import MiniRacerBaseException
+
+from workflows.child import Child, ChildDied, ChildTimedOut
 
 # Globals removed before the script runs. `var` globals can't be deleted, so
 # they are set to undefined instead (typeof still says "undefined").
@@ -113,6 +120,13 @@ class JsError(Exception):
     """A script failed: syntax error, thrown error, timeout or memory limit."""
 
 
+# A script's process may die (V8 aborts on some allocations instead of
+# throwing), so scripts run in a child process (workflows/js_child.py), which
+# is replaced when that happens: the step fails and the worker lives on.
+_child = Child("workflows.js_child")
+_GRACE_SECONDS = 5.0  # the child's start-up, on top of the script's own limit
+
+
 def run_script(
     script: str, state: dict, *, timeout_ms: int = 2000, max_memory_mb: int = 64
 ) -> Any:
@@ -120,6 +134,38 @@ def run_script(
     if not isinstance(script, str) or not script.strip():
         raise JsError("the script is empty")
     state_json = json.dumps(state or {}, default=str)
+    try:
+        result = _child.ask(
+            [script, state_json, timeout_ms, max_memory_mb],
+            timeout_ms / 1000 + _GRACE_SECONDS,
+        )
+    except ChildTimedOut:
+        raise JsError(f"script timed out after {timeout_ms} ms") from None
+    except ChildDied as exc:
+        if exc.returncode in (-signal.SIGTRAP, -signal.SIGABRT):  # V8's fatal errors
+            raise JsError(
+                f"script ran out of memory (limit {max_memory_mb} MB, or an array"
+                " or object larger than V8 allows)"
+            ) from None
+        raise JsError(
+            "the JavaScript process stopped unexpectedly; run the workflow again"
+        ) from None
+    if not isinstance(result, str) or not result:
+        raise JsError("the script produced no result")
+    tag, body = result[0], result[1:]
+    if tag == "V":
+        return json.loads(body)
+    if tag == "U":
+        return None
+    if tag == "M":  # the next isolate made in that process crashed V8 (SIGTRAP)
+        _child.stop()
+        raise JsError(body)
+    raise JsError(_explain(body))
+
+
+def evaluate(script: str, state_json: str, timeout_ms: int, max_memory_mb: int) -> str:
+    """Run the script here (in the child): its JSON result tagged "V", "U" for
+    undefined, or "E" ("M" past the memory limit) and why it failed."""
     deadline = time.monotonic() + timeout_ms / 1000
 
     def remaining() -> float:
@@ -151,20 +197,12 @@ def run_script(
             if mr.was_hard_memory_limit_reached():
                 raise JSOOMException
     except JSTimeoutException:
-        raise JsError(f"script timed out after {timeout_ms} ms") from None
-    except JSOOMException:
-        raise JsError(f"script ran out of memory (limit {max_memory_mb} MB)") from None
+        return f"Escript timed out after {timeout_ms} ms"
+    except JSOOMException:  # "M": V8 is not safe to use after this
+        return f"Mscript ran out of memory (limit {max_memory_mb} MB)"
     except MiniRacerBaseException as exc:
-        raise JsError(_clean(str(exc), script.count("\n") + 1)) from None
-
-    if not isinstance(result, str) or not result:
-        raise JsError("the script produced no result")
-    tag, body = result[0], result[1:]
-    if tag == "V":
-        return json.loads(body)
-    if tag == "U":
-        return None
-    raise JsError(_explain(body))
+        return "E" + _clean(str(exc), script.count("\n") + 1)
+    return result if isinstance(result, str) else ""
 
 
 def syntax_errors(scripts: list[str]) -> list[str | None]:

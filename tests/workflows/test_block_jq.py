@@ -147,8 +147,9 @@ def test_a_program_that_never_ends_is_stopped_at_the_time_limit_and_the_next_one
 
 def test_a_program_that_fills_memory_fails_its_step_alone(monkeypatch, request):
     monkeypatch.setattr(jq_block, "MEMORY_BYTES", 256 * 1024 * 1024)
-    jq_block._child.stop()  # the limit is set when a child starts
-    request.addfinalizer(jq_block._child.stop)  # later tests get the usual limit
+    child = jq_block._new_child()  # the limit is set when a child starts
+    monkeypatch.setattr(jq_block, "_child", child)
+    request.addfinalizer(child.stop)
     outcome = run("[range(1e9)] | length")
     assert outcome.status == "FAILED"
     assert outcome.error == "JQ expression ran out of memory (limit 256 MB)"

@@ -251,3 +251,61 @@ def test_threads_running_their_first_scripts_at_once_do_not_crash_the_process():
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip() == "ok"
+
+
+def test_scripts_that_run_out_of_memory_one_after_another_leave_the_process_running():
+    """In one process, the script after one that reached the memory limit
+    ended it (V8's fatal "invalid table size", SIGTRAP): pytest itself died."""
+    for _ in range(3):
+        with pytest.raises(JsError, match=r"^script ran out of memory \(limit 64 MB\)$"):
+            run_script("new Array(1e9).fill(0)", STATE)
+        assert run_script("return 1 + 1", STATE) == 2
+
+
+def test_a_script_whose_process_v8_aborts_fails_as_out_of_memory():
+    """V8 ends its process with SIGTRAP on allocations it can't recover from."""
+    import os
+    import signal
+    import threading
+
+    from workflows import js
+
+    run_script("return 1", STATE)
+    threading.Timer(0.5, os.kill, (js._child._proc.pid, signal.SIGTRAP)).start()
+    with pytest.raises(
+        JsError,
+        match=r"^script ran out of memory \(limit 64 MB, or an array or object"
+        r" larger than V8 allows\)$",
+    ):
+        run_script("while (true) {}", STATE, timeout_ms=10_000)
+    assert run_script("return 3", STATE) == 3
+
+
+def test_a_script_process_killed_between_scripts_is_replaced():
+    import os
+    import signal
+
+    from workflows import js
+
+    run_script("return 1", STATE)
+    os.kill(js._child._proc.pid, signal.SIGKILL)
+    js._child._proc.wait()
+    assert run_script("return 2", STATE) == 2
+
+
+def test_a_script_process_killed_during_a_script_fails_that_script_clearly():
+    import os
+    import signal
+    import threading
+
+    from workflows import js
+
+    run_script("return 1", STATE)
+    pid = js._child._proc.pid
+    threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
+    with pytest.raises(
+        JsError,
+        match=r"^the JavaScript process stopped unexpectedly; run the workflow again$",
+    ):
+        run_script("while (true) {}", STATE, timeout_ms=10_000)
+    assert run_script("return 3", STATE) == 3

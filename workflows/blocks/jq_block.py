@@ -18,15 +18,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import selectors
-import subprocess
-import sys
-import threading
-import time
 from functools import lru_cache
-from pathlib import Path
 
 import jq
+
+from workflows.child import Child, ChildDied, ChildTimedOut
 
 from .base import Block, BlockContext, Outcome
 
@@ -74,82 +70,31 @@ def _orphan_alarm() -> int:
     return math.ceil(TIMEOUT_SECONDS) + 5
 
 
-class _Child:
-    """The jq process: started when first needed, replaced after a stop."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-
-    def run(self, expression: str, text: str, limit: int) -> list:
-        """The program's first `limit` outputs over the JSON `text`; raises
-        ValueError for jq's errors and JqStopped past the limits."""
-        with self._lock:
-            proc = self._proc
-            if proc is None or proc.poll() is not None:
-                proc = self._proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "workflows.jq_child",
-                        str(MEMORY_BYTES),
-                        str(_orphan_alarm()),
-                    ],
-                    cwd=Path(__file__).resolve().parents[2],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                    # jq's `env` and `$ENV` read the process's environment,
-                    # which holds the portal's settings (DATABASE_URL,
-                    # SECRET_KEY…): a program sees an empty one.
-                    env={},
-                )
-            try:
-                proc.stdin.write(json.dumps([expression, text, limit]) + "\n")
-                proc.stdin.flush()
-                line = self._answer(proc)
-            except JqStopped:
-                self.stop()
-                raise
-            except BrokenPipeError:  # it was killed since the last program
-                self.stop()
-                raise JqStopped(
-                    "JQ stopped unexpectedly; run the workflow again"
-                ) from None
-        status, value = json.loads(line)
-        if status == "error":
-            raise ValueError(value)
-        return value
-
-    def stop(self) -> None:
-        """End the process (a new one starts with the next program)."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            self._proc = None
-
-    @staticmethod
-    def _answer(proc: subprocess.Popen) -> str:
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            deadline = time.monotonic() + TIMEOUT_SECONDS
-            while not selector.select(max(0.0, deadline - time.monotonic())):
-                if time.monotonic() >= deadline:
-                    raise JqStopped(
-                        f"JQ expression ran longer than {TIMEOUT_SECONDS:g} s; stopped"
-                    )
-        line = proc.stdout.readline()
-        if not line:  # jq aborts its process when an allocation fails
-            raise JqStopped(
-                f"JQ expression ran out of memory (limit {MEMORY_BYTES >> 20} MB)"
-                if proc.wait() == -6  # SIGABRT
-                else f"JQ stopped unexpectedly (exit status {proc.returncode})"
-            )
-        return line
+def _run(expression: str, text: str, limit: int) -> list:
+    """The program's first `limit` outputs over the JSON `text`; raises
+    ValueError for jq's errors and JqStopped past the limits."""
+    try:
+        status, value = _child.ask([expression, text, limit], TIMEOUT_SECONDS)
+    except ChildTimedOut:
+        raise JqStopped(
+            f"JQ expression ran longer than {TIMEOUT_SECONDS:g} s; stopped"
+        ) from None
+    except ChildDied as exc:  # jq aborts its process when an allocation fails
+        raise JqStopped(
+            f"JQ expression ran out of memory (limit {MEMORY_BYTES >> 20} MB)"
+            if exc.returncode == -6  # SIGABRT
+            else "JQ stopped unexpectedly; run the workflow again"
+        ) from None
+    if status == "error":
+        raise ValueError(value)
+    return value
 
 
-_child = _Child()
+def _new_child() -> Child:
+    return Child("workflows.jq_child", str(MEMORY_BYTES), str(_orphan_alarm()))
+
+
+_child = _new_child()
 
 
 class Jq(Block):
@@ -168,7 +113,7 @@ class Jq(Block):
                 f"JQ expression does not compile: {exc}", inputs=inputs
             )
         try:
-            results = _child.run(
+            results = _run(
                 expression, json.dumps(ctx.state, default=str), MAX_OUTPUTS + 1
             )
         except ValueError as exc:  # error("msg") and runtime errors
