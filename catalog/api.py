@@ -20,6 +20,7 @@ from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
+from portal import yamlload
 from portal.api import BodyError, check_storable, error_body, json_response, require
 from portal.idempotency import idempotent
 from portal.permissions import Permission
@@ -372,7 +373,7 @@ def entity_patch(
     require(request.auth, Permission.EDIT_ENTITIES)
     workspace = request.auth.workspace
     try:
-        documents = [d for d in yaml.safe_load_all(_text(request)) if d is not None]
+        documents = [d for d in yamlload.load_all(_text(request)) if d is not None]
     except yaml.YAMLError as exc:
         return _descriptor_error(request, DescriptorError("", f"invalid YAML: {exc}"))
     if not documents:

@@ -21,6 +21,9 @@ import yaml
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
+from portal import yamlload
+from portal.storable import Unstorable, check_storable
+
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # The column sizes of catalog.models (Entity.tag and .name; EntityType, Group, Team tags):
 MAX_ENTITY_TAG = MAX_NAME = 200
@@ -86,6 +89,10 @@ def parse_entity(data: object) -> EntitySpec:
         )
     if "openapi" not in data:
         raise DescriptorError("openapi", "is required (for example: openapi: 3.0.1)")
+    try:  # what the database can't store as JSON (a !!binary, NaN, NUL…)
+        check_storable(data, "descriptor")
+    except Unstorable as exc:
+        raise DescriptorError("", str(exc)) from None
     info = data.get("info")
     if not isinstance(info, dict):
         raise DescriptorError("info", "is required and must be a mapping")
@@ -160,7 +167,7 @@ def parse_entity(data: object) -> EntitySpec:
 def parse_entity_file(text: str) -> list[EntitySpec]:
     """Parse every YAML document in a file; raise DescriptorError on the first bad one."""
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = [d for d in yamlload.load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise DescriptorError("", f"invalid YAML: {exc}") from None
     if not documents:

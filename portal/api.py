@@ -11,7 +11,6 @@ shape (`error_response`).
 import ipaddress
 import json
 import logging
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +29,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
 
-from . import ratelimit
+from . import ratelimit, storable, yamlload
 from .models import ApiKey, User, Workspace, hash_key
 from .rawsql import columns, from_row, split_row
 
@@ -64,40 +63,12 @@ class BodyError(ValueError):
     """A request body that can't be read; the message says why (a 400)."""
 
 
-# Bodies and values that the databases could not store, or that would take too
-# long to walk (a YAML alias bomb expands into millions of values):
-MAX_BODY_VALUES = 100_000
-
-
 def check_storable(value: Any, where: str = "body") -> None:
-    """Raise BodyError if value holds a NUL character, a lone surrogate, NaN or
-    infinity, or more than MAX_BODY_VALUES values: PostgreSQL refuses the first
-    three, and the last is a denial of service."""
-    stack, count = [(value, where)], 0
-    while stack:
-        item, path = stack.pop()
-        count += 1
-        if count > MAX_BODY_VALUES:
-            raise BodyError(f"{where} holds more than {MAX_BODY_VALUES} values")
-        if isinstance(item, str):
-            _check_text(item, path)
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                _check_text(str(key), path)
-                stack.append((child, f"{path}.{key}"))
-        elif isinstance(item, list | tuple):
-            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise BodyError(f"{path}: {item!r} is not a number JSON can store")
-
-
-def _check_text(text: str, path: str) -> None:
-    if "\x00" in text:
-        raise BodyError(f"{path}: text must not contain NUL characters")
+    """Raise BodyError if the databases can't store value as JSON (portal/storable.py)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BodyError(f"{path}: text is not valid Unicode") from None
+        storable.check_storable(value, where)
+    except storable.Unstorable as exc:
+        raise BodyError(str(exc)) from None
 
 
 def read_body(request: HttpRequest) -> Any:
@@ -114,11 +85,13 @@ def read_body(request: HttpRequest) -> Any:
         raise BodyError("The request body is not UTF-8 text") from None
     if "yaml" in (request.content_type or "").lower():
         try:
-            data = yaml.safe_load(text)
+            data = yamlload.load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = (
-                f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                f" at line {mark.line + 1}, column {mark.column + 1}"
+                if mark
+                else f": {exc}"  # nested too deeply, a number too long
             )
             raise BodyError(f"The request body is not valid YAML{where}") from None
     else:
@@ -129,8 +102,12 @@ def read_body(request: HttpRequest) -> Any:
                 f"The request body is not valid JSON: line {exc.lineno}, "
                 f"column {exc.colno}: {exc.msg}"
             ) from None
-        except (ValueError, RecursionError) as exc:
+        except ValueError as exc:
             raise BodyError(f"The request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BodyError(
+                "The request body is not valid JSON: nested too deeply"
+            ) from None
     check_storable(data)
     return data
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 from catalog.descriptors import DescriptorError, EntitySpec, parse_entity
 from catalog.models import Entity, MetricDataPoint
 from catalog.services import entities_upsert
+from portal import yamlload
 from portal.models import Membership, User, Workspace
 from portal.permissions import Permission
 
@@ -106,7 +107,7 @@ def _body_document(inputs: dict) -> dict:
         raise ActionError("inputs.body is required (the entity descriptor as YAML)")
     if isinstance(body, str):
         try:
-            data = yaml.safe_load(body)
+            data = yamlload.load(body)
         except yaml.YAMLError as exc:
             raise ActionError(f"inputs.body: invalid YAML: {exc}") from None
     else:

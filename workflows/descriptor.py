@@ -75,6 +75,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from portal import yamlload
+from portal.storable import Unstorable, check_storable
 from workflows.blocks import BLOCK_TYPES
 
 SCHEMA_FILE = (
@@ -354,8 +356,8 @@ class DescriptorError(ValueError):
 # Parsing
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that keeps dates as strings and refuses duplicate or non-string keys."""
+class _Loader(yamlload.Loader):
+    """Safe YAML (dates kept as strings) that refuses duplicate or non-string keys."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -377,13 +379,6 @@ class _Loader(yaml.SafeLoader):
                     )
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
-
-
-# JSON has no date type and Cortex's date fields are strings:
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 class _Int(int):
@@ -468,9 +463,11 @@ def parse(text: str | bytes) -> dict:
             )
         except ValueError as exc:
             raise DescriptorError(f"invalid JSON: {exc}") from None
+        except RecursionError:
+            raise DescriptorError("invalid JSON: nested too deeply") from None
     if not loaded:
         try:
-            data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+            data = yamlload.load(text, _Loader)
         except yaml.MarkedYAMLError as exc:
             raise DescriptorError(json_problem or _yaml_problem(exc)) from None
         except yaml.YAMLError as exc:
@@ -494,21 +491,12 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
 
 
 def _check_size(data: Any) -> None:
-    """Refuse huge structures (YAML aliases can expand a small file) and NaN/infinity."""
-    stack, count = [data], 0
-    while stack:
-        value = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise DescriptorError(f"the descriptor holds more than {MAX_NODES} values")
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise DescriptorError(
-                f"the descriptor holds {value!r}, which JSON can't store"
-            )
+    """Refuse what the database can't store, huge structures (YAML aliases can
+    expand a small file) and deep ones (validation recurses)."""
+    try:
+        check_storable(data, "descriptor", max_values=MAX_NODES)
+    except Unstorable as exc:
+        raise DescriptorError(str(exc)) from None
 
 
 # Schemas

@@ -37,6 +37,7 @@ from django.utils import timezone
 from portal import rawsql
 from portal.models import Membership, User, Workspace
 from portal.permissions import Permission
+from portal.storable import Unstorable, check_storable
 
 from . import notify
 from .blocks import get_block
@@ -798,7 +799,7 @@ def _execute(block, run: Run, step: Step, action: dict, secrets: _Secrets) -> Ou
         ctx = _context(
             run, step, _with_declared(action, run.version.descriptor), secrets
         )
-        return block.execute(ctx)
+        return _storable(block.execute(ctx), step.type)
     except (BlockFailed, TemplateError) as exc:
         return Outcome.failed(str(exc))
     except Exception as exc:  # a bug in a block must fail the step, not kill the worker
@@ -806,6 +807,23 @@ def _execute(block, run: Run, step: Step, action: dict, secrets: _Secrets) -> Ou
         return Outcome.failed(
             f"Internal error in {step.type} block: {exc.__class__.__name__}"
         )
+
+
+# What one step may add to the run state (an HTTP body is at most 5 MiB):
+STEP_MAX_CHARS = 8_000_000
+
+
+def _storable(outcome: Outcome, block_type: str) -> Outcome:
+    """The outcome, or a failure naming what in it the database can't store
+    (NaN in an HTTP response's JSON, a date, too much text…)."""
+    try:
+        check_storable(outcome.inputs, "inputs", max_chars=STEP_MAX_CHARS)
+        check_storable(outcome.outputs, "outputs", max_chars=STEP_MAX_CHARS)
+        if outcome.variables is not None:
+            check_storable(outcome.variables, "variables", max_chars=STEP_MAX_CHARS)
+    except Unstorable as exc:
+        return Outcome.failed(f"The {block_type} block's {exc}")
+    return outcome
 
 
 def _run_step(
@@ -1527,9 +1545,8 @@ def _resume(
     block = get_block(action.get("schema", {}).get("type", step.type))
     secrets = secrets or _run_secrets(run)
     ctx = _context(run, step, action, secrets)
-    outcome = block.resume(
-        ctx, payload
-    )  # may raise InputInvalid / ValueError: nothing stored
+    # May raise InputInvalid / ValueError: nothing stored.
+    outcome = _storable(block.resume(ctx, payload), step.type)
     with transaction.atomic():
         # Exactly one resumer wins the step:
         taken = Step.objects.filter(pk=step.pk, status=StepS.WAITING)

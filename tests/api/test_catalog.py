@@ -266,3 +266,62 @@ def test_the_cli_list_parameters_are_accepted(admin_api, ws):
         "pageSize": 250,
     }
     assert admin_api.get("/catalog", params).json()["total"] == 1
+
+
+def test_an_unquoted_date_in_a_descriptor_is_kept_as_the_text_written(admin_api, ws):
+    """Cortex (Jackson) reads `2024-05-01` as a string; it used to be a 500."""
+    text = PAYMENTS.replace(
+        "x-cortex-custom-metadata: {tier: 1, oncall: {team: payments}}",
+        "x-cortex-custom-metadata: {launched: 2024-05-01, audited: 2024-05-01T10:00:00Z}",
+    )
+    for method in (admin_api.post, admin_api.patch):
+        r = method("/open-api", text, content_type=OPENAPI)
+        assert r.status_code == 200, r.content
+    entity = Entity.objects.get(tag="payments-api")
+    assert entity.descriptor["x-cortex-custom-metadata"] == {
+        "launched": "2024-05-01",
+        "audited": "2024-05-01T10:00:00Z",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "!!binary aGVsbG8=",
+            "descriptor.info.x-cortex-custom-data.blob: JSON can't store binary data (!!binary)",
+        ),
+        (
+            "!!set {a, b}",
+            "descriptor.info.x-cortex-custom-data.blob: JSON can't store a set (!!set); use a list",
+        ),
+        (
+            ".nan",
+            "descriptor.info.x-cortex-custom-data.blob: nan is not a number JSON can store",
+        ),
+    ],
+)
+def test_a_yaml_value_json_cannot_hold_is_a_400_naming_where_it_is(
+    admin_api, ws, value, message
+):
+    text = PAYMENTS + f"  x-cortex-custom-data:\n    blob: {value}\n"
+    for method in (admin_api.post, admin_api.patch):
+        r = method("/open-api", text, content_type=OPENAPI)
+        assert r.status_code == 400, r.content
+        assert message in r.json()["message"]
+    assert not Entity.objects.exists()
+
+
+def test_yaml_nested_too_deep_is_a_400_not_a_crash(admin_api, ws):
+    text = (
+        PAYMENTS
+        + "  x-cortex-custom-data:\n    deep: "
+        + "[" * 5000
+        + "]" * 5000
+        + "\n"
+    )
+    for method in (admin_api.post, admin_api.patch):
+        r = method("/open-api", text, content_type=OPENAPI)
+        assert r.status_code == 400, r.content
+        assert "nested too deeply" in r.json()["message"]
+    assert not Entity.objects.exists()

@@ -197,3 +197,51 @@ def test_a_body_larger_than_django_accepts_is_a_413(ada_api, ws, settings):
     r = ada_api.post("/workflows/hello/runs", {"initialContext": {"x": "y" * 2000}})
     assert r.status_code == 413
     assert "larger than 1000 bytes" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (
+            "[" * 5000 + "]" * 5000,
+            "application/json",
+            "The request body is not valid JSON: nested too deeply",
+        ),
+        (
+            "initialContext: " + "[" * 5000 + "]" * 5000,
+            "application/yaml",
+            "The request body is not valid YAML: the YAML is nested too deeply",
+        ),
+        (
+            "initialContext: {a: !!binary aGVsbG8=}",
+            "application/yaml",
+            "body.initialContext.a: JSON can't store binary data (!!binary)",
+        ),
+        (
+            '{"initialContext": ' + "[" * 150 + "]" * 150 + "}",
+            "application/json",
+            "body is nested more than 100 levels deep",
+        ),
+    ],
+)
+def test_a_body_nested_too_deep_or_holding_what_json_cannot_store_is_a_400_saying_so(
+    ada_api, ws, body, content_type, message
+):
+    save(ws, HELLO)
+    r = ada_api.post("/workflows/hello/runs", body, content_type=content_type)
+    assert r.status_code == 400, r.content
+    assert r.json()["message"] == message
+    assert not Run.objects.exists()
+
+
+def test_an_unquoted_yaml_date_in_a_body_is_the_text_written(ada_api, ws):
+    save(ws, HELLO)
+    r = ada_api.post(
+        "/workflows/hello/runs",
+        "initialContext: {when: 2024-05-01}",
+        content_type="application/yaml",
+    )
+    assert r.status_code == 201, r.content
+    assert Run.objects.get().state["context"]["initialContext"] == {
+        "when": "2024-05-01"
+    }

@@ -1318,3 +1318,36 @@ actions:
         "actions['form'].schema.jsValidatorScript: is not valid JavaScript:"
         " SyntaxError: unbalanced brackets, or an unfinished last statement (line 1)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "tag: x\nicon: !!binary aGVsbG8=\n",
+            "descriptor.icon: JSON can't store binary data (!!binary)",
+        ),
+        (
+            "tag: x\nwhen: !!set {a}\n",
+            "descriptor.when: JSON can't store a set (!!set); use a list",
+        ),
+        (
+            "tag: x\ndeep: " + "[" * 3000 + "]" * 3000 + "\n",
+            "invalid YAML: the YAML is nested too deeply",
+        ),
+        (
+            '{"tag": "x", "deep": ' + "[" * 3000 + "]" * 3000 + "}",
+            "invalid JSON: nested too deeply",
+        ),
+        (
+            "tag: x\nn: " + "9" * 5000 + "\n",
+            "Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+    ],
+)
+def test_parse_refuses_what_json_cannot_store_or_python_cannot_read_saying_what(
+    text, message
+):
+    with pytest.raises(DescriptorError) as caught:
+        parse(text)
+    assert message in str(caught.value)

@@ -191,6 +191,102 @@ def test_a_block_that_crashes_fails_its_step_with_a_message_instead_of_killing_t
     assert "Internal error in BOOM block" in run.error
 
 
+def test_an_http_response_whose_json_holds_nan_fails_its_step_saying_so(
+    ws, grace, http_server, loopback_allowed
+):
+    """PostgreSQL can't store NaN in JSON: the run used to stay IN_PROGRESS."""
+    http_server.route(
+        "GET",
+        "/stats",
+        body=b'{"ok": 1, "ratio": NaN}',
+        headers={"Content-Type": "application/json"},
+    )
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "get-stats",
+                "HTTP_REQUEST",
+                ["after"],
+                root=True,
+                httpMethod="GET",
+                url=http_server.url("/stats"),
+            ),
+            action("after"),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.FAILED
+    assert Step.objects.get(run=run, slug="get-stats").error == (
+        "The HTTP_REQUEST block's outputs.body.ratio: nan is not a number JSON can store"
+    )
+    assert "after" not in steps(run)
+
+
+def test_a_variable_set_to_all_the_variables_is_a_copy_not_a_loop(ws, grace):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "remember",
+                "SET_VARIABLES",
+                root=True,
+                variables=[
+                    {
+                        "slug": "before",
+                        "source": {"type": "REFERENCE", "path": "variables"},
+                    }
+                ],
+            )
+        ],
+        variables=[
+            {"slug": "name", "type": "STRING", "defaultValue": "pay"},
+            {"slug": "before", "type": "OBJECT"},
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED, run.error
+    assert run.state["variables"]["before"] == {"name": "pay", "before": None}
+
+
+def test_a_block_whose_outputs_are_nested_too_deep_fails_its_step(ws, grace):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "deep",
+                "JAVASCRIPT",
+                root=True,
+                script="let v = 1; for (let i = 0; i < 500; i++) v = [v]; return {v}",
+            )
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.FAILED
+    assert Step.objects.get(run=run, slug="deep").error == (
+        "The JAVASCRIPT block's outputs is nested more than 100 levels deep"
+    )
+
+
+def test_a_block_whose_outputs_hold_too_much_text_fails_its_step(ws, grace):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "big",
+                "JAVASCRIPT",
+                root=True,
+                script="const s = 'x'.repeat(1e6); return {a: Array(9).fill(s)}",
+            )
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.FAILED
+    assert Step.objects.get(run=run, slug="big").error == (
+        "The JAVASCRIPT block's outputs: more than 8,000,000 characters of text"
+    )
+
+
 def test_a_block_type_cairn_cannot_run_fails_the_run_naming_it(ws, grace, test_blocks):
     wf = make_workflow(ws, [action("scaffold", "SCAFFOLDER", root=True)])
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))

@@ -257,7 +257,9 @@ def test_scripts_that_run_out_of_memory_one_after_another_leave_the_process_runn
     """In one process, the script after one that reached the memory limit
     ended it (V8's fatal "invalid table size", SIGTRAP): pytest itself died."""
     for _ in range(3):
-        with pytest.raises(JsError, match=r"^script ran out of memory \(limit 64 MB\)$"):
+        with pytest.raises(
+            JsError, match=r"^script ran out of memory \(limit 64 MB\)$"
+        ):
             run_script("new Array(1e9).fill(0)", STATE)
         assert run_script("return 1 + 1", STATE) == 2
 

@@ -14,6 +14,8 @@ succeeds: outputs and variables are both {slug: value}.
 
 from __future__ import annotations
 
+import copy
+
 from workflows.js import JsError, run_script
 from workflows.paths import check_type, lookup
 
@@ -70,7 +72,8 @@ class SetVariables(Block):
                 raise BlockFailed(
                     f"variable '{slug}': the REFERENCE source has no path"
                 )
-            return slug, lookup(state, path)
+            # A copy: `variables` itself would become a value inside itself.
+            return slug, copy.deepcopy(lookup(state, path))
         script = source.get("script")
         if not isinstance(script, str) or not script.strip():
             raise BlockFailed(f"variable '{slug}': the JAVASCRIPT source has no script")

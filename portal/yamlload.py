@@ -1,0 +1,47 @@
+"""Safe YAML as Cortex reads it: dates stay text, and bad input is a YAMLError.
+
+JSON has no date type and Cortex (Jackson) reads `2024-05-01` as the string
+it is written as, so the timestamp resolver is dropped. Other things PyYAML
+can build that JSON can't store (`!!binary`, `!!set`) are left to
+portal.storable to refuse with a message naming where they are. Input nested
+so deep that PyYAML's recursive composer overflows, or an integer longer than
+Python converts, is a YAMLError like any other bad YAML, not a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class Loader(yaml.SafeLoader):
+    pass
+
+
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load(text: str, loader: type[Loader] = Loader) -> Any:
+    """The one document in text."""
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+    except RecursionError:
+        raise yaml.YAMLError("the YAML is nested too deeply") from None
+    except (
+        ValueError
+    ) as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise yaml.YAMLError(str(exc)) from None
+
+
+def load_all(text: str) -> list[Any]:
+    """Every document in text, in order."""
+    try:
+        return list(yaml.load_all(text, Loader=Loader))  # noqa: S506
+    except RecursionError:
+        raise yaml.YAMLError("the YAML is nested too deeply") from None
+    except ValueError as exc:
+        raise yaml.YAMLError(str(exc)) from None
