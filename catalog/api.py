@@ -23,6 +23,7 @@ from ninja.errors import HttpError
 from portal import yamlload
 from portal.api import BodyError, check_storable, error_body, json_response, require
 from portal.idempotency import idempotent
+from portal.ids import parse_id, parse_ids
 from portal.permissions import Permission
 
 from .descriptors import DescriptorError, parse_entity, parse_entity_file
@@ -111,8 +112,8 @@ def _values(values: list[str]) -> list[str]:
 def _find(workspace, tag_or_id: str) -> Entity:
     qs = _entities(workspace)
     entity = qs.filter(tag=tag_or_id).first()
-    if entity is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:
-        entity = qs.filter(pk=int(tag_or_id)).first()
+    if entity is None and parse_id(tag_or_id) is not None:
+        entity = qs.filter(pk=parse_id(tag_or_id)).first()
     if entity is None:
         raise HttpError(404, f"could not find entity with tag: {tag_or_id}")
     return entity
@@ -150,7 +151,7 @@ class EntityIds(Schema):
 def entity_delete_many(request, params: Query[EntityIds]):
     require(request.auth, Permission.EDIT_ENTITIES)
     wanted = _values(params.ids)
-    numbers = [int(i) for i in wanted if i.isdigit() and len(i) <= 18]
+    numbers = parse_ids(wanted)
     Entity.objects.filter(workspace=request.auth.workspace).filter(
         Q(tag__in=wanted) | Q(pk__in=numbers)
     ).delete()

@@ -329,7 +329,7 @@ def host_name(value: str) -> str | None:
     except UnicodeError:
         return None
     labels = host.split(".")
-    if not host or len(host) > 253 or labels[-1].isdigit():
+    if not host or len(host) > 253 or (labels[-1].isascii() and labels[-1].isdigit()):
         return None
     if not all(_HOST_LABEL.fullmatch(label) for label in labels):
         return None

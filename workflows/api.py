@@ -41,6 +41,7 @@ from catalog.models import Entity
 from portal import idempotency
 from portal.api import BodyError, check_storable, json_response, read_body, require
 from portal.idempotency import idempotent
+from portal.ids import parse_id, parse_ids
 from portal.models import Role, User
 from portal.permissions import Permission as P
 from portal.rawsql import columns, from_row, split_row
@@ -121,8 +122,8 @@ _IDEMPOTENCY_HEADER = {
 
 def _find_workflow(qs: QuerySet[Workflow], tag_or_id: str) -> Workflow:
     workflow = qs.filter(tag=tag_or_id).first()
-    if workflow is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:
-        workflow = qs.filter(pk=int(tag_or_id)).first()
+    if workflow is None and parse_id(tag_or_id) is not None:
+        workflow = qs.filter(pk=parse_id(tag_or_id)).first()
     if workflow is None:
         raise HttpError(404, f"could not find workflow with id: {tag_or_id}")
     return workflow
@@ -133,8 +134,8 @@ def _workspace_workflow(request, tag_or_id: str) -> Workflow:
     version (404 if none); written out by hand, see portal.rawsql."""
     workspace = request.auth.workspace
     workflow = _select_workflow(workspace, "tag", tag_or_id)
-    if workflow is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:
-        workflow = _select_workflow(workspace, "id", int(tag_or_id))
+    if workflow is None and parse_id(tag_or_id) is not None:
+        workflow = _select_workflow(workspace, "id", parse_id(tag_or_id))
     if workflow is None:
         raise HttpError(404, f"could not find workflow with id: {tag_or_id}")
     return workflow
@@ -177,8 +178,8 @@ def _find_run(qs: QuerySet[Run], run_id: str) -> Run:
     try:
         run = qs.filter(uid=uuid.UUID(run_id)).first()
     except ValueError:
-        if run_id.isdigit() and len(run_id) <= 18:
-            run = qs.filter(pk=int(run_id)).first()
+        if parse_id(run_id) is not None:
+            run = qs.filter(pk=parse_id(run_id)).first()
     if run is None:
         raise HttpError(404, f"could not find workflow run with id: {run_id}")
     return run
@@ -187,8 +188,8 @@ def _find_run(qs: QuerySet[Run], run_id: str) -> Run:
 def _find_entity(workspace, tag_or_id: str) -> Entity:
     qs = Entity.objects.filter(workspace=workspace).select_related("type")
     entity = qs.filter(tag=tag_or_id).first()
-    if entity is None and tag_or_id.isdigit() and len(tag_or_id) <= 18:
-        entity = qs.filter(pk=int(tag_or_id)).first()
+    if entity is None and parse_id(tag_or_id) is not None:
+        entity = qs.filter(pk=parse_id(tag_or_id)).first()
     if entity is None:
         raise HttpError(404, f"could not find entity with id: {tag_or_id}")
     return entity
@@ -482,11 +483,11 @@ def run_list(request, params: Query[RunListParams]):
     qs = _runs(request)
     workflows = _values(params.workflow, params.workflowIds)
     if workflows:
-        ids = [int(w) for w in workflows if w.isdigit() and len(w) <= 18]
+        ids = parse_ids(workflows)
         qs = qs.filter(Q(workflow__tag__in=workflows) | Q(workflow__pk__in=ids))
     entity = params.entityId or params.entity
     if entity:
-        ids = [int(entity)] if entity.isdigit() and len(entity) <= 18 else []
+        ids = parse_ids([entity])
         qs = qs.filter(Q(entity__tag=entity) | Q(entity__pk__in=ids))
     initiator = params.initiatedBy or params.initiator
     if initiator:

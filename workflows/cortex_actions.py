@@ -31,6 +31,7 @@ from catalog.descriptors import DescriptorError, EntitySpec, parse_entity
 from catalog.models import Entity, MetricDataPoint
 from catalog.services import entities_upsert
 from portal import yamlload
+from portal.ids import parse_id
 from portal.models import Membership, User, Workspace
 from portal.permissions import Permission
 
@@ -304,8 +305,8 @@ def add_custom_metrics_data_point(
     moment = _timestamp(inputs)
     entities = Entity.objects.filter(workspace=workspace)
     entity = entities.filter(tag=entity_id).first()
-    if entity is None and entity_id.isdigit():
-        entity = entities.filter(pk=int(entity_id)).first()
+    if entity is None and parse_id(entity_id) is not None:
+        entity = entities.filter(pk=parse_id(entity_id)).first()
     if entity is None:
         raise ActionError(f"inputs.entityId: there is no entity {entity_id!r}")
     point = MetricDataPoint.objects.create(

@@ -712,7 +712,11 @@ def _join(where: str, part: str | int, container: Any = None) -> str:
         label = _label(container, part) if isinstance(container, list) else str(part)
         # A slug is quoted (actions['notify']): Cortex's CLI prints messages
         # with rich, which takes [notify] for markup and drops it.
-        return f"{where}[{label}]" if label.isdigit() else f"{where}['{label}']"
+        return (
+            f"{where}[{label}]"
+            if label.isascii() and label.isdigit()
+            else f"{where}['{label}']"
+        )
     return f"{where}.{part}" if where else part
 
 

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from portal import rawsql
+from portal.ids import parse_ids
 from portal.models import Membership, User, Workspace
 from portal.permissions import Permission
 from portal.storable import Unstorable, check_storable
@@ -1395,7 +1396,7 @@ def _approving_teams(run: Run, step: Step):
     from catalog.models import Team
 
     ids = _approving_team_ids(run, step)
-    numeric = [int(t) for t in ids if t.isdigit()]
+    numeric = parse_ids(ids)
     from django.db.models import Q
 
     return Team.objects.filter(workspace=run.workspace).filter(

@@ -40,6 +40,8 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 
+from portal.ids import parse_id
+
 from .inputs import ALL, entity_options, user_options
 
 SEP = "."
@@ -596,9 +598,9 @@ def rows_changed(
             added = f"{add}{SEP}{count}"
     if remove and SEP in remove:
         prefix, _, index_text = remove.rpartition(SEP)
-        if not index_text.isdigit():
+        removed = parse_id(index_text)
+        if removed is None:
             return changed, added
-        removed = int(index_text)
         total = f"{prefix}{SEP}{TOTAL}"
         count = _limit(changed.get(total)) or 0
         if removed >= count:

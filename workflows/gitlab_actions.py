@@ -112,7 +112,7 @@ class GitLab(service_actions.Client):
         if re.search(r'rel="?next"?', headers.get("link", "")):
             return super().next_page(url, headers)
         page = headers.get("x-next-page", "").strip()
-        if not page.isdigit():
+        if not (page.isascii() and page.isdigit()):
             return None
         parts = urlsplit(url)
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "page"]

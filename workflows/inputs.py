@@ -82,6 +82,8 @@ import regex
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.ids import parse_ids
+
 if TYPE_CHECKING:
     from catalog.models import Entity
     from portal.models import User, Workspace
@@ -463,7 +465,7 @@ def _email_q(lookup: str, emails: list) -> Q:
 
 def _ids_and_tags(values: list) -> tuple[list[int], list[str]]:
     texts = [str(v).strip() for v in values if v is not None]
-    return [int(t) for t in texts if t.isdigit()], texts
+    return parse_ids(texts), texts
 
 
 def _teams(workspace: Workspace, ids: list):

@@ -426,7 +426,7 @@ def _next_hop(hop: _Hop, response: httpx.Response, origin_host: str) -> _Hop:
 def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     too_large = OutboundError(f"response larger than {_human_size(max_bytes)}")
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_large
     chunks: list[bytes] = []
     size = 0

@@ -43,7 +43,10 @@ def lookup(state: dict, path: str) -> Any:
         if isinstance(value, dict) and segment in value:
             value = value[segment]
         elif (
-            isinstance(value, list) and segment.isdigit() and int(segment) < len(value)
+            isinstance(value, list)
+            and segment.isascii()
+            and segment.isdigit()
+            and int(segment) < len(value)
         ):
             value = value[int(segment)]
         else:

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
+from portal.ids import parse_id
 from portal.models import User
 from portal.permissions import Permission
 from portal.tenancy import get_in_workspace, require_permission
@@ -526,11 +527,11 @@ def _back_to_run(request: HttpRequest, run: Run) -> HttpResponse:
 
 
 def _waiting_step(run: Run, request: HttpRequest, waiting_for: str) -> Step | None:
-    step_id = request.POST.get("step", "")
-    if not step_id.isdigit():
+    step_id = parse_id(request.POST.get("step", ""))
+    if step_id is None:
         return None
     return Step.objects.filter(
-        run=run, pk=int(step_id), status=StepS.WAITING, waiting_for=waiting_for
+        run=run, pk=step_id, status=StepS.WAITING, waiting_for=waiting_for
     ).first()
 
 
@@ -620,8 +621,8 @@ def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
 def run_set_initiator(request: HttpRequest, pk: int) -> HttpResponse:
     """Pick the initiating user of a run started without one; the run resumes."""
     run = _get_run(request, pk)
-    user_id = request.POST.get("user", "")
-    user = _members(run).filter(pk=user_id).first() if user_id.isdigit() else None
+    user_id = parse_id(request.POST.get("user", ""))
+    user = _members(run).filter(pk=user_id).first() if user_id is not None else None
     if user is None:
         return _action_response(
             request, run, status=400, error="Choose a member of this workspace."

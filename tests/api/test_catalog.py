@@ -216,6 +216,17 @@ def test_delete_by_tag_or_by_ids(admin_api, ws):
     assert not Entity.objects.exists()
 
 
+def test_digits_of_other_scripts_are_tags_not_ids(admin_api, ws):
+    """`DELETE /catalog?ids=٣` deleted entity 3: int("٣") is 3."""
+    ledger = EntityFactory(workspace=ws, tag="ledger")
+    arabic = "".join(chr(0x660 + int(d)) for d in str(ledger.pk))
+    for text in (arabic, "²", "1²"):
+        assert admin_api.get(f"/catalog/{text}").status_code == 404
+        assert admin_api.delete("/catalog", params={"ids": [text]}).status_code == 200
+    assert Entity.objects.filter(pk=ledger.pk).exists()
+    assert admin_api.get(f"/catalog/{ledger.pk}").json()["tag"] == "ledger"
+
+
 def test_writing_the_catalog_needs_edit_entities(ws, as_key):
     EntityFactory(workspace=ws, tag="ledger")
     viewer = as_key(api_key(ws, "Viewer")[1])

@@ -507,6 +507,28 @@ def test_cancelling_a_paused_run_retires_its_request(ws, grace, test_blocks):
     assert Notification.objects.get(run=run, kind="RUN_CANCELLED").read_at is None
 
 
+def test_approving_team_ids_in_digits_of_other_scripts_name_no_team(
+    ws, grace, platform, test_blocks
+):
+    """ "²".isdigit() is true and int("²") raises: the worker died on it, five times."""
+    superscript, arabic = "²", "".join(chr(0x660 + int(d)) for d in str(platform.pk))
+    wf = approval_workflow(ws)
+    version = wf.current_version
+    version.descriptor["actions"][0]["schema"]["approvingTeamIds"] = [
+        superscript,
+        arabic,
+        "platform",
+    ]
+    version.save()
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.PAUSED
+    linus = platform.members.get()  # approves through the tag, not the look-alike id
+    engine.decide(
+        run, Step.objects.get(run=run, slug="approve"), by=linus, approve=True
+    )
+    assert run_to_rest(run).status == S.COMPLETED
+
+
 def test_someone_outside_the_approving_teams_cannot_approve(
     ws, grace, vera, platform, test_blocks
 ):
