@@ -24,3 +24,16 @@ def parse_id(text: object) -> int | None:
 def parse_ids(texts) -> list[int]:
     """The ids among `texts`, in order (the others are tags or nonsense)."""
     return [n for n in map(parse_id, texts) if n is not None]
+
+
+class IdConverter:
+    """`<id:pk>` in URLs: like `<int:pk>`, but at most 18 digits, so a longer
+    number is a 404 rather than an integer the database can't hold (a 500)."""
+
+    regex = f"[0-9]{{1,{MAX_DIGITS}}}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)

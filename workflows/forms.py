@@ -61,7 +61,7 @@ def _limit(value: Any) -> int | None:
         return None
     try:
         return max(0, int(float(value)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "inf", "1e309"
         return None
 
 

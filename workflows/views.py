@@ -304,6 +304,7 @@ class RunsPage:
     count: int  # min(total, COUNT_CAP + 1)
 
     COUNT_CAP = 1000
+    MAX_PAGE = 1_000_000
 
     @property
     def has_previous(self) -> bool:
@@ -331,8 +332,8 @@ class RunsPage:
 
     @classmethod
     def of(cls, runs: QuerySet[Run], number: str | None) -> "RunsPage":
-        try:
-            number = max(1, int(number or 1))
+        try:  # past MAX_PAGE the offset overflows the database's integers
+            number = min(max(1, int(number or 1)), cls.MAX_PAGE)
         except ValueError:
             number = 1
         offset = (number - 1) * RUNS_PAGE_SIZE

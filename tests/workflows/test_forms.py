@@ -477,6 +477,17 @@ def test_an_object_nested_field_renders_the_sub_form_per_row(ws):
     assert 'name="envVars.1.value"' in str(nested.rows[1].form["value"])
 
 
+@pytest.mark.parametrize("total", ["inf", "-inf", "1e309", "nan", "x", "", "²"])
+def test_a_row_count_that_is_no_number_posts_as_the_starting_rows(ws, total):
+    """float("inf") is fine but int() of it raised OverflowError: a 500."""
+    data = QueryDict(mutable=True)
+    data.update({"hostnames.TOTAL": total, "hostnames.0.value": "a.example.com"})
+    for change in ({"add": "hostnames"}, {"remove": "hostnames.0"}, {}):
+        changed, added = rows_changed(data, **change)
+        nested = form([HOSTNAMES], ws, data=changed, added=added).nested["hostnames"]
+        assert 0 <= nested.count <= 2
+
+
 def test_add_appends_an_empty_row_and_keeps_what_was_typed(ws):
     data = QueryDict(mutable=True)
     data.update({"hostnames.TOTAL": "1", "hostnames.0.value": "a.example.com"})

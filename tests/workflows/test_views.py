@@ -486,6 +486,18 @@ def test_runs_tab_lists_runs_newest_first_in_pages_of_25(client, grace, ws):
     assert "26–30 of 30 runs" in second.content.decode()
 
 
+@pytest.mark.parametrize("page", ["9" * 20, "-5", "x", "1e9"])
+def test_runs_tab_answers_a_page_number_past_any_end_or_no_number_at_all(
+    client, grace, ws, page
+):
+    """A 20-digit page overflowed the database's integers: a 500."""
+    make_run(workflow(ws, "deploy"), initiator=grace)
+    client.force_login(grace)
+    r = client.get(reverse("workflows:run-list"), {"page": page})
+    assert r.status_code == 200
+    assert len(r.context["runs"]) == (1 if page in ("-5", "x", "1e9") else 0)
+
+
 def test_runs_tab_counts_runs_up_to_a_cap(client, grace, ws, monkeypatch):
     from workflows.views import RunsPage
 
@@ -937,3 +949,19 @@ def test_cancelling_a_run_with_a_block_in_flight_says_it_finishes_first(
     assert "canceled." not in html
     run.refresh_from_db()
     assert run.status == S.CANCELLING
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/workflows/runs/{n}/",
+        "/settings/members/{n}/",
+        "/settings/teams/{n}/",
+        "/settings/secrets/{n}/",
+    ],
+)
+def test_an_id_longer_than_the_database_holds_answers_404(client, ada, path):
+    """A 20-digit id overflowed SQLite's integers: a 500."""
+    client.force_login(ada)
+    assert client.get(path.format(n="9" * 20)).status_code == 404
+    assert client.get(path.format(n="9" * 18)).status_code == 404
