@@ -1052,13 +1052,12 @@ class _Checker:
         if not expression.strip():
             self.add(f"{where}.expression", "must not be blank")
             return
-        import jq
+        from workflows.blocks.jq_block import JqCompileError, compile_jq
 
         try:
-            jq.compile(expression)
-        except ValueError as exc:
-            first = str(exc).splitlines()[0].removeprefix("jq: error: ").rstrip(":")
-            self.add(f"{where}.expression", f"is not a valid JQ expression: {first}")
+            compile_jq(expression)
+        except JqCompileError as exc:
+            self.add(f"{where}.expression", f"is not a valid JQ expression: {exc}")
 
     def block_conditional_branch(self, action: dict, schema: dict, where: str) -> None:
         outgoing = {

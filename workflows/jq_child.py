@@ -21,10 +21,19 @@ from itertools import islice
 
 import jq
 
+# The jq library ignores halting: `"bad" | halt_error` emitted nothing and the
+# block succeeded. Here it fails the block with its input as the message, as
+# jq's command line would print it. On a line of its own, so the program's
+# line numbers are off by exactly one (jq_block takes it off its messages).
+PRELUDE = (
+    'def halt_error: error(if type == "string" then . else tojson end);'
+    " def halt_error($code): halt_error;\n"
+)
+
 
 @lru_cache(maxsize=512)
 def _compile(expression: str):
-    return jq.compile(expression)
+    return jq.compile(PRELUDE + expression)
 
 
 def main() -> None:

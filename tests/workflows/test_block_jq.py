@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.workflows.blockctx import make_ctx
 from workflows.blocks import get_block, jq_block
 from workflows.blocks.jq_block import Jq, compile_jq
@@ -204,3 +206,25 @@ def test_the_jq_process_alarm_covers_one_program_at_a_time_not_its_whole_life():
 
 def test_the_worker_gives_its_jq_process_an_alarm_later_than_its_own_stop():
     assert jq_block._orphan_alarm() > jq_block.TIMEOUT_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("expression", "error"),
+    [
+        ('"deploys are frozen" | halt_error', "deploys are frozen"),
+        ('"deploys are frozen" | halt_error(5)', "deploys are frozen"),
+        ("{frozen: true} | halt_error", '{"frozen":true}'),
+    ],
+)
+def test_halt_error_fails_the_block_with_its_input_as_the_message(expression, error):
+    """The jq library ignores halting: the block used to succeed with nothing."""
+    outcome = run(expression)
+    assert outcome.status == "FAILED"
+    assert outcome.error == error
+
+
+def test_compile_errors_count_lines_from_the_programs_first():
+    assert run(".variables |\n  1 +").error == (
+        "JQ expression does not compile: syntax error, unexpected end of file"
+        " (line 2, column 5)"
+    )

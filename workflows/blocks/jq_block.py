@@ -23,6 +23,7 @@ from functools import lru_cache
 import jq
 
 from workflows.child import Child, ChildDied, ChildTimedOut
+from workflows.jq_child import PRELUDE
 
 from .base import Block, BlockContext, Outcome
 
@@ -43,7 +44,7 @@ class JqCompileError(ValueError):
 def compile_jq(expression: str):
     """The compiled program; raises JqCompileError with jq's messages, tidied."""
     try:
-        return jq.compile(expression)
+        return jq.compile(PRELUDE + expression)
     except ValueError as exc:
         raise JqCompileError(_compile_message(str(exc))) from None
 
@@ -54,8 +55,8 @@ def _compile_message(text: str) -> str:
         match = _COMPILE_ERROR.match(line.strip())
         if match:
             problem, row, column = match.groups()
-            problems.append(
-                f"{problem} (line {row}, column {column})" if row else problem
+            problems.append(  # the line less PRELUDE's
+                f"{problem} (line {int(row) - 1}, column {column})" if row else problem
             )
     return "; ".join(problems) or text.strip()
 
