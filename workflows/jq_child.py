@@ -52,8 +52,14 @@ def main() -> None:
             if message == "break":  # what the jq library says for `input` past the end
                 message = "No more inputs: a JQ block reads one input, the run state"
             answer = ["error", message]
+        except RecursionError:  # Python's JSON code recurses over jq's result
+            answer = ["error", "the result is nested too deeply"]
         signal.alarm(0)
-        sys.stdout.write(json.dumps(answer) + "\n")
+        try:
+            reply = json.dumps(answer)
+        except RecursionError:
+            reply = json.dumps(["error", "the result is nested too deeply"])
+        sys.stdout.write(reply + "\n")
         sys.stdout.flush()
 
 

@@ -228,3 +228,11 @@ def test_compile_errors_count_lines_from_the_programs_first():
         "JQ expression does not compile: syntax error, unexpected end of file"
         " (line 2, column 5)"
     )
+
+
+def test_a_result_nested_deeper_than_python_reads_fails_saying_so_and_the_next_runs():
+    """The jq process died on it ("JQ stopped unexpectedly")."""
+    outcome = run("reduce range(5000) as $i (0; [.])")
+    assert outcome.status == "FAILED"
+    assert outcome.error == "the result is nested too deeply"
+    assert run(".variables.count").outputs == {"result": 2}
