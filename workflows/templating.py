@@ -3,8 +3,15 @@
 `{{a.b}}` is HTML-escaped, `{{{a.b}}}` is raw, sections work, and paths may hold
 hyphens (`actions.collect-inputs.outputs.tag`). Objects, lists and booleans
 render as JSON (`{"a": 1}`, `true`), not as Python reprs.
+
+Templates are written by workflow authors, so they reach only the state: a name
+is a dict key or a list index (`items.0`), never a Python attribute or method
+(`{{title.upper}}`, `{{x.__class__}}` render nothing, as a missing key does),
+and a partial (`{{>name}}`) renders nothing, as a partial that isn't found does
+in Cortex: no file is ever read.
 """
 
+import importlib.util
 import json
 import re
 from typing import Any
@@ -73,6 +80,57 @@ def _wrap(value: Any) -> Any:
     return wrapped
 
 
+def _get_key(key: str, scopes: list, warn: bool = False) -> Any:
+    """chevron's lookup of a tag's name in the scopes (innermost first), except
+    that each dotted part is only a dict key or a list index: chevron's falls
+    back to getattr, which reached methods, `__class__` and our wrappers' fields.
+    """
+    if key == ".":
+        return scopes[0]
+    parts = key.split(".")
+    for scope in scopes:
+        for part in parts:
+            if isinstance(scope, dict):
+                try:
+                    scope = scope[part]
+                except KeyError:
+                    break
+            elif isinstance(scope, list):
+                try:
+                    scope = scope[int(part)]
+                except (ValueError, IndexError):
+                    break
+            else:
+                break
+        else:
+            # As chevron: 0 and false print as themselves, other falsy values as "".
+            if scope in (0, False) or isinstance(scope, _JsonBool):
+                return scope
+            return scope or ""
+    return ""
+
+
+def _no_partial(name: str, *args: Any) -> str:
+    return ""
+
+
+def _renderer():
+    """A copy of chevron's renderer of our own, its lookup and partial loading
+    replaced: patching chevron.renderer would change chevron for everyone."""
+    origin = importlib.util.find_spec("chevron.renderer").origin
+    spec = importlib.util.spec_from_file_location("chevron._cairn_renderer", origin)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, replacement in (("_get_key", _get_key), ("_get_partial", _no_partial)):
+        if not callable(getattr(module, name, None)):
+            raise ImportError(f"chevron.renderer has no {name} to replace")
+        setattr(module, name, replacement)
+    return module
+
+
+_chevron = _renderer()
+
+
 class TemplateError(ValueError):
     """A template that doesn't parse (an unclosed section…), explained."""
 
@@ -107,7 +165,7 @@ def render(template: str, state: dict) -> str:
     if not isinstance(template, str) or "{{" not in template:
         return template
     try:
-        return chevron.render(template, _wrap(state), warn=False)
+        return _chevron.render(template, _wrap(state), partials_path=None, warn=False)
     except chevron.ChevronError as exc:
         raise TemplateError(
             f"A template is not valid Mustache: {_explain(exc)}"

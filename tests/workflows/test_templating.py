@@ -82,3 +82,138 @@ def test_a_template_that_does_not_parse_raises_saying_why():
         'A template is not valid Mustache: the section "variables.flags" is never'
         " closed with {{/variables.flags}}"
     )
+
+
+@pytest.mark.parametrize("tag", ["{{>secret}}", "{{> secret}}", "{{>./secret}}"])
+def test_a_partial_renders_nothing_even_when_a_mustache_file_of_its_name_exists(
+    tag, tmp_path, monkeypatch
+):
+    (tmp_path / "secret.mustache").write_text("SECRET {{variables.public}}")
+    monkeypatch.chdir(tmp_path)
+    assert render(f"[{tag}]", STATE) == "[]"
+
+
+def test_a_partial_naming_an_absolute_path_renders_nothing(tmp_path):
+    (tmp_path / "secret.mustache").write_text("SECRET")
+    assert render(f"[{{{{>{tmp_path / 'secret'}}}}}]", STATE) == "[]"
+
+
+def test_a_partial_never_reads_a_file_from_disk(tmp_path, monkeypatch):
+    def no_files(*args, **kwargs):
+        raise AssertionError(f"a template opened a file: {args}")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("builtins.open", no_files)
+    monkeypatch.setattr("io.open", no_files)
+    assert (
+        render("a{{>secret}}b{{#variables.names}}{{>.}}{{/variables.names}}c", STATE)
+        == "abc"
+    )
+
+
+ATTRIBUTES = {
+    "variables": {
+        "text": "abc",
+        "list": [1, 2],
+        "dict": {"a": 1},
+        "number": 5,
+        "yes": True,
+        "no": False,
+    }
+}
+
+
+def _renders_nothing(path: str) -> None:
+    """As a variable, raw, a section and an inverted section: as a missing key."""
+    assert render(f"[{{{{{path}}}}}|{{{{{{{path}}}}}}}]", ATTRIBUTES) == "[|]"
+    assert render(f"[{{{{#{path}}}}}x{{{{/{path}}}}}]", ATTRIBUTES) == "[]"
+    assert render(f"[{{{{^{path}}}}}x{{{{/{path}}}}}]", ATTRIBUTES) == "[x]"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "variables.text.__class__",
+        "variables.text.__class__.__name__",
+        "variables.text.upper",
+        "variables.text.__len__",
+        "variables.text.__doc__",
+        "variables.list.__class__",
+        "variables.list.__class__.__mro__",
+        "variables.list.append",
+        "variables.list.raw",
+        "variables.list.__len__",
+        "variables.number.__class__",
+        "variables.number.real",
+        "variables.number.__doc__",
+        "variables.yes.__class__",
+        "variables.yes.value",
+        "variables.no.__class__",
+        "variables.no.value",
+    ],
+)
+def test_a_name_resolves_only_to_keys_never_to_python_attributes(path):
+    _renders_nothing(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"variables.{value}.{name}"
+        for value in ("dict", "text", "list")
+        for name in ("__class__", "upper", "items", "keys", "raw", "__doc__")
+    ],
+)
+def test_dicts_strings_and_lists_have_no_names_but_their_keys_and_indexes(path):
+    _renders_nothing(path)
+
+
+def test_a_method_named_as_a_section_renders_nothing_rather_than_failing():
+    assert (
+        render("[{{#variables.title.upper}}x{{/variables.title.upper}}]", STATE) == "[]"
+    )
+
+
+def test_an_item_in_a_list_section_exposes_no_python_attributes():
+    template = "{{#variables.flags}}[{{value}}{{real}}]{{/variables.flags}}"
+    assert render(template, STATE) == "[][]"
+    template = "{{#variables.counts}}[{{value}}{{real}}]{{/variables.counts}}"
+    assert render(template, STATE) == "[][]"
+
+
+def test_an_inverted_section_exposes_no_python_attributes_of_its_true():
+    template = (
+        "{{^variables.page-oncall}}[{{real}}{{__class__}}]{{/variables.page-oncall}}"
+    )
+    assert render(template, STATE) == "[]"
+
+
+def test_a_string_is_not_indexed_by_character():
+    assert render("[{{variables.title.0}}]", STATE) == "[]"
+
+
+def test_a_path_into_a_number_renders_nothing_rather_than_failing():
+    assert render("[{{variables.zero.0}}]", STATE) == "[]"
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{variables.names.0}}|{{variables.names.2}}", "pay|ledger"),
+        ("{{variables.names.-1}}", "ledger"),
+        ("{{variables.rows.1.name}}", "b"),
+        ("[{{variables.names.9}}|{{variables.names.x}}]", "[|]"),
+        ("{{methods.keys}}|{{methods.items.0}}|{{{methods.upper}}}", "k|1|<U>"),
+        ("{{#methods}}{{keys}}{{/methods}}", "k"),
+        ("[{{variables.missing}}|{{variables.missing.deeper}}|{{nope}}]", "[||]"),
+        (
+            "{{#variables.rows}}{{#name}}{{name}}@{{variables.zero}}{{/name}}{{/variables.rows}}",
+            "b@0",
+        ),
+        ("{{#variables.names}}[{{.}}]{{/variables.names}}", "[pay][][ledger]"),
+        ("{{{variables.title}}}", 'Tom & "Jerry" <3'),
+    ],
+)
+def test_keys_list_indexes_and_enclosing_scopes_still_resolve(template, expected):
+    state = {**STATE, "methods": {"keys": "k", "items": [1], "upper": "<U>"}}
+    assert render(template, state) == expected
