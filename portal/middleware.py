@@ -1,3 +1,6 @@
+from django.http import JsonResponse
+
+from .api import error_body
 from .tenancy import load_workspace
 
 
@@ -8,3 +11,28 @@ class WorkspaceMiddleware:
     def __call__(self, request):
         load_workspace(request)
         return self.get_response(request)
+
+
+class ApiMethodNotAllowedMiddleware:
+    """django-ninja answers a method a path doesn't take with a bare 405
+    ("Method not allowed", as HTML); under /api/ it gets Cortex's error shape,
+    naming the methods the path takes, like every other API error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            # ninja's order varies from process to process:
+            allow = ", ".join(sorted(response.get("Allow", "").split(", ")))
+            message = (
+                f"{request.method} is not allowed on {request.path}; it takes {allow}"
+            )
+            response = JsonResponse(error_body(405, message), status=405)
+            response["Allow"] = allow
+        return response

@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.WorkspaceMiddleware",
+    "portal.middleware.ApiMethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

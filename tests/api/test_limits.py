@@ -245,3 +245,19 @@ def test_an_unquoted_yaml_date_in_a_body_is_the_text_written(ada_api, ws):
     assert Run.objects.get().state["context"]["initialContext"] == {
         "when": "2024-05-01"
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("put", "/workflows", "GET, POST"), ("delete", "/catalog/x/custom-data", "GET")],
+)
+def test_a_method_a_path_does_not_take_is_a_405_in_cortexs_shape_naming_the_ones_it_does(
+    admin_api, method, path, allow
+):
+    r = getattr(admin_api, method)(path)
+    assert r.status_code == 405
+    assert r["Allow"] == allow
+    assert r.json()["message"] == (
+        f"{method.upper()} is not allowed on /api/v1{path}; it takes {allow}"
+    )
+    assert r.json()["httpStatus"] == 405
