@@ -145,11 +145,17 @@ class DescriptorForm(CrispyMixin, forms.Form):
         widget=forms.Textarea(
             attrs={"rows": 30, "class": "font-monospace small", "spellcheck": "false"}
         ),
+        error_messages={"required": "the descriptor is empty"},
     )
 
     def __init__(self, *args, tag: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.tag = tag
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, the descriptor's and the field's (empty, NUL…), as listed."""
+        return [*self.non_field_errors(), *self.errors.get("yaml", [])]
 
     def clean(self):
         data = super().clean()

@@ -295,6 +295,27 @@ def test_yaml_editor_reports_bad_yaml_with_its_line(client, mona, hello):
     assert versions(hello) == 1
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "the descriptor is empty"),
+        ("tag: hello\x00", "Null characters are not allowed."),
+        ('{"tag": "hello", "name": "\\ud800"}', "descriptor.name: text is not valid Unicode"),
+    ],
+)
+def test_yaml_editor_counts_and_names_a_problem_of_the_text_itself(
+    client, mona, hello, text, problem
+):
+    """An empty descriptor said "Nothing was saved. 0 problems"."""
+    client.force_login(mona)
+    r = client.post(url("workflow-yaml"), {"yaml": text})
+    assert r.status_code == 400
+    html = r.content.decode()
+    assert "Nothing was saved. 1 problem:" in html
+    assert f"<li>{problem}</li>" in html
+    assert versions(hello) == 1
+
+
 def test_yaml_editor_refuses_to_change_the_tag(client, mona, hello):
     client.force_login(mona)
     r = client.post(
