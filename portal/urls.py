@@ -21,6 +21,7 @@ urlpatterns = [
     re_path(r"^api/", views.api_not_found),  # after the API: what it doesn't serve
 ]
 
+handler400 = "portal.views.error_400"
 handler403 = "portal.views.error_403"
 handler404 = "portal.views.error_404"
 handler500 = "portal.views.error_500"

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -54,6 +55,18 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"database": "ok", "workers": workers, "ok": ok}, status=200 if ok else 503
     )
+
+
+def error_400(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):
+        limit = round(settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1_000_000, 1)
+        reason = (
+            f"What you sent is larger than {limit:g} MB, the most Cairn takes in"
+            " one form."
+        )
+    else:
+        reason = "The request could not be read."
+    return render(request, "errors/400.html", {"reason": reason}, status=400)
 
 
 def error_403(request, exception=None):

@@ -300,7 +300,10 @@ def test_yaml_editor_reports_bad_yaml_with_its_line(client, mona, hello):
     [
         ("", "the descriptor is empty"),
         ("tag: hello\x00", "Null characters are not allowed."),
-        ('{"tag": "hello", "name": "\\ud800"}', "descriptor.name: text is not valid Unicode"),
+        (
+            '{"tag": "hello", "name": "\\ud800"}',
+            "descriptor.name: text is not valid Unicode",
+        ),
     ],
 )
 def test_yaml_editor_counts_and_names_a_problem_of_the_text_itself(
@@ -412,3 +415,18 @@ def test_delete_asks_first_then_deletes_the_workflow_and_its_runs(client, mona, 
     r = client.post(url("workflow-delete"))
     assert r["Location"] == reverse("workflows:workflow-list")
     assert not Workflow.objects.exists() and not Run.objects.exists()
+
+
+def test_a_descriptor_larger_than_a_form_takes_gets_a_page_saying_so(
+    client, mona, hello, settings
+):
+    """It was a bare "Bad Request"."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    client.force_login(mona)
+    r = client.post(url("workflow-yaml"), {"yaml": HELLO + "#" * 200_000})
+    assert r.status_code == 400
+    assert (
+        "What you sent is larger than 0.1 MB, the most Cairn takes in one form."
+        " Nothing was saved." in r.content.decode()
+    )
+    assert versions(hello) == 1
