@@ -1228,13 +1228,15 @@ def _end(
     template = (
         "runResponseTemplate" if status == S.COMPLETED else "failedRunResponseTemplate"
     )
+    if not lease:
+        run.refresh_from_db(fields=["state"])
+    # Before the transaction: a big template takes a while, and SQLite's
+    # write lock would be held for all of it.
+    response = _render_response(run, template) if status != S.CANCELLED else ""
     with transaction.atomic(savepoint=False):
         ours = {"pk": run.pk, "status": list(expected)}
         if lease:
             ours["lease"] = lease
-        else:
-            run.refresh_from_db(fields=["state"])
-        response = _render_response(run, template) if status != S.CANCELLED else ""
         now = timezone.now()
         fields = {
             "status": status,

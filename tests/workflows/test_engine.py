@@ -161,6 +161,29 @@ def test_a_path_that_edges_into_the_join_runs_the_join_once(ws, grace, test_bloc
     assert test_blocks == ["pick", "left", "join"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_response_is_rendered_outside_the_transaction_that_ends_the_run(
+    ws, grace, test_blocks, monkeypatch
+):
+    """A big template held SQLite's write lock (taken at BEGIN) while it rendered."""
+    from django.db import connection
+
+    rendering_in_transaction = []
+    real = engine.render
+
+    def spy(template, state):
+        rendering_in_transaction.append(connection.in_atomic_block)
+        return real(template, state)
+
+    monkeypatch.setattr(engine, "render", spy)
+    wf = make_workflow(
+        ws, chain("a", "b"), runResponseTemplate="Done by {{context.initiatedBy.email}}"
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.response == "Done by grace@example.com"
+    assert rendering_in_transaction[-1] is False
+
+
 def test_a_failing_block_fails_the_run_and_renders_the_failure_template(
     ws, grace, test_blocks
 ):
