@@ -60,20 +60,32 @@ for (const name of [
 var __cairn = (() => {
   const stringify = JSON.stringify;
   const describe = (e) => {
-    let text;
-    if (e instanceof Error && e.name === "Error") {
-      text = String(e.message);  // throw new Error("…"): the author's own message
-    } else if (e instanceof Error) {
-      text = `${e.name}: ${String(e.message).split("\n")[0]}`;
-      const at = [...String(e.stack || "").matchAll(/cairn-script:(\d+):\d+/g)]
-        .map((m) => Number(m[1])).find((line) => line > 0);
-      if (at) text += ` (line ${at})`;  // the script's, not the prelude's
-    } else if (e !== null && typeof e === "object" && typeof e.message === "string") {
-      text = e.message;
-    } else {
-      try { text = typeof e === "string" ? e : stringify(e); } catch (_) { text = String(e); }
+    try {
+      let text;
+      if (e instanceof Error && e.name === "Error") {
+        text = String(e.message);  // throw new Error("…"): the author's own message
+      } else if (e instanceof Error) {
+        text = `${e.name}: ${String(e.message).split("\n")[0]}`;
+        const at = [...String(e.stack || "").matchAll(/cairn-script:(\d+):\d+/g)]
+          .map((m) => Number(m[1])).find((line) => line > 0);
+        if (at) text += ` (line ${at})`;  // the script's, not the prelude's
+      } else if (e !== null && typeof e === "object" && typeof e.message === "string") {
+        text = e.message;
+      } else if (typeof e === "string") {
+        text = e;
+      } else if (e === null || e === undefined) {
+        text = `the script threw ${e}`;
+      } else if (typeof e === "function") {
+        text = "the script threw a function";
+      } else if (typeof e === "object") {
+        try { text = stringify(e); } catch (_) { text = "the script threw an object JSON can't show"; }
+      } else {
+        text = String(e);  // numbers, booleans, symbols, bigints
+      }
+      return "E" + (text.trim() ? text : "the script threw an error with no message");
+    } catch (_) {  // a getter that throws, a toString that throws…
+      return "Ethe script threw a value that can't be described";
     }
-    return "E" + text;
   };
   const dump = (value) => {
     try {

@@ -311,3 +311,32 @@ def test_a_script_process_killed_during_a_script_fails_that_script_clearly():
     ):
         run_script("while (true) {}", STATE, timeout_ms=10_000)
     assert run_script("return 3", STATE) == 3
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("throw null", "the script threw null"),
+        ("throw undefined", "the script threw undefined"),
+        ('throw Symbol("frozen")', "Symbol(frozen)"),
+        ('throw ""', "the script threw an error with no message"),
+        ('throw new Error("")', "the script threw an error with no message"),
+        ("throw function f() {}", "the script threw a function"),
+        (
+            "const o = {}; o.o = o; throw o",
+            "the script threw an object JSON can't show",
+        ),
+        (
+            "throw {get message() { throw 1 }}",
+            "the script threw a value that can't be described",
+        ),
+        ("throw {code: 7}", '{"code":7}'),
+    ],
+)
+def test_whatever_a_script_throws_fails_it_with_a_message_that_says_what(
+    script, message
+):
+    """Some said "undefined", nothing at all, or that the promise never settled."""
+    with pytest.raises(JsError) as caught:
+        run_script(script, STATE)
+    assert str(caught.value) == message
