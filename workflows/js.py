@@ -148,7 +148,7 @@ def run_script(
     state_json = json.dumps(state or {}, default=str)
     try:
         result = _child.ask(
-            [script, state_json, timeout_ms, max_memory_mb],
+            ["run", script, state_json, timeout_ms, max_memory_mb],
             timeout_ms / 1000 + _GRACE_SECONDS,
         )
     except ChildTimedOut:
@@ -170,15 +170,15 @@ def run_script(
     if tag == "U":
         return None
     if tag == "M":  # the next isolate made in that process crashed V8 (SIGTRAP)
-        _child.stop()
+        _child.stop()  # so a fresh process runs the next script
         raise JsError(body)
     raise JsError(_explain(body))
 
 
 def evaluate(script: str, state_json: str, timeout_ms: int, max_memory_mb: int) -> str:
     """Run the script here (in the child): its JSON result tagged "V", "U" for
-    undefined, or "E" ("M" past the memory limit) and why it failed."""
-    deadline = time.monotonic() + timeout_ms / 1000
+    undefined, or "E" ("M" past the memory or time limit) and why it failed."""
+    deadline = 0.0
 
     def remaining() -> float:
         left = deadline - time.monotonic()
@@ -188,6 +188,9 @@ def evaluate(script: str, state_json: str, timeout_ms: int, max_memory_mb: int) 
 
     try:
         with _isolate() as mr:
+            # From here: waiting for the isolate (made while the last one is
+            # freed) is not the script's time.
+            deadline = time.monotonic() + timeout_ms / 1000
             mr.set_hard_memory_limit(max_memory_mb * 1024 * 1024)
             try:
                 # One eval for the state and the script (each eval is a round
@@ -208,8 +211,8 @@ def evaluate(script: str, state_json: str, timeout_ms: int, max_memory_mb: int) 
                 raise
             if mr.was_hard_memory_limit_reached():
                 raise JSOOMException
-    except JSTimeoutException:
-        return f"Escript timed out after {timeout_ms} ms"
+    except JSTimeoutException:  # "M" too: it may leave a heap that takes long to free
+        return f"Mscript timed out after {timeout_ms} ms"
     except JSOOMException:  # "M": V8 is not safe to use after this
         return f"Mscript ran out of memory (limit {max_memory_mb} MB)"
     except MiniRacerBaseException as exc:
@@ -219,7 +222,19 @@ def evaluate(script: str, state_json: str, timeout_ms: int, max_memory_mb: int) 
 
 def syntax_errors(scripts: list[str]) -> list[str | None]:
     """For each script, why it doesn't parse as the body run_script gives it
-    (an async function's), or None. Nothing runs: the AsyncFunction
+    (an async function's), or None. In the child process too, so the web
+    process never hosts V8; a script that can't be checked there is let be
+    (it fails when it runs, saying why)."""
+    if not scripts:
+        return []
+    try:
+        return _child.ask(["syntax", scripts], 2 * len(scripts) + _GRACE_SECONDS)
+    except (ChildTimedOut, ChildDied):
+        return [None] * len(scripts)
+
+
+def check_syntax(scripts: list[str]) -> list[str | None]:
+    """syntax_errors, here (in the child). Nothing runs: the AsyncFunction
     constructor only compiles. All in one isolate."""
     found: list[str | None] = []
     with _isolate() as mr:

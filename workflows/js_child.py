@@ -1,20 +1,23 @@
-"""The process that runs JavaScript (see workflows/js.py's run_script).
+"""The process that runs and checks JavaScript (see workflows/js.py).
 
-It reads one request per line on stdin, `[script, state JSON text, timeout
-ms, memory MB]`, and answers one line on stdout: the JSON string that
-js.evaluate returns. It imports nothing of Django. When V8 meets an error it
+It reads one request per line on stdin, `["run", script, state JSON text,
+timeout ms, memory MB]` or `["syntax", [script, …]]`, and answers one line on
+stdout: what js.evaluate or js.check_syntax returns. It imports nothing of
+Django. When V8 meets an error it
 cannot recover from, it ends this process, and the parent starts another.
 """
 
 import json
 import sys
 
-from workflows.js import evaluate
+from workflows.js import check_syntax, evaluate
 
 
 def main() -> None:
     for line in sys.stdin:
-        sys.stdout.write(json.dumps(evaluate(*json.loads(line))) + "\n")
+        kind, *args = json.loads(line)
+        answer = evaluate(*args) if kind == "run" else check_syntax(*args)
+        sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 
 
