@@ -441,14 +441,18 @@ def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
 def _parse_body(body: bytes, headers: httpx.Headers, charset: str | None) -> Any:
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            return json.loads(body)
+        try:  # NaN and Infinity are Python's, not JSON's (nor the database's)
+            return json.loads(body, parse_constant=_not_json)
         except ValueError:
             pass  # said JSON but isn't: hand back the text
     try:
         return body.decode(charset or "utf-8", errors="replace")
     except LookupError:  # an unknown charset name
         return body.decode("utf-8", errors="replace")
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def _connect_failure(exc: httpx.TransportError, url: httpx.URL) -> OutboundError:

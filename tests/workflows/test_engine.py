@@ -214,17 +214,8 @@ def test_a_block_that_crashes_fails_its_step_with_a_message_instead_of_killing_t
     assert "Internal error in BOOM block" in run.error
 
 
-def test_an_http_response_whose_json_holds_nan_fails_its_step_saying_so(
-    ws, grace, http_server, loopback_allowed
-):
-    """PostgreSQL can't store NaN in JSON: the run used to stay IN_PROGRESS."""
-    http_server.route(
-        "GET",
-        "/stats",
-        body=b'{"ok": 1, "ratio": NaN}',
-        headers={"Content-Type": "application/json"},
-    )
-    wf = make_workflow(
+def http_workflow(ws, url):
+    return make_workflow(
         ws,
         [
             action(
@@ -233,15 +224,40 @@ def test_an_http_response_whose_json_holds_nan_fails_its_step_saying_so(
                 ["after"],
                 root=True,
                 httpMethod="GET",
-                url=http_server.url("/stats"),
+                url=url,
             ),
             action("after"),
         ],
     )
+
+
+def test_an_http_response_whose_json_holds_nan_is_kept_as_text(
+    ws, grace, http_server, loopback_allowed, test_blocks
+):
+    """NaN is not JSON (Python reads it; PostgreSQL can't store it): the run used
+    to stay IN_PROGRESS."""
+    body = '{"ok": 1, "ratio": NaN}'
+    http_server.route(
+        "GET",
+        "/stats",
+        body=body.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    wf = http_workflow(ws, http_server.url("/stats"))
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED, run.error
+    assert run.state["actions"]["get-stats"]["outputs"]["body"] == body
+
+
+def test_a_block_output_the_database_cannot_store_fails_its_step_naming_where(
+    ws, grace, http_server, loopback_allowed
+):
+    http_server.route("GET", "/stats", json={"ok": 1, "name": "a\u0000b"})
+    wf = http_workflow(ws, http_server.url("/stats"))
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     assert run.status == S.FAILED
     assert Step.objects.get(run=run, slug="get-stats").error == (
-        "The HTTP_REQUEST block's outputs.body.ratio: nan is not a number JSON can store"
+        "The HTTP_REQUEST block's outputs.body.name: text must not contain NUL characters"
     )
     assert "after" not in steps(run)
 
