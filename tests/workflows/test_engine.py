@@ -288,42 +288,27 @@ def test_a_variable_set_to_all_the_variables_is_a_copy_not_a_loop(ws, grace):
     assert run.state["variables"]["before"] == {"name": "pay", "before": None}
 
 
-def test_a_block_whose_outputs_are_nested_too_deep_fails_its_step(ws, grace):
-    wf = make_workflow(
-        ws,
-        [
-            action(
-                "deep",
-                "JAVASCRIPT",
-                root=True,
-                script="let v = 1; for (let i = 0; i < 500; i++) v = [v]; return {v}",
-            )
-        ],
-    )
+@pytest.mark.parametrize(
+    ("script", "error"),
+    [
+        (
+            "let v = 1; for (let i = 0; i < 500; i++) v = [v]; return {v}",
+            "The JAVASCRIPT block's outputs is nested more than 100 levels deep",
+        ),
+        (
+            "const s = 'x'.repeat(1e6); return {a: Array(9).fill(s)}",
+            "The JAVASCRIPT block's outputs: more than 8,000,000 characters of text",
+        ),
+    ],
+    ids=["too-deep", "too-much-text"],
+)
+def test_a_block_whose_outputs_are_too_big_fails_its_step_saying_how(
+    ws, grace, script, error
+):
+    wf = make_workflow(ws, [action("big", "JAVASCRIPT", root=True, script=script)])
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     assert run.status == S.FAILED
-    assert Step.objects.get(run=run, slug="deep").error == (
-        "The JAVASCRIPT block's outputs is nested more than 100 levels deep"
-    )
-
-
-def test_a_block_whose_outputs_hold_too_much_text_fails_its_step(ws, grace):
-    wf = make_workflow(
-        ws,
-        [
-            action(
-                "big",
-                "JAVASCRIPT",
-                root=True,
-                script="const s = 'x'.repeat(1e6); return {a: Array(9).fill(s)}",
-            )
-        ],
-    )
-    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
-    assert run.status == S.FAILED
-    assert Step.objects.get(run=run, slug="big").error == (
-        "The JAVASCRIPT block's outputs: more than 8,000,000 characters of text"
-    )
+    assert Step.objects.get(run=run, slug="big").error == error
 
 
 def test_a_block_type_cairn_cannot_run_fails_the_run_naming_it(ws, grace, test_blocks):
