@@ -1095,16 +1095,12 @@ class _Checker:
         if not expression.strip():
             self.add(where, "must not be blank")
             return
+        from workflows.cel import CelCompileError, compile_cel
+
         try:
-            import celpy
-        except ImportError:  # pragma: no cover - cel-python is a dependency
-            return
-        try:
-            celpy.Environment().compile(expression)
-        except celpy.CELParseError as exc:
-            column = getattr(exc, "column", None)
-            at = f" at column {column}" if column else ""
-            self.add(where, f"is not a valid CEL expression{at}")
+            compile_cel(expression)
+        except CelCompileError as exc:
+            self.add(where, f"is not a valid CEL expression: {exc}")
 
     def block_set_variables(self, action: dict, schema: dict, where: str) -> None:
         assignments = schema.get("variables")

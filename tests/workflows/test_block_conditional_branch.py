@@ -1,16 +1,16 @@
 """CONDITIONAL_BRANCH block: CEL expressions in order, first true wins, else the fallback."""
 
+import itertools
+import time
+
 import celpy
 import pytest
 
 from tests.workflows.blockctx import make_ctx
+from workflows import cel
 from workflows.blocks import get_block
-from workflows.blocks.conditional_branch import (
-    ConditionalBranch,
-    cel_activation,
-    compile_cel,
-    evaluate_cel,
-)
+from workflows.blocks.conditional_branch import ConditionalBranch
+from workflows.cel import cel_activation, compile_cel, evaluate_cel
 
 STATE = {
     "context": {"entity": None, "initiatedBy": {"email": "ada@example.com"}},
@@ -139,7 +139,7 @@ def test_a_missing_key_fails_naming_the_branch_and_the_key():
     assert outcome.status == "FAILED"
     assert (
         outcome.error
-        == "branch 'path-0': expression 'variables.nope == 1' failed: no such member in mapping: 'nope'"
+        == "branch 'path-0': expression 'variables.nope == 1' failed: no such key: nope"
     )
 
 
@@ -334,3 +334,299 @@ def test_a_deeply_nested_expression_fails_instead_of_crashing():
     outcome = run("(" * 400 + "true" + ")" * 400)
     assert outcome.status == "FAILED"
     assert "nested too deeply" in outcome.error
+
+
+# --- the time limit --------------------------------------------------------------------
+
+EIGHT_NESTED_MAPS = (
+    "[1,2,3].map(a, [1,2,3].map(b, [1,2,3].map(c, [1,2,3].map(d, "
+    "[1,2,3].map(e, [1,2,3].map(f, [1,2,3].map(g, [1,2,3].map(h, "
+    "a+b+c+d+e+f+g+h)))))))).size() > 0"
+)
+ITEMS_STATE = {"variables": {"items": list(range(300))}}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        EIGHT_NESTED_MAPS,
+        "variables.items.exists(a, variables.items.exists(b, "
+        "variables.items.exists(c, a + b + c < 0)))",
+        "variables.items.filter(a, variables.items.all(b, "
+        "variables.items.map(c, a * b * c).size() > 0)).size() > 0",
+    ],
+)
+def test_an_expression_that_runs_past_the_time_limit_is_stopped_and_fails_the_step(
+    monkeypatch, expression
+):
+    monkeypatch.setattr(cel, "TIMEOUT_SECONDS", 0.2)
+    started = time.monotonic()
+    outcome = run(expression, state=ITEMS_STATE)
+    assert time.monotonic() - started < 2
+    assert outcome.status == "FAILED"
+    assert outcome.error == (
+        f"branch 'path-0': expression {expression!r} failed: "
+        "CEL expression ran longer than 0.2 s; stopped"
+    )
+
+
+def test_the_time_limit_is_five_seconds_and_the_message_says_so(monkeypatch):
+    assert cel.TIMEOUT_SECONDS == 5
+    seconds = itertools.count(0.0, 1.0)  # a clock that moves 1 s per reading
+    monkeypatch.setattr(cel, "_clock", lambda: next(seconds))
+    outcome = run("variables.items.exists(i, i < 0)", state=ITEMS_STATE)
+    assert outcome.error == (
+        "branch 'path-0': expression 'variables.items.exists(i, i < 0)' failed: "
+        "CEL expression ran longer than 5 s; stopped"
+    )
+
+
+def test_each_evaluation_gets_the_whole_time_limit(monkeypatch):
+    monkeypatch.setattr(cel, "TIMEOUT_SECONDS", 0.3)
+    program = compile_cel("variables.items.all(i, i >= 0)")
+    for _ in range(3):
+        time.sleep(0.15)  # time between evaluations does not count
+        assert evaluate_cel(program, cel_activation(ITEMS_STATE)) is not None
+
+
+# --- errors read as CEL's, never as Python's --------------------------------------------
+
+ERROR_STATE = {
+    "context": {"entity": None},
+    "actions": {},
+    "variables": {"n": 3, "s": "abc", "items": ["a", "b"], "m": {"a": 1}},
+}
+
+
+def failure(expression: str) -> str:
+    """The step's error, without the "branch …: expression … failed: " prefix."""
+    outcome = run(expression, state=ERROR_STATE)
+    assert outcome.status == "FAILED"
+    prefix = f"branch 'path-0': expression {expression!r} failed: "
+    assert outcome.error.startswith(prefix), outcome.error
+    return outcome.error.removeprefix(prefix)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        # an operand's error is the error of && and ||, not "…<class 'CELEvalError'>…"
+        ("variables.nope && 1 == 1", "no such key: nope"),
+        ("variables.nope || variables.other", "no such key: nope"),
+        ("variables.n && true", "no '&&' for int and bool values"),
+        ('"a" || "b"', "no '||' for string and string values"),
+        (
+            "variables.n ? true : false",
+            "the condition before '?' must be true or false, not an int",
+        ),
+        # no "'IntType' object is not iterable"
+        ("variables.n.exists(x, x > 1)", "cannot iterate over an int"),
+        ("variables.s.all(c, c != 'x')", "cannot iterate over a string"),
+        ("context.entity.map(x, x).size() > 0", "cannot iterate over null"),
+        # no "unhashable type: 'ListType'"
+        (
+            "{variables.items: 1} == {}",
+            "a map key must be an int, uint, bool or string, not a list",
+        ),
+        ('{"a": 1, "a": 2} == {}', "repeated key in a map: a"),
+        # no "IntType(3) with type: '<class …>' does not support field selection"
+        ("variables.n.y == 1", "int does not support field selection"),
+        ("variables.items.first == 'a'", "list does not support field selection"),
+        # no "_lazymap"
+        ("variables.m + variables.m == {}", "no '+' for map and map values"),
+        ("[1, 'a'].min() == 1", "no '<' for string and int values"),
+        ("true + true == 2", "no '+' for bool and bool values"),
+        # a function given the wrong types says what was called with what
+        ("size(variables.n) > 0", "no such overload: size(int)"),
+        ("variables.s.startsWith(1)", "no such overload: string.startsWith(int)"),
+        ("string(variables.items) == ''", "no such overload: string(list)"),
+        ("1 in variables.s", "no 'in' for int and string values"),
+        ("variables.s.matches('[')", "invalid regular expression '[': missing ]: ["),
+        # macros used wrongly
+        ("variables.items.map(x).size() > 0", "wrong number of arguments to map()"),
+        (
+            "variables.items.map(1, 2).size() > 0",
+            "the first argument of map() must be a variable name",
+        ),
+        (
+            "variables.items.filter(i, 1).size() > 0",
+            "the condition in filter() must be true or false, not an int",
+        ),
+        ("has()", "wrong number of arguments to has()"),
+        (".nope == 1", "undeclared reference to 'nope'"),
+        # a missing key is named, with a dot or an index
+        ('variables["nope"] == 1', "no such key: nope"),
+        ("variables.m.b == 1", "no such key: b"),
+        # arithmetic
+        ("variables.n / 0 == 1", "division by zero"),
+        ("variables.n % 0 == 1", "modulus by zero"),
+        ("9223372036854775807 + variables.n > 0", "integer overflow"),
+        ("0u - 1u > 0u", "unsigned integer overflow"),
+        ("--9223372036854775808 > 0", "integer overflow"),
+    ],
+)
+def test_errors_read_as_cel_errors_never_naming_python_classes(expression, message):
+    assert failure(expression) == message
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("int(variables.s) > 0", "cannot convert 'abc' to int"),
+        ('double("1.5x") > 0.0', "cannot convert '1.5x' to double"),
+        (
+            'timestamp("yesterday") > timestamp("2020-01-01T00:00:00Z")',
+            "cannot convert 'yesterday' to timestamp",
+        ),
+        (
+            'duration("5 minutes") > duration("1s")',
+            "cannot convert '5 minutes' to duration",
+        ),
+        ("uint(-1) > 0u", "cannot convert -1 to uint"),
+    ],
+)
+def test_a_value_that_does_not_convert_says_so_not_return_error_for_overflow(
+    expression, message
+):
+    assert failure(expression) == message
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            "variables.n == 99999999999999999999",
+            "syntax error (line 1, column 16): the int literal 99999999999999999999 is out of range",
+        ),
+        (
+            "variables.n > -9223372036854775809",
+            "syntax error (line 1, column 15): the int literal -9223372036854775809 is out of range",
+        ),
+        (
+            "1u <\n  18446744073709551616u",
+            "syntax error (line 2, column 3): the uint literal 18446744073709551616u is out of range",
+        ),
+        (
+            'variables.s == "\\U00110000"',
+            "syntax error (line 1, column 16): invalid escape sequence in a string literal",
+        ),
+    ],
+)
+def test_a_literal_that_cel_refuses_is_a_syntax_error_with_its_position(
+    expression, message
+):
+    outcome = run("true", expression)
+    assert outcome.status == "FAILED"
+    assert outcome.error == (
+        f"branch 'path-1': expression {expression!r} does not compile: {message}"
+    )
+
+
+def test_every_message_is_free_of_python_names():
+    """A sweep over bad expressions: none of the messages looks like Python's."""
+    python = (
+        "Type(",
+        "<class",
+        "NoneType",
+        "CELEvalError",
+        "object",
+        "unhashable",
+        "iterable",
+        "Token(",
+        "Tree(",
+        "return error for overflow",
+        "_lazymap",
+    )
+    expressions = [
+        f"{a} {op} {b}"
+        for a, b in itertools.product(
+            [
+                "1",
+                "1u",
+                "2.5",
+                "true",
+                "null",
+                "'a'",
+                "b'a'",
+                "[1]",
+                "{'a': 1}",
+                "variables.m",
+                "variables.nope",
+                "variables.n.y",
+                "variables.items",
+            ],
+            repeat=2,
+        )
+        for op in ("+", "-", "*", "/", "%", "<", "in", "&&", "||")
+    ] + [
+        f"{f}({a})"
+        for f in (
+            "size",
+            "int",
+            "uint",
+            "double",
+            "string",
+            "bytes",
+            "bool",
+            "timestamp",
+            "duration",
+            "type",
+            "dyn",
+        )
+        for a in ("1", "-1", "2.5", "'x'", "[1]", "{}", "null", "variables.m")
+    ]
+    for expression in expressions:
+        try:
+            evaluate_cel(compile_cel(expression), cel_activation(ERROR_STATE))
+        except ValueError as exc:
+            assert not any(p in str(exc) for p in python), (expression, str(exc))
+
+
+# --- indexes as in cel-go ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("[1, 2][-1] == 2", "index out of range: -1"),
+        ("variables.items[-2] == 'a'", "index out of range: -2"),
+        ("variables.items[2] == 'a'", "index out of range: 2"),
+        ("variables.items[true] == 'b'", "no '[]' for list and bool values"),
+        ('"abc"[0] == "a"', "no '[]' for string and int values"),
+        ("variables.s[1] == 'b'", "no '[]' for string and int values"),
+    ],
+)
+def test_negative_indexes_and_indexing_into_strings_fail_as_in_cel_go(
+    expression, message
+):
+    assert failure(expression) == message
+
+
+def test_lists_take_int_or_uint_indexes_and_maps_find_keys_equal_in_value():
+    for expression in [
+        "variables.items[0] == 'a' && variables.items[1u] == 'b'",
+        '{1: "one"}[1.0] == "one" && {1: "one"}[1u] == "one"',  # 1 == 1.0 == 1u
+        '{true: "yes"}[true] == "yes" && !(1 in {true: "yes"})',  # true is not 1
+    ]:
+        assert run(expression, state=ERROR_STATE).branch == "step-0", expression
+
+
+# --- macros as CEL defines them ----------------------------------------------------------
+
+
+def test_macros_follow_the_cel_spec_with_maps_three_argument_form():
+    for expression in [
+        "[1, 2, 3].map(x, x > 1, x * 10) == [20, 30]",  # filter, then map
+        'variables.m.map(k, k) == ["a"] && variables.m.all(k, k == "a")',
+        # the deciding value wins over an error, as with || and &&
+        "[0, 1].exists(x, 1 / x == 1) && ![0, 1].all(x, 1 / x == 2)",
+        "[1, 2, 3].exists_one(x, x == 2) && [1, 2].filter(x, x > 1) == [2]",
+    ]:
+        assert run(expression, state=ERROR_STATE).branch == "step-0", expression
+
+
+def test_a_non_boolean_type_result_is_described_as_a_cel_type():
+    outcome = run("type(1)")
+    assert outcome.error == (
+        "branch 'path-0': expression 'type(1)' must be true or false, got the type int"
+    )

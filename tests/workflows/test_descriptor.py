@@ -863,6 +863,14 @@ ERROR_CASES = {
         ),
         "actions['route'].schema.branches['prod'].expression: is not a valid CEL expression",
     ),
+    "a branch expression with an int literal out of range": (
+        lambda d: action(d, "route")["schema"]["branches"][0].update(
+            expression="variables.n > 99999999999999999999"
+        ),
+        "actions['route'].schema.branches['prod'].expression: is not a valid CEL"
+        " expression: syntax error (line 1, column 15): the int literal"
+        " 99999999999999999999 is out of range",
+    ),
     "an unreachable action": (
         lambda d: (
             action(d, "route").update(outgoingActions=["approve"])
