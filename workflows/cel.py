@@ -19,8 +19,9 @@ expression ran longer than 5 s; stopped"): nested macros over lists of the run
 state can run for minutes. celpy walks the parse tree in Python, so the
 evaluator reads the clock at every node it visits, about 3% (10 µs) of a
 typical 0.3 ms evaluation; a child process would add a round trip and a JSON
-copy of the run state (0.17 ms and more), sys.settrace doubled the time. The
-limit is on time only: memory is not bounded.
+copy of the run state (0.17 ms and more), sys.settrace doubled the time.
+Memory is bounded through size: `+`, join() and replace() refuse to make a
+string or list longer than MAX_SIZE, the only ways to grow one fast.
 
 Errors read as CEL's (cel-go's where it has one), never naming Python classes:
 "no such key: env", "index out of range: -1" (no negative indexes),
@@ -53,6 +54,17 @@ from workflows.paths import show
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0  # one expression's evaluation; the step fails past it
+# The longest string or list `+`, join() and replace() make: doubling a string
+# 30 times asks for gigabytes well within the time limit.
+MAX_SIZE = 1_000_000
+
+
+def _too_big(size: int) -> CELEvalError | None:
+    if size > MAX_SIZE:
+        return CELEvalError(
+            f"the result would be longer than {MAX_SIZE:,} characters or items"
+        )
+    return None
 
 _clock = time.monotonic
 
@@ -608,17 +620,27 @@ def _arithmetic(name: str):
     def compute(a, b):
         if isinstance(a, celtypes.BoolType) or isinstance(b, celtypes.BoolType):
             raise TypeError  # Python's True + True is 2
+        if isinstance(a, str | bytes | list) and type(a) is type(b):
+            if error := _too_big(len(a) + len(b)):
+                return error
         x, y = _number(a), _number(b)
         if x is not None and y is not None and float in (type(x), type(y)):
             a, b = celtypes.DoubleType(x), celtypes.DoubleType(y)
         result = base(a, b)
-        # celpy's double arithmetic returns a Python float, and list + list a
-        # Python list: keep them CEL values
-        if type(result) is float:
-            return celtypes.DoubleType(result)
-        return celtypes.ListType(result) if type(result) is list else result
+        # celpy's double arithmetic returns a Python float, string + string a
+        # Python str and list + list a Python list: keep them CEL values
+        kind = _CEL_TYPE_OF.get(type(result))
+        return kind(result) if kind else result
 
     return compute
+
+
+_CEL_TYPE_OF = {
+    float: celtypes.DoubleType,
+    str: celtypes.StringType,
+    bytes: celtypes.BytesType,
+    list: celtypes.ListType,
+}
 
 
 def _index(container, key):
@@ -755,6 +777,9 @@ def _upper_ascii(text):
 
 @_strings_ext("replace", _S, _S, _S, _I)
 def _replace(text, old, new, count=-1):
+    times = text.count(old) if count < 0 else min(int(count), text.count(old))
+    if _too_big(len(text) + times * (len(new) - len(old))):
+        raise ValueError(f"the result would be longer than {MAX_SIZE:,} characters")
     return text.replace(old, new, int(count))
 
 
@@ -791,7 +816,8 @@ def _join(items, separator=_NO_SEPARATOR):
         return celpy.CELEvalError("no such overload: join with these arguments")
     if not all(isinstance(i, _S) for i in items):
         return celpy.CELEvalError("join: the list holds values that are not strings")
-    return _S(separator.join(items))
+    size = sum(map(len, items)) + len(separator) * max(len(items) - 1, 0)
+    return _too_big(size) or _S(separator.join(items))
 
 
 _FUNCTIONS = {

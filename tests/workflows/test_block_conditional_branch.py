@@ -630,3 +630,37 @@ def test_a_non_boolean_type_result_is_described_as_a_cel_type():
     assert outcome.error == (
         "branch 'path-0': expression 'type(1)' must be true or false, got the type int"
     )
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            "[variables.s]" + ".map(a, a + a)" * 12 + "[0] != ''",
+            "the result would be longer than 1,000,000 characters or items",
+        ),
+        (
+            "variables.s.replace('x', variables.s + variables.s) != ''",
+            "replace: the result would be longer than 1,000,000 characters",
+        ),
+        (
+            "variables.s.split('').map(c, variables.s).join(variables.s) != ''",
+            "the result would be longer than 1,000,000 characters or items",
+        ),
+    ],
+)
+def test_a_string_or_list_past_a_million_fails_instead_of_filling_memory(
+    expression, message
+):
+    """Doubling a string 30 times asked for gigabytes well within the time limit."""
+    state = {"variables": {"s": "x" * 1000}}
+    with pytest.raises(ValueError) as caught:
+        evaluate_cel(compile_cel(expression), cel_activation(state))
+    assert str(caught.value) == message
+
+
+def test_strings_made_with_plus_take_string_methods():
+    """`+` gave a Python str, which the strings extension refused ("no such overload")."""
+    state = {"variables": {"name": "Pay"}}
+    expression = "(variables.name + '-API').lowerAscii() == 'pay-api'"
+    assert evaluate_cel(compile_cel(expression), cel_activation(state))
