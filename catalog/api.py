@@ -92,7 +92,37 @@ def entity_out(entity: Entity) -> dict:
             "teams": [{"tag": t.tag, "name": t.name} for t in entity.owner_teams.all()],
             "individuals": [{"email": u.email} for u in entity.owner_users.all()],
         },
+        "git": _git(entity.descriptor or {}),
     }
+
+
+# x-cortex-git's providers: Cortex's name for each, and its repository page
+_GIT_PROVIDERS = {
+    "github": ("GITHUB", "https://github.com/{}"),
+    "gitlab": ("GITLAB", "https://gitlab.com/{}"),
+    "bitbucket": ("BITBUCKET", "https://bitbucket.org/{}"),
+    "azure": ("AZURE_DEVOPS", None),
+}
+
+
+def _git(descriptor: dict) -> dict | None:
+    """The repository of `x-cortex-git`, as Cortex's entity details give it
+    (`git.repository` is what its deploy solutions read), or None."""
+    git = descriptor.get("x-cortex-git")
+    if not isinstance(git, dict):
+        return None
+    for name, (provider, url) in _GIT_PROVIDERS.items():
+        found = git.get(name)
+        if isinstance(found, dict) and isinstance(found.get("repository"), str):
+            repository = found["repository"]
+            return {
+                "provider": provider,
+                "repository": repository,
+                "repositoryUrl": url.format(repository) if url else None,
+                "alias": found.get("alias"),
+                "basepath": found.get("basepath"),
+            }
+    return None
 
 
 def _entities(workspace):
@@ -173,13 +203,21 @@ def entity_descriptor(request, tag: str, yaml: bool = False):
     return document
 
 
+# Cortex's descriptors write custom data under x-cortex-custom-metadata (its
+# docs, and its own solutions such as jenkins-deploy); x-cortex-custom-data is
+# read too, and wins for a key in both.
+CUSTOM_DATA_KEYS = ("x-cortex-custom-metadata", "x-cortex-custom-data")
+
+
 def _custom_data(entity: Entity) -> list[dict]:
-    """The entity's `x-cortex-custom-data`, in Cortex's shape, by key (PostgreSQL
+    """The entity's custom data, in Cortex's shape, by key (PostgreSQL
     doesn't keep a JSON object's order). Cairn keeps custom data in the
     descriptor, so each value's source is YAML and it has no id."""
-    data = (entity.descriptor or {}).get("x-cortex-custom-data")
-    if not isinstance(data, dict):
-        return []
+    data = {}
+    for name in CUSTOM_DATA_KEYS:
+        found = (entity.descriptor or {}).get(name)
+        if isinstance(found, dict):
+            data.update(found)
     updated = entity.updated_at.isoformat()
     return [
         {
@@ -201,7 +239,7 @@ class Page(Schema):
 
 @router.get("/{tag}/custom-data", summary="List custom data for entity")
 def entity_custom_data(request, tag: str, paging: Query[Page]):
-    """The entity's `x-cortex-custom-data` keys, a page at a time. As in Cortex,
+    """The entity's custom data keys, a page at a time. As in Cortex,
     a bare list: a page past the end is empty (the CLI reads pages until then)."""
     items = _custom_data(_find(request.auth.workspace, tag))
     start = paging.page * paging.pageSize

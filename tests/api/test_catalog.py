@@ -136,6 +136,7 @@ def test_custom_data_comes_from_the_descriptor_in_cortexs_shape(admin_api, ws):
     listed = admin_api.get("/catalog/payments-api/custom-data").json()
     assert [(item["key"], item["value"]) for item in listed] == [
         ("jenkins", {"job": "deploy-payments"}),
+        ("oncall", {"team": "payments"}),  # from x-cortex-custom-metadata
         ("tier", 1),
     ]
     one = admin_api.get(f"/catalog/{entity.pk}/custom-data/jenkins").json()
@@ -336,3 +337,55 @@ def test_yaml_nested_too_deep_is_a_400_not_a_crash(admin_api, ws):
         assert r.status_code == 400, r.content
         assert "nested too deeply" in r.json()["message"]
     assert not Entity.objects.exists()
+
+
+def test_custom_data_written_as_cortex_custom_metadata_is_served_too(admin_api, ws):
+    """Cortex's docs and its jenkins-deploy solution write x-cortex-custom-metadata."""
+    text = PAYMENTS.replace(
+        "x-cortex-custom-metadata: {tier: 1, oncall: {team: payments}}",
+        "x-cortex-custom-metadata: {jenkins: {job: deploy}, tier: 1}\n"
+        "  x-cortex-custom-data: {tier: 2}",
+    )
+    assert admin_api.post("/open-api", text, content_type=OPENAPI).status_code == 200
+    listed = admin_api.get("/catalog/payments-api/custom-data").json()
+    assert [(item["key"], item["value"]) for item in listed] == [
+        ("jenkins", {"job": "deploy"}),
+        ("tier", 2),
+    ]
+    one = admin_api.get("/catalog/payments-api/custom-data/jenkins").json()
+    assert one["value"] == {"job": "deploy"}
+
+
+@pytest.mark.parametrize(
+    ("git", "expected"),
+    [
+        (
+            "{github: {repository: acme/payments, basepath: api}}",
+            {
+                "provider": "GITHUB",
+                "repository": "acme/payments",
+                "repositoryUrl": "https://github.com/acme/payments",
+                "alias": None,
+                "basepath": "api",
+            },
+        ),
+        (
+            "{gitlab: {repository: acme/payments, alias: self-hosted}}",
+            {
+                "provider": "GITLAB",
+                "repository": "acme/payments",
+                "repositoryUrl": "https://gitlab.com/acme/payments",
+                "alias": "self-hosted",
+                "basepath": None,
+            },
+        ),
+        (None, None),
+    ],
+)
+def test_entity_details_give_the_git_repository_as_cortex_does(
+    admin_api, ws, git, expected
+):
+    """Cortex's deploy-from-entity solutions read .git.repository."""
+    text = PAYMENTS + (f"  x-cortex-git: {git}\n" if git else "")
+    assert admin_api.post("/open-api", text, content_type=OPENAPI).status_code == 200
+    assert admin_api.get("/catalog/payments-api").json()["git"] == expected

@@ -55,6 +55,7 @@ def test_the_catalog_lists_entities_in_cortex_shape(catalog, ws):
             "teams": [{"tag": "platform", "name": "Platform"}],
             "individuals": [{"email": "ada@example.com"}],
         },
+        "git": None,
     }
 
 
