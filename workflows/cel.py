@@ -620,9 +620,9 @@ def _arithmetic(name: str):
     def compute(a, b):
         if isinstance(a, celtypes.BoolType) or isinstance(b, celtypes.BoolType):
             raise TypeError  # Python's True + True is 2
-        if isinstance(a, str | bytes | list) and type(a) is type(b):
-            if error := _too_big(len(a) + len(b)):
-                return error
+        same = isinstance(a, str | bytes | list) and type(a) is type(b)
+        if same and (error := _too_big(len(a) + len(b))):
+            return error
         x, y = _number(a), _number(b)
         if x is not None and y is not None and float in (type(x), type(y)):
             a, b = celtypes.DoubleType(x), celtypes.DoubleType(y)
