@@ -66,6 +66,7 @@ def _too_big(size: int) -> CELEvalError | None:
         )
     return None
 
+
 _clock = time.monotonic
 
 
