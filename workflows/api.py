@@ -683,7 +683,6 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
                 notification_recipients=recipients,
                 api_key=principal.api_key,
                 initiator=user,
-                require_initiator=user is None,
             )
             # A new run has no steps yet: its first block runs after the commit.
             response = json_response(request, run_out(run, steps=[]), 201)

@@ -1,7 +1,8 @@
 """The `cortex.*` actions of ADVANCED_HTTP_REQUEST blocks, acting on Cairn's own catalog.
 
 Cortex runs these against its own API with the permissions of the run's
-initiating user, so do they here: each action names the permission it needs,
+initiating user, so do they here (or, for a run a workspace key started
+without runAs, with the key's): each action names the permission it needs,
 and `run_action` first checks the workspace's IP allowlist against the workers'
 address (`WORKER_EGRESS_IP`), as the API would for a request coming from them,
 then the initiator and their permission, then the inputs.
@@ -32,7 +33,7 @@ from catalog.models import Entity, MetricDataPoint
 from catalog.services import entities_upsert
 from portal import yamlload
 from portal.ids import parse_id
-from portal.models import Membership, User, Workspace
+from portal.models import ApiKey, Membership, User, Workspace
 from portal.permissions import Permission
 
 
@@ -53,9 +54,16 @@ DEFAULT_OPENAPI = "3.0.1"
 
 
 def run_action(
-    identifier: str, inputs: dict, *, workspace: Workspace, initiator: User | None
+    identifier: str,
+    inputs: dict,
+    *,
+    workspace: Workspace,
+    initiator: User | None,
+    api_key_id: int | None = None,
 ) -> dict:
-    """Run a `cortex.*` action as `initiator`; return its outputs or raise ActionError."""
+    """Run a `cortex.*` action as `initiator` or, for a run a workspace key
+    started without runAs, with that key's rights; return its outputs or raise
+    ActionError."""
     from portal.api import ip_allowed
 
     action = ACTIONS.get(identifier)
@@ -63,16 +71,29 @@ def run_action(
         raise ActionError(f"Cairn cannot execute action {identifier!r} yet")
     if not ip_allowed(workspace, settings.WORKER_EGRESS_IP):
         raise ActionError(FORBIDDEN_IP)
-    if initiator is None:
-        raise ActionError(
-            f"{identifier} acts as the user who started the run, and this run has "
-            "no initiating user"
+    if initiator is not None:
+        membership = Membership.objects.filter(
+            workspace=workspace, user=initiator
+        ).first()
+        granted = membership.permission_set() if membership else frozenset()
+        who = initiator.email
+    else:
+        key = (
+            ApiKey.objects.active()
+            .filter(workspace=workspace, pk=api_key_id, user__isnull=True)
+            .prefetch_related("roles")
+            .first()
         )
-    membership = Membership.objects.filter(workspace=workspace, user=initiator).first()
-    granted = membership.permission_set() if membership else frozenset()
+        if key is None:
+            raise ActionError(
+                f"{identifier} acts as the user who started the run, and this run has "
+                "no initiating user"
+            )
+        granted = frozenset(p for role in key.roles.all() for p in role.permissions)
+        who = f"The API key {key.name!r} that started the run"
     if action.permission not in granted:
         raise ActionError(
-            f"{initiator.email} lacks the {action.permission.label!r} permission "
+            f"{who} lacks the {action.permission.label!r} permission "
             f"({action.permission.value}) that {identifier} needs"
         )
     return action.run(workspace, initiator, inputs)

@@ -210,13 +210,12 @@ def start(
     notification_recipients: list[str] | None = None,
     api_key=None,
     version: WorkflowVersion | None = None,
-    require_initiator: bool = False,
 ) -> Run:
     """Create a run of the workflow's current version and queue it.
 
     Without an initiator, the run waits (PAUSED) for someone to pick the
-    initiating user when the workflow needs one, or when `require_initiator`
-    says so (the API, for a workspace key sent without runAs).
+    initiating user when the workflow needs a person (its forms are only the
+    runner's, or it scaffolds); otherwise it runs with its API key's rights.
 
     Raises EngineError for a bad initialContext (a declared variable of the
     wrong type), a scope mismatch or a workflow without blocks;
@@ -249,9 +248,7 @@ def start(
             role_names, secret_tags = (json.loads(v) for v in cursor.fetchone())
         uid = uuid.uuid4()
         entity = entity if scope == "ENTITY" else None
-        paused = initiator is None and (
-            require_initiator or _needs_initiator(descriptor)
-        )
+        paused = initiator is None and _needs_initiator(descriptor)
         # One INSERT with the whole starting state:
         run = Run(
             workspace=workflow.workspace,

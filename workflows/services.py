@@ -97,13 +97,12 @@ def run_start(
     notification_recipients: list[str] | None = None,
     api_key=None,
     initiator: User | None = None,
-    require_initiator: bool = False,
 ) -> Run:
     """Check that `user` may run the workflow (on that entity), then start it.
 
     `initiator` defaults to `user`; the API passes runAs here. A run without an
-    initiator waits for someone to pick one when `require_initiator` is set (a
-    workspace API key without runAs) or the workflow needs one. Raises
+    initiator (a workspace API key without runAs) acts with the key's rights,
+    or waits for someone to pick one when the workflow needs a person. Raises
     engine.NotAllowed or engine.EngineError with a message for the person.
     """
     from . import engine
@@ -143,5 +142,4 @@ def run_start(
         initial_context=initial_context,
         notification_recipients=notification_recipients,
         api_key=api_key,
-        require_initiator=require_initiator,
     )

@@ -284,15 +284,24 @@ def test_an_entity_outside_the_workflows_filter_is_a_403(ada_api, ws):
 # runAs
 
 
-def test_a_workspace_key_without_run_as_starts_a_run_that_waits_for_an_initiator(
-    admin_api, ws, ada
-):
+def test_a_workspace_key_without_run_as_starts_a_run_with_no_initiator(admin_api, ws):
+    """As Cortex's own CLI tests do (`cortex workflows run -t TAG --wait`)."""
     save(ws, HELLO)
     r = start(admin_api)
     assert r.status_code == 201
     body = r.json()
-    assert body["status"] == "PAUSED"
+    assert body["status"] == "IN_PROGRESS"
     assert body["initiatedBy"] is None and body["runAs"] is None
+    assert Run.objects.get().status == S.IN_PROGRESS
+
+
+def test_a_workspace_key_without_run_as_waits_for_an_initiator_when_the_workflow_needs_a_person(
+    admin_api, ws, ada
+):
+    save(ws, HELLO, restrictActionCompletionToRunnerUser=True)
+    body = start(admin_api).json()
+    assert body["status"] == "PAUSED"
+    assert body["initiatedBy"] is None
     run = Run.objects.get()
     engine.set_initiator(run, user=ada, by=ada, perms=frozenset(BUILTIN_ROLES["Admin"]))
     run.refresh_from_db()
@@ -390,7 +399,7 @@ def test_notification_recipients_are_told_when_the_run_ends(
 def test_notification_recipients_are_told_when_the_run_needs_an_initiator(
     admin_api, ws, grace, django_capture_on_commit_callbacks
 ):
-    save(ws, HELLO)
+    save(ws, HELLO, restrictActionCompletionToRunnerUser=True)
     with django_capture_on_commit_callbacks(execute=True):
         start(admin_api, body={"notificationRecipients": ["grace@example.com"]})
     assert Notification.objects.filter(user=grace, kind="NEEDS_INITIATOR").exists()

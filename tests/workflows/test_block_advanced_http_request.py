@@ -10,9 +10,10 @@ import pytest
 
 from catalog.models import Entity, MetricDataPoint
 from portal.models import IpAllowlistEntry
-from tests.factories import EntityFactory, GroupFactory, TeamFactory
+from tests.factories import EntityFactory, GroupFactory, TeamFactory, api_key
 from tests.workflows.blockctx import make_ctx
 from workflows.blocks.advanced_http_request import AdvancedHttpRequest
+from workflows.models import Run
 
 ENVIRONMENT_BODY = """\
 openapi: "3.0.0"
@@ -245,6 +246,50 @@ def test_a_run_without_an_initiator_fails(ws):
         "cortex.createOrUpdateEntity acts as the user who started the run, and this run "
         "has no initiating user"
     )
+
+
+def run_by_key(identifier: str, inputs: dict, ws, key):
+    schema = {"type": "ADVANCED_HTTP_REQUEST", "actionIdentifier": identifier}
+    run = Run(workspace=ws, api_key=key)
+    ctx = make_ctx({**schema, "inputs": inputs}, STATE, workspace=ws, run=run)
+    return AdvancedHttpRequest().execute(ctx)
+
+
+def test_a_run_a_workspace_key_started_without_run_as_acts_with_the_keys_roles(ws):
+    """`cortex workflows run -t TAG` with a workspace key and no --run-as."""
+    manager_key, _ = api_key(ws, "Manager", name="ci")
+    outcome = run_by_key(
+        "cortex.createOrUpdateEntity", {"body": descriptor("payments")}, ws, manager_key
+    )
+    assert outcome.status == "COMPLETED", outcome.error
+    assert Entity.objects.filter(workspace=ws, tag="payments").exists()
+
+    viewer_key, _ = api_key(ws, "Viewer", name="reader")
+    outcome = run_by_key(
+        "cortex.createOrUpdateEntity",
+        {"body": descriptor("ledger")},
+        viewer_key.workspace,
+        viewer_key,
+    )
+    assert outcome.status == "FAILED"
+    assert outcome.error == (
+        "The API key 'reader' that started the run lacks the 'Edit entities' permission"
+        " (EDIT_ENTITIES) that cortex.createOrUpdateEntity needs"
+    )
+    assert not Entity.objects.filter(tag="ledger").exists()
+
+
+def test_a_revoked_key_gives_a_run_without_an_initiator_no_rights(ws):
+    from django.utils import timezone
+
+    key, _ = api_key(ws, "Admin", name="ci")
+    key.revoked_at = timezone.now()
+    key.save()
+    outcome = run_by_key(
+        "cortex.createOrUpdateEntity", {"body": descriptor("payments")}, ws, key
+    )
+    assert outcome.status == "FAILED"
+    assert "has no initiating user" in outcome.error
 
 
 def test_a_workspace_allowlist_without_the_workers_address_forbids_the_action(ws, ada):

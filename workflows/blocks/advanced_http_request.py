@@ -39,7 +39,11 @@ class AdvancedHttpRequest(Block):
             return self._integration(ctx, identifier, inputs, gitlab_actions)
         try:
             outputs = cortex_actions.run_action(
-                identifier, inputs, workspace=ctx.workspace, initiator=ctx.initiator
+                identifier,
+                inputs,
+                workspace=ctx.workspace,
+                initiator=ctx.initiator,
+                api_key_id=ctx.run.api_key_id,
             )
         except cortex_actions.ActionError as exc:
             return Outcome.failed(str(exc), inputs=inputs)
