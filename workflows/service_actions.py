@@ -43,14 +43,17 @@ def kind(value: Any) -> str:
 
 
 def outputs(body: Any) -> dict:
-    """A service's answer as step outputs: an object as it is, a list as `items`."""
+    """A service's answer as step outputs: as it is under `response`, where
+    Cortex's own descriptors read it (`.outputs.response[].name`,
+    `.outputs.response.content`), and also spread out: an object's keys at the
+    top, a list as `items`."""
     if body is None or body == "":
-        return {}
+        return {"response": None}
     if isinstance(body, dict):
-        return body
+        return {**body, "response": body}
     if isinstance(body, list):
-        return {"items": body}
-    return {"body": body}
+        return {"items": body, "response": body}
+    return {"body": body, "response": body}
 
 
 # Inputs ----------------------------------------------------------------------------
