@@ -1605,7 +1605,11 @@ def sweep() -> dict[str, int]:
         message = f"Timed out: no answer by {step.deadline_at:%Y-%m-%d %H:%M:%S} UTC"
         with transaction.atomic():
             if Step.objects.filter(pk=step.pk, status=StepS.WAITING).update(
-                status=StepS.FAILED, error=message, finished_at=now
+                status=StepS.FAILED,
+                error=message,
+                finished_at=now,
+                waiting_for="",  # as any failed step: it waits no more
+                early_callback=None,
             ):
                 _fail(run, None, step, message)
                 counts["timed_out"] += 1

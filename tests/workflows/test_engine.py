@@ -1035,6 +1035,8 @@ def test_the_sweep_times_out_an_approval_past_its_deadline(
     assert counts["timed_out"] == 1
     assert run.status == S.FAILED
     assert "Timed out" in run.error
+    step = Step.objects.get(run=run)
+    assert (step.status, step.waiting_for) == (Step.Status.FAILED, "")  # waits no more
 
 
 def test_the_sweep_purges_finished_runs_past_retention(
