@@ -13,8 +13,20 @@ def test_markdown_renders_and_strips_scripts():
     assert "<script>" not in html
 
 
-def test_markdown_drops_javascript_links():
-    assert "javascript:" not in markdown("[x](javascript:alert(1))")
+def test_markdown_makes_no_javascript_links():
+    for text in ("[x](javascript:alert(1))", '<a href="javascript:alert(1)">x</a>'):
+        html = markdown(text)
+        assert "<a" not in html or 'href="javascript:' not in html
+        assert "href=" not in html
+
+
+def test_markdown_is_commonmark_a_list_right_after_a_line_of_text_is_a_list():
+    """Python-Markdown wanted a blank line first: Cortex's templates rendered as one paragraph."""
+    html = markdown("Next steps:\n- Open the repo\n- Add content\n  - nested")
+    assert html == (
+        "<p>Next steps:</p>\n<ul>\n<li>Open the repo</li>\n<li>Add content\n"
+        "<ul>\n<li>nested</li>\n</ul>\n</li>\n</ul>"
+    )
 
 
 def test_status_badges_have_a_class_for_every_run_status():

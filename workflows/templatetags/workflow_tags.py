@@ -5,13 +5,13 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import heroicons
-import markdown as markdown_lib
 import nh3
 from django import template
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from markdown_it import MarkdownIt
 
 from workflows.secrets import MASK
 
@@ -58,8 +58,14 @@ def _stand_in(match: re.Match) -> str:
     return "*" * (extra // 2) + _MASK_STAND_IN + "*" * (extra - extra // 2)
 
 
-def _render(text: str, **kwargs) -> str:
-    return markdown_lib.markdown(_ASTERISKS.sub(_stand_in, text or ""), **kwargs)
+# CommonMark, as Cortex renders response templates: a list right after a line
+# of text is a list (Python-Markdown wanted a blank line first), nested lists
+# indent by two spaces. Plus GitHub's tables and strikethrough.
+_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def _render(text: str) -> str:
+    return _MARKDOWN.render(_ASTERISKS.sub(_stand_in, text or "")).strip()
 
 
 def _cortex_links(tag: str, attribute: str, value: str) -> str:
@@ -83,7 +89,7 @@ def _cortex_links(tag: str, attribute: str, value: str) -> str:
 def markdown(text: str) -> str:
     """Render Markdown (response templates) to HTML, sanitised by nh3."""
     html = nh3.clean(
-        _render(text, extensions=["fenced_code", "tables"]),
+        _render(text),
         attribute_filter=_cortex_links,
     )
     return mark_safe(html.replace(_MASK_STAND_IN, MASK))  # noqa: S308 - nh3 removed anything unsafe
