@@ -69,7 +69,8 @@ def test_a_new_file_is_created_with_its_rendered_text_encoded(github, ws):
         "committer": committer,
     }
     assert put.headers["authorization"] == f"Bearer {TOKEN}"
-    assert outcome.outputs == {"content": {"sha": "b1"}, "commit": {"sha": "c1"}}
+    answer = {"content": {"sha": "b1"}, "commit": {"sha": "c1"}}
+    assert outcome.outputs == {**answer, "response": answer}
     assert outcome.inputs["repositoryName"] == "acme/payments"
     assert outcome.inputs["commitMessage"] == "Add the runbook of payments"
     assert TOKEN not in str(outcome.inputs) + str(outcome.outputs)
