@@ -82,11 +82,19 @@ class DatalistInput(forms.TextInput):
 
 class ChecklistWithOther(forms.Widget):
     """A multiselect that allows other values: a checkbox per option, and a
-    text input (`<name>.other`) for the others, separated by commas."""
+    text input (`<name>.other`) for the others, separated by commas.
 
-    def __init__(self, choices: list[tuple[str, str]], attrs=None):
+    Like Django's CheckboxSelectMultiple it is a group (`use_fieldset`): the
+    field's label is the fieldset's legend, and its checkboxes and text input
+    are grouped under it. `label` names the field in the text input's label.
+    """
+
+    use_fieldset = True
+
+    def __init__(self, choices: list[tuple[str, str]], attrs=None, label: str = ""):
         super().__init__(attrs)
         self.choices = choices
+        self.label = label
 
     def value_from_datadict(self, data, files, name) -> list[str]:
         chosen = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
@@ -98,31 +106,52 @@ class ChecklistWithOther(forms.Widget):
     def value_omitted_from_data(self, data, files, name) -> bool:
         return False  # nothing ticked is a value too
 
+    def id_for_label(self, id_):
+        return ""  # a legend names the group: no <label for> points at it
+
     def render(self, name, value, attrs=None, renderer=None):
-        base = self.build_attrs(self.attrs, attrs).get("id") or f"id_{name}"
+        attrs = self.build_attrs(self.attrs, attrs)
+        base = attrs.get("id") or f"id_{name}"
+        # BoundField sets aria-invalid on a field with errors; the message's
+        # element is `<id>_error` (see RunInputForm._add):
+        invalid = attrs.get("aria-invalid") == "true"
+        state = (
+            format_html(' aria-invalid="true" aria-describedby="{}_error"', base)
+            if invalid
+            else ""
+        )
+        invalid_class = " is-invalid" if invalid else ""
         value = value if isinstance(value, list) else [value] if value else []
         chosen = {str(v) for v in value}
         options = {option for option, _ in self.choices}
         boxes = format_html_join(
             "",
-            '<div class="form-check"><input class="form-check-input" type="checkbox"'
-            ' name="{}" value="{}" id="{}_{}"{}><label class="form-check-label"'
+            '<div class="form-check"><input class="form-check-input{}" type="checkbox"'
+            ' name="{}" value="{}" id="{}_{}"{}{}><label class="form-check-label"'
             ' for="{}_{}">{}</label></div>',
             (
-                (name, option, base, i, " checked" if option in chosen else "")
-                + (base, i, label)
+                (invalid_class, name, option, base, i)
+                + (" checked" if option in chosen else "", state, base, i, label)
                 for i, (option, label) in enumerate(self.choices)
             ),
         )
+        # The root's is-invalid class shows the .invalid-feedback after it:
         return format_html(
-            '<div id="{}">{}<input type="text" class="form-control mt-1" name="{}.other"'
-            ' id="{}_other" value="{}" placeholder="Other values, separated by commas"'
-            ' aria-label="Other values"></div>',
+            '<div id="{}" class="checklist-with-other{}">{}'
+            '<label class="form-label small text-body-secondary mt-1 mb-1"'
+            ' for="{}_other">Other {}, separated by commas</label>'
+            '<input type="text" class="form-control{}" name="{}.other"'
+            ' id="{}_other" value="{}"{}></div>',
             base,
+            invalid_class,
             boxes,
+            base,
+            self.label or "values",
+            invalid_class,
             name,
             base,
             ", ".join(str(v) for v in value if str(v) not in options),
+            state,
         )
 
 
@@ -161,11 +190,13 @@ def _date_initial(definition: dict, value: Any) -> str:
 
 
 def build_field(
-    definition: dict, *, workspace, runner=None, bound: bool = False
+    definition: dict, *, workspace, runner=None, typed: bool = False
 ) -> forms.Field:
     """The Django field that renders one (non-nested) input definition.
 
     Fields never validate (the engine does): they only render and collect.
+    `typed` says something was posted for it: a secret field then asks for its
+    value again, as it is never sent back.
     """
     kind = definition.get("type")
     multiple = bool(definition.get("allowMultiple"))
@@ -186,7 +217,7 @@ def build_field(
         attrs = {"autocomplete": "new-password", **text_attrs}
         if _locked(definition):
             attrs["placeholder"] = "Set by the workflow"
-        elif bound:  # a re-render (an error elsewhere, Add, Remove)
+        elif typed:  # sent, and not sent back (after Add, Remove, an error)
             attrs["placeholder"] = "Type it again: a secret is never sent back"
         # Never rendered back into the page, even when valid: the page could be
         # cached or read from its source.
@@ -211,7 +242,9 @@ def build_field(
             field = forms.ChoiceField(choices=blank + choices)
     elif kind == "MULTISELECT_FIELD":
         if definition.get("allowAdditionalOptions"):
-            field = forms.Field(widget=ChecklistWithOther(_choices(definition)))
+            field = forms.Field(
+                widget=ChecklistWithOther(_choices(definition), label=common["label"])
+            )
         else:
             field = forms.MultipleChoiceField(
                 choices=_choices(definition), widget=forms.CheckboxSelectMultiple
@@ -342,7 +375,7 @@ class RunInputForm(forms.Form):
                     definition,
                     workspace=workspace,
                     runner=runner,
-                    bound=data is not None,
+                    typed=data is not None and bool(data.get(self.add_prefix(key))),
                 )
         self.helper = FormHelper()
         self.helper.form_tag = False

@@ -1,8 +1,11 @@
 """The run page's USER_INPUT form: fields per input type, nested rows, errors."""
 
+import re
+
 import pytest
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 from django.http import QueryDict
+from django.template.loader import render_to_string
 
 from catalog.models import Team
 from tests.factories import EntityFactory, EntityTypeFactory, UserFactory, member
@@ -51,6 +54,24 @@ def form(definitions, ws, data=None, **kwargs):
 
 def html(f, name):
     return str(f[name])
+
+
+def page_html(f):
+    """The form's fields as the run page renders them."""
+    return render_to_string("workflows/_run_input_form.html", {"form": f})
+
+
+def submit_buttons(rendered):
+    return re.findall(r'<button type="submit"[^>]*>', rendered)
+
+
+REGIONS = {
+    "type": "MULTISELECT_FIELD",
+    "key": "regions",
+    "name": "Regions",
+    "options": ["eu", "us"],
+    "allowAdditionalOptions": True,
+}
 
 
 # --- one field per input type ----------------------------------------------------------
@@ -136,6 +157,20 @@ def test_a_toggle_field_is_a_switch_ticked_by_its_default(ws):
     assert 'role="switch"' in rendered
     assert "checked" in rendered
     assert [e["toggle"] for e in f.entries] == [True]
+
+
+def test_a_toggle_on_the_page_has_the_single_role_switch(ws):
+    definition = {"type": "TOGGLE_FIELD", "key": "public", "name": "Public"}
+    f = form([definition, {**ENV_VARS, "required": True}], ws)
+    rendered = page_html(f)
+    assert re.findall(r'role="[^"]*"', rendered) == ['role="switch"'] * 2
+    assert '<label for="id_public" class="form-check-label">Public</label>' in rendered
+    f = form([definition], ws, data={})
+    f.apply_errors({"public": ["Public must be on."]})
+    rendered = page_html(f)
+    assert 'class="checkboxinput form-check-input is-invalid"' in rendered
+    assert 'aria-describedby="id_public_error"' in rendered
+    assert '<div id="id_public_error" class="invalid-feedback">' in rendered
 
 
 def test_a_toggle_left_unticked_is_sent_as_off(ws):
@@ -313,6 +348,28 @@ def test_a_typed_secret_never_comes_back_on_a_re_render(ws):
     assert f.values()["token"] == "s3cret-value"  # what was sent is still checked
 
 
+def test_only_a_secret_that_was_typed_asks_to_be_typed_again(ws):
+    definitions = [
+        {"type": "SECRET_FIELD", "key": "token", "name": "Token"},
+        {
+            **ENV_VARS,
+            "inputs": [{"type": "SECRET_FIELD", "key": "password", "name": "Password"}],
+        },
+    ]
+    data = QueryDict("token=&envVars.TOTAL=1&envVars.0.password=pw", mutable=True)
+    changed, added = rows_changed(data, add="envVars")
+    f = form(definitions, ws, data=changed, added=added)
+    again = 'placeholder="Type it again: a secret is never sent back"'
+    assert again not in html(f, "token")  # left empty
+    rows = f.nested["envVars"].rows
+    assert again in str(rows[0].form["password"])  # typed, not sent back
+    assert again not in str(rows[1].form["password"])  # just added
+    # The row added is posted empty next time (another Add, or an error):
+    changed, added = rows_changed(changed, add="envVars")
+    rows = form(definitions, ws, data=changed, added=added).nested["envVars"].rows
+    assert [again in str(row.form["password"]) for row in rows] == [True, False, False]
+
+
 def test_a_fixed_input_is_shown_read_only_with_its_value_and_is_not_sent(ws):
     definitions = [
         {"type": "INPUT_FIELD", "key": "region", "defaultValue": "eu", "fixed": True},
@@ -424,6 +481,50 @@ def test_a_multiselect_that_allows_other_values_takes_them_in_a_text_input(ws):
     # Sent back after an error elsewhere, the other values stay where they were typed:
     html = str(form(definitions, ws, data={"m": ["x"], "m.other": "w-extra, v"})["m"])
     assert 'value="w-extra, v"' in html and 'value="x" id="id_m_0" checked' in html
+
+
+def test_a_multiselect_that_allows_other_values_is_a_group_named_by_its_legend(ws):
+    rendered = page_html(form([REGIONS], ws))
+    assert re.search(
+        r"<fieldset[^>]*>\s*<legend\s+class=\"form-label fs-6\">\s*Regions", rendered
+    )
+    assert '<label for="id_regions"' not in rendered  # a label names an input
+    assert rendered.index("<fieldset") < rendered.index('name="regions"')
+    assert rendered.index('name="regions.other"') < rendered.index("</fieldset>")
+
+
+def test_the_other_values_box_has_a_label_naming_its_field(ws):
+    rendered = page_html(form([REGIONS], ws))
+    assert (
+        '<label class="form-label small text-body-secondary mt-1 mb-1"'
+        ' for="id_regions_other">Other Regions, separated by commas</label>'
+    ) in rendered
+    assert 'aria-label="Other values"' not in rendered
+
+
+def test_a_multiselect_that_allows_other_values_shows_its_errors_tied_to_its_inputs(
+    ws,
+):
+    f = form([REGIONS], ws, data={"regions": ["eu"], "regions.other": "mars"})
+    f.apply_errors({"regions": ['"mars" is not a region.']})
+    rendered = page_html(f)
+    # Bootstrap shows .invalid-feedback only after an .is-invalid sibling:
+    assert re.search(
+        r'<div id="id_regions" class="checklist-with-other is-invalid">.*</div>\s*'
+        r'<div id="id_regions_error" class="invalid-feedback">',
+        rendered,
+        re.S,
+    )
+    assert "&quot;mars&quot; is not a region." in rendered
+    inputs = re.findall(r"<input [^>]*>", rendered)
+    assert len(inputs) == 3
+    for tag in inputs:
+        assert "is-invalid" in tag
+        assert 'aria-invalid="true"' in tag
+        assert 'aria-describedby="id_regions_error"' in tag
+    # Without errors, none of that:
+    rendered = page_html(form([REGIONS], ws, data={"regions": ["eu"]}))
+    assert "is-invalid" not in rendered and "aria-invalid" not in rendered
 
 
 def test_an_inputs_error_is_the_element_its_aria_describedby_names(ws):
@@ -581,6 +682,48 @@ def test_a_remove_naming_no_row_changes_nothing(remove):
     changed, _ = rows_changed(data, remove=remove)
     assert changed["hostnames.TOTAL"] == "1"
     assert changed["hostnames.0.value"] == "a"
+
+
+def test_remove_and_add_buttons_are_named_by_their_field_and_row(ws):
+    f = form(
+        [HOSTNAMES, ENV_VARS],
+        ws,
+        data={"hostnames.TOTAL": "2", "envVars.TOTAL": "2"},
+    )
+    rendered = page_html(f)
+    for name, prefix in (
+        ("Hostnames", "hostnames"),
+        ("Environment variables", "envVars"),
+    ):
+        for number in (1, 2):
+            # Its text, not an aria-label: the icon is all that shows.
+            assert re.search(
+                rf'name="remove_row" value="{prefix}\.{number - 1}"[^>]*'
+                rf' title="Remove {name} row {number}">(<svg.*?</svg>)'
+                rf'<span class="visually-hidden">Remove {name} row {number}</span>',
+                rendered,
+                re.S,
+            )
+        assert re.search(
+            rf'name="add_row" value="{prefix}"[^>]*>(<svg.*?</svg>)?'
+            rf'Add<span class="visually-hidden"> a row to {name}</span></button>',
+            rendered,
+            re.S,
+        )
+    assert 'aria-label="Remove"' not in rendered
+
+
+def test_the_forms_first_submit_button_is_a_hidden_submit_not_remove_or_add(ws):
+    """Enter in a field presses the form's first submit button (implicit submission)."""
+    f = form([HOSTNAMES, {**ENV_VARS, "inputs": [*ENV_VARS["inputs"], HOSTNAMES]}], ws)
+    buttons = submit_buttons(page_html(f))
+    assert buttons[0] == (
+        '<button type="submit" name="submit" value="1" class="visually-hidden"'
+        ' tabindex="-1" aria-hidden="true" data-test="default-submit">'
+    )
+    # Only the form's own; a nested row's sub-form has none:
+    assert [b for b in buttons if 'name="submit"' in b] == buttons[:1]
+    assert len(buttons) > 1 and all("_row" in b for b in buttons[1:])
 
 
 def test_add_is_offered_until_max_rows_and_remove_down_to_min_rows(ws):

@@ -551,7 +551,7 @@ def test_the_initiator_sees_the_form_with_nested_rows_add_and_remove(
     assert 'name="envVars.0.name"' in html and 'name="envVars.0.value"' in html
     assert 'name="add_row" value="hostnames"' in html
     assert 'name="remove_row" value="hostnames.0"' in html
-    assert 'aria-label="Remove"' in html
+    assert ">Remove Hostnames row 1</span>" in html
     assert 'type="password"' in html
 
 
