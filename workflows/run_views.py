@@ -11,7 +11,8 @@ The page is three regions plus a poller (see templates/workflows/run_detail.html
   as out-of-band swaps. A finished run's poller has no trigger, so polling stops.
 
 Every POST answers an htmx request with the `#run-action` region (400 with the
-errors) or an HX-Redirect, and a plain one with the whole page or a redirect.
+errors, 403 with why this person may not do it) or an HX-Redirect, and a plain
+one with the whole page or a redirect.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
+from catalog.models import Team
 from portal.ids import parse_id
 from portal.models import User
 from portal.permissions import Permission
@@ -434,6 +435,8 @@ def _context(
         )
     # One rule for the Runs tab and this page (workflows.views owns run-cancel):
     can_cancel = may_cancel_run(run, user=request.user, perms=request.ws_perms)
+    # The name it ran under, as in the run lists (the workflow may be renamed since):
+    run.version_name = run.version.descriptor.get("name") or ""
     status_url = reverse("workflows:run-status", args=[run.pk])
     poll_url = (
         status_url + "?" + urlencode({"v": fingerprint, "a": action["key"], "tab": tab})
@@ -520,6 +523,53 @@ def _action_response(
     return render(request, template, context, status=status)
 
 
+def _sentence(message: str) -> str:
+    """An engine message ("You are not one of the approvers of this step") as
+    the page shows it: a sentence."""
+    message = message.strip()
+    return message if message.endswith((".", "!", "?")) else f"{message}."
+
+
+def _refused(request: HttpRequest, run: Run, why: str, **action_kwargs) -> HttpResponse:
+    """403, with why on the page where the form was (not the generic 403 page)."""
+    return _action_response(
+        request, run, status=403, error=_sentence(why), **action_kwargs
+    )
+
+
+def _why_not_input(run: Run, user: User) -> str:
+    """Why `user` may not fill in the run's form (engine.may_complete_input is False)."""
+    if run.version.descriptor.get("restrictActionCompletionToRunnerUser"):
+        # What engine.submit_input says:
+        return "Only the person who started this run can fill in this form"
+    return (
+        "Your role in this workspace does not let you run workflows,"
+        " so you can't fill in this form"
+    )
+
+
+def _why_not_approver(run: Run, step: Step, user: User) -> str:
+    """Why `user` may not decide on `step` (engine.may_approve is False)."""
+    if (
+        step.inputs.get("preventSelfApproval")
+        and run.initiator_id == user.pk
+        and _in_approving_team(run, step, user)
+    ):
+        return (
+            "You started this run, and this step prevents self-approval:"
+            " another member of the approving teams decides"
+        )
+    # What engine.decide says:
+    return "You are not one of the approvers of this step"
+
+
+def _in_approving_team(run: Run, step: Step, user: User) -> bool:
+    """Whether `user` is in one of the step's approving teams (by tag or id)."""
+    named = {str(t) for t in step.inputs.get("approvingTeamIds") or []}
+    teams = Team.objects.filter(workspace=run.workspace_id, members=user)
+    return any({tag, str(pk)} & named for tag, pk in teams.values_list("tag", "pk"))
+
+
 def _back_to_run(request: HttpRequest, run: Run) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(run.get_absolute_url())
@@ -545,7 +595,7 @@ def run_submit_input(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This form is no longer waiting for input.")
         return _back_to_run(request, run)
     if not engine.may_complete_input(run, request.user):
-        raise PermissionDenied("Only the person who started this run can fill it in.")
+        return _refused(request, run, _why_not_input(run, request.user))
     definitions = step.inputs.get("form") or []
     runner = run.initiator or request.user
     change = row_change(request.POST)
@@ -564,7 +614,7 @@ def run_submit_input(request: HttpRequest, pk: int) -> HttpResponse:
         form.apply_errors(exc.errors)
         return _action_response(request, run, form=form, status=400)
     except engine.NotAllowed as exc:
-        raise PermissionDenied(str(exc)) from exc
+        return _refused(request, run, str(exc))
     except engine.EngineError as exc:
         messages.error(request, str(exc))
         return _back_to_run(request, run)
@@ -581,10 +631,12 @@ def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
     if step is None or run.status != Run.Status.PAUSED:
         messages.error(request, "This approval is no longer waiting for a decision.")
         return _back_to_run(request, run)
-    if not engine.may_approve(run, step, request.user):
-        raise PermissionDenied("You are not one of the approvers of this step.")
     verdict = request.POST.get("verdict")
     reason = request.POST.get("reason", "").strip()
+    if not engine.may_approve(run, step, request.user):
+        return _refused(
+            request, run, _why_not_approver(run, step, request.user), reason=reason
+        )
     if verdict not in ("approve", "reject"):
         return _action_response(
             request, run, status=400, reason=reason, error="Choose Approve or Reject."
@@ -602,7 +654,7 @@ def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
             run, step, by=request.user, approve=verdict == "approve", reason=reason
         )
     except engine.NotAllowed as exc:
-        raise PermissionDenied(str(exc)) from exc
+        return _refused(request, run, str(exc), reason=reason)
     except engine.NotWaiting as exc:
         messages.error(request, str(exc))
         return _back_to_run(request, run)
@@ -630,7 +682,7 @@ def run_set_initiator(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         engine.set_initiator(run, user=user, by=request.user, perms=request.ws_perms)
     except engine.NotAllowed as exc:
-        return _action_response(request, run, status=403, error=str(exc))
+        return _refused(request, run, str(exc))
     except engine.EngineError as exc:
         messages.error(request, str(exc))
         return _back_to_run(request, run)

@@ -26,7 +26,8 @@ from datetime import datetime, time
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -44,7 +45,15 @@ from portal.tenancy import get_in_workspace, require_permission
 
 from . import descriptor as descriptor_lib
 from . import engine, services
-from .models import Decision, Notification, Run, RunStatus, Step, Workflow
+from .models import (
+    Decision,
+    Notification,
+    Run,
+    RunStatus,
+    Step,
+    Workflow,
+    WorkflowVersion,
+)
 from .permissions import Runner, entities_for, may_run, visible_workflows, why_not_on
 from .workflow_forms import (
     AccessForm,
@@ -62,7 +71,8 @@ ENTITY_CHOICES = 20  # entities listed in Select an entity; search for the other
 RECENT_RUNS = 5
 WAITING_SHOWN = 20
 ENTITY_RUN_TILES = 8
-POLL_SECONDS = 3
+POLL_SECONDS = 3  # the Runs tab and run tiles while a run on them is unfinished
+IDLE_POLL_SECONDS = 10  # the Runs tab when all its runs have ended: any new one?
 
 # What a runs table needs from each row; the run state and secrets stay behind:
 _HEAVY_RUN_FIELDS = (
@@ -132,8 +142,23 @@ def may_cancel_run(run: Run, *, user: User, perms: frozenset[str]) -> bool:
     return run.can_be_cancelled and _cancels_runs_like(run, user=user, perms=perms)
 
 
+def _with_version_name(runs: QuerySet[Run]) -> QuerySet[Run]:
+    """Runs with `version_name`: the workflow's name in the version the run ran
+    (a workflow renamed since keeps its old name on its old runs). A subquery of
+    the same query reads it from the version's descriptor, which stays in the
+    database; counts and `values_list` leave it out. Rows show
+    `run.version_name|default:run.workflow.name`."""
+    versions = WorkflowVersion.objects.filter(pk=OuterRef("version_id"))
+    return runs.annotate(version_name=_version_name(versions))
+
+
+def _version_name(versions: QuerySet[WorkflowVersion]) -> Subquery:
+    """The "name" of the descriptor of the one version in `versions`."""
+    return Subquery(versions.order_by().values(name=KT("descriptor__name"))[:1])
+
+
 def _runs(request: HttpRequest) -> QuerySet[Run]:
-    return (
+    return _with_version_name(
         Run.objects.filter(workspace=request.workspace)
         .select_related("workflow", "entity", "initiator")
         .defer(*_HEAVY_RUN_FIELDS)
@@ -210,10 +235,12 @@ def _waiting_for_me(request: HttpRequest) -> list[Step]:
     shown = [pk for _, pk in sorted(mine, reverse=True)[:WAITING_SHOWN]]
     if not shown:
         return []
+    versions = WorkflowVersion.objects.filter(pk=OuterRef("run__version_id"))
     return list(
         Step.objects.filter(pk__in=shown)
         .select_related("run__workflow", "run__entity", "run__initiator")
         .defer(*(f"run__{f}" for f in _HEAVY_RUN_FIELDS), "inputs", "outputs")
+        .annotate(run_version_name=_version_name(versions))
         .order_by("-run__created_at", "-run_id", "pk")
     )
 
@@ -296,12 +323,16 @@ class RunsPage:
     Counting every run of a big workspace costs more than the page itself
     (PostgreSQL: ~45 ms for 100,000 runs), so the total stops at COUNT_CAP
     and the page only looks one row ahead to know whether there is an older one.
+    A page past the end (an old link, runs deleted since) knows the last page:
+    from the capped count when it is under the cap, else from one exact count,
+    paid only on that page.
     """
 
     number: int
     rows: list
     has_next: bool
     count: int  # min(total, COUNT_CAP + 1)
+    last_page: int = 0  # set on a page past the end of a list that has runs
 
     COUNT_CAP = 1000
     MAX_PAGE = 1_000_000
@@ -319,6 +350,15 @@ class RunsPage:
         return self.number + 1
 
     @property
+    def past_end(self) -> bool:
+        return self.last_page > 0
+
+    @property
+    def paged(self) -> bool:
+        """Whether this page is one of several (an empty page links nowhere)."""
+        return bool(self.rows) and (self.has_previous or self.has_next)
+
+    @property
     def start(self) -> int:
         return (self.number - 1) * RUNS_PAGE_SIZE + 1 if self.rows else 0
 
@@ -331,35 +371,84 @@ class RunsPage:
         return self.count > self.COUNT_CAP
 
     @classmethod
-    def of(cls, runs: QuerySet[Run], number: str | None) -> "RunsPage":
+    def number_of(cls, number: str | None) -> int:
         try:  # past MAX_PAGE the offset overflows the database's integers
-            number = min(max(1, int(number or 1)), cls.MAX_PAGE)
+            return min(max(1, int(number or 1)), cls.MAX_PAGE)
         except ValueError:
-            number = 1
+            return 1
+
+    @classmethod
+    def of(cls, runs: QuerySet[Run], number: str | None) -> "RunsPage":
+        number = cls.number_of(number)
         offset = (number - 1) * RUNS_PAGE_SIZE
         rows = list(runs[offset : offset + RUNS_PAGE_SIZE + 1])
         count = runs.order_by().values("pk")[: cls.COUNT_CAP + 1].count()
-        return cls(number, rows[:RUNS_PAGE_SIZE], len(rows) > RUNS_PAGE_SIZE, count)
+        last_page = 0
+        if not rows and number > 1 and count:
+            total = count if count <= cls.COUNT_CAP else runs.order_by().count()
+            last_page = -(-total // RUNS_PAGE_SIZE)
+        return cls(
+            number, rows[:RUNS_PAGE_SIZE], len(rows) > RUNS_PAGE_SIZE, count, last_page
+        )
+
+
+def _newest_run(runs: QuerySet[Run]) -> int:
+    """The id of the newest run of a list (0 for none): one LIMIT 1 query."""
+    return runs.values_list("pk", flat=True).first() or 0
 
 
 @require_GET
 @require_permission(P.VIEW_WORKFLOWS, P.VIEW_WORKFLOW_RUNS)
 @vary_on_headers("HX-Request")
 def run_list(request: HttpRequest) -> HttpResponse:
+    """The Runs tab. It keeps itself up to date in one of two ways:
+
+    - while a run on the page is unfinished, `#runs-table` reloads itself every
+      POLL_SECONDS;
+    - when every run on it has ended (they can't change any more), a hidden
+      `#runs-poller` asks every IDLE_POLL_SECONDS with `since`, the newest run
+      of the list it shows: the answer is 204 (one query on runs) until a run is
+      started, then the new table.
+    """
     form = RunFilterForm(request.GET)
     values = form.values()
-    page = RunsPage.of(_filtered_runs(request, values), request.GET.get("page"))
-    runs = _mark_rows(request, page.rows)
+    runs = _filtered_runs(request, values)
+    since = request.GET.get("since")
+    if since is not None and _is_htmx(request) and since == str(_newest_run(runs)):
+        return HttpResponse(status=204)
+    number = RunsPage.number_of(request.GET.get("page"))
+    # Past page 1 the newest run is read before the page, so a run started in
+    # between shows up as one more refresh, never as a missed one:
+    newest = _newest_run(runs) if number > 1 else None
+    page = RunsPage.of(runs, str(number))
+    rows = _mark_rows(request, page.rows)
+    if newest is None:
+        newest = rows[0].pk if rows else 0
+    has_active_runs = any(not r.is_terminal for r in rows)
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("since", None)
+    querystring = query.urlencode()
+    runs_url = reverse("workflows:run-list")
+    here = query.copy()
+    if number > 1:
+        here["page"] = number
+    table_url = f"{runs_url}?{here.urlencode()}" if here else runs_url
+    here["since"] = newest
+    last_page = query.copy()
+    last_page["page"] = page.last_page
     context = {
         "page": page,
-        "runs": runs,
-        "has_active_runs": any(not r.is_terminal for r in runs),
+        "runs": rows,
+        "has_active_runs": has_active_runs,
         "poll_seconds": POLL_SECONDS,
-        "querystring": query.urlencode(),
+        "idle_poll_seconds": IDLE_POLL_SECONDS,
+        "table_url": table_url,
+        "idle_poll_url": f"{runs_url}?{here.urlencode()}",
+        "last_page_url": f"{runs_url}?{last_page.urlencode()}",
+        "querystring": querystring,
         "filtered": any(values.values()),
-        "runs_url": reverse("workflows:run-list"),
+        "runs_url": runs_url,
         "tab": "runs",
     }
     template = "workflows/workflow_list.html"
@@ -391,8 +480,10 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """
     run = get_in_workspace(
         request,
-        Run.objects.select_related("workflow", "entity", "initiator").defer(
-            *_HEAVY_RUN_FIELDS
+        _with_version_name(
+            Run.objects.select_related("workflow", "entity", "initiator").defer(
+                *_HEAVY_RUN_FIELDS
+            )
         ),
         pk=pk,
     )
@@ -428,11 +519,12 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if problem:
         messages.error(request, problem)
     else:
+        name = run.version_name or run.workflow.name
         messages.success(
             request,
-            f"Run of {run.workflow.name} canceled."
+            f"Run of {name} canceled."
             if run.status == Run.Status.CANCELLED
-            else f"Canceling the run of {run.workflow.name}: its block in flight"
+            else f"Canceling the run of {name}: its block in flight"
             " finishes first, then nothing more runs.",
         )
     if request.htmx:

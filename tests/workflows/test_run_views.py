@@ -1,16 +1,19 @@
 """The run page: status and blocks, live updates, forms, approvals, the initiator pick."""
 
 import re
+from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from catalog.models import Team
 from tests.factories import EntityFactory, UserFactory, member
 from tests.workflows.enginekit import action, chain, make_workflow
-from workflows import engine
+from workflows import engine, services
 from workflows.models import Decision, Notification, Run, RunEvent, Step
 from workflows.secrets import MASK
 
@@ -54,6 +57,12 @@ def decide(client, run, data, *, htmx=False):
 
 def text(response) -> str:
     return response.content.decode()
+
+
+def refusal(html: str) -> str:
+    """The message of the run page's refusal alert."""
+    found = re.search(r'data-test="run-action-error">.*?<div>(.*?)</div>', html, re.S)
+    return unescape(found.group(1))
 
 
 def poll_url(html: str) -> str:
@@ -225,6 +234,52 @@ def test_the_run_page_links_the_entity_the_run_is_on(client, ws, grace, test_blo
     html = text(page(client, run))
     assert f'href="{reverse("catalog:entity-detail", args=["payments"])}"' in html
     assert "Payments API" in html
+
+
+def test_the_run_page_says_when_the_run_started_and_ended_as_the_run_lists_do(
+    client, ws, grace, test_blocks
+):
+    run = start(make_workflow(ws, chain("a")), grace)
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk).update(
+        created_at=now - timedelta(seconds=27), finished_at=now - timedelta(seconds=5)
+    )
+    client.force_login(grace)
+    html = text(page(client, run))
+    # (humanize puts a no-break space between a number and its unit)
+    assert re.search(r"· started <time [^>]*>27\xa0seconds ago</time>", html)
+    assert re.search(r"· ended <time [^>]*>5\xa0seconds ago</time>", html)
+    # What the Runs tab says of the same run:
+    runs_tab = text(client.get(reverse("workflows:run-list")))
+    assert re.search(
+        r'<td class="text-nowrap small" [^>]*>27\xa0seconds ago</td>', runs_tab
+    )
+
+
+def test_the_run_page_names_the_workflow_as_the_version_the_run_ran_calls_it(
+    client, ws, grace, test_blocks
+):
+    wf = make_workflow(ws, chain("a"), tag="qa-form", name="QA form test")
+    run = start(wf, grace)
+    services.workflow_upsert(
+        workspace=ws,
+        descriptor={**wf.current_version.descriptor, "name": "QA form test v2"},
+    )
+    client.force_login(grace)
+
+    html = text(page(client, run))
+
+    assert "<title>QA form test · run" in html
+    assert '<h1 class="h3 mb-0">QA form test</h1>' in html
+    workflow_url = reverse("workflows:workflow-detail", args=["qa-form"])
+    assert f'<a href="{workflow_url}">QA form test</a></li>' in html  # breadcrumb
+    assert (
+        f'· version 1 of the workflow now called <a href="{workflow_url}">'
+        "QA form test v2</a>" in html
+    )
+    # The poller's header says the same:
+    html = text(poll(client, run))
+    assert '<h1 class="h3 mb-0">QA form test</h1>' in html
 
 
 def test_blocks_follow_the_graph_with_the_path_not_taken_marked_skipped(
@@ -771,6 +826,40 @@ def test_someone_other_than_the_initiator_cannot_submit_a_restricted_form(
     assert step.completed_by is None
 
 
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_refused_form_says_only_the_initiator_can_fill_it_in(
+    client, ws, grace, mona, test_blocks, htmx
+):
+    run = start(form_workflow(ws, restricted=True), grace)
+    client.force_login(mona)
+
+    r = submit(client, run, {"step": waiting_step(run).pk, **VALID}, htmx=htmx)
+
+    assert r.status_code == 403
+    html = text(r)
+    assert (
+        refusal(html) == "Only the person who started this run can fill in this form."
+    )
+    assert "Your role in this workspace does not allow it" not in html
+    assert "waiting for input from grace@example.com" in html
+    if htmx:  # the region the form was in, not a whole page
+        assert html.lstrip().startswith('<div id="run-action">')
+
+
+def test_a_viewer_who_submits_a_form_is_told_their_role_does_not_let_them(
+    client, ws, grace, vera, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(vera)
+    r = submit(client, run, {"step": waiting_step(run).pk, **VALID})
+    assert r.status_code == 403
+    assert refusal(text(r)) == (
+        "Your role in this workspace does not let you run workflows,"
+        " so you can't fill in this form."
+    )
+    assert waiting_step(run).completed_by is None
+
+
 def test_an_unrestricted_form_may_be_completed_by_another_member(
     client, ws, grace, mona, test_blocks
 ):
@@ -936,6 +1025,31 @@ def test_someone_outside_the_approving_teams_cannot_post_a_decision(
     assert Run.objects.get(pk=run.pk).status == S.PAUSED
 
 
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_refused_decision_says_the_engine_s_reason_instead_of_the_role_page(
+    client, ws, grace, mona, linus, test_blocks, htmx
+):
+    run = waiting_for_approval(client, ws, grace)
+    client.force_login(mona)
+
+    r = decide(
+        client,
+        run,
+        {"step": waiting_step(run).pk, "verdict": "reject", "reason": "No"},
+        htmx=htmx,
+    )
+
+    assert r.status_code == 403
+    html = text(r)
+    assert refusal(html) == "You are not one of the approvers of this step."
+    assert "Your role in this workspace does not allow it" not in html
+    assert "Approve: waiting for approval" in html
+    assert 'name="verdict"' not in html
+    if htmx:
+        assert html.lstrip().startswith('<div id="run-action">')
+    assert not Decision.objects.exists()
+
+
 def test_an_approver_who_started_the_run_may_not_approve_it_when_self_approval_is_off(
     client, ws, linus, test_blocks
 ):
@@ -952,6 +1066,20 @@ def test_an_approver_who_started_the_run_may_not_approve_it_when_self_approval_i
     )
     r = decide(client, run, {"step": waiting_step(run).pk, "verdict": "approve"})
     assert r.status_code == 403
+    assert refusal(text(r)) == (
+        "You started this run, and this step prevents self-approval:"
+        " another member of the approving teams decides."
+    )
+    assert not Decision.objects.exists()
+
+
+def test_an_initiator_outside_the_approving_teams_is_told_they_are_not_an_approver(
+    client, ws, grace, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace, preventSelfApproval=True)
+    r = decide(client, run, {"step": waiting_step(run).pk, "verdict": "approve"})
+    assert r.status_code == 403
+    assert refusal(text(r)) == "You are not one of the approvers of this step."
 
 
 def test_when_only_the_initiator_could_approve_the_page_says_nobody_can_and_why(

@@ -549,6 +549,158 @@ def test_runs_tab_polls_while_a_run_is_unfinished_and_stops_after(client, grace,
     assert "every 3s" not in html
 
 
+def idle_poller(html: str) -> str:
+    return re.search(r'<div id="runs-poller"[^>]*>', html).group(0)
+
+
+def test_runs_tab_with_only_finished_runs_asks_every_10s_whether_a_run_was_started(
+    client, grace, ws
+):
+    wf = workflow(ws, "deploy")
+    make_run(wf, initiator=grace)
+    newest = make_run(wf, status=S.FAILED, initiator=grace)
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list"), {"status": ""}).content.decode()
+    table = re.search(r'<div id="runs-table"[^>]*>', html).group(0)
+    assert "every" not in table  # nothing on the page changes any more
+    assert 'data-polling="idle"' in table
+    poller = idle_poller(html)
+    assert f'hx-get="/workflows/runs/?status=&amp;since={newest.pk}"' in poller
+    assert 'hx-trigger="every 10s" hx-target="#runs-table"' in poller
+
+
+def test_the_idle_poll_answers_204_with_one_query_until_a_run_is_started(
+    client, grace, ws
+):
+    wf = workflow(ws, "deploy")
+    done = make_run(wf, initiator=grace)
+    client.force_login(grace)
+    url = reverse("workflows:run-list")
+
+    def poll(since, **filters):
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.get(url, {**filters, "since": since}, headers=HX)
+        run_queries = [q for q in ctx.captured_queries if "workflows_run" in q["sql"]]
+        return r, len(run_queries)
+
+    r, queries = poll(done.pk)
+    assert (r.status_code, r.content, queries) == (204, b"", 1)
+    for _ in range(20):
+        make_run(workflow(ws, f"wf-{workflow_count()}"), initiator=grace)
+    started = make_run(wf, status=S.IN_PROGRESS, initiator=grace)
+    r, queries = poll(started.pk)
+    assert (r.status_code, queries) == (204, 1)
+    # A run started elsewhere (the API, another tab) since the page was loaded:
+    r, _ = poll(done.pk)
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert html.lstrip().startswith('<div id="runs-table" hx-get="/workflows/runs/"')
+    assert f'id="run-{started.pk}"' in html
+    assert re.search(r'id="runs-table"[^>]*hx-trigger="every 3s', html)
+    assert 'id="runs-poller"' not in html
+    # Only runs the filters keep wake a filtered list:
+    r, _ = poll(done.pk, workflow="deploy", status="COMPLETED")
+    assert r.status_code == 204
+
+
+def test_the_idle_poll_of_a_later_page_knows_the_newest_run_of_the_whole_list(
+    client, grace, ws
+):
+    wf = workflow(ws, "deploy")
+    now = timezone.now()
+    runs = [
+        make_run(wf, initiator=grace, created_at=now - timedelta(minutes=i))
+        for i in range(30)
+    ]
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list"), {"page": 2}).content.decode()
+    poller = idle_poller(html)
+    assert f'hx-get="/workflows/runs/?page=2&amp;since={runs[0].pk}"' in poller
+    table = re.search(r'<div id="runs-table"[^>]*>', html).group(0)
+    assert 'hx-get="/workflows/runs/?page=2"' in table
+
+
+def test_a_page_past_the_end_of_the_runs_says_so_and_links_the_last_page(
+    client, grace, ws
+):
+    wf = workflow(ws, "deploy")
+    for _ in range(40):
+        make_run(wf, initiator=grace)
+    client.force_login(grace)
+    r = client.get(reverse("workflows:run-list"), {"page": 99, "workflow": "deploy"})
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert (
+        "There are no runs on page 99; the list has 2 pages."
+        ' <a href="/workflows/runs/?workflow=deploy&amp;page=2"' in html
+    )
+    assert ">Go to page 2</a>" in html
+    count = re.search(r'data-test="runs-count">([^<]*)<', html).group(1)
+    assert count == "40 runs"
+    assert "No runs" not in html
+    assert "Newer" not in html and "Older" not in html
+
+
+def test_a_page_past_the_end_of_more_runs_than_the_count_cap_counts_them_all_once(
+    client, grace, ws, monkeypatch
+):
+    from workflows.views import RunsPage
+
+    monkeypatch.setattr(RunsPage, "COUNT_CAP", 10)
+    wf = workflow(ws, "deploy")
+    for _ in range(30):
+        make_run(wf, initiator=grace)
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list"), {"page": 7}).content.decode()
+    assert "There are no runs on page 7; the list has 2 pages." in html
+    count = re.search(r'data-test="runs-count">([^<]*)<', html).group(1)
+    assert count == "10+ runs"
+
+
+def test_a_page_past_the_end_of_an_empty_list_says_there_are_no_runs(client, grace, ws):
+    make_run(workflow(ws, "deploy"), initiator=grace)
+    client.force_login(grace)
+    html = client.get(
+        reverse("workflows:run-list"), {"page": 3, "status": "FAILED"}
+    ).content.decode()
+    assert "No runs match these filters." in html
+    assert "There are no runs on page" not in html
+    count = re.search(r'data-test="runs-count">([^<]*)<', html).group(1)
+    assert count == "0 runs"
+
+
+def rename(wf, name):
+    from workflows import services
+
+    services.workflow_upsert(
+        workspace=wf.workspace,
+        descriptor={**wf.current_version.descriptor, "name": name},
+    )
+    wf.refresh_from_db()
+    assert wf.name == name
+
+
+def test_runs_keep_the_name_of_the_workflow_version_they_ran(client, grace, ws):
+    wf = workflow(ws, "qa-form", name="QA form test")
+    old = make_run(wf, initiator=grace)
+    rename(wf, "QA form test v2")
+    new = make_run(wf, initiator=grace)
+    client.force_login(grace)
+
+    html = client.get(reverse("workflows:run-list")).content.decode()
+    row = re.search(rf'<tr id="run-{old.pk}">.*?</tr>', html, re.S).group(0)
+    assert 'class="fw-semibold">QA form test</a>' in row
+    row = re.search(rf'<tr id="run-{new.pk}">.*?</tr>', html, re.S).group(0)
+    assert 'class="fw-semibold">QA form test v2</a>' in row
+
+    # The run tiles (here: your recent runs) and Cancel run too:
+    html = client.get(reverse("workflows:workflow-list")).content.decode()
+    assert 'title="QA form test">QA form test</a>' in html
+    Run.objects.filter(pk=old.pk).update(status=S.IN_PROGRESS)
+    r = client.get(reverse("workflows:run-cancel", args=[old.pk]))
+    assert "Cancel the run of <strong>QA form test</strong>" in r.content.decode()
+
+
 def test_runs_tab_shows_that_a_queued_run_is_queued(client, grace, ws):
     wf = workflow(ws, "deploy")
     now = timezone.now()
