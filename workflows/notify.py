@@ -61,8 +61,15 @@ def _send(
     transaction.on_commit(lambda: mail.send_later(messages))
 
 
+def _name(run: Run) -> str:
+    """Which run: "Deploy #42 on payments-api" (several runs of one workflow
+    made identical notifications)."""
+    name = f"{run.workflow.name} #{run.pk}"
+    return f"{name} on {run.entity.tag}" if run.entity_id else name
+
+
 def run_waiting(run: Run, step: Step, waiting_for: str) -> None:
-    name = run.workflow.name
+    name = _name(run)
     if waiting_for == "MANUAL_APPROVAL":
         from .engine import approvers
 
@@ -98,14 +105,14 @@ def run_needs_initiator(run: Run) -> None:
         users,
         emails,
         "NEEDS_INITIATOR",
-        f"{run.workflow.name} needs an initiating user",
+        f"{_name(run)} needs an initiating user",
     )
 
 
 def run_ended(run: Run) -> None:
     users, emails = _recipients(run)
     label = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "was canceled"}
-    message = f"{run.workflow.name} {label.get(run.status, run.status.lower())}"
+    message = f"{_name(run)} {label.get(run.status, run.status.lower())}"
     _send(run, users, emails, f"RUN_{run.status}", message)
 
 

@@ -116,5 +116,9 @@ def test_make_run_serves_the_demo_on_its_port_and_runs_a_workflow_whose_mail_lin
     )
     run_url = page.url
     assert run_url.startswith(url)
-    wait_for(lambda: "Subject: [Cairn] Hello world succeeded" in log.read_text())
+    wait_for(
+        lambda: re.search(
+            r"Subject: \[Cairn\] Hello world #\d+ succeeded", log.read_text()
+        )
+    )
     assert run_url in log.read_text()

@@ -185,7 +185,7 @@ def test_the_bell_tells_about_a_finished_run_and_links_to_it(
     bell.click()
     wait_for_htmx(page)
     item = page.locator("#notification-panel").get_by_role(
-        "link", name=re.compile("Hello world succeeded")
+        "link", name=re.compile(r"Hello world #\d+ succeeded")
     )
     expect(item).to_be_visible()
     expect(page.locator("#notification-count .badge")).to_have_count(0)

@@ -1167,16 +1167,16 @@ def test_an_approval_tells_approvers_to_decide_and_the_initiator_and_recipients_
         run_to_rest(run)
     told = Notification.objects.filter(run=run).values_list("user__email", "message")
     assert sorted(told) == [
-        ("grace@example.com", "Wf is waiting for approval"),
-        ("linus@example.com", "Wf needs your approval"),
-        ("vera@example.com", "Wf is waiting for approval"),
+        ("grace@example.com", f"Wf #{run.pk} is waiting for approval"),
+        ("linus@example.com", f"Wf #{run.pk} needs your approval"),
+        ("vera@example.com", f"Wf #{run.pk} is waiting for approval"),
     ]
     assert wait_until_sent()
     assert sorted((m.to[0], m.subject) for m in mailoutbox) == [
-        ("grace@example.com", "[Cairn] Wf is waiting for approval"),
-        ("linus@example.com", "[Cairn] Wf needs your approval"),
-        ("ops@example.org", "[Cairn] Wf is waiting for approval"),
-        ("vera@example.com", "[Cairn] Wf is waiting for approval"),
+        ("grace@example.com", f"[Cairn] Wf #{run.pk} is waiting for approval"),
+        ("linus@example.com", f"[Cairn] Wf #{run.pk} needs your approval"),
+        ("ops@example.org", f"[Cairn] Wf #{run.pk} is waiting for approval"),
+        ("vera@example.com", f"[Cairn] Wf #{run.pk} is waiting for approval"),
     ]
 
 
@@ -1223,3 +1223,15 @@ def test_a_run_whose_workflow_is_deleted_while_a_block_runs_just_stops(
 
     assert not Run.objects.filter(pk=run.pk).exists()
     assert test_blocks == []
+
+
+def test_notifications_name_the_run_and_its_entity(ws, grace, test_blocks):
+    """Ten identical "QA slow call succeeded" rows said nothing about which run."""
+    from tests.factories import EntityFactory
+
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+    wf = make_workflow(ws, chain("a"), filter={"type": "ENTITY"})
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace, entity=entity))
+    assert Notification.objects.get(run=run).message == (
+        f"Wf #{run.pk} on payments-api succeeded"
+    )

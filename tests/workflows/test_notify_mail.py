@@ -71,7 +71,7 @@ def test_the_initiator_gets_a_mail_through_the_smtp_server_when_the_run_ends(
     assert wait_until_sent()
     [message] = smtp.received
     assert message["To"] == "grace@example.com"
-    assert message["Subject"] == "[Cairn] Say hello succeeded"
+    assert message["Subject"] == f"[Cairn] Say hello #{run.pk} succeeded"
     assert f"/runs/{run.pk}" in message.get_payload()
 
 
