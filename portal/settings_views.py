@@ -8,6 +8,7 @@ with `get_in_workspace`, so another workspace's ids answer 404.
 """
 
 from dataclasses import dataclass
+from secrets import token_hex
 
 from django.conf import settings
 from django.contrib import messages
@@ -444,6 +445,41 @@ def _workspace_keys():
     return ApiKey.objects.filter(user__isnull=True)
 
 
+# Refreshing the page that shows a new key sends its form again. Each form
+# carries a one-time value (`once`); the session remembers the ones sent, with
+# the key each made, so a second send says that key was already shown instead
+# of making another. The raw key itself is only ever in the first response:
+# never in the session or a URL.
+SENT_KEY_FORMS = "sent_key_forms"
+
+
+def _once(request: HttpRequest) -> str:
+    return request.POST.get("once") or token_hex(16)
+
+
+def _already_sent(request: HttpRequest, keys) -> ApiKey | None:
+    """The key the form with this `once` made before, if it was sent before."""
+    pk = request.session.get(SENT_KEY_FORMS, {}).get(request.POST.get("once", ""))
+    return get_in_workspace(request, keys, pk=pk) if pk else None
+
+
+def _remember_sent(request: HttpRequest, key: ApiKey) -> None:
+    once = request.POST.get("once")
+    if once:
+        sent = list(request.session.get(SENT_KEY_FORMS, {}).items())[-19:]
+        request.session[SENT_KEY_FORMS] = dict([*sent, (once, key.pk)])
+
+
+def _key_created(request, key: ApiKey, raw: str | None, *, section: str):
+    context = {
+        "key": key,
+        "raw": raw,  # None: the form was sent again, the key was shown then
+        "kind": "token" if key.is_personal else "API key",
+        "back_url_name": "settings:tokens" if key.is_personal else "settings:api-keys",
+    }
+    return _render(request, "settings/key_created.html", context, section=section)
+
+
 def _api_keys_page(
     request: HttpRequest, form: ApiKeyForm | None = None
 ) -> HttpResponse:
@@ -457,7 +493,7 @@ def _api_keys_page(
     form = form or ApiKeyForm(
         workspace=request.workspace, granter_perms=request.ws_perms
     )
-    context = {"keys": keys, "form": form}
+    context = {"keys": keys, "form": form, "once": _once(request)}
     return _render(
         request, "settings/api_keys.html", context, section="api-keys", status=status
     )
@@ -473,6 +509,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_permission(P.MANAGE_API_KEYS)
 def api_key_add(request: HttpRequest) -> HttpResponse:
+    if key := _already_sent(request, _workspace_keys()):
+        return _key_created(request, key, None, section="api-keys")
     form = ApiKeyForm(
         request.POST, workspace=request.workspace, granter_perms=request.ws_perms
     )
@@ -485,9 +523,8 @@ def api_key_add(request: HttpRequest) -> HttpResponse:
         roles=form.cleaned_data["roles"],
         created_by=request.user,
     )
-    # The raw key goes into this response only: never into the session or a URL.
-    context = {"key": key, "raw": raw, "back_url_name": "settings:api-keys"}
-    return _render(request, "settings/key_created.html", context, section="api-keys")
+    _remember_sent(request, key)
+    return _key_created(request, key, raw, section="api-keys")
 
 
 @require_POST
@@ -508,7 +545,7 @@ def _own_tokens(request: HttpRequest):
 
 def _tokens_page(request: HttpRequest, form: TokenForm | None = None) -> HttpResponse:
     tokens = _own_tokens(request).filter(workspace=request.workspace)
-    context = {"tokens": tokens, "form": form or TokenForm()}
+    context = {"tokens": tokens, "form": form or TokenForm(), "once": _once(request)}
     status = 400 if form is not None else 200
     return _render(
         request, "settings/tokens.html", context, section="tokens", status=status
@@ -525,14 +562,16 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @never_cache
 @workspace_required
 def token_add(request: HttpRequest) -> HttpResponse:
+    if token := _already_sent(request, _own_tokens(request)):
+        return _key_created(request, token, None, section="tokens")
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _tokens_page(request, form)
     key, raw = services.api_key_create(
         workspace=request.workspace, name=form.cleaned_data["name"], user=request.user
     )
-    context = {"key": key, "raw": raw, "back_url_name": "settings:tokens"}
-    return _render(request, "settings/key_created.html", context, section="tokens")
+    _remember_sent(request, key)
+    return _key_created(request, key, raw, section="tokens")
 
 
 @require_POST

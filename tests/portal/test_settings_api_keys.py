@@ -49,6 +49,32 @@ def test_the_raw_key_is_not_kept_anywhere_after_the_response(client, ws, ada):
     assert not ApiKey.objects.filter(prefix=raw).exists()
 
 
+def test_refreshing_the_key_created_page_makes_no_second_key(client, ws, ada):
+    """A refresh sends the form again: it made a second key, silently."""
+    client.force_login(ada)
+    page = client.get(reverse("settings:api-keys")).content.decode()
+    [once] = re.findall(r'name="once" value="([0-9a-f]{32})"', page)
+    form = {"name": "CI", "roles": _roles(ws, "User"), "once": once}
+    first = client.post(reverse("settings:api-key-add"), form)
+    [raw] = _raw_keys(first.content.decode())
+
+    again = client.post(reverse("settings:api-key-add"), form)
+
+    assert again.status_code == 200
+    html = again.content.decode()
+    assert _raw_keys(html) == []
+    assert "This API key was already shown and can't be shown again." in html
+    assert "No new API key was created." in html
+    assert ApiKey.objects.filter(workspace=ws).count() == 1
+    assert raw not in str(dict(client.session))
+    # The next form, freshly loaded, makes a key again:
+    page = client.get(reverse("settings:api-keys")).content.decode()
+    [fresh] = re.findall(r'name="once" value="([0-9a-f]{32})"', page)
+    assert fresh != once
+    client.post(reverse("settings:api-key-add"), {**form, "once": fresh, "name": "CD"})
+    assert ApiKey.objects.filter(workspace=ws).count() == 2
+
+
 def test_a_key_needs_a_name_and_a_role(client, ws, ada):
     client.force_login(ada)
     r = client.post(reverse("settings:api-key-add"), {"name": "", "roles": []})

@@ -28,6 +28,32 @@ def test_every_member_creates_a_token_shown_exactly_once(client, request, ws, pe
     assert raw not in client.get(reverse("settings:tokens")).content.decode()
 
 
+def test_refreshing_the_token_created_page_makes_no_second_token(client, ws, vera):
+    client.force_login(vera)
+    page = client.get(reverse("settings:tokens")).content.decode()
+    [once] = re.findall(r'name="once" value="([0-9a-f]{32})"', page)
+    form = {"name": "Laptop CLI", "once": once}
+    client.post(reverse("settings:token-add"), form)
+
+    html = client.post(reverse("settings:token-add"), form).content.decode()
+
+    assert _raw_keys(html) == []
+    assert "This token was already shown and can't be shown again." in html
+    assert ApiKey.objects.filter(workspace=ws, user=vera).count() == 1
+
+
+def test_another_members_sent_form_shows_no_token_of_theirs(client, ws, vera, grace):
+    """The sent forms are remembered per session: another member can't replay one."""
+    client.force_login(vera)
+    page = client.get(reverse("settings:tokens")).content.decode()
+    [once] = re.findall(r'name="once" value="([0-9a-f]{32})"', page)
+    client.post(reverse("settings:token-add"), {"name": "Laptop CLI", "once": once})
+    client.force_login(grace)  # a new session
+    r = client.post(reverse("settings:token-add"), {"name": "Mine", "once": once})
+    assert len(_raw_keys(r.content.decode())) == 1
+    assert ApiKey.objects.get(workspace=ws, user=grace).name == "Mine"
+
+
 def test_a_token_needs_a_name(client, ws, vera):
     client.force_login(vera)
     r = client.post(reverse("settings:token-add"), {"name": "  "})
