@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -6,8 +8,10 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from portal.models import User
+from portal.permissions import Permission
 from portal.tenancy import get_in_workspace, workspace_required
-from workflows.views import entity_workflows_context
+from workflows.models import Run
+from workflows.views import IDLE_POLL_SECONDS, entity_workflows_context
 
 from .models import Entity, EntityType, Group, Team
 
@@ -72,21 +76,52 @@ def entity_detail(request: HttpRequest, tag: str) -> HttpResponse:
     )
 
 
+def _newest_run_on(request: HttpRequest, tag: str) -> int:
+    """The id of the newest run on the entity (0 for none): one LIMIT 1 query,
+    in the order of its run tiles (workflows.views._runs)."""
+    runs = Run.objects.filter(workspace=request.workspace, entity__tag=tag)
+    newest = runs.order_by("-created_at", "-pk").values_list("pk", flat=True)
+    return newest.first() or 0
+
+
 @require_GET
 @workspace_required
 @vary_on_headers("HX-Request")
 def entity_workflows(request: HttpRequest, tag: str) -> HttpResponse:
     """The workflows that apply to the entity, with Run, and tiles of its recent runs.
 
-    htmx polls the tiles (`#run-tiles`) while one of them is not finished.
+    The tiles (`#run-tiles`) keep themselves up to date as the Runs tab does:
+
+    - while one of them is unfinished, the section reloads itself every
+      POLL_SECONDS;
+    - when they have all ended, a hidden `#run-tiles-poller` asks every
+      IDLE_POLL_SECONDS with `since`, the newest run on the entity it shows: the
+      answer is 204 (one query on runs) until a run is started on the entity
+      (here, elsewhere, or by the API), then the new tiles.
     """
+    htmx = request.htmx and not request.htmx.history_restore_request
+    since = request.GET.get("since")
+    if (
+        htmx
+        and since is not None
+        and Permission.VIEW_WORKFLOW_RUNS in request.ws_perms
+        and since == str(_newest_run_on(request, tag))
+    ):
+        return HttpResponse(status=204)
     entity = _entity(request, tag)
     context = {
         "entity": entity,
         "section": "workflows",
         **entity_workflows_context(request, entity),
     }
+    tiles = context["tiles"]
+    context |= {
+        "idle_poll_seconds": IDLE_POLL_SECONDS,
+        "idle_poll_url": request.path
+        + "?"
+        + urlencode({"since": tiles[0].pk if tiles else 0}),
+    }
     template = "catalog/entity_detail.html"
-    if request.htmx and not request.htmx.history_restore_request:
+    if htmx:
         template += "#run-tiles"
     return render(request, template, context)

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,7 +34,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
 from catalog.models import Team
-from portal.ids import parse_id
+from portal.ids import parse_id, parse_ids
 from portal.models import User
 from portal.permissions import Permission
 from portal.tenancy import get_in_workspace, require_permission
@@ -377,10 +377,8 @@ def _action(
             decided=decided,
             approvers=approvers,
             self_approval_prevented=bool(waiting.inputs.get("preventSelfApproval")),
-            # Only worth a query when nobody can approve:
-            unknown_teams=[]
-            if approvers
-            else engine.unknown_approving_teams(run, waiting),
+            # Only worth a query or two when nobody can approve:
+            nobody="" if approvers else _why_nobody_approves(run, waiting),
             reason=reason,
             inputs_so_far=[
                 {"step": s, "items": _items(s.outputs, _form_labels(s))}
@@ -392,6 +390,65 @@ def _action(
     action["key"] = f"{waiting.pk}.{waiting.waiting_for.lower()}"
     action["kind"] = "callback" if waiting.waiting_for == "CALLBACK" else "other"
     return action
+
+
+def _teams_phrase(names: list[str]) -> str:
+    """ "the approving team Platform", "the approving teams Platform and Release"."""
+    if len(names) == 1:
+        return f"the approving team {names[0]}"
+    return f"the approving teams {', '.join(names[:-1])} and {names[-1]}"
+
+
+def _why_nobody_approves(run: Run, step: Step) -> str:
+    """Why nobody may decide on `step` (engine.approvers found no one), and what
+    an admin can do about it, as the page says it after "Who may decide: nobody:".
+
+    The approving teams named that exist (one query), and when self-approval is
+    prevented, whether the initiator is in them, hence their only member (one more).
+    """
+    schema = (actions_by_slug(run.version.descriptor).get(step.slug) or {}).get(
+        "schema"
+    ) or {}
+    ids = [str(t) for t in schema.get("approvingTeamIds") or []]
+    teams = Team.objects.filter(workspace=run.workspace_id).filter(
+        Q(tag__in=ids) | Q(pk__in=parse_ids(ids))
+    )
+    found = list(teams.order_by("name").values_list("tag", "pk", "name"))
+    known = {tag for tag, _, _ in found} | {str(pk) for _, pk, _ in found}
+    unknown = [t for t in ids if t not in known]
+    names = [name for _, _, name in found]
+    only_initiator = (
+        bool(found)
+        and bool(schema.get("preventSelfApproval"))
+        and run.initiator is not None
+        and teams.filter(members=run.initiator).exists()
+    )
+    why, fix = [], ""
+    if only_initiator:
+        why.append(
+            f"{run.initiator.display_name}, who started the run, is the only member"
+            f" of {_teams_phrase(names)}, and this step prevents self-approval"
+        )
+        fix = (
+            f"An admin can add another member to {'it' if len(names) == 1 else 'them'}"
+        )
+    elif names:
+        why.append(
+            f"{_teams_phrase(names)} {'has' if len(names) == 1 else 'have'} no members"
+        )
+        fix = f"An admin can add members to {'it' if len(names) == 1 else 'them'}"
+    if unknown:
+        why.append(f"no team of this workspace is called {', '.join(unknown)}")
+        if not names:
+            fix = (
+                f"An admin can create {'it' if len(unknown) == 1 else 'them'},"
+                " or someone who may edit the workflow can change its approving teams"
+            )
+    if not ids:
+        why.append("this step names no approving team")
+    why_text = "; ".join(why)
+    fix_text = f" {fix} (Settings → Teams)." if fix else ""
+    return f"{why_text}.{fix_text} Until then the run waits, or cancel it."
 
 
 # --- the page ---------------------------------------------------------------------------

@@ -1,9 +1,17 @@
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from playwright.sync_api import Page
 
+from tests.e2e.conftest import browser_type_launch_args, demo, log_in  # noqa: F401
 from tests.factories import EntityFactory, EntityTypeFactory, GroupFactory, TeamFactory
+from tests.workflows.test_views import entity_workflow, make_run
+from workflows.models import Run
+
+HX = {"HX-Request": "true"}
 
 
 def _without_csrf(response) -> str:
@@ -122,3 +130,106 @@ def test_entity_pages_answer_404_for_another_workspaces_entity(
     missing = client.get(reverse(name, args=["no-such-entity"]))
     assert missing.status_code == 404
     assert _without_csrf(r) == _without_csrf(missing)
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("demo")
+def test_entity_list_filters_show_their_whole_all_choice_at_every_width(
+    page: Page, live_server
+):
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}{reverse('catalog:entity-list')}")
+    # Each select's room for text (its width less padding, which holds the arrow)
+    # against the width of the text it shows:
+    measure = """selects => selects.map(s => {
+        const style = getComputedStyle(s);
+        const ctx = document.createElement("canvas").getContext("2d");
+        ctx.font = style.font;
+        const room = s.clientWidth - parseFloat(style.paddingLeft)
+            - parseFloat(style.paddingRight);
+        const text = s.options[s.selectedIndex].text;
+        return [text, ctx.measureText(text).width <= room];
+    })"""
+    selects = page.locator("#filter-type, #filter-group, #filter-team")
+    for width in (1280, 992, 768, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        assert selects.evaluate_all(measure) == [
+            ["All types", True],
+            ["All groups", True],
+            ["All owner teams", True],
+        ], f"at {width}px"
+
+
+# The entity page's run tiles, when every run on them has ended
+
+
+def tiles_poller(html: str) -> str:
+    return re.search(r'<div id="run-tiles-poller"[^>]*>', html).group(0)
+
+
+def test_entity_tiles_with_only_finished_runs_ask_every_10s_whether_a_run_was_started(
+    client, grace, ws
+):
+    wf = entity_workflow(ws)
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+    make_run(wf, initiator=grace, entity=entity)
+    newest = make_run(wf, status=Run.Status.FAILED, initiator=grace, entity=entity)
+    make_run(wf, initiator=grace)  # on no entity, started later
+    client.force_login(grace)
+    url = reverse("catalog:entity-workflows", args=["payments-api"])
+    html = client.get(url).content.decode()
+    section = re.search(r'<section id="run-tiles"[^>]*>', html).group(0)
+    assert "hx-trigger" not in section  # the tiles can't change any more
+    poller = tiles_poller(html)
+    assert f'hx-get="{url}?since={newest.pk}"' in poller
+    assert 'hx-trigger="every 10s" hx-target="#run-tiles"' in poller
+
+
+def test_entity_tiles_without_runs_ask_whether_a_first_one_was_started(
+    client, grace, ws
+):
+    EntityFactory(workspace=ws, tag="payments-api")
+    client.force_login(grace)
+    url = reverse("catalog:entity-workflows", args=["payments-api"])
+    html = client.get(url).content.decode()
+    assert f'hx-get="{url}?since=0"' in tiles_poller(html)
+    r = client.get(url, {"since": 0}, headers=HX)
+    assert r.status_code == 204
+
+
+def test_the_entity_tiles_idle_poll_answers_204_with_one_query_until_a_run_is_started_on_it(
+    client, grace, ws
+):
+    wf = entity_workflow(ws)
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+    other = EntityFactory(workspace=ws, tag="ledger")
+    done = make_run(wf, initiator=grace, entity=entity)
+    client.force_login(grace)
+    url = reverse("catalog:entity-workflows", args=["payments-api"])
+
+    def poll(since):
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.get(url, {"since": since}, headers=HX)
+        run_queries = [q for q in ctx.captured_queries if "workflows_run" in q["sql"]]
+        return r, len(run_queries), len(ctx.captured_queries)
+
+    r, run_queries, few = poll(done.pk)
+    assert (r.status_code, r.content, run_queries) == (204, b"", 1)
+    # Runs elsewhere (on another entity, on none) neither wake it nor cost more:
+    for _ in range(20):
+        make_run(wf, initiator=grace, entity=other)
+        make_run(wf, initiator=grace)
+    r, run_queries, queries = poll(done.pk)
+    assert (r.status_code, run_queries, queries) == (204, 1, few)
+
+    # A run started on the entity elsewhere (the API, another tab):
+    started = make_run(
+        wf, status=Run.Status.IN_PROGRESS, initiator=grace, entity=entity
+    )
+    r, _, _ = poll(done.pk)
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert html.lstrip().startswith('<section id="run-tiles"')
+    assert f'href="{started.get_absolute_url()}"' in html
+    assert re.search(r'id="run-tiles"[^>]*hx-trigger="every 3s"', html)
+    assert 'id="run-tiles-poller"' not in html

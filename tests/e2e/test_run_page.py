@@ -361,7 +361,7 @@ def test_cancel_run_from_the_run_page_asks_first_then_cancels(
     expect(page.get_by_role("textbox", name="Token")).to_be_visible(timeout=20_000)
 
     page.get_by_role("button", name="Cancel run").click()
-    dialog = page.get_by_role("dialog", name="Cancel this run?")
+    dialog = page.get_by_role("dialog", name="Cancel run")
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Keep running").click()
     expect(dialog).to_be_hidden()

@@ -555,7 +555,8 @@ def test_cancel_run_is_offered_to_the_initiator_and_to_managers_but_not_to_viewe
     for user, shown in [(grace, True), (mona, True), (vera, False)]:
         client.force_login(user)
         html = text(page(client, run))
-        assert ('popovertarget="cancel-run-dialog">' in html) is shown, user
+        assert ('commandfor="cancel-run-dialog" command="show-modal"' in html) is shown
+        assert ('<dialog id="cancel-run-dialog"' in html) is shown, user
         assert (f'action="{cancel_url}"' in html) is shown, user
 
 
@@ -1089,10 +1090,11 @@ def test_when_only_the_initiator_could_approve_the_page_says_nobody_can_and_why(
     client.force_login(linus)
     html = text(page(client, run))
     assert 'name="verdict"' not in html
-    assert (
-        "nobody: the only member of the approving teams is Linus, who started the run,"
-        " and this step prevents self-approval. The run waits until someone joins"
-        " them, or cancel it." in html
+    assert nobody_approves(html) == (
+        "nobody: Linus, who started the run, is the only member of the approving"
+        " team Platform, and this step prevents self-approval. An admin can add"
+        " another member to it (Settings → Teams). Until then the run waits, or"
+        " cancel it."
     )
     # Nor is linus asked to approve his own run:
     assert not Notification.objects.filter(user=linus, kind="NEEDS_APPROVAL").exists()
@@ -1106,10 +1108,73 @@ def test_when_an_approving_team_does_not_exist_the_page_names_it(
     )
     Team.objects.filter(tag="platform").delete()
     html = text(page(client, run))
-    assert (
-        "nobody: no team of this workspace is called no-such-team, platform"
-        " (Settings → Teams). The run waits until someone joins them, or cancel it."
-        in html
+    assert nobody_approves(html) == (
+        "nobody: no team of this workspace is called no-such-team, platform. An"
+        " admin can create them, or someone who may edit the workflow can change"
+        " its approving teams (Settings → Teams). Until then the run waits, or"
+        " cancel it."
+    )
+
+
+def nobody_approves(html: str) -> str:
+    """What the run page says when nobody may decide on the approval."""
+    found = re.search(r'data-test="nobody-approves">(.*?)</span>', html, re.S)
+    return unescape(found.group(1))
+
+
+def test_when_the_approving_team_has_no_members_the_page_says_so_not_that_the_initiator_is_one(
+    client, ws, grace, test_blocks
+):
+    Team.objects.create(workspace=ws, tag="platform", name="Platform")
+    run = waiting_for_approval(client, ws, grace, preventSelfApproval=True)
+    html = text(page(client, run))
+    assert 'name="verdict"' not in html
+    assert nobody_approves(html) == (
+        "nobody: the approving team Platform has no members. An admin can add"
+        " members to it (Settings → Teams). Until then the run waits, or cancel it."
+    )
+    assert "grace@example.com, who started the run" not in html
+
+
+def test_when_the_approving_teams_are_empty_or_missing_the_page_names_each(
+    client, ws, grace, test_blocks
+):
+    Team.objects.create(workspace=ws, tag="platform", name="Platform")
+    Team.objects.create(workspace=ws, tag="release", name="Release")
+    run = waiting_for_approval(
+        client,
+        ws,
+        grace,
+        approvingTeamIds=["release", "platform", "no-such-team"],
+        preventSelfApproval=True,
+    )
+    html = text(page(client, run))
+    assert nobody_approves(html) == (
+        "nobody: the approving teams Platform and Release have no members; no team"
+        " of this workspace is called no-such-team. An admin can add members to"
+        " them (Settings → Teams). Until then the run waits, or cancel it."
+    )
+
+
+def test_when_only_the_initiator_is_in_two_approving_teams_the_page_names_both(
+    client, ws, grace, test_blocks
+):
+    for tag in ("platform", "release"):
+        team = Team.objects.create(workspace=ws, tag=tag, name=tag.title())
+        team.members.add(grace)
+    run = waiting_for_approval(
+        client,
+        ws,
+        grace,
+        approvingTeamIds=["platform", "release"],
+        preventSelfApproval=True,
+    )
+    html = text(page(client, run))
+    assert nobody_approves(html) == (
+        "nobody: grace@example.com, who started the run, is the only member of the"
+        " approving teams Platform and Release, and this step prevents"
+        " self-approval. An admin can add another member to them (Settings →"
+        " Teams). Until then the run waits, or cancel it."
     )
 
 

@@ -1,0 +1,38 @@
+"""The entity page's run tiles in a browser: a run started elsewhere appears."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from portal.models import User, Workspace
+from tests.e2e.conftest import log_in
+from tests.factories import EntityFactory
+from tests.workflows.test_views import entity_workflow, make_run
+from workflows.models import Run
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_run_started_elsewhere_appears_among_the_entity_tiles_when_all_had_ended(
+    page: Page, live_server, demo, monkeypatch
+):
+    monkeypatch.setattr("catalog.views.IDLE_POLL_SECONDS", 1)
+    ws = Workspace.objects.get(slug="demo")
+    grace = User.objects.get(email="grace@example.com")
+    wf = entity_workflow(ws, "tile-check", name="Tile check")
+    entity = EntityFactory(workspace=ws, tag="tile-api", name="Tile API")
+    make_run(wf, initiator=grace, entity=entity)
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/catalog/tile-api/workflows/")
+    tiles = page.locator('[data-test="run-tile"]')
+    expect(tiles).to_have_count(1)
+
+    # Started by the API, another tab or someone else:
+    started = make_run(
+        wf, status=Run.Status.IN_PROGRESS, initiator=grace, entity=entity
+    )
+
+    expect(tiles).to_have_count(2, timeout=10_000)
+    expect(tiles.first.get_by_role("link")).to_have_attribute(
+        "href", started.get_absolute_url()
+    )
+    expect(tiles.first).to_contain_text("In progress")
