@@ -1386,30 +1386,23 @@ def submit_input(run: Run, step: Step, *, values: dict, by: User) -> None:
     _resume(run, step, {"values": values, "user": by}, by=by)
 
 
-def _approving_team_ids(run: Run, step: Step) -> list[str]:
+def approving_team_ids(run: Run, step: Step) -> list[str]:
+    """The step's approvingTeamIds, as text (tags or ids)."""
     action = actions_by_slug(run.version.descriptor)[step.slug]
     return [str(t) for t in action.get("schema", {}).get("approvingTeamIds") or []]
 
 
-def _approving_teams(run: Run, step: Step):
+def approving_teams(run: Run, step: Step):
+    """The teams of the run's workspace that the step's approvingTeamIds name."""
     from catalog.models import Team
 
-    ids = _approving_team_ids(run, step)
+    ids = approving_team_ids(run, step)
     numeric = parse_ids(ids)
     from django.db.models import Q
 
     return Team.objects.filter(workspace=run.workspace).filter(
         Q(tag__in=ids) | Q(pk__in=numeric)
     )
-
-
-def unknown_approving_teams(run: Run, step: Step) -> list[str]:
-    """The step's approvingTeamIds that name no team of the run's workspace."""
-    ids = _approving_team_ids(run, step)
-    found = set()
-    for tag, pk in _approving_teams(run, step).values_list("tag", "pk"):
-        found |= {tag, str(pk)}
-    return [t for t in ids if t not in found]
 
 
 def _self_approval_prevented(run: Run, step: Step) -> bool:
@@ -1419,7 +1412,7 @@ def _self_approval_prevented(run: Run, step: Step) -> bool:
 
 def approvers(run: Run, step: Step) -> list[User]:
     """Who may decide on the step (and is told it waits for them)."""
-    people = User.objects.filter(teams__in=_approving_teams(run, step))
+    people = User.objects.filter(teams__in=approving_teams(run, step))
     if _self_approval_prevented(run, step) and run.initiator_id:
         people = people.exclude(pk=run.initiator_id)
     return list(people.distinct())
@@ -1428,7 +1421,7 @@ def approvers(run: Run, step: Step) -> list[User]:
 def may_approve(run: Run, step: Step, user: User) -> bool:
     if _self_approval_prevented(run, step) and run.initiator_id == user.pk:
         return False
-    return _approving_teams(run, step).filter(members=user).exists()
+    return approving_teams(run, step).filter(members=user).exists()
 
 
 def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -> None:

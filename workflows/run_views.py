@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,7 +34,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
 from catalog.models import Team
-from portal.ids import parse_id, parse_ids
+from portal.ids import parse_id
 from portal.models import User
 from portal.permissions import Permission
 from portal.tenancy import get_in_workspace, require_permission
@@ -409,10 +409,8 @@ def _why_nobody_approves(run: Run, step: Step) -> str:
     schema = (actions_by_slug(run.version.descriptor).get(step.slug) or {}).get(
         "schema"
     ) or {}
-    ids = [str(t) for t in schema.get("approvingTeamIds") or []]
-    teams = Team.objects.filter(workspace=run.workspace_id).filter(
-        Q(tag__in=ids) | Q(pk__in=parse_ids(ids))
-    )
+    ids = engine.approving_team_ids(run, step)
+    teams = engine.approving_teams(run, step)
     found = list(teams.order_by("name").values_list("tag", "pk", "name"))
     known = {tag for tag, _, _ in found} | {str(pk) for _, pk, _ in found}
     unknown = [t for t in ids if t not in known]
