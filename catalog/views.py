@@ -10,8 +10,11 @@ from django.views.decorators.vary import vary_on_headers
 from portal.models import User
 from portal.permissions import Permission
 from portal.tenancy import get_in_workspace, workspace_required
-from workflows.models import Run
-from workflows.views import IDLE_POLL_SECONDS, entity_workflows_context
+from workflows.views import (
+    IDLE_POLL_SECONDS,
+    entity_tiles_unchanged,
+    entity_workflows_context,
+)
 
 from .models import Entity, EntityType, Group, Team
 
@@ -76,14 +79,6 @@ def entity_detail(request: HttpRequest, tag: str) -> HttpResponse:
     )
 
 
-def _newest_run_on(request: HttpRequest, tag: str) -> int:
-    """The id of the newest run on the entity (0 for none): one LIMIT 1 query,
-    in the order of its run tiles (workflows.views._runs)."""
-    runs = Run.objects.filter(workspace=request.workspace, entity__tag=tag)
-    newest = runs.order_by("-created_at", "-pk").values_list("pk", flat=True)
-    return newest.first() or 0
-
-
 @require_GET
 @workspace_required
 @vary_on_headers("HX-Request")
@@ -99,13 +94,8 @@ def entity_workflows(request: HttpRequest, tag: str) -> HttpResponse:
       answer is 204 (one query on runs) until a run is started on the entity
       (here, elsewhere, or by the API), then the new tiles.
     """
-    htmx = request.htmx and not request.htmx.history_restore_request
-    since = request.GET.get("since")
-    if (
-        htmx
-        and since is not None
-        and Permission.VIEW_WORKFLOW_RUNS in request.ws_perms
-        and since == str(_newest_run_on(request, tag))
+    if Permission.VIEW_WORKFLOW_RUNS in request.ws_perms and entity_tiles_unchanged(
+        request, tag
     ):
         return HttpResponse(status=204)
     entity = _entity(request, tag)
@@ -122,6 +112,6 @@ def entity_workflows(request: HttpRequest, tag: str) -> HttpResponse:
         + urlencode({"since": tiles[0].pk if tiles else 0}),
     }
     template = "catalog/entity_detail.html"
-    if htmx:
+    if request.htmx and not request.htmx.history_restore_request:
         template += "#run-tiles"
     return render(request, template, context)

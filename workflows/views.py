@@ -397,6 +397,18 @@ def _newest_run(runs: QuerySet[Run]) -> int:
     return runs.values_list("pk", flat=True).first() or 0
 
 
+def _unchanged_since(request: HttpRequest, runs: QuerySet[Run]) -> bool:
+    """Whether an idle poll (`since`: the newest run of the list the page shows)
+    finds no newer run in `runs`, so it is answered 204 (one query)."""
+    since = request.GET.get("since")
+    return since is not None and _is_htmx(request) and since == str(_newest_run(runs))
+
+
+def entity_tiles_unchanged(request: HttpRequest, tag: str) -> bool:
+    """_unchanged_since for the run tiles of the entity with this tag."""
+    return _unchanged_since(request, _runs(request).filter(entity__tag=tag))
+
+
 @require_GET
 @require_permission(P.VIEW_WORKFLOWS, P.VIEW_WORKFLOW_RUNS)
 @vary_on_headers("HX-Request")
@@ -413,8 +425,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     form = RunFilterForm(request.GET)
     values = form.values()
     runs = _filtered_runs(request, values)
-    since = request.GET.get("since")
-    if since is not None and _is_htmx(request) and since == str(_newest_run(runs)):
+    if _unchanged_since(request, runs):
         return HttpResponse(status=204)
     number = RunsPage.number_of(request.GET.get("page"))
     # Past page 1 the newest run is read before the page, so a run started in
