@@ -406,9 +406,6 @@ def _why_nobody_approves(run: Run, step: Step) -> str:
     The approving teams named that exist (one query), and when self-approval is
     prevented, whether the initiator is in them, hence their only member (one more).
     """
-    schema = (actions_by_slug(run.version.descriptor).get(step.slug) or {}).get(
-        "schema"
-    ) or {}
     ids = engine.approving_team_ids(run, step)
     teams = engine.approving_teams(run, step)
     found = list(teams.order_by("name").values_list("tag", "pk", "name"))
@@ -417,7 +414,7 @@ def _why_nobody_approves(run: Run, step: Step) -> str:
     names = [name for _, _, name in found]
     only_initiator = (
         bool(found)
-        and bool(schema.get("preventSelfApproval"))
+        and bool(step.inputs.get("preventSelfApproval"))  # as _action reads it
         and run.initiator is not None
         and teams.filter(members=run.initiator).exists()
     )
