@@ -10,6 +10,7 @@ Python converts, is a YAMLError like any other bad YAML, not a crash.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -25,10 +26,10 @@ Loader.yaml_implicit_resolvers = {
 }
 
 
-def load(text: str, loader: type[Loader] = Loader) -> Any:
-    """The one document in text."""
+@contextmanager
+def _as_yaml_errors():
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+        yield
     except RecursionError:
         raise yaml.YAMLError("the YAML is nested too deeply") from None
     except (
@@ -37,11 +38,13 @@ def load(text: str, loader: type[Loader] = Loader) -> Any:
         raise yaml.YAMLError(str(exc)) from None
 
 
+def load(text: str, loader: type[Loader] = Loader) -> Any:
+    """The one document in text."""
+    with _as_yaml_errors():
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+
+
 def load_all(text: str) -> list[Any]:
     """Every document in text, in order."""
-    try:
+    with _as_yaml_errors():
         return list(yaml.load_all(text, Loader=Loader))  # noqa: S506
-    except RecursionError:
-        raise yaml.YAMLError("the YAML is nested too deeply") from None
-    except ValueError as exc:
-        raise yaml.YAMLError(str(exc)) from None
