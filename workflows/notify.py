@@ -65,7 +65,9 @@ def _name(run: Run) -> str:
     """Which run: "Deploy #42 on payments-api" (several runs of one workflow
     made identical notifications)."""
     name = f"{run.workflow.name} #{run.pk}"
-    return f"{name} on {run.entity.tag}" if run.entity_id else name
+    # The run state names the entity: no query for it on the engine's path.
+    entity = (run.state.get("context") or {}).get("entity") or {}
+    return f"{name} on {entity['tag']}" if entity.get("tag") else name
 
 
 def run_waiting(run: Run, step: Step, waiting_for: str) -> None:
