@@ -592,9 +592,7 @@ def _in(item, container):
             isinstance(item, str | int | float)
             and _find_key(container, item) is not _MISSING
         )
-    if isinstance(container, str) and isinstance(item, str):
-        return celtypes.BoolType(item in container)  # celpy's; cel-go has contains()
-    raise TypeError
+    raise TypeError  # cel-go has no `in` for strings: "abc".contains("a")
 
 
 def _ordering(name: str, compare):

@@ -441,6 +441,8 @@ def failure(expression: str) -> str:
         ("variables.s.startsWith(1)", "no such overload: string.startsWith(int)"),
         ("string(variables.items) == ''", "no such overload: string(list)"),
         ("1 in variables.s", "no 'in' for int and string values"),
+        # as cel-go: a string is no container (`contains()` is)
+        ('"a" in variables.s', "no 'in' for string and string values"),
         ("variables.s.matches('[')", "invalid regular expression '[': missing ]: ["),
         # macros used wrongly
         ("variables.items.map(x).size() > 0", "wrong number of arguments to map()"),
