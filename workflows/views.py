@@ -30,6 +30,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
@@ -913,16 +914,28 @@ def entity_workflows_context(request: HttpRequest, entity: Entity) -> dict:
 # Notifications
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @require_permission()
 @vary_on_headers("HX-Request")
 def notifications(request: HttpRequest) -> HttpResponse:
-    """The member's recent notifications; opening them marks them read."""
+    """The member's recent notifications; opening them marks them read.
+
+    Only the shown ones: older unread ones stay counted on the bell until the
+    member opens more or posts here to mark them all read.
+    """
+    mine = Notification.objects.filter(user=request.user, workspace=request.workspace)
+    if request.method == "POST":
+        marked = mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        messages.success(
+            request,
+            f"Marked {marked} notification{pluralize(marked)} read."
+            if marked
+            else "No unread notifications.",
+        )
+        return redirect("workflows:notifications")
     limit = 10 if _is_htmx(request) else 50
     items = list(
-        Notification.objects.filter(user=request.user, workspace=request.workspace)
-        .select_related("run__workflow")
-        .only(
+        mine.select_related("run__workflow").only(
             "pk",
             "kind",
             "message",
@@ -935,7 +948,8 @@ def notifications(request: HttpRequest) -> HttpResponse:
     unread = [n.pk for n in items if n.read_at is None]
     if unread:
         Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
-    context = {"items": items, "unread": set(unread)}
+    older_unread = mine.filter(read_at__isnull=True).count()  # beyond those shown
+    context = {"items": items, "unread": set(unread), "older_unread": older_unread}
     if _is_htmx(request):
         return render(
             request, "workflows/notifications.html#notification-panel", context

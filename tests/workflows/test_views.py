@@ -988,6 +988,51 @@ def test_opening_notifications_lists_them_with_links_and_marks_them_read(
     assert "Deploy failed" in page and "<html" in page
 
 
+def test_notifications_past_those_shown_stay_unread_until_marked_all_read(
+    client, grace, ada, ws, other_ws
+):
+    for i in range(13):
+        Notification.objects.create(workspace=ws, user=grace, message=f"n{i}")
+    Notification.objects.create(workspace=ws, user=ada, message="not hers")
+    Notification.objects.create(workspace=other_ws, user=grace, message="elsewhere")
+    client.force_login(grace)
+    panel = client.get(reverse("workflows:notifications"), headers=HX)
+    # The bell's panel shows 10 and marks them read; the badge keeps the other 3.
+    html = panel.content.decode()
+    assert "All notifications (3 more unread)" in html
+    assert '<span id="notification-count" hx-swap-oob="true"><span' in html
+    assert ">3</span>" in html
+    assert Notification.objects.filter(user=grace, read_at__isnull=True).count() == 4
+    page = client.get(reverse("workflows:notifications")).content.decode()
+    assert "Mark all read" not in page  # the page shows all 13
+    assert not Notification.objects.filter(
+        workspace=ws, user=grace, read_at__isnull=True
+    ).exists()
+
+
+def test_marking_all_read_marks_only_the_members_own_in_this_workspace(
+    client, grace, ada, ws, other_ws
+):
+    for i in range(55):
+        Notification.objects.create(workspace=ws, user=grace, message=f"n{i}")
+    Notification.objects.create(workspace=ws, user=ada, message="not hers")
+    Notification.objects.create(workspace=other_ws, user=grace, message="elsewhere")
+    client.force_login(grace)
+    page = client.get(reverse("workflows:notifications")).content.decode()
+    assert "5 older notifications unread, not shown." in page
+    r = client.post(reverse("workflows:notifications"), follow=True)
+    assert "Marked 5 notifications read." in r.content.decode()
+    assert "Mark all read" not in r.content.decode()
+    unread = Notification.objects.filter(read_at__isnull=True)
+    assert sorted(unread.values_list("message", flat=True)) == ["elsewhere", "not hers"]
+
+
+def test_marking_all_read_with_none_unread_says_so(client, grace, ws):
+    client.force_login(grace)
+    r = client.post(reverse("workflows:notifications"), follow=True)
+    assert "No unread notifications." in r.content.decode()
+
+
 def test_notifications_are_the_members_own(client, grace, ada, ws):
     Notification.objects.create(workspace=ws, user=ada, message="For Ada")
     client.force_login(grace)
