@@ -119,6 +119,22 @@ def test_entity_page_shows_overview_and_workflows_in_its_sidebar(client, grace, 
     assert "No workflows apply to this entity yet." in r.content.decode()
 
 
+def test_an_entity_description_is_markdown_rendered_safely(client, grace, ws):
+    # Cortex's entity descriptions are Markdown (x-cortex descriptors use it).
+    EntityFactory(
+        workspace=ws,
+        tag="ledger",
+        description="Books **every** payment.\n\n- [Runbook](https://runbooks.example.com/ledger)\n\n<script>alert(1)</script>",
+    )
+    client.force_login(grace)
+    html = client.get(
+        reverse("catalog:entity-detail", args=["ledger"])
+    ).content.decode()
+    assert "Books <strong>every</strong> payment." in html
+    assert '<li><a href="https://runbooks.example.com/ledger"' in html
+    assert "<script>alert(1)" not in html
+
+
 @pytest.mark.parametrize("name", ["catalog:entity-detail", "catalog:entity-workflows"])
 def test_entity_pages_answer_404_for_another_workspaces_entity(
     client, grace, other_ws, name
