@@ -76,8 +76,24 @@ def _ensure_someone_manages_members(workspace: Workspace) -> None:
         )
 
 
+def _refuse_beyond(by_perms: frozenset[str], perms, doing: str) -> None:
+    """Whoever manages members may not hand out, or take away, permissions they
+    lack: else a member with only "Manage members and roles" could make
+    themselves Admin. `by_perms` are the acting member's permissions."""
+    if extra := set(perms) - by_perms:
+        labels = ", ".join(Permission(p).label for p in sorted(extra))
+        raise ChangeRefused(f"You can't {doing} permissions you don't have: {labels}.")
+
+
+def _perms_of(roles) -> set[str]:
+    return {p for role in roles for p in role.permissions}
+
+
 @transaction.atomic
-def member_add(*, workspace: Workspace, user: User, roles: list[Role]) -> Membership:
+def member_add(
+    *, workspace: Workspace, user: User, roles: list[Role], by_perms: frozenset[str]
+) -> Membership:
+    _refuse_beyond(by_perms, _perms_of(roles), "give a member")
     if Membership.objects.filter(workspace=workspace, user=user).exists():
         raise ChangeRefused(f"{user.email} is already a member of this workspace.")
     membership = Membership.objects.create(workspace=workspace, user=user)
@@ -86,18 +102,25 @@ def member_add(*, workspace: Workspace, user: User, roles: list[Role]) -> Member
 
 
 @transaction.atomic
-def member_set_roles(*, membership: Membership, roles: list[Role]) -> None:
+def member_set_roles(
+    *, membership: Membership, roles: list[Role], by_perms: frozenset[str]
+) -> None:
     if not roles:
         raise ChangeRefused("A member needs at least one role.")
+    changed = set(roles) ^ set(membership.roles.all())
+    _refuse_beyond(by_perms, _perms_of(changed), "give or take away")
     membership.roles.set(roles)
     _ensure_someone_manages_members(membership.workspace)
 
 
 @transaction.atomic
-def member_remove(*, membership: Membership, by: User) -> None:
+def member_remove(
+    *, membership: Membership, by: User, by_perms: frozenset[str]
+) -> None:
     """Remove a member, take them off the workspace's teams and revoke their tokens there."""
     if membership.user_id == by.pk:
         raise ChangeRefused("You can't remove yourself from the workspace.")
+    _refuse_beyond(by_perms, membership.permission_set(), "remove a member with")
     workspace, user = membership.workspace, membership.user
     membership.delete()
     _ensure_someone_manages_members(workspace)
@@ -107,16 +130,24 @@ def member_remove(*, membership: Membership, by: User) -> None:
     )
 
 
-def role_create(*, workspace: Workspace, name: str, permissions: list[str]) -> Role:
+def role_create(
+    *, workspace: Workspace, name: str, permissions: list[str], by_perms: frozenset[str]
+) -> Role:
+    _refuse_beyond(by_perms, permissions, "give a role")
     return Role.objects.create(
         workspace=workspace, name=name, permissions=sorted(permissions)
     )
 
 
 @transaction.atomic
-def role_update(*, role: Role, name: str, permissions: list[str]) -> None:
+def role_update(
+    *, role: Role, name: str, permissions: list[str], by_perms: frozenset[str]
+) -> None:
     if role.is_builtin:
         raise ChangeRefused("Built-in roles can't be changed.")
+    _refuse_beyond(
+        by_perms, set(permissions) ^ set(role.permissions), "give or take away"
+    )
     role.name = name
     role.permissions = sorted(permissions)
     role.save(update_fields=["name", "permissions"])
@@ -124,13 +155,14 @@ def role_update(*, role: Role, name: str, permissions: list[str]) -> None:
 
 
 @transaction.atomic
-def role_delete(*, role: Role) -> tuple[int, int]:
+def role_delete(*, role: Role, by_perms: frozenset[str]) -> tuple[int, int]:
     """Delete a custom role; members and API keys that had it lose it.
 
     Returns how many members and API keys had the role.
     """
     if role.is_builtin:
         raise ChangeRefused("Built-in roles can't be deleted.")
+    _refuse_beyond(by_perms, role.permissions, "delete a role with")
     counts = (role.memberships.count(), role.api_keys.count())
     role.delete()
     _ensure_someone_manages_members(role.workspace)

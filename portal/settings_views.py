@@ -182,7 +182,10 @@ def member_add(request: HttpRequest) -> HttpResponse:
         user = form.cleaned_data["email"]
         try:
             services.member_add(
-                workspace=request.workspace, user=user, roles=form.cleaned_data["roles"]
+                workspace=request.workspace,
+                user=user,
+                roles=form.cleaned_data["roles"],
+                by_perms=request.ws_perms,
             )
         except services.ChangeRefused as exc:
             form.add_error(None, str(exc))
@@ -231,7 +234,9 @@ def member_update(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         roles = list(form.cleaned_data["roles"])
         try:
-            services.member_set_roles(membership=membership, roles=roles)
+            services.member_set_roles(
+                membership=membership, roles=roles, by_perms=request.ws_perms
+            )
         except services.ChangeRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -249,7 +254,9 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     membership = _membership(request, pk)
     email = membership.user.email
     try:
-        services.member_remove(membership=membership, by=request.user)
+        services.member_remove(
+            membership=membership, by=request.user, by_perms=request.ws_perms
+        )
     except services.ChangeRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -284,11 +291,16 @@ def role_add(request: HttpRequest) -> HttpResponse:
     form = RoleForm(request.POST, workspace=request.workspace)
     if not form.is_valid():
         return _roles_page(request, form)
-    role = services.role_create(
-        workspace=request.workspace,
-        name=form.cleaned_data["name"],
-        permissions=form.cleaned_data["permissions"],
-    )
+    try:
+        role = services.role_create(
+            workspace=request.workspace,
+            name=form.cleaned_data["name"],
+            permissions=form.cleaned_data["permissions"],
+            by_perms=request.ws_perms,
+        )
+    except services.ChangeRefused as exc:
+        form.add_error(None, str(exc))
+        return _roles_page(request, form)
     messages.success(request, f"Role “{role.name}” created.")
     return redirect("settings:roles")
 
@@ -322,6 +334,7 @@ def role_update(request: HttpRequest, pk: int) -> HttpResponse:
                 role=role,
                 name=form.cleaned_data["name"],
                 permissions=form.cleaned_data["permissions"],
+                by_perms=request.ws_perms,
             )
         except services.ChangeRefused as exc:
             form.add_error(None, str(exc))
@@ -341,7 +354,9 @@ def role_update(request: HttpRequest, pk: int) -> HttpResponse:
 def role_delete(request: HttpRequest, pk: int) -> HttpResponse:
     role = _custom_role(request, pk)
     try:
-        member_count, key_count = services.role_delete(role=role)
+        member_count, key_count = services.role_delete(
+            role=role, by_perms=request.ws_perms
+        )
     except services.ChangeRefused as exc:
         messages.error(request, f"Role “{role.name}” was not deleted. {exc}")
     else:
