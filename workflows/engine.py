@@ -1479,14 +1479,24 @@ def _keep_early(step: Step, payload: dict) -> bool:
     """
     from django.db.models import Q
 
+    # Masked before it is kept, as the answer it becomes is: the callee may
+    # echo a secret it was sent.
+    payload = scrub(payload, _run_secrets(step.run).values)
     if (
         Step.objects.filter(pk=step.pk, status=StepS.RUNNING)
+        .exclude(run__status=S.CANCELLING)
         .filter(Q(early_callback__isnull=True) | Q(early_callback__status="UPDATE"))
         .update(early_callback=payload)
     ):
         return True
     step.refresh_from_db()
-    return step.status == StepS.RUNNING  # its final answer is kept already
+    if step.status != StepS.RUNNING:
+        return False  # it waits by now, or ended: the caller decides
+    if Run.objects.filter(pk=step.run_id, status=S.CANCELLING).exists():
+        # The block ends CANCELLED when its call returns: the callee must not
+        # be told its answer counts.
+        raise NotWaiting("The run is being cancelled")
+    return True  # its final answer is kept already
 
 
 def _apply_early_callback(step_id: int) -> None:

@@ -13,6 +13,7 @@ from workflows.blocks.base import Block, BlockFailed, Outcome
 from workflows.models import Workflow, WorkflowVersion
 
 CALLS: list[str] = []
+REFUSED: list[str] = []  # early callbacks the engine refused (what the API answers 406)
 
 
 class Echo(Block):
@@ -111,14 +112,20 @@ class Hook(Block):
 
     def execute(self, ctx):
         CALLS.append(ctx.action["slug"])
+        from workflows import engine
+        from workflows.models import Run, Step
+
+        # `cancel_first` (test only): someone cancels the run while the call is out.
+        if ctx.action["schema"].get("cancel_first"):
+            engine.cancel(Run.objects.get(pk=ctx.step.run_id), by=None)
         # `answers` (test only): callbacks the callee sends before the request returns.
         for payload in ctx.action["schema"].get("answers", []):
-            from workflows import engine
-            from workflows.models import Step
-
-            engine.callback(
-                Step.objects.select_related("run").get(pk=ctx.step.pk), payload
-            )
+            try:
+                engine.callback(
+                    Step.objects.select_related("run").get(pk=ctx.step.pk), payload
+                )
+            except engine.NotWaiting as exc:
+                REFUSED.append(str(exc))
         return Outcome.waiting("CALLBACK", outputs={"callbackUrl": ctx.callback_url})
 
     def resume(self, ctx, payload):
@@ -155,6 +162,7 @@ TEST_BLOCKS = [Echo, Calc, Fail, Boom, Ask, Gate]
 @pytest.fixture
 def test_blocks(monkeypatch):
     CALLS.clear()
+    REFUSED.clear()
     GATE.clear()
     GATE_ENTERED.clear()
     CRASH.clear()

@@ -1,5 +1,6 @@
 """The run state machine, driven in-process (no worker): engine.advance is called directly."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from catalog.models import Team
 from portal.mail import wait_until_sent
 from portal.permissions import BUILTIN_ROLES
 from tests.factories import UserFactory, member
-from tests.workflows.enginekit import action, chain, make_workflow
+from tests.workflows.enginekit import REFUSED, action, chain, make_workflow
 from workflows import engine
 from workflows.models import Decision, Notification, Run, RunEvent, Secret, Step
 from workflows.secrets import MASK, encrypt
@@ -744,6 +745,63 @@ def test_an_early_callback_is_applied_once_though_the_worker_and_the_sweep_both_
         ).count()
         == 1
     )
+
+
+def test_an_early_callback_is_kept_with_its_secrets_masked(
+    ws, grace, test_blocks, monkeypatch
+):
+    # The callee echoes the token it was sent, before the block waits:
+    Secret.objects.create(
+        workspace=ws, tag="tok", name="Token", encrypted_value=encrypt("s3cr3t-val")
+    )
+    answer = {
+        "status": "SUCCESS",
+        "message": "deployed with s3cr3t-val",
+        "response": {"s3cr3t-val": ["s3cr3t-val"]},
+    }
+    wf = make_workflow(
+        ws,
+        [action("hook", "HTTP_REQUEST_ASYNC", root=True, answers=[answer])],
+    )
+    apply = engine._apply_early_callback
+    monkeypatch.setattr(engine, "_apply_early_callback", lambda step_id: None)
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    kept = Step.objects.get(run=run, slug="hook").early_callback
+    assert "s3cr3t-val" not in json.dumps(kept)
+    assert kept["message"] == f"deployed with {MASK}"
+    monkeypatch.setattr(engine, "_apply_early_callback", apply)
+    engine.sweep()
+    run = run_to_rest(run)
+    assert run.status == S.COMPLETED
+    assert run.state["actions"]["hook"]["outputs"] == {
+        "message": f"deployed with {MASK}"
+    }
+
+
+def test_a_callback_while_the_run_is_being_cancelled_is_refused(ws, grace, test_blocks):
+    answers = [{"status": "SUCCESS", "message": "deployed"}]
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "hook",
+                "HTTP_REQUEST_ASYNC",
+                ["after"],
+                root=True,
+                cancel_first=True,
+                answers=answers,
+            ),
+            action("after"),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    # The callee is told its answer doesn't count (the API's 406), and the
+    # block ends cancelled with the run:
+    assert REFUSED == ["The run is being cancelled"]
+    assert run.status == S.CANCELLED
+    assert "after" not in run.state["actions"]
+    step = Step.objects.get(run=run, slug="hook")
+    assert (step.status, step.early_callback) == ("CANCELLED", None)
 
 
 def test_an_early_failure_callback_fails_the_block_once_it_waits(
