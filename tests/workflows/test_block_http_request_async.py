@@ -209,7 +209,9 @@ def test_success_completes_the_step_with_the_message_and_response(ws):
         "body": {"queued": True},
         "message": "Deployed",
         "response": {"sha": "abc123"},
-        "result": payload,
+        # The body as sent, and `response` where Cortex's descriptors read it
+        # (cortexapps/cli's axon echo workflow: `outputs.result.output.message`):
+        "result": {**payload, "output": {"sha": "abc123"}},
     }
     assert outcome.inputs == ctx.step.inputs
 

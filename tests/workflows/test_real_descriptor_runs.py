@@ -701,3 +701,47 @@ def test_numeric_options_and_headers_run_as_the_text_written(http_server, ws, gr
     [call] = http_server.requests
     assert call.headers["x-api-version"] == "2"
     assert call.json() == {"runtime": "3.10", "port": 8080}
+
+
+# --- Cortex's own echo server answers through `response`, read as result.output ----
+
+
+def test_the_axon_echo_workflow_shows_what_the_echo_server_sent_back(
+    http_server, ws, grace
+):
+    # Unchanged but for the relay address, which points at the local server.
+    wf = install(
+        ws,
+        "axon-echo.yaml",
+        **{"http://echo-relay@relay-proxy.cortex.io": http_server.url("")},
+    )
+    http_server.route("POST", "/echo", json={"queued": True})
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.PAUSED
+    [call] = http_server.requests
+    assert call.json() == {"message": "hello from cortex"}
+    step = waiting_step(run, "call-echo")
+    assert call.query["callbackURL"][0].endswith(f"/callback/{step.callback_id}")
+
+    # What cortexapps/cli's internal/axon/echo/server.py posts: lower-case
+    # statuses, and the results under `response`.
+    echoed = {
+        "echo_server": "axon-echo",
+        "timestamp": "2026-12-06T05:00:00Z",
+        "message": "hello from cortex",
+    }
+    engine.callback(step, {"status": "update", "message": "Echo received"})
+    engine.callback(
+        step,
+        {"status": "success", "message": "Echo completed", "response": echoed},
+    )
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert "| **Server** | axon-echo |" in run.response
+    assert "| **Message** | hello from cortex |" in run.response
+    assert "| **Timestamp** | 2026-12-06T05:00:00Z |" in run.response
+
+
+def test_the_axon_echo_workflow_round_trips():
+    round_trips("axon-echo.yaml")

@@ -135,7 +135,13 @@ class HttpRequestAsync(Block):
                 deadline=ctx.step.deadline_at,
                 outputs=outputs,
             )
-        outputs.update(message=message, response=response or {}, result=payload)
+        # `result` is the body as sent, where Cortex's solutions read
+        # `result.output`; a callee that sends the spec's `response` finds it
+        # there too (Cortex's own echo server: "include response for result.output").
+        result = dict(payload)
+        if response is not None:
+            result.setdefault("output", response)
+        outputs.update(message=message, response=response or {}, result=result)
         if status == "FAILURE":
             reason = (
                 message or f"The callback reported {str(payload['status']).upper()}"
