@@ -30,7 +30,7 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from . import ratelimit, storable, yamlload
-from .models import ApiKey, User, Workspace, hash_key
+from .models import ApiKey, IpAllowlistEntry, User, Workspace, hash_key
 from .rawsql import columns, from_row, split_row
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,9 @@ def _address_allowed(allowlist: list[str], address: str) -> bool:
         return False
     for entry in allowlist:
         try:
-            network = ipaddress.ip_network(entry, strict=False)
+            network = IpAllowlistEntry.parse(
+                entry
+            )  # entries saved before it was canonical too
         except ValueError:
             continue  # a malformed entry allows nothing
         if ip in network:

@@ -187,7 +187,7 @@ class IpAllowlistForm(CrispyMixin, forms.Form):
         """Return the canonical form: a bare address, or the range's network address."""
         value = self.cleaned_data["address"].strip()
         try:
-            network = ipaddress.ip_network(value, strict=False)
+            network = IpAllowlistEntry.parse(value)
         except ValueError:
             raise forms.ValidationError(
                 f"“{value}” is not a valid IP address or CIDR range."

@@ -218,7 +218,19 @@ class IpAllowlistEntry(models.Model):
 
     @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-        return ipaddress.ip_network(self.address, strict=False)
+        return self.parse(self.address)
+
+    @staticmethod
+    def parse(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        """The network an entry names. IPv4-mapped IPv6 (`::ffff:10.1.2.3`, as a
+        dual-stack server shows a client) is the IPv4 network, as the client's
+        address is read; raises ValueError for what is no address or range."""
+        network = ipaddress.ip_network(value, strict=False)
+        mapped = ipaddress.ip_network("::ffff:0:0/96")
+        if network.version == 6 and network.subnet_of(mapped):
+            low32 = int(network.network_address) & 0xFFFFFFFF
+            return ipaddress.ip_network((low32, network.prefixlen - 96))
+        return network
 
 
 class WorkerHeartbeat(models.Model):

@@ -189,6 +189,16 @@ def test_an_ipv4_mapped_ipv6_peer_matches_an_ipv4_range(client, ws):
     assert get(client, raw, REMOTE_ADDR="::ffff:10.1.2.3").status_code == 200
 
 
+@pytest.mark.parametrize("entry", ["::ffff:10.1.2.3", "::ffff:7f00:1/104"])
+def test_an_entry_written_as_ipv4_mapped_ipv6_matches_the_ipv4_peer(client, ws, entry):
+    # As a dual-stack server shows a client; saved so before the form made it IPv4.
+    allow(ws, entry)
+    _, raw = api_key(ws)
+    peer = "10.1.2.3" if "10.1.2.3" in entry else "127.0.0.9"
+    assert get(client, raw, REMOTE_ADDR=peer).status_code == 200
+    assert get(client, raw, REMOTE_ADDR="10.9.9.9").status_code == 403
+
+
 def test_a_forbidden_address_is_told_so_before_the_key_is_recorded_as_used(client, ws):
     allow(ws, "10.0.0.0/8")
     key, raw = api_key(ws)

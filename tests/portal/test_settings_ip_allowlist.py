@@ -26,6 +26,9 @@ def _addresses(ws) -> list[str]:
         ("10.0.0.1/8", "10.0.0.0/8"),
         (" 2001:DB8:0::1/128 ", "2001:db8::1"),
         ("192.168.1.7/32", "192.168.1.7"),
+        # IPv4-mapped IPv6, as a dual-stack server shows a client, is IPv4:
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("::ffff:10.0.0.0/104", "10.0.0.0/8"),
     ],
 )
 def test_admin_adds_addresses_and_ranges_in_canonical_form(
