@@ -567,9 +567,13 @@ def _blocks(descriptor: dict) -> list[dict]:
             summary = str(schema.get("actionIdentifier") or schema.get("url") or "")
         elif kind == "CONDITIONAL_BRANCH":
             branches = [
-                b.get("name") or b.get("slug") for b in schema.get("branches") or []
+                b.get("name") or b.get("slug")
+                for b in schema.get("branches") or []
+                if isinstance(b, dict)
             ]
-            summary = "Branches: " + ", ".join([*branches, "fallback"])
+            if isinstance(fallback := schema.get("fallbackBranch"), dict):
+                branches.append(f"else {fallback.get('name') or 'fallback'}")
+            summary = "Branches: " + ", ".join(branches)
         elif kind == "JQ":
             summary = schema.get("expression", "")
         else:

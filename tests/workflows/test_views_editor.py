@@ -70,6 +70,47 @@ def test_workflow_page_shows_settings_and_blocks_with_their_outgoing_actions(
     assert "# Hi" in html
 
 
+BRANCHES = """
+tag: route
+name: Route
+filter: {type: GLOBAL}
+actions:
+  - slug: pick
+    name: Pick
+    isRootAction: true
+    outgoingActions: [big, small]
+    schema:
+      type: CONDITIONAL_BRANCH
+      branches: [{slug: big, name: Big one, expression: 'true', outgoingAction: big}]
+      FALLBACK
+  - {slug: big, name: Big, isRootAction: false, outgoingActions: [], schema: {type: JQ, expression: '.'}}
+  - {slug: small, name: Small, isRootAction: false, outgoingActions: [], schema: {type: JQ, expression: '.'}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("fallback", "summary"),
+    [
+        ("fallbackBranch: null", "Branches: Big one"),
+        ("joiningAction: null", "Branches: Big one"),
+        (
+            "fallbackBranch: {slug: small, name: Small one, outgoingAction: small}",
+            "Branches: Big one, else Small one",
+        ),
+    ],
+)
+def test_a_branch_block_lists_a_fallback_only_when_it_has_one(
+    client, grace, ws, fallback, summary
+):
+    descriptor = descriptor_lib.validate(
+        descriptor_lib.parse(BRANCHES.replace("FALLBACK", fallback))
+    )
+    workflow_upsert(workspace=ws, descriptor=descriptor)
+    client.force_login(grace)
+    r = client.get(url("workflow-detail", "route"))
+    assert r.context["blocks"][0]["summary"] == summary
+
+
 def test_workflow_page_has_run_for_users_and_editing_for_editors_only(
     client, grace, mona, vera, hello
 ):
