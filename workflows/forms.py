@@ -38,11 +38,12 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.forms.utils import ErrorDict
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.html import escape, format_html, format_html_join
+from django.utils.html import format_html, format_html_join
 
 from portal.ids import parse_id
 
 from .inputs import ALL, entity_options, user_options
+from .templatetags.workflow_tags import markdown
 
 SEP = "."
 TOTAL = "TOTAL"
@@ -202,8 +203,9 @@ def build_field(
     multiple = bool(definition.get("allowMultiple"))
     common: dict[str, Any] = {
         "label": definition.get("name") or definition.get("key"),
-        # crispy renders help text unescaped; descriptions are plain text:
-        "help_text": escape(definition.get("description") or ""),
+        # Cortex's descriptions are Markdown; crispy renders help text as it
+        # is, so it is the sanitised HTML:
+        "help_text": markdown(definition.get("description") or ""),
         "required": bool(definition.get("required")) and not _locked(definition),
         "disabled": _locked(definition),
     }
@@ -308,10 +310,8 @@ def build_field(
                 widget=forms.TextInput(attrs={"placeholder": placeholder or "#channel"})
             )
             if multiple:
-                common["help_text"] = " ".join(
-                    filter(
-                        None, [common["help_text"], "Separate channels with commas."]
-                    )
+                common["help_text"] = format_html(
+                    "{} {}", common["help_text"], "Separate channels with commas."
                 )
         if isinstance(default, list) and not (channels and multiple):
             default = ", ".join(str(c) for c in default)

@@ -95,7 +95,7 @@ def test_an_input_field_is_a_text_input_with_its_label_help_placeholder_and_defa
     field = f["contact"]
     assert field.label == "Owner contact"
     assert field.field.required
-    assert field.help_text == "Who to call"
+    assert field.help_text == "<p>Who to call</p>"
     rendered = html(f, "contact")
     assert 'type="text"' in rendered
     assert 'placeholder="name@example.com"' in rendered
@@ -103,9 +103,14 @@ def test_an_input_field_is_a_text_input_with_its_label_help_placeholder_and_defa
     assert "required" not in rendered  # the engine's messages, not the browser's
 
 
-def test_a_description_is_shown_as_text_not_html(ws):
-    f = form([{"type": "INPUT_FIELD", "key": "a", "description": "<b>x</b>"}], ws)
-    assert f["a"].help_text == "&lt;b&gt;x&lt;/b&gt;"
+def test_a_description_is_markdown_sanitised(ws):
+    # As in Cortex's own exports: "**Toggle on**: …" (cortexapps/learn-cortex).
+    description = "**Toggle on**: publish, see [docs](https://docs.example.com)\n\n<script>alert(1)</script>"
+    f = form([{"type": "INPUT_FIELD", "key": "a", "description": description}], ws)
+    help_text = f["a"].help_text
+    assert "<strong>Toggle on</strong>: publish" in help_text
+    assert '<a href="https://docs.example.com"' in help_text
+    assert "<script>" not in help_text and "alert(1)" not in help_text
 
 
 def test_a_textarea_field_is_a_textarea(ws):
