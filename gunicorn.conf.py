@@ -5,3 +5,7 @@
 access_log_format = (
     '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 )
+
+# A run calling this portal with a secret in the URL's path has it logged
+# masked (portal/logpath.py):
+logger_class = "portal.logpath.GunicornLogger"

@@ -267,11 +267,14 @@ CACHES["default"].setdefault("KEY_PREFIX", "cairn")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"no_4xx_traceback": {"()": "portal.logging.NoClientErrorTraceback"}},
+    "filters": {
+        "no_4xx_traceback": {"()": "portal.logging.NoClientErrorTraceback"},
+        "logged_path": {"()": "portal.logging.LoggedPath"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["no_4xx_traceback"],
+            "filters": ["no_4xx_traceback", "logged_path"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

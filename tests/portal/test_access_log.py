@@ -1,5 +1,6 @@
-"""What gunicorn's access log keeps of a request."""
+"""What gunicorn's access log and Django's request log keep of a request."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -7,15 +8,25 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+from django.conf import settings
 
+from portal import logpath
+from portal.logging import LoggedPath
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_access_log_names_the_path_but_never_the_query_string(tmp_path):
+def _serve_and_get(tmp_path, path: str, headers: dict | None = None) -> str:
+    """Start gunicorn as `make run` does, GET `path`, return what it logged."""
     port = free_port()
-    env = {**os.environ, "CAIRN_VAR_DIR": str(tmp_path), "HTTPS": "false"}
+    env = {
+        **os.environ,
+        "CAIRN_VAR_DIR": str(tmp_path),
+        "HTTPS": "false",
+        "SECRET_KEY": settings.SECRET_KEY,  # the worker's and the server's key
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}"]
         + ["--workers", "1", "--access-logfile", "-"],
@@ -28,15 +39,69 @@ def test_the_access_log_names_the_path_but_never_the_query_string(tmp_path):
     try:
         for _ in range(100):
             try:
-                reply = httpx.get(
-                    f"http://127.0.0.1:{port}/no-such-page/?token=S3cr3t-in-query"
-                )
+                reply = httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers)
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)
-        assert reply.status_code == 404
     finally:
         server.terminate()
         log = server.communicate(timeout=10)[0]
+    assert reply.status_code == 404, log
+    return log
+
+
+def test_the_access_log_names_the_path_but_never_the_query_string(tmp_path):
+    log = _serve_and_get(tmp_path, "/no-such-page/?token=S3cr3t-in-query")
     assert '"GET /no-such-page/ HTTP/1.1" 404' in log
     assert "S3cr3t" not in log
+
+
+def test_a_runs_call_with_a_secret_in_its_path_is_logged_with_it_masked(tmp_path):
+    # What an HTTP block sends when it calls this server (http_request.call):
+    headers = logpath.headers_for("/health/S3cr3t-in-path", "/health/********")
+    log = _serve_and_get(tmp_path, "/health/S3cr3t-in-path", headers)
+    assert '"GET /health/******** HTTP/1.1" 404' in log  # gunicorn's access log
+    assert "Not Found: /health/********" in log  # Django's request log
+    assert "S3cr3t" not in log
+
+
+def test_a_forged_logged_path_is_ignored_and_the_real_path_logged(tmp_path):
+    headers = {
+        logpath.HEADER: "/innocent",
+        logpath.SIGNATURE_HEADER: "0" * 64,
+    }
+    log = _serve_and_get(tmp_path, "/admin-probe/", headers)
+    assert '"GET /admin-probe/ HTTP/1.1" 404' in log
+    assert "Not Found: /admin-probe/" in log
+    assert "/innocent" not in log
+
+
+@pytest.mark.parametrize(
+    ("path", "signed_for", "logged"),
+    [
+        ("/a/s3cr3t", "/a/s3cr3t", "/a/********"),
+        ("/a/other", "/a/s3cr3t", None),  # a signature made for another path
+        ("/a/é-s3cr3t", "/a/é-s3cr3t", "/a/é-********"),
+    ],
+)
+def test_a_logged_path_counts_only_for_the_path_it_was_signed_for(
+    path, signed_for, logged
+):
+    headers = logpath.headers_for(signed_for, signed_for.replace("s3cr3t", "********"))
+    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+    assert logpath.logged_path(meta, path) == logged
+
+
+def test_djangos_not_found_line_gets_the_logged_path(rf):
+    headers = logpath.headers_for("/x/é-s3cr3t", "/x/é-********")
+    request = rf.get(
+        "/x/é-s3cr3t",
+        **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()},
+    )
+    escaped = request.path.encode("unicode_escape").decode()  # as Django logs it
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, "", 0, "%s: %s", ("Not Found", escaped), None
+    )
+    record.request = request
+    assert LoggedPath().filter(record)
+    assert record.getMessage() == "Not Found: /x/é-********"

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from portal import logpath
 from tests.workflows.blockctx import make_ctx
 from workflows.blocks.http_request import HttpRequest
 from workflows.models import OutboundAllowlistEntry
@@ -504,3 +505,46 @@ def test_without_a_gitlab_integration_the_block_says_so(ws):
     assert outcome.error == (
         "Bad configuration: No GitLab integration is configured in this workspace"
     )
+
+
+# A call to this Cairn with a secret in its path (portal/logpath.py)
+
+
+def _secret_path_ctx(http_server, ws):
+    ctx = make_ctx(
+        {
+            "type": "HTTP_REQUEST",
+            "httpMethod": "GET",
+            "url": http_server.url("/api/v1/catalog/{{variables.token}}"),
+        },
+        STATE,
+        workspace=ws,
+    )
+    ctx.secret_values = ("s3cret",)
+    return ctx
+
+
+def test_a_call_to_this_cairn_says_how_its_secret_path_is_to_be_logged(
+    http_server, ws, settings
+):
+    settings.BASE_URL = http_server.url("")
+    http_server.route("GET", "/api/v1/catalog/s3cret", json={})
+    assert (
+        HttpRequest().execute(_secret_path_ctx(http_server, ws)).status == "COMPLETED"
+    )
+    [call] = http_server.requests
+    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in call.headers.items()}
+    assert (
+        logpath.logged_path(meta, "/api/v1/catalog/s3cret")
+        == "/api/v1/catalog/********"
+    )
+
+
+def test_a_call_elsewhere_gets_no_logged_path_header(http_server, ws, settings):
+    settings.BASE_URL = "http://cairn.example.com"
+    http_server.route("GET", "/api/v1/catalog/s3cret", json={})
+    assert (
+        HttpRequest().execute(_secret_path_ctx(http_server, ws)).status == "COMPLETED"
+    )
+    [call] = http_server.requests
+    assert logpath.HEADER.lower() not in call.headers

@@ -25,10 +25,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.conf import settings
 
+from portal import logpath
 from workflows import outbound
 from workflows.integrations import (
     IntegrationError,
@@ -37,7 +38,7 @@ from workflows.integrations import (
     gitlab_api_url,
     gitlab_headers,
 )
-from workflows.secrets import MASK
+from workflows.secrets import MASK, scrub
 
 if TYPE_CHECKING:
     from portal.models import Workspace
@@ -224,13 +225,24 @@ def call(
     return outbound.send(
         http.method,
         http.url,
-        headers=http.headers,
+        headers={**http.headers, **_logged_path_headers(http.url, ctx.secret_values)},
         content=http.payload or None,
         workspace=ctx.workspace,
         timeout=timeout if timeout is not None else block_timeout(),
         max_bytes=block_max_bytes(),
         allow_hosts=(http.allow_host,) if http.allow_host else (),
     )
+
+
+def _logged_path_headers(url: str, secret_values) -> dict[str, str]:
+    """For a call to this Cairn with a secret in its path: how its logs should
+    write the path (portal.logpath). None for other hosts: they see no extra header."""
+    parts, cairn = urlsplit(url), urlsplit(settings.BASE_URL)
+    if not secret_values or parts.netloc.lower() != cairn.netloc.lower():
+        return {}
+    path = unquote(parts.path)
+    logged = scrub(path, list(secret_values))
+    return logpath.headers_for(path, logged) if logged != path else {}
 
 
 def response_outputs(response: outbound.Response) -> dict:

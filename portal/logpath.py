@@ -1,0 +1,73 @@
+"""Keep a run's secrets out of this server's logs when a run calls this server.
+
+An HTTP block may call Cairn itself (Cortex API addresses lead here) with a
+secret in the URL's path. The access log leaves query strings out, but it and
+Django's request log ("Not Found: /…") name the path. So the worker sends,
+with such a call, the path as it should be logged (secrets masked) and an HMAC
+of both paths under SECRET_KEY; the logs write that path instead. The
+signature keeps anyone else from choosing what the logs say of their requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from urllib.parse import quote, unquote
+
+from django.conf import settings
+from gunicorn import glogging
+
+HEADER = "X-Cairn-Logged-Path"
+SIGNATURE_HEADER = "X-Cairn-Logged-Path-Signature"
+_META, _SIGNATURE_META = (
+    "HTTP_" + name.upper().replace("-", "_") for name in (HEADER, SIGNATURE_HEADER)
+)
+
+
+def _signature(path: str, logged: str) -> str:
+    message = f"{path}\0{logged}".encode()
+    return hmac.new(
+        settings.SECRET_KEY.encode(), b"cairn-logged-path\0" + message, hashlib.sha256
+    ).hexdigest()
+
+
+def headers_for(path: str, logged: str) -> dict[str, str]:
+    """The headers that have `path` (decoded, as the server sees it) logged as `logged`."""
+    return {
+        HEADER: quote(logged, safe="/*"),
+        SIGNATURE_HEADER: _signature(path, logged),
+    }
+
+
+def logged_path(meta: Mapping, path: str) -> str | None:
+    """The path to log instead of `path` for a request with these WSGI
+    variables, or None when the request asks for none or its signature is wrong."""
+    wanted, signature = meta.get(_META), meta.get(_SIGNATURE_META)
+    if not wanted or not signature:
+        return None
+    logged = unquote(wanted)
+    if not hmac.compare_digest(_signature(path, logged), signature):
+        return None
+    return logged
+
+
+def _wsgi_path(environ: Mapping) -> str:
+    # WSGI strings are bytes decoded as latin-1; the worker signed the UTF-8 text.
+    raw = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    try:
+        return raw.encode("latin-1").decode()
+    except UnicodeError:
+        return raw
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger, writing a signed logged path in place of the path."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        logged = logged_path(environ, _wsgi_path(environ))
+        if logged is not None:
+            atoms["U"] = logged
+            atoms["r"] = f"{atoms['m']} {logged} {atoms['H']}"
+        return atoms
