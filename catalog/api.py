@@ -6,17 +6,23 @@
 - `POST /open-api` creates or updates the entities of a descriptor (YAML, one or
   several documents), `PATCH /open-api` merges one into the existing entity;
 - `DELETE /catalog/{tagOrId}`, `DELETE /catalog?ids=…`, and
-  `PUT /catalog/{tagOrId}/archive` and `/unarchive`.
+  `PUT /catalog/{tagOrId}/archive` and `/unarchive`;
+- deploys: `GET`/`POST`/`DELETE /catalog/{tagOrId}/deploys` (DELETE filters by
+  `sha`, `environment`, `type`), `PUT`/`DELETE …/deploys/{uuid}`.
 
 Reading needs any key of the workspace; writing needs EDIT_ENTITIES. A tag or
 id from another workspace is a 404 like a missing one.
 """
 
 import copy
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
 import yaml
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
@@ -27,8 +33,8 @@ from portal.ids import parse_id, parse_ids
 from portal.permissions import Permission
 
 from .descriptors import DescriptorError, parse_entity, parse_entity_file
-from .models import Entity, Team
-from .services import entities_upsert
+from .models import Deploy, Entity, Team
+from .services import deploy_save, deploys_delete, entities_upsert
 
 router = Router(tags=["catalog"])
 openapi_router = Router(tags=["catalog"])
@@ -254,6 +260,152 @@ def entity_custom_data_key(request, tag: str, key: str):
         if item["key"] == key:
             return item
     raise HttpError(404, f"Custom data not found for entity {tag} and key {key}")
+
+
+# --- deploys, as Cortex's deploys API (deploy workflows record them) ------------
+
+
+class Deployer(Schema):
+    email: str | None = Field(None, max_length=254)
+    name: str | None = Field(None, max_length=200)
+
+
+class DeployRequest(Schema):
+    title: str = Field(min_length=1, max_length=500)
+    type: Deploy.Type = Field(description="DEPLOY, SCALE, ROLLBACK or RESTART")
+    timestamp: datetime = Field(description="When it happened (ISO 8601)")
+    sha: str | None = Field(None, max_length=200)
+    environment: str | None = Field(None, max_length=200)
+    url: str | None = Field(None, max_length=2000)
+    customData: dict[str, Any] | None = None
+    deployer: Deployer | None = None
+
+    def fields(self) -> dict:
+        when = self.timestamp
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when, UTC)
+        return {
+            "title": self.title,
+            "type": self.type,
+            "timestamp": when,
+            "sha": self.sha or "",
+            "environment": self.environment or "",
+            "url": self.url or "",
+            "custom_data": self.customData or {},
+            "deployer_email": (self.deployer and self.deployer.email) or "",
+            "deployer_name": (self.deployer and self.deployer.name) or "",
+        }
+
+
+def deploy_out(deploy: Deploy) -> dict:
+    deployer = None
+    if deploy.deployer_email or deploy.deployer_name:
+        deployer = {
+            "email": deploy.deployer_email or None,
+            "name": deploy.deployer_name or None,
+        }
+    return {
+        "uuid": str(deploy.uuid),
+        "title": deploy.title,
+        "type": deploy.type,
+        "timestamp": deploy.timestamp.isoformat(),
+        "sha": deploy.sha or None,
+        "environment": deploy.environment or None,
+        "url": deploy.url or None,
+        "customData": deploy.custom_data or None,
+        "deployer": deployer,
+    }
+
+
+def _deploy(entity: Entity, uuid: str) -> Deploy:
+    try:
+        return entity.deploys.get(uuid=UUID(uuid))
+    except (ValueError, Deploy.DoesNotExist):
+        raise HttpError(
+            404, f"Deploy {uuid} not found for entity {entity.tag}"
+        ) from None
+
+
+@router.get("/{tag}/deploys", summary="List deployments for entity")
+def deploy_list(request, tag: str, paging: Query[Page]):
+    """The entity's deploys, newest first, a page at a time."""
+    deploys = _find(request.auth.workspace, tag).deploys.all()
+    total = deploys.count()
+    start = paging.page * paging.pageSize
+    return {
+        "deployments": [
+            deploy_out(d) for d in deploys[start : start + paging.pageSize]
+        ],
+        "page": paging.page,
+        "total": total,
+        "totalPages": -(-total // paging.pageSize),
+    }
+
+
+@router.post(
+    "/{tag}/deploys",
+    summary="Add deployment for entity",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def deploy_add(request, tag: str, payload: DeployRequest):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity = _find(request.auth.workspace, tag)
+    check_storable(payload.customData, "customData")
+    deploy = deploy_save(entity=entity, fields=payload.fields())
+    return json_response(request, deploy_out(deploy))
+
+
+@router.put(
+    "/{tag}/deploys/{uuid}",
+    summary="Update deployment by UUID",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def deploy_update(request, tag: str, uuid: str, payload: DeployRequest):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity = _find(request.auth.workspace, tag)
+    deploy = _deploy(entity, uuid)
+    check_storable(payload.customData, "customData")
+    deploy = deploy_save(entity=entity, fields=payload.fields(), deploy=deploy)
+    return json_response(request, deploy_out(deploy))
+
+
+@router.delete(
+    "/{tag}/deploys/{uuid}",
+    summary="Delete deployment by UUID",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def deploy_delete(request, tag: str, uuid: str):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    _deploy(_find(request.auth.workspace, tag), uuid).delete()
+    return json_response(request, {"message": "Deploy deleted successfully"})
+
+
+class DeployFilters(Schema):
+    sha: str | None = Field(None, max_length=200)
+    environment: str | None = Field(None, max_length=200)
+    type: Deploy.Type | None = None
+
+
+@router.delete(
+    "/{tag}/deploys",
+    summary="Delete deployments for entity",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def deploy_delete_many(request, tag: str, filters: Query[DeployFilters]):
+    """The entity's deploys matching every filter given; all of them without one."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity = _find(request.auth.workspace, tag)
+    count = deploys_delete(
+        entity=entity,
+        sha=filters.sha,
+        environment=filters.environment,
+        type=filters.type,
+    )
+    return json_response(request, {"message": f"{count} deploys deleted"})
 
 
 def _dump(data) -> str:

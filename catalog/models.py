@@ -1,5 +1,7 @@
 """The entity catalog: entity types, groups, teams and entities, all per workspace."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -128,3 +130,34 @@ class MetricDataPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.key}={self.value}"
+
+
+class Deploy(models.Model):
+    """A deploy of an entity, as Cortex's deploys API records it
+    (`POST /api/v1/catalog/{tag}/deploys`, which deploy workflows call)."""
+
+    class Type(models.TextChoices):
+        DEPLOY = "DEPLOY"
+        SCALE = "SCALE"
+        ROLLBACK = "ROLLBACK"
+        RESTART = "RESTART"
+
+    uuid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    entity = models.ForeignKey(Entity, models.CASCADE, related_name="deploys")
+    title = models.CharField(max_length=500)
+    type = models.CharField(max_length=10, choices=Type)
+    timestamp = models.DateTimeField()
+    sha = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=200, blank=True)
+    url = models.CharField(max_length=2000, blank=True)
+    deployer_email = models.CharField(max_length=254, blank=True)
+    deployer_name = models.CharField(max_length=200, blank=True)
+    custom_data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entity", "-timestamp", "-pk"]
+        indexes = [models.Index(fields=["entity", "-timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.type} {self.title}"

@@ -5,7 +5,7 @@ from django.db import transaction
 from portal.models import User, Workspace
 
 from .descriptors import EntitySpec
-from .models import Entity, EntityType, Group, Team
+from .models import Deploy, Entity, EntityType, Group, Team
 
 
 @transaction.atomic
@@ -54,3 +54,20 @@ def entities_upsert(*, workspace: Workspace, specs: list[EntitySpec]) -> list[En
         )
         entities.append(entity)
     return entities
+
+
+def deploy_save(
+    *, entity: Entity, fields: dict, deploy: Deploy | None = None
+) -> Deploy:
+    """Record a deploy of `entity`, or replace what `deploy` says (Cortex's PUT)."""
+    deploy = deploy or Deploy(entity=entity)
+    for name, value in fields.items():
+        setattr(deploy, name, value)
+    deploy.save()
+    return deploy
+
+
+def deploys_delete(*, entity: Entity, **filters: str) -> int:
+    """Delete the entity's deploys that match every given filter (sha,
+    environment, type); all of them when none is given. Returns how many."""
+    return entity.deploys.filter(**{k: v for k, v in filters.items() if v}).delete()[0]

@@ -19,6 +19,7 @@ from workflows.views import (
 from .models import Entity, EntityType, Group, Team
 
 PAGE_SIZE = 25
+DEPLOYS_SHOWN = 5  # on the Overview; the API lists them all
 
 
 @require_GET
@@ -74,9 +75,12 @@ def _entity(request: HttpRequest, tag: str) -> Entity:
 @workspace_required
 def entity_detail(request: HttpRequest, tag: str) -> HttpResponse:
     entity = _entity(request, tag)
-    return render(
-        request, "catalog/entity_detail.html", {"entity": entity, "section": "overview"}
-    )
+    context = {
+        "entity": entity,
+        "section": "overview",
+        "deploys": list(entity.deploys.all()[:DEPLOYS_SHOWN]),
+    }
+    return render(request, "catalog/entity_detail.html", context)
 
 
 @require_GET

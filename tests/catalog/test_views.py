@@ -249,3 +249,39 @@ def test_the_entity_tiles_idle_poll_answers_204_with_one_query_until_a_run_is_st
     assert f'href="{started.get_absolute_url()}"' in html
     assert re.search(r'id="run-tiles"[^>]*hx-trigger="every 3s"', html)
     assert 'id="run-tiles-poller"' not in html
+
+
+def test_the_overview_shows_the_latest_deploys_in_queries_that_do_not_grow(
+    client, grace, ws, django_assert_max_num_queries
+):
+    from datetime import UTC, datetime, timedelta
+
+    from catalog.models import Deploy
+
+    entity = EntityFactory(workspace=ws, tag="ledger")
+    client.force_login(grace)
+    html = client.get(
+        reverse("catalog:entity-detail", args=["ledger"])
+    ).content.decode()
+    assert "No deploys recorded." in html
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    for day in range(8):
+        Deploy.objects.create(
+            entity=entity,
+            title=f"Release {day}",
+            type="ROLLBACK" if day == 7 else "DEPLOY",
+            timestamp=start + timedelta(days=day),
+            environment="production",
+            url="javascript:alert(1)" if day == 6 else "https://ci.example.com/7",
+        )
+    with django_assert_max_num_queries(12):
+        html = client.get(
+            reverse("catalog:entity-detail", args=["ledger"])
+        ).content.decode()
+    assert html.index("Release 7") < html.index("Release 6") < html.index("Release 3")
+    assert "Release 2" not in html  # the latest five
+    assert "javascript:" not in html
+    assert (
+        '<a href="https://ci.example.com/7" rel="noopener noreferrer">Release 5</a>'
+        in html
+    )
