@@ -8,7 +8,8 @@
 - `DELETE /catalog/{tagOrId}`, `DELETE /catalog?ids=…`, and
   `PUT /catalog/{tagOrId}/archive` and `/unarchive`;
 - deploys: `GET`/`POST`/`DELETE /catalog/{tagOrId}/deploys` (DELETE filters by
-  `sha`, `environment`, `type`), `PUT`/`DELETE …/deploys/{uuid}`.
+  `sha`, `environment`, `type`), `PUT`/`DELETE …/deploys/{uuid}`, and for the
+  whole workspace `DELETE /catalog/deploys` (by filter) and `…/deploys/all`.
 
 Reading needs any key of the workspace; writing needs EDIT_ENTITIES. A tag or
 id from another workspace is a 404 like a missing one.
@@ -192,6 +193,46 @@ def entity_delete_many(request, params: Query[EntityIds]):
         Q(tag__in=wanted) | Q(pk__in=numbers)
     ).delete()
     return {"message": "Entities deleted successfully"}
+
+
+class DeployFilters(Schema):
+    sha: str | None = Field(None, max_length=200)
+    environment: str | None = Field(None, max_length=200)
+    type: Deploy.Type | None = None
+
+
+# Before the /{tag} routes, as in Cortex: "deploys" is no entity's tag here.
+@router.delete(
+    "/deploys",
+    summary="Delete deploys by filter",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def deploys_delete_by_filter(request, filters: Query[DeployFilters]):
+    """The workspace's deploys matching every filter given (`sha`,
+    `environment`, `type`); at least one is needed (deploys/all is for all)."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    given = {k: v for k, v in filters.dict().items() if v}
+    if not given:
+        raise HttpError(
+            400,
+            "Give sha, environment or type to choose the deploys to delete "
+            "(DELETE /catalog/deploys/all deletes them all)",
+        )
+    count = deploys_delete(workspace=request.auth.workspace, **given)
+    return json_response(request, {"message": f"{count} deploys deleted"})
+
+
+@router.delete(
+    "/deploys/all",
+    summary="Delete all deployments for all entities",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def deploys_delete_all(request):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    count = deploys_delete(workspace=request.auth.workspace)
+    return json_response(request, {"message": f"{count} deploys deleted"})
 
 
 @router.get("/{tag}", summary="Entity details")
@@ -383,12 +424,6 @@ def deploy_delete(request, tag: str, uuid: str):
     return json_response(request, {"message": "Deploy deleted successfully"})
 
 
-class DeployFilters(Schema):
-    sha: str | None = Field(None, max_length=200)
-    environment: str | None = Field(None, max_length=200)
-    type: Deploy.Type | None = None
-
-
 @router.delete(
     "/{tag}/deploys",
     summary="Delete deployments for entity",
@@ -400,10 +435,9 @@ def deploy_delete_many(request, tag: str, filters: Query[DeployFilters]):
     require(request.auth, Permission.EDIT_ENTITIES)
     entity = _find(request.auth.workspace, tag)
     count = deploys_delete(
+        workspace=request.auth.workspace,
         entity=entity,
-        sha=filters.sha,
-        environment=filters.environment,
-        type=filters.type,
+        **{k: v for k, v in filters.dict().items() if v},
     )
     return json_response(request, {"message": f"{count} deploys deleted"})
 

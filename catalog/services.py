@@ -67,7 +67,12 @@ def deploy_save(
     return deploy
 
 
-def deploys_delete(*, entity: Entity, **filters: str) -> int:
-    """Delete the entity's deploys that match every given filter (sha,
-    environment, type); all of them when none is given. Returns how many."""
-    return entity.deploys.filter(**{k: v for k, v in filters.items() if v}).delete()[0]
+def deploys_delete(
+    *, workspace: Workspace, entity: Entity | None = None, **filters: str
+) -> int:
+    """Delete the workspace's (or one entity's) deploys that match every given
+    filter (sha, environment, type); all of them with none. Returns how many."""
+    deploys = Deploy.objects.filter(entity__workspace=workspace, **filters)
+    if entity is not None:
+        deploys = deploys.filter(entity=entity)
+    return deploys.delete()[0]

@@ -132,3 +132,25 @@ def test_deploys_need_edit_entities_to_write_and_stay_in_their_workspace(
     assert api("delete", f"/ledger/deploys/{uuid}", key=other).status_code == 404
     assert api("post", "/nope/deploys", DEPLOY).status_code == 404
     assert Deploy.objects.count() == 1
+
+
+def test_the_workspaces_deploys_are_deleted_by_filter_or_all_and_no_others(
+    api, ws, other_ws, ledger
+):
+    EntityFactory(workspace=ws, tag="billing")
+    api("post", "/ledger/deploys", {**DEPLOY, "environment": "staging"})
+    api("post", "/billing/deploys", {**DEPLOY, "environment": "staging"})
+    api("post", "/billing/deploys", DEPLOY)
+    EntityFactory(workspace=other_ws, tag="ledger")
+    other = api_key(other_ws, "Admin")[1]
+    api("post", "/ledger/deploys", {**DEPLOY, "environment": "staging"}, key=other)
+
+    r = api("delete", "/deploys")
+    assert r.status_code == 400
+    assert "Give sha, environment or type" in r.json()["message"]
+    assert api("delete", "/deploys", environment="staging").json() == {
+        "message": "2 deploys deleted"
+    }
+    assert api("delete", "/deploys/all").json() == {"message": "1 deploys deleted"}
+    # The other workspace's deploy is still there:
+    assert Deploy.objects.get().entity.workspace == other_ws
