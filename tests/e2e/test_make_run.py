@@ -1,5 +1,5 @@
 """`make run` (bin/run) as a newcomer starts it: embedded defaults, a fresh var
-directory, the demo data, a web server on the PORT asked for, a worker with beat.
+directory, the demo data, a web server on the PORT asked for, a worker and beat.
 A workflow run from the browser completes, and its mail links back to that port."""
 
 import contextlib
@@ -80,7 +80,7 @@ def make_run(tmp_path):
     try:
         wait_for(lambda: _healthy(url) or process.poll() is not None, timeout=120)
         assert process.poll() is None, log.read_text()[-3000:]
-        yield url, log
+        yield url, log, process.pid  # the pid is the session's id
     finally:
         # As a user's kill would: make passes SIGTERM on to bin/run, which stops
         # its servers. Then nothing started here may outlive the test.
@@ -95,11 +95,8 @@ def make_run(tmp_path):
         assert not leftovers, f"make run left these running: {leftovers}"
 
 
-def test_make_run_serves_the_demo_on_its_port_and_runs_a_workflow_whose_mail_links_back(
-    page: Page, make_run
-):
-    url, log = make_run
-
+def _run_hello_world(page: Page, url: str, log: Path) -> None:
+    """Log in, run the demo's hello-world from its page, see it complete and its mail link back."""
     page.goto(f"{url}/login/")
     page.get_by_label("Email address").fill("ada@example.com")
     page.get_by_label("Password").fill("demo")
@@ -116,9 +113,45 @@ def test_make_run_serves_the_demo_on_its_port_and_runs_a_workflow_whose_mail_lin
     )
     run_url = page.url
     assert run_url.startswith(url)
-    wait_for(
-        lambda: re.search(
-            r"Subject: \[Cairn\] Hello world #\d+ succeeded", log.read_text()
-        )
-    )
-    assert run_url in log.read_text()
+    wait_for(lambda: run_url in log.read_text())
+    assert re.search(r"Subject: \[Cairn\] Hello world #\d+ succeeded", log.read_text())
+
+
+def test_make_run_serves_the_demo_on_its_port_and_runs_a_workflow_whose_mail_links_back(
+    page: Page, make_run
+):
+    url, log, _ = make_run
+    _run_hello_world(page, url, log)
+
+
+def _celery_mains(session: int, role: str) -> set[int]:
+    """The session's Celery main processes of `role` ("worker" or "beat"), not
+    a worker's pool children."""
+    parents = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[3]) == session and fields[0] != "Z" and role.encode() in argv:
+            parents[int(proc.name)] = int(fields[1])
+    return {pid for pid, parent in parents.items() if parent not in parents}
+
+
+def test_make_run_starts_the_worker_and_beat_again_when_they_are_killed(
+    page: Page, make_run
+):
+    url, log, session = make_run
+    [worker], [beat] = _celery_mains(session, "worker"), _celery_mains(session, "beat")
+    os.kill(worker, signal.SIGKILL)
+    os.kill(beat, signal.SIGKILL)
+    wait_for(lambda: _celery_mains(session, "worker") - {worker}, timeout=60)
+    wait_for(lambda: _celery_mains(session, "beat") - {beat}, timeout=60)
+    text = log.read_text()
+    assert "The Celery worker ended (exit status 137); starting it again." in text
+    assert "Celery beat ended (exit status 137); starting it again." in text
+    # Nothing of the killed ones is left behind (the fixture checks the rest at
+    # the end), and runs go on:
+    assert len(_celery_mains(session, "worker")) == 1
+    _run_hello_world(page, url, log)
