@@ -22,7 +22,7 @@ def allow(ws, *addresses: str) -> None:
 @pytest.mark.parametrize(
     "method, path",
     [
-        ("post", "/api/v1/catalog/payments/deploys"),
+        ("post", "/api/v1/catalog/payments/gitops-logs"),
         ("get", "/api/v1/scorecards"),
         ("get", "/api/v1/workflows/"),
         ("get", "/api/v2/anything"),

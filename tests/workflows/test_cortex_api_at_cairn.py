@@ -112,10 +112,10 @@ def test_the_hosts_taken_for_cortexs_api_are_a_setting(cairn, ws, settings):
 
 def test_a_call_to_an_endpoint_cairn_lacks_fails_the_block_naming_it(cairn, ws):
     _, token = api_key(ws, "Viewer")
-    deploys = "https://api.getcortexapp.com/api/v1/catalog/payments/deploys"
+    scorecards = "https://api.getcortexapp.com/api/v1/scorecards"
 
-    outcome = run(ws, deploys, token)
+    outcome = run(ws, scorecards, token)
 
     assert outcome.status == "FAILED"
-    assert outcome.error.startswith(f"HTTP 404 from {cairn.url}/api/v1/catalog/")
-    assert "Cairn has no endpoint GET /api/v1/catalog/payments/deploys" in outcome.error
+    assert outcome.error.startswith(f"HTTP 404 from {cairn.url}/api/v1/scorecards")
+    assert "Cairn has no endpoint GET /api/v1/scorecards" in outcome.error
