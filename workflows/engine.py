@@ -1433,6 +1433,10 @@ def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -
         raise NotAllowed("You are not one of the approvers of this step")
     if not approve and not reason.strip():
         raise EngineError("Give a reason for rejecting")
+    try:  # a NUL pasted into the reason: the databases can't store it
+        check_storable(reason, "The reason")
+    except Unstorable as exc:
+        raise EngineError(str(exc)) from None
     # A reason is shown to every viewer of the run: no secret of the run in it.
     secrets = _run_secrets(run)
     reason = scrub(reason, secrets.values)
@@ -1549,7 +1553,16 @@ def _resume(
     secrets = secrets or _run_secrets(run)
     ctx = _context(run, step, action, secrets)
     # May raise InputInvalid / ValueError: nothing stored.
-    outcome = _storable(block.resume(ctx, payload), step.type)
+    resumed = block.resume(ctx, payload)
+    outcome = _storable(resumed, step.type)
+    if by is not None and outcome is not resumed:
+        # A person's answer the databases can't store is refused, as a bad
+        # value is: the step goes on waiting (the inputs' checks catch most).
+        from .inputs import ALL, InputInvalid
+
+        if step.waiting_for == "USER_INPUT":
+            raise InputInvalid({ALL: [outcome.error]})
+        raise EngineError(outcome.error)
     with transaction.atomic():
         # Exactly one resumer wins the step:
         taken = Step.objects.filter(pk=step.pk, status=StepS.WAITING)

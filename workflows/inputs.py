@@ -83,6 +83,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.ids import parse_ids
+from portal.storable import Unstorable, check_storable
 
 if TYPE_CHECKING:
     from catalog.models import Entity
@@ -239,6 +240,10 @@ def _text(field: _Field, raw: Any, *, strip: bool = True) -> str:
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise _Invalid([f"{field.name} must be text."])
     text = str(raw)
+    try:  # a NUL pasted into a field: the databases can't store it
+        check_storable(text, field.name)
+    except Unstorable as exc:
+        raise _Invalid([f"{exc}."]) from None
     return text.strip() if strip else text
 
 
@@ -669,6 +674,11 @@ def _clean_nested(field: _Field, raw: Any) -> list:
                 rows[index] = [f"Row {number} must be text."]
                 continue
             value = str(row).strip()
+            try:
+                check_storable(value, f"Row {number}")
+            except Unstorable as exc:
+                rows[index] = [f"{exc}."]
+                continue
         kept.append(value)
     whole: list[str] = []
     if not raw or (not kept and not rows):

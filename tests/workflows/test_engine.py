@@ -747,6 +747,24 @@ def test_an_early_callback_is_applied_once_though_the_worker_and_the_sweep_both_
     )
 
 
+def test_an_answer_the_database_cannot_store_is_refused_and_the_step_still_waits(
+    ws, grace, test_blocks
+):
+    from workflows.inputs import InputInvalid
+
+    wf = make_workflow(
+        ws, [action("ask", "ASK", ["after"], root=True), action("after")]
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run, slug="ask")
+    with pytest.raises(InputInvalid, match=r"outputs\.n: nan is not a number"):
+        engine.submit_input(run, step, values={"n": float("nan")}, by=grace)
+    step.refresh_from_db()
+    assert (step.status, Run.objects.get(pk=run.pk).status) == ("WAITING", S.PAUSED)
+    engine.submit_input(run, step, values={"n": 1}, by=grace)
+    assert run_to_rest(run).status == S.COMPLETED
+
+
 def test_an_early_callback_is_kept_with_its_secrets_masked(
     ws, grace, test_blocks, monkeypatch
 ):

@@ -640,6 +640,31 @@ def test_submitting_the_form_stores_the_values_and_the_run_goes_on(
     assert "correct horse battery" not in html
 
 
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("contact", "Owner contact: text must not contain NUL characters."),
+        ("hostnames.1.value", "Row 2: text must not contain NUL characters."),
+        ("envVars.0.value", "Value: text must not contain NUL characters."),
+    ],
+)
+def test_a_nul_pasted_into_a_field_is_refused_and_the_form_still_waits(
+    client, ws, grace, test_blocks, field, message
+):
+    # PostgreSQL can't store a NUL: it failed the whole run (QA, 2026-12-06).
+    run = start(form_workflow(ws), grace)
+    step = waiting_step(run)
+    client.force_login(grace)
+
+    r = submit(client, run, {"step": step.pk, **VALID, field: "pasted\x00text"})
+
+    assert r.status_code == 400
+    assert message in text(r)
+    step.refresh_from_db()
+    assert step.status == Step.Status.WAITING
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+
+
 def test_submitting_over_htmx_redirects_the_browser_to_the_run(
     client, ws, grace, test_blocks
 ):
@@ -968,6 +993,26 @@ def test_rejecting_without_a_reason_asks_for_one_and_records_nothing(
 
     assert r.status_code == 400
     assert "Give a reason for rejecting." in text(r)
+    assert not Decision.objects.exists()
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+
+
+@pytest.mark.parametrize("verdict", ["approve", "reject"])
+def test_a_nul_pasted_into_a_reason_is_refused_and_nothing_recorded(
+    client, ws, grace, linus, test_blocks, verdict
+):
+    run = waiting_for_approval(client, ws, grace)
+    step = waiting_step(run)
+    client.force_login(linus)
+
+    r = decide(
+        client,
+        run,
+        {"step": step.pk, "verdict": verdict, "reason": "Fine\x00 (pasted)"},
+    )
+
+    assert r.status_code == 400
+    assert "The reason: text must not contain NUL characters" in text(r)
     assert not Decision.objects.exists()
     assert Run.objects.get(pk=run.pk).status == S.PAUSED
 
