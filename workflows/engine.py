@@ -1454,7 +1454,9 @@ def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -
         if not created:
             raise EngineError("You have already decided on this step")
         verb = "approved" if approve else "rejected"
-        _event(run, verb, reason or verb.title(), step=step.slug, actor=by)
+        # The Activity tab shows the message: it says the verdict, then why.
+        said = f"{verb.title()}: {reason}" if reason.strip() else verb.title()
+        _event(run, verb, said, step=step.slug, actor=by)
         decisions = list(step.decisions.select_related("user"))
         _resume(run, step, {"decisions": decisions}, by=by, secrets=secrets)
 
@@ -1576,12 +1578,12 @@ def _resume(
         ):
             raise NotWaiting("This step is no longer waiting")
         if outcome.status == "WAITING":
-            _event(
-                run,
-                "step_updated",
-                scrub(str(outcome.outputs.get("message", "Update")), secrets.values),
-                step=step.slug,
-            )
+            # An approval still short of approvals has its decision's event.
+            if step.waiting_for != "MANUAL_APPROVAL":
+                message = str(outcome.outputs.get("message", "Update"))
+                _event(
+                    run, "step_updated", scrub(message, secrets.values), step=step.slug
+                )
         else:
             notify.requests_answered(run)
         _record(run, step, action, outcome, secrets, lease=None, by=by)

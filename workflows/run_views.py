@@ -361,6 +361,10 @@ def _action(
             )
         else:
             action["kind"] = "input-wait"
+            action["restricted"] = bool(
+                run.version.descriptor.get("restrictActionCompletionToRunnerUser")
+            )
+            action["why_not"] = _sentence(_why_not_input(run, user))
         return action
     if waiting.waiting_for == "MANUAL_APPROVAL":
         decisions = list(Decision.objects.filter(step=waiting).select_related("user"))
@@ -368,14 +372,30 @@ def _action(
         decided = any(d.user_id == user.pk for d in decisions)
         may = not decided and engine.may_approve(run, waiting, user)
         approvers = engine.approvers(run, waiting)
+        required = waiting.inputs.get("requiredApprovals") or 1
+        approved = sum(d.verdict == Decision.Verdict.APPROVED for d in decisions)
+        decided_ids = {d.user_id for d in decisions}
+        undecided = [p for p in approvers if p.pk not in decided_ids]
         action.update(
             kind="approval" if may else "approval-wait",
             description=waiting.inputs.get("approverDescription", ""),
-            required=waiting.inputs.get("requiredApprovals") or 1,
-            approved=sum(d.verdict == Decision.Verdict.APPROVED for d in decisions),
+            required=required,
+            approved=approved,
             decisions=decisions,
             decided=decided,
             approvers=approvers,
+            undecided=undecided,
+            # Said before anyone tries (a refused POST says the same):
+            why_not=(
+                _sentence(_why_not_approver(run, waiting, user))
+                if not may and not decided
+                else ""
+            ),
+            too_few=(
+                _too_few_approvers(run, waiting, required - approved, undecided)
+                if approvers and len(undecided) < required - approved
+                else ""
+            ),
             self_approval_prevented=bool(waiting.inputs.get("preventSelfApproval")),
             # Only worth a query or two when nobody can approve:
             nobody="" if approvers else _why_nobody_approves(run, waiting),
@@ -397,6 +417,22 @@ def _teams_phrase(names: list[str]) -> str:
     if len(names) == 1:
         return f"the approving team {names[0]}"
     return f"the approving teams {', '.join(names[:-1])} and {names[-1]}"
+
+
+def _too_few_approvers(run: Run, step: Step, needed: int, undecided: list) -> str:
+    """Why the approvals still needed can't all be given (fewer people who may
+    decide are left than approvals needed), and what an admin can do (one query)."""
+    teams = engine.approving_teams(run, step).order_by("name")
+    names = list(teams.values_list("name", flat=True))
+    approvals = "1 more approval is" if needed == 1 else f"{needed} more approvals are"
+    if not undecided:
+        left = "nobody else may decide"
+    else:
+        left = f"only {len(undecided)} {'person' if len(undecided) == 1 else 'people'} may still decide"
+    return (
+        f"{approvals} needed, and {left}. An admin can add members to"
+        f" {_teams_phrase(names)} (Settings → Teams); an approver can still reject."
+    )
 
 
 def _why_nobody_approves(run: Run, step: Step) -> str:

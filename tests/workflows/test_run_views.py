@@ -852,6 +852,44 @@ def test_someone_other_than_the_initiator_cannot_submit_a_restricted_form(
     assert step.completed_by is None
 
 
+def _why_not(html: str) -> str:
+    found = re.search(r'data-test="why-not">([^<]*)<', html)
+    return unescape(found.group(1)) if found else ""
+
+
+def test_the_page_says_up_front_why_a_member_may_not_fill_in_the_form(
+    client, ws, grace, mona, vera, test_blocks
+):
+    restricted = start(form_workflow(ws, restricted=True), grace)
+    client.force_login(mona)
+    html = text(page(client, restricted))
+    assert "waiting for input from grace@example.com." in html
+    assert (
+        _why_not(html) == "Only the person who started this run can fill in this form."
+    )
+
+    open_to_all = start(form_workflow(ws, tag="open-form"), grace)
+    client.force_login(vera)  # a Viewer
+    html = text(page(client, open_to_all))
+    assert "waiting for input from" not in html  # any member who may run it may
+    assert _why_not(html) == (
+        "Your role in this workspace does not let you run workflows,"
+        " so you can't fill in this form."
+    )
+
+
+def test_the_page_says_up_front_why_a_member_may_not_decide(
+    client, ws, grace, mona, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    client.force_login(mona)
+    assert _why_not(text(page(client, run))) == (
+        "You are not one of the approvers of this step."
+    )
+    client.force_login(linus)
+    assert _why_not(text(page(client, run))) == ""  # he may: the buttons are there
+
+
 @pytest.mark.parametrize("htmx", [False, True])
 def test_a_refused_form_says_only_the_initiator_can_fill_it_in(
     client, ws, grace, mona, test_blocks, htmx
@@ -1033,6 +1071,9 @@ def test_rejecting_with_a_reason_fails_the_run_and_shows_why(
     assert run.status == S.FAILED
     html = text(client.get(r["Location"]))
     assert "Rejected by linus@example.com: Not on Friday" in html
+    # The Activity tab says the verdict, then why (a reason alone read as a verdict):
+    event = RunEvent.objects.get(run=run, kind="rejected")
+    assert event.message == "Rejected: Not on Friday"
 
 
 def test_others_see_who_may_decide_and_the_decisions_so_far(
@@ -1047,9 +1088,10 @@ def test_others_see_who_may_decide_and_the_decisions_so_far(
     client.force_login(grace)
     html = text(page(client, run))
     assert "Approve: waiting for approval" in html
-    assert "Who may decide:" in html
-    assert "Linus (linus@example.com)" in html and "ken@example.com" in html
+    # Who has decided is listed with the decisions, not among who may still:
+    assert "Who may still decide: ken@example.com" in " ".join(html.split())
     assert "Linus approved" in html and "Fine by me" in html
+    assert 'data-test="too-few-approvers"' not in html
     assert "1 of 2 approvals" in html
     assert 'name="verdict"' not in html
 
@@ -1057,6 +1099,26 @@ def test_others_see_who_may_decide_and_the_decisions_so_far(
     html = text(page(client, run))
     assert 'name="verdict"' not in html
     assert "You have decided." in html
+
+
+def test_an_approval_short_of_people_who_may_still_decide_says_so_and_what_to_do(
+    client, ws, grace, linus, test_blocks
+):
+    # Two approvals, self-approval prevented, and Linus the team's only other
+    # member: after his approval nobody can give the second (QA, 2026-12-06).
+    run = waiting_for_approval(
+        client, ws, grace, requiredApprovals=2, preventSelfApproval=True
+    )
+    engine.decide(run, waiting_step(run), by=linus, approve=True)
+    for viewer in (grace, linus):
+        client.force_login(viewer)
+        html = text(page(client, run))
+        assert "Who may still decide" not in html
+        assert (
+            "1 more approval is needed, and nobody else may decide. An admin can add"
+            " members to the approving team Platform (Settings → Teams); an approver"
+            " can still reject."
+        ) in " ".join(html.split())
 
 
 def test_someone_outside_the_approving_teams_cannot_post_a_decision(
