@@ -264,7 +264,9 @@ def _check_pattern(field: _Field, text: str) -> None:
             [f"{field.name} can't be checked: its validation pattern took too long."]
         ) from None
     if not matched:
-        raise _Invalid([f"{field.name} must match the pattern {pattern}."])
+        raise _Invalid(
+            [f"{field.name} must match the pattern {pattern} from start to end."]
+        )
 
 
 def _as_list(field: _Field, raw: Any, what: str) -> list:

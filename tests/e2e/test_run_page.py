@@ -193,7 +193,9 @@ def test_a_secret_is_refused_by_its_regex_then_accepted_and_shown_masked(
     wait_for_htmx(page)
 
     expect(
-        page.get_by_text("Token must match the pattern ^ghp_[a-z0-9]{6}$.")
+        page.get_by_text(
+            "Token must match the pattern ^ghp_[a-z0-9]{6}$ from start to end."
+        )
     ).to_be_visible()
     expect(page.get_by_role("textbox", name="Token")).to_have_value(
         ""

@@ -95,7 +95,7 @@ def test_a_text_field_must_match_its_validation_regex_in_full():
     assert check(definition, "us-east-1") == ("us-east-1", None)
     assert check(definition, "us-east-1x") == (
         None,
-        [r"Region must match the pattern [a-z]+-[a-z]+-\d."],
+        [r"Region must match the pattern [a-z]+-[a-z]+-\d from start to end."],
     )
 
 
@@ -115,7 +115,7 @@ def test_a_validation_regex_may_use_java_and_javascript_syntax():
     assert check(definition, "Émile Z.") == ("Émile Z.", None)
     assert check(definition, "emile z.") == (
         None,
-        [f"Owner must match the pattern {pattern}."],
+        [f"Owner must match the pattern {pattern} from start to end."],
     )
 
 
@@ -147,7 +147,9 @@ def test_a_secret_that_does_not_match_the_regex_is_rejected_without_repeating_it
         "SECRET_FIELD", name="Token", validationRegex=r"ghp_[A-Za-z0-9]{8}"
     )
     clean, errors = check(definition, "hunter2-password")
-    assert errors == ["Token must match the pattern ghp_[A-Za-z0-9]{8}."]
+    assert errors == [
+        "Token must match the pattern ghp_[A-Za-z0-9]{8} from start to end."
+    ]
     assert not any("hunter2" in m for m in errors)
 
 
