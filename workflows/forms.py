@@ -190,6 +190,11 @@ def _date_initial(definition: dict, value: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
+def _more_help(help_html: str, sentence: str) -> str:
+    """The field's help (HTML from its Markdown description), then a sentence of ours."""
+    return format_html("{} {}" if help_html else "{}{}", help_html, sentence)
+
+
 def build_field(
     definition: dict, *, workspace, runner=None, typed: bool = False
 ) -> forms.Field:
@@ -258,6 +263,11 @@ def build_field(
         input_type = "datetime-local" if with_time else "date"
         field = forms.CharField(widget=forms.TextInput(attrs={"type": input_type}))
         default = _date_initial(definition, default)
+        if with_time:  # the browser shows no zone: say which the time is read in
+            common["help_text"] = _more_help(
+                common["help_text"],
+                f"The time is in {timezone.get_current_timezone_name()}.",
+            )
     elif kind == "CORTEX_ENTITY_FIELD":
         choices = [
             (e.tag, f"{e.name} ({e.tag})")
@@ -310,8 +320,8 @@ def build_field(
                 widget=forms.TextInput(attrs={"placeholder": placeholder or "#channel"})
             )
             if multiple:
-                common["help_text"] = format_html(
-                    "{} {}", common["help_text"], "Separate channels with commas."
+                common["help_text"] = _more_help(
+                    common["help_text"], "Separate channels with commas."
                 )
         if isinstance(default, list) and not (channels and multiple):
             default = ", ".join(str(c) for c in default)

@@ -256,6 +256,8 @@ def test_a_datetime_field_is_a_local_datetime_input_showing_its_default_locally(
     )
     assert 'type="datetime-local"' in html(f, "at")
     assert 'value="2026-05-01T08:30"' in html(f, "at")
+    # The browser shows no time zone: the field says which one it is read in.
+    assert f["at"].help_text == "The time is in UTC."
 
 
 def test_an_entity_field_offers_the_entities_its_filter_allows(ws, other_ws):
