@@ -225,7 +225,9 @@ def test_an_approval_reason_quoting_a_secret_is_stored_masked(ws, grace):
     engine.decide(run, step, by=linus, approve=False, reason=f"{SECRET} is weak")
 
     assert Decision.objects.get(step=step).reason == "******** is weak"
-    assert RunEvent.objects.filter(run=run, message="******** is weak").exists()
+    assert RunEvent.objects.filter(
+        run=run, message="Rejected: ******** is weak"
+    ).exists()
     assert SECRET not in every_stored_text()
 
 
