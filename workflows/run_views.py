@@ -426,12 +426,13 @@ def _too_few_approvers(run: Run, step: Step, needed: int, undecided: list) -> st
     names = list(teams.values_list("name", flat=True))
     approvals = "1 more approval is" if needed == 1 else f"{needed} more approvals are"
     if not undecided:
-        left = "nobody else may decide"
+        left, or_else = "nobody else may decide", "or the run can be cancelled"
     else:
-        left = f"only {len(undecided)} {'person' if len(undecided) == 1 else 'people'} may still decide"
+        people = f"{len(undecided)} {'person' if len(undecided) == 1 else 'people'}"
+        left, or_else = f"only {people} may still decide", "or one of them rejects"
     return (
         f"{approvals} needed, and {left}. An admin can add members to"
-        f" {_teams_phrase(names)} (Settings → Teams); an approver can still reject."
+        f" {_teams_phrase(names)} (Settings → Teams), {or_else}."
     )
 
 

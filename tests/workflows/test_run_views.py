@@ -1118,9 +1118,27 @@ def test_an_approval_short_of_people_who_may_still_decide_says_so_and_what_to_do
         assert "Who may still decide" not in html
         assert (
             "1 more approval is needed, and nobody else may decide. An admin can add"
-            " members to the approving team Platform (Settings → Teams); an approver"
-            " can still reject."
+            " members to the approving team Platform (Settings → Teams), or the run"
+            " can be cancelled."
         ) in " ".join(html.split())
+
+
+def test_an_approval_needing_more_than_those_left_says_how_many_may_still_decide(
+    client, ws, grace, linus, test_blocks
+):
+    ken = UserFactory(email="ken@example.com")
+    member(ws, ken)
+    Team.objects.get(tag="platform").members.add(ken)
+    run = waiting_for_approval(client, ws, grace, requiredApprovals=3)
+    engine.decide(run, waiting_step(run), by=linus, approve=True)
+    client.force_login(grace)
+    html = " ".join(text(page(client, run)).split())
+    assert "Who may still decide: ken@example.com" in html
+    assert (
+        "2 more approvals are needed, and only 1 person may still decide. An admin"
+        " can add members to the approving team Platform (Settings → Teams), or one"
+        " of them rejects."
+    ) in html
 
 
 def test_someone_outside_the_approving_teams_cannot_post_a_decision(
