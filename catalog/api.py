@@ -390,11 +390,7 @@ def deploy_list(request, tag: str, paging: Query[Page]):
 )
 @idempotent
 def deploy_add(request, tag: str, payload: DeployRequest):
-    require(request.auth, Permission.EDIT_ENTITIES)
-    entity = _find(request.auth.workspace, tag)
-    check_storable(payload.customData, "customData")
-    deploy = deploy_save(entity=entity, fields=payload.fields())
-    return json_response(request, deploy_out(deploy))
+    return _deploy_saved(request, tag, payload)
 
 
 @router.put(
@@ -404,9 +400,14 @@ def deploy_add(request, tag: str, payload: DeployRequest):
 )
 @idempotent
 def deploy_update(request, tag: str, uuid: str, payload: DeployRequest):
+    return _deploy_saved(request, tag, payload, uuid)
+
+
+def _deploy_saved(request, tag: str, payload: DeployRequest, uuid: str | None = None):
+    """Record a new deploy of the entity, or replace the one `uuid` names."""
     require(request.auth, Permission.EDIT_ENTITIES)
     entity = _find(request.auth.workspace, tag)
-    deploy = _deploy(entity, uuid)
+    deploy = _deploy(entity, uuid) if uuid is not None else None
     check_storable(payload.customData, "customData")
     deploy = deploy_save(entity=entity, fields=payload.fields(), deploy=deploy)
     return json_response(request, deploy_out(deploy))
