@@ -988,13 +988,20 @@ def test_opening_notifications_lists_them_with_links_and_marks_them_read(
     assert "Deploy failed" in page and "<html" in page
 
 
+def _unread_for(user, ws, count: int, *, others) -> None:
+    """`count` unread notifications for `user`, and one each for someone else
+    and for `user` in another workspace: others = (other member, other workspace)."""
+    for i in range(count):
+        Notification.objects.create(workspace=ws, user=user, message=f"n{i}")
+    someone, elsewhere = others
+    Notification.objects.create(workspace=ws, user=someone, message="not hers")
+    Notification.objects.create(workspace=elsewhere, user=user, message="elsewhere")
+
+
 def test_notifications_past_those_shown_stay_unread_until_marked_all_read(
     client, grace, ada, ws, other_ws
 ):
-    for i in range(13):
-        Notification.objects.create(workspace=ws, user=grace, message=f"n{i}")
-    Notification.objects.create(workspace=ws, user=ada, message="not hers")
-    Notification.objects.create(workspace=other_ws, user=grace, message="elsewhere")
+    _unread_for(grace, ws, 13, others=(ada, other_ws))
     client.force_login(grace)
     panel = client.get(reverse("workflows:notifications"), headers=HX)
     # The bell's panel shows 10 and marks them read; the badge keeps the other 3.
@@ -1013,10 +1020,7 @@ def test_notifications_past_those_shown_stay_unread_until_marked_all_read(
 def test_marking_all_read_marks_only_the_members_own_in_this_workspace(
     client, grace, ada, ws, other_ws
 ):
-    for i in range(55):
-        Notification.objects.create(workspace=ws, user=grace, message=f"n{i}")
-    Notification.objects.create(workspace=ws, user=ada, message="not hers")
-    Notification.objects.create(workspace=other_ws, user=grace, message="elsewhere")
+    _unread_for(grace, ws, 55, others=(ada, other_ws))
     client.force_login(grace)
     page = client.get(reverse("workflows:notifications")).content.decode()
     assert "5 older notifications unread, not shown." in page
