@@ -44,6 +44,7 @@ from . import notify
 from .blocks import get_block
 from .blocks.base import BlockContext, BlockFailed, Outcome
 from .descriptor import actions_by_slug, root_slug
+from .inputs import ALL, InputInvalid
 from .models import (
     CANCELLABLE_STATUSES,
     Run,
@@ -1560,8 +1561,6 @@ def _resume(
     if by is not None and outcome is not resumed:
         # A person's answer the databases can't store is refused, as a bad
         # value is: the step goes on waiting (the inputs' checks catch most).
-        from .inputs import ALL, InputInvalid
-
         if step.waiting_for == "USER_INPUT":
             raise InputInvalid({ALL: [outcome.error]})
         raise EngineError(outcome.error)
