@@ -516,8 +516,11 @@ class NestedRows:
         self.total_name = f"{prefix}{SEP}{TOTAL}"
         sub_definitions = self._sub_definitions()
         if data is not None and not self.locked:
-            count = _limit(data.get(self.total_name)) or 0
-            initials: list[Any] = [None] * min(count, MAX_ROWS)
+            count = min(_limit(data.get(self.total_name)) or 0, MAX_ROWS)
+            if added == f"{prefix}{SEP}{count - 1}" and count > self.max_rows:
+                # The page offers no Add at maxRows; a forged one adds nothing.
+                count, added = count - 1, None
+            initials: list[Any] = [None] * count
             row_data = data
         else:
             default = definition.get("defaultValue")

@@ -836,3 +836,13 @@ def test_an_optional_object_row_with_something_typed_is_checked(ws):
     _, errors = validate([ENV_VARS], f.values(), workspace=ws)
 
     assert errors["envVars"]["rows"][0]["value"] == ["Value is required."]
+
+
+def test_an_add_posted_at_max_rows_adds_no_row(ws):
+    """The page has no Add button at maxRows; a forged one must not grow the form."""
+    definition = {**HOSTNAMES, "maxRows": 2}
+    data = QueryDict("hostnames.TOTAL=2&hostnames.0.value=a&hostnames.1.value=b")
+    changed, added = rows_changed(data, add="hostnames")
+    nested = form([definition], ws, data=changed, added=added).nested["hostnames"]
+    assert [row.form["value"].value() for row in nested.rows] == ["a", "b"]
+    assert not nested.can_add
