@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Team
+from workflows import notify
 from workflows.models import Integration, OutboundAllowlistEntry, Secret
 from workflows.secrets import encrypt
 
@@ -184,7 +185,9 @@ def team_update(
     team.name = name
     team.description = description
     team.save(update_fields=["name", "description"])
+    before = set(team.members.values_list("pk", flat=True))
     team.members.set(members)
+    notify.approvers_joined(team, [u for u in members if u.pk not in before])
 
 
 def team_delete(*, team: Team) -> None:

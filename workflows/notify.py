@@ -100,6 +100,31 @@ def run_waiting(run: Run, step: Step, waiting_for: str) -> None:
         _send(run, users, emails, "NEEDS_INPUT", f"{name} is waiting for your input")
 
 
+def approvers_joined(team, users: list[User]) -> None:
+    """Ask people just added to `team` for the approvals it already waits on:
+    they would otherwise find them only under "Waiting for you"."""
+    from .engine import approvers, approving_teams
+
+    joined = {u.pk for u in users}
+    if not joined:
+        return
+    steps = Step.objects.filter(
+        run__workspace=team.workspace_id,
+        run__status=Run.Status.PAUSED,
+        status=Step.Status.WAITING,
+        waiting_for="MANUAL_APPROVAL",
+    ).select_related("run__workflow", "run__version", "run__workspace")
+    for step in steps:
+        run = step.run
+        if not approving_teams(run, step).filter(pk=team.pk).exists():
+            continue
+        decided = set(step.decisions.values_list("user_id", flat=True))
+        people = [u for u in approvers(run, step) if u.pk in joined - decided]
+        if people:
+            message = f"{_name(run)} needs your approval"
+            _send(run, people, [u.email for u in people], "NEEDS_APPROVAL", message)
+
+
 def run_needs_initiator(run: Run) -> None:
     users, emails = _recipients(run)
     _send(

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Team
+from portal import services
 from portal.mail import wait_until_sent
 from portal.permissions import BUILTIN_ROLES
 from tests.factories import UserFactory, member
@@ -1254,6 +1255,47 @@ def test_an_approval_tells_approvers_to_decide_and_the_initiator_and_recipients_
         ("ops@example.org", f"[Cairn] Wf #{run.pk} is waiting for approval"),
         ("vera@example.com", f"[Cairn] Wf #{run.pk} is waiting for approval"),
     ]
+
+
+def test_someone_added_to_an_approving_team_while_an_approval_waits_is_asked_to_decide(
+    ws, grace, vera, mona, platform, mailoutbox, django_capture_on_commit_callbacks
+):
+    linus = platform.members.get()
+    others = Team.objects.create(workspace=ws, tag="others", name="Others")
+    run = run_to_rest(engine.start(workflow=approval_workflow(ws), initiator=grace))
+    with django_capture_on_commit_callbacks(execute=True):
+        # A team that does not approve this step: nobody is asked.
+        services.team_update(team=others, name="Others", description="", members=[mona])
+        services.team_update(
+            team=platform, name="Platform", description="", members=[linus, vera]
+        )
+        # Saved again: nobody new, nobody asked twice.
+        services.team_update(
+            team=platform, name="Platform", description="", members=[linus, vera]
+        )
+    asked = Notification.objects.filter(run=run, kind="NEEDS_APPROVAL")
+    assert sorted(asked.values_list("user__email", flat=True)) == [
+        "linus@example.com",  # when the run paused
+        "vera@example.com",  # when she joined
+    ]
+    assert wait_until_sent()
+    assert [(m.to, m.subject) for m in mailoutbox] == [
+        (["vera@example.com"], f"[Cairn] Wf #{run.pk} needs your approval")
+    ]
+
+
+def test_someone_added_to_an_approving_team_after_the_decision_is_not_asked(
+    ws, grace, vera, platform
+):
+    linus = platform.members.get()
+    run = run_to_rest(engine.start(workflow=approval_workflow(ws), initiator=grace))
+    engine.decide(
+        run, Step.objects.get(run=run, slug="approve"), by=linus, approve=True
+    )
+    services.team_update(
+        team=platform, name="Platform", description="", members=[linus, vera]
+    )
+    assert not Notification.objects.filter(user=vera).exists()
 
 
 def test_an_approval_with_a_timeout_fails_the_run_once_the_sweep_finds_it_expired(
