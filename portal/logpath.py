@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Mapping
-from urllib.parse import quote, unquote
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from django.conf import settings
 from gunicorn import glogging
@@ -38,6 +39,34 @@ def headers_for(path: str, logged: str) -> dict[str, str]:
         HEADER: quote(logged, safe="/*"),
         SIGNATURE_HEADER: _signature(path, logged),
     }
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_port(parts: SplitResult) -> tuple[str, int | None]:
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a port that is no number: not ours
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
+def is_this_server(url: str) -> bool:
+    """Whether `url` leads to this Cairn: BASE_URL's host and port, or, when
+    BASE_URL is a loopback address, any loopback name for its port
+    (`localhost` for `127.0.0.1`)."""
+    host, port = _host_port(urlsplit(url))
+    ours, our_port = _host_port(urlsplit(settings.BASE_URL))
+    if port is None or port != our_port:
+        return False
+    return host == ours or (_loopback(host) and _loopback(ours))
 
 
 def logged_path(meta: Mapping, path: str) -> str | None:

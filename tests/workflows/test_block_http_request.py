@@ -548,3 +548,23 @@ def test_a_call_elsewhere_gets_no_logged_path_header(http_server, ws, settings):
     )
     [call] = http_server.requests
     assert logpath.HEADER.lower() not in call.headers
+
+
+@pytest.mark.parametrize(
+    "base_url, url, ours",
+    [
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/api/v1/x", True),
+        ("http://127.0.0.1:8000", "http://localhost:8000/api/v1/x", True),
+        ("http://localhost:8000", "http://[::1]:8000/api/v1/x", True),
+        ("http://127.0.0.1:8000", "http://localhost:9000/api/v1/x", False),
+        ("https://cairn.example.com", "https://CAIRN.example.com:443/x", True),
+        ("https://cairn.example.com", "http://cairn.example.com/x", False),
+        ("https://cairn.example.com", "https://127.0.0.1/x", False),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:notaport/x", False),
+    ],
+)
+def test_calls_to_this_cairn_by_another_loopback_name_are_recognised(
+    settings, base_url, url, ours
+):
+    settings.BASE_URL = base_url
+    assert logpath.is_this_server(url) is ours

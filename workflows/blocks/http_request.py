@@ -237,10 +237,9 @@ def call(
 def _logged_path_headers(url: str, secret_values) -> dict[str, str]:
     """For a call to this Cairn with a secret in its path: how its logs should
     write the path (portal.logpath). None for other hosts: they see no extra header."""
-    parts, cairn = urlsplit(url), urlsplit(settings.BASE_URL)
-    if not secret_values or parts.netloc.lower() != cairn.netloc.lower():
+    if not secret_values or not logpath.is_this_server(url):
         return {}
-    path = unquote(parts.path)
+    path = unquote(urlsplit(url).path)
     logged = scrub(path, list(secret_values))
     return logpath.headers_for(path, logged) if logged != path else {}
 
