@@ -223,6 +223,16 @@ def _person(user: User | None) -> dict | None:
     return {"name": user.display_name, "email": user.email} if user else None
 
 
+def _initiated_by(run: Run) -> dict | None:
+    """Who started the run, as Cortex writes it: a person, or the workspace API
+    key that started it without `runAs` (no person, so no email)."""
+    if run.initiator is not None:
+        return {"type": "USER", **_person(run.initiator)}
+    if run.api_key is not None:
+        return {"type": "API_KEY", "name": run.api_key.name, "email": None}
+    return None
+
+
 def _definition(workflow: Workflow, *, actions: bool = True) -> dict:
     data = dict(workflow.descriptor)
     if not actions:
@@ -276,7 +286,7 @@ def run_out(run: Run, *, detail: bool = True, steps: list[Step] | None = None) -
         "workflowName": workflow.name,
         "status": run.status,
         "scope": scope,
-        "initiatedBy": _person(run.initiator),
+        "initiatedBy": _initiated_by(run),
         "runAs": run_as,
         "apiKey": {"name": key.name, "prefix": key.prefix} if key else None,
         "source": run.source,

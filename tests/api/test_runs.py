@@ -88,7 +88,11 @@ def test_a_personal_token_starts_a_run_as_its_user_and_answers_201_with_the_run(
     assert (body["workflowTag"], body["workflowName"]) == ("hello", "Hello")
     assert body["status"] == "IN_PROGRESS"
     assert body["scope"] == {"type": "GLOBAL"}
-    assert body["initiatedBy"] == {"name": ada.display_name, "email": ada.email}
+    assert body["initiatedBy"] == {
+        "type": "USER",
+        "name": ada.display_name,
+        "email": ada.email,
+    }
     assert body["runAs"] is None
     assert body["source"] == "API"
     assert body["apiKey"]["name"] == "key"
@@ -291,7 +295,9 @@ def test_a_workspace_key_without_run_as_starts_a_run_with_no_initiator(admin_api
     assert r.status_code == 201
     body = r.json()
     assert body["status"] == "IN_PROGRESS"
-    assert body["initiatedBy"] is None and body["runAs"] is None
+    key = Run.objects.get().api_key
+    assert body["initiatedBy"] == {"type": "API_KEY", "name": key.name, "email": None}
+    assert body["runAs"] is None
     assert Run.objects.get().status == S.IN_PROGRESS
 
 
@@ -301,7 +307,7 @@ def test_a_workspace_key_without_run_as_waits_for_an_initiator_when_the_workflow
     save(ws, HELLO, restrictActionCompletionToRunnerUser=True)
     body = start(admin_api).json()
     assert body["status"] == "PAUSED"
-    assert body["initiatedBy"] is None
+    assert body["initiatedBy"]["type"] == "API_KEY"
     run = Run.objects.get()
     engine.set_initiator(run, user=ada, by=ada, perms=frozenset(BUILTIN_ROLES["Admin"]))
     run.refresh_from_db()

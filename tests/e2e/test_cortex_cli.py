@@ -273,7 +273,11 @@ def test_the_cortex_cli_runs_a_workflow_waits_for_it_and_gets_the_run(
         cortex("workflows", "run", "-t", "hello", "--wait", "--timeout", "60", key=key)
     )
     assert unattended["status"] == "COMPLETED", unattended
-    assert unattended["initiatedBy"] is None
+    assert unattended["initiatedBy"] == {
+        "type": "API_KEY",
+        "name": "key",
+        "email": None,
+    }
     assert Run.objects.filter(source=Run.Source.API).count() == 4
 
 
