@@ -23,7 +23,7 @@ from django.db import connections
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import NinjaAPI
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
@@ -334,6 +334,21 @@ def error_body(
         "httpStatus": status,
         "requestId": uuid.uuid4().hex,
     }
+
+
+class ErrorOut(Schema):
+    """Cortex's ErrorResponse (error_body), for the OpenAPI document."""
+
+    type: str = Field(description="BAD_REQUEST, FORBIDDEN, NOT_FOUND, …")
+    message: str
+    details: Any = None
+    httpStatus: int
+    requestId: str
+
+
+def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
+    """Error answers for an endpoint's `response=`."""
+    return dict.fromkeys(statuses, ErrorOut)
 
 
 def error_response(

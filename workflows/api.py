@@ -39,7 +39,14 @@ from pydantic import ConfigDict, field_validator
 
 from catalog.models import Entity
 from portal import idempotency
-from portal.api import BodyError, check_storable, json_response, read_body, require
+from portal.api import (
+    BodyError,
+    check_storable,
+    errors,
+    json_response,
+    read_body,
+    require,
+)
 from portal.idempotency import idempotent
 from portal.ids import parse_id, parse_ids
 from portal.models import Role, User
@@ -115,6 +122,79 @@ _IDEMPOTENCY_HEADER = {
         }
     ]
 }
+
+
+# --- OpenAPI documentation of responses ---------------------------------------------
+# The views build runs with run_out and answer an HttpResponse, which Ninja passes
+# through unchecked; tests/api/test_openapi_responses.py checks real responses
+# against these.
+
+
+class RunScopeOut(Schema):
+    type: Literal["GLOBAL", "ENTITY"]
+    entityId: str | None = Field(None, description="The entity's tag")
+    entityName: str | None = None
+
+
+class InitiatedByOut(Schema):
+    type: Literal["USER", "API_KEY"] = Field(
+        description="A person, or the workspace key that started the run without runAs"
+    )
+    name: str
+    email: str | None
+
+
+class ApiKeyOut(Schema):
+    name: str
+    prefix: str
+
+
+class StepOut(Schema):
+    slug: str
+    name: str
+    type: str = Field(description="The block type (HTTP_REQUEST, USER_INPUT, …)")
+    status: Literal[tuple(Step.Status.values)]
+    waitingFor: str | None = Field(
+        description="USER_INPUT, MANUAL_APPROVAL, CALLBACK or INITIATOR"
+    )
+    attempt: int
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = Field(description="Secrets appear as ********")
+    error: str | None
+    completedBy: str | None = Field(description="Who filled the form in or decided")
+    dateStarted: datetime | None
+    dateCompleted: datetime | None
+
+
+class RunOut(Schema):
+    id: uuid.UUID = Field(description="Also context.workflowRunId")
+    workflowId: str
+    workflowTag: str
+    workflowName: str
+    status: Literal[tuple(RunStatus.values)]
+    scope: RunScopeOut
+    initiatedBy: InitiatedByOut | None
+    runAs: str | None
+    apiKey: ApiKeyOut | None = Field(description="The key that started the run")
+    source: Literal[tuple(Run.Source.values)]
+    notificationRecipients: list[str]
+    response: str | None = Field(description="The rendered response template")
+    error: str | None
+    dateCreated: datetime
+    dateStarted: datetime | None
+    dateCompleted: datetime | None
+    steps: list[StepOut] | None = Field(
+        None, description="In the order they ran (a run's details)"
+    )
+    context: dict[str, Any] | None = Field(None, description="A run's details")
+    variables: dict[str, Any] | None = Field(None, description="A run's details")
+
+
+class RunPageOut(Schema):
+    page: int
+    total: int
+    totalPages: int
+    runs: list[RunOut]
 
 
 # --- lookups ------------------------------------------------------------------------
@@ -482,7 +562,11 @@ def _utc(value: datetime, name: str) -> datetime:
         raise HttpError(400, f"{name}: the date is out of range") from None
 
 
-@router.get("/runs", summary="List workflow runs")
+@router.get(
+    "/runs",
+    summary="List workflow runs",
+    response={200: RunPageOut, **errors(400, 403)},
+)
 def run_list(request, params: Query[RunListParams]):
     """Runs of the key's workspace, newest first, filtered by workflow (tags or
     ids), entity, initiator, status, source and creation date. Needs
@@ -628,7 +712,7 @@ def _recipients(emails: list[str] | None) -> list[str]:
 @router.post(
     "/{tagOrId}/runs",
     summary="Run a workflow",
-    response={201: dict},
+    response={201: RunOut, **errors(400, 403, 404, 409, 422)},
     openapi_extra=_IDEMPOTENCY_HEADER,
 )
 @idempotent(atomic=False)
@@ -722,7 +806,11 @@ def _scope_entity(request, workflow: Workflow, scope: RunScope | None) -> Entity
     return None
 
 
-@router.get("/{tagOrId}/runs/{runId}", summary="Get a workflow run")
+@router.get(
+    "/{tagOrId}/runs/{runId}",
+    summary="Get a workflow run",
+    response={200: RunOut, **errors(403, 404)},
+)
 def run_get(request, tagOrId: str, runId: str):
     """The run with its steps (status, inputs, outputs with secrets as ********,
     errors), context, variables, response and dates. Needs VIEW_WORKFLOW_RUNS.
@@ -736,6 +824,7 @@ def run_get(request, tagOrId: str, runId: str):
 @router.post(
     "/{tagOrId}/runs/{runId}/cancel",
     summary="Cancel a workflow run",
+    response={200: RunOut, **errors(400, 403, 404, 409, 422)},
     openapi_extra=_IDEMPOTENCY_HEADER,
 )
 @idempotent
