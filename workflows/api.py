@@ -725,6 +725,9 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
     require(principal, P.EXECUTE_WORKFLOW_RUNS)
     payload = payload or RunRequest()
     workflow = _workspace_workflow(request, tagOrId)
+    if workflow.is_draft and P.EDIT_WORKFLOWS not in principal.permissions:
+        # Hidden from whoever may not edit workflows, as GET /workflows/{tag}:
+        raise HttpError(404, f"could not find workflow with id: {tagOrId}")
     if not workflow.is_runnable_via_api:
         raise HttpError(
             403,

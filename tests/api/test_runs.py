@@ -215,6 +215,19 @@ def test_a_draft_can_be_run_via_the_api(ada_api, ws):
     assert start(ada_api).status_code == 201
 
 
+def test_a_draft_is_not_found_by_a_key_that_may_run_but_not_edit_workflows(
+    ws, as_key
+):
+    """As GET /workflows/{tag} answers it: drafts are for those who edit them."""
+    save(ws, HELLO, isDraft=True)
+    user_api = as_key(api_key(ws, "User")[1])
+    r = start(user_api)
+    assert r.status_code == 404
+    assert r.json()["message"] == "could not find workflow with id: hello"
+    assert user_api.get("/workflows/hello").status_code == 404
+    assert not Run.objects.exists()
+
+
 # Entity scope
 
 
