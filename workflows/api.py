@@ -183,6 +183,13 @@ class RunOut(Schema):
     dateCreated: datetime
     dateStarted: datetime | None
     dateCompleted: datetime | None
+    waitingFor: (
+        Literal["USER_INPUT", "MANUAL_APPROVAL", "CALLBACK", "INITIATOR"] | None
+    ) = Field(
+        None,
+        description="What a PAUSED run waits for (a run's details); INITIATOR: "
+        "someone must pick the initiating user on the run's page",
+    )
     steps: list[StepOut] | None = Field(
         None, description="In the order they ran (a run's details)"
     )
@@ -337,6 +344,18 @@ def _step_out(step: Step) -> dict:
     }
 
 
+def _waiting_for(run: Run, steps) -> str | None:
+    """What a PAUSED run waits for: its waiting step's USER_INPUT,
+    MANUAL_APPROVAL or CALLBACK, or INITIATOR (someone must pick the initiating
+    user on the run's page)."""
+    if run.status != RunStatus.PAUSED:
+        return None
+    waiting = [s.waiting_for for s in steps if s.status == Step.Status.WAITING]
+    if waiting:
+        return waiting[0]
+    return "INITIATOR" if run.initiator_id is None else None
+
+
 def run_out(run: Run, *, detail: bool = True, steps: list[Step] | None = None) -> dict:
     """A run as the API shows it; `detail` adds its steps (`steps`, else the
     run's), context and variables."""
@@ -380,6 +399,7 @@ def run_out(run: Run, *, detail: bool = True, steps: list[Step] | None = None) -
     if detail:
         state = run.state or {}
         steps = run.steps.all() if steps is None else steps
+        out["waitingFor"] = _waiting_for(run, steps)
         out["steps"] = [_step_out(step) for step in steps]
         out["context"] = state.get("context", {})
         out["variables"] = state.get("variables", {})

@@ -71,6 +71,9 @@ def test_a_run_started_followed_listed_and_cancelled_answers_as_documented(
     conforms(document, RUNS, "post", by_key)
     waiting = ada_api.post("/workflows/ask/runs").json()["id"]
     engine.advance(Run.objects.get(uid=waiting).pk)
+    paused = ada_api.get(f"/workflows/ask/runs/{waiting}")
+    assert paused.json()["waitingFor"] == "USER_INPUT"
+    conforms(document, RUN, "get", paused)
     cancelled = admin_api.post(f"/workflows/ask/runs/{waiting}/cancel")
     assert cancelled.json()["status"] == "CANCELLED"
     conforms(document, CANCEL, "post", cancelled)

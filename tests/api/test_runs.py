@@ -320,6 +320,7 @@ def test_a_workspace_key_without_run_as_waits_for_an_initiator_when_the_workflow
     save(ws, HELLO, restrictActionCompletionToRunnerUser=True)
     body = start(admin_api).json()
     assert body["status"] == "PAUSED"
+    assert body["waitingFor"] == "INITIATOR"  # a script polling sees why
     assert body["initiatedBy"]["type"] == "API_KEY"
     run = Run.objects.get()
     engine.set_initiator(run, user=ada, by=ada, perms=frozenset(BUILTIN_ROLES["Admin"]))
