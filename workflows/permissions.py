@@ -94,7 +94,13 @@ def why_not_on(
     if excluded:
         return f"{entity.tag} is in the excluded group {', '.join(excluded)}", False
     scope = (descriptor.get("filter") or {}).get("ownershipScope") or "ALL"
-    who = user.email if user else "nobody"
+    if user is None:  # a workspace key's run without runAs
+        return (
+            "it runs only on entities its initiating user owns; send runAs with the"
+            f" email of an owner of {entity.tag}",
+            True,
+        )
+    who = user.email
     if scope == "EDITOR":
         return (
             f"it runs only on entities {who} owns (directly or through a team),"

@@ -19,6 +19,10 @@ from workflows import engine
 from workflows.models import Notification, Run
 
 S = Run.Status
+ON_ENTITY_FILTER = {
+    "type": "ENTITY",
+    "entityFilter": {"typeFilter": {"types": ["service"]}},
+}
 HELLO_SCHEMA = "schema: {type: JQ, expression: '\"Hello, \" + .variables.who'}"
 
 
@@ -215,9 +219,7 @@ def test_a_draft_can_be_run_via_the_api(ada_api, ws):
     assert start(ada_api).status_code == 201
 
 
-def test_a_draft_is_not_found_by_a_key_that_may_run_but_not_edit_workflows(
-    ws, as_key
-):
+def test_a_draft_is_not_found_by_a_key_that_may_run_but_not_edit_workflows(ws, as_key):
     """As GET /workflows/{tag} answers it: drafts are for those who edit them."""
     save(ws, HELLO, isDraft=True)
     user_api = as_key(api_key(ws, "User")[1])
@@ -276,6 +278,18 @@ def test_a_scope_that_does_not_fit_the_workflow_is_refused(
     r = start(ada_api, tag, {"scope": scope})
     assert r.status_code == status
     assert message in r.json()["message"]
+    assert not Run.objects.exists()
+
+
+def test_an_owner_scoped_run_without_run_as_is_told_to_name_an_owner(admin_api, ws):
+    save(ws, ON_ENTITY, filter={**ON_ENTITY_FILTER, "ownershipScope": "OWNER"})
+    EntityFactory(workspace=ws, tag="ledger")
+    r = start(admin_api, "restart", {"scope": {"type": "ENTITY", "entityId": "ledger"}})
+    assert r.status_code == 403
+    assert r.json()["message"] == (
+        "This workflow can't run on ledger: it runs only on entities its initiating"
+        " user owns; send runAs with the email of an owner of ledger"
+    )
     assert not Run.objects.exists()
 
 
