@@ -367,7 +367,13 @@ def run_out(run: Run, *, detail: bool = True, steps: list[Step] | None = None) -
             "entityName": run.entity.name,
         }
     elif workflow.scope == Workflow.Scope.ENTITY:
-        scope = {"type": "ENTITY", "entityId": None, "entityName": None}
+        # The entity was deleted since: the run state still names it.
+        entity = ((run.state or {}).get("context") or {}).get("entity") or {}
+        scope = {
+            "type": "ENTITY",
+            "entityId": entity.get("tag"),
+            "entityName": entity.get("name"),
+        }
     else:
         scope = {"type": "GLOBAL"}
     key = run.api_key

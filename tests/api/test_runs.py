@@ -281,6 +281,17 @@ def test_a_scope_that_does_not_fit_the_workflow_is_refused(
     assert not Run.objects.exists()
 
 
+def test_a_run_still_names_its_entity_after_the_entity_is_deleted(ada_api, ws):
+    save(ws, ON_ENTITY)
+    ledger = EntityFactory(workspace=ws, tag="ledger", name="Ledger")
+    run_id = start(
+        ada_api, "restart", {"scope": {"type": "ENTITY", "entityId": "ledger"}}
+    ).json()["id"]
+    ledger.delete()
+    scope = ada_api.get(f"/workflows/restart/runs/{run_id}").json()["scope"]
+    assert scope == {"type": "ENTITY", "entityId": "ledger", "entityName": "Ledger"}
+
+
 def test_an_owner_scoped_run_without_run_as_is_told_to_name_an_owner(admin_api, ws):
     save(ws, ON_ENTITY, filter={**ON_ENTITY_FILTER, "ownershipScope": "OWNER"})
     EntityFactory(workspace=ws, tag="ledger")

@@ -236,6 +236,20 @@ def test_the_run_page_links_the_entity_the_run_is_on(client, ws, grace, test_blo
     assert "Payments API" in html
 
 
+def test_the_run_page_names_an_entity_deleted_since_the_run_started(
+    client, ws, grace, test_blocks
+):
+    entity = EntityFactory(workspace=ws, tag="payments", name="Payments API")
+    run = start(
+        make_workflow(ws, chain("a"), filter={"type": "ENTITY"}), grace, entity=entity
+    )
+    entity.delete()
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert "· on Payments API" in html and "(deleted since)" in html
+    assert reverse("catalog:entity-detail", args=["payments"]) not in html
+
+
 def test_the_run_page_says_when_the_run_started_and_ended_as_the_run_lists_do(
     client, ws, grace, test_blocks
 ):
