@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any
 
 import yaml
@@ -324,9 +325,15 @@ api = NinjaAPI(
 
 
 def error_body(
-    status: int, message: str, *, kind: str | None = None, details=None
+    status: int, message: str, *, kind: str | None = None, details: str | None = None
 ) -> dict:
-    """Cortex's ErrorResponse."""
+    """Cortex's ErrorResponse. `details` is text, as Cortex's: the Cortex CLI
+    prints "<message> - <details>" (and "- None" for a null)."""
+    if details is None:
+        try:
+            details = HTTPStatus(status).phrase
+        except ValueError:
+            details = ""
     return {
         "type": kind or _ERROR_TYPES.get(status, "ERROR"),
         "message": message,
@@ -341,7 +348,7 @@ class ErrorOut(Schema):
 
     type: str = Field(description="BAD_REQUEST, FORBIDDEN, NOT_FOUND, …")
     message: str
-    details: Any = None
+    details: str
     httpStatus: int
     requestId: str
 
@@ -352,7 +359,12 @@ def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
 
 
 def error_response(
-    request, status: int, message: str, *, kind: str | None = None, details=None
+    request,
+    status: int,
+    message: str,
+    *,
+    kind: str | None = None,
+    details: str | None = None,
 ):
     body = error_body(status, message, kind=kind, details=details)
     return api.create_response(request, body, status=status)
@@ -375,7 +387,12 @@ _ERROR_TYPES = {
 
 @api.exception_handler(ForbiddenIP)
 def _forbidden_ip(request, exc):
-    return error_response(request, 403, "Forbidden IP address")
+    return error_response(
+        request,
+        403,
+        "Forbidden IP address",
+        details=f"{client_ip(request)} is not on this workspace's IP allowlist",
+    )
 
 
 @api.exception_handler(RateLimited)
@@ -440,9 +457,7 @@ def _validation_error(request, exc: NinjaValidationError):
         problems.append(
             f"{location}: {error.get('msg')}" if location else error.get("msg", "")
         )
-    return error_response(
-        request, 400, "; ".join(problems) or "Invalid request", details=exc.errors
-    )
+    return error_response(request, 400, "; ".join(problems) or "Invalid request")
 
 
 def require(principal: Principal, permission: str) -> None:

@@ -98,7 +98,7 @@ def test_another_workspaces_entity_is_a_404_like_a_missing_one(client, ws, other
     assert (body["type"], body["httpStatus"], body["details"]) == (
         "NOT_FOUND",
         404,
-        None,
+        "Not Found",
     )
     assert body["requestId"] and body["requestId"] != missing.json()["requestId"]
     shape = {
@@ -121,7 +121,17 @@ def test_an_address_outside_the_allowlist_gets_403_forbidden_ip_address(client, 
     r = get(client, raw, REMOTE_ADDR="127.0.0.1")
     assert r.status_code == 403
     assert r.json()["message"] == "Forbidden IP address"
+    assert r.json()["details"] == "127.0.0.1 is not on this workspace's IP allowlist"
     assert r.json()["httpStatus"] == 403
+
+
+def test_every_error_has_text_details_for_the_cortex_cli_to_print(client, ws):
+    """The CLI prints "<message> - <details>": a null read "- None"."""
+    _, raw = api_key(ws)
+    r = get(client, raw, f"{CATALOG}/nope")
+    bad = get(client, raw, "/api/v1/workflows/runs?page=abc")
+    assert r.json()["details"] == "Not Found"
+    assert bad.status_code == 400 and bad.json()["details"] == "Bad Request"
 
 
 def test_an_address_inside_an_allowed_range_gets_through(client, ws):
