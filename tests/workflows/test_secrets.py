@@ -74,3 +74,38 @@ def test_a_secret_is_masked_html_escaped_then_url_encoded():
     secret = "a&b c"
     echoed = str(httpx.URL("https://x/?q=a&amp;b c"))
     assert scrub(echoed, [secret]) == f"https://x/?q={MASK}"
+
+
+SPECIAL = "Qz7\"ab c/d&e<f>+g'h%~Xk9-ü€"
+
+
+def shown(text: str) -> bool:
+    """Whether any telling part of SPECIAL survived masking."""
+    return any(part in text.casefold() for part in ("qz7", "xk9", "ab c"))
+
+
+def test_a_secret_json_escaped_twice_is_masked():
+    """A server quoting a JSON request body in its JSON error, or a script
+    stringifying JSON text."""
+    twice = MiniRacer().eval(f"JSON.stringify(JSON.stringify({json.dumps(SPECIAL)}))")
+    masked = scrub(f'{{"error": "bad token {twice[1:-1]}"}}', [SPECIAL])
+    assert MASK in masked and not shown(masked)
+
+
+def test_a_secret_is_masked_as_go_and_php_write_json():
+    go = '"Qz7\\"ab c/d\\u0026e\\u003cf\\u003e+g\'h%~Xk9-ü€"'  # encoding/json
+    php = '"Qz7\\"ab c\\/d&e<f>+g\'h%~Xk9-\\u00fc\\u20ac"'  # json_encode
+    assert scrub(go, [SPECIAL]) == scrub(php, [SPECIAL]) == f'"{MASK}"'
+
+
+def test_a_secret_is_masked_in_another_letter_case():
+    text = f"{SPECIAL.upper()} / {SPECIAL.lower()}"
+    assert scrub(text, [SPECIAL]) == f"{MASK} / {MASK}"
+
+
+def test_a_secret_is_masked_shell_quoted_and_as_javascripts_escape():
+    shell = "'Qz7\"ab c/d&e<f>+g'\\''h%~Xk9-ü€'"  # jq's @sh
+    escaped = MiniRacer().eval(f"escape({json.dumps(SPECIAL)})")
+    assert "%u20AC" in escaped
+    assert scrub(shell, [SPECIAL]) == f"'{MASK}'"
+    assert scrub(escaped, [SPECIAL]) == MASK
