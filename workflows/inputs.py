@@ -264,8 +264,13 @@ def _check_pattern(field: _Field, text: str) -> None:
             [f"{field.name} can't be checked: its validation pattern took too long."]
         ) from None
     if not matched:
+        # Whoever fills the form in did not write the pattern: words first.
+        help_ = " (see the field's help)" if field.d.get("description") else ""
         raise _Invalid(
-            [f"{field.name} must match the pattern {pattern} from start to end."]
+            [
+                f"{field.name} is not in the expected format{help_}. The whole value"
+                f" must match the pattern {pattern}."
+            ]
         )
 
 

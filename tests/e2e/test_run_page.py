@@ -194,7 +194,7 @@ def test_a_secret_is_refused_by_its_regex_then_accepted_and_shown_masked(
 
     expect(
         page.get_by_text(
-            "Token must match the pattern ^ghp_[a-z0-9]{6}$ from start to end."
+            "Token is not in the expected format. The whole value must match the pattern ^ghp_[a-z0-9]{6}$."
         )
     ).to_be_visible()
     expect(page.get_by_role("textbox", name="Token")).to_have_value(

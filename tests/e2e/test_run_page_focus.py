@@ -37,7 +37,7 @@ def test_a_form_sent_back_with_errors_puts_focus_on_its_first_invalid_field(
     page.get_by_role("button", name="Submit").click()
     wait_for_htmx(page)
 
-    expect(page.get_by_text("Token must match the pattern")).to_be_visible()
+    expect(page.get_by_text("Token is not in the expected format")).to_be_visible()
     expect(page.get_by_role("textbox", name="Token")).to_be_focused()
 
 

@@ -95,7 +95,25 @@ def test_a_text_field_must_match_its_validation_regex_in_full():
     assert check(definition, "us-east-1") == ("us-east-1", None)
     assert check(definition, "us-east-1x") == (
         None,
-        [r"Region must match the pattern [a-z]+-[a-z]+-\d from start to end."],
+        [
+            r"Region is not in the expected format. The whole value must match the pattern [a-z]+-[a-z]+-\d."
+        ],
+    )
+
+
+def test_a_regex_message_points_to_the_fields_help_when_it_has_some():
+    definition = field(
+        "INPUT_FIELD",
+        name="GitHub handle",
+        description="Lowercase letters, digits and dashes",
+        validationRegex="[a-z0-9-]+",
+    )
+    assert check(definition, "Ada!") == (
+        None,
+        [
+            "GitHub handle is not in the expected format (see the field's help)."
+            " The whole value must match the pattern [a-z0-9-]+."
+        ],
     )
 
 
@@ -115,7 +133,9 @@ def test_a_validation_regex_may_use_java_and_javascript_syntax():
     assert check(definition, "Émile Z.") == ("Émile Z.", None)
     assert check(definition, "emile z.") == (
         None,
-        [f"Owner must match the pattern {pattern} from start to end."],
+        [
+            f"Owner is not in the expected format. The whole value must match the pattern {pattern}."
+        ],
     )
 
 
@@ -148,7 +168,7 @@ def test_a_secret_that_does_not_match_the_regex_is_rejected_without_repeating_it
     )
     clean, errors = check(definition, "hunter2-password")
     assert errors == [
-        "Token must match the pattern ghp_[A-Za-z0-9]{8} from start to end."
+        "Token is not in the expected format. The whole value must match the pattern ghp_[A-Za-z0-9]{8}."
     ]
     assert not any("hunter2" in m for m in errors)
 

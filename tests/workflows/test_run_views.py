@@ -707,8 +707,11 @@ def test_bad_values_show_the_form_again_with_the_messages_and_store_nothing(
     assert r.status_code == 400
     html = text(r)
     assert html.lstrip().startswith('<div id="run-action"')
-    assert "Owner contact must match the pattern" in html
-    assert "Name must match the pattern ^[A-Z_]+$ from start to end." in html
+    assert "Owner contact is not in the expected format" in html
+    assert (
+        "Name is not in the expected format. The whole value must match the pattern ^[A-Z_]+$."
+        in html
+    )
     # What was typed is still there, the secret included (it was valid):
     assert 'value="not an email"' in html
     assert 'value="lower case"' in html
@@ -734,7 +737,8 @@ def test_a_secret_that_fails_its_regex_is_refused_then_a_good_one_is_stored_mask
     assert r.status_code == 400
     html = text(r)
     assert (
-        "Database password must match the pattern ^.{12,}$ from start to end." in html
+        "Database password is not in the expected format. The whole value must match the pattern ^.{12,}$."
+        in html
     )
     assert "short" not in html  # an invalid secret is typed again, not sent back
     assert Step.objects.get(pk=step.pk).status == Step.Status.WAITING
