@@ -37,6 +37,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.forms.utils import ErrorDict
 from django.http import QueryDict
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -575,6 +576,21 @@ class NestedRows:
     @property
     def count(self) -> int:
         return len(self.rows)
+
+    @property
+    def rows_hint(self) -> str:
+        """The row limits in words, least first: "1 to 3 rows", "Up to 4 rows",
+        "At least 2 rows" ('' without limits)."""
+        low, high = self.min_rows, self.max_rows if self.max_rows < MAX_ROWS else None
+        if low and high:
+            if low == high:
+                return f"Exactly {low} row{pluralize(low)}."
+            return f"{low} to {high} rows."
+        if high:
+            return f"Up to {high} row{pluralize(high)}."
+        if low:
+            return f"At least {low} row{pluralize(low)}."
+        return ""
 
     @property
     def can_add(self) -> bool:

@@ -846,3 +846,20 @@ def test_an_add_posted_at_max_rows_adds_no_row(ws):
     nested = form([definition], ws, data=changed, added=added).nested["hostnames"]
     assert [row.form["value"].value() for row in nested.rows] == ["a", "b"]
     assert not nested.can_add
+
+
+@pytest.mark.parametrize(
+    "limits, hint",
+    [
+        ({}, ""),
+        ({"maxRows": 4}, "Up to 4 rows."),
+        ({"maxRows": 1}, "Up to 1 row."),
+        ({"minRows": 2}, "At least 2 rows."),
+        ({"minRows": 1, "maxRows": 3}, "1 to 3 rows."),
+        ({"minRows": 2, "maxRows": 2}, "Exactly 2 rows."),
+    ],
+)
+def test_a_nested_fields_row_limits_read_least_first(ws, limits, hint):
+    unlimited = {k: v for k, v in HOSTNAMES.items() if k not in ("minRows", "maxRows")}
+    nested = form([{**unlimited, **limits}], ws).nested["hostnames"]
+    assert nested.rows_hint == hint
