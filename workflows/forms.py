@@ -82,6 +82,19 @@ class DatalistInput(forms.TextInput):
         return format_html('{}<datalist id="{}">{}</datalist>', html, list_id, options)
 
 
+LONG_CHECKLIST = 8  # more options than this scroll in a box of their own
+
+
+def _checklist(choices: list[tuple[str, str]]) -> forms.MultipleChoiceField:
+    """Several people or entities: a checkbox each (a multiple <select> made a
+    plain click drop the earlier choices). A long list scrolls in its own box
+    (portal.css, `data-long-list`)."""
+    attrs = {"data-long-list": ""} if len(choices) > LONG_CHECKLIST else {}
+    return forms.MultipleChoiceField(
+        choices=choices, widget=forms.CheckboxSelectMultiple(attrs=attrs)
+    )
+
+
 class ChecklistWithOther(forms.Widget):
     """A multiselect that allows other values: a checkbox per option, and a
     text input (`<name>.other`) for the others, separated by commas.
@@ -275,9 +288,7 @@ def build_field(
             for e in entity_options(definition, workspace, runner=runner)
         ]
         if multiple:
-            field = forms.MultipleChoiceField(
-                choices=choices, widget=forms.SelectMultiple(attrs={"size": 6})
-            )
+            field = _checklist(choices)
         else:
             field = forms.ChoiceField(
                 choices=[("", placeholder or "Choose an entity…")] + choices
@@ -291,9 +302,7 @@ def build_field(
             for u in user_options(definition, workspace).order_by("email")
         ]
         if multiple:
-            field = forms.MultipleChoiceField(
-                choices=choices, widget=forms.SelectMultiple(attrs={"size": 6})
-            )
+            field = _checklist(choices)
         else:
             field = forms.ChoiceField(
                 choices=[("", placeholder or "Choose a person…")] + choices

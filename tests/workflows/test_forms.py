@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 
 from catalog.models import Team
 from tests.factories import EntityFactory, EntityTypeFactory, UserFactory, member
-from workflows.forms import RunInputForm, row_change, rows_changed
+from workflows.forms import LONG_CHECKLIST, RunInputForm, row_change, rows_changed
 from workflows.inputs import validate
 
 HOSTNAMES = {
@@ -282,13 +282,25 @@ def test_an_entity_field_offers_the_entities_its_filter_allows(ws, other_ws):
     assert "rocket" not in rendered
 
 
-def test_an_entity_field_that_allows_several_is_a_multiple_select(ws):
+def test_an_entity_field_that_allows_several_is_a_checkbox_each(ws):
+    """Not a multiple <select>, where a plain click drops the earlier choices."""
     EntityFactory(workspace=ws, tag="a")
     EntityFactory(workspace=ws, tag="b")
     definition = {"type": "CORTEX_ENTITY_FIELD", "key": "e", "allowMultiple": True}
-    assert "multiple" in html(form([definition], ws), "e")
+    rendered = html(form([definition], ws), "e")
+    assert rendered.count('type="checkbox"') == 2 and "<select" not in rendered
+    assert "data-long-list" not in rendered
     f = form([definition], ws, data={"e": ["a", "b"]})
     assert f.values() == {"e": ["a", "b"]}
+
+
+def test_a_long_list_of_people_to_choose_scrolls_in_its_own_box(ws):
+    for n in range(LONG_CHECKLIST + 1):
+        member(ws, UserFactory(email=f"p{n}@example.com"), "User")
+    definition = {"type": "CORTEX_USER_FIELD", "key": "who", "allowMultiple": True}
+    rendered = html(form([definition], ws), "who")
+    assert rendered.count('type="checkbox"') == LONG_CHECKLIST + 1
+    assert rendered.count("data-long-list") == LONG_CHECKLIST + 1
 
 
 def test_a_user_field_offers_the_members_its_filter_allows(ws, grace, vera):
