@@ -270,7 +270,9 @@ def start(
                 "context": {
                     "initiatedBy": _person(initiator, workflow.workspace, role_names),
                     "workflowRunId": str(uid),
-                    "initiatedAtIso8601Timestamp": now.isoformat(),
+                    "initiatedAtIso8601Timestamp": now.isoformat(
+                        timespec="milliseconds"
+                    ),
                     "entity": _entity_context(entity),
                     "secrets": dict.fromkeys(secret_tags, MASK),
                     "initialContext": initial_context,

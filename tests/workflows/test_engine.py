@@ -1,6 +1,7 @@
 """The run state machine, driven in-process (no worker): engine.advance is called directly."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -1353,3 +1354,9 @@ def test_notifications_name_the_run_and_its_entity(ws, grace, test_blocks):
     assert Notification.objects.get(run=run).message == (
         f"Wf #{run.pk} on payments-api succeeded"
     )
+
+
+def test_the_start_time_in_the_context_has_milliseconds_as_cortexs(ws, grace):
+    run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=grace)
+    stamp = run.state["context"]["initiatedAtIso8601Timestamp"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", stamp), stamp

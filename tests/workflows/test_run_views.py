@@ -1518,3 +1518,32 @@ def test_timestamps_in_outputs_are_shown_to_the_minute():
     assert shown["rows"] == [["linus@example.com", "2026-12-04 18:30 UTC"]]
     assert present("2026-12-04T20:30:05+02:00")["text"] == "2026-12-04 18:30 UTC"
     assert present("not 2026-12-04T18:30:05")["text"] == "not 2026-12-04T18:30:05"
+
+
+def test_a_step_waiting_for_a_callback_shows_its_latest_update(
+    client, ws, grace, http_server, settings
+):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    http_server.route("POST", "/deploy", json={})
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "deploy",
+                "HTTP_REQUEST_ASYNC",
+                root=True,
+                url=http_server.url("/deploy"),
+                httpMethod="POST",
+            )
+        ],
+    )
+    run = start(wf, grace)
+    step = Step.objects.get(run=run)
+    client.force_login(grace)
+    assert "waiting for the external system to call back" in text(page(client, run))
+    assert "Latest update" not in text(page(client, run))
+    for message in ("Building", "Rolling out 3/10"):
+        engine.callback(step, {"status": "UPDATE", "message": message})
+    html = text(page(client, run))
+    assert "Latest update: Rolling out 3/10" in html
+    assert "Latest update: Building" not in html
