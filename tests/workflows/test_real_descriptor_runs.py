@@ -745,3 +745,16 @@ def test_the_axon_echo_workflow_shows_what_the_echo_server_sent_back(
 
 def test_the_axon_echo_workflow_round_trips():
     round_trips("axon-echo.yaml")
+
+
+# Written by a customer migrating from Cortex (our QA, in Cortex's exported
+# shape, 2026-12-06): each imports unchanged and exports to the same descriptor.
+MIGRATED = sorted(p.name for p in (HERE / "migrated").iterdir())
+
+
+@pytest.mark.parametrize("name", MIGRATED)
+def test_a_migrated_customers_descriptor_imports_unchanged_and_exports_the_same(
+    ws, name
+):
+    round_trips(f"migrated/{name}")
+    assert install(ws, f"migrated/{name}").descriptor == load(f"migrated/{name}")
