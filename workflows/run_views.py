@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Max
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -59,6 +59,17 @@ def _get_run(request: HttpRequest, pk: int) -> Run:
         "workflow", "version", "initiator", "entity", "entity__type", "workspace"
     )
     return get_in_workspace(request, qs, pk=pk)
+
+
+def _other_workspace_of(request: HttpRequest, pk: int):
+    """The workspace of run `pk` when it is another of the user's, else None."""
+    theirs = {m.workspace_id: m.workspace for m in request.memberships}
+    workspace_id = (
+        Run.objects.filter(pk=pk, workspace__in=theirs)
+        .values_list("workspace_id", flat=True)
+        .first()
+    )
+    return theirs.get(workspace_id)
 
 
 def _last_event(pk: int) -> int:
@@ -568,7 +579,15 @@ def run_by_uid(request: HttpRequest, uid) -> HttpResponse:
 @require_permission(Permission.VIEW_WORKFLOW_RUNS)
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     last_event = _last_event(pk)
-    run = _get_run(request, pk)
+    try:
+        run = _get_run(request, pk)
+    except Http404:
+        elsewhere = _other_workspace_of(request, pk)
+        if elsewhere is None:
+            raise
+        # A link from an email, opened with another of one's workspaces open:
+        context = {"run_pk": pk, "other": elsewhere, "next": request.get_full_path()}
+        return render(request, "workflows/run_elsewhere.html", context, status=404)
     fingerprint = _fingerprint(run, last_event)
     context = _context(request, run, fingerprint=fingerprint, tab=_tab(request))
     return render(request, TEMPLATE, context)

@@ -427,10 +427,32 @@ def test_a_run_of_another_workspace_is_not_found(client, ws, grace, ted, test_bl
     run = start(make_workflow(ws, chain("a")), grace)
     client.force_login(ted)
     assert page(client, run).status_code == 404
+    assert "Switch to" not in text(page(client, run))  # nor named to outsiders
     assert poll(client, run).status_code == 404
     r = submit(client, run, {"step": "1"})
     assert r.status_code == 404
     assert decide(client, run, {"step": "1"}).status_code == 404
+
+
+def test_a_run_of_another_of_ones_workspaces_offers_to_switch_there(
+    client, ws, other_ws, grace, ted, test_blocks
+):
+    """An email's link, opened with another workspace open."""
+    run = start(make_workflow(other_ws, chain("a")), ted)
+    member(other_ws, grace, "User")  # grace joined One first: One is open
+    client.force_login(grace)
+    r = page(client, run)
+    assert r.status_code == 404
+    html = text(r)
+    assert (
+        "It belongs to <strong>Two</strong>, and <strong>One</strong> is open." in html
+    )
+    assert "Switch to Two" in html
+    url = reverse("workflows:run-detail", args=[run.pk])
+    switched = client.post("/workspaces/switch/", {"workspace": "two", "next": url})
+    assert switched["Location"] == url
+    assert "Switch to" not in text(page(client, run))
+    assert page(client, run).status_code == 200
 
 
 def test_the_run_page_needs_a_login(client, ws, grace, test_blocks):
