@@ -31,7 +31,7 @@ import yaml
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import connections, transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import HttpResponse
 from ninja import Body, Field, Query, Router, Schema
 from ninja.errors import HttpError
@@ -458,6 +458,14 @@ class RunListParams(Schema):
     includeContext: bool = Field(
         False, description="Add each run's steps, context and variables"
     )
+    size: int | None = Field(
+        None, ge=1, le=1000, description="Same as pageSize (Cortex's MCP name)"
+    )
+    sort: str | None = Field(
+        None,
+        description="property,direction: dateCreated, dateStarted or dateCompleted,"
+        " asc or desc (default dateCreated,desc)",
+    )
 
 
 def _page(qs: QuerySet, page: int, size: int) -> tuple[list, int, int]:
@@ -588,6 +596,30 @@ def _utc(value: datetime, name: str) -> datetime:
         raise HttpError(400, f"{name}: the date is out of range") from None
 
 
+_RUN_SORTS = {
+    "dateCreated": "created_at",
+    "dateStarted": "started_at",
+    "dateCompleted": "finished_at",
+}
+
+
+def _run_order(sort: str | None) -> list:
+    """Cortex's `sort=property,direction` as an ordering (ties: newest id first
+    for desc, oldest for asc; runs not started or finished yet last)."""
+    field, _, direction = (sort or "dateCreated,desc").partition(",")
+    field, direction = field.strip(), (direction.strip() or "asc").lower()
+    if field not in _RUN_SORTS:
+        raise HttpError(400, f"sort: {field!r} is not one of {', '.join(_RUN_SORTS)}")
+    if direction not in ("asc", "desc"):
+        raise HttpError(400, f"sort: the direction {direction!r} is not asc or desc")
+    name = _RUN_SORTS[field]
+    if name == "created_at":  # never null: plain, so the index serves it
+        return ["-created_at", "-pk"] if direction == "desc" else ["created_at", "pk"]
+    if direction == "desc":
+        return [F(name).desc(nulls_last=True), "-pk"]
+    return [F(name).asc(nulls_last=True), "pk"]
+
+
 @router.get(
     "/runs",
     summary="List workflow runs",
@@ -632,10 +664,10 @@ def run_list(request, params: Query[RunListParams]):
         qs = qs.filter(created_at__gt=_utc(params.startedAfter, "startedAfter"))
     if params.startedBefore:
         qs = qs.filter(created_at__lt=_utc(params.startedBefore, "startedBefore"))
-    qs = qs.order_by("-created_at", "-pk")
+    qs = qs.order_by(*_run_order(params.sort))
     if params.includeContext:
         qs = _with_steps(qs)
-    rows, total, pages = _page(qs, params.page, params.pageSize)
+    rows, total, pages = _page(qs, params.page, params.size or params.pageSize)
     return json_response(
         request,
         {

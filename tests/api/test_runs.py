@@ -500,6 +500,38 @@ def test_the_run_list_is_newest_first_in_cortexs_envelope(ada_api, ws):
     assert [r["id"] for r in page["runs"]] == [ids[0]]
 
 
+def test_the_run_list_takes_cortexs_size_and_sort(ada_api, ws):
+    save(ws, HELLO)
+    ids = [start(ada_api).json()["id"] for _ in range(3)]
+    finish(ids[1])  # the only one started and completed
+
+    def listed(**params):
+        body = ada_api.get("/workflows/runs", params).json()
+        return [r["id"] for r in body["runs"]]
+
+    assert listed(sort="dateCreated,asc") == ids
+    assert listed(sort="dateCreated") == ids  # ascending unless told
+    assert listed(sort="dateCreated,desc", size=2) == ids[:0:-1]
+    assert listed(sort="dateCompleted,desc")[0] == ids[1]  # then not finished
+    assert listed(sort="dateCompleted,asc")[0] == ids[1]
+
+
+@pytest.mark.parametrize(
+    "sort, message",
+    [
+        (
+            "name,asc",
+            "sort: 'name' is not one of dateCreated, dateStarted, dateCompleted",
+        ),
+        ("dateCreated,up", "sort: the direction 'up' is not asc or desc"),
+    ],
+)
+def test_a_bad_sort_is_a_400_naming_it(ada_api, ws, sort, message):
+    r = ada_api.get("/workflows/runs", {"sort": sort})
+    assert r.status_code == 400
+    assert r.json()["message"] == message
+
+
 def test_the_run_list_filters_by_workflow_entity_initiator_status_and_date(
     ada_api, admin_api, ws, grace
 ):
