@@ -902,8 +902,14 @@ def run_cancel(request, tagOrId: str, runId: str):
         require(principal, P.EDIT_WORKFLOW_RUNS)
     try:
         engine.cancel(run, by=principal.user)
-    except engine.IllegalTransition as exc:
-        raise HttpError(409, str(exc)) from None
+    except engine.IllegalTransition:
+        # In the API's statuses (the engine's message has the pages' words):
+        run.refresh_from_db(fields=["status"])
+        raise HttpError(
+            409,
+            f"The run is {run.status}: only QUEUED, IN_PROGRESS and PAUSED runs"
+            " can be cancelled",
+        ) from None
     run = _find_run(_with_steps(_runs(request)), str(run.uid))
     return json_response(request, run_out(run))
 
