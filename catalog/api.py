@@ -34,7 +34,7 @@ from portal.ids import parse_id, parse_ids
 from portal.permissions import Permission
 
 from .descriptors import DescriptorError, parse_entity, parse_entity_file
-from .models import Deploy, Entity, Team
+from .models import Deploy, Entity, EntityType, Team
 from .services import deploy_save, deploys_delete, entities_upsert
 
 router = Router(tags=["catalog"])
@@ -233,6 +233,43 @@ def deploys_delete_all(request):
     require(request.auth, Permission.EDIT_ENTITIES)
     count = deploys_delete(workspace=request.auth.workspace)
     return json_response(request, {"message": f"{count} deploys deleted"})
+
+
+class DefinitionParams(Schema):
+    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
+    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+    includeBuiltIn: bool = Field(
+        False, description="Also service, domain and team, Cortex's built-in types"
+    )
+
+
+BUILT_IN_TYPES = ("service", "domain", "team")
+
+
+@router.get("/definitions", summary="List entity types")
+def definition_list(request, params: Query[DefinitionParams]):
+    """The workspace's entity types, as Cortex's entity type definitions
+    (`cortex entity-types list`). Cairn's types have no JSON schema."""
+    qs = EntityType.objects.filter(workspace=request.auth.workspace).order_by("tag")
+    if not params.includeBuiltIn:
+        qs = qs.exclude(tag__in=BUILT_IN_TYPES)
+    total = qs.count()
+    start = params.page * params.pageSize
+    return {
+        "definitions": [
+            {
+                "type": t.tag,
+                "name": t.name,
+                "description": None,
+                "source": "BUILT_IN" if t.tag in BUILT_IN_TYPES else "CUSTOM",
+                "schema": {},
+            }
+            for t in qs[start : start + params.pageSize]
+        ],
+        "page": params.page,
+        "total": total,
+        "totalPages": -(-total // params.pageSize),
+    }
 
 
 @router.get("/{tag}", summary="Entity details")

@@ -389,3 +389,27 @@ def test_entity_details_give_the_git_repository_as_cortex_does(
     text = PAYMENTS + (f"  x-cortex-git: {git}\n" if git else "")
     assert admin_api.post("/open-api", text, content_type=OPENAPI).status_code == 200
     assert admin_api.get("/catalog/payments-api").json()["git"] == expected
+
+
+def test_entity_types_are_listed_as_cortexs_definitions(admin_api, ws, other_ws):
+    """`cortex entity-types list` reads GET /catalog/definitions."""
+    for tag in ("service", "team", "queue", "database"):
+        EntityTypeFactory(workspace=ws, tag=tag)
+    EntityTypeFactory(workspace=other_ws, tag="rocket")
+    body = admin_api.get("/catalog/definitions").json()
+    assert [d["type"] for d in body["definitions"]] == ["database", "queue"]
+    assert body["definitions"][0] == {
+        "type": "database",
+        "name": "Database",
+        "description": None,
+        "source": "CUSTOM",
+        "schema": {},
+    }
+    assert (body["page"], body["total"], body["totalPages"]) == (0, 2, 1)
+    every = admin_api.get("/catalog/definitions", {"includeBuiltIn": "true"}).json()
+    assert {d["type"]: d["source"] for d in every["definitions"]} == {
+        "database": "CUSTOM",
+        "queue": "CUSTOM",
+        "service": "BUILT_IN",
+        "team": "BUILT_IN",
+    }

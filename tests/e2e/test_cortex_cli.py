@@ -124,6 +124,8 @@ def test_the_cortex_cli_manages_the_catalog(cortex, ws, tmp_path):
         == 1
     )
     assert as_json(cortex("catalog", "list", "-t", "library", key=key))["total"] == 0
+    types = as_json(cortex("entity-types", "list", "--include-built-in", key=key))
+    assert [d["type"] for d in types["definitions"]] == ["service"]
 
     details = as_json(cortex("catalog", "details", "-t", "ledger", key=key))
     assert (details["tag"], details["name"], details["groups"]) == (
