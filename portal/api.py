@@ -447,13 +447,24 @@ def _http_error(request, exc: HttpError):
     return error_response(request, exc.status_code, message)
 
 
+def _location(loc) -> str:
+    """`notificationRecipients[0].name`, as the views' own messages write paths."""
+    path = ""
+    for part in loc:
+        if part in ("body", "payload", "query"):
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
 @api.exception_handler(NinjaValidationError)
 def _validation_error(request, exc: NinjaValidationError):
     problems = []
     for error in exc.errors:
-        location = ".".join(
-            str(p) for p in error.get("loc", ()) if p not in ("body", "payload")
-        )
+        location = _location(error.get("loc", ()))
         problems.append(
             f"{location}: {error.get('msg')}" if location else error.get("msg", "")
         )

@@ -675,3 +675,12 @@ def test_a_user_role_key_may_not_run_as_an_admin(ws, as_key, ada, grace):
     assert not Run.objects.exists()
     # Someone with no more rights than the key is fine:
     assert start(user_key, body={"runAs": "grace@example.com"}).status_code == 201
+
+
+def test_a_bad_item_of_a_list_is_named_by_its_index_as_the_other_messages_do(
+    ada_api, ws
+):
+    save(ws, HELLO)
+    r = start(ada_api, body={"notificationRecipients": ["a@example.com", 7]})
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("notificationRecipients[1]: ")
