@@ -162,7 +162,8 @@ def _initial_variables(descriptor: dict, initial_context: dict) -> dict:
     variables = {}
     for slug, var in _declared_variables(descriptor).items():
         value = var.get("defaultValue")
-        if slug in initial_context:
+        # null is "not given", as in descriptors: the default stays.
+        if initial_context.get(slug) is not None:
             from .paths import check_type
 
             value = initial_context[slug]

@@ -135,6 +135,14 @@ def test_initial_context_sets_declared_variables_and_is_kept_in_the_context(
     assert finish(body["id"]).response == "Hello, Ada"
 
 
+def test_a_null_in_initial_context_keeps_the_variables_default(ada_api, ws):
+    """null reads as "not given", as it does in descriptors."""
+    save(ws, HELLO)
+    body = start(ada_api, body={"initialContext": {"who": None}}).json()
+    assert body["variables"]["who"] == "world"
+    assert body["context"]["initialContext"] == {"who": None}
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
