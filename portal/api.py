@@ -89,8 +89,14 @@ def read_body(request: HttpRequest) -> Any:
             data = yamlload.load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
+            problem = ", ".join(  # "expected a single document…, but found another"
+                p
+                for p in (getattr(exc, "context", None), getattr(exc, "problem", None))
+                if p
+            )
             where = (
                 f" at line {mark.line + 1}, column {mark.column + 1}"
+                + (f": {problem}" if problem else "")
                 if mark
                 else f": {exc}"  # nested too deeply, a number too long
             )

@@ -213,6 +213,12 @@ def test_a_body_larger_than_django_accepts_is_a_413(ada_api, ws, settings):
             "The request body is not valid YAML: the YAML is nested too deeply",
         ),
         (
+            "initialContext: {a: 1}\n---\ninitialContext: {a: 2}\n",
+            "application/yaml",
+            "The request body is not valid YAML at line 2, column 1: expected a"
+            " single document in the stream, but found another document",
+        ),
+        (
             "initialContext: {a: !!binary aGVsbG8=}",
             "application/yaml",
             "body.initialContext.a: JSON can't store binary data (!!binary)",
