@@ -116,36 +116,88 @@ def _mustache_escape(text: str) -> str:
 
 def scrub(value: Any, secrets: list[str]) -> Any:
     """Replace every occurrence of a secret value inside value, in strings and
-    in dict keys, with MASK: in any of its _forms, in any letter case (an
-    upper-cased echo, %2f for %2F). Keys that mask to the same text merge (the
-    last one wins)."""
-    pattern = _needles(frozenset(s for s in secrets if isinstance(s, str) and s))
-    if pattern is None:
+    in dict keys, with MASK: in any of its _forms, in upper or lower case (an
+    upper-cased echo, %2f for %2F). Where secrets overlap, the union of their
+    places is masked. Keys that mask to the same text merge (the last one wins)."""
+    secrets = tuple(s for s in dict.fromkeys(secrets) if isinstance(s, str) and s)
+    if not secrets:
         return value
-    return _scrub(value, pattern)
+    return _scrub(value, _needles(secrets))
+
+
+# A run's scrubs reuse its needles (about 150 forms a secret). Few are kept: they
+# hold secrets in clear, in the worker's memory, after their run ends.
+@lru_cache(maxsize=8)
+def _needles(secrets: tuple[str, ...]) -> "_Needles":
+    return _Needles(secrets)
+
+
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 
 
 class _Needles:
-    """A run's secrets in all their forms: a quick test for text holding none
-    (most text), and the pattern that masks them."""
+    """A run's secrets in all their forms, case-folded.
 
-    def __init__(self, forms: set[str]):
-        self.folded = {form.casefold() for form in forms}
-        # Longest first: a form that contains another is masked whole.
-        alternatives = sorted(forms, key=len, reverse=True)
-        self.pattern = re.compile("|".join(map(re.escape, alternatives)), re.I)
+    Every form of a secret keeps its longest run of ASCII letters and digits
+    (escaping changes only the other characters), so text without any
+    secret's run, most text, is passed over after one search per secret.
+    """
+
+    def __init__(self, secrets: tuple[str, ...]):
+        self.forms: set[str] = set()
+        self.quick: set[str] = set()
+        for secret in secrets:
+            forms = {
+                form.casefold()
+                for variant in {secret, secret.upper(), secret.lower()}
+                for form in _forms(variant)
+            }
+            self.forms |= forms
+            runs = _ALNUM_RUN.findall(secret)
+            self.quick |= {max(runs, key=len).casefold()} if runs else forms
 
     def sub(self, text: str) -> str:
-        folded = text.casefold()
-        if not any(needle in folded for needle in self.folded):
+        folded, where = _fold(text)
+        if not any(key in folded for key in self.quick):
             return text
-        return self.pattern.sub(MASK, text)
+        spans = []
+        for form in self.forms:
+            at = folded.find(form)
+            while at != -1:
+                spans.append((at, at + len(form)))
+                at = folded.find(form, at + 1)
+        if not spans:
+            return text
+        out, done = [], 0
+        for begin, end in _merged(spans):
+            if where is not None:  # folding made text longer: back to text's places
+                begin, end = where[begin], where[end - 1] + 1
+            out += [text[done:begin], MASK]
+            done = end
+        out.append(text[done:])
+        return "".join(out)
 
 
-@lru_cache(maxsize=256)
-def _needles(secrets: frozenset[str]) -> _Needles | None:
-    forms = {form for s in secrets for form in _forms(s)}
-    return _Needles(forms) if forms else None
+def _fold(text: str) -> tuple[str, list[int] | None]:
+    """text case-folded, and where each folded character came from in text
+    (None when each character folds to one: the places are the same)."""
+    folded = text.casefold()
+    if len(folded) == len(text):
+        return folded, None
+    where: list[int] = []
+    for index, char in enumerate(text):
+        where += [index] * len(char.casefold())
+    return folded, where
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    return [(begin, end) for begin, end in merged]
 
 
 def _scrub(value: Any, needles: _Needles) -> Any:

@@ -109,3 +109,16 @@ def test_a_secret_is_masked_shell_quoted_and_as_javascripts_escape():
     assert "%u20AC" in escaped
     assert scrub(shell, [SPECIAL]) == f"'{MASK}'"
     assert scrub(escaped, [SPECIAL]) == MASK
+
+
+def test_overlapping_secrets_mask_every_place_either_covers():
+    """Leftmost-first masking would leave 456789 of the second secret showing."""
+    assert scrub("token=xyz123456789!", ["xyz123", "yz123456789"]) == f"token={MASK}!"
+
+
+def test_an_upper_cased_secret_is_masked_json_escaped_and_where_folding_changes_length():
+    secret = "pässwort-straße-9"
+    upper = json.dumps(secret.upper())[1:-1]  # P\u00c4SSWORT-STRASSE-9
+    assert scrub(f"[{upper}]", [secret]) == f"[{MASK}]"
+    # "ß" folds to "ss": what comes after the secret stays where it was.
+    assert scrub(f"ß {secret.upper()} ß!", [secret]) == f"ß {MASK} ß!"
