@@ -1409,7 +1409,7 @@ def approving_teams(run: Run, step: Step):
     )
 
 
-def _self_approval_prevented(run: Run, step: Step) -> bool:
+def self_approval_prevented(run: Run, step: Step) -> bool:
     action = actions_by_slug(run.version.descriptor)[step.slug]
     return bool(action.get("schema", {}).get("preventSelfApproval"))
 
@@ -1417,13 +1417,13 @@ def _self_approval_prevented(run: Run, step: Step) -> bool:
 def approvers(run: Run, step: Step) -> list[User]:
     """Who may decide on the step (and is told it waits for them)."""
     people = User.objects.filter(teams__in=approving_teams(run, step))
-    if _self_approval_prevented(run, step) and run.initiator_id:
+    if self_approval_prevented(run, step) and run.initiator_id:
         people = people.exclude(pk=run.initiator_id)
     return list(people.distinct())
 
 
 def may_approve(run: Run, step: Step, user: User) -> bool:
-    if _self_approval_prevented(run, step) and run.initiator_id == user.pk:
+    if self_approval_prevented(run, step) and run.initiator_id == user.pk:
         return False
     return approving_teams(run, step).filter(members=user).exists()
 

@@ -102,24 +102,47 @@ def run_waiting(run: Run, step: Step, waiting_for: str) -> None:
 
 def approvers_joined(team, users: list[User]) -> None:
     """Ask people just added to `team` for the approvals it already waits on:
-    they would otherwise find them only under "Waiting for you"."""
-    from .engine import approvers, approving_teams
+    they would otherwise find them only under "Waiting for you". Not those who
+    decided already or were asked already (through another approving team)."""
+    from .engine import approving_team_ids, self_approval_prevented
+    from .models import Decision
 
-    joined = {u.pk for u in users}
+    joined = {u.pk: u for u in users}
     if not joined:
         return
-    steps = Step.objects.filter(
-        run__workspace=team.workspace_id,
-        run__status=Run.Status.PAUSED,
-        status=Step.Status.WAITING,
-        waiting_for="MANUAL_APPROVAL",
-    ).select_related("run__workflow", "run__version", "run__workspace")
+    names = {team.tag, str(team.pk)}
+    steps = [
+        step
+        for step in Step.objects.filter(
+            run__workspace=team.workspace_id,
+            run__status=Run.Status.PAUSED,
+            status=Step.Status.WAITING,
+            waiting_for="MANUAL_APPROVAL",
+        ).select_related("run__workflow", "run__version", "run__workspace")
+        if names & set(approving_team_ids(step.run, step))
+    ]
+    if not steps:
+        return
+    decided = set(
+        Decision.objects.filter(step__in=steps, user__in=joined).values_list(
+            "step_id", "user_id"
+        )
+    )
+    asked = set(
+        Notification.objects.filter(
+            run__in={step.run_id for step in steps},
+            user__in=joined,
+            kind="NEEDS_APPROVAL",
+        ).values_list("run_id", "user_id")
+    )
     for step in steps:
         run = step.run
-        if not approving_teams(run, step).filter(pk=team.pk).exists():
-            continue
-        decided = set(step.decisions.values_list("user_id", flat=True))
-        people = [u for u in approvers(run, step) if u.pk in joined - decided]
+        own = run.initiator_id if self_approval_prevented(run, step) else None
+        people = [
+            user
+            for pk, user in joined.items()
+            if pk != own and (step.pk, pk) not in decided and (run.pk, pk) not in asked
+        ]
         if people:
             message = f"{_name(run)} needs your approval"
             _send(run, people, [u.email for u in people], "NEEDS_APPROVAL", message)

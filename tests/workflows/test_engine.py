@@ -5,6 +5,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.models import Team
@@ -1283,6 +1285,51 @@ def test_someone_added_to_an_approving_team_while_an_approval_waits_is_asked_to_
     assert [(m.to, m.subject) for m in mailoutbox] == [
         (["vera@example.com"], f"[Cairn] Wf #{run.pk} needs your approval")
     ]
+
+
+def test_someone_already_asked_through_another_approving_team_is_not_asked_again(
+    ws, grace, vera, platform
+):
+    security = Team.objects.create(workspace=ws, tag="security", name="Security")
+    security.members.add(vera)
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "approve",
+                "MANUAL_APPROVAL",
+                root=True,
+                approvingTeamIds=["platform", "security"],
+            )
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    linus = platform.members.get()
+    services.team_update(
+        team=platform, name="Platform", description="", members=[linus, vera]
+    )
+    assert Notification.objects.filter(user=vera, kind="NEEDS_APPROVAL").count() == 1
+    assert run.status == S.PAUSED
+
+
+def test_adding_someone_to_a_team_costs_as_many_queries_however_many_approvals_wait(
+    ws, grace, vera, mona, platform
+):
+    others = Team.objects.create(workspace=ws, tag="others", name="Others")
+
+    def queries_to_add(members) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            services.team_update(
+                team=others, name="Others", description="", members=members
+            )
+        return len(queries)
+
+    wf = approval_workflow(ws)
+    run_to_rest(engine.start(workflow=wf, initiator=grace))
+    one_waiting = queries_to_add([vera])
+    for _ in range(5):
+        run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert queries_to_add([vera, mona]) == one_waiting
 
 
 def test_someone_added_to_an_approving_team_after_the_decision_is_not_asked(
