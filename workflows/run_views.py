@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -37,7 +38,7 @@ from catalog.models import Team
 from portal.ids import parse_id
 from portal.models import User
 from portal.permissions import Permission
-from portal.tenancy import get_in_workspace, require_permission
+from portal.tenancy import get_in_workspace, require_permission, workspace_required
 
 from . import engine
 from .descriptor import actions_by_slug, root_slug
@@ -54,16 +55,25 @@ ACTIVITY_LIMIT = 200
 StepS = Step.Status
 
 
-def _get_run(request: HttpRequest, pk: int) -> Run:
-    qs = Run.objects.select_related(
+def _runs():
+    return Run.objects.select_related(
         "workflow", "version", "initiator", "entity", "entity__type", "workspace"
     )
-    return get_in_workspace(request, qs, pk=pk)
+
+
+def _get_run(request: HttpRequest, pk: int) -> Run:
+    return get_in_workspace(request, _runs(), pk=pk)
 
 
 def _other_workspace_of(request: HttpRequest, pk: int):
-    """The workspace of run `pk` when it is another of the user's, else None."""
-    theirs = {m.workspace_id: m.workspace for m in request.memberships}
+    """The workspace of run `pk` when it is another of the user's where they
+    may see runs, else None."""
+    theirs = {
+        m.workspace_id: m.workspace
+        for m in request.memberships
+        if m.workspace_id != request.workspace.pk
+        and Permission.VIEW_WORKFLOW_RUNS in m.permission_set()
+    }
     workspace_id = (
         Run.objects.filter(pk=pk, workspace__in=theirs)
         .values_list("workspace_id", flat=True)
@@ -576,18 +586,26 @@ def run_by_uid(request: HttpRequest, uid) -> HttpResponse:
 
 
 @require_GET
-@require_permission(Permission.VIEW_WORKFLOW_RUNS)
+@workspace_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    may_view = Permission.VIEW_WORKFLOW_RUNS in request.ws_perms
     last_event = _last_event(pk)
-    try:
-        run = _get_run(request, pk)
-    except Http404:
-        elsewhere = _other_workspace_of(request, pk)
-        if elsewhere is None:
-            raise
+    run = (
+        _runs().filter(workspace=request.workspace, pk=pk).first() if may_view else None
+    )
+    if run is None:
         # A link from an email, opened with another of one's workspaces open:
-        context = {"run_pk": pk, "other": elsewhere, "next": request.get_full_path()}
-        return render(request, "workflows/run_elsewhere.html", context, status=404)
+        elsewhere = _other_workspace_of(request, pk)
+        if elsewhere is not None:
+            context = {
+                "run_pk": pk,
+                "other": elsewhere,
+                "next": request.get_full_path(),
+            }
+            return render(request, "workflows/run_elsewhere.html", context, status=404)
+        if not may_view:
+            raise PermissionDenied
+        raise Http404("No such run in this workspace")
     fingerprint = _fingerprint(run, last_event)
     context = _context(request, run, fingerprint=fingerprint, tab=_tab(request))
     return render(request, TEMPLATE, context)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Team
+from portal.models import Role
 from tests.factories import EntityFactory, UserFactory, member
 from tests.workflows.enginekit import action, chain, make_workflow
 from workflows import engine, services
@@ -453,6 +454,30 @@ def test_a_run_of_another_of_ones_workspaces_offers_to_switch_there(
     assert switched["Location"] == url
     assert "Switch to" not in text(page(client, run))
     assert page(client, run).status_code == 200
+
+
+def test_the_switch_is_offered_only_where_one_may_see_runs(
+    client, ws, other_ws, grace, ted, test_blocks
+):
+    run = start(make_workflow(other_ws, chain("a")), ted)
+    Role.objects.create(workspace=other_ws, name="Catalog only", permissions=[])
+    member(other_ws, grace, "Catalog only")
+    client.force_login(grace)
+    r = page(client, run)
+    assert r.status_code == 404 and "Switch to" not in text(r)
+
+
+def test_the_switch_is_offered_to_someone_who_may_not_see_runs_where_they_are(
+    client, ws, other_ws, grace, ted, test_blocks
+):
+    mine = start(make_workflow(ws, chain("a")), grace)
+    theirs = start(make_workflow(other_ws, chain("a")), ted)
+    Role.objects.create(workspace=ws, name="Catalog only", permissions=[])
+    member(ws, grace, "Catalog only")
+    member(other_ws, grace, "User")
+    client.force_login(grace)
+    assert "Switch to Two" in text(page(client, theirs))
+    assert page(client, mine).status_code == 403  # as before: no right to see it
 
 
 def test_the_run_page_needs_a_login(client, ws, grace, test_blocks):
