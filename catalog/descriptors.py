@@ -71,6 +71,10 @@ def _string(
     return value.strip()
 
 
+# Paths under /api/v1/catalog/ that are not an entity's, as in Cortex:
+RESERVED_ENTITY_TAGS = frozenset({"definitions", "deploys"})
+
+
 def _tag(value: str, path: str, max_length: int = MAX_TAG) -> str:
     if not TAG_RE.match(value):
         raise DescriptorError(
@@ -102,6 +106,12 @@ def parse_entity(data: object) -> EntitySpec:
         "info.x-cortex-tag",
         MAX_ENTITY_TAG,
     )
+    if tag.lower() in RESERVED_ENTITY_TAGS:
+        raise DescriptorError(
+            "info.x-cortex-tag",
+            f"{tag!r} is reserved (the API's /catalog/{tag.lower()} is not an entity);"
+            " choose another tag",
+        )
     spec = EntitySpec(
         tag=tag,
         name=_string(info, "title", required=True, max_length=MAX_NAME),

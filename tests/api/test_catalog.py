@@ -73,8 +73,12 @@ def test_a_dry_run_validates_without_saving(admin_api, ws):
         ),
         ("openapi: [", "invalid YAML"),
         ("", "no descriptor"),
+        (
+            PAYMENTS.replace("x-cortex-tag: payments-api", "x-cortex-tag: Definitions"),
+            "'Definitions' is reserved (the API's /catalog/definitions is not an entity)",
+        ),
     ],
-    ids=["no-title", "bad-owner-email", "bad-yaml", "empty"],
+    ids=["no-title", "bad-owner-email", "bad-yaml", "empty", "reserved-tag"],
 )
 def test_a_bad_descriptor_is_a_400_with_violations_naming_the_field(
     admin_api, ws, text, field
