@@ -360,8 +360,9 @@ class ErrorOut(Schema):
 
 
 def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
-    """Error answers for an endpoint's `response=`."""
-    return dict.fromkeys(statuses, ErrorOut)
+    """Error answers for an endpoint's `response=`: these, and those any
+    endpoint may give (a bad key, the rate limit)."""
+    return dict.fromkeys(sorted({*statuses, 401, 429}), ErrorOut)
 
 
 def error_response(
@@ -457,7 +458,7 @@ def _location(loc) -> str:
     """`notificationRecipients[0].name`, as the views' own messages write paths."""
     path = ""
     for part in loc:
-        if part in ("body", "payload", "query"):
+        if part in ("body", "payload", "query", "path"):
             continue
         if isinstance(part, int):
             path += f"[{part}]"

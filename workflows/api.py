@@ -366,9 +366,12 @@ def run_out(run: Run, *, detail: bool = True, steps: list[Step] | None = None) -
             "entityId": run.entity.tag,
             "entityName": run.entity.name,
         }
-    elif workflow.scope == Workflow.Scope.ENTITY:
-        # The entity was deleted since: the run state still names it.
-        entity = ((run.state or {}).get("context") or {}).get("entity") or {}
+    elif (entity := ((run.state or {}).get("context") or {}).get("entity")) or (
+        workflow.scope == Workflow.Scope.ENTITY
+    ):
+        # The entity was deleted since (the run state still names it), or the
+        # run waits for one.
+        entity = entity or {}
         scope = {
             "type": "ENTITY",
             "entityId": entity.get("tag"),

@@ -528,8 +528,9 @@ class NestedRows:
         if data is not None and not self.locked:
             count = min(_limit(data.get(self.total_name)) or 0, MAX_ROWS)
             if added == f"{prefix}{SEP}{count - 1}" and count > self.max_rows:
-                # The page offers no Add at maxRows; a forged one adds nothing.
-                count, added = count - 1, None
+                # The page offers no Add at maxRows; a forged one adds nothing
+                # (and whatever TOTAL it claims, leaves maxRows rows at most).
+                count, added = self.max_rows, None
             initials: list[Any] = [None] * count
             row_data = data
         else:

@@ -95,9 +95,10 @@ def why_not_on(
         return f"{entity.tag} is in the excluded group {', '.join(excluded)}", False
     scope = (descriptor.get("filter") or {}).get("ownershipScope") or "ALL"
     if user is None:  # a workspace key's run without runAs
+        editors = " or of a member who may edit entities" if scope == "EDITOR" else ""
         return (
             "it runs only on entities its initiating user owns; send runAs with the"
-            f" email of an owner of {entity.tag}",
+            f" email of an owner of {entity.tag}{editors}",
             True,
         )
     who = user.email

@@ -858,6 +858,11 @@ def test_an_add_posted_at_max_rows_adds_no_row(ws):
     nested = form([definition], ws, data=changed, added=added).nested["hostnames"]
     assert [row.form["value"].value() for row in nested.rows] == ["a", "b"]
     assert not nested.can_add
+    # Whatever TOTAL it claims:
+    lying = QueryDict("hostnames.TOTAL=50&hostnames.0.value=a")
+    changed, added = rows_changed(lying, add="hostnames")
+    nested = form([definition], ws, data=changed, added=added).nested["hostnames"]
+    assert nested.count == 2
 
 
 @pytest.mark.parametrize(
