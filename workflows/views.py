@@ -520,6 +520,13 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         # Finished meanwhile (or twice clicked): show the run as it is now.
         problem = str(exc)
     run.refresh_from_db()
+    name = run.version_name or run.workflow.name
+    done = (
+        f"Run of {name} canceled."
+        if run.status == Run.Status.CANCELLED
+        else f"Canceling the run of {name}: its block in flight"
+        " finishes first, then nothing more runs."
+    )
     if request.htmx and request.htmx.target == f"run-{run.pk}":
         context = {
             "run": _mark_rows(request, [run])[0],
@@ -527,18 +534,13 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             "runs_url": reverse("workflows:run-list"),
         }
         response = render(request, "workflows/workflow_list.html#run-row", context)
+        if not problem:  # said in the page's status region (workflows.js)
+            trigger_client_event(response, "cairn:announce", {"message": done})
         return trigger_client_event(response, "runs-changed")
     if problem:
         messages.error(request, problem)
     else:
-        name = run.version_name or run.workflow.name
-        messages.success(
-            request,
-            f"Run of {name} canceled."
-            if run.status == Run.Status.CANCELLED
-            else f"Canceling the run of {name}: its block in flight"
-            " finishes first, then nothing more runs.",
-        )
+        messages.success(request, done)
     if request.htmx:
         return HttpResponseClientRedirect(back)
     return redirect(back)

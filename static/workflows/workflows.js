@@ -2,15 +2,40 @@
 // opens as a modal; links and buttons with data-dialog-close close it, and a
 // closed dialog is removed. Forms with data-close-on-success close their dialog
 // once their htmx request succeeds. Without JavaScript the same URLs are pages.
+//
+// Closing gives focus back to what opened the dialog, found by its id when a
+// refresh replaced it meanwhile, else to the form's data-return-focus (a
+// cancelled run's row has no Cancel button left). cairn:announce events write
+// their message into the page's [data-announce] region.
 (() => {
   const open = (root) => {
     const found = root.matches?.("dialog[data-modal]")
       ? [root]
       : root.querySelectorAll?.("dialog[data-modal]") ?? [];
     for (const dialog of found) {
-      if (!dialog.open) dialog.showModal();
+      if (!dialog.open) {
+        dialog.dataset.opener = document.activeElement?.id ?? "";
+        dialog.showModal();
+      }
     }
   };
+  const lost = () =>
+    !document.activeElement || document.activeElement === document.body;
+  const returnFocus = (dialog) => {
+    const fallback = dialog.querySelector("[data-return-focus]")?.dataset.returnFocus;
+    // After the browser's own return of focus, and after a swap that may follow:
+    setTimeout(() => {
+      if (!lost()) return;
+      for (const id of [dialog.dataset.opener, fallback]) {
+        const target = id && document.getElementById(id);
+        if (target) return target.focus();
+      }
+    }, 50);
+  };
+  document.body.addEventListener("cairn:announce", (event) => {
+    const region = document.querySelector("[data-announce]");
+    if (region) region.textContent = event.detail.message;
+  });
   document.addEventListener("htmx:load", (event) => open(event.detail.elt));
   document.addEventListener("click", (event) => {
     const dialog = event.target.closest?.("dialog[data-modal]");
@@ -24,7 +49,10 @@
   document.addEventListener(
     "close",
     (event) => {
-      if (event.target.matches?.("dialog[data-modal]")) event.target.remove();
+      if (event.target.matches?.("dialog[data-modal]")) {
+        returnFocus(event.target);
+        event.target.remove();
+      }
     },
     true,
   );

@@ -146,13 +146,31 @@ def test_the_runs_tab_updates_by_itself_and_cancels_a_run(
         )
     ).to_have_count(0)
 
-    row.get_by_role("link", name="Cancel run of Provision a service").click()
+    cancel = row.get_by_role("link", name="Cancel run of Provision a service")
+    cancel.focus()
+    # The paused run keeps the table refreshing: a refresh leaves focus where it was.
+    page.evaluate(
+        "() => new Promise((done) => document.body.addEventListener("
+        "'htmx:afterSettle', done, {once: true}))"
+    )
+    expect(cancel).to_be_focused()
+    page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Cancel run")
     expect(dialog).to_contain_text("Provision a service")
+    dialog.get_by_role("link", name="Keep running").press("Enter")
+    expect(dialog).to_have_count(0)
+    expect(cancel).to_be_focused()  # back where it was
+
+    cancel.press("Enter")
     dialog.get_by_role("button", name="Cancel run").click()
     expect(dialog).to_have_count(0)
     expect(row).to_contain_text("Canceled")
     expect(row.get_by_role("link", name=re.compile("Cancel run"))).to_have_count(0)
+    # Said where everyone hears it, and focus on the run, not lost:
+    expect(page.get_by_role("status").filter(has_text="canceled")).to_have_text(
+        "Run of Provision a service canceled."
+    )
+    expect(page.locator(f"#run-link-{paused.pk}")).to_be_focused()
     paused.refresh_from_db()
     assert paused.status == Run.Status.CANCELLED
 

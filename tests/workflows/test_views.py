@@ -1,6 +1,7 @@
 """The Workflows page, the Run dialogs, the Runs tab, Cancel run, the entity page's
 Workflows section and notifications."""
 
+import json
 import re
 from datetime import timedelta
 
@@ -689,13 +690,13 @@ def test_runs_keep_the_name_of_the_workflow_version_they_ran(client, grace, ws):
 
     html = client.get(reverse("workflows:run-list")).content.decode()
     row = re.search(rf'<tr id="run-{old.pk}">.*?</tr>', html, re.S).group(0)
-    assert 'class="fw-semibold">QA form test</a>' in row
+    assert f'id="run-link-{old.pk}">QA form test</a>' in row
     row = re.search(rf'<tr id="run-{new.pk}">.*?</tr>', html, re.S).group(0)
-    assert 'class="fw-semibold">QA form test v2</a>' in row
+    assert f'id="run-link-{new.pk}">QA form test v2</a>' in row
 
     # The run tiles (here: your recent runs) and Cancel run too:
     html = client.get(reverse("workflows:workflow-list")).content.decode()
-    assert 'title="QA form test">QA form test</a>' in html
+    assert re.search(r'title="QA form test"[^>]*>QA form test</a>', html)
     Run.objects.filter(pk=old.pk).update(status=S.IN_PROGRESS)
     r = client.get(reverse("workflows:run-cancel", args=[old.pk]))
     assert "Cancel the run of <strong>QA form test</strong>" in r.content.decode()
@@ -801,6 +802,10 @@ def test_cancel_run_from_a_row_cancels_and_answers_with_the_row(client, grace, w
     assert html.lstrip().startswith(f'<tr id="run-{run.pk}"')
     assert "Canceled" in html
     assert "runs-changed" in r["HX-Trigger"]
+    # Said in the page's status region, as the run page says it:
+    assert json.loads(r["HX-Trigger"])["cairn:announce"] == {
+        "message": "Run of Deploy canceled."
+    }
     run.refresh_from_db()
     assert run.status == S.CANCELLED
 
