@@ -1355,6 +1355,12 @@ def cancel(run: Run, *, by: User | None) -> str:
     )
 
 
+def _lock_run(run_id: int) -> None:
+    """Lock the run's row before its steps', as cancel and _record do: writers
+    that took a step and then the run deadlocked with a cancel on PostgreSQL."""
+    Run.objects.select_for_update().filter(pk=run_id).values_list("pk").first()
+
+
 def _waiting_step(run: Run, step: Step, waiting_for: str) -> None:
     run.refresh_from_db()
     step.refresh_from_db()
@@ -1568,6 +1574,7 @@ def _resume(
             raise InputInvalid({ALL: [outcome.error]})
         raise EngineError(outcome.error)
     with transaction.atomic():
+        _lock_run(run.pk)
         # Exactly one resumer wins the step:
         taken = Step.objects.filter(pk=step.pk, status=StepS.WAITING)
         fields = {}
@@ -1624,6 +1631,7 @@ def sweep() -> dict[str, int]:
         run = step.run
         message = f"Timed out: no answer by {step.deadline_at:%Y-%m-%d %H:%M:%S} UTC"
         with transaction.atomic():
+            _lock_run(run.pk)
             if Step.objects.filter(pk=step.pk, status=StepS.WAITING).update(
                 status=StepS.FAILED,
                 error=message,

@@ -96,3 +96,45 @@ def test_fifty_concurrent_starts_admit_exactly_the_cap_and_all_complete_in_order
         .values_list("pk", flat=True)
     )
     assert list(started) == queued  # the queue drains first in, first out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_callbacks_racing_each_other_and_a_cancel_never_deadlock(
+    ws, grace, test_blocks
+):
+    """The QA's race on PostgreSQL: a cancel took the run's row then its steps
+    while a callback took the step then the run, and one of them died of a
+    deadlock (a 500, and a cancel that did not happen)."""
+    wf = make_workflow(ws, [action("hook", "HTTP_REQUEST_ASYNC", root=True)])
+    runs = []
+    for _ in range(6):
+        run = engine.start(workflow=wf, initiator=grace)
+        engine.advance(run.pk)
+        runs.append(run)
+    errors = []
+
+    def hammer(run):
+        step = run.steps.get()
+        for _ in range(15):
+            try:
+                engine.callback(step, {"status": "UPDATE", "message": "u"})
+            except engine.NotWaiting:
+                return
+            except Exception as exc:  # a deadlock, say
+                errors.append(repr(exc))
+                return
+
+    def cancel(run):
+        time.sleep(0.01)
+        try:
+            engine.cancel(Run.objects.get(pk=run.pk), by=None)
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    with ThreadPoolExecutor(max_workers=18) as pool:
+        for run in runs:
+            pool.submit(_in_thread, hammer, run)
+            pool.submit(_in_thread, hammer, run)
+            pool.submit(_in_thread, cancel, run)
+    assert errors == []
+    assert set(Run.objects.values_list("status", flat=True)) == {S.CANCELLED}
