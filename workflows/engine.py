@@ -1370,6 +1370,32 @@ def _waiting_step(run: Run, step: Step, waiting_for: str) -> None:
         or step.waiting_for != waiting_for
     ):
         raise NotWaiting("This step is no longer waiting")
+    if step.deadline_at and step.deadline_at < timezone.now():
+        # Past its timeout: failed now, not when the sweep next looks.
+        _time_out(run, step)
+        raise NotWaiting(_timed_out(step))
+
+
+def _timed_out(step: Step) -> str:
+    return f"Timed out: no answer by {step.deadline_at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _time_out(run: Run, step: Step) -> bool:
+    """Fail a waiting step past its deadline, and its run; False if it no
+    longer waits (answered or timed out meanwhile)."""
+    message = _timed_out(step)
+    with transaction.atomic():
+        _lock_run(run.pk)
+        if not Step.objects.filter(pk=step.pk, status=StepS.WAITING).update(
+            status=StepS.FAILED,
+            error=message,
+            finished_at=timezone.now(),
+            waiting_for="",  # as any failed step: it waits no more
+            early_callback=None,
+        ):
+            return False
+        _fail(run, None, step, message)
+    return True
 
 
 def may_complete_input(run: Run, user: User) -> bool:
@@ -1628,19 +1654,7 @@ def sweep() -> dict[str, int]:
     for step in Step.objects.filter(
         status=StepS.WAITING, deadline_at__lt=now, run__status=S.PAUSED
     ).select_related("run", "run__version", "run__workspace"):
-        run = step.run
-        message = f"Timed out: no answer by {step.deadline_at:%Y-%m-%d %H:%M:%S} UTC"
-        with transaction.atomic():
-            _lock_run(run.pk)
-            if Step.objects.filter(pk=step.pk, status=StepS.WAITING).update(
-                status=StepS.FAILED,
-                error=message,
-                finished_at=now,
-                waiting_for="",  # as any failed step: it waits no more
-                early_callback=None,
-            ):
-                _fail(run, None, step, message)
-                counts["timed_out"] += 1
+        counts["timed_out"] += _time_out(step.run, step)
     for workspace_id in (
         Run.objects.filter(status=S.QUEUED)
         .values_list("workspace_id", flat=True)

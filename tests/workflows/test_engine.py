@@ -1365,6 +1365,45 @@ def test_an_approval_with_a_timeout_fails_the_run_once_the_sweep_finds_it_expire
     assert run.status == S.FAILED
 
 
+def test_a_decision_after_the_timeout_is_refused_and_fails_the_run_at_once(
+    ws, grace, platform, test_blocks
+):
+    """Not accepted until the sweep next looks (every 15 s, or never while
+    beat is down)."""
+    linus = platform.members.get()
+    run = run_to_rest(
+        engine.start(
+            workflow=approval_workflow(ws, timeoutInSeconds=60), initiator=grace
+        )
+    )
+    step = Step.objects.get(run=run, slug="approve")
+    Step.objects.filter(pk=step.pk).update(
+        deadline_at=timezone.now() - timedelta(seconds=1)
+    )
+    with pytest.raises(engine.NotWaiting, match="Timed out: no answer by"):
+        engine.decide(run, step, by=linus, approve=True)
+    run.refresh_from_db()
+    step.refresh_from_db()
+    assert (run.status, step.status) == (S.FAILED, "FAILED")
+    assert not Decision.objects.exists()
+    assert engine.sweep()["timed_out"] == 0  # done already
+
+
+def test_a_callback_after_the_timeout_is_refused_and_fails_the_run_at_once(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(ws, [action("hook", "HTTP_REQUEST_ASYNC", root=True)])
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run)
+    Step.objects.filter(pk=step.pk).update(
+        deadline_at=timezone.now() - timedelta(seconds=1)
+    )
+    with pytest.raises(engine.NotWaiting, match="Timed out"):
+        engine.callback(step, {"status": "SUCCESS", "message": "late"})
+    run.refresh_from_db()
+    assert run.status == S.FAILED
+
+
 def test_a_run_whose_workflow_is_deleted_while_a_block_runs_just_stops(
     ws, grace, test_blocks, monkeypatch
 ):
