@@ -895,9 +895,8 @@ def _run_step(
                         " died each time); not retrying again",
                     )
                     return False
-                step.attempt += 1
-                step.started_at = now
-                step.save(update_fields=["attempt", "started_at"])
+                step.attempt += 1  # started_at stays the first attempt's
+                step.save(update_fields=["attempt"])
                 _event(
                     run,
                     "step_retried",

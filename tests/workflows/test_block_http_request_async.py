@@ -105,6 +105,26 @@ def test_timeout_in_seconds_sets_the_callback_deadline(http_server, ws):
     )
 
 
+def test_a_retried_call_keeps_the_deadline_of_its_first_attempt(http_server, ws):
+    """A worker died mid-call and another retried it: the wait still ends
+    timeoutInSeconds after the first attempt, not after each retry."""
+    http_server.route("POST", "/dispatch", status=202)
+    ctx = ctx_for(
+        {
+            "httpMethod": "POST",
+            "url": http_server.url("/dispatch"),
+            "timeoutInSeconds": 600,
+        },
+        ws,
+    )
+    first = timezone.now() - timedelta(seconds=90)
+    ctx.step.started_at, ctx.step.attempt = first, 2
+
+    outcome = HttpRequestAsync().execute(ctx)
+
+    assert outcome.deadline == first + timedelta(seconds=600)
+
+
 def test_timeout_in_seconds_also_bounds_the_request(http_server, ws):
     http_server.route("POST", "/dispatch", status=202, delay=5)
 

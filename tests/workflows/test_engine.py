@@ -1039,7 +1039,15 @@ def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_b
     )
     # A worker completed "a", started "b" and died (SIGKILL) holding the lease:
     Step.objects.create(run=run, slug="a", type="ECHO", status="COMPLETED", position=1)
-    Step.objects.create(run=run, slug="b", type="ECHO", status="RUNNING", position=2)
+    first_started = timezone.now() - timedelta(hours=1)
+    Step.objects.create(
+        run=run,
+        slug="b",
+        type="ECHO",
+        status="RUNNING",
+        position=2,
+        started_at=first_started,
+    )
     Run.objects.filter(pk=run.pk).update(
         cursor={"pending": ["b"], "joins": []},
         lease="00000000-0000-0000-0000-000000000002",
@@ -1052,6 +1060,7 @@ def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_b
     assert test_blocks == ["b", "c"]
     b = Step.objects.get(run=run, slug="b")
     assert b.attempt == 2 and b.is_retry
+    assert b.started_at == first_started  # the first attempt's, kept
     assert RunEvent.objects.filter(run=run, kind="step_retried", step_slug="b").exists()
 
 

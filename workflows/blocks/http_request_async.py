@@ -92,7 +92,8 @@ class HttpRequestAsync(Block):
     type = "HTTP_REQUEST_ASYNC"
 
     def execute(self, ctx: BlockContext) -> Outcome:
-        started = timezone.now()
+        # timeoutInSeconds counts from the first attempt, not a retry's:
+        started = ctx.step.started_at or timezone.now()
         state = {**ctx.state, "callbackUrl": ctx.callback_url}
         try:
             seconds = timeout_in_seconds(ctx.schema)
