@@ -67,7 +67,8 @@ def _name(run: Run) -> str:
     name = f"{run.workflow.name} #{run.pk}"
     # The run state names the entity: no query for it on the engine's path.
     entity = (run.state.get("context") or {}).get("entity") or {}
-    return f"{name} on {entity['tag']}" if entity.get("tag") else name
+    where = entity.get("name") or entity.get("tag")  # named as the pages name it
+    return f"{name} on {where}" if where else name
 
 
 def run_waiting(run: Run, step: Step, waiting_for: str) -> None:

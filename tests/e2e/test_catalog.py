@@ -50,5 +50,29 @@ def test_a_user_switches_workspace_and_sees_only_its_entities(
     page.goto(f"{live_server.url}/catalog/")
     expect(page.get_by_role("link", name="Payments API")).to_be_visible()
     page.get_by_label("Workspace").select_option("acme")
+    page.get_by_role("button", name="Switch").click()
     expect(page.get_by_role("link", name="Rocket API")).to_be_visible()
     expect(page.get_by_role("link", name="Payments API")).to_have_count(0)
+
+
+def test_the_keyboard_skips_to_the_content_and_escape_closes_the_bell(
+    page: Page, live_server, demo
+):
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/catalog/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
+    sidebar = page.get_by_role("navigation", name="Main")
+    expect(sidebar.get_by_role("link", name="All entities")).to_have_attribute(
+        "aria-current", "page"
+    )
+
+    bell = page.locator("#notifications-menu")
+    bell.locator("summary").click()
+    expect(bell).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    expect(bell).not_to_have_attribute("open", "")
+    expect(bell.locator("summary")).to_be_focused()

@@ -1443,11 +1443,11 @@ def test_notifications_name_the_run_and_its_entity(ws, grace, test_blocks):
     """Ten identical "QA slow call succeeded" rows said nothing about which run."""
     from tests.factories import EntityFactory
 
-    entity = EntityFactory(workspace=ws, tag="payments-api")
+    entity = EntityFactory(workspace=ws, tag="payments-api", name="Payments API")
     wf = make_workflow(ws, chain("a"), filter={"type": "ENTITY"})
     run = run_to_rest(engine.start(workflow=wf, initiator=grace, entity=entity))
     assert Notification.objects.get(run=run).message == (
-        f"Wf #{run.pk} on payments-api succeeded"
+        f"Wf #{run.pk} on Payments API succeeded"
     )
 
 
