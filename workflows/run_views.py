@@ -567,6 +567,12 @@ def _context(
         ),
         "variables": _items(state.get("variables") or {}),
         "events": events,
+        # An approver said no: not a fault of the system (the block's own words).
+        "rejected": any(
+            s.type == "MANUAL_APPROVAL" and s.error.startswith("Rejected by ")
+            for s in steps
+            if s.status == Step.Status.FAILED
+        ),
         "can_cancel": can_cancel,
         "cancel_url": reverse("workflows:run-cancel", args=[run.pk]),
         "workflow_url": reverse("workflows:workflow-detail", args=[run.workflow.tag]),

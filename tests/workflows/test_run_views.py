@@ -1137,7 +1137,10 @@ def test_rejecting_with_a_reason_fails_the_run_and_shows_why(
     run.refresh_from_db()
     assert run.status == S.FAILED
     html = text(client.get(r["Location"]))
-    assert "Rejected by linus@example.com: Not on Friday" in html
+    assert (
+        "The run was rejected.</strong> Approve: Rejected by linus@example.com:"
+        " Not on Friday" in html
+    )
     # The Activity tab says the verdict, then why (a reason alone read as a verdict):
     event = RunEvent.objects.get(run=run, kind="rejected")
     assert event.message == "Rejected: Not on Friday"
