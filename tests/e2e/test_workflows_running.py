@@ -182,6 +182,7 @@ def test_a_viewer_sees_workflows_and_runs_but_no_run_or_cancel(
     page.goto(f"{live_server.url}/workflows/")
     expect(page.get_by_role("link", name="Hello world")).to_be_visible()
     expect(page.get_by_role("link", name=re.compile(r"^Run "))).to_have_count(0)
+    expect(page.get_by_text("You can see workflows but not run them")).to_be_visible()
     page.goto(f"{live_server.url}/workflows/hello-world/")
     expect(page.get_by_role("link", name="Run", exact=True)).to_have_count(0)
     expect(page.get_by_role("link", name="Access")).to_have_count(0)
@@ -209,3 +210,24 @@ def test_the_bell_tells_about_a_finished_run_and_links_to_it(
     expect(page.locator("#notification-count .badge")).to_have_count(0)
     item.click()
     expect(page).to_have_url(re.compile(rf"/workflows/runs/{run.pk}/$"))
+
+
+def test_on_a_phone_the_runs_filters_fold_away_until_asked_for_or_set(
+    page: Page, live_server, demo
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/runs/")
+    status = page.get_by_label("Status")
+    expect(status).to_be_hidden()
+    page.get_by_text("Filters", exact=True).click()
+    expect(status).to_be_visible()
+    # A filter that is set stays in view:
+    page.goto(f"{live_server.url}/workflows/runs/?status=PAUSED")
+    expect(page.get_by_label("Status")).to_be_visible()
+    expect(page.get_by_text("Filters (on)")).to_be_visible()
+    # At a laptop's width they are always there, with no Filters button:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/workflows/runs/")
+    expect(page.get_by_label("Status")).to_be_visible()
+    expect(page.get_by_text("Filters", exact=True)).to_be_hidden()

@@ -91,15 +91,17 @@ def test_workflows_page_lists_workflows_with_run_for_members_who_may_run(
     assert "Deploy" in html
     assert reverse("workflows:workflow-run", args=["deploy"]) in html
     assert 'aria-label="Run Deploy"' in html
+    assert "may-not-run" not in html
 
 
-def test_a_viewer_sees_workflows_but_no_run_button(client, vera, ws):
+def test_a_viewer_sees_workflows_but_no_run_button_and_why(client, vera, ws):
     workflow(ws, "deploy", name="Deploy")
     client.force_login(vera)
     html = client.get(reverse("workflows:workflow-list")).content.decode()
     assert "Deploy" in html
     assert reverse("workflows:workflow-run", args=["deploy"]) not in html
     assert "Create workflow" not in html
+    assert "your role lacks the <em>Run workflows</em> permission" in html
 
 
 def test_a_workflow_whose_run_restrictions_leave_a_member_out_says_restricted_instead_of_run(
