@@ -28,7 +28,14 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from portal import yamlload
-from portal.api import BodyError, check_storable, error_body, json_response, require
+from portal.api import (
+    BodyError,
+    check_storable,
+    error_body,
+    json_response,
+    page_of,
+    require,
+)
 from portal.idempotency import idempotent
 from portal.ids import parse_id, parse_ids
 from portal.permissions import Permission
@@ -169,14 +176,12 @@ def entity_list(request, filters: Query[CatalogFilters]):
         qs = qs.filter(
             Q(owner_teams__tag__in=owners) | Q(owner_users__email__in=owners)
         ).distinct()
-    total = qs.count()
-    start = filters.page * filters.pageSize
-    rows = list(qs[start : start + filters.pageSize])
+    rows, total, pages = page_of(qs, filters.page, filters.pageSize)
     return {
         "entities": [entity_out(e) for e in rows],
         "page": filters.page,
         "total": total,
-        "totalPages": -(-total // filters.pageSize),
+        "totalPages": pages,
     }
 
 
@@ -253,8 +258,7 @@ def definition_list(request, params: Query[DefinitionParams]):
     qs = EntityType.objects.filter(workspace=request.auth.workspace).order_by("tag")
     if not params.includeBuiltIn:
         qs = qs.exclude(tag__in=BUILT_IN_TYPES)
-    total = qs.count()
-    start = params.page * params.pageSize
+    rows, total, pages = page_of(qs, params.page, params.pageSize)
     return {
         "definitions": [
             {
@@ -264,11 +268,11 @@ def definition_list(request, params: Query[DefinitionParams]):
                 "source": "BUILT_IN" if t.tag in BUILT_IN_TYPES else "CUSTOM",
                 "schema": {},
             }
-            for t in qs[start : start + params.pageSize]
+            for t in rows
         ],
         "page": params.page,
         "total": total,
-        "totalPages": -(-total // params.pageSize),
+        "totalPages": pages,
     }
 
 
@@ -408,15 +412,12 @@ def _deploy(entity: Entity, uuid: str) -> Deploy:
 def deploy_list(request, tag: str, paging: Query[Page]):
     """The entity's deploys, newest first, a page at a time."""
     deploys = _find(request.auth.workspace, tag).deploys.all()
-    total = deploys.count()
-    start = paging.page * paging.pageSize
+    rows, total, pages = page_of(deploys, paging.page, paging.pageSize)
     return {
-        "deployments": [
-            deploy_out(d) for d in deploys[start : start + paging.pageSize]
-        ],
+        "deployments": [deploy_out(d) for d in rows],
         "page": paging.page,
         "total": total,
-        "totalPages": -(-total // paging.pageSize),
+        "totalPages": pages,
     }
 
 

@@ -478,6 +478,14 @@ def _validation_error(request, exc: NinjaValidationError):
     return error_response(request, 400, "; ".join(problems) or "Invalid request")
 
 
+def page_of(qs, page: int, size: int) -> tuple[list, int, int]:
+    """A page of Cortex's lists (`page` from 0): its rows, the total and the
+    number of pages."""
+    total = qs.count()
+    start = page * size
+    return list(qs[start : start + size]), total, -(-total // size)
+
+
 def require(principal: Principal, permission: str) -> None:
     if permission not in principal.permissions:
         raise HttpError(403, f"This key lacks the {permission} permission")

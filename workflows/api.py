@@ -44,6 +44,7 @@ from portal.api import (
     check_storable,
     errors,
     json_response,
+    page_of,
     read_body,
     require,
 )
@@ -471,12 +472,6 @@ class RunListParams(Schema):
     )
 
 
-def _page(qs: QuerySet, page: int, size: int) -> tuple[list, int, int]:
-    total = qs.count()
-    start = page * size
-    return list(qs[start : start + size]), total, -(-total // size)
-
-
 def _respond(request, data: Any, *, status: int = 200) -> HttpResponse:
     if _wants_yaml(request):
         return HttpResponse(
@@ -503,7 +498,9 @@ def workflow_list(request, params: Query[WorkflowListParams]):
             Q(name__icontains=params.searchQuery)
             | Q(description__icontains=params.searchQuery)
         )
-    rows, total, pages = _page(qs.order_by("name", "pk"), params.page, params.pageSize)
+    rows, total, pages = page_of(
+        qs.order_by("name", "pk"), params.page, params.pageSize
+    )
     return _respond(
         request,
         {
@@ -670,7 +667,7 @@ def run_list(request, params: Query[RunListParams]):
     qs = qs.order_by(*_run_order(params.sort))
     if params.includeContext:
         qs = _with_steps(qs)
-    rows, total, pages = _page(qs, params.page, params.size or params.pageSize)
+    rows, total, pages = page_of(qs, params.page, params.size or params.pageSize)
     return json_response(
         request,
         {
