@@ -41,6 +41,7 @@ from portal.permissions import Permission
 from portal.tenancy import get_in_workspace, require_permission, workspace_required
 
 from . import engine
+from .blocks.manual_approval import REJECTED_BY
 from .descriptor import actions_by_slug, root_slug
 from .forms import RunInputForm, row_change, rows_changed
 from .inputs import InputInvalid
@@ -569,7 +570,7 @@ def _context(
         "events": events,
         # An approver said no: not a fault of the system (the block's own words).
         "rejected": any(
-            s.type == "MANUAL_APPROVAL" and s.error.startswith("Rejected by ")
+            s.type == "MANUAL_APPROVAL" and s.error.startswith(REJECTED_BY)
             for s in steps
             if s.status == Step.Status.FAILED
         ),

@@ -12,6 +12,9 @@ from django.utils import timezone
 
 from .base import Block, BlockContext, BlockFailed, Outcome
 
+# How a rejection's error begins (the run page tells it from a failure by it).
+REJECTED_BY = "Rejected by "
+
 
 class ManualApproval(Block):
     type = "MANUAL_APPROVAL"
@@ -48,7 +51,7 @@ class ManualApproval(Block):
         rejected = next((d for d in decisions if d.verdict == "REJECTED"), None)
         if rejected is not None:
             return Outcome.failed(
-                f"Rejected by {rejected.user.email}: {rejected.reason}",
+                f"{REJECTED_BY}{rejected.user.email}: {rejected.reason}",
                 inputs=inputs,
                 outputs={"approved": False, "decisions": record},
             )
