@@ -165,10 +165,10 @@ def _parse_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
 
 def ip_allowed(workspace: Workspace, address: str) -> bool:
     addresses = workspace.ip_allowlist.values_list("address", flat=True)
-    return _address_allowed(list(addresses), address)
+    return address_allowed(list(addresses), address)
 
 
-def _address_allowed(allowlist: list[str], address: str) -> bool:
+def address_allowed(allowlist: list[str], address: str) -> bool:
     """An empty allowlist allows every address; else `address` must be in an entry."""
     if not allowlist:
         return True
@@ -279,7 +279,7 @@ class ApiKeyAuth(HttpBearer):
         if found is None:
             return None
         key = found.key
-        if not _address_allowed(found.allowlist, client_ip(request)):
+        if not address_allowed(found.allowlist, client_ip(request)):
             raise ForbiddenIP
         wait = ratelimit.hit(f"api-key:{key_hash[:32]}", settings.API_RATE_LIMIT)
         if wait is not None:
@@ -499,3 +499,5 @@ def json_response(request, data, status: int = 200):
 api.add_router("/catalog", "catalog.api.router")
 api.add_router("/open-api", "catalog.api.openapi_router")
 api.add_router("/workflows", "workflows.api.router")
+api.add_router("/secrets", "portal.settings_api.secrets_router")
+api.add_router("/ip-allowlist", "portal.settings_api.ip_allowlist_router")

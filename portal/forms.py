@@ -187,15 +187,11 @@ class IpAllowlistForm(CrispyMixin, forms.Form):
         """Return the canonical form: a bare address, or the range's network address."""
         value = self.cleaned_data["address"].strip()
         try:
-            network = IpAllowlistEntry.parse(value)
+            address = IpAllowlistEntry.canonical(value)
         except ValueError:
             raise forms.ValidationError(
                 f"“{value}” is not a valid IP address or CIDR range."
             ) from None
-        if network.prefixlen == network.max_prefixlen:
-            address = str(network.network_address)
-        else:
-            address = str(network)
         if IpAllowlistEntry.objects.filter(
             workspace=self.workspace, address=address
         ).exists():

@@ -232,6 +232,15 @@ class IpAllowlistEntry(models.Model):
             return ipaddress.ip_network((low32, network.prefixlen - 96))
         return network
 
+    @classmethod
+    def canonical(cls, value: str) -> str:
+        """How an entry is stored: a bare address, or the range's network
+        (`10.1.2.3/8` is `10.0.0.0/8`); raises ValueError as `parse` does."""
+        network = cls.parse(value.strip())
+        if network.prefixlen == network.max_prefixlen:
+            return str(network.network_address)
+        return str(network)
+
 
 class WorkerHeartbeat(models.Model):
     """Last time each Celery worker ran its periodic heartbeat task (shown on /health/)."""

@@ -207,6 +207,19 @@ def ip_allowlist_remove(*, entry: IpAllowlistEntry) -> None:
     entry.delete()
 
 
+@transaction.atomic
+def ip_allowlist_replace(
+    *, workspace: Workspace, entries: list[tuple[str, str]]
+) -> None:
+    """Make the list exactly `entries` (canonical, distinct addresses with
+    their descriptions), in one transaction: no request sees it half-changed."""
+    workspace.ip_allowlist.all().delete()
+    IpAllowlistEntry.objects.bulk_create(
+        IpAllowlistEntry(workspace=workspace, address=a, description=d)
+        for a, d in entries
+    )
+
+
 # Secrets, integrations and the outbound allowlist (models of the workflows app).
 # Forms check uniqueness first; the IntegrityError branches cover a concurrent
 # request that got there in between.

@@ -53,8 +53,14 @@ class Api:
             API + path, body, content_type=content_type, headers=self._headers(headers)
         )
 
-    def put(self, path: str, headers=None):
-        return self.client.put(API + path, headers=self._headers(headers))
+    def put(self, path: str, body=None, *, headers=None):
+        data = json.dumps(body) if body is not None else b""
+        return self.client.put(
+            API + path,
+            data,
+            content_type="application/json",
+            headers=self._headers(headers),
+        )
 
     def delete(self, path: str, headers=None, params=None):
         query = ""

@@ -15,9 +15,11 @@ import pytest
 import yaml
 
 from catalog.models import Entity
+from portal.models import IpAllowlistEntry
 from tests.factories import EntityFactory, api_key
 from workflows import descriptor
-from workflows.models import Run, Workflow
+from workflows.models import Run, Secret, Workflow
+from workflows.secrets import decrypt
 
 pytestmark = pytest.mark.e2e
 
@@ -291,3 +293,58 @@ def test_the_cli_shows_which_action_a_problem_is_in(cortex, ws, tmp_path):
     result = cortex("workflows", "create", "-f", "bad.yaml", key=key, check=False)
     assert result.returncode != 0
     assert "actions['greet'].schema.expression: is required" in result.stdout
+
+
+def test_the_cortex_cli_manages_secrets_without_ever_printing_a_value(
+    cortex, ws, tmp_path
+):
+    _, key = api_key(ws, "Admin")
+    (tmp_path / "secret.json").write_text(
+        json.dumps({"name": "Deploy token", "secret": "s3cr3t-CLI", "tag": "deploy"})
+    )
+    (tmp_path / "rotate.json").write_text(json.dumps({"secret": "r0tated-CLI"}))
+
+    created = cortex("secrets", "create", "-f", "secret.json", key=key)
+    listed = cortex("secrets", "list", key=key)
+    got = cortex("secrets", "get", "-t", "deploy", key=key)
+    cortex("secrets", "update", "-t", "deploy", "-f", "rotate.json", key=key)
+
+    secret = Secret.objects.get(workspace=ws, tag="deploy")
+    assert decrypt(secret.encrypted_value) == "r0tated-CLI"
+    assert [s["tag"] for s in as_json(listed)["secrets"]] == ["deploy"]
+    assert as_json(got) == {
+        "id": str(secret.pk),
+        "name": "Deploy token",
+        "tag": "deploy",
+    }
+    for result in (created, listed, got):
+        assert "s3cr3t" not in result.stdout
+
+    cortex("secrets", "delete", "-t", "deploy", key=key)
+    assert not Secret.objects.exists()
+
+
+def test_the_cortex_cli_reads_validates_and_replaces_the_ip_allowlist(cortex, ws):
+    _, key = api_key(ws, "Admin")
+
+    checked = as_json(
+        cortex("ip-allowlist", "validate", "-a", "10.1.2.3/8,nonsense", key=key)
+    )
+    assert [e["valid"] for e in checked["entries"]] == [True, False]
+
+    cortex(
+        "ip-allowlist", "replace", "-a", "127.0.0.1:this machine,10.0.0.0/8", key=key
+    )
+    assert as_json(cortex("ip-allowlist", "get", key=key))["entries"] == [
+        {"address": "10.0.0.0/8", "description": None},
+        {"address": "127.0.0.1", "description": "this machine"},
+    ]
+
+    refused = cortex(
+        "ip-allowlist", "replace", "-a", "203.0.113.7", key=key, check=False
+    )
+    assert refused.returncode != 0
+    assert "your own address (127.0.0.1)" in refused.stdout
+
+    cortex("ip-allowlist", "remove-all", key=key)
+    assert not IpAllowlistEntry.objects.exists()
