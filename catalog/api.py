@@ -30,10 +30,11 @@ from ninja.errors import HttpError
 from portal import yamlload
 from portal.api import (
     BodyError,
+    PageParams,
     check_storable,
+    cortex_page,
     error_body,
     json_response,
-    page_of,
     require,
 )
 from portal.idempotency import idempotent
@@ -47,7 +48,6 @@ from .services import deploy_save, deploys_delete, entities_upsert
 router = Router(tags=["catalog"])
 openapi_router = Router(tags=["catalog"])
 
-MAX_INT32 = 2**31 - 1
 YAML_TYPE = "application/yaml; charset=utf-8"
 _IDEMPOTENCY_HEADER = {
     "parameters": [
@@ -75,9 +75,7 @@ _DESCRIPTOR_BODY = {
 }
 
 
-class CatalogFilters(Schema):
-    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
-    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+class CatalogFilters(PageParams):
     types: list[str] = Field(
         default_factory=list, description="Entity types (repeat or comma-separate)"
     )
@@ -176,13 +174,7 @@ def entity_list(request, filters: Query[CatalogFilters]):
         qs = qs.filter(
             Q(owner_teams__tag__in=owners) | Q(owner_users__email__in=owners)
         ).distinct()
-    rows, total, pages = page_of(qs, filters.page, filters.pageSize)
-    return {
-        "entities": [entity_out(e) for e in rows],
-        "page": filters.page,
-        "total": total,
-        "totalPages": pages,
-    }
+    return cortex_page(qs, filters.page, filters.pageSize, "entities", entity_out)
 
 
 class EntityIds(Schema):
@@ -240,9 +232,7 @@ def deploys_delete_all(request):
     return json_response(request, {"message": f"{count} deploys deleted"})
 
 
-class DefinitionParams(Schema):
-    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
-    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+class DefinitionParams(PageParams):
     includeBuiltIn: bool = Field(
         False, description="Also service, domain and team, Cortex's built-in types"
     )
@@ -258,21 +248,16 @@ def definition_list(request, params: Query[DefinitionParams]):
     qs = EntityType.objects.filter(workspace=request.auth.workspace).order_by("tag")
     if not params.includeBuiltIn:
         qs = qs.exclude(tag__in=BUILT_IN_TYPES)
-    rows, total, pages = page_of(qs, params.page, params.pageSize)
+    return cortex_page(qs, params.page, params.pageSize, "definitions", _definition)
+
+
+def _definition(entity_type: EntityType) -> dict:
     return {
-        "definitions": [
-            {
-                "type": t.tag,
-                "name": t.name,
-                "description": None,
-                "source": "BUILT_IN" if t.tag in BUILT_IN_TYPES else "CUSTOM",
-                "schema": {},
-            }
-            for t in rows
-        ],
-        "page": params.page,
-        "total": total,
-        "totalPages": pages,
+        "type": entity_type.tag,
+        "name": entity_type.name,
+        "description": None,
+        "source": "BUILT_IN" if entity_type.tag in BUILT_IN_TYPES else "CUSTOM",
+        "schema": {},
     }
 
 
@@ -320,13 +305,8 @@ def _custom_data(entity: Entity) -> list[dict]:
     ]
 
 
-class Page(Schema):
-    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
-    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
-
-
 @router.get("/{tag}/custom-data", summary="List custom data for entity")
-def entity_custom_data(request, tag: str, paging: Query[Page]):
+def entity_custom_data(request, tag: str, paging: Query[PageParams]):
     """The entity's custom data keys, a page at a time. As in Cortex,
     a bare list: a page past the end is empty (the CLI reads pages until then)."""
     items = _custom_data(_find(request.auth.workspace, tag))
@@ -409,16 +389,10 @@ def _deploy(entity: Entity, uuid: str) -> Deploy:
 
 
 @router.get("/{tag}/deploys", summary="List deployments for entity")
-def deploy_list(request, tag: str, paging: Query[Page]):
+def deploy_list(request, tag: str, paging: Query[PageParams]):
     """The entity's deploys, newest first, a page at a time."""
     deploys = _find(request.auth.workspace, tag).deploys.all()
-    rows, total, pages = page_of(deploys, paging.page, paging.pageSize)
-    return {
-        "deployments": [deploy_out(d) for d in rows],
-        "page": paging.page,
-        "total": total,
-        "totalPages": pages,
-    }
+    return cortex_page(deploys, paging.page, paging.pageSize, "deployments", deploy_out)
 
 
 @router.post(

@@ -478,12 +478,27 @@ def _validation_error(request, exc: NinjaValidationError):
     return error_response(request, 400, "; ".join(problems) or "Invalid request")
 
 
-def page_of(qs, page: int, size: int) -> tuple[list, int, int]:
-    """A page of Cortex's lists (`page` from 0): its rows, the total and the
-    number of pages."""
+MAX_INT32 = 2**31 - 1
+
+
+class PageParams(Schema):
+    """The query of Cortex's lists."""
+
+    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
+    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+
+
+def cortex_page(qs, page: int, size: int, key: str, out) -> dict:
+    """A page of one of Cortex's lists (`page` from 0): `{key: [out(row)…],
+    page, total, totalPages}`."""
     total = qs.count()
     start = page * size
-    return list(qs[start : start + size]), total, -(-total // size)
+    return {
+        key: [out(row) for row in qs[start : start + size]],
+        "page": page,
+        "total": total,
+        "totalPages": -(-total // size),
+    }
 
 
 def require(principal: Principal, permission: str) -> None:

@@ -17,7 +17,14 @@ that holds a secret's value.
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from portal.api import address_allowed, client_ip, errors, page_of, require
+from portal.api import (
+    PageParams,
+    address_allowed,
+    client_ip,
+    cortex_page,
+    errors,
+    require,
+)
 from portal.ids import parse_id
 from portal.permissions import Permission
 from workflows.models import Secret
@@ -29,13 +36,7 @@ from .models import IpAllowlistEntry, Workspace
 secrets_router = Router(tags=["secrets"])
 ip_allowlist_router = Router(tags=["ip-allowlist"])
 
-MAX_INT32 = 2**31 - 1
 MAX_ENTRIES = 1000
-
-
-class PageParams(Schema):
-    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
-    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
 
 
 # --- secrets -----------------------------------------------------------------
@@ -101,13 +102,7 @@ def _refuse(form) -> None:
 def secret_list(request, params: Query[PageParams]):
     require(request.auth, Permission.MANAGE_SECRETS)
     qs = _secrets(request.auth.workspace).order_by("tag")
-    rows, total, pages = page_of(qs, params.page, params.pageSize)
-    return {
-        "secrets": [_secret_out(s) for s in rows],
-        "page": params.page,
-        "total": total,
-        "totalPages": pages,
-    }
+    return cortex_page(qs, params.page, params.pageSize, "secrets", _secret_out)
 
 
 @secrets_router.get(
@@ -240,13 +235,8 @@ def _checked(entries: list[EntryIn]) -> list[tuple[str | None, str | None]]:
 
 
 def _entries_page(workspace: Workspace, page: int, size: int) -> dict:
-    rows, total, pages = page_of(workspace.ip_allowlist.order_by("address"), page, size)
-    return {
-        "entries": [_entry_out(e) for e in rows],
-        "page": page,
-        "total": total,
-        "totalPages": pages,
-    }
+    qs = workspace.ip_allowlist.order_by("address")
+    return cortex_page(qs, page, size, "entries", _entry_out)
 
 
 @ip_allowlist_router.get(

@@ -41,10 +41,11 @@ from catalog.models import Entity
 from portal import idempotency
 from portal.api import (
     BodyError,
+    PageParams,
     check_storable,
+    cortex_page,
     errors,
     json_response,
-    page_of,
     read_body,
     require,
 )
@@ -63,7 +64,6 @@ from .services import run_start, workflow_delete, workflow_upsert
 
 router = Router(tags=["workflows"])
 
-MAX_INT32 = 2**31 - 1
 YAML_TYPE = "application/yaml; charset=utf-8"
 
 # --- OpenAPI documentation of bodies the views read themselves -------------------
@@ -425,18 +425,14 @@ def _with_steps(qs: QuerySet[Run]) -> QuerySet[Run]:
 # --- workflows ----------------------------------------------------------------------
 
 
-class WorkflowListParams(Schema):
-    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
-    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+class WorkflowListParams(PageParams):
     searchQuery: str | None = Field(
         None, max_length=200, description="Substring of the name or description"
     )
     includeActions: bool = False
 
 
-class RunListParams(Schema):
-    page: int = Field(0, ge=0, le=MAX_INT32, description="Page number, from 0")
-    pageSize: int = Field(250, ge=1, le=1000, description="Between 1 and 1000")
+class RunListParams(PageParams):
     workflow: list[str] = Field(
         default_factory=list, description="Workflow tags or ids (repeat or comma)"
     )
@@ -498,18 +494,14 @@ def workflow_list(request, params: Query[WorkflowListParams]):
             Q(name__icontains=params.searchQuery)
             | Q(description__icontains=params.searchQuery)
         )
-    rows, total, pages = page_of(
-        qs.order_by("name", "pk"), params.page, params.pageSize
+    page = cortex_page(
+        qs.order_by("name", "pk"),
+        params.page,
+        params.pageSize,
+        "workflows",
+        lambda w: _definition(w, actions=params.includeActions),
     )
-    return _respond(
-        request,
-        {
-            "page": params.page,
-            "total": total,
-            "totalPages": pages,
-            "workflows": [_definition(w, actions=params.includeActions) for w in rows],
-        },
-    )
+    return _respond(request, page)
 
 
 @router.post(
@@ -667,16 +659,14 @@ def run_list(request, params: Query[RunListParams]):
     qs = qs.order_by(*_run_order(params.sort))
     if params.includeContext:
         qs = _with_steps(qs)
-    rows, total, pages = page_of(qs, params.page, params.size or params.pageSize)
-    return json_response(
-        request,
-        {
-            "page": params.page,
-            "total": total,
-            "totalPages": pages,
-            "runs": [run_out(run, detail=params.includeContext) for run in rows],
-        },
+    page = cortex_page(
+        qs,
+        params.page,
+        params.size or params.pageSize,
+        "runs",
+        lambda run: run_out(run, detail=params.includeContext),
     )
+    return json_response(request, page)
 
 
 # --- one workflow -------------------------------------------------------------------
