@@ -817,6 +817,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _templated_method(path: str, value: Any) -> bool:
+    """An HTTP block's httpMethod given as Mustache (`{{variables.method}}`):
+    Cortex's schema lists the methods, and Cairn also renders one."""
+    return path.endswith(".httpMethod") and isinstance(value, str) and "{{" in value
+
+
 class _Checker:
     def __init__(self, descriptor: dict):
         self.d = descriptor
@@ -852,6 +858,8 @@ class _Checker:
             types = [expected] if isinstance(expected, str) else expected
             wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
             self.add(path, f"must be {wanted}, not {_kind(error.instance)}")
+        elif rule == "enum" and _templated_method(path, error.instance):
+            pass  # rendered when the block runs; templates() checks the Mustache
         elif rule == "enum":
             choices = ", ".join(str(c) for c in expected)
             self.add(path, f"must be one of {choices} (not {error.instance!r})")

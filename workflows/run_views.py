@@ -421,6 +421,8 @@ def _action(
             self_approval_prevented=bool(waiting.inputs.get("preventSelfApproval")),
             # Only worth a query or two when nobody can approve:
             nobody="" if approvers else _why_nobody_approves(run, waiting),
+            # A mistyped team among real ones would silently ask fewer people:
+            unknown_teams=_unknown_teams(run, waiting) if approvers else "",
             reason=reason,
             inputs_so_far=[
                 {"step": s, "items": _items(s.outputs, _form_labels(s))}
@@ -455,6 +457,22 @@ def _too_few_approvers(run: Run, step: Step, needed: int, undecided: list) -> st
     return (
         f"{approvals} needed, and {left}. An admin can add members to"
         f" {_teams_phrase(names)} (Settings → Teams), {or_else}."
+    )
+
+
+def _unknown_teams(run: Run, step: Step) -> str:
+    """What the page says of approvingTeamIds that name no team of the
+    workspace while others do ('' when every one does; one query)."""
+    found = engine.approving_teams(run, step).values_list("tag", "pk")
+    known = {tag for tag, _ in found} | {str(pk) for _, pk in found}
+    unknown = [t for t in engine.approving_team_ids(run, step) if t not in known]
+    if not unknown:
+        return ""
+    it = "it" if len(unknown) == 1 else "them"
+    return (
+        f"No team of this workspace is called {', '.join(unknown)}, so nobody is"
+        f" asked through {it}. An admin can create {it} (Settings → Teams), or"
+        " someone who may edit the workflow can change its approving teams."
     )
 
 

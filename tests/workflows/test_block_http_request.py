@@ -129,6 +129,35 @@ def test_a_lower_case_method_is_accepted(http_server, ws):
     assert http_server.requests[0].method == "DELETE"
 
 
+def test_a_templated_method_is_rendered_from_the_run_state(http_server, ws):
+    http_server.route("PUT", "/things/1", json={"ok": True})
+    schema = {
+        "httpMethod": "{{#variables.env}}put{{/variables.env}}{{^variables.env}}POST{{/variables.env}}",
+        "url": http_server.url("/things/1"),
+        "headers": {},
+    }
+
+    outcome = run(schema, ws)
+
+    assert outcome.status == "COMPLETED"
+    assert http_server.requests[0].method == "PUT"
+    assert outcome.inputs["method"] == "PUT"
+
+
+def test_a_templated_method_that_renders_to_no_method_fails_naming_it(http_server, ws):
+    outcome = run(
+        {"httpMethod": "{{variables.env}}", "url": http_server.url("/"), "headers": {}},
+        ws,
+    )
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == (
+        "Bad configuration: httpMethod '{{variables.env}}' gave 'staging', not one"
+        " of GET, POST, PUT, DELETE, PATCH"
+    )
+    assert http_server.requests == []
+
+
 def test_a_text_answer_is_kept_as_text(http_server, ws):
     http_server.route("GET", "/hello", body="hi there")
 

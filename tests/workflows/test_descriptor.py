@@ -610,6 +610,21 @@ def test_validate_accepts_nested_forms_of_strings_and_objects():
     assert nested["inputs"][1]["disabled"] is False  # Cortex's default, filled in
 
 
+def test_a_templated_http_method_saves_and_a_broken_one_names_its_mistake():
+    d = base()
+    method = "{{#variables.dry-run}}GET{{/variables.dry-run}}{{^variables.dry-run}}POST{{/variables.dry-run}}"
+    action(d, "call")["schema"].update(httpMethod=method)
+    assert action(validate(d), "call")["schema"]["httpMethod"] == method
+
+    action(d, "call")["schema"].update(httpMethod="{{#variables.x}}GET")
+    with pytest.raises(DescriptorError) as caught:
+        validate(d)
+    assert caught.value.errors == [
+        "actions['call'].schema.httpMethod: is not a valid Mustache template: the"
+        ' section "variables.x" is never closed with {{/variables.x}}'
+    ]
+
+
 def test_validate_accepts_cairns_approval_options():
     d = base()
     action(d, "approve")["schema"].update(requiredApprovals=2, preventSelfApproval=True)

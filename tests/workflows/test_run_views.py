@@ -1311,6 +1311,31 @@ def test_when_an_approving_team_does_not_exist_the_page_names_it(
     )
 
 
+def test_an_approving_team_that_does_not_exist_is_named_even_when_another_team_can_decide(
+    client, ws, grace, platform, test_blocks
+):
+    run = waiting_for_approval(
+        client, ws, grace, approvingTeamIds=["platform", "sre-oncall"]
+    )
+    html = text(page(client, run))
+    assert "Who may decide:\n        Linus" in html
+    found = re.search(r'data-test="unknown-teams">(.*?)</p>', html, re.S)
+    assert unescape(found.group(1)) == (
+        "No team of this workspace is called sre-oncall, so nobody is asked"
+        " through it. An admin can create it (Settings → Teams), or someone who"
+        " may edit the workflow can change its approving teams."
+    )
+
+
+def test_the_page_warns_of_no_missing_team_when_every_approving_team_exists(
+    client, ws, grace, platform, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    html = text(page(client, run))
+    assert "Who may decide:" in html
+    assert 'data-test="unknown-teams"' not in html
+
+
 def nobody_approves(html: str) -> str:
     """What the run page says when nobody may decide on the approval."""
     found = re.search(r'data-test="nobody-approves">(.*?)</span>', html, re.S)

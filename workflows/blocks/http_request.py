@@ -1,8 +1,8 @@
 """HTTP_REQUEST: call a URL and keep the response as the step's outputs.
 
-Schema (Cortex): `httpMethod` (GET, POST, PUT, DELETE, PATCH), `url`, `headers`
-(name → value) and `payload` (a string), all Mustache-rendered over the run
-state. The call goes through `workflows.outbound` (address checks, redirects,
+Schema (Cortex): `httpMethod` (GET, POST, PUT, DELETE, PATCH; Cairn also
+renders a Mustache one, which must give one of them), `url`, `headers` (name →
+value) and `payload` (a string), all Mustache-rendered over the run state. The call goes through `workflows.outbound` (address checks, redirects,
 timeout, size cap).
 
 - inputs: the request as sent: `{method, url, headers, payload}`
@@ -98,6 +98,14 @@ def prepare(
     method = schema.get("httpMethod")
     if not method:
         raise ConfigError(f"httpMethod is required (one of {', '.join(METHODS)})")
+    if isinstance(method, str) and "{{" in method:
+        rendered = str(render(method)).strip()
+        if rendered.upper() not in METHODS:
+            raise ConfigError(
+                f"httpMethod {method!r} gave {rendered!r}, not one of "
+                f"{', '.join(METHODS)}"
+            )
+        method = rendered
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise ConfigError(f"httpMethod {method!r} is not one of {', '.join(METHODS)}")
 
