@@ -748,7 +748,9 @@ def test_the_axon_echo_workflow_round_trips():
 
 
 # Written by a customer migrating from Cortex (our QA, in Cortex's exported
-# shape, 2026-12-06): each imports unchanged and exports to the same descriptor.
+# shape, 2026-12-06; 11 to 22 by a second QA who also ran each one through the
+# API, the browser, import_workflows and the Cortex CLI): each imports
+# unchanged and exports to the same descriptor.
 MIGRATED = sorted(p.name for p in (HERE / "migrated").iterdir())
 
 
