@@ -607,6 +607,7 @@ class _Batch:
         self.steps: list[Step] = []
         self.events: list[RunEvent] = []
         self.since = 0.0
+        self.secrets_blob: str | None = None  # the run's secrets, when they grew
 
     def add(self, steps: list[Step], event: RunEvent) -> None:
         if not self.steps:
@@ -623,7 +624,7 @@ class _Batch:
         with rawsql.together():
             rawsql.insert([*self.events, *events], pks=False)
             rawsql.insert([*self.steps, *extra_steps])  # reading its pks sends both
-        self.steps, self.events = [], []
+        self.steps, self.events, self.secrets_blob = [], [], None
 
 
 def _hold(
@@ -639,15 +640,18 @@ def _hold(
     # No heartbeat_at here: the heartbeat thread keeps it, and leaving indexed
     # columns alone lets PostgreSQL update the row in place (a HOT update).
     fields = {"state": run.state, "cursor": run.cursor}
+    if batch.secrets_blob is not None:
+        fields["secrets_blob"] = batch.secrets_blob
     if release:  # end of the slice: let the next delivery claim it
         fields["lease"] = None
     if rawsql.update(Run, fields, pk=run.pk, lease=lease, status=S.IN_PROGRESS):
         batch.write(*new_steps)
         return True
     # Cancelled meanwhile: the batched blocks did complete, so keep them.
+    fields.pop("lease", None)
     if batch.steps and rawsql.update(
         Run,
-        {"state": run.state, "cursor": run.cursor},
+        fields,
         pk=run.pk,
         lease=lease,
         status=S.CANCELLING,
@@ -942,7 +946,10 @@ def _batch_step(
 ) -> bool:
     """Record a completed side-effect-free block in memory (see _Batch)."""
     now = timezone.now()
+    known = len(secrets.paths)
     fields = _outcome_fields(run, step, outcome, secrets)
+    if len(secrets.paths) != known:
+        batch.secrets_blob = encrypt(secrets.paths)  # outputs that held a secret
     skipped = _advance_cursor(run, action, outcome)
     step.status, step.finished_at = StepS.COMPLETED, now
     step.inputs, step.outputs = fields["inputs"], fields["outputs"]
@@ -1029,9 +1036,46 @@ def _outcome_fields(run: Run, step: Step, outcome: Outcome, secrets: _Secrets) -
     inputs, outputs = scrub(outcome.inputs, known), scrub(outcome.outputs, known)
     state = run.state
     state.setdefault("actions", {})[step.slug] = {"inputs": inputs, "outputs": outputs}
+    prefix = f"actions.{step.slug}"
+    tainted = _tainted(f"{prefix}.inputs", outcome.inputs, inputs)
+    tainted |= _tainted(f"{prefix}.outputs", outcome.outputs, outputs)
     if outcome.variables:
-        state.setdefault("variables", {}).update(scrub(outcome.variables, known))
+        variables = scrub(outcome.variables, known)
+        state.setdefault("variables", {}).update(variables)
+        tainted |= _tainted("variables", outcome.variables, variables)
+    secrets.paths.update(tainted)
     return {"inputs": inputs, "outputs": outputs, "error": scrub(outcome.error, known)}
+
+
+# Longer texts that held a secret stay masked for later blocks too: each one
+# kept becomes a secret of the run, masked in all its forms.
+_TAINTED_MAX = 4096
+
+
+def _tainted(path: str, clear: Any, masked: Any) -> dict[str, str]:
+    """The texts inside clear that held a secret (masking changed them), by
+    path, as they were: later blocks see them so (a header a script built from
+    a secret, a variable set from one), while the stored state has them masked.
+    Those under a key that was masked, or has a dot, can't be named by a path."""
+    if clear == masked:
+        return {}
+    if isinstance(clear, str):
+        return {path: clear} if len(clear) <= _TAINTED_MAX else {}
+    found: dict[str, str] = {}
+    if (
+        isinstance(clear, dict)
+        and isinstance(masked, dict)
+        and len(clear) == len(masked)
+    ):
+        for (key, value), (masked_key, masked_value) in zip(
+            clear.items(), masked.items(), strict=True
+        ):
+            if key == masked_key and isinstance(key, str) and "." not in key:
+                found |= _tainted(f"{path}.{key}", value, masked_value)
+    elif isinstance(clear, list) and isinstance(masked, list):
+        for index, (value, masked_value) in enumerate(zip(clear, masked, strict=True)):
+            found |= _tainted(f"{path}.{index}", value, masked_value)
+    return found
 
 
 def _advance_cursor(run: Run, action: dict, outcome: Outcome) -> set[str]:

@@ -13,6 +13,7 @@ from workflows.blocks.base import Block, BlockFailed, Outcome
 from workflows.models import Workflow, WorkflowVersion
 
 CALLS: list[str] = []
+SEEN: list[str] = []  # what ECHO blocks with `see` rendered, as they saw it
 REFUSED: list[str] = []  # early callbacks the engine refused (what the API answers 406)
 
 
@@ -23,6 +24,8 @@ class Echo(Block):
 
     def execute(self, ctx):
         CALLS.append(ctx.action["slug"])
+        if "see" in ctx.schema:
+            SEEN.append(ctx.render(ctx.schema["see"]))
         outputs = ctx.render(ctx.schema.get("outputs", {}))
         secrets = {
             f"actions.{ctx.action['slug']}.outputs.{k}": v
@@ -162,6 +165,7 @@ TEST_BLOCKS = [Echo, Calc, Fail, Boom, Ask, Gate]
 @pytest.fixture
 def test_blocks(monkeypatch):
     CALLS.clear()
+    SEEN.clear()
     REFUSED.clear()
     GATE.clear()
     GATE_ENTERED.clear()

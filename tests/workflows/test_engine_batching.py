@@ -12,7 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.workflows.enginekit import CRASH, WorkerKilled, action, make_workflow
+from tests.workflows.enginekit import (
+    CRASH,
+    SEEN,
+    WorkerKilled,
+    action,
+    make_workflow,
+)
 from workflows import engine
 from workflows.models import Run, RunEvent
 
@@ -174,6 +180,29 @@ def test_a_run_whose_slice_ends_mid_batch_is_written_and_requeued(
     assert run.status == S.IN_PROGRESS and run.lease is None
     assert list(run.steps.values_list("slug", flat=True)) == ["a"]
     assert len(callbacks) == 1  # re-enqueued for the next slice
+
+
+def test_a_value_a_batched_block_built_from_a_secret_reaches_later_slices_in_clear(
+    ws, grace, test_blocks, settings
+):
+    settings.RUN_TIME_SLICE_SECONDS = 0  # one block a slice: b's batch is written alone
+    workflow = make_workflow(
+        ws,
+        [
+            action("a", "ECHO", ["b"], root=True, secretOutputs={"tok": "s3cret-Val"}),
+            calc("b", ["c"], outputs={"auth": "Bearer {{actions.a.outputs.tok}}"}),
+            action("c", "ECHO", see="{{actions.b.outputs.auth}}"),
+        ],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    for _ in range(3):
+        engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED
+    assert SEEN == ["Bearer s3cret-Val"]  # c saw what b built, in a later slice
+    assert run.steps.get(slug="b").outputs == {"auth": "Bearer ********"}
+    assert run.secrets_blob == ""
 
 
 def test_starting_a_run_costs_a_fixed_handful_of_queries(ws, grace, test_blocks):
