@@ -4,7 +4,7 @@ A run keeps SECRET_FIELD values in `Run.secrets_blob` (one Fernet token holding
 {path: value}) until it ends; the stored run state only ever holds MASK.
 """
 
-import html
+import base64
 import json
 import re
 from functools import cache, lru_cache
@@ -59,10 +59,12 @@ _URL_SAFE = (
 def _forms(secret: str) -> set[str]:
     """A secret as written, and as it reads inside JSON text (a response body
     quoted in an error, a script's JSON.stringify; once or twice; as Python,
-    Go and PHP write JSON), HTML-escaped (as Mustache's `{{…}}` writes it into a
-    header or payload), URL-encoded (by any of the usual encoders, after that
-    escaping or not), shell-quoted (jq's @sh) or as JavaScript's escape()."""
-    escaped = {secret, _mustache_escape(secret), html.escape(secret)}
+    Go and PHP write JSON), HTML-escaped (as Mustache's `{{…}}`, jq's @html or
+    Python's html.escape write it), URL-encoded (by any of the usual encoders,
+    after that escaping or not), shell-quoted (jq's @sh), as JavaScript's
+    escape(), or as its UTF-8 bytes read as Latin-1 (a server echoing a header
+    it read so)."""
+    escaped = {secret, _latin1_misread(secret)} | _html_escapes(secret)
     forms = set(escaped) | {secret.replace("'", "'\\''"), _js_escape(secret)}
     for form in escaped:
         forms |= {quote(form, safe=safe) for safe in _URL_SAFE}
@@ -74,8 +76,12 @@ def _forms(secret: str) -> set[str]:
     return forms
 
 
+def _json_text(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
 def _json_forms(text: str) -> set[str]:
-    plain = {json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+    plain = {json.dumps(text)[1:-1], _json_text(text)}
     go = {  # Go's encoding/json escapes HTML's characters
         f.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
         for f in plain
@@ -104,14 +110,49 @@ def _utf16(char: str) -> list[int]:
     return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 
-def _mustache_escape(text: str) -> str:
-    """What chevron's `{{…}}` makes of text (it leaves ' alone)."""
-    return (
+def _html_escapes(text: str) -> set[str]:
+    """What chevron's `{{…}}` makes of text (it leaves ' alone), and the same
+    with ' escaped as the other escapers write it."""
+    mustache = (
         text.replace("&", "&amp;")
         .replace('"', "&quot;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
     )
+    return {mustache} | {
+        mustache.replace("'", apostrophe)
+        for apostrophe in ("&#x27;", "&#39;", "&apos;")
+    }
+
+
+def _latin1_misread(text: str) -> str:
+    """UTF-8 bytes decoded as Latin-1, as HTTP servers and clients decode headers:
+    "ü" reads "Ã¼"."""
+    return text.encode().decode("latin-1")
+
+
+# Shorter encoded runs would mask the same characters in unrelated text too
+# often (hex's digits more than base64's letters).
+_MIN_BASE64, _MIN_HEX = 6, 12
+
+
+def _encoded(secret: str) -> set[str]:
+    """The secret's UTF-8 bytes in hex and in base64 (standard and URL-safe),
+    as a script or an API encodes them, alone or inside a longer text
+    (`Basic base64(user:secret)`). In base64 the characters that also hold
+    neighbouring bytes depend on them: what is kept is the run of characters
+    that hold only the secret's bits, for each of the three places the secret
+    can start in a group of three bytes."""
+    data = secret.encode()
+    out = {data.hex()} if len(data) * 2 >= _MIN_HEX else set()
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + data).decode()
+        first = -(-offset * 8 // 6)  # the first character after the padding bytes
+        last = (offset + len(data)) * 8 // 6  # the first one with bits past the end
+        core = encoded[first:last]
+        if len(core) >= _MIN_BASE64:
+            out |= {core, core.replace("+", "-").replace("/", "_")}
+    return out
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:
@@ -122,10 +163,13 @@ def scrub(value: Any, secrets: list[str]) -> Any:
     secrets = tuple(s for s in dict.fromkeys(secrets) if isinstance(s, str) and s)
     if not secrets:
         return value
-    return _scrub(value, _needles(secrets))
+    needles = _needles(secrets)
+    if not isinstance(value, str) and not needles.maybe_in(value):
+        return value
+    return _scrub(value, needles)
 
 
-# A run's scrubs reuse its needles (about 150 forms a secret). Few are kept: they
+# A run's scrubs reuse its needles (a few hundred forms a secret). Few are kept: they
 # hold secrets in clear, in the worker's memory, after their run ends.
 @lru_cache(maxsize=8)
 def _needles(secrets: tuple[str, ...]) -> "_Needles":
@@ -138,9 +182,10 @@ _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 class _Needles:
     """A run's secrets in all their forms, case-folded.
 
-    Every form of a secret keeps its longest run of ASCII letters and digits
-    (escaping changes only the other characters), so text without any
-    secret's run, most text, is passed over after one search per secret.
+    Every escaped form of a secret keeps its longest run of ASCII letters and
+    digits (escaping changes only the other characters), so text without any
+    secret's run or encoded form, most text, is passed over after a few
+    searches per secret.
     """
 
     def __init__(self, secrets: tuple[str, ...]):
@@ -152,9 +197,25 @@ class _Needles:
                 for variant in {secret, secret.upper(), secret.lower()}
                 for form in _forms(variant)
             }
-            self.forms |= forms
             runs = _ALNUM_RUN.findall(secret)
             self.quick |= {max(runs, key=len).casefold()} if runs else forms
+            encoded = {form.casefold() for form in _encoded(secret)}
+            self.forms |= forms | encoded
+            self.quick |= encoded  # they don't keep the secret's runs
+        self.json_safe = all(_json_text(key) == key for key in self.quick)
+
+    def maybe_in(self, value: Any) -> bool:
+        """Whether value may hold a secret, looking at its JSON text once: far
+        quicker than looking at each of many short strings. (Quick keys are
+        mostly letters, digits and base64's +/-_, which JSON leaves alone.)"""
+        if not self.json_safe:
+            return True
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):  # keys JSON can't write: look at each
+            return True
+        folded = text.casefold()
+        return any(key in folded for key in self.quick)
 
     def sub(self, text: str) -> str:
         folded, where = _fold(text)

@@ -1,9 +1,12 @@
 """Masking secret values in what runs store and show."""
 
+import base64
+import html
 import json
 from urllib.parse import quote_plus
 
 import httpx
+import jq
 from py_mini_racer import MiniRacer
 
 from workflows.secrets import MASK, scrub
@@ -122,3 +125,51 @@ def test_an_upper_cased_secret_is_masked_json_escaped_and_where_folding_changes_
     assert scrub(f"[{upper}]", [secret]) == f"[{MASK}]"
     # "ß" folds to "ss": what comes after the secret stays where it was.
     assert scrub(f"ß {secret.upper()} ß!", [secret]) == f"ß {MASK} ß!"
+
+
+def test_a_secret_is_masked_as_jqs_html_and_pythons_html_escape_write_it():
+    secret = 'it\'s <42> & "on"'
+    at_html = jq.compile("@html").input_value(secret).first()
+    assert "&apos;" in at_html
+    for escaped in (at_html, html.escape(secret), at_html.replace("&apos;", "&#39;")):
+        assert scrub(f"[{escaped}]", [secret]) == f"[{MASK}]", escaped
+
+
+def test_a_secret_is_masked_as_its_utf8_bytes_read_as_latin1():
+    """How a server or client that decodes headers as Latin-1 echoes one."""
+    secret = "Grüße-Tiger-42"
+    misread = secret.encode().decode("latin-1")  # GrÃ¼Ã\x9fe-Tiger-42
+    assert scrub(f"x-token: {misread}", [secret]) == f"x-token: {MASK}"
+    assert scrub(json.dumps({"seen": misread}), [secret]) == f'{{"seen": "{MASK}"}}'
+
+
+def test_a_secret_is_masked_in_base64_wherever_it_starts_in_the_encoded_bytes():
+    secret = "tiger-Lily-42?>"
+    for before in ("", "a", "ab", "ada:"):
+        data = (before + secret).encode()
+        for encoded in (
+            jq.compile("@base64").input_value(before + secret).first(),
+            base64.urlsafe_b64encode(data + b"!").decode().rstrip("="),
+        ):
+            masked = scrub(f"Basic {encoded}", [secret])
+            assert MASK in masked, encoded
+            # At most the characters that also hold a neighbouring byte are left:
+            assert len(masked) - len(f"Basic {MASK}") <= len(before) * 4 // 3 + 4
+
+
+def test_a_secret_is_masked_in_hex():
+    secret = "tiger-Lily-42"
+    assert scrub(f"0x{secret.encode().hex().upper()}.", [secret]) == f"0x{MASK}."
+
+
+def test_a_short_secrets_encodings_are_too_short_to_be_masked_alone():
+    # base64 of "abc" is YWJj: four letters that turn up in unrelated text
+    assert scrub("YWJjZGVm and 616263", ["abc"]) == "YWJjZGVm and 616263"
+
+
+def test_a_secret_of_characters_json_escapes_is_masked_deep_in_an_object_too():
+    # Objects are first looked at as one JSON text, where such a secret reads
+    # otherwise: it must still be found in its string.
+    secret = '"\\&\n'
+    value = {"rows": [{"a": "x"}, {"b": f"<{secret}>"}], "n": 1}
+    assert scrub(value, [secret]) == {"rows": [{"a": "x"}, {"b": f"<{MASK}>"}], "n": 1}

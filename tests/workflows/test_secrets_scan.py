@@ -1,5 +1,6 @@
 """After a run with a secret input ends, the value is nowhere: no table, output, event or log."""
 
+import base64
 import json
 import logging
 
@@ -406,3 +407,93 @@ def test_a_validator_message_masks_the_workspaces_and_earlier_forms_secrets(ws, 
             by=grace,
         )
     assert refused.value.errors == {"__all__": [f"no: {MASK} {MASK} {MASK}"]}
+
+
+DERIVED = """
+tag: derived
+name: Derived
+filter: {type: GLOBAL}
+variables:
+  - {slug: auth, type: STRING}
+runResponseTemplate: "Sent {{variables.auth}}; the server saw {{actions.send.outputs.body.seen}}"
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [basic]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs:
+        - {key: pw, name: Password, type: SECRET_FIELD, required: true}
+  - slug: basic
+    name: Basic auth
+    isRootAction: false
+    outgoingActions: [remember]
+    schema: {type: JQ, expression: '"Basic " + ("ada:" + .actions.form.outputs.pw | @base64)'}
+  - slug: remember
+    name: Remember
+    isRootAction: false
+    outgoingActions: [confirm]
+    schema:
+      type: SET_VARIABLES
+      variables:
+        - {slug: auth, source: {type: REFERENCE, path: actions.basic.outputs.result}}
+  - slug: confirm
+    name: Confirm
+    isRootAction: false
+    outgoingActions: [send]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs:
+        - {key: go, name: Go on, type: TOGGLE_FIELD, required: false}
+  - slug: send
+    name: Send
+    isRootAction: false
+    outgoingActions: []
+    schema:
+      type: HTTP_REQUEST
+      httpMethod: GET
+      url: "URL/echo"
+      headers:
+        Authorization: "{{{variables.auth}}}"
+        X-Token: "{{{actions.form.outputs.pw}}}"
+"""
+
+
+def test_values_built_from_a_secret_are_usable_later_yet_stored_masked_in_every_form(
+    ws, grace, http_server, settings
+):
+    """A script builds Basic auth from a secret, a variable keeps it past a
+    pause, and a server echoes the headers as it read them (Latin-1)."""
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    secret = "Grüße-Tiger-42"
+    http_server.route(
+        "GET",
+        "/echo",
+        handler=lambda request: make_reply(
+            json={
+                "seen": request.headers["x-token"],
+                "auth": request.headers["authorization"],
+            }
+        ),
+    )
+    run = started(ws, grace, DERIVED.replace("URL", http_server.url("").rstrip("/")))
+    run = answered(run, grace, "form", {"pw": secret})
+    assert run.status == Run.Status.PAUSED  # at confirm, the variable set
+    run = answered(run, grace, "confirm", {"go": True})
+
+    assert run.status == Run.Status.COMPLETED, run.error
+    basic = "Basic " + base64.b64encode(f"ada:{secret}".encode()).decode()
+    sent = http_server.requests[0].headers
+    assert sent["authorization"] == basic  # the built value reached the server
+    misread = secret.encode().decode("latin-1")
+    assert sent["x-token"] == misread  # as a server reading Latin-1 has it
+    stored = every_stored_text()
+    for form_of_it in (secret, misread, basic, basic[10:-4], "Tiger-42", "Tiger"):
+        assert form_of_it not in stored, form_of_it
+    # The built value is a secret of the run now: masked whole wherever it shows.
+    assert run.state["variables"]["auth"] == MASK
+    assert run.response.strip() == f"Sent {MASK}; the server saw {MASK}"
+    assert run.secrets_blob == ""
