@@ -1042,6 +1042,9 @@ def _outcome_fields(run: Run, step: Step, outcome: Outcome, secrets: _Secrets) -
     if outcome.variables:
         variables = scrub(outcome.variables, known)
         state.setdefault("variables", {}).update(variables)
+        for path in [p for p in secrets.paths if p.startswith("variables.")]:
+            if path.split(".")[1] in variables:  # set again: its old value is gone
+                del secrets.paths[path]
         tainted |= _tainted("variables", outcome.variables, variables)
     secrets.paths.update(tainted)
     return {"inputs": inputs, "outputs": outputs, "error": scrub(outcome.error, known)}

@@ -497,3 +497,32 @@ def test_values_built_from_a_secret_are_usable_later_yet_stored_masked_in_every_
     assert run.state["variables"]["auth"] == MASK
     assert run.response.strip() == f"Sent {MASK}; the server saw {MASK}"
     assert run.secrets_blob == ""
+
+
+def test_a_variable_set_from_a_secret_then_set_again_gives_later_blocks_its_new_value(
+    ws, grace, http_server, settings
+):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    http_server.route("GET", "/echo", json={"ok": True})
+    reset = """
+  - slug: reset
+    name: Reset
+    isRootAction: false
+    outgoingActions: [confirm]
+    schema:
+      type: SET_VARIABLES
+      variables:
+        - {slug: auth, source: {type: JAVASCRIPT, script: 'return "none"'}}
+  - slug: confirm"""
+    text = (
+        DERIVED.replace("outgoingActions: [confirm]", "outgoingActions: [reset]")
+        .replace("\n  - slug: confirm", reset)
+        .replace("URL", http_server.url("").rstrip("/"))
+    )
+    run = answered(started(ws, grace, text), grace, "form", {"pw": "Grüße-Tiger-42"})
+    assert run.steps.get(slug="reset").status == "COMPLETED"
+    run = answered(run, grace, "confirm", {"go": True})
+
+    assert run.status == Run.Status.COMPLETED, run.error
+    assert http_server.requests[0].headers["authorization"] == "none"
+    assert run.state["variables"]["auth"] == "none"
