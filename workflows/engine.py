@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -488,10 +488,22 @@ def _enqueue(run_id: int) -> None:
 class _Secrets:
     paths: dict[str, Any]  # run secrets: "actions.form.outputs.token" -> value
     workspace: dict[str, Any]  # workspace secrets by tag
+    # Values blocks built from secrets ("Bearer <token>"), by path: revealed to
+    # later blocks as secrets are, but not looked for themselves (the secret
+    # inside them is), so masking costs the same however many there are.
+    derived: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False  # since blob() was last called
 
     @property
     def values(self) -> list[str]:
         return _strings(list(self.paths.values()) + list(self.workspace.values()))
+
+    def blob(self) -> str:
+        """The run's own secrets, encrypted, for Run.secrets_blob."""
+        self.changed = False
+        if not self.paths and not self.derived:
+            return ""
+        return encrypt({"paths": self.paths, "derived": self.derived})
 
 
 def _strings(value: Any) -> list[str]:
@@ -507,8 +519,14 @@ def _strings(value: Any) -> list[str]:
 
 def _load_secrets(run: Run, rows: list[tuple[str, str]]) -> _Secrets:
     """The run's secrets and the workspace's, from their (tag, encrypted value) rows."""
-    paths = decrypt(run.secrets_blob) or {} if run.secrets_blob else {}
-    return _Secrets(paths=paths, workspace={tag: decrypt(value) for tag, value in rows})
+    kept = decrypt(run.secrets_blob) or {} if run.secrets_blob else {}
+    if set(kept) != {"paths", "derived"}:  # kept before derived values were
+        kept = {"paths": kept, "derived": {}}
+    return _Secrets(
+        paths=kept["paths"],
+        derived=kept["derived"],
+        workspace={tag: decrypt(value) for tag, value in rows},
+    )
 
 
 def _revealed_state(run: Run, secrets: _Secrets) -> dict:
@@ -516,7 +534,7 @@ def _revealed_state(run: Run, secrets: _Secrets) -> dict:
     paths only (blocks read the state; copying all of it per block is costly)."""
     state = dict(run.state)
     state["context"] = {**state.get("context", {}), "secrets": dict(secrets.workspace)}
-    for path, value in secrets.paths.items():
+    for path, value in [*secrets.derived.items(), *secrets.paths.items()]:
         *parents, last = path.split(".")
         node: Any = state
         try:
@@ -946,10 +964,9 @@ def _batch_step(
 ) -> bool:
     """Record a completed side-effect-free block in memory (see _Batch)."""
     now = timezone.now()
-    known = len(secrets.paths)
     fields = _outcome_fields(run, step, outcome, secrets)
-    if len(secrets.paths) != known:
-        batch.secrets_blob = encrypt(secrets.paths)  # outputs that held a secret
+    if secrets.changed:  # written with the batch, so a later slice has them
+        batch.secrets_blob = secrets.blob()
     skipped = _advance_cursor(run, action, outcome)
     step.status, step.finished_at = StepS.COMPLETED, now
     step.inputs, step.outputs = fields["inputs"], fields["outputs"]
@@ -1031,40 +1048,57 @@ def _outcome_fields(run: Run, step: Step, outcome: Outcome, secrets: _Secrets) -
 
     Returns the step's fields: inputs, outputs, error.
     """
-    secrets.paths.update(outcome.secrets)
+    if outcome.secrets:
+        secrets.paths.update(outcome.secrets)
+        secrets.changed = True
     known = secrets.values
     inputs, outputs = scrub(outcome.inputs, known), scrub(outcome.outputs, known)
     state = run.state
     state.setdefault("actions", {})[step.slug] = {"inputs": inputs, "outputs": outputs}
     prefix = f"actions.{step.slug}"
-    tainted = _tainted(f"{prefix}.inputs", outcome.inputs, inputs)
-    tainted |= _tainted(f"{prefix}.outputs", outcome.outputs, outputs)
+    derived = _derived(f"{prefix}.inputs", outcome.inputs, inputs)
+    derived |= _derived(f"{prefix}.outputs", outcome.outputs, outputs)
     if outcome.variables:
         variables = scrub(outcome.variables, known)
         state.setdefault("variables", {}).update(variables)
-        for path in [p for p in secrets.paths if p.startswith("variables.")]:
-            if path.split(".")[1] in variables:  # set again: its old value is gone
-                del secrets.paths[path]
-        tainted |= _tainted("variables", outcome.variables, variables)
-    secrets.paths.update(tainted)
+        for kept in (secrets.paths, secrets.derived):
+            for path in [p for p in kept if p.startswith("variables.")]:
+                if path.split(".")[1] in variables:  # set again: the old value is gone
+                    del kept[path]
+                    secrets.changed = True
+        derived |= _derived("variables", outcome.variables, variables)
+    _keep_derived(secrets, derived)
     return {"inputs": inputs, "outputs": outputs, "error": scrub(outcome.error, known)}
 
 
-# Longer texts that held a secret stay masked for later blocks too: each one
-# kept becomes a secret of the run, masked in all its forms.
-_TAINTED_MAX = 4096
+# What a run keeps of values built from secrets, in characters. Past it they
+# stay masked for later blocks too (which then get "********").
+_DERIVED_MAX = 1_000_000
 
 
-def _tainted(path: str, clear: Any, masked: Any) -> dict[str, str]:
-    """The texts inside clear that held a secret (masking changed them), by
-    path, as they were: later blocks see them so (a header a script built from
-    a secret, a variable set from one), while the stored state has them masked.
-    Those under a key that was masked, or has a dot, can't be named by a path."""
+def _keep_derived(secrets: _Secrets, found: dict[str, Any]) -> None:
+    if not found:
+        return
+    room = _DERIVED_MAX - sum(len(str(v)) for v in secrets.derived.values())
+    for path, value in found.items():
+        room -= len(str(value))
+        if room < 0:
+            break
+        secrets.derived[path] = value
+        secrets.changed = True
+
+
+def _derived(path: str, clear: Any, masked: Any) -> dict[str, Any]:
+    """The texts (and numbers) inside clear that held a secret (masking changed
+    them), by path, as they were: later blocks see them so (a header a script
+    built from a secret, a variable set from one), while the stored state has
+    them masked. Those under a key that was masked, or has a dot, can't be named
+    by a path."""
     if clear == masked:
         return {}
-    if isinstance(clear, str):
-        return {path: clear} if len(clear) <= _TAINTED_MAX else {}
-    found: dict[str, str] = {}
+    if isinstance(clear, str | int | float):
+        return {path: clear}
+    found: dict[str, Any] = {}
     if (
         isinstance(clear, dict)
         and isinstance(masked, dict)
@@ -1074,10 +1108,10 @@ def _tainted(path: str, clear: Any, masked: Any) -> dict[str, str]:
             clear.items(), masked.items(), strict=True
         ):
             if key == masked_key and isinstance(key, str) and "." not in key:
-                found |= _tainted(f"{path}.{key}", value, masked_value)
+                found |= _derived(f"{path}.{key}", value, masked_value)
     elif isinstance(clear, list) and isinstance(masked, list):
         for index, (value, masked_value) in enumerate(zip(clear, masked, strict=True)):
-            found |= _tainted(f"{path}.{index}", value, masked_value)
+            found |= _derived(f"{path}.{index}", value, masked_value)
     return found
 
 
@@ -1138,7 +1172,7 @@ def _record(
             "completed_by": by,
         }
         state = run.state
-        blob = encrypt(secrets.paths) if secrets.paths else ""
+        blob = secrets.blob()
 
         if outcome.status == "COMPLETED":
             skipped = _advance_cursor(run, action, outcome)

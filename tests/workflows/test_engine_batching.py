@@ -205,6 +205,77 @@ def test_a_value_a_batched_block_built_from_a_secret_reaches_later_slices_in_cle
     assert run.secrets_blob == ""
 
 
+def set_vars(slug, next_, **scripts):
+    return action(
+        slug,
+        "SET_VARIABLES",
+        next_,
+        variables=[
+            {"slug": name, "source": {"type": "JAVASCRIPT", "script": script}}
+            for name, script in scripts.items()
+        ],
+    )
+
+
+def test_variables_built_from_a_secret_then_set_again_reach_later_slices_new(
+    ws, grace, test_blocks, settings
+):
+    settings.RUN_TIME_SLICE_SECONDS = (
+        0  # one block a slice: each reads what was written
+    )
+    token = "actions.a.outputs.tok"
+    workflow = make_workflow(
+        ws,
+        [
+            action(
+                "a", "ECHO", ["old"], root=True, secretOutputs={"tok": "s3cret-Val"}
+            ),
+            # As many values built from the secret before as after:
+            set_vars(
+                "old", ["new"], auth=f'return "OLD " + {token}', b=f"return {token}"
+            ),
+            set_vars("new", ["d"], auth=f'return "NEW " + {token}', b='return "plain"'),
+            action("d", "ECHO", see="{{variables.auth}} {{variables.b}}"),
+        ],
+        variables=[{"slug": "auth", "type": "STRING"}, {"slug": "b", "type": "STRING"}],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    for _ in range(4):
+        engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED, run.error
+    assert SEEN == ["NEW s3cret-Val plain"]
+    assert run.state["variables"] == {"auth": "NEW ********", "b": "plain"}
+
+
+def test_values_built_from_a_secret_past_what_a_run_keeps_reach_later_blocks_masked(
+    ws, grace, test_blocks, monkeypatch
+):
+    monkeypatch.setattr(engine, "_DERIVED_MAX", len("A s3cret-Val"))
+    workflow = make_workflow(
+        ws,
+        [
+            action("a", "ECHO", ["b"], root=True, secretOutputs={"tok": "s3cret-Val"}),
+            calc(
+                "b",
+                ["c"],
+                outputs={
+                    "x": "A {{actions.a.outputs.tok}}",
+                    "y": "B {{actions.a.outputs.tok}}",
+                },
+            ),
+            action("c", "ECHO", see="{{actions.b.outputs.x}}|{{actions.b.outputs.y}}"),
+        ],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED, run.error
+    assert SEEN == ["A s3cret-Val|B ********"]
+
+
 def test_starting_a_run_costs_a_fixed_handful_of_queries(ws, grace, test_blocks):
     workflow = mixed_workflow(ws)
     with CaptureQueriesContext(connection) as captured:
