@@ -44,6 +44,8 @@ import httpcore
 import httpx
 from django.conf import settings
 
+from .secrets import scrub
+
 if TYPE_CHECKING:
     from portal.models import Workspace
 
@@ -81,17 +83,21 @@ class Response:
     # Parsed JSON when the content type says JSON (and it parses), else text:
     body: Any
     url: str
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # to mask in errors
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
     def short_body(self, limit: int = 200) -> str:
-        """The body on one line, cut at `limit` characters, for error messages."""
-        if isinstance(self.body, str):
-            text = " ".join(self.body.split())
+        """The body on one line, cut at `limit` characters, for error messages;
+        with the run's secrets masked first (cut or squeezed, an echoed secret
+        would not be found whole afterwards)."""
+        body = scrub(self.body, list(self.secrets)) if self.secrets else self.body
+        if isinstance(body, str):
+            text = " ".join(body.split())
         else:
-            text = json.dumps(self.body, separators=(",", ":"), default=str)
+            text = json.dumps(body, separators=(",", ":"), default=str)
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -481,6 +487,7 @@ def send(
     max_bytes: int = DEFAULT_MAX_BYTES,
     verify: ssl.SSLContext | bool = True,
     allow_hosts: Iterable[str] = (),
+    secrets: Iterable[str] = (),
 ) -> Response:
     """Send one request under the outbound rules; return the final response.
 
@@ -489,7 +496,8 @@ def send(
     `max_bytes`, or a connection, TLS or protocol failure. Non-2xx responses are
     returned, not raised: callers decide what a status means. `verify` is for
     tests that talk TLS to a server with their own certificate. `allow_hosts`
-    are allowed for this call beside the configured allowlists.
+    are allowed for this call beside the configured allowlists. `secrets` are
+    masked in the response's short_body().
     """
     origin = _parse_url(url)
     deadline = _Deadline(timeout)
@@ -539,6 +547,7 @@ def send(
                     body_bytes=data,
                     body=_parse_body(data, response.headers, response.charset_encoding),
                     url=str(response.url),
+                    secrets=tuple(secrets),
                 )
     except httpx.TimeoutException:
         raise OutboundError(f"timed out after {timeout:g} s") from None

@@ -239,6 +239,7 @@ def call(
         timeout=timeout if timeout is not None else block_timeout(),
         max_bytes=block_max_bytes(),
         allow_hosts=(http.allow_host,) if http.allow_host else (),
+        secrets=ctx.secret_values,
     )
 
 

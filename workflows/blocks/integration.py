@@ -35,6 +35,7 @@ def post_json(
         workspace=ctx.workspace,
         timeout=block_timeout(),
         max_bytes=block_max_bytes(),
+        secrets=ctx.secret_values,
     )
 
 
