@@ -3,8 +3,9 @@
     .venv/bin/python bench/scrub.py
 
 Prints seconds for: one 1 MB text holding one of 20 secrets (an HTTP block's
-error page echoing it), the same without any, and 20,000 short strings (a big
-JSON answer) with 20 secrets. Each secret has characters that escape.
+error page echoing it), the same without any, 20,000 short strings (a big
+JSON answer) with 20 secrets, and 10,000 items each echoing a secret. Each
+secret has characters that escape.
 """
 
 import os
@@ -48,6 +49,9 @@ def main() -> None:
         for n in range(20_000)
     }
     timed("20,000 short strings, 20 secrets, none held", small, secrets)
+    echoed = [{"id": n, "note": f"user {n} token {secrets[3]}"} for n in range(10_000)]
+    masked = timed("10,000 items each echoing one of 2 secrets", echoed, secrets[2:4])
+    assert secrets[3] not in str(masked)
     timed(
         "one short string, 2 secrets (a typical output)", {"a": "ok"}, secrets[:2], 50
     )

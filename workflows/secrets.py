@@ -60,12 +60,18 @@ def _forms(secret: str) -> set[str]:
     """A secret as written, and as it reads inside JSON text (a response body
     quoted in an error, a script's JSON.stringify; once or twice; as Python,
     Go and PHP write JSON), HTML-escaped (as Mustache's `{{…}}`, jq's @html or
-    Python's html.escape write it), URL-encoded (by any of the usual encoders,
-    after that escaping or not), shell-quoted (jq's @sh), as JavaScript's
+    Python's html.escape, Go's html/template write it, or with numeric
+    entities), URL-encoded (by any of the usual encoders, after that escaping
+    or not), shell-quoted (jq's @sh), in jq's @csv and @tsv, as JavaScript's
     escape(), or as its UTF-8 bytes read as Latin-1 (a server echoing a header
     it read so)."""
     escaped = {secret, _latin1_misread(secret)} | _html_escapes(secret)
-    forms = set(escaped) | {secret.replace("'", "'\\''"), _js_escape(secret)}
+    forms = set(escaped) | {
+        secret.replace("'", "'\\''"),  # @sh
+        secret.replace('"', '""'),  # @csv
+        _tsv(secret),
+        _js_escape(secret),
+    }
     for form in escaped:
         forms |= {quote(form, safe=safe) for safe in _URL_SAFE}
         forms.add(quote_plus(form, safe=""))
@@ -111,18 +117,37 @@ def _utf16(char: str) -> list[int]:
 
 
 def _html_escapes(text: str) -> set[str]:
-    """What chevron's `{{…}}` makes of text (it leaves ' alone), and the same
-    with ' escaped as the other escapers write it."""
+    """What chevron's `{{…}}` makes of text (it leaves ' alone), the same with
+    ' escaped as the other escapers write it, Go's html/template's way, and
+    with numeric entities."""
     mustache = (
         text.replace("&", "&amp;")
         .replace('"', "&quot;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
     )
-    return {mustache} | {
+    go = mustache.replace("&quot;", "&#34;").replace("'", "&#39;").replace("+", "&#43;")
+    return {mustache, go, _entities(text, "&#{};"), _entities(text, "&#x{:x};")} | {
         mustache.replace("'", apostrophe)
         for apostrophe in ("&#x27;", "&#39;", "&apos;")
     }
+
+
+def _entities(text: str, pattern: str) -> str:
+    """HTML's special characters as numeric entities."""
+    return "".join(
+        pattern.format(ord(char)) if char in "&<>\"'+" else char for char in text
+    )
+
+
+def _tsv(text: str) -> str:
+    """What jq's @tsv makes of text."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
 
 
 def _latin1_misread(text: str) -> str:
@@ -133,18 +158,24 @@ def _latin1_misread(text: str) -> str:
 
 # Shorter encoded runs would mask the same characters in unrelated text too
 # often (hex's digits more than base64's letters).
-_MIN_BASE64, _MIN_HEX = 6, 12
+_MIN_BASE64, _MIN_HEX = 8, 12
 
 
-def _encoded(secret: str) -> set[str]:
-    """The secret's UTF-8 bytes in hex and in base64 (standard and URL-safe),
-    as a script or an API encodes them, alone or inside a longer text
-    (`Basic base64(user:secret)`). In base64 the characters that also hold
-    neighbouring bytes depend on them: what is kept is the run of characters
-    that hold only the secret's bits, for each of the three places the secret
-    can start in a group of three bytes."""
+def _hex(secret: str) -> set[str]:
+    """The secret's UTF-8 bytes in hex (in either case: folded like the rest)."""
     data = secret.encode()
-    out = {data.hex()} if len(data) * 2 >= _MIN_HEX else set()
+    return {data.hex()} if len(data) * 2 >= _MIN_HEX else set()
+
+
+def _base64(secret: str) -> set[str]:
+    """The secret's UTF-8 bytes in base64 (standard and URL-safe), as a script
+    or an API encodes them, alone or inside a longer text (`Basic
+    base64(user:secret)`). The characters that also hold neighbouring bytes
+    depend on them: what is kept is the run of characters that hold only the
+    secret's bits, for each of the three places the secret can start in a
+    group of three bytes. Case matters in base64: these are matched exactly."""
+    data = secret.encode()
+    out = set()
     for offset in range(3):
         encoded = base64.b64encode(bytes(offset) + data).decode()
         first = -(-offset * 8 // 6)  # the first character after the padding bytes
@@ -178,9 +209,14 @@ def _needles(secrets: tuple[str, ...]) -> "_Needles":
 
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 
+# Secrets shorter than this are masked only where a value is just the secret:
+# inside texts they would mask the same letters everywhere (keys too: a secret
+# "e" turns "headers" into "h********ad********rs", and later blocks break).
+_SHORT = 4
+
 
 class _Needles:
-    """A run's secrets in all their forms, case-folded.
+    """A run's secrets in all their forms, case-folded (base64 forms exact).
 
     Every escaped form of a secret keeps its longest run of ASCII letters and
     digits (escaping changes only the other characters), so text without any
@@ -189,9 +225,14 @@ class _Needles:
     """
 
     def __init__(self, secrets: tuple[str, ...]):
-        self.forms: set[str] = set()
+        self.forms: set[str] = set()  # looked for in case-folded text
         self.quick: set[str] = set()
+        self.exact: set[str] = set()  # looked for in the text as it is
+        self.whole: set[str] = set()  # short secrets: a whole value only
         for secret in secrets:
+            if len(secret) < _SHORT:
+                self.whole.add(secret)
+                continue
             forms = {
                 form.casefold()
                 for variant in {secret, secret.upper(), secret.lower()}
@@ -199,10 +240,10 @@ class _Needles:
             }
             runs = _ALNUM_RUN.findall(secret)
             self.quick |= {max(runs, key=len).casefold()} if runs else forms
-            encoded = {form.casefold() for form in _encoded(secret)}
-            self.forms |= forms | encoded
-            self.quick |= encoded  # they don't keep the secret's runs
-        self.json_safe = all(_json_text(key) == key for key in self.quick)
+            self.forms |= forms | _hex(secret)
+            self.quick |= _hex(secret)  # encoded forms don't keep the runs
+            self.exact |= _base64(secret)
+        self.json_safe = all(_json_text(key) == key for key in self.quick | self.exact)
 
     def maybe_in(self, value: Any) -> bool:
         """Whether value may hold a secret, looking at its JSON text once: far
@@ -214,29 +255,47 @@ class _Needles:
             text = json.dumps(value, ensure_ascii=False, default=str)
         except (TypeError, ValueError):  # keys JSON can't write: look at each
             return True
+        if any(secret.isdigit() or json.dumps(secret) in text for secret in self.whole):
+            return True
         folded = text.casefold()
-        return any(key in folded for key in self.quick)
+        return any(key in folded for key in self.quick) or any(
+            key in text for key in self.exact
+        )
 
     def sub(self, text: str) -> str:
+        if text in self.whole:
+            return MASK
         folded, where = _fold(text)
-        if not any(key in folded for key in self.quick):
+        if not any(key in folded for key in self.quick) and not any(
+            key in text for key in self.exact
+        ):
             return text
         spans = []
         for form in self.forms:
-            at = folded.find(form)
-            while at != -1:
-                spans.append((at, at + len(form)))
-                at = folded.find(form, at + 1)
+            for begin, end in _found(folded, form):
+                if where is not None:  # folding made text longer: text's places
+                    begin, end = where[begin], where[end - 1] + 1
+                spans.append((begin, end))
+        for form in self.exact:
+            spans += _found(text, form)
         if not spans:
             return text
         out, done = [], 0
         for begin, end in _merged(spans):
-            if where is not None:  # folding made text longer: back to text's places
-                begin, end = where[begin], where[end - 1] + 1
             out += [text[done:begin], MASK]
             done = end
         out.append(text[done:])
         return "".join(out)
+
+
+def _found(text: str, form: str) -> list[tuple[int, int]]:
+    """Where form is in text, overlapping places too."""
+    spans = []
+    at = text.find(form)
+    while at != -1:
+        spans.append((at, at + len(form)))
+        at = text.find(form, at + 1)
+    return spans
 
 
 def _fold(text: str) -> tuple[str, list[int] | None]:
@@ -264,6 +323,10 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _scrub(value: Any, needles: _Needles) -> Any:
     if isinstance(value, str):
         return needles.sub(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A numeric secret (a PIN) echoed as a JSON number: masked whole.
+        text = str(value)
+        return MASK if needles.sub(text) != text else value
     if isinstance(value, dict):
         return {_scrub(k, needles): _scrub(v, needles) for k, v in value.items()}
     if isinstance(value, list):

@@ -173,3 +173,44 @@ def test_a_secret_of_characters_json_escapes_is_masked_deep_in_an_object_too():
     secret = '"\\&\n'
     value = {"rows": [{"a": "x"}, {"b": f"<{secret}>"}], "n": 1}
     assert scrub(value, [secret]) == {"rows": [{"a": "x"}, {"b": f"<{MASK}>"}], "n": 1}
+
+
+def test_a_secrets_base64_is_matched_in_its_own_letter_case_only():
+    """Folded, a short base64 run turns up in ordinary words ("status")."""
+    secret = "tiger-Lily-42"
+    encoded = base64.b64encode(secret.encode()).decode()
+    assert MASK in scrub(encoded, [secret])
+    assert scrub(encoded.swapcase(), [secret]) == encoded.swapcase()
+
+
+def test_a_numeric_secret_echoed_as_a_number_is_masked_whole():
+    value = {"pin": 987654, "big": 119876543, "n": 5, "ok": True, "f": 1.5}
+    assert scrub(value, ["987654"]) == {
+        "pin": MASK,
+        "big": MASK,
+        "n": 5,
+        "ok": True,
+        "f": 1.5,
+    }
+
+
+def test_a_secret_is_masked_as_jqs_csv_and_tsv_and_gos_html_template_write_it():
+    secret = "say \"hi\"\tto+<all> & 'you'"
+    csv = jq.compile("@csv").input_value([secret]).first()
+    tsv = jq.compile("@tsv").input_value([secret]).first()
+    go = "say &#34;hi&#34;\tto&#43;&lt;all&gt; &amp; &#39;you&#39;"
+    decimal = "".join(f"&#{ord(c)};" if c in "&<>\"'+" else c for c in secret)
+    hexadecimal = "".join(f"&#x{ord(c):x};" if c in "&<>\"'+" else c for c in secret)
+    assert scrub(csv, [secret]) == f'"{MASK}"'
+    assert scrub(tsv, [secret]) == MASK
+    for form in (go, decimal, hexadecimal):
+        assert scrub(f"[{form}]", [secret]) == f"[{MASK}]", form
+
+
+def test_a_secret_shorter_than_four_characters_is_masked_only_where_it_is_a_whole_value():
+    value = {"headers": {"server": "e"}, "pin": 123, "note": "the 123rd"}
+    assert scrub(value, ["e", "123"]) == {
+        "headers": {"server": MASK},
+        "pin": MASK,
+        "note": "the 123rd",
+    }

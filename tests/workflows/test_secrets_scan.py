@@ -493,9 +493,9 @@ def test_values_built_from_a_secret_are_usable_later_yet_stored_masked_in_every_
     stored = every_stored_text()
     for form_of_it in (secret, misread, basic, basic[10:-4], "Tiger-42", "Tiger"):
         assert form_of_it not in stored, form_of_it
-    # The built value is a secret of the run now: masked whole wherever it shows.
-    assert run.state["variables"]["auth"] == MASK
-    assert run.response.strip() == f"Sent {MASK}; the server saw {MASK}"
+    # Where the secret is in it is masked; what holds only "ada:" is not:
+    assert run.state["variables"]["auth"] == f"Basic YWRhOk{MASK}I="
+    assert run.response.strip() == f"Sent Basic YWRhOk{MASK}I=; the server saw {MASK}"
     assert run.secrets_blob == ""
 
 
@@ -526,3 +526,28 @@ def test_a_variable_set_from_a_secret_then_set_again_gives_later_blocks_its_new_
     assert run.status == Run.Status.COMPLETED, run.error
     assert http_server.requests[0].headers["authorization"] == "none"
     assert run.state["variables"]["auth"] == "none"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["x" * 150 + "-Tail-" + "y" * 300, "my  pass\tword 42 and some more"],
+    ids=["long: cut in the error", "spaces: squeezed in the error"],
+)
+def test_a_secret_a_server_echoes_in_an_error_is_masked_before_the_error_is_cut(
+    ws, grace, http_server, settings, secret
+):
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    http_server.route(
+        "POST",
+        "/echo",
+        handler=lambda request: make_reply(status=400, body=f"bad {request.text}"),
+    )
+    run = started(ws, grace, ECHOED.replace("URL", http_server.url("").rstrip("/")))
+    run = answered(run, grace, "form", {"password": secret})
+
+    assert run.status == Run.Status.FAILED
+    assert run.error.endswith(": bad password=********")
+    stored = every_stored_text()
+    assert (
+        "xxxxx" not in stored and "pass word" not in stored and "word 42" not in stored
+    )
