@@ -324,9 +324,10 @@ def _scrub(value: Any, needles: _Needles) -> Any:
     if isinstance(value, str):
         return needles.sub(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        # A numeric secret (a PIN) echoed as a JSON number: masked whole.
-        text = str(value)
-        return MASK if needles.sub(text) != text else value
+        # A numeric secret (a PIN) echoed as a JSON number. Only a number that
+        # is the secret: one holding its digits among others is most likely an
+        # id or a count, which later blocks need.
+        return MASK if needles.sub(str(value)) == MASK else value
     if isinstance(value, dict):
         return {_scrub(k, needles): _scrub(v, needles) for k, v in value.items()}
     if isinstance(value, list):

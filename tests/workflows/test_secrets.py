@@ -183,11 +183,11 @@ def test_a_secrets_base64_is_matched_in_its_own_letter_case_only():
     assert scrub(encoded.swapcase(), [secret]) == encoded.swapcase()
 
 
-def test_a_numeric_secret_echoed_as_a_number_is_masked_whole():
-    value = {"pin": 987654, "big": 119876543, "n": 5, "ok": True, "f": 1.5}
+def test_a_numeric_secret_echoed_as_a_number_is_masked_but_not_numbers_holding_it():
+    value = {"pin": 987654, "id": 119876543, "n": 5, "ok": True, "f": 1.5}
     assert scrub(value, ["987654"]) == {
         "pin": MASK,
-        "big": MASK,
+        "id": 119876543,
         "n": 5,
         "ok": True,
         "f": 1.5,
