@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -55,7 +56,7 @@ from .models import (
     Workflow,
     WorkflowVersion,
 )
-from .secrets import MASK, decrypt, encrypt, scrub
+from .secrets import MASK, decrypt, encrypt, scrub, scrub_message
 from .templating import TemplateError, render
 
 log = logging.getLogger(__name__)
@@ -534,6 +535,7 @@ def _revealed_state(run: Run, secrets: _Secrets) -> dict:
     paths only (blocks read the state; copying all of it per block is costly)."""
     state = dict(run.state)
     state["context"] = {**state.get("context", {}), "secrets": dict(secrets.workspace)}
+    copies = {id(state)}  # each dict or list on the paths is copied once
     for path, value in [*secrets.derived.items(), *secrets.paths.items()]:
         *parents, last = path.split(".")
         node: Any = state
@@ -541,14 +543,17 @@ def _revealed_state(run: Run, secrets: _Secrets) -> dict:
             for part in parents:
                 key = _key(node, part)
                 child = node[key] if _has(node, key) else None
-                node[key] = (
-                    dict(child)
-                    if isinstance(child, dict)
-                    else list(child)
-                    if isinstance(child, list)
-                    else {}
-                )
-                node = node[key]
+                if id(child) not in copies:
+                    child = (
+                        dict(child)
+                        if isinstance(child, dict)
+                        else list(child)
+                        if isinstance(child, list)
+                        else {}
+                    )
+                    node[key] = child
+                    copies.add(id(child))
+                node = child
             node[_key(node, last)] = value
         except (IndexError, ValueError):
             continue  # a row that is not there any more: nothing to reveal
@@ -1056,24 +1061,33 @@ def _outcome_fields(run: Run, step: Step, outcome: Outcome, secrets: _Secrets) -
     state = run.state
     state.setdefault("actions", {})[step.slug] = {"inputs": inputs, "outputs": outputs}
     prefix = f"actions.{step.slug}"
+    _forget_derived(secrets, lambda path: path.startswith(f"{prefix}."))  # replaced
     derived = _derived(f"{prefix}.inputs", outcome.inputs, inputs)
     derived |= _derived(f"{prefix}.outputs", outcome.outputs, outputs)
     if outcome.variables:
         variables = scrub(outcome.variables, known)
         state.setdefault("variables", {}).update(variables)
-        for kept in (secrets.paths, secrets.derived):
-            for path in [p for p in kept if p.startswith("variables.")]:
-                if path.split(".")[1] in variables:  # set again: the old value is gone
-                    del kept[path]
-                    secrets.changed = True
+        _forget_derived(  # set again: the old values are gone
+            secrets,
+            lambda path: (
+                path.startswith("variables.") and path.split(".")[1] in variables
+            ),
+        )
         derived |= _derived("variables", outcome.variables, variables)
     _keep_derived(secrets, derived)
-    return {"inputs": inputs, "outputs": outputs, "error": scrub(outcome.error, known)}
+    error = scrub_message(outcome.error, known)
+    return {"inputs": inputs, "outputs": outputs, "error": error}
 
 
 # What a run keeps of values built from secrets, in characters. Past it they
 # stay masked for later blocks too (which then get "********").
 _DERIVED_MAX = 1_000_000
+
+
+def _forget_derived(secrets: _Secrets, gone: Callable[[str], bool]) -> None:
+    for path in [p for p in secrets.derived if gone(p)]:
+        del secrets.derived[path]
+        secrets.changed = True
 
 
 def _keep_derived(secrets: _Secrets, found: dict[str, Any]) -> None:

@@ -276,6 +276,32 @@ def test_values_built_from_a_secret_past_what_a_run_keeps_reach_later_blocks_mas
     assert SEEN == ["A s3cret-Val|B ********"]
 
 
+def test_a_block_answered_again_gives_later_blocks_its_last_answer_not_an_older_one(
+    ws, grace, test_blocks
+):
+    """An UPDATE callback quoting the secret, then SUCCESS without it."""
+    workflow = make_workflow(
+        ws,
+        [
+            action(
+                "a", "ECHO", ["hook"], root=True, secretOutputs={"tok": "s3cret-Val"}
+            ),
+            action("hook", "HTTP_REQUEST_ASYNC", ["c"]),
+            action("c", "ECHO", see="{{actions.hook.outputs.message}}"),
+        ],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    step = run.steps.get(slug="hook")
+    engine.callback(step, {"status": "UPDATE", "message": "started with s3cret-Val"})
+    engine.callback(step, {"status": "SUCCESS", "message": "done"})
+    engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED, run.error
+    assert SEEN == ["done"]
+
+
 def test_starting_a_run_costs_a_fixed_handful_of_queries(ws, grace, test_blocks):
     workflow = mixed_workflow(ws)
     with CaptureQueriesContext(connection) as captured:
