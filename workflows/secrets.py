@@ -229,6 +229,8 @@ class _Needles:
         self.quick: set[str] = set()
         self.exact: set[str] = set()  # looked for in the text as it is
         self.whole: set[str] = set()  # short secrets: a whole value only
+        # Secrets of digits as the numbers JSON makes of them (PIN 0427 is 427):
+        self.numbers = {int(secret) for secret in secrets if secret.isdigit()}
         for secret in secrets:
             if len(secret) < _SHORT:
                 self.whole.add(secret)
@@ -242,7 +244,14 @@ class _Needles:
             self.quick |= {max(runs, key=len).casefold()} if runs else forms
             self.forms |= forms | _hex(secret)
             self.quick |= _hex(secret)  # encoded forms don't keep the runs
-            self.exact |= _base64(secret)
+            # base64 of the URL-encoded secret too: OAuth's client_secret_basic
+            # (RFC 6749 2.3.1) encodes it so.
+            for encoded in {
+                secret,
+                quote_plus(secret, safe=""),
+                quote(secret, safe=""),
+            }:
+                self.exact |= _base64(encoded)
         self.json_safe = all(_json_text(key) == key for key in self.quick | self.exact)
 
     def maybe_in(self, value: Any) -> bool:
@@ -255,7 +264,9 @@ class _Needles:
             text = json.dumps(value, ensure_ascii=False, default=str)
         except (TypeError, ValueError):  # keys JSON can't write: look at each
             return True
-        if any(secret.isdigit() or json.dumps(secret) in text for secret in self.whole):
+        if any(f'"{_json_text(secret)}"' in text for secret in self.whole) or any(
+            str(number) in text for number in self.numbers
+        ):
             return True
         folded = text.casefold()
         return any(key in folded for key in self.quick) or any(
@@ -286,6 +297,39 @@ class _Needles:
             done = end
         out.append(text[done:])
         return "".join(out)
+
+
+# How much of a secret's start, cut by a message, is masked.
+_MIN_CUT = 6
+_CUT_MARKS = ("...", "…", '"...', '"…')
+
+
+def scrub_message(text: str, secrets: list[str]) -> str:
+    """scrub(), and the start of a secret that an error message cut short:
+    jq's and V8's errors quote a value so (`string ("ghp_R4nd0mT0ken...")`,
+    `"ghp_R4nd0m"... is not valid JSON`), as does a message cut at its end."""
+    text = scrub(text, secrets)
+    for secret in dict.fromkeys(secrets):
+        if not isinstance(secret, str) or len(secret) <= _MIN_CUT:
+            continue
+        for form in {secret, json.dumps(secret)[1:-1], _json_text(secret)}:
+            text = _mask_cut(text, form)
+    return text
+
+
+def _mask_cut(text: str, form: str) -> str:
+    head = form[:_MIN_CUT]
+    at = text.find(head)
+    while at != -1:
+        end = at + _MIN_CUT
+        while end < len(text) and end - at < len(form) and text[end] == form[end - at]:
+            end += 1
+        if end == len(text) or text.startswith(_CUT_MARKS, end):
+            text = text[:at] + MASK + text[end:]
+            at = text.find(head, at + len(MASK))
+        else:
+            at = text.find(head, at + 1)
+    return text
 
 
 def _found(text: str, form: str) -> list[tuple[int, int]]:
@@ -327,7 +371,9 @@ def _scrub(value: Any, needles: _Needles) -> Any:
         # A numeric secret (a PIN) echoed as a JSON number. Only a number that
         # is the secret: one holding its digits among others is most likely an
         # id or a count, which later blocks need.
-        return MASK if needles.sub(str(value)) == MASK else value
+        if value in needles.numbers or needles.sub(str(value)) == MASK:
+            return MASK
+        return value
     if isinstance(value, dict):
         return {_scrub(k, needles): _scrub(v, needles) for k, v in value.items()}
     if isinstance(value, list):

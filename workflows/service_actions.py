@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode
@@ -235,6 +235,7 @@ class Client:
     base_url: str
     workspace: Workspace | None
     token: str = field(repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # masked in errors
 
     @property
     def api(self) -> str:
@@ -314,6 +315,7 @@ class Client:
                 workspace=self.workspace,
                 timeout=block_timeout(),
                 max_bytes=block_max_bytes(),
+                secrets=self.secrets,
             )
         except outbound.OutboundError as exc:
             raise self.error(f"{self.action}: {exc}") from None
@@ -360,6 +362,7 @@ class Actions:
         workspace: Workspace | None,
         alias: str = "",
         label: str = "",
+        secrets: Iterable[str] = (),
     ) -> dict:
         """Run an action; return its outputs or raise the client's error.
 
@@ -375,5 +378,7 @@ class Actions:
             )
         except IntegrationError as exc:
             raise error(f"{label}: {exc}") from None
-        client = self.client(label, integration.base_url, workspace, token)
+        client = self.client(
+            label, integration.base_url, workspace, token, tuple(secrets)
+        )
         return handler(self.inputs(label, inputs), client)

@@ -5,7 +5,7 @@ GitLab's parsed answer (a list as `{"items": [...]}`, no body as `{}`).
 """
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -1024,3 +1024,26 @@ def test_a_cortex_style_descriptor_protects_a_branch_then_schedules_a_pipeline(
     }
     assert run_.response.strip() == "Schedule 13 runs Nightly on main"
     assert TOKEN not in str(run_.state)
+
+
+def test_an_error_quoting_a_secret_masks_it_before_the_answer_is_cut_or_squeezed(
+    gitlab, ws
+):
+    secret = "my  spaced\tsecret 4242 " + "x" * 300
+    gitlab.route(
+        "POST",
+        f"{PROJECT}/variables",
+        handler=lambda request: make_reply(
+            status=400, body=f"bad value {request.json()['value']}"
+        ),
+    )
+    schema = {
+        "type": "ADVANCED_HTTP_REQUEST",
+        "actionIdentifier": "gitlab.createProjectVariable",
+        "inputs": {**P, "key": "TOKEN", "value": secret},
+    }
+    ctx = replace(make_ctx(schema, STATE, workspace=ws), secret_values=(secret,))
+    outcome = AdvancedHttpRequest().execute(ctx)
+
+    assert outcome.status == "FAILED"
+    assert outcome.error.endswith("bad value ********"), outcome.error

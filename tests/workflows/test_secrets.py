@@ -9,7 +9,7 @@ import httpx
 import jq
 from py_mini_racer import MiniRacer
 
-from workflows.secrets import MASK, scrub
+from workflows.secrets import MASK, scrub, scrub_message
 
 
 def test_a_secret_is_masked_wherever_it_appears_verbatim():
@@ -214,3 +214,39 @@ def test_a_secret_shorter_than_four_characters_is_masked_only_where_it_is_a_whol
         "pin": MASK,
         "note": "the 123rd",
     }
+
+
+def test_an_error_that_quotes_the_start_of_a_secret_cut_short_has_it_masked():
+    secret = "ghp_R4nd0mT0kenValue1234567890abcdefXYZ"
+    try:
+        jq.compile(". + 1").input_value(secret).first()
+    except ValueError as exc:
+        jq_error = str(exc)
+    assert "ghp_R4nd0mT0ken" in jq_error
+    v8_error = "SyntaxError: Unexpected token 'g', \"ghp_R4nd0m\"... is not valid JSON"
+    for message in (jq_error, v8_error, "token ghp_R4nd0mT0ken", f"Bearer {secret}"):
+        masked = scrub_message(message, [secret])
+        assert "R4nd0m" not in masked and MASK in masked, masked
+    # Six characters that merely start it, not cut, are left alone:
+    assert scrub_message("ghp_R4 is a prefix", [secret]) == "ghp_R4 is a prefix"
+
+
+def test_a_short_non_ascii_secret_is_masked_as_a_whole_value_inside_objects():
+    assert scrub({"a": ["密码锁"], "b": "pä3"}, ["密码锁", "pä3"]) == {
+        "a": [MASK],
+        "b": MASK,
+    }
+
+
+def test_a_numeric_secret_is_masked_as_a_float_and_without_its_leading_zero():
+    assert scrub({"f": 987654.0, "z": 427, "n": 4270}, ["987654", "0427"]) == {
+        "f": MASK,
+        "z": MASK,
+        "n": 4270,
+    }
+
+
+def test_a_secret_url_encoded_then_in_base64_is_masked_as_oauths_client_secret_basic():
+    secret = "Tr0ub4dor&3-horse"
+    basic = base64.b64encode(f"client:{quote_plus(secret)}".encode()).decode()
+    assert MASK in scrub(f"Basic {basic}", [secret])

@@ -60,7 +60,11 @@ class AdvancedHttpRequest(Block):
             )
         try:
             outputs = actions.run_action(
-                identifier, inputs, workspace=ctx.workspace, alias=alias
+                identifier,
+                inputs,
+                workspace=ctx.workspace,
+                alias=alias,
+                secrets=ctx.secret_values,
             )
         except service_actions.ActionError as exc:
             return Outcome.failed(str(exc), inputs=inputs, outputs=exc.outputs)

@@ -49,6 +49,7 @@ class GitHubCreateOrUpdateFile(Block):
                 workspace=ctx.workspace,
                 alias=fields.get("alias") or "",
                 label="GitHub create or update file",
+                secrets=ctx.secret_values,
             )
         except github_actions.GitHubActionError as exc:
             return Outcome.failed(str(exc), inputs=inputs, outputs=exc.outputs)
