@@ -1711,7 +1711,10 @@ def _resume(
             if step.waiting_for != "MANUAL_APPROVAL":
                 message = str(outcome.outputs.get("message", "Update"))
                 _event(
-                    run, "step_updated", scrub(message, secrets.values), step=step.slug
+                    run,
+                    "step_updated",
+                    scrub_message(message, secrets.values),
+                    step=step.slug,
                 )
         else:
             notify.requests_answered(run)

@@ -5,6 +5,7 @@ A run keeps SECRET_FIELD values in `Run.secrets_blob` (one Fernet token holding
 """
 
 import base64
+import bisect
 import json
 import re
 from functools import cache, lru_cache
@@ -208,6 +209,7 @@ def _needles(secrets: tuple[str, ...]) -> "_Needles":
 
 
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 # Secrets shorter than this are masked only where a value is just the secret:
 # inside texts they would mask the same letters everywhere (keys too: a secret
@@ -229,8 +231,9 @@ class _Needles:
         self.quick: set[str] = set()
         self.exact: set[str] = set()  # looked for in the text as it is
         self.whole: set[str] = set()  # short secrets: a whole value only
-        # Secrets of digits as the numbers JSON makes of them (PIN 0427 is 427):
-        self.numbers = {int(secret) for secret in secrets if secret.isdigit()}
+        # Numeric secrets as the numbers JSON makes of them (PIN 0427 is 427,
+        # 1.50 is 1.5):
+        self.numbers = {float(s) for s in secrets if _NUMBER.fullmatch(s)}
         for secret in secrets:
             if len(secret) < _SHORT:
                 self.whole.add(secret)
@@ -265,7 +268,7 @@ class _Needles:
         except (TypeError, ValueError):  # keys JSON can't write: look at each
             return True
         if any(f'"{_json_text(secret)}"' in text for secret in self.whole) or any(
-            str(number) in text for number in self.numbers
+            _number_text(number) in text for number in self.numbers
         ):
             return True
         folded = text.casefold()
@@ -289,14 +292,7 @@ class _Needles:
                 spans.append((begin, end))
         for form in self.exact:
             spans += _found(text, form)
-        if not spans:
-            return text
-        out, done = [], 0
-        for begin, end in _merged(spans):
-            out += [text[done:begin], MASK]
-            done = end
-        out.append(text[done:])
-        return "".join(out)
+        return _masked(text, spans) if spans else text
 
 
 # How much of a secret's start, cut by a message, is masked.
@@ -305,31 +301,59 @@ _CUT_MARKS = ("...", "…", '"...', '"…')
 
 
 def scrub_message(text: str, secrets: list[str]) -> str:
-    """scrub(), and the start of a secret that an error message cut short:
-    jq's and V8's errors quote a value so (`string ("ghp_R4nd0mT0ken...")`,
-    `"ghp_R4nd0m"... is not valid JSON`), as does a message cut at its end."""
+    """scrub(), and the start of a secret, in any of its forms, that a message
+    quotes cut short, as jq's and V8's errors quote a value (`string
+    ("ghp_R4nd0mT0ken...")`, `"ghp_R4nd0m"... is not valid JSON`): inside
+    double quotes and followed by "..." or "…", so that ordinary words of a
+    message ("wrong password" for the secret "password-Blue-77") stay."""
     text = scrub(text, secrets)
-    for secret in dict.fromkeys(secrets):
-        if not isinstance(secret, str) or len(secret) <= _MIN_CUT:
-            continue
-        for form in {secret, json.dumps(secret)[1:-1], _json_text(secret)}:
-            text = _mask_cut(text, form)
-    return text
+    secrets = tuple(
+        s for s in dict.fromkeys(secrets) if isinstance(s, str) and len(s) > _MIN_CUT
+    )
+    if not secrets or '"' not in text:
+        return text
+    needles = _needles(secrets)
+    quotes = [at for at, char in enumerate(text) if char == '"']
+    folded, where = _fold(text)
+    spans = []
+    for form in needles.forms:
+        for begin, end in _cut(folded, form):
+            if where is not None:  # folding made text longer: text's places
+                begin, end = where[begin], where[end - 1] + 1
+            spans.append((begin, end))
+    for form in needles.exact:
+        spans += _cut(text, form)
+    quoted = [(b, e) for b, e in spans if bisect.bisect_left(quotes, b) % 2 == 1]
+    return _masked(text, quoted) if quoted else text
 
 
-def _mask_cut(text: str, form: str) -> str:
-    head = form[:_MIN_CUT]
-    at = text.find(head)
-    while at != -1:
-        end = at + _MIN_CUT
-        while end < len(text) and end - at < len(form) and text[end] == form[end - at]:
+def _cut(text: str, form: str) -> list[tuple[int, int]]:
+    """Where text holds the first _MIN_CUT or more characters of form, cut."""
+    spans = []
+    for begin, _ in _found(text, form[:_MIN_CUT]) if len(form) > _MIN_CUT else []:
+        end = begin + _MIN_CUT
+        while (
+            end < len(text)
+            and end - begin < len(form)
+            and text[end] == form[end - begin]
+        ):
             end += 1
-        if end == len(text) or text.startswith(_CUT_MARKS, end):
-            text = text[:at] + MASK + text[end:]
-            at = text.find(head, at + len(MASK))
-        else:
-            at = text.find(head, at + 1)
-    return text
+        if end - begin < len(form) and text.startswith(_CUT_MARKS, end):
+            spans.append((begin, end))
+    return spans
+
+
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    out, done = [], 0
+    for begin, end in _merged(spans):
+        out += [text[done:begin], MASK]
+        done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def _found(text: str, form: str) -> list[tuple[int, int]]:
