@@ -1598,13 +1598,20 @@ def callback(step: Step, payload: dict) -> None:
     ValueError for a malformed payload (400).
     """
     run = step.run
-    if step.status == StepS.RUNNING and _keep_early(step, payload):
+    secrets = _run_secrets(run)
+    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        # Messages get the error rule: a callee may quote a secret cut short.
+        payload = {
+            **payload,
+            "message": scrub_message(payload["message"], secrets.values),
+        }
+    if step.status == StepS.RUNNING and _keep_early(step, payload, secrets):
         return
     _waiting_step(run, step, "CALLBACK")
-    _resume(run, step, payload, by=None)
+    _resume(run, step, payload, by=None, secrets=secrets)
 
 
-def _keep_early(step: Step, payload: dict) -> bool:
+def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> bool:
     """Keep a callback that came while its block still runs (the callee answered
     before the request returned, or the block's worker died mid-call), to apply
     once the block waits; False when the block waits by now after all.
@@ -1617,7 +1624,7 @@ def _keep_early(step: Step, payload: dict) -> bool:
 
     # Masked before it is kept, as the answer it becomes is: the callee may
     # echo a secret it was sent.
-    payload = scrub(payload, _run_secrets(step.run).values)
+    payload = scrub(payload, secrets.values)
     if (
         Step.objects.filter(pk=step.pk, status=StepS.RUNNING)
         .exclude(run__status=S.CANCELLING)

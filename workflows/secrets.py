@@ -298,22 +298,25 @@ class _Needles:
 # How much of a secret's start, cut by a message, is masked.
 _MIN_CUT = 6
 _CUT_MARKS = ("...", "…", '"...', '"…')
+# Longer messages, which no tool writes, only get scrub(): looking for cut
+# secrets in them could take seconds.
+_MAX_CUT_MESSAGE = 100_000
 
 
 def scrub_message(text: str, secrets: list[str]) -> str:
     """scrub(), and the start of a secret, in any of its forms, that a message
     quotes cut short, as jq's and V8's errors quote a value (`string
-    ("ghp_R4nd0mT0ken...")`, `"ghp_R4nd0m"... is not valid JSON`): inside
-    double quotes and followed by "..." or "…", so that ordinary words of a
-    message ("wrong password" for the secret "password-Blue-77") stay."""
+    ("ghp_R4nd0mT0ken...")`, `"ghp_R4nd0m"... is not valid JSON`), in JSON
+    text too (`\\"ghp_R4nd0m...\\"`): quoted and followed by "..." or "…", so
+    that ordinary words of a message ("wrong password" for the secret
+    "password-Blue-77") stay."""
     text = scrub(text, secrets)
     secrets = tuple(
         s for s in dict.fromkeys(secrets) if isinstance(s, str) and len(s) > _MIN_CUT
     )
-    if not secrets or '"' not in text:
+    if not secrets or '"' not in text or len(text) > _MAX_CUT_MESSAGE:
         return text
     needles = _needles(secrets)
-    quotes = [at for at, char in enumerate(text) if char == '"']
     folded, where = _fold(text)
     spans = []
     for form in needles.forms:
@@ -323,23 +326,54 @@ def scrub_message(text: str, secrets: list[str]) -> str:
             spans.append((begin, end))
     for form in needles.exact:
         spans += _cut(text, form)
-    quoted = [(b, e) for b, e in spans if bisect.bisect_left(quotes, b) % 2 == 1]
+    if not spans:
+        return text
+    inside = _Quotes(text).inside
+    quoted = [(begin, end) for begin, end in spans if inside(begin)]
     return _masked(text, quoted) if quoted else text
+
+
+class _Quotes:
+    """Whether a place in text is quoted: right after a quote, or after an odd
+    number of quotes, plain or JSON-escaped (\\") counted apart."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.plain: list[int] = []
+        self.escaped: list[int] = []
+        at = text.find('"')
+        while at != -1:
+            slashes = 0
+            while at > slashes and text[at - slashes - 1] == "\\":
+                slashes += 1
+            (self.escaped if slashes % 2 else self.plain).append(at)
+            at = text.find('"', at + 1)
+
+    def inside(self, at: int) -> bool:
+        return (
+            self.text[at - 1 : at] in ('"', "'")
+            or bisect.bisect_left(self.plain, at) % 2 == 1
+            or bisect.bisect_left(self.escaped, at) % 2 == 1
+        )
 
 
 def _cut(text: str, form: str) -> list[tuple[int, int]]:
     """Where text holds the first _MIN_CUT or more characters of form, cut."""
+    if len(form) <= _MIN_CUT:
+        return []
     spans = []
-    for begin, _ in _found(text, form[:_MIN_CUT]) if len(form) > _MIN_CUT else []:
-        end = begin + _MIN_CUT
-        while (
-            end < len(text)
-            and end - begin < len(form)
-            and text[end] == form[end - begin]
-        ):
-            end += 1
-        if end - begin < len(form) and text.startswith(_CUT_MARKS, end):
-            spans.append((begin, end))
+    for begin, _ in _found(text, form[:_MIN_CUT]):
+        # The longest start of form at begin (a binary search: each step one
+        # comparison in C, where a character at a time was slow on long texts).
+        low, high = _MIN_CUT, len(form) - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if text.startswith(form[:middle], begin):
+                low = middle
+            else:
+                high = middle - 1
+        if text.startswith(_CUT_MARKS, begin + low):
+            spans.append((begin, begin + low))
     return spans
 
 

@@ -20,7 +20,7 @@ from tests.workflows.enginekit import (
     make_workflow,
 )
 from workflows import engine
-from workflows.models import Run, RunEvent
+from workflows.models import Run, RunEvent, Step
 
 S = Run.Status
 
@@ -292,7 +292,7 @@ def test_a_block_answered_again_gives_later_blocks_its_last_answer_not_an_older_
     )
     run = engine.start(workflow=workflow, initiator=grace)
     engine.advance(run.pk)
-    step = run.steps.get(slug="hook")
+    step = Step.objects.select_related("run").get(run=run, slug="hook")
     engine.callback(step, {"status": "UPDATE", "message": "started with s3cret-Val"})
     engine.callback(step, {"status": "SUCCESS", "message": "done"})
     engine.advance(run.pk)
@@ -311,3 +311,25 @@ def test_starting_a_run_costs_a_fixed_handful_of_queries(ws, grace, test_blocks)
     # workspace lock (PostgreSQL only), the candidates, their promotion.
     limit = 6 if connection.vendor == "sqlite" else 7
     assert len(queries) <= limit, "\n".join(q[:120] for q in queries)
+
+
+def test_an_async_update_quoting_a_secret_cut_short_is_stored_masked(
+    ws, grace, test_blocks
+):
+    workflow = make_workflow(
+        ws,
+        [
+            action(
+                "a", "ECHO", ["hook"], root=True, secretOutputs={"tok": "s3cret-Value"}
+            ),
+            action("hook", "HTTP_REQUEST_ASYNC"),
+        ],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+    step = Step.objects.select_related("run").get(run=run, slug="hook")  # as the API
+    engine.callback(step, {"status": "UPDATE", "message": 'using "s3cret-Va..."'})
+
+    step.refresh_from_db()
+    assert step.outputs == {"message": 'using "********..."'}
+    assert not RunEvent.objects.filter(run=run, message__contains="s3cret").exists()

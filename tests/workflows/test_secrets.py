@@ -287,3 +287,14 @@ def test_a_secret_url_encoded_then_in_base64_is_masked_as_oauths_client_secret_b
     secret = "Tr0ub4dor&3-horse"
     basic = base64.b64encode(f"client:{quote_plus(secret)}".encode()).decode()
     assert MASK in scrub(f"Basic {basic}", [secret])
+
+
+def test_a_cut_secret_quoted_in_json_text_is_masked_whatever_quotes_came_before():
+    secret = "Vault-Rotation-Pass-2026-xyz"
+    for message in (
+        json.dumps({"error": 'password "Vault-Rotation-..." is too common'}),
+        'he said 5" then "Vault-Rotation-..."',
+        str({"n": '5"', "t": "Vault-Rotation-P..."}),
+    ):
+        masked = scrub_message(message, [secret])
+        assert "Rotation" not in masked and MASK in masked, message
