@@ -297,10 +297,12 @@ class _Needles:
 
 # How much of a secret's start, cut by a message, is masked.
 _MIN_CUT = 6
-_CUT_MARKS = ("...", "…", '"...', '"…')
+_CUT_MARKS = ("...", "…", '"...', '"…', '\\"...', '\\"…')
+# What may open the quote a cut secret stands right after:
+_OPENING = ('"', "'", "&quot;", "&#34;", "&#39;", "&apos;", "%22", "%27")
 # Longer messages, which no tool writes, only get scrub(): looking for cut
 # secrets in them could take seconds.
-_MAX_CUT_MESSAGE = 100_000
+_MAX_CUT_MESSAGE = 20_000
 
 
 def scrub_message(text: str, secrets: list[str]) -> str:
@@ -314,7 +316,8 @@ def scrub_message(text: str, secrets: list[str]) -> str:
     secrets = tuple(
         s for s in dict.fromkeys(secrets) if isinstance(s, str) and len(s) > _MIN_CUT
     )
-    if not secrets or '"' not in text or len(text) > _MAX_CUT_MESSAGE:
+    has_quotes = any(mark in text for mark in ('"', "'", "&quot;", "&#", "%2"))
+    if not secrets or not has_quotes or len(text) > _MAX_CUT_MESSAGE:
         return text
     needles = _needles(secrets)
     folded, where = _fold(text)
@@ -334,8 +337,9 @@ def scrub_message(text: str, secrets: list[str]) -> str:
 
 
 class _Quotes:
-    """Whether a place in text is quoted: right after a quote, or after an odd
-    number of quotes, plain or JSON-escaped (\\") counted apart."""
+    """Whether a place in text is quoted: right after a quote (HTML- or
+    URL-encoded too), or after an odd number of double quotes, plain or
+    JSON-escaped (\\") counted apart."""
 
     def __init__(self, text: str):
         self.text = text
@@ -351,7 +355,7 @@ class _Quotes:
 
     def inside(self, at: int) -> bool:
         return (
-            self.text[at - 1 : at] in ('"', "'")
+            self.text.endswith(_OPENING, 0, at)
             or bisect.bisect_left(self.plain, at) % 2 == 1
             or bisect.bisect_left(self.escaped, at) % 2 == 1
         )

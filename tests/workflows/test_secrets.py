@@ -295,6 +295,10 @@ def test_a_cut_secret_quoted_in_json_text_is_masked_whatever_quotes_came_before(
         json.dumps({"error": 'password "Vault-Rotation-..." is too common'}),
         'he said 5" then "Vault-Rotation-..."',
         str({"n": '5"', "t": "Vault-Rotation-P..."}),
+        json.dumps({"error": '"Vault-Rota"... is not valid JSON'}),
+        "token 'Vault-Rotation-...' rejected",
+        "<p>password &quot;Vault-Rotation-...&quot; is too common</p>",
+        "q=%22Vault-Rotation-...%22",
     ):
         masked = scrub_message(message, [secret])
         assert "Rotation" not in masked and MASK in masked, message
