@@ -284,15 +284,22 @@ class _Needles:
             key in text for key in self.exact
         ):
             return text
+        spans = self.spans(text, folded, where, _found)
+        return _masked(text, spans) if spans else text
+
+    def spans(self, text: str, folded: str, where: list[int] | None, find) -> list:
+        """The places in text where find(text, form) finds each form: the
+        case-folded ones in folded (text folded, see _fold), the exact ones in
+        text."""
         spans = []
         for form in self.forms:
-            for begin, end in _found(folded, form):
+            for begin, end in find(folded, form):
                 if where is not None:  # folding made text longer: text's places
                     begin, end = where[begin], where[end - 1] + 1
                 spans.append((begin, end))
         for form in self.exact:
-            spans += _found(text, form)
-        return _masked(text, spans) if spans else text
+            spans += find(text, form)
+        return spans
 
 
 # How much of a secret's start, cut by a message, is masked.
@@ -319,16 +326,7 @@ def scrub_message(text: str, secrets: list[str]) -> str:
     has_quotes = any(mark in text for mark in ('"', "'", "&quot;", "&#", "%2"))
     if not secrets or not has_quotes or len(text) > _MAX_CUT_MESSAGE:
         return text
-    needles = _needles(secrets)
-    folded, where = _fold(text)
-    spans = []
-    for form in needles.forms:
-        for begin, end in _cut(folded, form):
-            if where is not None:  # folding made text longer: text's places
-                begin, end = where[begin], where[end - 1] + 1
-            spans.append((begin, end))
-    for form in needles.exact:
-        spans += _cut(text, form)
+    spans = _needles(secrets).spans(text, *_fold(text), _cut)
     if not spans:
         return text
     inside = _Quotes(text).inside

@@ -276,24 +276,33 @@ def test_values_built_from_a_secret_past_what_a_run_keeps_reach_later_blocks_mas
     assert SEEN == ["A s3cret-Val|B ********"]
 
 
-def test_a_block_answered_again_gives_later_blocks_its_last_answer_not_an_older_one(
-    ws, grace, test_blocks
-):
-    """An UPDATE callback quoting the secret, then SUCCESS without it."""
+def waiting_hook(ws, user, *after) -> Step:
+    """A run waiting for a callback after a block that outputs the secret
+    "s3cret-Value"; `after`: actions that come next. The step as the API finds it."""
     workflow = make_workflow(
         ws,
         [
             action(
-                "a", "ECHO", ["hook"], root=True, secretOutputs={"tok": "s3cret-Val"}
+                "a", "ECHO", ["hook"], root=True, secretOutputs={"tok": "s3cret-Value"}
             ),
-            action("hook", "HTTP_REQUEST_ASYNC", ["c"]),
-            action("c", "ECHO", see="{{actions.hook.outputs.message}}"),
+            action("hook", "HTTP_REQUEST_ASYNC", [a["slug"] for a in after]),
+            *after,
         ],
     )
-    run = engine.start(workflow=workflow, initiator=grace)
+    run = engine.start(workflow=workflow, initiator=user)
     engine.advance(run.pk)
-    step = Step.objects.select_related("run").get(run=run, slug="hook")
-    engine.callback(step, {"status": "UPDATE", "message": "started with s3cret-Val"})
+    return Step.objects.select_related("run").get(run=run, slug="hook")
+
+
+def test_a_block_answered_again_gives_later_blocks_its_last_answer_not_an_older_one(
+    ws, grace, test_blocks
+):
+    """An UPDATE callback quoting the secret, then SUCCESS without it."""
+    step = waiting_hook(
+        ws, grace, action("c", "ECHO", see="{{actions.hook.outputs.message}}")
+    )
+    run = step.run
+    engine.callback(step, {"status": "UPDATE", "message": "started with s3cret-Value"})
     engine.callback(step, {"status": "SUCCESS", "message": "done"})
     engine.advance(run.pk)
 
@@ -316,18 +325,8 @@ def test_starting_a_run_costs_a_fixed_handful_of_queries(ws, grace, test_blocks)
 def test_an_async_update_quoting_a_secret_cut_short_is_stored_masked(
     ws, grace, test_blocks
 ):
-    workflow = make_workflow(
-        ws,
-        [
-            action(
-                "a", "ECHO", ["hook"], root=True, secretOutputs={"tok": "s3cret-Value"}
-            ),
-            action("hook", "HTTP_REQUEST_ASYNC"),
-        ],
-    )
-    run = engine.start(workflow=workflow, initiator=grace)
-    engine.advance(run.pk)
-    step = Step.objects.select_related("run").get(run=run, slug="hook")  # as the API
+    step = waiting_hook(ws, grace)
+    run = step.run
     engine.callback(step, {"status": "UPDATE", "message": 'using "s3cret-Va..."'})
 
     step.refresh_from_db()
