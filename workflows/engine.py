@@ -630,7 +630,7 @@ class _Batch:
         self.steps: list[Step] = []
         self.events: list[RunEvent] = []
         self.since = 0.0
-        self.secrets_blob: str | None = None  # the run's secrets, when they grew
+        self.secrets_blob: str | None = None  # the run's secrets, when they changed
 
     def add(self, steps: list[Step], event: RunEvent) -> None:
         if not self.steps:

@@ -1,7 +1,9 @@
 """Secret values: encrypted at rest with Fernet, shown as ******** everywhere.
 
-A run keeps SECRET_FIELD values in `Run.secrets_blob` (one Fernet token holding
-{path: value}) until it ends; the stored run state only ever holds MASK.
+A run keeps SECRET_FIELD values, and the values blocks built from them, in
+`Run.secrets_blob` (one Fernet token holding {"paths": {path: value},
+"derived": {path: value}}, see engine._Secrets) until it ends; the stored run
+state only ever holds MASK.
 """
 
 import base64
@@ -323,15 +325,15 @@ def scrub_message(text: str, secrets: list[str]) -> str:
     secrets = tuple(
         s for s in dict.fromkeys(secrets) if isinstance(s, str) and len(s) > _MIN_CUT
     )
-    has_quotes = any(mark in text for mark in ('"', "'", "&quot;", "&#", "%2"))
-    if not secrets or not has_quotes or len(text) > _MAX_CUT_MESSAGE:
+    quoted = any(mark in text for mark in _OPENING)
+    if not secrets or not quoted or len(text) > _MAX_CUT_MESSAGE:
         return text
     spans = _needles(secrets).spans(text, *_fold(text), _cut)
     if not spans:
         return text
     inside = _Quotes(text).inside
-    quoted = [(begin, end) for begin, end in spans if inside(begin)]
-    return _masked(text, quoted) if quoted else text
+    spans = [(begin, end) for begin, end in spans if inside(begin)]
+    return _masked(text, spans) if spans else text
 
 
 class _Quotes:
