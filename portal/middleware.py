@@ -16,23 +16,37 @@ class WorkspaceMiddleware:
 class ApiMethodNotAllowedMiddleware:
     """django-ninja answers a method a path doesn't take with a bare 405
     ("Method not allowed", as HTML); under /api/ it gets Cortex's error shape,
-    naming the methods the path takes, like every other API error."""
+    naming the methods the path takes, like every other API error.
+
+    ninja routes no HEAD either, which HTTP asks every GET resource to take:
+    under /api/ a HEAD is answered as the GET, headers only."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        head = request.method == "HEAD" and request.path.startswith("/api/")
+        if head:
+            request.method = "GET"
         response = self.get_response(request)
+        if head:
+            request.method = "HEAD"
         if (
             response.status_code == 405
             and request.path.startswith("/api/")
             and not response.get("Content-Type", "").startswith("application/json")
         ):
             # ninja's order varies from process to process:
-            allow = ", ".join(sorted(response.get("Allow", "").split(", ")))
+            methods = set(response.get("Allow", "").split(", "))
+            if "GET" in methods:
+                methods.add("HEAD")
+            allow = ", ".join(sorted(methods))
             message = (
                 f"{request.method} is not allowed on {request.path}; it takes {allow}"
             )
             response = JsonResponse(error_body(405, message), status=405)
             response["Allow"] = allow
+        if head and not response.streaming:
+            response["Content-Length"] = str(len(response.content))
+            response.content = b""
         return response

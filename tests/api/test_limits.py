@@ -255,7 +255,10 @@ def test_an_unquoted_yaml_date_in_a_body_is_the_text_written(ada_api, ws):
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("put", "/workflows", "GET, POST"), ("delete", "/catalog/x/custom-data", "GET")],
+    [
+        ("put", "/workflows", "GET, HEAD, POST"),
+        ("delete", "/catalog/x/custom-data", "GET, HEAD"),
+    ],
 )
 def test_a_method_a_path_does_not_take_is_a_405_in_cortexs_shape_naming_the_ones_it_does(
     admin_api, method, path, allow
@@ -267,3 +270,30 @@ def test_a_method_a_path_does_not_take_is_a_405_in_cortexs_shape_naming_the_ones
         f"{method.upper()} is not allowed on /api/v1{path}; it takes {allow}"
     )
     assert r.json()["httpStatus"] == 405
+
+
+def test_a_head_request_is_answered_as_the_get_without_a_body(ada_api, ws):
+    save(ws, HELLO)
+    got = ada_api.get("/workflows")
+    r = ada_api.client.head(
+        "/api/v1/workflows", headers={"Authorization": f"Bearer {ada_api.raw}"}
+    )
+    assert r.status_code == 200
+    assert r["Content-Type"] == got["Content-Type"] == "application/json; charset=utf-8"
+    assert int(r["Content-Length"]) == len(got.content) > 0
+    assert r.content == b""
+
+
+def test_a_head_request_without_a_key_is_refused_like_the_get(client):
+    r = client.head("/api/v1/workflows")
+    assert r.status_code == client.get("/api/v1/workflows").status_code == 401
+
+
+def test_a_head_on_a_path_that_takes_only_post_is_a_405(admin_api):
+    r = admin_api.client.head(
+        "/api/v1/workflows/hello/runs",
+        headers={"Authorization": f"Bearer {admin_api.raw}"},
+    )
+    assert r.status_code == 405
+    assert r["Allow"] == "POST"
+    assert r["Content-Type"] == "application/json"
