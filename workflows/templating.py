@@ -103,8 +103,12 @@ def _get_key(key: str, scopes: list, warn: bool = False) -> Any:
             else:
                 break
         else:
-            # As chevron: 0 and false print as themselves, other falsy values as "".
-            if scope in (0, False) or isinstance(scope, _JsonBool):
+            # As chevron: 0 and false print as themselves, other falsy values as
+            # "", except [] and {}, which print as JSON like any list or object
+            # (a section over them still renders nothing: they are falsy).
+            if scope in (0, False) or isinstance(
+                scope, _JsonBool | _JsonList | _JsonDict
+            ):
                 return scope
             return scope or ""
     return ""

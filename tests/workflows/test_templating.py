@@ -17,6 +17,8 @@ STATE = {
         "nothing": None,
         "title": 'Tom & "Jerry" <3',
         "config": {"a": 1},
+        "no-regions": [],
+        "no-meta": {},
     },
     "actions": {"collect-inputs": {"outputs": {"tag": "payments"}}},
 }
@@ -35,6 +37,11 @@ STATE = {
         ("{{variables.config}} {{variables.flags}}", "{&quot;a&quot;:1} [true,false]"),
         ("{{{variables.config}}}", '{"a":1}'),
         ("{{variables.names.0}}/{{variables.flags.1}}", "pay/false"),
+        (
+            '{"regions": {{{variables.no-regions}}}, "meta": {{{variables.no-meta}}}}',
+            '{"regions": [], "meta": {}}',
+        ),
+        ("{{variables.no-regions}}{{variables.no-meta}}", "[]{}"),
     ],
 )
 def test_values_render_as_json_would_write_them(template, expected):
@@ -49,6 +56,10 @@ def test_values_render_as_json_would_write_them(template, expected):
         ("{{#variables.public}}public{{/variables.public}}", "public"),
         ("{{#variables.zero}}x{{/variables.zero}}", ""),
         ("{{#variables.flags.1}}x{{/variables.flags.1}}", ""),
+        ("{{#variables.no-regions}}x{{/variables.no-regions}}", ""),
+        ("{{^variables.no-regions}}none{{/variables.no-regions}}", "none"),
+        ("{{#variables.no-meta}}x{{/variables.no-meta}}", ""),
+        ("{{^variables.no-meta}}none{{/variables.no-meta}}", "none"),
     ],
 )
 def test_false_zero_and_empty_values_skip_their_sections(template, expected):
