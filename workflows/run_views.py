@@ -66,21 +66,21 @@ def _get_run(request: HttpRequest, pk: int) -> Run:
     return get_in_workspace(request, _runs(), pk=pk)
 
 
-def _other_workspace_of(request: HttpRequest, pk: int):
-    """The workspace of run `pk` when it is another of the user's where they
-    may see runs, else None."""
+def _other_workspace_of(request: HttpRequest, **lookup):
+    """(workspace, pk) of the run `lookup` finds when it is in another of the
+    user's workspaces where they may see runs, else None."""
     theirs = {
         m.workspace_id: m.workspace
         for m in request.memberships
         if m.workspace_id != request.workspace.pk
         and Permission.VIEW_WORKFLOW_RUNS in m.permission_set()
     }
-    workspace_id = (
-        Run.objects.filter(pk=pk, workspace__in=theirs)
-        .values_list("workspace_id", flat=True)
+    found = (
+        Run.objects.filter(workspace__in=theirs, **lookup)
+        .values_list("workspace_id", "pk")
         .first()
     )
-    return theirs.get(workspace_id)
+    return (theirs[found[0]], found[1]) if found else None
 
 
 def _last_event(pk: int) -> int:
@@ -603,11 +603,24 @@ def _context(
 
 
 @require_GET
-@require_permission(Permission.VIEW_WORKFLOW_RUNS)
+@workspace_required
 def run_by_uid(request: HttpRequest, uid) -> HttpResponse:
-    """The run page of a run known by its API id (a UUID)."""
-    run = get_in_workspace(request, Run.objects.only("pk"), uid=uid)
-    return redirect(run.get_absolute_url())
+    """The run page of a run known by its API id (a UUID). One in another of
+    the user's workspaces leads there too: its page offers to switch."""
+    if Permission.VIEW_WORKFLOW_RUNS in request.ws_perms:
+        pk = (
+            Run.objects.filter(workspace=request.workspace, uid=uid)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is not None:
+            return redirect("workflows:run-detail", pk)
+    elsewhere = _other_workspace_of(request, uid=uid)
+    if elsewhere is not None:
+        return redirect("workflows:run-detail", elsewhere[1])
+    if Permission.VIEW_WORKFLOW_RUNS not in request.ws_perms:
+        raise PermissionDenied
+    raise Http404("No such run in this workspace")
 
 
 @require_GET
@@ -620,11 +633,11 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if run is None:
         # A link from an email, opened with another of one's workspaces open:
-        elsewhere = _other_workspace_of(request, pk)
+        elsewhere = _other_workspace_of(request, pk=pk)
         if elsewhere is not None:
             context = {
                 "run_pk": pk,
-                "other": elsewhere,
+                "other": elsewhere[0],
                 "next": request.get_full_path(),
             }
             return render(request, "workflows/run_elsewhere.html", context, status=404)

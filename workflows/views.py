@@ -600,6 +600,7 @@ def _detail_context(request: HttpRequest, workflow: Workflow) -> dict:
     descriptor = workflow.descriptor
     flt = descriptor.get("filter") or {}
     entity_filter = flt.get("entityFilter") or {}
+    _mark_runnable([workflow], request.user, request.ws_perms, request.workspace.id)
     recent = []
     if P.VIEW_WORKFLOW_RUNS in request.ws_perms:
         recent = _mark_rows(
@@ -614,8 +615,7 @@ def _detail_context(request: HttpRequest, workflow: Workflow) -> dict:
         "groups": entity_filter.get("entityGroupFilter") or {},
         "ownership_scope": flt.get("ownershipScope", "ALL"),
         "policies": descriptor.get("runRestrictionPolicies") or [],
-        "can_run": may_run(workflow, user=request.user, perms=request.ws_perms)
-        and bool(descriptor.get("actions")),
+        "can_run": workflow.can_run,
         "can_edit": P.EDIT_WORKFLOWS in request.ws_perms,
         "recent_runs": recent,
     }

@@ -1550,6 +1550,27 @@ def test_a_run_id_of_another_workspace_is_not_found(
     assert client.get(f"/workflows/runs/{run.uid}/").status_code == 404
 
 
+def test_a_run_id_of_another_of_ones_workspaces_leads_to_the_offer_to_switch(
+    client, ws, other_ws, grace, ted, test_blocks
+):
+    run = start(make_workflow(other_ws, chain("a")), ted)
+    member(other_ws, grace, "User")  # grace joined One first: One is open
+    client.force_login(grace)
+    r = client.get(f"/workflows/runs/{run.uid}/", follow=True)
+    assert r.redirect_chain == [(run.get_absolute_url(), 302)]
+    assert r.status_code == 404 and "Switch to Two" in text(r)
+
+
+def test_a_run_id_is_refused_to_a_member_who_may_not_see_runs(
+    client, ws, grace, test_blocks
+):
+    run = start(make_workflow(ws, chain("a")), grace)
+    Role.objects.create(workspace=ws, name="Catalog only", permissions=[])
+    member(ws, grace, "Catalog only")
+    client.force_login(grace)
+    assert client.get(f"/workflows/runs/{run.uid}/").status_code == 403
+
+
 def test_a_forms_answers_are_shown_under_its_field_and_column_names(
     client, ws, grace, test_blocks
 ):

@@ -128,6 +128,43 @@ def test_a_workflow_whose_run_restrictions_leave_a_member_out_says_restricted_in
     assert "Restricted" not in client.get(url).content.decode()
 
 
+def test_the_workflow_page_says_restricted_where_run_would_be_for_a_member_left_out(
+    client, grace, mona, vera, ws
+):
+    release = Team.objects.create(workspace=ws, tag="release", name="Release")
+    release.members.add(mona)
+    workflow(ws, "ship", runRestrictionPolicies=[{"type": "TEAM", "id": "release"}])
+    url = reverse("workflows:workflow-detail", args=["ship"])
+    run_url = reverse("workflows:workflow-run", args=["ship"])
+    client.force_login(grace)
+    html = client.get(url).content.decode()
+    assert run_url not in html and "Restricted</span>" in html
+    client.force_login(mona)
+    html = client.get(url).content.decode()
+    assert run_url in html and "Restricted</span>" not in html
+    client.force_login(vera)  # may run nothing: no word about restrictions
+    html = client.get(url).content.decode()
+    assert run_url not in html and "Restricted</span>" not in html
+
+
+def test_the_workflow_page_shows_variable_defaults_as_json(client, grace, ws):
+    workflow(
+        ws,
+        "gate",
+        variables=[
+            {"slug": "regions", "type": "ARRAY_OF_STRING", "defaultValue": ["eu"]},
+            {"slug": "dry-run", "type": "BOOLEAN", "defaultValue": False},
+            {"slug": "owner", "type": "STRING", "defaultValue": "Tom's"},
+        ],
+    )
+    client.force_login(grace)
+    html = client.get(reverse("workflows:workflow-detail", args=["gate"])).content
+    html = html.decode()
+    assert "<code>[&quot;eu&quot;]</code>" in html
+    assert "<code>false</code>" in html
+    assert "<code>&quot;Tom&#x27;s&quot;</code>" in html
+
+
 def test_drafts_are_listed_with_a_draft_icon_for_editors_only(client, grace, mona, ws):
     workflow(ws, "wip", name="Work in progress", isDraft=True)
     client.force_login(mona)

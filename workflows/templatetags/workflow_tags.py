@@ -1,6 +1,7 @@
 """Template filters for workflow pages: status badges, block types, sanitised Markdown, the bell."""
 
 import functools
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,6 +38,13 @@ _BADGES = {
 def status_badge(status: str) -> str:
     """Bootstrap badge classes for a run or step status."""
     return _BADGES.get(str(status), "text-bg-light border")
+
+
+@register.filter
+def json_value(value) -> str:
+    """A descriptor's value as it would be written in JSON (`false`, `["a"]`), not
+    as Python prints it (`False`, `['a']`)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 @register.filter
