@@ -1038,6 +1038,9 @@ def _skipped_by_branch(descriptor: dict, action: dict, outcome: Outcome) -> set[
                 continue
             seen.add(slug)
             stack.extend(actions[slug].get("outgoingActions") or [])
+            # A branch nested in the path goes on at its own join:
+            if actions[slug].get("schema", {}).get("type") == "CONDITIONAL_BRANCH":
+                stack.append(actions[slug]["schema"].get("joiningAction"))
         return seen
 
     taken = reach(outcome.branch)

@@ -146,6 +146,46 @@ def test_a_branch_with_no_path_taken_goes_straight_to_the_join(ws, grace, test_b
     assert steps(run)["left"] == "SKIPPED"
 
 
+def test_the_blocks_after_a_nested_branchs_join_on_a_path_not_taken_are_skipped_too(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "outer",
+                "CONDITIONAL_BRANCH",
+                ["inner"],
+                root=True,
+                target=None,
+                joiningAction="merge",
+            ),
+            action(
+                "inner",
+                "CONDITIONAL_BRANCH",
+                ["canary"],
+                target="canary",
+                joiningAction="after-canary",
+            ),
+            action("canary", "ECHO", []),
+            action("after-canary", "ECHO", ["tidy"]),
+            action("tidy", "ECHO", []),
+            action("merge", "ECHO", []),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["outer", "merge"]
+    assert steps(run) == {
+        "outer": "COMPLETED",
+        "merge": "COMPLETED",
+        "inner": "SKIPPED",
+        "canary": "SKIPPED",
+        "after-canary": "SKIPPED",
+        "tidy": "SKIPPED",
+    }
+
+
 def test_a_path_that_edges_into_the_join_runs_the_join_once(ws, grace, test_blocks):
     wf = make_workflow(
         ws,
