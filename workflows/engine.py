@@ -1614,59 +1614,81 @@ def callback(step: Step, payload: dict) -> None:
     _resume(run, step, payload, by=None, secrets=secrets)
 
 
+# Callbacks kept for one block while it runs; past this, a new UPDATE replaces
+# the last one kept (its message is the latest, as before it waited).
+_EARLY_MAX = 100
+
+
+def _kept(value) -> list[dict]:
+    """The callbacks kept in `Step.early_callback`, oldest first (one dict
+    before 2026-12-07, a list since)."""
+    if not value:
+        return []
+    return [value] if isinstance(value, dict) else list(value)
+
+
 def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> bool:
     """Keep a callback that came while its block still runs (the callee answered
     before the request returned, or the block's worker died mid-call), to apply
     once the block waits; False when the block waits by now after all.
 
-    The first SUCCESS or FAILURE wins; an UPDATE only replaces an UPDATE. Each
-    write is one guarded UPDATE, so it and the block's switch to WAITING can't
-    miss each other: whichever comes second sees the first.
+    They are applied in the order they came: UPDATEs, then the first SUCCESS
+    or FAILURE, after which nothing more is kept. The step's row is locked
+    while it is read and written (and only it: the worker's switch to WAITING
+    may hold it and wait for the run's): that switch and this can't miss each
+    other, and two callbacks can't drop one another.
     """
-    from django.db.models import Q
-
     # Masked before it is kept, as the answer it becomes is: the callee may
     # echo a secret it was sent.
     payload = scrub(payload, secrets.values)
-    if (
-        Step.objects.filter(pk=step.pk, status=StepS.RUNNING)
-        .exclude(run__status=S.CANCELLING)
-        .filter(Q(early_callback__isnull=True) | Q(early_callback__status="UPDATE"))
-        .update(early_callback=payload)
-    ):
-        return True
-    step.refresh_from_db()
-    if step.status != StepS.RUNNING:
-        return False  # it waits by now, or ended: the caller decides
-    if Run.objects.filter(pk=step.run_id, status=S.CANCELLING).exists():
-        # The block ends CANCELLED when its call returns: the callee must not
-        # be told its answer counts.
-        raise NotWaiting("The run is being cancelled")
-    return True  # its final answer is kept already
+    with transaction.atomic():
+        row = (
+            Step.objects.select_for_update(of=("self",))
+            .filter(pk=step.pk)
+            .values_list("status", "early_callback", "run__status")
+            .first()
+        )
+        if row is None or row[0] != StepS.RUNNING:
+            return False  # it waits by now, or ended: the caller decides
+        if row[2] == S.CANCELLING:
+            # The block ends CANCELLED when its call returns: the callee must
+            # not be told its answer counts.
+            raise NotWaiting("The run is being cancelled")
+        kept = _kept(row[1])
+        final = kept and str(kept[-1].get("status", "")).upper() != "UPDATE"
+        if not final:
+            if len(kept) >= _EARLY_MAX:
+                kept.pop()
+            Step.objects.filter(pk=step.pk).update(early_callback=[*kept, payload])
+    return True  # kept, or its final answer is kept already
 
 
 def _apply_early_callback(step_id: int) -> None:
-    """Apply the callback kept for a block that waits now.
+    """Apply the callbacks kept for a block that waits now, oldest first.
 
-    The kept payload is cleared by the transaction that applies it (_resume),
-    so a worker that dies before or while applying it leaves it for the sweep;
-    of two appliers (the worker and the sweep) only one wins the step.
+    Each is taken off the list by the transaction that applies it (_resume),
+    so a worker that dies before or while applying one leaves it and the rest
+    for the sweep; of two appliers (the worker and the sweep) only one applies
+    each.
     """
-    step = (
-        Step.objects.select_related("run")
-        .filter(pk=step_id, status=StepS.WAITING, early_callback__isnull=False)
-        .first()
-    )
-    if step is None:
-        return
-    try:
-        _waiting_step(step.run, step, "CALLBACK")
-        _resume(step.run, step, step.early_callback, by=None, early=True)
-    except (NotWaiting, IllegalTransition) as exc:
-        log.info("Early callback of step %s not applied: %s", step_id, exc)
-    except ValueError as exc:  # checked when it came, so never expected
-        Step.objects.filter(pk=step_id).update(early_callback=None)
-        log.warning("Early callback of step %s dropped: %s", step_id, exc)
+    while True:
+        step = (
+            Step.objects.select_related("run")
+            .filter(pk=step_id, status=StepS.WAITING, early_callback__isnull=False)
+            .first()
+        )
+        if step is None:
+            return
+        kept = _kept(step.early_callback)
+        try:
+            _waiting_step(step.run, step, "CALLBACK")
+            _resume(step.run, step, kept[0], by=None, early=len(kept))
+        except (NotWaiting, IllegalTransition) as exc:
+            log.info("Early callback of step %s not applied: %s", step_id, exc)
+            return
+        except ValueError as exc:  # checked when it came, so never expected
+            Step.objects.filter(pk=step_id).update(early_callback=kept[1:] or None)
+            log.warning("Early callback of step %s dropped: %s", step_id, exc)
 
 
 def _run_secrets(run: Run) -> _Secrets:
@@ -1685,10 +1707,11 @@ def _resume(
     *,
     by: User | None,
     secrets: _Secrets | None = None,
-    early: bool = False,
+    early: int = 0,
 ) -> None:
-    """Apply an answer (a form, a decision, a callback; `early`: the one kept
-    in the step while its block ran) to a waiting step."""
+    """Apply an answer (a form, a decision, a callback) to a waiting step.
+    `early`: the answer is the first of the callbacks kept in the step while
+    its block ran, `early` of them when they were read."""
     descriptor = run.version.descriptor
     action = actions_by_slug(descriptor)[step.slug]
     block = get_block(action.get("schema", {}).get("type", step.type))
@@ -1709,8 +1732,14 @@ def _resume(
         taken = Step.objects.filter(pk=step.pk, status=StepS.WAITING)
         fields = {}
         if early:  # the kept callback is used up with this commit, not before
-            taken = taken.filter(early_callback__isnull=False)
-            fields["early_callback"] = None
+            kept = _kept(
+                Step.objects.filter(pk=step.pk)
+                .values_list("early_callback", flat=True)
+                .first()
+            )
+            if len(kept) != early:  # another applier took it meanwhile
+                raise NotWaiting("This callback was applied already")
+            fields["early_callback"] = kept[1:] or None
         if not taken.update(
             status=StepS.RUNNING if outcome.status != "WAITING" else StepS.WAITING,
             **fields,

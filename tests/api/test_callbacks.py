@@ -182,4 +182,30 @@ def test_a_callback_while_the_block_is_still_calling_out_is_kept_not_refused(
 
     assert r.status_code == 200 and later.status_code == 200
     step.refresh_from_db()
-    assert step.early_callback == {"status": "SUCCESS", "message": "Deployed"}
+    assert step.early_callback == [{"status": "SUCCESS", "message": "Deployed"}]
+
+
+def test_updates_that_come_while_the_block_is_still_calling_out_are_all_kept_in_order(
+    ada_api, waiting
+):
+    run, path = waiting
+    step = Step.objects.get(run=run, slug="dispatch")
+    Step.objects.filter(pk=step.pk).update(status=Step.Status.RUNNING)  # in flight
+    for body in (
+        {"status": "UPDATE", "message": "queued"},
+        {"status": "UPDATE", "message": "runner picked", "response": {"runner": 7}},
+        {"status": "SUCCESS", "message": "Deployed", "response": {"version": "1.2"}},
+        {"status": "UPDATE", "message": "too late to matter"},
+    ):
+        assert ada_api.post(path, body).status_code == 200
+    # The request returns; the block waits and the worker applies what came:
+    Step.objects.filter(pk=step.pk).update(status=Step.Status.WAITING)
+    engine._apply_early_callback(step.pk)
+
+    run = advance(run)
+    assert run.status == Run.Status.COMPLETED, run.error
+    outputs = Step.objects.get(pk=step.pk).outputs
+    assert [u["message"] for u in outputs["updates"]] == ["queued", "runner picked"]
+    assert outputs["updates"][1]["response"] == {"runner": 7}
+    assert (outputs["message"], run.response) == ("Deployed", "Deployed 1.2")
+    assert Step.objects.get(pk=step.pk).early_callback is None

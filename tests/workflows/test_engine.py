@@ -708,6 +708,55 @@ def test_a_callback_that_comes_before_the_block_waits_is_applied_once_it_does(
     assert run.status == S.COMPLETED
     assert run.state["actions"]["hook"]["outputs"] == {"message": "deployed"}
     assert Step.objects.get(run=run, slug="hook").early_callback is None
+    assert list(
+        RunEvent.objects.filter(run=run, kind="step_updated").values_list(
+            "message", flat=True
+        )
+    ) == ["started"]
+
+
+def test_each_of_many_early_updates_is_applied_in_the_order_they_came(
+    ws, grace, test_blocks
+):
+    answers = [{"status": "UPDATE", "message": f"step {i}"} for i in range(5)]
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "hook",
+                "HTTP_REQUEST_ASYNC",
+                ["after"],
+                root=True,
+                answers=[*answers, {"status": "SUCCESS", "message": "deployed"}],
+            ),
+            action("after"),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED
+    assert list(
+        RunEvent.objects.filter(run=run, kind="step_updated")
+        .order_by("pk")
+        .values_list("message", flat=True)
+    ) == [f"step {i}" for i in range(5)]
+
+
+def test_an_early_update_past_the_most_kept_replaces_the_last_one(
+    ws, grace, test_blocks, monkeypatch
+):
+    monkeypatch.setattr(engine, "_EARLY_MAX", 3)
+    answers = [{"status": "UPDATE", "message": f"step {i}"} for i in range(6)]
+    wf = make_workflow(
+        ws,
+        [action("hook", "HTTP_REQUEST_ASYNC", root=True, answers=answers)],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.PAUSED
+    assert list(
+        RunEvent.objects.filter(run=run, kind="step_updated")
+        .order_by("pk")
+        .values_list("message", flat=True)
+    ) == ["step 0", "step 1", "step 5"]
 
 
 class WorkerDied(BaseException):
@@ -739,7 +788,7 @@ def test_an_early_callback_whose_worker_died_before_applying_it_is_applied_by_th
     monkeypatch.setattr(engine, "_apply_early_callback", apply)
     step = Step.objects.get(run=run, slug="hook")
     assert (run_to_rest(run).status, step.status) == (S.PAUSED, "WAITING")
-    assert step.early_callback == {"status": "SUCCESS", "message": "deployed"}
+    assert step.early_callback == [{"status": "SUCCESS", "message": "deployed"}]
 
     assert engine.sweep()["callbacks"] == 1
     run = run_to_rest(run)
@@ -830,7 +879,7 @@ def test_an_early_callback_is_kept_with_its_secrets_masked(
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     kept = Step.objects.get(run=run, slug="hook").early_callback
     assert "s3cr3t-val" not in json.dumps(kept)
-    assert kept["message"] == f"deployed with {MASK}"
+    assert kept[0]["message"] == f"deployed with {MASK}"
     monkeypatch.setattr(engine, "_apply_early_callback", apply)
     engine.sweep()
     run = run_to_rest(run)
