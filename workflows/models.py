@@ -210,8 +210,9 @@ class Step(models.Model):
     # What the step waits for (USER_INPUT, MANUAL_APPROVAL, CALLBACK, INITIATOR)
     waiting_for = models.CharField(max_length=20, blank=True)
     callback_id = models.UUIDField(null=True, blank=True, unique=True)
-    # A callback that came before the block waited for it (the callee answered
-    # at once, or the block's worker died mid-call); applied once it waits.
+    # The callbacks that came before the block waited for them (the callee
+    # answered at once, or the block's worker died mid-call), a list, oldest
+    # first; applied once it waits.
     early_callback = models.JSONField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
