@@ -17,6 +17,7 @@ from portal.models import Workspace
 
 from . import descriptor as descriptor_lib
 from .models import Run, RunStatus
+from .templating import template_problem
 
 # Paths under /workflows/ that are pages, not workflow tags:
 RESERVED_TAGS = descriptor_lib.RESERVED_TAGS
@@ -288,6 +289,21 @@ class WorkflowSettingsForm(CrispyMixin, forms.Form):
         else:
             d["filter"] = {"type": "GLOBAL"}
         return d
+
+    def _template(self, field: str) -> str:
+        # Checked here, not only with the descriptor after the other fields
+        # pass: its error shows at once, under the field's own label.
+        value = self.cleaned_data[field]
+        problem = template_problem(value) if "{{" in value else None
+        if problem:
+            raise forms.ValidationError(f"Not a valid Mustache template: {problem}.")
+        return value
+
+    def clean_run_response_template(self) -> str:
+        return self._template("run_response_template")
+
+    def clean_failed_run_response_template(self) -> str:
+        return self._template("failed_run_response_template")
 
     def clean(self):
         data = super().clean()

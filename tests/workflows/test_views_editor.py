@@ -282,6 +282,38 @@ def test_settings_with_a_missing_name_save_nothing(client, mona, hello):
     assert versions(hello) == 1
 
 
+def test_a_bad_response_template_is_reported_at_its_field_with_the_other_errors(
+    client, mona, hello
+):
+    client.force_login(mona)
+    r = client.post(
+        url("workflow-edit"),
+        {
+            "name": "",
+            "status": "draft",
+            "scope": "GLOBAL",
+            "run_response_template": "{{#variables.x}} never closed",
+            "failed_run_response_template": "Failed: {{/variables.y}}",
+        },
+    )
+    assert r.status_code == 400
+    form = r.context["form"]
+    assert form.errors["name"] == ["This field is required."]
+    assert form.errors["run_response_template"] == [
+        'Not a valid Mustache template: the section "variables.x" is never closed'
+        " with {{/variables.x}}."
+    ]
+    assert form.errors["failed_run_response_template"] == [
+        "Not a valid Mustache template: {{/variables.y}} closes a section that was"
+        " never opened."
+    ]
+    assert not form.non_field_errors()
+    html = r.content.decode()
+    assert 'id="id_run_response_template"' in html and "is-invalid" in html
+    assert "never closed" in html  # what was typed is kept, with the error
+    assert versions(hello) == 1
+
+
 # The YAML editor
 
 
