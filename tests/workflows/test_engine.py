@@ -686,6 +686,35 @@ def test_a_callback_completes_a_waiting_block_and_a_late_one_is_refused(
         engine.callback(step, {"status": "SUCCESS", "message": "again"})
 
 
+def early_callback_workflow(
+    ws, answers=({"status": "SUCCESS", "message": "deployed"},), **schema
+):
+    """An async block whose callee calls back with `answers` before it waits."""
+    return make_workflow(
+        ws,
+        [
+            action(
+                "hook",
+                "HTTP_REQUEST_ASYNC",
+                ["after"],
+                root=True,
+                answers=list(answers),
+                **schema,
+            ),
+            action("after"),
+        ],
+    )
+
+
+def updates(run) -> list[str]:
+    """The messages of the run's UPDATE callbacks, as applied, in order."""
+    return list(
+        RunEvent.objects.filter(run=run, kind="step_updated")
+        .order_by("pk")
+        .values_list("message", flat=True)
+    )
+
+
 def test_a_callback_that_comes_before_the_block_waits_is_applied_once_it_does(
     ws, grace, test_blocks
 ):
@@ -695,50 +724,26 @@ def test_a_callback_that_comes_before_the_block_waits_is_applied_once_it_does(
         {"status": "SUCCESS", "message": "deployed"},
         {"status": "UPDATE", "message": "too late to matter"},
     ]
-    wf = make_workflow(
-        ws,
-        [
-            action("hook", "HTTP_REQUEST_ASYNC", ["after"], root=True, answers=answers),
-            action("after"),
-        ],
-    )
 
-    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    run = run_to_rest(
+        engine.start(workflow=early_callback_workflow(ws, answers), initiator=grace)
+    )
 
     assert run.status == S.COMPLETED
     assert run.state["actions"]["hook"]["outputs"] == {"message": "deployed"}
     assert Step.objects.get(run=run, slug="hook").early_callback is None
-    assert list(
-        RunEvent.objects.filter(run=run, kind="step_updated").values_list(
-            "message", flat=True
-        )
-    ) == ["started"]
+    assert updates(run) == ["started"]
 
 
 def test_each_of_many_early_updates_is_applied_in_the_order_they_came(
     ws, grace, test_blocks
 ):
     answers = [{"status": "UPDATE", "message": f"step {i}"} for i in range(5)]
-    wf = make_workflow(
-        ws,
-        [
-            action(
-                "hook",
-                "HTTP_REQUEST_ASYNC",
-                ["after"],
-                root=True,
-                answers=[*answers, {"status": "SUCCESS", "message": "deployed"}],
-            ),
-            action("after"),
-        ],
-    )
+    answers.append({"status": "SUCCESS", "message": "deployed"})
+    wf = early_callback_workflow(ws, answers)
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     assert run.status == S.COMPLETED
-    assert list(
-        RunEvent.objects.filter(run=run, kind="step_updated")
-        .order_by("pk")
-        .values_list("message", flat=True)
-    ) == [f"step {i}" for i in range(5)]
+    assert updates(run) == [f"step {i}" for i in range(5)]
 
 
 def test_an_early_update_past_the_most_kept_replaces_the_last_one(
@@ -752,26 +757,11 @@ def test_an_early_update_past_the_most_kept_replaces_the_last_one(
     )
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     assert run.status == S.PAUSED
-    assert list(
-        RunEvent.objects.filter(run=run, kind="step_updated")
-        .order_by("pk")
-        .values_list("message", flat=True)
-    ) == ["step 0", "step 1", "step 5"]
+    assert updates(run) == ["step 0", "step 1", "step 5"]
 
 
 class WorkerDied(BaseException):
     """A worker killed at this line (nothing after it runs, nothing catches it)."""
-
-
-def early_callback_workflow(ws):
-    answers = [{"status": "SUCCESS", "message": "deployed"}]  # before the block waits
-    return make_workflow(
-        ws,
-        [
-            action("hook", "HTTP_REQUEST_ASYNC", ["after"], root=True, answers=answers),
-            action("after"),
-        ],
-    )
 
 
 def test_an_early_callback_whose_worker_died_before_applying_it_is_applied_by_the_sweep(
@@ -890,21 +880,7 @@ def test_an_early_callback_is_kept_with_its_secrets_masked(
 
 
 def test_a_callback_while_the_run_is_being_cancelled_is_refused(ws, grace, test_blocks):
-    answers = [{"status": "SUCCESS", "message": "deployed"}]
-    wf = make_workflow(
-        ws,
-        [
-            action(
-                "hook",
-                "HTTP_REQUEST_ASYNC",
-                ["after"],
-                root=True,
-                cancel_first=True,
-                answers=answers,
-            ),
-            action("after"),
-        ],
-    )
+    wf = early_callback_workflow(ws, cancel_first=True)
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     # The callee is told its answer doesn't count (the API's 406), and the
     # block ends cancelled with the run:
