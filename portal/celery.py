@@ -40,5 +40,9 @@ def _heartbeat_at_once(sender=None, **kwargs):
     # /health/ says ok once a worker has consumed its heartbeat task: send one
     # now rather than wait for beat's first (WORKER_HEARTBEAT_SECONDS, 30 s).
     from portal.tasks import worker_heartbeat
+    from workflows.tasks import requeue_orphans_task
 
     worker_heartbeat.delay()
+    # A worker started again after one was killed (bin/run does so at once)
+    # takes on the dead one's runs now, not at the next sweep:
+    requeue_orphans_task.delay()

@@ -157,6 +157,7 @@ class Worker:
             "DATABASE_URL": test_database_url(),
             "CELERY_BROKER_URL": self.broker_url,
             "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+            "CAIRN_TEST_WORKER_QUEUE": self.queue,  # what tests.settings reads
             # Workers may call the tests' HTTP server on 127.0.0.1:
             "HTTP_BLOCK_ALLOWED_HOSTS": "127.0.0.1",
             **self.extra_env,

@@ -17,4 +17,6 @@ STORAGES = {
 # Tests never share a broker queue with a running `make run` worker:
 if not os.environ.get("CELERY_BROKER_URL"):
     CELERY_BROKER_URL = f"sqla+sqlite:///{VAR_DIR / 'test-celery-broker.sqlite3'}"  # noqa: F405
-CELERY_TASK_DEFAULT_QUEUE = "cairn-tests"
+# A test's worker (tests.conftest.Worker) sends what it enqueues itself (the
+# next slice, a run admitted, a run taken over) to the queue it consumes:
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CAIRN_TEST_WORKER_QUEUE", "cairn-tests")

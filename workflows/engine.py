@@ -12,7 +12,9 @@ A block with an outside effect has its start committed before it runs and its
 end right after; blocks without one (JQ, JAVASCRIPT, SET_VARIABLES,
 CONDITIONAL_BRANCH) are written in a batch with the next write (see _Batch).
 So a worker that dies loses nothing: the sweep re-enqueues runs whose
-heartbeat went stale, completed steps are never run again, unwritten
+heartbeat went stale, or whose holder, a process of its machine, has died
+(workflows.holder; a worker does so too as it starts), completed steps are
+never run again, unwritten
 side-effect-free steps run again, and a step with an outside effect that was
 in flight is retried once, marked as a retry.
 """
@@ -41,7 +43,7 @@ from portal.models import Membership, User, Workspace
 from portal.permissions import Permission
 from portal.storable import Unstorable, check_storable
 
-from . import notify
+from . import holder, notify
 from .blocks import get_block
 from .blocks.base import BlockContext, BlockFailed, Outcome
 from .descriptor import actions_by_slug, root_slug
@@ -697,12 +699,13 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
     ):
         with rawsql.together():
             claim.execute(
-                "UPDATE workflows_run SET lease = %s, heartbeat_at = %s"
-                " WHERE id = %s AND status = %s"
+                "UPDATE workflows_run SET lease = %s, heartbeat_at = %s,"
+                " lease_holder = %s WHERE id = %s AND status = %s"
                 " AND (lease IS NULL OR heartbeat_at IS NULL OR heartbeat_at < %s)",
                 [
                     lease_field.get_db_prep_value(lease, connection),
                     at.get_db_prep_value(now, connection),
+                    holder.me(),
                     run_id,
                     S.IN_PROGRESS,
                     at.get_db_prep_value(now - _stale_after(), connection),
@@ -711,18 +714,41 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
             # Read whether or not the claim took: a lost claim is rare.
             load.execute(_run_query(), [run_id])
             secrets.execute(_SECRETS_QUERY, [run_id])
-        if not claim.rowcount:
-            return None
+        claimed = claim.rowcount
         row = load.fetchone()
         secret_rows = secrets.fetchall()
+    if row is None:
+        return None
     models = (Run, Workspace, Workflow, WorkflowVersion, User)
     run, workspace, workflow, version, initiator = (
         rawsql.from_row(model, connection, values)
         for model, values in zip(models, rawsql.split_row(row, *models), strict=True)
     )
+    if not claimed and not _take_over(run, lease):
+        return None
     run.workspace, run.workflow, run.version = workspace, workflow, version
     run.initiator = initiator
     return run, _load_secrets(run, secret_rows)
+
+
+def _take_over(run: Run, lease: uuid.UUID) -> bool:
+    """Take the lease of a running run whose holder, a process on this machine,
+    has died: a worker killed with SIGKILL leaves a fresh heartbeat behind, and
+    its runs would otherwise wait RUN_STALE_SECONDS for the sweep."""
+    if run.status != S.IN_PROGRESS or run.lease is None:
+        return False
+    if not holder.is_dead(run.lease_holder):
+        return False  # alive, or elsewhere: the heartbeat decides
+    now, me = timezone.now(), holder.me()
+    took = Run.objects.filter(pk=run.pk, status=S.IN_PROGRESS, lease=run.lease).update(
+        lease=lease, heartbeat_at=now, lease_holder=me
+    )
+    if took:
+        log.warning(
+            "Run %s: its worker (%s) has died; taking it over", run.pk, run.lease_holder
+        )
+        run.lease, run.heartbeat_at, run.lease_holder = lease, now, me
+    return bool(took)
 
 
 # The workspace's secrets, by the run's id (not known to be claimed yet):
@@ -1408,11 +1434,22 @@ def _finish_cancel(run: Run) -> None:
     _end(run, S.CANCELLED, expected=(S.CANCELLING, S.PAUSED, S.QUEUED))
 
 
+def _abandoned(run: Run) -> bool:
+    """No worker holds the run: none took it, its heartbeat is stale, or the
+    process that holds it, on this machine, has died."""
+    stale = timezone.now() - _stale_after()
+    return (
+        run.lease is None
+        or run.heartbeat_at is None
+        or run.heartbeat_at < stale
+        or holder.is_dead(run.lease_holder)
+    )
+
+
 def _finish_cancelling_if_idle(run_id: int) -> None:
     """A CANCELLING run nobody holds (its worker died) becomes CANCELLED."""
-    stale = timezone.now() - _stale_after()
     run = Run.objects.filter(pk=run_id, status=S.CANCELLING).first()
-    if run and (run.lease is None or (run.heartbeat_at and run.heartbeat_at < stale)):
+    if run and _abandoned(run):
         _finish_cancel(run)
 
 
@@ -1763,6 +1800,25 @@ def _resume(
 # --- the periodic sweep -------------------------------------------------------------
 
 
+def requeue_orphans() -> int:
+    """Re-enqueue the running runs whose worker died on this machine: their
+    heartbeat is still fresh, but nothing will beat it again (the claim takes
+    them over). Called by the sweep, and by a worker as it starts."""
+    count = 0
+    for run_id, who in (
+        Run.objects.filter(
+            status=S.IN_PROGRESS, heartbeat_at__gte=timezone.now() - _stale_after()
+        )
+        .exclude(lease=None)
+        .exclude(lease_holder="")
+        .values_list("pk", "lease_holder")
+    ):
+        if holder.is_dead(who):
+            _enqueue_now(run_id)
+            count += 1
+    return count
+
+
 def sweep() -> dict[str, int]:
     """Re-enqueue stale runs, finish orphaned cancels, apply kept callbacks,
     time out waits, admit, purge."""
@@ -1778,9 +1834,11 @@ def sweep() -> dict[str, int]:
     ):
         _enqueue_now(run_id)
         counts["requeued"] += 1
-    for run in Run.objects.filter(status=S.CANCELLING).exclude(heartbeat_at__gte=stale):
-        _finish_cancel(run)
-        counts["cancelled"] += 1
+    counts["requeued"] += requeue_orphans()
+    for run in Run.objects.filter(status=S.CANCELLING):
+        if _abandoned(run):
+            _finish_cancel(run)
+            counts["cancelled"] += 1
     # A callback kept while its block ran, whose worker died before applying it:
     for step_id in Step.objects.filter(
         status=StepS.WAITING, early_callback__isnull=False, run__status=S.PAUSED

@@ -151,8 +151,10 @@ class Run(models.Model):
     )
     queued_at = models.DateTimeField(default=timezone.now)
     # The worker holding the run writes its lease and heartbeat; the sweep takes
-    # over runs whose heartbeat went stale.
+    # over runs whose heartbeat went stale, or whose holder (workflows.holder)
+    # is a process on its machine that has died.
     lease = models.UUIDField(null=True, blank=True)
+    lease_holder = models.CharField(max_length=120, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -2,6 +2,7 @@
 
 import json
 import re
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from portal.mail import wait_until_sent
 from portal.permissions import BUILTIN_ROLES
 from tests.factories import UserFactory, member
 from tests.workflows.enginekit import REFUSED, action, chain, make_workflow
-from workflows import engine
+from workflows import engine, holder
 from workflows.models import Decision, Notification, Run, RunEvent, Secret, Step
 from workflows.secrets import MASK, encrypt
 from workflows.services import workflow_delete
@@ -1127,6 +1128,89 @@ def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_b
     assert b.attempt == 2 and b.is_retry
     assert b.started_at == first_started  # the first attempt's, kept
     assert RunEvent.objects.filter(run=run, kind="step_retried", step_slug="b").exists()
+
+
+def died_mid_block(ws, grace, holder_name: str, tag: str = "wf") -> Run:
+    """A run of a, b, c whose worker completed a and was inside b, its heartbeat
+    fresh, holding the lease as `holder_name`."""
+    run = engine.start(
+        workflow=make_workflow(ws, chain("a", "b", "c"), tag=tag), initiator=grace
+    )
+    Step.objects.create(run=run, slug="a", type="ECHO", status="COMPLETED", position=1)
+    Step.objects.create(run=run, slug="b", type="ECHO", status="RUNNING", position=2)
+    Run.objects.filter(pk=run.pk).update(
+        cursor={"pending": ["b"], "joins": []},
+        lease="00000000-0000-0000-0000-000000000003",
+        heartbeat_at=timezone.now(),
+        lease_holder=holder_name,
+    )
+    return run
+
+
+def ended_process() -> str:
+    """The holder name of a process of this machine that has ended."""
+    child = subprocess.Popen(["true"])
+    name = f"{holder._machine()}:{child.pid}:{holder._stat(child.pid)[1]}"
+    child.wait()
+    return name
+
+
+@pytest.mark.skipif(not holder.me(), reason="needs Linux's /proc")
+def test_a_run_whose_worker_died_on_this_machine_is_taken_over_at_once_not_when_stale(
+    ws, grace, test_blocks, monkeypatch
+):
+    enqueued = []
+    monkeypatch.setattr(engine, "_enqueue_now", enqueued.append)
+    run = died_mid_block(ws, grace, ended_process())
+
+    assert engine.sweep()["requeued"] == 1 and enqueued == [run.pk]
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["b", "c"]
+    b = Step.objects.get(run=run, slug="b")
+    assert b.attempt == 2 and b.is_retry
+
+
+@pytest.mark.skipif(not holder.me(), reason="needs Linux's /proc")
+def test_a_run_being_cancelled_whose_worker_died_on_this_machine_is_cancelled_by_the_next_sweep(
+    ws, grace, test_blocks
+):
+    run = died_mid_block(ws, grace, ended_process())
+    assert engine.cancel(run, by=grace) == S.CANCELLING
+
+    assert engine.sweep()["cancelled"] == 1
+
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+    assert Step.objects.get(run=run, slug="a").status == "COMPLETED"  # kept
+    assert test_blocks == []
+
+
+@pytest.mark.skipif(not holder.me(), reason="needs Linux's /proc")
+def test_a_run_whose_worker_is_alive_or_elsewhere_is_left_to_it_until_its_heartbeat_is_stale(
+    ws, grace, test_blocks, monkeypatch
+):
+    enqueued = []
+    monkeypatch.setattr(engine, "_enqueue_now", enqueued.append)
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        names = [
+            holder.me(),
+            f"{holder._machine()}:{alive.pid}:{holder._stat(alive.pid)[1]}",
+            "another-boot:4026531836:1:1",  # another machine: can't tell
+            "",  # a worker from before the holder's name was kept
+        ]
+        for index, name in enumerate(names):
+            run = died_mid_block(ws, grace, name, tag=f"wf-{index}")
+            assert engine.requeue_orphans() == 0
+            engine.advance(run.pk)
+            assert test_blocks == [], name
+            assert Step.objects.get(run=run, slug="b").attempt == 1
+    finally:
+        alive.kill()
+        alive.wait()
+    assert enqueued == []
 
 
 def interrupted(ws, grace, attempts: int) -> Run:

@@ -219,13 +219,9 @@ actions:
 """
 
 
-def test_a_worker_killed_mid_run_loses_nothing_and_no_completed_step_runs_again(
-    transactional_db,
-    ws,
-    grace,
-    http_server,
-    settings,  # noqa: F811
-):
+@pytest.fixture
+def crashy(ws, http_server):
+    """The CRASHY workflow; its /slow answers in 30 s the first time, at once after."""
     from tests.workflows.httpserver import make_reply
 
     def slow_first_time(request):
@@ -240,7 +236,25 @@ def test_a_worker_killed_mid_run_loses_nothing_and_no_completed_step_runs_again(
     data = descriptor.validate(
         descriptor.parse(CRASHY.replace("URL", http_server.url("").rstrip("/")))
     )
-    workflow, _ = workflow_upsert(workspace=ws, descriptor=data)
+    return workflow_upsert(workspace=ws, descriptor=data)[0]
+
+
+def assert_b_alone_ran_twice(run: Run, http_server) -> None:
+    assert run.status == S.COMPLETED, run.error
+    hits = [r.path for r in http_server.requests]
+    assert hits.count("/a") == 1 and hits.count("/c") == 1
+    assert hits.count("/slow") == 2  # the block in flight is retried once
+    assert Step.objects.get(run=run, slug="b").attempt == 2
+    assert Step.objects.get(run=run, slug="a").attempt == 1
+
+
+def test_a_worker_killed_mid_run_loses_nothing_and_no_completed_step_runs_again(
+    transactional_db,
+    grace,
+    http_server,
+    crashy,
+    settings,  # noqa: F811
+):
     settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
     settings.RUN_STALE_SECONDS = 1
     fast = {"RUN_STALE_SECONDS": "1", "RUN_HEARTBEAT_SECONDS": "0.3"}
@@ -250,7 +264,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_no_completed_step_runs_again(
     second.queue = first.queue  # the replacement consumes the same queue
     try:
         use_broker(broker, first.queue)
-        run = engine.start(workflow=workflow, initiator=grace)
+        run = engine.start(workflow=crashy, initiator=grace)
         wait_for(lambda: any(r.path == "/slow" for r in http_server.requests))
 
         first.kill()  # SIGKILL in the middle of block b
@@ -263,10 +277,36 @@ def test_a_worker_killed_mid_run_loses_nothing_and_no_completed_step_runs_again(
         second.stop()
         use_broker(*saved)
 
-    assert run.status == S.COMPLETED, run.error
-    hits = [r.path for r in http_server.requests]
-    assert hits.count("/a") == 1 and hits.count("/c") == 1
-    assert hits.count("/slow") == 2  # the block in flight is retried once
-    b = Step.objects.get(run=run, slug="b")
-    assert b.attempt == 2
-    assert Step.objects.get(run=run, slug="a").attempt == 1
+    assert_b_alone_ran_twice(run, http_server)
+
+
+def test_a_killed_workers_run_goes_on_as_soon_as_a_new_worker_starts(
+    transactional_db,
+    grace,
+    http_server,
+    crashy,
+    settings,  # noqa: F811
+):
+    # RUN_STALE_SECONDS stays 60: the new worker sees that the process holding
+    # the run has ended, and takes the run over without waiting for it.
+    settings.HTTP_BLOCK_ALLOWED_HOSTS = ["127.0.0.1"]
+    broker, saved = broker_for_tests(), current_broker()
+    first = Worker(broker).start()
+    second = Worker(broker)
+    second.queue = first.queue
+    try:
+        use_broker(broker, first.queue)
+        run = engine.start(workflow=crashy, initiator=grace)
+        wait_for(lambda: any(r.path == "/slow" for r in http_server.requests))
+        began = time.monotonic()
+
+        first.kill()  # SIGKILL in the middle of block b
+        second.start()
+        wait_for(status_is(run, S.COMPLETED, S.FAILED), timeout=30)
+        assert time.monotonic() - began < 30  # well before the heartbeat is stale
+    finally:
+        first.stop()
+        second.stop()
+        use_broker(*saved)
+
+    assert_b_alone_ran_twice(run, http_server)
