@@ -86,6 +86,10 @@ class CatalogFilters(PageParams):
         default_factory=list,
         description="Owning team tags or owner emails (repeat or comma-separate)",
     )
+    gitRepositories: list[str] = Field(
+        default_factory=list,
+        description="Repositories of x-cortex-git, as owner/name (repeat or comma-separate)",
+    )
     query: str | None = Field(None, max_length=200)
     includeArchived: bool = False
 
@@ -174,7 +178,42 @@ def entity_list(request, filters: Query[CatalogFilters]):
         qs = qs.filter(
             Q(owner_teams__tag__in=owners) | Q(owner_users__email__in=owners)
         ).distinct()
+    if repositories := _values(filters.gitRepositories):
+        qs = qs.filter(_in_repositories(repositories))
     return cortex_page(qs, filters.page, filters.pageSize, "entities", entity_out)
+
+
+def _in_repositories(repositories: list[str]) -> Q:
+    """Entities whose x-cortex-git names one of `repositories`, at any provider."""
+    found = Q(pk__in=[])
+    for provider in _GIT_PROVIDERS:
+        found |= Q(
+            **{f"descriptor__x-cortex-git__{provider}__repository__in": repositories}
+        )
+    return found
+
+
+class DescriptorFilters(PageParams):
+    types: list[str] = Field(
+        default_factory=list, description="Entity types (repeat or comma-separate)"
+    )
+    yaml: bool = Field(False, description="Each descriptor as YAML text")
+
+
+# Before /{tag}, as in Cortex: "descriptors" is no entity's tag here.
+@router.get("/descriptors", summary="List entity descriptors")
+def entity_descriptor_list(request, filters: Query[DescriptorFilters]):
+    """The descriptors of the workspace's entities, a page at a time, as
+    `GET /catalog/{tag}/openapi` gives each (YAML text with yaml=true)."""
+    qs = _entities(request.auth.workspace)
+    if types := _values(filters.types):
+        qs = qs.filter(type__tag__in=types)
+
+    def out(entity: Entity):
+        document = {"openapi": "3.0.1", "info": _info(entity)}
+        return _dump(document) if filters.yaml else document
+
+    return cortex_page(qs, filters.page, filters.pageSize, "descriptors", out)
 
 
 class EntityIds(Schema):
@@ -186,8 +225,11 @@ def entity_delete_many(request, params: Query[EntityIds]):
     require(request.auth, Permission.EDIT_ENTITIES)
     wanted = _values(params.ids)
     numbers = parse_ids(wanted)
+    # An id is a number, anything else a tag: "20" never names the entity
+    # tagged 20 (which, from before such tags were refused, may be another).
+    tags = [value for value in wanted if parse_id(value) is None]
     Entity.objects.filter(workspace=request.auth.workspace).filter(
-        Q(tag__in=wanted) | Q(pk__in=numbers)
+        Q(tag__in=tags) | Q(pk__in=numbers)
     ).delete()
     return {"message": "Entities deleted successfully"}
 

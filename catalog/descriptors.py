@@ -72,7 +72,7 @@ def _string(
 
 
 # Paths under /api/v1/catalog/ that are not an entity's, as in Cortex:
-RESERVED_ENTITY_TAGS = frozenset({"definitions", "deploys"})
+RESERVED_ENTITY_TAGS = frozenset({"definitions", "deploys", "descriptors"})
 
 
 def _tag(value: str, path: str, max_length: int = MAX_TAG) -> str:
@@ -106,6 +106,11 @@ def parse_entity(data: object) -> EntitySpec:
         "info.x-cortex-tag",
         MAX_ENTITY_TAG,
     )
+    if tag.isascii() and tag.isdigit():
+        raise DescriptorError(
+            "info.x-cortex-tag",
+            f"{tag!r} is only digits, which the API reads as an entity's id; add a letter",
+        )
     if tag.lower() in RESERVED_ENTITY_TAGS:
         raise DescriptorError(
             "info.x-cortex-tag",

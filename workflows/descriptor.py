@@ -88,7 +88,7 @@ _REF = "#/components/schemas/"
 # Tags, slugs and keys appear in template paths (`actions.<slug>.outputs.<key>`):
 SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 # Paths under /workflows/ and /api/v1/workflows/ that a tag would hide (urls.py):
-RESERVED_TAGS = frozenset({"new", "runs", "notifications"})
+RESERVED_TAGS = frozenset({"new", "runs", "notifications", "validate"})
 MAX_TAG = MAX_NAME = 200  # the columns of workflows.models.Workflow
 MAX_BYTES = 1_000_000
 MAX_NODES = 200_000  # values in a parsed descriptor; stops YAML alias bombs

@@ -77,8 +77,24 @@ def test_a_dry_run_validates_without_saving(admin_api, ws):
             PAYMENTS.replace("x-cortex-tag: payments-api", "x-cortex-tag: Definitions"),
             "'Definitions' is reserved (the API's /catalog/definitions is not an entity)",
         ),
+        (
+            PAYMENTS.replace("x-cortex-tag: payments-api", "x-cortex-tag: descriptors"),
+            "'descriptors' is reserved (the API's /catalog/descriptors is not an entity)",
+        ),
+        (
+            PAYMENTS.replace("x-cortex-tag: payments-api", "x-cortex-tag: '20'"),
+            "'20' is only digits, which the API reads as an entity's id; add a letter",
+        ),
     ],
-    ids=["no-title", "bad-owner-email", "bad-yaml", "empty", "reserved-tag"],
+    ids=[
+        "no-title",
+        "bad-owner-email",
+        "bad-yaml",
+        "empty",
+        "reserved-tag",
+        "reserved-path",
+        "digits-only-tag",
+    ],
 )
 def test_a_bad_descriptor_is_a_400_with_violations_naming_the_field(
     admin_api, ws, text, field
@@ -221,6 +237,17 @@ def test_delete_by_tag_or_by_ids(admin_api, ws):
     assert not Entity.objects.exists()
 
 
+def test_delete_by_ids_deletes_the_entity_of_each_id_never_one_tagged_with_it(
+    admin_api, ws
+):
+    ledger = EntityFactory(workspace=ws, tag="ledger")
+    # An entity tagged with ledger's id, saved before such tags were refused:
+    numbered = EntityFactory(workspace=ws, tag=str(ledger.pk))
+    r = admin_api.delete("/catalog", params={"ids": [str(ledger.pk)]})
+    assert r.status_code == 200
+    assert list(Entity.objects.values_list("pk", flat=True)) == [numbered.pk]
+
+
 def test_digits_of_other_scripts_are_tags_not_ids(admin_api, ws):
     """`DELETE /catalog?ids=٣` deleted entity 3: int("٣") is 3."""
     ledger = EntityFactory(workspace=ws, tag="ledger")
@@ -268,6 +295,43 @@ def test_list_filters_by_owning_team_or_owner_email(admin_api, ws, grace):
     EntityFactory(workspace=ws, tag="search", name="Search")
     body = admin_api.get("/catalog", {"owners": "payments,grace@example.com"}).json()
     assert [e["tag"] for e in body["entities"]] == ["ledger", "money"]
+
+
+def test_list_filters_by_git_repository_at_any_provider(admin_api, ws):
+    EntityFactory(
+        workspace=ws,
+        tag="ledger",
+        descriptor={"x-cortex-git": {"github": {"repository": "acme/ledger"}}},
+    )
+    EntityFactory(
+        workspace=ws,
+        tag="money",
+        descriptor={"x-cortex-git": {"gitlab": {"repository": "acme/money"}}},
+    )
+    EntityFactory(workspace=ws, tag="search", descriptor={})
+    # `cortex catalog list -r acme/ledger,acme/money`:
+    body = admin_api.get("/catalog", {"gitRepositories": "acme/ledger,acme/money"})
+    assert [e["tag"] for e in body.json()["entities"]] == ["ledger", "money"]
+    nothing = admin_api.get("/catalog", {"gitRepositories": "nobody/none"}).json()
+    assert (nothing["entities"], nothing["total"]) == ([], 0)
+
+
+def test_the_descriptors_come_a_page_at_a_time_as_json_or_yaml(admin_api, ws):
+    admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
+    EntityFactory(workspace=ws, tag="ledger", name="Ledger")
+    body = admin_api.get("/catalog/descriptors", {"pageSize": 1}).json()
+    assert (body["page"], body["total"], body["totalPages"]) == (0, 2, 2)
+    [first] = body["descriptors"]
+    assert (
+        first
+        == admin_api.get(f"/catalog/{first['info']['x-cortex-tag']}/openapi").json()
+    )
+    typed = admin_api.get("/catalog/descriptors", {"types": "service", "yaml": "true"})
+    texts = typed.json()["descriptors"]
+    assert {yaml.safe_load(t)["info"]["x-cortex-tag"] for t in texts} >= {
+        "payments-api"
+    }
+    assert all(yaml.safe_load(t)["info"]["x-cortex-type"] == "service" for t in texts)
 
 
 def test_the_cli_list_parameters_are_accepted(admin_api, ws):

@@ -795,6 +795,10 @@ ERROR_CASES = {
         lambda d: d.update(tag="runs"),
         "tag: 'runs' is reserved (a page and an API path use it); choose another tag",
     ),
+    "a tag that an API path uses": (
+        lambda d: d.update(tag="validate"),
+        "tag: 'validate' is reserved (a page and an API path use it); choose another tag",
+    ),
     "a tag of digits only, which reads as another workflow's id": (
         lambda d: d.update(tag="40"),
         "tag: '40' is only digits, which the API reads as a workflow's id; add a letter",
