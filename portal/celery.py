@@ -39,10 +39,17 @@ def _retire_old_connections(**kwargs):
 def _heartbeat_at_once(sender=None, **kwargs):
     # /health/ says ok once a worker has consumed its heartbeat task: send one
     # now rather than wait for beat's first (WORKER_HEARTBEAT_SECONDS, 30 s).
+    from django.db import connection
+
     from portal.tasks import worker_heartbeat
-    from workflows.tasks import requeue_orphans_task
+    from workflows.engine import requeue_orphans
 
     worker_heartbeat.delay()
     # A worker started again after one was killed (bin/run does so at once)
-    # takes on the dead one's runs now, not at the next sweep:
-    requeue_orphans_task.delay()
+    # hands on the dead one's runs now, not at the next sweep. Here, not in a
+    # task, which a worker of another machine might take: only this machine
+    # can tell that the dead one's process has ended.
+    try:
+        requeue_orphans()
+    finally:
+        connection.close()  # the pool's processes have their own

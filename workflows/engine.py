@@ -705,7 +705,7 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
                 [
                     lease_field.get_db_prep_value(lease, connection),
                     at.get_db_prep_value(now, connection),
-                    holder.me(),
+                    holder.name(lease),
                     run_id,
                     S.IN_PROGRESS,
                     at.get_db_prep_value(now - _stale_after(), connection),
@@ -735,11 +735,9 @@ def _take_over(run: Run, lease: uuid.UUID) -> bool:
     """Take the lease of a running run whose holder, a process on this machine,
     has died: a worker killed with SIGKILL leaves a fresh heartbeat behind, and
     its runs would otherwise wait RUN_STALE_SECONDS for the sweep."""
-    if run.status != S.IN_PROGRESS or run.lease is None:
-        return False
-    if not holder.is_dead(run.lease_holder):
+    if run.status != S.IN_PROGRESS or not holder.is_dead(run.lease_holder, run.lease):
         return False  # alive, or elsewhere: the heartbeat decides
-    now, me = timezone.now(), holder.me()
+    now, me = timezone.now(), holder.name(lease)
     took = Run.objects.filter(pk=run.pk, status=S.IN_PROGRESS, lease=run.lease).update(
         lease=lease, heartbeat_at=now, lease_holder=me
     )
@@ -1442,7 +1440,7 @@ def _abandoned(run: Run) -> bool:
         run.lease is None
         or run.heartbeat_at is None
         or run.heartbeat_at < stale
-        or holder.is_dead(run.lease_holder)
+        or holder.is_dead(run.lease_holder, run.lease)
     )
 
 
@@ -1645,7 +1643,10 @@ def callback(step: Step, payload: dict) -> None:
             **payload,
             "message": scrub_message(payload["message"], secrets.values),
         }
-    if step.status == StepS.RUNNING and _keep_early(step, payload, secrets):
+    kept = _keep_early(step, payload, secrets)
+    if kept == StepS.WAITING:  # behind others not applied yet: apply them all
+        _apply_early_callback(step.pk)
+    if kept:
         return
     _waiting_step(run, step, "CALLBACK")
     _resume(run, step, payload, by=None, secrets=secrets)
@@ -1657,17 +1658,32 @@ _EARLY_MAX = 100
 
 
 def _kept(value) -> list[dict]:
-    """The callbacks kept in `Step.early_callback`, oldest first (one dict
-    before 2026-12-07, a list since)."""
+    """The callbacks kept in `Step.early_callback`, oldest first, each
+    `{"id", "callback"}` (the id tells appliers which one is at the head).
+    Rows written before held one callback, or a list of bare ones."""
     if not value:
         return []
-    return [value] if isinstance(value, dict) else list(value)
+    items = [value] if isinstance(value, dict) else value
+    return [
+        item
+        if isinstance(item, dict) and set(item) == {"id", "callback"}
+        else {"id": f"old-{index}", "callback": item}
+        for index, item in enumerate(items)
+    ]
 
 
-def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> bool:
+def _is_final(kept: list[dict]) -> bool:
+    return (
+        bool(kept) and str(kept[-1]["callback"].get("status", "")).upper() != "UPDATE"
+    )
+
+
+def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> str:
     """Keep a callback that came while its block still runs (the callee answered
-    before the request returned, or the block's worker died mid-call), to apply
-    once the block waits; False when the block waits by now after all.
+    before the request returned, or the block's worker died mid-call), or
+    while those kept before are still being applied, to apply after them.
+    Returns the step's status then (RUNNING or WAITING), or "" when the
+    callback can be applied as it is.
 
     They are applied in the order they came: UPDATEs, then the first SUCCESS
     or FAILURE, after which nothing more is kept. The step's row is locked
@@ -1685,19 +1701,22 @@ def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> bool:
             .values_list("status", "early_callback", "run__status")
             .first()
         )
-        if row is None or row[0] != StepS.RUNNING:
-            return False  # it waits by now, or ended: the caller decides
-        if row[2] == S.CANCELLING:
+        if row is None:
+            return ""
+        status, value, run_status = row
+        kept = _kept(value)
+        if status == StepS.RUNNING and run_status == S.CANCELLING:
             # The block ends CANCELLED when its call returns: the callee must
             # not be told its answer counts.
             raise NotWaiting("The run is being cancelled")
-        kept = _kept(row[1])
-        final = kept and str(kept[-1].get("status", "")).upper() != "UPDATE"
-        if not final:
+        if status != StepS.RUNNING and not (status == StepS.WAITING and kept):
+            return ""  # it waits, nothing ahead of it: the caller applies it
+        if not _is_final(kept):
             if len(kept) >= _EARLY_MAX:
                 kept.pop()
-            Step.objects.filter(pk=step.pk).update(early_callback=[*kept, payload])
-    return True  # kept, or its final answer is kept already
+            entry = {"id": uuid.uuid4().hex, "callback": payload}
+            Step.objects.filter(pk=step.pk).update(early_callback=[*kept, entry])
+    return status  # kept, or a final answer is kept already (this one is dropped)
 
 
 def _apply_early_callback(step_id: int) -> None:
@@ -1705,8 +1724,8 @@ def _apply_early_callback(step_id: int) -> None:
 
     Each is taken off the list by the transaction that applies it (_resume),
     so a worker that dies before or while applying one leaves it and the rest
-    for the sweep; of two appliers (the worker and the sweep) only one applies
-    each.
+    for the sweep; of two appliers (the worker, the sweep, a callback's
+    request) only one applies each, the one at the head.
     """
     while True:
         step = (
@@ -1714,18 +1733,38 @@ def _apply_early_callback(step_id: int) -> None:
             .filter(pk=step_id, status=StepS.WAITING, early_callback__isnull=False)
             .first()
         )
-        if step is None:
+        kept = _kept(step.early_callback) if step else []
+        if not kept:
             return
-        kept = _kept(step.early_callback)
+        head = kept[0]
         try:
             _waiting_step(step.run, step, "CALLBACK")
-            _resume(step.run, step, kept[0], by=None, early=len(kept))
+            _resume(step.run, step, head["callback"], by=None, early=head["id"])
         except (NotWaiting, IllegalTransition) as exc:
             log.info("Early callback of step %s not applied: %s", step_id, exc)
-            return
+            now = _kept(
+                Step.objects.filter(pk=step_id, status=StepS.WAITING)
+                .values_list("early_callback", flat=True)
+                .first()
+            )
+            if not now or now[0]["id"] == head["id"]:
+                return  # not applied by another either: it can't be, now
         except ValueError as exc:  # checked when it came, so never expected
-            Step.objects.filter(pk=step_id).update(early_callback=kept[1:] or None)
+            _drop_head(step_id, head["id"])
             log.warning("Early callback of step %s dropped: %s", step_id, exc)
+
+
+def _drop_head(step_id: int, head: str) -> None:
+    with transaction.atomic():
+        value = (
+            Step.objects.select_for_update()
+            .filter(pk=step_id)
+            .values_list("early_callback", flat=True)
+            .first()
+        )
+        kept = _kept(value)
+        if kept and kept[0]["id"] == head:
+            Step.objects.filter(pk=step_id).update(early_callback=kept[1:] or None)
 
 
 def _run_secrets(run: Run) -> _Secrets:
@@ -1744,11 +1783,11 @@ def _resume(
     *,
     by: User | None,
     secrets: _Secrets | None = None,
-    early: int = 0,
+    early: str = "",
 ) -> None:
     """Apply an answer (a form, a decision, a callback) to a waiting step.
-    `early`: the answer is the first of the callbacks kept in the step while
-    its block ran, `early` of them when they were read."""
+    `early`: the answer is the first of the callbacks kept in the step, the
+    one with this id."""
     descriptor = run.version.descriptor
     action = actions_by_slug(descriptor)[step.slug]
     block = get_block(action.get("schema", {}).get("type", step.type))
@@ -1774,7 +1813,7 @@ def _resume(
                 .values_list("early_callback", flat=True)
                 .first()
             )
-            if len(kept) != early:  # another applier took it meanwhile
+            if not kept or kept[0]["id"] != early:  # another applier took it
                 raise NotWaiting("This callback was applied already")
             fields["early_callback"] = kept[1:] or None
         if not taken.update(
@@ -1801,19 +1840,23 @@ def _resume(
 
 
 def requeue_orphans() -> int:
-    """Re-enqueue the running runs whose worker died on this machine: their
-    heartbeat is still fresh, but nothing will beat it again (the claim takes
-    them over). Called by the sweep, and by a worker as it starts."""
+    """Hand on the running runs whose worker died on this machine: their
+    heartbeat is still fresh, but nothing will beat it again. Their lease is
+    let go (any worker, of any machine, may then claim them) and they are
+    enqueued. Called by the sweep, and by a worker as it starts."""
     count = 0
-    for run_id, who in (
+    for run_id, lease, who in (
         Run.objects.filter(
             status=S.IN_PROGRESS, heartbeat_at__gte=timezone.now() - _stale_after()
         )
         .exclude(lease=None)
         .exclude(lease_holder="")
-        .values_list("pk", "lease_holder")
+        .values_list("pk", "lease", "lease_holder")
     ):
-        if holder.is_dead(who):
+        if holder.is_dead(who, lease) and Run.objects.filter(
+            pk=run_id, status=S.IN_PROGRESS, lease=lease
+        ).update(lease=None):
+            log.warning("Run %s: its worker (%s) has died; handing it on", run_id, who)
             _enqueue_now(run_id)
             count += 1
     return count

@@ -16,11 +16,3 @@ def sweep_task() -> None:
     from . import engine
 
     engine.sweep()
-
-
-@shared_task(ignore_result=True)
-def requeue_orphans_task() -> None:
-    """Sent by a worker as it starts: runs a killed worker held go on at once."""
-    from . import engine
-
-    engine.requeue_orphans()

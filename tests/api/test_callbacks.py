@@ -182,7 +182,9 @@ def test_a_callback_while_the_block_is_still_calling_out_is_kept_not_refused(
 
     assert r.status_code == 200 and later.status_code == 200
     step.refresh_from_db()
-    assert step.early_callback == [{"status": "SUCCESS", "message": "Deployed"}]
+    assert [k["callback"] for k in step.early_callback] == [
+        {"status": "SUCCESS", "message": "Deployed"}
+    ]
 
 
 def test_updates_that_come_while_the_block_is_still_calling_out_are_all_kept_in_order(

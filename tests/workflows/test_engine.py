@@ -3,6 +3,7 @@
 import json
 import re
 import subprocess
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -747,6 +748,41 @@ def test_each_of_many_early_updates_is_applied_in_the_order_they_came(
     assert updates(run) == [f"step {i}" for i in range(5)]
 
 
+@pytest.mark.parametrize(
+    ("late", "expected_status", "expected_updates"),
+    [
+        ({"status": "UPDATE", "message": "three"}, S.PAUSED, ["one", "two", "three"]),
+        ({"status": "SUCCESS", "message": "deployed"}, S.COMPLETED, ["one", "two"]),
+    ],
+)
+def test_a_callback_that_comes_while_kept_ones_wait_to_be_applied_goes_after_them(
+    ws, grace, test_blocks, monkeypatch, late, expected_status, expected_updates
+):
+    answers = [
+        {"status": "UPDATE", "message": "one"},
+        {"status": "UPDATE", "message": "two"},
+    ]
+    apply = engine._apply_early_callback
+    # The block waits, but its worker hasn't applied what was kept (it died,
+    # and the sweep hasn't come yet) when the callee calls back again:
+    monkeypatch.setattr(engine, "_apply_early_callback", lambda step_id: None)
+    run = run_to_rest(
+        engine.start(workflow=early_callback_workflow(ws, answers), initiator=grace)
+    )
+    monkeypatch.setattr(engine, "_apply_early_callback", apply)
+    step = Step.objects.select_related("run").get(run=run, slug="hook")
+    assert step.status == "WAITING" and len(step.early_callback) == 2
+
+    engine.callback(step, late)
+
+    run = run_to_rest(run)
+    assert run.status == expected_status
+    assert updates(run) == expected_updates
+    step.refresh_from_db()
+    assert step.early_callback is None
+    assert step.outputs["message"] == late["message"]
+
+
 def test_an_early_update_past_the_most_kept_replaces_the_last_one(
     ws, grace, test_blocks, monkeypatch
 ):
@@ -779,7 +815,9 @@ def test_an_early_callback_whose_worker_died_before_applying_it_is_applied_by_th
     monkeypatch.setattr(engine, "_apply_early_callback", apply)
     step = Step.objects.get(run=run, slug="hook")
     assert (run_to_rest(run).status, step.status) == (S.PAUSED, "WAITING")
-    assert step.early_callback == [{"status": "SUCCESS", "message": "deployed"}]
+    assert [k["callback"] for k in step.early_callback] == [
+        {"status": "SUCCESS", "message": "deployed"}
+    ]
 
     assert engine.sweep()["callbacks"] == 1
     run = run_to_rest(run)
@@ -870,7 +908,7 @@ def test_an_early_callback_is_kept_with_its_secrets_masked(
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     kept = Step.objects.get(run=run, slug="hook").early_callback
     assert "s3cr3t-val" not in json.dumps(kept)
-    assert kept[0]["message"] == f"deployed with {MASK}"
+    assert kept[0]["callback"]["message"] == f"deployed with {MASK}"
     monkeypatch.setattr(engine, "_apply_early_callback", apply)
     engine.sweep()
     run = run_to_rest(run)
@@ -1130,9 +1168,12 @@ def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_b
     assert RunEvent.objects.filter(run=run, kind="step_retried", step_slug="b").exists()
 
 
-def died_mid_block(ws, grace, holder_name: str, tag: str = "wf") -> Run:
+LEASE = uuid.UUID("00000000-0000-0000-0000-000000000003")
+
+
+def died_mid_block(ws, grace, process: str, tag: str = "wf", lease=LEASE) -> Run:
     """A run of a, b, c whose worker completed a and was inside b, its heartbeat
-    fresh, holding the lease as `holder_name`."""
+    fresh, holding the lease as the process named `process`."""
     run = engine.start(
         workflow=make_workflow(ws, chain("a", "b", "c"), tag=tag), initiator=grace
     )
@@ -1140,9 +1181,9 @@ def died_mid_block(ws, grace, holder_name: str, tag: str = "wf") -> Run:
     Step.objects.create(run=run, slug="b", type="ECHO", status="RUNNING", position=2)
     Run.objects.filter(pk=run.pk).update(
         cursor={"pending": ["b"], "joins": []},
-        lease="00000000-0000-0000-0000-000000000003",
+        lease=LEASE,
         heartbeat_at=timezone.now(),
-        lease_holder=holder_name,
+        lease_holder=f"{lease.hex}/{process}" if process else "",
     )
     return run
 
@@ -1164,12 +1205,25 @@ def test_a_run_whose_worker_died_on_this_machine_is_taken_over_at_once_not_when_
     run = died_mid_block(ws, grace, ended_process())
 
     assert engine.sweep()["requeued"] == 1 and enqueued == [run.pk]
+    assert Run.objects.get(pk=run.pk).lease is None  # any worker may claim it
     run = run_to_rest(run)
 
     assert run.status == S.COMPLETED
     assert test_blocks == ["b", "c"]
     b = Step.objects.get(run=run, slug="b")
     assert b.attempt == 2 and b.is_retry
+
+
+@pytest.mark.skipif(not holder.me(), reason="needs Linux's /proc")
+def test_a_worker_that_finds_the_run_it_is_given_held_by_a_dead_process_takes_it_over(
+    ws, grace, test_blocks
+):
+    # A pool process killed mid-block: its worker hands the run's message to
+    # another of its processes at once, while the heartbeat is still fresh.
+    run = run_to_rest(died_mid_block(ws, grace, ended_process()))
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["b", "c"]
+    assert Step.objects.get(run=run, slug="b").attempt == 2
 
 
 @pytest.mark.skipif(not holder.me(), reason="needs Linux's /proc")
@@ -1195,14 +1249,17 @@ def test_a_run_whose_worker_is_alive_or_elsewhere_is_left_to_it_until_its_heartb
     monkeypatch.setattr(engine, "_enqueue_now", enqueued.append)
     alive = subprocess.Popen(["sleep", "30"])
     try:
-        names = [
-            holder.me(),
-            f"{holder._machine()}:{alive.pid}:{holder._stat(alive.pid)[1]}",
-            "another-boot:4026531836:1:1",  # another machine: can't tell
-            "",  # a worker from before the holder's name was kept
+        other_lease = uuid.UUID("00000000-0000-0000-0000-000000000004")
+        holders = [
+            (holder.me(), LEASE),
+            (f"{holder._machine()}:{alive.pid}:{holder._stat(alive.pid)[1]}", LEASE),
+            ("another-boot:4026531836:1:1", LEASE),  # another machine: can't tell
+            ("", LEASE),  # a worker from before the holder's name was kept
+            # A worker of that version claimed it since: the name is another lease's
+            (ended_process(), other_lease),
         ]
-        for index, name in enumerate(names):
-            run = died_mid_block(ws, grace, name, tag=f"wf-{index}")
+        for index, (name, lease) in enumerate(holders):
+            run = died_mid_block(ws, grace, name, tag=f"wf-{index}", lease=lease)
             assert engine.requeue_orphans() == 0
             engine.advance(run.pk)
             assert test_blocks == [], name
