@@ -632,7 +632,12 @@ def run_list(request, params: Query[RunListParams]):
     entity = params.entityId or params.entity
     if entity:
         ids = parse_ids([entity])
-        qs = qs.filter(Q(entity__tag=entity) | Q(entity__pk__in=ids))
+        qs = qs.filter(
+            Q(entity__tag=entity)
+            | Q(entity__pk__in=ids)
+            # An entity deleted since: the run's state still names it.
+            | Q(entity__isnull=True, state__context__entity__tag=entity)
+        )
     initiator = params.initiatedBy or params.initiator
     if initiator:
         qs = qs.filter(initiator__email__iexact=initiator.strip())

@@ -298,6 +298,8 @@ def test_a_run_still_names_its_entity_after_the_entity_is_deleted(ada_api, ws):
     ledger.delete()
     scope = ada_api.get(f"/workflows/restart/runs/{run_id}").json()["scope"]
     assert scope == {"type": "ENTITY", "entityId": "ledger", "entityName": "Ledger"}
+    listed = ada_api.get("/workflows/runs", {"entityId": "ledger"}).json()
+    assert [r["id"] for r in listed["runs"]] == [run_id]
 
 
 def test_an_owner_scoped_run_without_run_as_is_told_to_name_an_owner(admin_api, ws):
