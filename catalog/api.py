@@ -41,9 +41,14 @@ from portal.idempotency import idempotent
 from portal.ids import parse_id, parse_ids
 from portal.permissions import Permission
 
-from .descriptors import DescriptorError, parse_entity, parse_entity_file
+from .descriptors import DescriptorError, check_tag, parse_entity, parse_entity_file
 from .models import Deploy, Entity, EntityType, Team
-from .services import deploy_save, deploys_delete, entities_upsert
+from .services import (
+    deploy_save,
+    deploys_delete,
+    entities_upsert,
+    entity_groups_change,
+)
 
 router = Router(tags=["catalog"])
 openapi_router = Router(tags=["catalog"])
@@ -293,6 +298,17 @@ def definition_list(request, params: Query[DefinitionParams]):
     return cortex_page(qs, params.page, params.pageSize, "definitions", _definition)
 
 
+@router.get("/definitions/{type}", summary="Retrieve an entity type")
+def definition_detail(request, type: str):
+    """One entity type, as the list gives it (`cortex entity-types get`)."""
+    entity_type = EntityType.objects.filter(
+        workspace=request.auth.workspace, tag=type
+    ).first()
+    if entity_type is None:
+        raise HttpError(404, f"could not find entity type: {type}")
+    return _definition(entity_type)
+
+
 def _definition(entity_type: EntityType) -> dict:
     return {
         "type": entity_type.tag,
@@ -306,6 +322,72 @@ def _definition(entity_type: EntityType) -> dict:
 @router.get("/{tag}", summary="Entity details")
 def entity_details(request, tag: str):
     return entity_out(_find(request.auth.workspace, tag))
+
+
+class GroupRef(Schema):
+    tag: str = Field(..., max_length=100)
+
+
+class GroupsBody(Schema):
+    groups: list[GroupRef] = Field(..., max_length=1000)
+
+
+def _group_tags(body: GroupsBody) -> list[str]:
+    tags = []
+    for index, group in enumerate(body.groups):
+        try:
+            tags.append(check_tag(group.tag.strip(), f"groups[{index}].tag"))
+        except DescriptorError as exc:
+            raise HttpError(400, str(exc)) from None
+    return tags
+
+
+def _groups_page(tags: list[str], page: int, size: int) -> dict:
+    start = page * size
+    return {
+        "groups": [{"tag": tag} for tag in tags[start : start + size]],
+        "page": page,
+        "total": len(tags),
+        "totalPages": -(-len(tags) // size),
+    }
+
+
+@router.get("/{tag}/groups", summary="Groups of an entity")
+def entity_groups(request, tag: str, params: Query[PageParams]):
+    """The entity's groups (x-cortex-groups) as Cortex lists them: `{groups:
+    [{tag}], page, total, totalPages}` (`cortex groups get`)."""
+    entity = _find(request.auth.workspace, tag)
+    tags = [group.tag for group in entity.groups.all()]
+    return _groups_page(tags, params.page, params.pageSize)
+
+
+@router.put(
+    "/{tag}/groups",
+    summary="Add groups to an entity",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def entity_groups_add(request, tag: str, body: GroupsBody):
+    """Add `groups` (`[{tag}]`) to the entity's; answers its groups (`cortex groups add`)."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity = _find(request.auth.workspace, tag)
+    tags = entity_groups_change(entity=entity, add=_group_tags(body))
+    return json_response(request, _groups_page(tags, 0, max(len(tags), 1)))
+
+
+@router.delete(
+    "/{tag}/groups",
+    summary="Remove groups from an entity",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def entity_groups_remove(request, tag: str, body: GroupsBody):
+    """Remove `groups` (`[{tag}]`) from the entity's; answers its groups
+    (`cortex groups delete`)."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity = _find(request.auth.workspace, tag)
+    tags = entity_groups_change(entity=entity, remove=_group_tags(body))
+    return json_response(request, _groups_page(tags, 0, max(len(tags), 1)))
 
 
 @router.get("/{tag}/openapi", summary="Entity descriptor")

@@ -75,7 +75,7 @@ def _string(
 RESERVED_ENTITY_TAGS = frozenset({"definitions", "deploys", "descriptors"})
 
 
-def _tag(value: str, path: str, max_length: int = MAX_TAG) -> str:
+def check_tag(value: str, path: str, max_length: int = MAX_TAG) -> str:
     if not TAG_RE.match(value):
         raise DescriptorError(
             path, f"{value!r} is not a valid tag (letters, digits, '.', '_' and '-')"
@@ -101,7 +101,7 @@ def parse_entity(data: object) -> EntitySpec:
     if not isinstance(info, dict):
         raise DescriptorError("info", "is required and must be a mapping")
 
-    tag = _tag(
+    tag = check_tag(
         _string(info, "x-cortex-tag", required=True),
         "info.x-cortex-tag",
         MAX_ENTITY_TAG,
@@ -120,7 +120,7 @@ def parse_entity(data: object) -> EntitySpec:
     spec = EntitySpec(
         tag=tag,
         name=_string(info, "title", required=True, max_length=MAX_NAME),
-        type_tag=_tag(
+        type_tag=check_tag(
             _string(info, "x-cortex-type", default="service"), "info.x-cortex-type"
         ),
         # Cortex's own solution catalogs write x-cortex-description:
@@ -157,7 +157,7 @@ def parse_entity(data: object) -> EntitySpec:
                 raise DescriptorError(
                     f"{path}.name", "is required for an owner of type group"
                 )
-            spec.owner_team_tags.append(_tag(name.strip(), f"{path}.name"))
+            spec.owner_team_tags.append(check_tag(name.strip(), f"{path}.name"))
         elif kind == "email":
             email = owner.get("email")
             try:

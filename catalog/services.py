@@ -56,6 +56,29 @@ def entities_upsert(*, workspace: Workspace, specs: list[EntitySpec]) -> list[En
     return entities
 
 
+@transaction.atomic
+def entity_groups_change(*, entity: Entity, add=(), remove=()) -> list[str]:
+    """Add and remove groups of an entity, in its rows and in its descriptor's
+    x-cortex-groups (what an export gives back); returns its groups' tags."""
+    removed = set(remove)
+    current = [group.tag for group in entity.groups.all()]
+    tags = [tag for tag in dict.fromkeys([*current, *add]) if tag not in removed]
+    entity.groups.set(
+        [
+            Group.objects.get_or_create(workspace=entity.workspace, tag=tag)[0]
+            for tag in tags
+        ]
+    )
+    info = dict(entity.descriptor or {})
+    if tags:
+        info["x-cortex-groups"] = tags
+    else:
+        info.pop("x-cortex-groups", None)
+    entity.descriptor = info
+    entity.save(update_fields=["descriptor", "updated_at"])
+    return tags
+
+
 def deploy_save(
     *, entity: Entity, fields: dict, deploy: Deploy | None = None
 ) -> Deploy:

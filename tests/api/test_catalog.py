@@ -481,3 +481,74 @@ def test_entity_types_are_listed_as_cortexs_definitions(admin_api, ws, other_ws)
         "service": "BUILT_IN",
         "team": "BUILT_IN",
     }
+
+
+def test_an_entity_type_comes_alone_by_its_tag_or_a_404_naming_it(admin_api, ws):
+    EntityTypeFactory(workspace=ws, tag="library", name="Library")
+    r = admin_api.get("/catalog/definitions/library")
+    assert r.json() == {
+        "type": "library",
+        "name": "Library",
+        "description": None,
+        "source": "CUSTOM",
+        "schema": {},
+    }
+    missing = admin_api.get("/catalog/definitions/nope")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "could not find entity type: nope"
+
+
+def test_groups_of_an_entity_are_listed_added_and_removed_as_the_cli_does(
+    admin_api, ws
+):
+    admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
+    listed = admin_api.get("/catalog/payments-api/groups").json()
+    assert listed == {
+        "groups": [{"tag": "backend"}, {"tag": "tier-1"}],
+        "page": 0,
+        "total": 2,
+        "totalPages": 1,
+    }
+    # cortex groups add -t payments-api -g pci,backend
+    added = admin_api.put(
+        "/catalog/payments-api/groups", {"groups": [{"tag": "pci"}, {"tag": "backend"}]}
+    )
+    assert added.status_code == 200
+    assert [g["tag"] for g in added.json()["groups"]] == ["backend", "tier-1", "pci"]
+    # cortex groups delete -t payments-api -g tier-1
+    removed = admin_api.client.delete(
+        "/api/v1/catalog/payments-api/groups",
+        '{"groups": [{"tag": "tier-1"}]}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {admin_api.raw}"},
+    )
+    assert [g["tag"] for g in removed.json()["groups"]] == ["backend", "pci"]
+    entity = Entity.objects.get(tag="payments-api")
+    assert sorted(entity.groups.values_list("tag", flat=True)) == ["backend", "pci"]
+    descriptor = admin_api.get("/catalog/payments-api/openapi").json()
+    assert descriptor["info"]["x-cortex-groups"] == ["backend", "pci"]
+    assert "pci" in admin_api.get("/catalog", {"groups": "pci"}).text
+
+
+def test_a_bad_group_tag_is_a_400_naming_it_and_changes_nothing(admin_api, ws):
+    admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
+    r = admin_api.put(
+        "/catalog/payments-api/groups", {"groups": [{"tag": "ok"}, {"tag": "no way"}]}
+    )
+    assert r.status_code == 400
+    assert "groups[1].tag" in r.json()["message"]
+    tags = Entity.objects.get(tag="payments-api").groups.values_list("tag", flat=True)
+    assert sorted(tags) == ["backend", "tier-1"]
+
+
+def test_changing_groups_needs_edit_entities_and_stays_in_the_workspace(
+    ws, other_ws, as_key
+):
+    EntityFactory(workspace=ws, tag="ledger")
+    viewer = as_key(api_key(ws, "Viewer")[1])
+    outsider = as_key(api_key(other_ws, "Admin")[1])
+    body = {"groups": [{"tag": "pci"}]}
+    assert viewer.put("/catalog/ledger/groups", body).status_code == 403
+    assert outsider.put("/catalog/ledger/groups", body).status_code == 404
+    assert outsider.get("/catalog/ledger/groups").status_code == 404
+    assert not Entity.objects.get(tag="ledger").groups.exists()

@@ -143,6 +143,37 @@ def test_the_cortex_cli_manages_the_catalog(cortex, ws, tmp_path):
     assert "could not find entity with tag: ledger" in missing.stdout
 
 
+def test_the_cortex_cli_manages_groups_descriptors_entity_types_and_deletes_by_id(
+    cortex, ws, tmp_path
+):
+    _, key = api_key(ws, "Admin")
+    (tmp_path / "ledger.yaml").write_text(
+        LEDGER + "  x-cortex-git: {github: {repository: acme/ledger}}\n"
+    )
+    cortex("catalog", "create", "-f", "ledger.yaml", key=key)
+    other = EntityFactory(workspace=ws, tag="money")
+
+    cortex("groups", "add", "-t", "ledger", "-g", "pci,tier-1", key=key)
+    groups = as_json(cortex("groups", "get", "-t", "ledger", key=key))["groups"]
+    assert [g["tag"] for g in groups] == ["backend", "pci", "tier-1"]
+    cortex("groups", "delete", "-t", "ledger", "-g", "backend", key=key)
+    groups = as_json(cortex("groups", "get", "-t", "ledger", key=key))["groups"]
+    assert [g["tag"] for g in groups] == ["pci", "tier-1"]
+
+    by_repo = as_json(cortex("catalog", "list", "-r", "acme/ledger", key=key))
+    assert [e["tag"] for e in by_repo["entities"]] == ["ledger"]
+    descriptors = as_json(cortex("catalog", "list-descriptors", key=key))
+    assert {d["info"]["x-cortex-tag"] for d in descriptors["descriptors"]} == {
+        "ledger",
+        "money",
+    }
+    service = as_json(cortex("entity-types", "get", "-t", "service", key=key))
+    assert service["type"] == "service"
+
+    cortex("catalog", "delete-by-id", "-i", str(other.pk), key=key)
+    assert list(Entity.objects.values_list("tag", flat=True)) == ["ledger"]
+
+
 def test_the_cortex_cli_lists_and_gets_an_entitys_custom_data(cortex, ws, tmp_path):
     _, key = api_key(ws, "Viewer")
     data = {f"key-{n:03}": {"n": n} for n in range(260)}  # more than a page of 250
