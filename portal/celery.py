@@ -1,5 +1,6 @@
 """The Celery app. Tasks stay thin: fetch by id, then call the engine or a service."""
 
+import logging
 import os
 
 from celery import Celery, signals
@@ -51,5 +52,7 @@ def _heartbeat_at_once(sender=None, **kwargs):
     # can tell that the dead one's process has ended.
     try:
         requeue_orphans()
+    except Exception:  # the database down, say: the sweep does it later
+        logging.getLogger(__name__).exception("Could not hand on dead workers' runs")
     finally:
         connection.close()  # the pool's processes have their own
