@@ -2,6 +2,7 @@
 
 import logging
 import os
+import threading
 
 from celery import Celery, signals
 
@@ -40,19 +41,26 @@ def _retire_old_connections(**kwargs):
 def _heartbeat_at_once(sender=None, **kwargs):
     # /health/ says ok once a worker has consumed its heartbeat task: send one
     # now rather than wait for beat's first (WORKER_HEARTBEAT_SECONDS, 30 s).
-    from django.db import connection
-
     from portal.tasks import worker_heartbeat
-    from workflows.engine import requeue_orphans
 
     worker_heartbeat.delay()
     # A worker started again after one was killed (bin/run does so at once)
     # hands on the dead one's runs now, not at the next sweep. Here, not in a
     # task, which a worker of another machine might take: only this machine
-    # can tell that the dead one's process has ended.
+    # can tell that the dead one's process has ended. In a thread of its own:
+    # this hook runs in the worker's event loop, which a database that
+    # doesn't answer must not hold up.
+    threading.Thread(target=_hand_on_dead_workers_runs, daemon=True).start()
+
+
+def _hand_on_dead_workers_runs() -> None:
+    from django.db import connection
+
+    from workflows.engine import requeue_orphans
+
     try:
         requeue_orphans()
     except Exception:  # the database down, say: the sweep does it later
         logging.getLogger(__name__).exception("Could not hand on dead workers' runs")
     finally:
-        connection.close()  # the pool's processes have their own
+        connection.close()

@@ -1678,39 +1678,44 @@ def _is_final(kept: list[dict]) -> bool:
     )
 
 
-def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> str:
+def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> tuple[str, str | None]:
     """Keep a callback that came while its block still runs (the callee answered
     before the request returned, or the block's worker died mid-call), or
     while those kept before are still being applied, to apply after them.
     Returns the step's status then (RUNNING or WAITING), or "" when the
-    callback can be applied as it is.
+    callback is to be applied as it is (or refused: the step no longer waits,
+    or is past its timeout).
 
     They are applied in the order they came: UPDATEs, then the first SUCCESS
-    or FAILURE, after which nothing more is kept. The step's row is locked
-    while it is read and written (and only it: the worker's switch to WAITING
-    may hold it and wait for the run's): that switch and this can't miss each
-    other, and two callbacks can't drop one another.
+    or FAILURE, after which nothing more is kept. The run's row, then the
+    step's, are locked while the list is read and written, as every writer of
+    the two does (the worker's switch to WAITING, appliers, cancel): that
+    switch and this can't miss each other, and no callback drops another.
     """
     # Masked before it is kept, as the answer it becomes is: the callee may
     # echo a secret it was sent.
     payload = scrub(payload, secrets.values)
     with transaction.atomic():
+        _lock_run(step.run_id)
         row = (
             Step.objects.select_for_update(of=("self",))
             .filter(pk=step.pk)
-            .values_list("status", "early_callback", "run__status")
+            .values_list("status", "early_callback", "run__status", "deadline_at")
             .first()
         )
         if row is None:
             return ""
-        status, value, run_status = row
+        status, value, run_status, deadline = row
         kept = _kept(value)
         if status == StepS.RUNNING and run_status == S.CANCELLING:
             # The block ends CANCELLED when its call returns: the callee must
             # not be told its answer counts.
             raise NotWaiting("The run is being cancelled")
-        if status != StepS.RUNNING and not (status == StepS.WAITING and kept):
+        behind = status == StepS.WAITING and kept
+        if status != StepS.RUNNING and not behind:
             return ""  # it waits, nothing ahead of it: the caller applies it
+        if behind and deadline and deadline < timezone.now():
+            return ""  # too late: the caller times the step out and refuses it
         if not _is_final(kept):
             if len(kept) >= _EARLY_MAX:
                 kept.pop()
