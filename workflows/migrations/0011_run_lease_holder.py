@@ -2,10 +2,10 @@ from django.db import migrations, models
 
 
 def keep_a_database_default(apps, schema_editor):
-    # Workers of the version before still insert runs without the column while
-    # the others upgrade (migrate runs once, from any machine): keep '' as the
-    # column's default, which Django drops after adding it. SQLite serves one
-    # machine, stopped for the upgrade.
+    # A process of the version before, still running when migrate starts,
+    # inserts runs without the column: keep '' as the column's default, which
+    # Django drops after adding it, so those inserts don't fail. (The README
+    # asks for every process to be stopped first; SQLite serves one machine.)
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
             "ALTER TABLE workflows_run ALTER COLUMN lease_holder SET DEFAULT ''"
