@@ -369,10 +369,7 @@ def entity_groups(request, tag: str, params: Query[PageParams]):
 @idempotent
 def entity_groups_add(request, tag: str, body: GroupsBody):
     """Add `groups` (`[{tag}]`) to the entity's; answers its groups (`cortex groups add`)."""
-    require(request.auth, Permission.EDIT_ENTITIES)
-    entity = _find(request.auth.workspace, tag)
-    tags = entity_groups_change(entity=entity, add=_group_tags(body))
-    return json_response(request, _groups_page(tags, 0, max(len(tags), 1)))
+    return _change_groups(request, tag, body, "add")
 
 
 @router.delete(
@@ -384,9 +381,13 @@ def entity_groups_add(request, tag: str, body: GroupsBody):
 def entity_groups_remove(request, tag: str, body: GroupsBody):
     """Remove `groups` (`[{tag}]`) from the entity's; answers its groups
     (`cortex groups delete`)."""
+    return _change_groups(request, tag, body, "remove")
+
+
+def _change_groups(request, tag: str, body: GroupsBody, how: str):
     require(request.auth, Permission.EDIT_ENTITIES)
     entity = _find(request.auth.workspace, tag)
-    tags = entity_groups_change(entity=entity, remove=_group_tags(body))
+    tags = entity_groups_change(entity=entity, **{how: _group_tags(body)})
     return json_response(request, _groups_page(tags, 0, max(len(tags), 1)))
 
 

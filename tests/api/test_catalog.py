@@ -549,6 +549,8 @@ def test_changing_groups_needs_edit_entities_and_stays_in_the_workspace(
     outsider = as_key(api_key(other_ws, "Admin")[1])
     body = {"groups": [{"tag": "pci"}]}
     assert viewer.put("/catalog/ledger/groups", body).status_code == 403
+    bad = {"groups": [{"tag": "no way"}]}
+    assert viewer.put("/catalog/ledger/groups", bad).status_code == 403  # not 400
     assert outsider.put("/catalog/ledger/groups", body).status_code == 404
     assert outsider.get("/catalog/ledger/groups").status_code == 404
     assert not Entity.objects.get(tag="ledger").groups.exists()
