@@ -343,13 +343,7 @@ def _group_tags(body: GroupsBody) -> list[str]:
 
 
 def _groups_page(tags: list[str], page: int, size: int) -> dict:
-    start = page * size
-    return {
-        "groups": [{"tag": tag} for tag in tags[start : start + size]],
-        "page": page,
-        "total": len(tags),
-        "totalPages": -(-len(tags) // size),
-    }
+    return cortex_page(tags, page, size, "groups", lambda tag: {"tag": tag})
 
 
 @router.get("/{tag}/groups", summary="Groups of an entity")

@@ -490,8 +490,8 @@ class PageParams(Schema):
 
 def cortex_page(qs, page: int, size: int, key: str, out) -> dict:
     """A page of one of Cortex's lists (`page` from 0): `{key: [out(row)…],
-    page, total, totalPages}`."""
-    total = qs.count()
+    page, total, totalPages}`, of a queryset or a list."""
+    total = len(qs) if isinstance(qs, list) else qs.count()
     start = page * size
     return {
         key: [out(row) for row in qs[start : start + size]],

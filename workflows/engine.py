@@ -21,6 +21,7 @@ in flight is retried once, marked as a retry.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -1678,7 +1679,7 @@ def _is_final(kept: list[dict]) -> bool:
     )
 
 
-def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> tuple[str, str | None]:
+def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> str:
     """Keep a callback that came while its block still runs (the callee answered
     before the request returned, or the block's worker died mid-call), or
     while those kept before are still being applied, to apply after them.
@@ -1755,21 +1756,23 @@ def _apply_early_callback(step_id: int) -> None:
             if not now or now[0]["id"] == head["id"]:
                 return  # not applied by another either: it can't be, now
         except ValueError as exc:  # checked when it came, so never expected
-            _drop_head(step_id, head["id"])
+            with transaction.atomic(), contextlib.suppress(NotWaiting):
+                _lock_run(step.run_id)
+                rest = _kept_after(step_id, head["id"])
+                Step.objects.filter(pk=step_id).update(early_callback=rest)
             log.warning("Early callback of step %s dropped: %s", step_id, exc)
 
 
-def _drop_head(step_id: int, head: str) -> None:
-    with transaction.atomic():
-        value = (
-            Step.objects.select_for_update()
-            .filter(pk=step_id)
-            .values_list("early_callback", flat=True)
-            .first()
-        )
-        kept = _kept(value)
-        if kept and kept[0]["id"] == head:
-            Step.objects.filter(pk=step_id).update(early_callback=kept[1:] or None)
+def _kept_after(step_id: int, head: str) -> list[dict] | None:
+    """What stays kept once the callback `head` is taken off; NotWaiting when
+    it is not at the head any more (another applier took it). Call with the
+    run locked, as every writer of the list does."""
+    kept = _kept(
+        Step.objects.filter(pk=step_id).values_list("early_callback", flat=True).first()
+    )
+    if not kept or kept[0]["id"] != head:
+        raise NotWaiting("This callback was applied already")
+    return kept[1:] or None
 
 
 def _run_secrets(run: Run) -> _Secrets:
@@ -1813,14 +1816,7 @@ def _resume(
         taken = Step.objects.filter(pk=step.pk, status=StepS.WAITING)
         fields = {}
         if early:  # the kept callback is used up with this commit, not before
-            kept = _kept(
-                Step.objects.filter(pk=step.pk)
-                .values_list("early_callback", flat=True)
-                .first()
-            )
-            if not kept or kept[0]["id"] != early:  # another applier took it
-                raise NotWaiting("This callback was applied already")
-            fields["early_callback"] = kept[1:] or None
+            fields["early_callback"] = _kept_after(step.pk, early)
         if not taken.update(
             status=StepS.RUNNING if outcome.status != "WAITING" else StepS.WAITING,
             **fields,

@@ -65,7 +65,7 @@ def test_a_callback_that_comes_while_the_last_kept_one_is_applied_is_not_lost(
     kept = engine._kept
 
     def slow_read_in_resume(value):
-        if sys._getframe(1).f_code.co_name == "_resume":
+        if sys._getframe(1).f_code.co_name == "_kept_after":  # in _resume
             applying.set()
             time.sleep(0.5)  # the applier holds the run, "one" read, not written
         return kept(value)
