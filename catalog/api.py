@@ -3,6 +3,9 @@
 - `GET /catalog` (pagination from 0, `types`, `groups`, `owners`, `query`,
   `includeArchived`), `GET /catalog/{tagOrId}`, `GET /catalog/{tagOrId}/openapi`,
   `GET /catalog/{tagOrId}/custom-data` and `…/custom-data/{key}`;
+- custom data: `POST`/`DELETE /catalog/{tagOrId}/custom-data` (`force`), the
+  "advanced" `GET`/`POST`/`DELETE /catalog/custom-data?tag=…`, and the bulk
+  `PUT /catalog/custom-data`;
 - `POST /open-api` creates or updates the entities of a descriptor (YAML, one or
   several documents), `PATCH /open-api` merges one into the existing entity;
 - `DELETE /catalog/{tagOrId}`, `DELETE /catalog?ids=…`, and
@@ -21,6 +24,7 @@ from typing import Any
 from uuid import UUID
 
 import yaml
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.utils import timezone
@@ -41,12 +45,22 @@ from portal.idempotency import idempotent
 from portal.ids import parse_id, parse_ids
 from portal.permissions import Permission
 
-from .descriptors import DescriptorError, check_tag, parse_entity, parse_entity_file
+from .descriptors import (
+    DescriptorError,
+    check_tag,
+    descriptor_custom_data,
+    parse_entity,
+    parse_entity_file,
+)
 from .models import Deploy, Entity, EntityType, Team
 from .services import (
+    CustomDataConflict,
+    CustomDataMissing,
     deploy_save,
     deploys_delete,
     entities_upsert,
+    entity_custom_data_delete,
+    entity_custom_data_set,
     entity_groups_change,
 )
 
@@ -319,6 +333,205 @@ def _definition(entity_type: EntityType) -> dict:
     }
 
 
+# --- custom data: the descriptor's (x-cortex-custom-metadata) and the API's ------
+
+
+def _custom_data(entity: Entity) -> list[dict]:
+    """The entity's custom data, in Cortex's shape, by key (PostgreSQL
+    doesn't keep a JSON object's order): the descriptor's (source YAML) and
+    what the API set (source API, which wins for a key it was forced over).
+    Cairn's custom data has no id."""
+    updated = entity.updated_at.isoformat()
+    items = {
+        key: {
+            "value": value,
+            "description": None,
+            "source": "YAML",
+            "dateUpdated": updated,
+        }
+        for key, value in descriptor_custom_data(entity.descriptor).items()
+    }
+    for key, item in entity.custom_data.items():
+        items[key] = {**item, "source": "API"}
+    return [{"id": None, "key": key, **items[key]} for key in sorted(items)]
+
+
+def _custom_data_item(entity: Entity, key: str) -> dict:
+    for item in _custom_data(entity):
+        if item["key"] == key:
+            return item
+    raise HttpError(404, f"Custom data not found for entity {entity.tag} and key {key}")
+
+
+def _custom_data_page(entity: Entity, paging: PageParams) -> list[dict]:
+    # As in Cortex, a bare list: a page past the end is empty (the CLI reads
+    # pages until then).
+    start = paging.page * paging.pageSize
+    return _custom_data(entity)[start : start + paging.pageSize]
+
+
+class CustomDataIn(Schema):
+    key: str = Field(..., min_length=1, max_length=200)
+    value: Any = Field(..., description="Any JSON value")
+    description: str | None = Field(None, max_length=2000)
+
+
+class CustomDataBulk(Schema):
+    values: dict[str, list[CustomDataIn]] = Field(
+        ..., description="Entity tag → its keys", max_length=1000
+    )
+
+
+class Force(Schema):
+    force: bool = Field(
+        False,
+        description="Also override or delete keys the entity's descriptor defines,"
+        " until the descriptor is imported again",
+    )
+
+
+class CustomDataAt(PageParams):
+    tag: str = Field(..., description="The entity's tag or id")
+    key: str | None = Field(None, description="One key; all of them without it")
+
+
+class CustomDataTarget(Force):
+    tag: str = Field(..., description="The entity's tag or id")
+
+
+class CustomDataKey(Force):
+    key: str = Field(..., min_length=1, max_length=200)
+
+
+def _item_fields(item: CustomDataIn, where: str) -> dict:
+    key = item.key.strip()
+    if not key:
+        raise BodyError(f"{where}key must not be blank")
+    check_storable(item.value, f"{where}value")
+    return {"key": key, "value": item.value, "description": item.description}
+
+
+def _set_custom_data(request, tag: str, item: CustomDataIn, force: bool):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity = _find(request.auth.workspace, tag)
+    fields = _item_fields(item, "")
+    try:
+        entity_custom_data_set(entity=entity, items=[fields], force=force)
+    except CustomDataConflict as exc:
+        raise HttpError(409, str(exc)) from None
+    entity.refresh_from_db()
+    return json_response(request, _custom_data_item(entity, fields["key"]))
+
+
+def _delete_custom_data(request, tag: str, key: str, force: bool):
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity = _find(request.auth.workspace, tag)
+    try:
+        entity_custom_data_delete(entity=entity, key=key, force=force)
+    except CustomDataConflict as exc:
+        raise HttpError(409, str(exc)) from None
+    except CustomDataMissing as exc:
+        raise HttpError(404, str(exc)) from None
+    return json_response(request, {"message": f"Custom data key {key} deleted"})
+
+
+# Cortex's "advanced" forms take the tag in the query (for keys and tags a path
+# can't hold) and the bulk PUT; before /{tag}: "custom-data" is no entity's tag.
+@router.get("/custom-data", summary="Retrieve custom data for entity (advanced)")
+def custom_data_by_query(request, params: Query[CustomDataAt]):
+    entity = _find(request.auth.workspace, params.tag)
+    if params.key is None:
+        return _custom_data_page(entity, params)
+    return _custom_data_item(entity, params.key)
+
+
+@router.post(
+    "/custom-data",
+    summary="Add custom data for entity (advanced)",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def custom_data_add_by_query(
+    request, params: Query[CustomDataTarget], body: CustomDataIn
+):
+    return _set_custom_data(request, params.tag, body, params.force)
+
+
+@router.put(
+    "/custom-data",
+    summary="Add custom data in bulk",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def custom_data_bulk(request, params: Query[Force], body: CustomDataBulk):
+    """Set keys of several entities at once (`{"values": {tag: [{key, value,
+    description}]}}`): all of them, or none when one is wrong."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    wanted = []
+    for tag, items in body.values.items():
+        entity = _find(request.auth.workspace, tag)
+        fields = [
+            _item_fields(item, f"values.{tag}[{index}].")
+            for index, item in enumerate(items)
+        ]
+        wanted.append((entity, fields))
+    stored = {}
+    try:
+        with transaction.atomic():
+            for entity, fields in wanted:
+                stored[entity.tag] = entity_custom_data_set(
+                    entity=entity, items=fields, force=params.force
+                )
+    except CustomDataConflict as exc:
+        raise HttpError(409, str(exc)) from None
+    return json_response(request, {"values": stored})
+
+
+@router.delete(
+    "/custom-data",
+    summary="Delete custom data for entity (advanced)",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def custom_data_delete_by_query(request, params: Query[CustomDataTarget], key: str):
+    return _delete_custom_data(request, params.tag, key, params.force)
+
+
+@router.get("/{tag}/custom-data", summary="List custom data for entity")
+def entity_custom_data(request, tag: str, paging: Query[PageParams]):
+    """The entity's custom data keys, a page at a time (`cortex custom-data list`)."""
+    return _custom_data_page(_find(request.auth.workspace, tag), paging)
+
+
+@router.post(
+    "/{tag}/custom-data",
+    summary="Add custom data for entity",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def entity_custom_data_add(request, tag: str, params: Query[Force], body: CustomDataIn):
+    """Set one key (`cortex custom-data add`); answers it as stored."""
+    return _set_custom_data(request, tag, body, params.force)
+
+
+@router.delete(
+    "/{tag}/custom-data",
+    summary="Delete custom data for entity",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def entity_custom_data_remove(request, tag: str, params: Query[CustomDataKey]):
+    """Delete one key (`cortex custom-data delete`)."""
+    return _delete_custom_data(request, tag, params.key, params.force)
+
+
+@router.get(
+    "/{tag}/custom-data/{key}", summary="Retrieve custom data for entity by key"
+)
+def entity_custom_data_key(request, tag: str, key: str):
+    return _custom_data_item(_find(request.auth.workspace, tag), key)
+
+
 @router.get("/{tag}", summary="Entity details")
 def entity_details(request, tag: str):
     return entity_out(_find(request.auth.workspace, tag))
@@ -393,54 +606,6 @@ def entity_descriptor(request, tag: str, yaml: bool = False):
     if yaml:
         return HttpResponse(_dump(document), content_type=YAML_TYPE)
     return document
-
-
-# Cortex's descriptors write custom data under x-cortex-custom-metadata (its
-# docs, and its own solutions such as jenkins-deploy); x-cortex-custom-data is
-# read too, and wins for a key in both.
-CUSTOM_DATA_KEYS = ("x-cortex-custom-metadata", "x-cortex-custom-data")
-
-
-def _custom_data(entity: Entity) -> list[dict]:
-    """The entity's custom data, in Cortex's shape, by key (PostgreSQL
-    doesn't keep a JSON object's order). Cairn keeps custom data in the
-    descriptor, so each value's source is YAML and it has no id."""
-    data = {}
-    for name in CUSTOM_DATA_KEYS:
-        found = (entity.descriptor or {}).get(name)
-        if isinstance(found, dict):
-            data.update(found)
-    updated = entity.updated_at.isoformat()
-    return [
-        {
-            "id": None,
-            "key": key,
-            "value": value,
-            "description": None,
-            "source": "YAML",
-            "dateUpdated": updated,
-        }
-        for key, value in sorted(data.items())
-    ]
-
-
-@router.get("/{tag}/custom-data", summary="List custom data for entity")
-def entity_custom_data(request, tag: str, paging: Query[PageParams]):
-    """The entity's custom data keys, a page at a time. As in Cortex,
-    a bare list: a page past the end is empty (the CLI reads pages until then)."""
-    items = _custom_data(_find(request.auth.workspace, tag))
-    start = paging.page * paging.pageSize
-    return items[start : start + paging.pageSize]
-
-
-@router.get(
-    "/{tag}/custom-data/{key}", summary="Retrieve custom data for entity by key"
-)
-def entity_custom_data_key(request, tag: str, key: str):
-    for item in _custom_data(_find(request.auth.workspace, tag)):
-        if item["key"] == key:
-            return item
-    raise HttpError(404, f"Custom data not found for entity {tag} and key {key}")
 
 
 # --- deploys, as Cortex's deploys API (deploy workflows record them) ------------

@@ -72,7 +72,24 @@ def _string(
 
 
 # Paths under /api/v1/catalog/ that are not an entity's, as in Cortex:
-RESERVED_ENTITY_TAGS = frozenset({"definitions", "deploys", "descriptors"})
+RESERVED_ENTITY_TAGS = frozenset(
+    {"custom-data", "definitions", "deploys", "descriptors"}
+)
+
+# Cortex's descriptors write custom data under x-cortex-custom-metadata (its
+# docs, and its own solutions such as jenkins-deploy); x-cortex-custom-data is
+# read too, and wins for a key in both.
+CUSTOM_DATA_KEYS = ("x-cortex-custom-metadata", "x-cortex-custom-data")
+
+
+def descriptor_custom_data(info: dict) -> dict:
+    """The custom data an entity's descriptor (its `info`) defines, by key."""
+    data = {}
+    for name in CUSTOM_DATA_KEYS:
+        found = (info or {}).get(name)
+        if isinstance(found, dict):
+            data.update(found)
+    return data
 
 
 def check_tag(value: str, path: str, max_length: int = MAX_TAG) -> str:

@@ -89,6 +89,9 @@ class Entity(models.Model):
     )
     # The Cortex descriptor as imported (the `info` block with its x-cortex-* keys):
     descriptor = models.JSONField(default=dict, blank=True)
+    # Custom data set through the API, by key: {"value", "description",
+    # "dateUpdated"}. The descriptor's own (x-cortex-custom-metadata) stays there.
+    custom_data = models.JSONField(default=dict, blank=True)
     archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,10 +1,13 @@
 """Writes to the catalog that touch several rows."""
 
+import copy
+
 from django.db import transaction
+from django.utils import timezone
 
 from portal.models import User, Workspace
 
-from .descriptors import EntitySpec
+from .descriptors import CUSTOM_DATA_KEYS, EntitySpec, descriptor_custom_data
 from .models import Deploy, Entity, EntityType, Group, Team
 
 
@@ -33,6 +36,13 @@ def entities_upsert(*, workspace: Workspace, specs: list[EntitySpec]) -> list[En
                 "descriptor": spec.info,
             },
         )
+        # The descriptor wins over values forced through the API for its keys:
+        defined = descriptor_custom_data(spec.info)
+        if any(key in defined for key in entity.custom_data):
+            entity.custom_data = {
+                k: v for k, v in entity.custom_data.items() if k not in defined
+            }
+            entity.save(update_fields=["custom_data"])
         entity.groups.set(
             [
                 Group.objects.get_or_create(workspace=workspace, tag=g)[0]
@@ -77,6 +87,72 @@ def entity_groups_change(*, entity: Entity, add=(), remove=()) -> list[str]:
     entity.descriptor = info
     entity.save(update_fields=["descriptor", "updated_at"])
     return tags
+
+
+class CustomDataConflict(Exception):
+    """A custom data key the entity's descriptor defines, changed without force."""
+
+
+class CustomDataMissing(Exception):
+    """No such custom data key on the entity."""
+
+
+def _locked(entity: Entity) -> Entity:
+    # Read-modify-write of JSON: a concurrent change of the same entity waits.
+    return Entity.objects.select_for_update().get(pk=entity.pk)
+
+
+def _conflict(entity: Entity, key: str, doing: str) -> CustomDataConflict:
+    return CustomDataConflict(
+        f"Entity {entity.tag}'s descriptor defines custom data key {key!r}; "
+        f"pass force=true to {doing} it (until the descriptor is imported again)"
+    )
+
+
+@transaction.atomic
+def entity_custom_data_set(
+    *, entity: Entity, items: list[dict], force: bool = False
+) -> list[dict]:
+    """Set custom data keys (`key`, `value`, `description`) through the API, as
+    Cortex does: a key the descriptor defines needs `force`, and its value then
+    lasts until the descriptor is imported again. Returns what was stored."""
+    entity = _locked(entity)
+    defined = descriptor_custom_data(entity.descriptor)
+    for item in items:
+        if item["key"] in defined and not force:
+            raise _conflict(entity, item["key"], "override")
+    now = timezone.now().isoformat()
+    data = dict(entity.custom_data)
+    for item in items:
+        data[item["key"]] = {
+            "value": item["value"],
+            "description": item.get("description"),
+            "dateUpdated": now,
+        }
+    entity.custom_data = data
+    entity.save(update_fields=["custom_data", "updated_at"])
+    return [{"key": item["key"], **data[item["key"]]} for item in items]
+
+
+@transaction.atomic
+def entity_custom_data_delete(*, entity: Entity, key: str, force: bool = False) -> None:
+    """Delete a custom data key. One the descriptor defines needs `force`, and is
+    taken out of the stored descriptor too (a new import brings it back)."""
+    entity = _locked(entity)
+    defined = descriptor_custom_data(entity.descriptor)
+    if key in defined and not force:
+        raise _conflict(entity, key, "delete")
+    if key not in defined and key not in entity.custom_data:
+        raise CustomDataMissing(
+            f"Custom data not found for entity {entity.tag} and key {key}"
+        )
+    entity.custom_data = {k: v for k, v in entity.custom_data.items() if k != key}
+    info = copy.deepcopy(entity.descriptor or {})
+    for name in CUSTOM_DATA_KEYS:
+        if isinstance(info.get(name), dict):
+            info[name].pop(key, None)
+    entity.descriptor = info
+    entity.save(update_fields=["custom_data", "descriptor", "updated_at"])
 
 
 def deploy_save(

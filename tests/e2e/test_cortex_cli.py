@@ -192,6 +192,69 @@ def test_the_cortex_cli_lists_and_gets_an_entitys_custom_data(cortex, ws, tmp_pa
     assert "Custom data not found for entity ledger and key nope" in missing.stdout
 
 
+def test_the_cortex_cli_adds_deletes_and_bulk_sets_custom_data(cortex, ws, tmp_path):
+    _, key = api_key(ws, "Admin")
+    (tmp_path / "ledger.yaml").write_text(
+        LEDGER + "  x-cortex-custom-metadata: {tier: 1}\n"
+    )
+    cortex("catalog", "create", "-f", "ledger.yaml", key=key)
+    EntityFactory(workspace=ws, tag="money")
+
+    def listed(tag="ledger"):
+        items = as_json(cortex("custom-data", "list", "-t", tag, key=key))
+        return {item["key"]: (item["value"], item["source"]) for item in items}
+
+    added = as_json(
+        cortex(
+            "custom-data", "add", "-t", "ledger", "-k", "ci", "-v", "jenkins", key=key
+        )
+    )
+    assert (added["key"], added["value"], added["source"]) == ("ci", "jenkins", "API")
+    refused = cortex(
+        "custom-data",
+        "add",
+        "-t",
+        "ledger",
+        "-k",
+        "tier",
+        "-v",
+        "3",
+        key=key,
+        check=False,
+    )
+    assert refused.returncode != 0 and "pass force=true" in refused.stdout
+    cortex(
+        "custom-data",
+        "add",
+        "-t",
+        "ledger",
+        "-k",
+        "tier",
+        "-v",
+        "3",
+        "--force",
+        key=key,
+    )
+    assert listed() == {"ci": ("jenkins", "API"), "tier": ("3", "API")}
+
+    (tmp_path / "bulk.json").write_text(
+        json.dumps(
+            {
+                "values": {
+                    "ledger": [{"key": "build", "value": {"ok": True}}],
+                    "money": [{"key": "build", "value": 2}],
+                }
+            }
+        )
+    )
+    cortex("custom-data", "bulk", "-f", "bulk.json", key=key)
+    assert listed()["build"] == ({"ok": True}, "API")
+    assert listed("money") == {"build": (2, "API")}
+
+    cortex("custom-data", "delete", "-t", "ledger", "-k", "ci", key=key)
+    assert "ci" not in listed()
+
+
 def test_the_cortex_cli_creates_lists_gets_and_deletes_workflows(cortex, ws, tmp_path):
     _, key = api_key(ws, "Admin")
     (tmp_path / "hello.yaml").write_text(HELLO)
