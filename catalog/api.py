@@ -111,10 +111,14 @@ class CatalogFilters(PageParams):
     )
     query: str | None = Field(None, max_length=200)
     includeArchived: bool = False
+    includeMetadata: bool = Field(False, description="Each entity's custom data")
+    includeLinks: bool = Field(False, description="Each entity's x-cortex-link")
 
 
-def entity_out(entity: Entity) -> dict:
-    return {
+def entity_out(entity: Entity, *, metadata=False, links=False) -> dict:
+    """An entity in Cortex's shape; with `metadata` and `links` (as Cortex's
+    list gives them on request) its custom data and its links too."""
+    out = {
         "id": str(entity.pk),
         "tag": entity.tag,
         "name": entity.name,
@@ -129,6 +133,24 @@ def entity_out(entity: Entity) -> dict:
         },
         "git": _git(entity.descriptor or {}),
     }
+    if metadata:
+        out["metadata"] = [
+            {"key": item["key"], "value": item["value"]}
+            for item in _custom_data(entity)
+        ]
+    if links:
+        out["links"] = _links(entity.descriptor or {})
+    return out
+
+
+def _links(descriptor: dict) -> list[dict]:
+    """x-cortex-link's entries, as Cortex gives them: `{name, type, url, description}`."""
+    found = descriptor.get("x-cortex-link")
+    return [
+        {field: link.get(field) for field in ("name", "type", "url", "description")}
+        for link in (found if isinstance(found, list) else [])
+        if isinstance(link, dict)
+    ]
 
 
 # x-cortex-git's providers: Cortex's name for each, and its repository page
@@ -199,7 +221,15 @@ def entity_list(request, filters: Query[CatalogFilters]):
         ).distinct()
     if repositories := _values(filters.gitRepositories):
         qs = qs.filter(_in_repositories(repositories))
-    return cortex_page(qs, filters.page, filters.pageSize, "entities", entity_out)
+    return cortex_page(
+        qs,
+        filters.page,
+        filters.pageSize,
+        "entities",
+        lambda entity: entity_out(
+            entity, metadata=filters.includeMetadata, links=filters.includeLinks
+        ),
+    )
 
 
 def _in_repositories(repositories: list[str]) -> Q:
@@ -534,7 +564,7 @@ def entity_custom_data_key(request, tag: str, key: str):
 
 @router.get("/{tag}", summary="Entity details")
 def entity_details(request, tag: str):
-    return entity_out(_find(request.auth.workspace, tag))
+    return entity_out(_find(request.auth.workspace, tag), metadata=True, links=True)
 
 
 class GroupRef(Schema):

@@ -554,3 +554,39 @@ def test_changing_groups_needs_edit_entities_and_stays_in_the_workspace(
     assert outsider.put("/catalog/ledger/groups", body).status_code == 404
     assert outsider.get("/catalog/ledger/groups").status_code == 404
     assert not Entity.objects.get(tag="ledger").groups.exists()
+
+
+def test_the_list_gives_custom_data_and_links_when_asked_and_details_always(
+    admin_api, ws
+):
+    text = PAYMENTS + (
+        "  x-cortex-link:\n"
+        "    - {name: Runbook, type: runbook, url: 'https://wiki.example.com/pay'}\n"
+        "    - not a link\n"
+    )
+    admin_api.post("/open-api", text, content_type=OPENAPI)
+    admin_api.post(
+        "/catalog/payments-api/custom-data", {"key": "ci", "value": "jenkins"}
+    )
+    plain = admin_api.get("/catalog").json()["entities"][0]
+    assert "metadata" not in plain and "links" not in plain
+
+    listed = admin_api.get(
+        "/catalog", {"includeMetadata": "true", "includeLinks": "true"}
+    ).json()["entities"][0]
+    metadata = [
+        {"key": "ci", "value": "jenkins"},
+        {"key": "oncall", "value": {"team": "payments"}},
+        {"key": "tier", "value": 1},
+    ]
+    links = [
+        {
+            "name": "Runbook",
+            "type": "runbook",
+            "url": "https://wiki.example.com/pay",
+            "description": None,
+        }
+    ]
+    assert (listed["metadata"], listed["links"]) == (metadata, links)
+    details = admin_api.get("/catalog/payments-api").json()
+    assert (details["metadata"], details["links"]) == (metadata, links)

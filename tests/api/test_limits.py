@@ -257,7 +257,7 @@ def test_an_unquoted_yaml_date_in_a_body_is_the_text_written(ada_api, ws):
     ("method", "path", "allow"),
     [
         ("put", "/workflows", "GET, HEAD, POST"),
-        ("delete", "/catalog/x/custom-data", "GET, HEAD"),
+        ("put", "/catalog/x/custom-data", "DELETE, GET, HEAD, POST"),
     ],
 )
 def test_a_method_a_path_does_not_take_is_a_405_in_cortexs_shape_naming_the_ones_it_does(
