@@ -407,7 +407,11 @@ def set_initiator(run: Run, *, user: User, by: User, perms: frozenset[str]) -> N
 # Promote the queued runs that fit under the cap, in one statement: the
 # candidates in admission order, at most the free slots, and only those still
 # QUEUED (a run cancelled meanwhile is left alone); RETURNING says which.
-# `{now}` is the time they start: read once, when the statement runs.
+# `{now}` is the time they start: read once, when the statement runs. On
+# PostgreSQL a queued run locked by someone else is passed over ({skip}): a
+# cancel holds its run and then asks for the admission lock, so waiting for
+# that run while holding the lock would deadlock. (Only a cancel locks a
+# queued run; a run passed over for another reason is admitted next time.)
 _ADMIT = """
 WITH candidates AS (
   SELECT id FROM workflows_run
@@ -415,6 +419,7 @@ WITH candidates AS (
   ORDER BY queue_priority, queued_at, id
   LIMIT (SELECT {greatest}(0, %s - COUNT(*)) FROM workflows_run
          WHERE workspace_id = %s AND status IN ('IN_PROGRESS', 'CANCELLING'))
+  {skip}
 ), started AS {materialized} (SELECT {now} AS at)
 UPDATE workflows_run
 SET status = 'IN_PROGRESS', lease = NULL, heartbeat_at = (SELECT at FROM started),
@@ -448,7 +453,7 @@ def admit(workspace_id: int) -> list[int]:
         sqlite = connection.vendor == "sqlite"
         if sqlite:  # the write lock is held since BEGIN: the time is now
             now = connection.ops.adapt_datetimefield_value(timezone.now())
-            sql = _ADMIT.format(greatest="MAX", materialized="", now="%s")
+            sql = _ADMIT.format(greatest="MAX", materialized="", now="%s", skip="")
             params = [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id, now]
         else:
             # The time once the lock is granted (so that runs start in
@@ -457,6 +462,7 @@ def admit(workspace_id: int) -> list[int]:
                 greatest="GREATEST",
                 materialized="MATERIALIZED",
                 now="clock_timestamp()",
+                skip="FOR UPDATE SKIP LOCKED",
             )
             params = [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id]
         with connection.cursor() as cursor:
@@ -1610,6 +1616,9 @@ def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -
     secrets = _run_secrets(run)
     reason = scrub(reason, secrets.values)
     with transaction.atomic():
+        # The run's lock first: two approvers deciding at once would otherwise
+        # each count only their own decision, and both leave the step waiting.
+        _lock_run(run.pk)
         decision, created = Decision.objects.get_or_create(
             step=step,
             user=by,
@@ -1800,18 +1809,28 @@ def _resume(
     action = actions_by_slug(descriptor)[step.slug]
     block = get_block(action.get("schema", {}).get("type", step.type))
     secrets = secrets or _run_secrets(run)
-    ctx = _context(run, step, action, secrets)
-    # May raise InputInvalid / ValueError: nothing stored.
-    resumed = block.resume(ctx, payload)
-    outcome = _storable(resumed, step.type)
-    if by is not None and outcome is not resumed:
-        # A person's answer the databases can't store is refused, as a bad
-        # value is: the step goes on waiting (the inputs' checks catch most).
-        if step.waiting_for == "USER_INPUT":
-            raise InputInvalid({ALL: [outcome.error]})
-        raise EngineError(outcome.error)
+
+    def answer() -> Outcome:
+        # May raise InputInvalid / ValueError: nothing stored.
+        resumed = block.resume(_context(run, step, action, secrets), payload)
+        outcome = _storable(resumed, step.type)
+        if by is not None and outcome is not resumed:
+            # A person's answer the databases can't store is refused, as a bad
+            # value is: the step goes on waiting (the inputs' checks catch most).
+            if step.waiting_for == "USER_INPUT":
+                raise InputInvalid({ALL: [outcome.error]})
+            raise EngineError(outcome.error)
+        return outcome
+
+    # Worked out before the lock (a form's validator may take a while)…
+    seen, outcome = step.outputs, answer()
     with transaction.atomic():
         _lock_run(run.pk)
+        # …and again if another answer changed the step meanwhile (an async
+        # call's UPDATE, whose list of updates this one extends):
+        step.refresh_from_db(fields=["outputs"])
+        if step.outputs != seen:
+            outcome = answer()
         # Exactly one resumer wins the step:
         taken = Step.objects.filter(pk=step.pk, status=StepS.WAITING)
         fields = {}

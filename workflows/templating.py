@@ -86,7 +86,10 @@ def _get_key(key: str, scopes: list, warn: bool = False) -> Any:
     back to getattr, which reached methods, `__class__` and our wrappers' fields.
     """
     if key == ".":
-        return scopes[0]
+        # A falsy list item is itself again inside its section: {{#.}} on
+        # false renders nothing, {{^.}} renders.
+        top = scopes[0]
+        return top.value if isinstance(top, _Item) else top
     parts = key.split(".")
     for scope in scopes:
         for part in parts:

@@ -81,6 +81,12 @@ def test_a_list_section_renders_once_per_item_false_and_empty_ones_too(
     assert render(template, STATE) == expected
 
 
+def test_a_falsy_list_item_is_falsy_again_for_a_section_inside_the_lists():
+    state = {"variables": {"flags": [True, False, "", 0, "x"]}}
+    template = "{{#variables.flags}}{{#.}}Y{{/.}}{{^.}}N{{/.}}{{/variables.flags}}"
+    assert render(template, state) == "YNNNY"
+
+
 def test_render_value_renders_every_string_inside_dicts_and_lists():
     value = {"a": ["{{variables.zero}}", {"b": "{{variables.public}}"}], "n": 3}
     assert render_value(value, STATE) == {"a": ["0", {"b": "true"}], "n": 3}
