@@ -277,9 +277,26 @@ def entity_delete_many(request, params: Query[EntityIds]):
     # An id is a number, anything else a tag: "20" never names the entity
     # tagged 20 (which, from before such tags were refused, may be another).
     tags = [value for value in wanted if parse_id(value) is None]
-    Entity.objects.filter(workspace=request.auth.workspace).filter(
+    found = Entity.objects.filter(workspace=request.auth.workspace).filter(
         Q(tag__in=tags) | Q(pk__in=numbers)
-    ).delete()
+    )
+    rows = list(found.values_list("pk", "tag"))
+    pks, found_tags = {pk for pk, _ in rows}, {tag for _, tag in rows}
+    missing = [
+        value
+        for value in dict.fromkeys(wanted)
+        if (
+            parse_id(value) not in pks
+            if parse_id(value) is not None
+            else value not in found_tags
+        )
+    ]
+    if missing:
+        # Delete none: a typo among the ids must not leave half of them gone.
+        raise HttpError(
+            404, f"could not find entities with id or tag: {', '.join(missing)}"
+        )
+    found.delete()
     return {"message": "Entities deleted successfully"}
 
 

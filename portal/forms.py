@@ -249,6 +249,12 @@ class SecretCreateForm(CrispyMixin, forms.Form):
 
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"]
+        if tag.isascii() and tag.isdigit():
+            # /secrets/{tagOrId} would read it as another secret's id:
+            raise forms.ValidationError(
+                f"“{tag}” is only digits, which the API reads as a secret's id;"
+                " add a letter."
+            )
         if Secret.objects.filter(workspace=self.workspace, tag=tag).exists():
             raise forms.ValidationError(
                 f"A secret with the tag “{tag}” already exists."

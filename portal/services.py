@@ -45,7 +45,11 @@ def api_key_create(
     return key, raw
 
 
-def api_key_revoke(*, key: ApiKey) -> None:
+def api_key_revoke(*, key: ApiKey, by_perms: frozenset[str] | None = None) -> None:
+    """Revoke a key. A member (`by_perms`, their permissions) may revoke only
+    keys whose permissions they hold too, as they may only create such keys."""
+    if by_perms is not None and key.user_id is None:
+        _refuse_beyond(by_perms, _perms_of(key.roles.all()), "revoke a key with")
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )

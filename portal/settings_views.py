@@ -546,8 +546,12 @@ def api_key_add(request: HttpRequest) -> HttpResponse:
 @require_permission(P.MANAGE_API_KEYS)
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_in_workspace(request, _workspace_keys(), pk=pk)
-    services.api_key_revoke(key=key)
-    messages.success(request, f"API key “{key.name}” revoked.")
+    try:
+        services.api_key_revoke(key=key, by_perms=request.ws_perms)
+    except services.ChangeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"API key “{key.name}” revoked.")
     return redirect("settings:api-keys")
 
 

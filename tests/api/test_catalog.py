@@ -237,6 +237,21 @@ def test_delete_by_tag_or_by_ids(admin_api, ws):
     assert not Entity.objects.exists()
 
 
+def test_delete_by_ids_with_an_unknown_one_is_a_404_naming_it_and_deletes_none(
+    admin_api, ws, other_ws
+):
+    ledger = EntityFactory(workspace=ws, tag="ledger")
+    theirs = EntityFactory(workspace=other_ws, tag="money")
+    r = admin_api.delete(
+        "/catalog", params={"ids": [str(ledger.pk), "nope", str(theirs.pk)]}
+    )
+    assert r.status_code == 404
+    assert r.json()["message"] == (
+        f"could not find entities with id or tag: nope, {theirs.pk}"
+    )
+    assert Entity.objects.count() == 2
+
+
 def test_delete_by_ids_deletes_the_entity_of_each_id_never_one_tagged_with_it(
     admin_api, ws
 ):
@@ -254,7 +269,7 @@ def test_digits_of_other_scripts_are_tags_not_ids(admin_api, ws):
     arabic = "".join(chr(0x660 + int(d)) for d in str(ledger.pk))
     for text in (arabic, "²", "1²"):
         assert admin_api.get(f"/catalog/{text}").status_code == 404
-        assert admin_api.delete("/catalog", params={"ids": [text]}).status_code == 200
+        assert admin_api.delete("/catalog", params={"ids": [text]}).status_code == 404
     assert Entity.objects.filter(pk=ledger.pk).exists()
     assert admin_api.get(f"/catalog/{ledger.pk}").json()["tag"] == "ledger"
 

@@ -80,6 +80,7 @@ def test_a_secret_is_found_by_its_tag_or_its_id(stored, admin_api):
 
 
 def test_a_tag_made_of_digits_names_its_own_secret_before_an_id(ws, stored, admin_api):
+    # Stored before such tags were refused:
     Secret.objects.create(workspace=ws, tag=str(stored.pk), name="Digits")
 
     assert admin_api.get(f"/secrets/{stored.pk}").json()["name"] == "Digits"
@@ -132,6 +133,10 @@ def test_a_second_secret_with_a_taken_tag_is_a_conflict_and_the_first_is_kept(
     [
         ({"name": "X", "secret": "s", "tag": "has space"}, "tag: "),
         ({"name": "X", "secret": "s", "tag": "t" * 101}, "tag: "),
+        (
+            {"name": "X", "secret": "s", "tag": "12"},
+            "tag: “12” is only digits, which the API reads as a secret's id",
+        ),
         ({"name": "", "secret": "s", "tag": "t"}, "name: "),
         ({"name": "X", "secret": "", "tag": "t"}, "secret: "),
         (

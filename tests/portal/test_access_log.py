@@ -18,7 +18,7 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _serve_and_get(tmp_path, path: str, headers: dict | None = None) -> str:
+def _serve_and_get(tmp_path, path: str, headers: dict | None = None, auth=None) -> str:
     """Start gunicorn as `make run` does, GET `path`, return what it logged."""
     port = free_port()
     env = {
@@ -39,7 +39,9 @@ def _serve_and_get(tmp_path, path: str, headers: dict | None = None) -> str:
     try:
         for _ in range(100):
             try:
-                reply = httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers)
+                reply = httpx.get(
+                    f"http://127.0.0.1:{port}{path}", headers=headers, auth=auth
+                )
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)
@@ -54,6 +56,13 @@ def test_the_access_log_names_the_path_but_never_the_query_string(tmp_path):
     log = _serve_and_get(tmp_path, "/no-such-page/?token=S3cr3t-in-query")
     assert '"GET /no-such-page/ HTTP/1.1" 404' in log
     assert "S3cr3t" not in log
+
+
+def test_the_access_log_never_names_a_basic_auth_user_where_a_key_may_be(tmp_path):
+    key = "cairn_" + "k" * 43
+    log = _serve_and_get(tmp_path, "/no-such-page/", auth=(key, ""))
+    assert '"GET /no-such-page/ HTTP/1.1" 404' in log
+    assert key not in log
 
 
 def test_a_runs_call_with_a_secret_in_its_path_is_logged_with_it_masked(tmp_path):

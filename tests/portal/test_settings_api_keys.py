@@ -117,6 +117,28 @@ def test_a_key_cannot_have_more_permissions_than_its_creator(client, ws, grace):
     assert r.status_code == 200
 
 
+def test_a_key_with_more_permissions_than_its_revoker_is_not_revoked(client, ws, grace):
+    keymaster = Role.objects.create(
+        workspace=ws, name="Key master", permissions=["MANAGE_API_KEYS"]
+    )
+    grace.memberships.get(workspace=ws).roles.add(keymaster)
+    admin_key, _ = api_key(ws, "Admin", name="Deploy bot")
+    user_key, _ = api_key(ws, "User", name="CI")
+    client.force_login(grace)
+    r = client.post(
+        reverse("settings:api-key-revoke", args=[admin_key.pk]), follow=True
+    )
+    assert (
+        "You can&#x27;t revoke a key with permissions you don&#x27;t have"
+        in r.content.decode()
+    )
+    admin_key.refresh_from_db()
+    assert admin_key.is_active
+    client.post(reverse("settings:api-key-revoke", args=[user_key.pk]))
+    user_key.refresh_from_db()
+    assert not user_key.is_active
+
+
 def test_keys_page_lists_workspace_keys_but_not_personal_tokens(
     client, ws, other_ws, ada, grace
 ):
