@@ -30,6 +30,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
 from portal import yamlload
 from portal.api import (
@@ -418,12 +419,16 @@ def _custom_data_page(entity: Entity, paging: PageParams) -> list[dict]:
 
 
 class CustomDataIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 400, not ignored
+
     key: str = Field(..., min_length=1, max_length=200)
     value: Any = Field(..., description="Any JSON value")
     description: str | None = Field(None, max_length=2000)
 
 
 class CustomDataBulk(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     values: dict[str, list[CustomDataIn]] = Field(
         ..., description="Entity tag → its keys", max_length=1000
     )
@@ -585,10 +590,14 @@ def entity_details(request, tag: str):
 
 
 class GroupRef(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     tag: str = Field(..., max_length=100)
 
 
 class GroupsBody(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     groups: list[GroupRef] = Field(..., max_length=1000)
 
 
@@ -659,11 +668,15 @@ def entity_descriptor(request, tag: str, yaml: bool = False):
 
 
 class Deployer(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     email: str | None = Field(None, max_length=254)
     name: str | None = Field(None, max_length=200)
 
 
 class DeployRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     title: str = Field(min_length=1, max_length=500)
     type: Deploy.Type = Field(description="DEPLOY, SCALE, ROLLBACK or RESTART")
     timestamp: datetime = Field(description="When it happened (ISO 8601)")

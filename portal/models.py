@@ -224,7 +224,10 @@ class IpAllowlistEntry(models.Model):
     def parse(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         """The network an entry names. IPv4-mapped IPv6 (`::ffff:10.1.2.3`, as a
         dual-stack server shows a client) is the IPv4 network, as the client's
-        address is read; raises ValueError for what is no address or range."""
+        address is read; raises ValueError for what is no address or range,
+        and for an IPv6 zone (`::1%eth0`): a client's address has none."""
+        if "%" in value:
+            raise ValueError(f"{value!r} has an IPv6 zone")
         network = ipaddress.ip_network(value, strict=False)
         mapped = ipaddress.ip_network("::ffff:0:0/96")
         if network.version == 6 and network.subnet_of(mapped):

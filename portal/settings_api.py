@@ -16,6 +16,7 @@ that holds a secret's value.
 
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
 from portal.api import (
     PageParams,
@@ -56,12 +57,16 @@ class SecretList(Schema):
 
 
 class SecretCreate(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 400, not ignored
+
     name: str = Field(description="What the secret is for")
     secret: str = Field(description="The value; stored encrypted, never returned")
     tag: str = Field(description="Letters, digits, hyphens and underscores")
 
 
 class SecretChange(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = None
     secret: str | None = Field(None, description="A new value; omit to keep it")
 
@@ -174,11 +179,15 @@ def secret_delete(request, tagOrId: str):
 
 
 class EntryIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     address: str = Field(description="An IP address or CIDR range")
     description: str | None = Field(None, max_length=200)
 
 
 class EntriesIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     entries: list[EntryIn] = Field(max_length=MAX_ENTRIES)
 
 

@@ -125,8 +125,19 @@ def test_a_callback_for_a_cancelled_run_is_a_406(ada_api, waiting):
         ({"status": "SUCCESS"}, "message"),
         ({"status": "SUCCESS", "message": "x", "response": [1]}, "response"),
         (["SUCCESS"], "JSON object"),
+        (
+            {"status": "UPDATE", "message": "m", "respones": {}},
+            "'respones': not a field of a callback",
+        ),
     ],
-    ids=["no-status", "unknown-status", "no-message", "response-not-object", "list"],
+    ids=[
+        "no-status",
+        "unknown-status",
+        "no-message",
+        "response-not-object",
+        "list",
+        "misspelt-field",
+    ],
 )
 def test_a_malformed_callback_is_a_400_and_the_block_keeps_waiting(
     ada_api, waiting, body, field

@@ -133,6 +133,7 @@ def test_a_second_secret_with_a_taken_tag_is_a_conflict_and_the_first_is_kept(
     [
         ({"name": "X", "secret": "s", "tag": "has space"}, "tag: "),
         ({"name": "X", "secret": "s", "tag": "t" * 101}, "tag: "),
+        ({"name": "X", "secret": "s", "tag": "t", "tags": 1}, "tags: Extra inputs"),
         (
             {"name": "X", "secret": "s", "tag": "12"},
             "tag: “12” is only digits, which the API reads as a secret's id",
@@ -155,6 +156,15 @@ def test_a_bad_secret_is_refused_naming_the_field_and_nothing_is_saved(
     assert response.status_code == 400
     assert says in response.json()["message"]
     assert not Secret.objects.filter(workspace=ws).exists()
+
+
+def test_an_update_naming_a_field_it_cannot_change_is_refused(stored, admin_api):
+    response = admin_api.put("/secrets/deploy_token", {"name": "X", "tag": "moved"})
+
+    assert response.status_code == 400
+    assert "tag: Extra inputs are not permitted" in response.json()["message"]
+    stored.refresh_from_db()
+    assert (stored.tag, stored.name) == ("deploy_token", "Deploy token")
 
 
 def test_an_update_with_nothing_to_change_or_an_empty_value_is_refused(
@@ -296,6 +306,14 @@ def test_a_list_that_would_shut_out_the_caller_is_refused_unless_forced(ws, admi
             "entries[1].address: 127.0.0.1 is also entries[0]",
         ),
         ([{"description": "no address"}], "entries[0].address: Field required"),
+        (
+            [{"address": "::1%eth0"}],
+            "entries[0].address: “::1%eth0” is not a valid IP address or CIDR range",
+        ),
+        (
+            [{"address": "127.0.0.1", "adress": "10.0.0.1"}],
+            "entries[0].adress: Extra inputs are not permitted",
+        ),
         (
             [{"address": "127.0.0.1", "description": "d" * 201}],
             "entries[0].description",

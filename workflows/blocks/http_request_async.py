@@ -62,6 +62,10 @@ def timeout_in_seconds(schema: dict) -> int | None:
     return seconds
 
 
+# CallbackRequest's fields ("output": what older Cortex docs called "response"):
+_FIELDS = frozenset({"status", "message", "response", "output"})
+
+
 def parse_callback(payload: Any) -> tuple[str, str, dict | None]:
     """Validate a CallbackRequest body; return (status, message, response).
 
@@ -69,6 +73,11 @@ def parse_callback(payload: Any) -> tuple[str, str, dict | None]:
     """
     if not isinstance(payload, dict):
         raise ValueError("The callback body must be a JSON object")
+    if unknown := [str(key) for key in payload if key not in _FIELDS]:
+        raise ValueError(
+            f"{', '.join(map(repr, unknown))}: not a field of a callback"
+            " (it takes status, message and response)"
+        )
     status = payload.get("status")
     if status is None:
         raise ValueError(f"status is required (one of {', '.join(STATUSES)})")
