@@ -119,3 +119,18 @@ def test_a_call_to_an_endpoint_cairn_lacks_fails_the_block_naming_it(cairn, ws):
     assert outcome.status == "FAILED"
     assert outcome.error.startswith(f"HTTP 404 from {cairn.url}/api/v1/scorecards")
     assert "Cairn has no endpoint GET /api/v1/scorecards" in outcome.error
+
+
+@pytest.mark.parametrize(
+    "path", ["/health/", "/settings/secrets/", "/", "/api/../health/", "/api/%2e%2e/"]
+)
+def test_only_cortexs_api_paths_lead_here_not_this_servers_pages(cairn, ws, path):
+    _, token = api_key(ws, "Viewer")
+
+    outcome = run(ws, f"https://api.getcortexapp.com{path}", token)
+
+    assert outcome.status == "FAILED"
+    assert outcome.error == (
+        "Bad configuration: api.getcortexapp.com leads to this Cairn's API, whose"
+        f" paths start with /api/; {path} is not one"
+    )

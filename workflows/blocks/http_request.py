@@ -167,6 +167,14 @@ def _at_cairn(url: str) -> tuple[str, str]:
     hosts = {h.strip().lower() for h in settings.CORTEX_API_HOSTS if h.strip()}
     if (parts.hostname or "").lower() not in hosts:
         return url, ""
+    # Only the API: the rest of this server (its pages, /health/) is no
+    # outside address an author may reach this way.
+    segments = unquote(parts.path).split("/")
+    if segments[:2] != ["", "api"] or {".", ".."} & set(segments):
+        raise ConfigError(
+            f"{parts.hostname} leads to this Cairn's API, whose paths start with"
+            f" /api/; {parts.path or '/'} is not one"
+        )
     cairn = urlsplit(settings.BASE_URL)
     path = cairn.path.rstrip("/") + parts.path
     return (
