@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "bootstrap",
     "heroicons",
+    "ninja",  # /api/v1/docs serves Swagger UI from our static files, not a CDN
     "portal",
     "catalog",
     "workflows",

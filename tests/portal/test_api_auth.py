@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.staticfiles import finders
 
 from portal.models import IpAllowlistEntry
 from tests.factories import EntityFactory, api_key
@@ -215,3 +216,12 @@ def test_a_forbidden_address_is_told_so_before_the_key_is_recorded_as_used(clien
     get(client, raw, REMOTE_ADDR="127.0.0.1")
     key.refresh_from_db()
     assert key.last_used_at is None
+
+
+def test_the_api_docs_load_swagger_ui_from_this_server_not_a_cdn(client, db):
+    r = client.get("/api/v1/docs")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in html
+    assert "cdn." not in html and "https://" not in html.split("<body")[0]
+    assert finders.find("ninja/swagger-ui-bundle.js")  # collected by collectstatic
