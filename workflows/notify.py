@@ -98,7 +98,26 @@ def run_waiting(run: Run, step: Step, waiting_for: str) -> None:
         return
     users, emails = _recipients(run)
     if waiting_for == "USER_INPUT":
-        _send(run, users, emails, "NEEDS_INPUT", f"{name} is waiting for your input")
+        from .engine import may_complete_input
+
+        # Asked: who may fill the form in. The others (a Viewer among the
+        # recipients, an outside address) hear that it waits.
+        asked = [u for u in users if may_complete_input(run, u)]
+        addresses = {u.email.lower() for u in asked}
+        _send(
+            run,
+            asked,
+            [e for e in emails if e.lower() in addresses],
+            "NEEDS_INPUT",
+            f"{name} is waiting for your input",
+        )
+        _send(
+            run,
+            [u for u in users if u not in asked],
+            [e for e in emails if e.lower() not in addresses],
+            "AWAITING_INPUT",
+            f"{name} is waiting for input",
+        )
 
 
 def approvers_joined(team, users: list[User]) -> None:
@@ -168,7 +187,13 @@ def run_ended(run: Run) -> None:
 
 
 # What a run asked of people; once answered or over, no longer news.
-_REQUESTS = ("NEEDS_INPUT", "NEEDS_APPROVAL", "AWAITING_APPROVAL", "NEEDS_INITIATOR")
+_REQUESTS = (
+    "NEEDS_INPUT",
+    "AWAITING_INPUT",
+    "NEEDS_APPROVAL",
+    "AWAITING_APPROVAL",
+    "NEEDS_INITIATOR",
+)
 
 
 def requests_answered(run: Run) -> None:

@@ -418,7 +418,14 @@ def _action(
                 if approvers and len(undecided) < required - approved
                 else ""
             ),
-            self_approval_prevented=bool(waiting.inputs.get("preventSelfApproval")),
+            # "(not X, who started the run)" only where X would otherwise decide:
+            self_approval_prevented=bool(
+                waiting.inputs.get("preventSelfApproval")
+                and run.initiator_id
+                and engine.approving_teams(run, waiting)
+                .filter(members=run.initiator_id)
+                .exists()
+            ),
             # Only worth a query or two when nobody can approve:
             nobody="" if approvers else _why_nobody_approves(run, waiting),
             # A mistyped team among real ones would silently ask fewer people:

@@ -146,7 +146,9 @@ def test_the_runs_tab_updates_by_itself_and_cancels_a_run(
         )
     ).to_have_count(0)
 
-    cancel = row.get_by_role("link", name="Cancel run of Provision a service")
+    cancel = row.get_by_role(
+        "link", name=f"Cancel run {paused.pk} of Provision a service"
+    )
     cancel.focus()
     # The paused run keeps the table refreshing: a refresh leaves focus where it was.
     page.evaluate(

@@ -1475,6 +1475,36 @@ def test_an_approval_tells_approvers_to_decide_and_the_initiator_and_recipients_
     ]
 
 
+def test_a_form_asks_who_may_fill_it_in_and_tells_the_others_that_it_waits(
+    ws, grace, vera, mailoutbox, test_blocks, django_capture_on_commit_callbacks
+):
+    wf = make_workflow(ws, [action("form", "ASK", [], root=True)])
+    with django_capture_on_commit_callbacks(execute=True):
+        run = engine.start(
+            workflow=wf,
+            initiator=grace,
+            notification_recipients=["vera@example.com", "ops@example.org"],
+        )
+        run_to_rest(run)
+    told = Notification.objects.filter(run=run).values_list(
+        "user__email", "kind", "message"
+    )
+    assert sorted(told) == [  # vera is a Viewer: she can't fill it in
+        ("grace@example.com", "NEEDS_INPUT", f"Wf #{run.pk} is waiting for your input"),
+        ("vera@example.com", "AWAITING_INPUT", f"Wf #{run.pk} is waiting for input"),
+    ]
+    assert wait_until_sent()
+    assert sorted((m.to[0], m.subject) for m in mailoutbox) == [
+        ("grace@example.com", f"[Cairn] Wf #{run.pk} is waiting for your input"),
+        ("ops@example.org", f"[Cairn] Wf #{run.pk} is waiting for input"),
+        ("vera@example.com", f"[Cairn] Wf #{run.pk} is waiting for input"),
+    ]
+    engine.submit_input(
+        run, Step.objects.get(run=run, slug="form"), values={}, by=grace
+    )
+    assert unread_requests(run) == []
+
+
 def test_someone_added_to_an_approving_team_while_an_approval_waits_is_asked_to_decide(
     ws, grace, vera, mona, platform, mailoutbox, django_capture_on_commit_callbacks
 ):

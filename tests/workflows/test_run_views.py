@@ -1276,6 +1276,8 @@ def test_an_initiator_outside_the_approving_teams_is_told_they_are_not_an_approv
     r = decide(client, run, {"step": waiting_step(run).pk, "verdict": "approve"})
     assert r.status_code == 403
     assert refusal(text(r)) == "You are not one of the approvers of this step."
+    # Nor does the list of approvers say she is left out of it:
+    assert "who started the run" not in text(page(client, run))
 
 
 def test_when_only_the_initiator_could_approve_the_page_says_nobody_can_and_why(
