@@ -74,13 +74,22 @@ def workflow_upsert(
 
 
 @transaction.atomic
+@transaction.atomic
 def workflow_delete(*, workflow: Workflow) -> None:
     """Delete the workflow with its versions and runs (and their steps and events)."""
+    from . import engine
+
+    runs = Run.objects.filter(workflow=workflow)
+    held_slots = runs.filter(
+        status__in=[Run.Status.IN_PROGRESS, Run.Status.CANCELLING]
+    ).exists()
     # Runs and current_version protect the versions they point at, so they go first:
-    Run.objects.filter(workflow=workflow).delete()
+    runs.delete()
     Workflow.objects.filter(pk=workflow.pk).update(current_version=None)
     workflow.current_version = None
     workflow.delete()
+    if held_slots:  # the cap's slots its runs held are free: fill them now
+        engine.admit(workflow.workspace_id)
 
 
 # Runs: start (the engine does the rest)

@@ -156,6 +156,33 @@ def test_delete_removes_the_workflow_with_its_versions_and_runs(ws):
     assert not Run.objects.exists()
 
 
+def test_deleting_a_workflow_with_running_runs_admits_queued_ones_at_once(ws, settings):
+    from workflows import engine
+
+    settings.MAX_CONCURRENT_RUNS = 1
+    doomed, _ = workflow_upsert(workspace=ws, descriptor=descriptor())
+    other, _ = workflow_upsert(workspace=ws, descriptor=descriptor(ON_ENTITY))
+    running = Run.objects.create(
+        workspace=ws,
+        workflow=doomed,
+        version=doomed.current_version,
+        status=Run.Status.IN_PROGRESS,
+    )
+    waiting = Run.objects.create(
+        workspace=ws,
+        workflow=other,
+        version=other.current_version,
+        status=Run.Status.QUEUED,
+        queued_at=running.created_at,
+    )
+    assert engine.admit(ws.pk) == []  # the one slot is taken
+
+    workflow_delete(workflow=doomed)
+
+    waiting.refresh_from_db()
+    assert waiting.status == Run.Status.IN_PROGRESS
+
+
 def test_delete_leaves_other_workflows_alone(ws):
     doomed, _ = workflow_upsert(workspace=ws, descriptor=descriptor())
     kept, _ = workflow_upsert(workspace=ws, descriptor=descriptor(ON_ENTITY))
