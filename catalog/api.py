@@ -57,12 +57,16 @@ from .models import Deploy, Entity, EntityType, Team
 from .services import (
     CustomDataConflict,
     CustomDataMissing,
+    EntityTypeRefused,
     deploy_save,
     deploys_delete,
     entities_upsert,
     entity_custom_data_delete,
     entity_custom_data_set,
     entity_groups_change,
+    entity_type_create,
+    entity_type_delete,
+    entity_type_update,
 )
 
 router = Router(tags=["catalog"])
@@ -353,7 +357,7 @@ BUILT_IN_TYPES = ("service", "domain", "team")
 @router.get("/definitions", summary="List entity types")
 def definition_list(request, params: Query[DefinitionParams]):
     """The workspace's entity types, as Cortex's entity type definitions
-    (`cortex entity-types list`). Cairn's types have no JSON schema."""
+    (`cortex entity-types list`)."""
     qs = EntityType.objects.filter(workspace=request.auth.workspace).order_by("tag")
     if not params.includeBuiltIn:
         qs = qs.exclude(tag__in=BUILT_IN_TYPES)
@@ -363,22 +367,107 @@ def definition_list(request, params: Query[DefinitionParams]):
 @router.get("/definitions/{type}", summary="Retrieve an entity type")
 def definition_detail(request, type: str):
     """One entity type, as the list gives it (`cortex entity-types get`)."""
-    entity_type = EntityType.objects.filter(
-        workspace=request.auth.workspace, tag=type
-    ).first()
-    if entity_type is None:
-        raise HttpError(404, f"could not find entity type: {type}")
-    return _definition(entity_type)
+    return _definition(_entity_type(request.auth.workspace, type))
 
 
 def _definition(entity_type: EntityType) -> dict:
     return {
         "type": entity_type.tag,
         "name": entity_type.name,
-        "description": None,
+        "description": entity_type.description or None,
         "source": "BUILT_IN" if entity_type.tag in BUILT_IN_TYPES else "CUSTOM",
-        "schema": {},
+        "schema": entity_type.schema,
     }
+
+
+class DefinitionChange(Schema):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: str | None = Field(None, description="The type's tag (it can't change)")
+    name: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=2000)
+    definition_schema: dict[str, Any] | None = Field(
+        None, alias="schema", description="Kept and given back; no entity is checked"
+    )
+
+
+class DefinitionIn(DefinitionChange):
+    type: str = Field(..., description="The type's tag (x-cortex-type)")
+
+
+def _definition_fields(body: DefinitionChange) -> dict:
+    fields = {
+        "name": body.name,
+        "description": body.description,
+        "schema": body.definition_schema,
+    }
+    fields = {k: v for k, v in fields.items() if v is not None}
+    check_storable(fields.get("schema"), "schema")
+    return fields
+
+
+def _entity_type(workspace, tag: str) -> EntityType:
+    found = EntityType.objects.filter(workspace=workspace, tag=tag).first()
+    if found is None:
+        raise HttpError(404, f"could not find entity type: {tag}")
+    return found
+
+
+@router.post(
+    "/definitions",
+    summary="Create an entity type",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def definition_create(request, body: DefinitionIn):
+    """`cortex entity-types create`: `{type, name, description, schema}`."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    try:
+        tag = check_tag(body.type.strip(), "type", 100)
+    except DescriptorError as exc:
+        raise HttpError(400, str(exc)) from None
+    fields = {"name": tag, "description": "", "schema": {}} | _definition_fields(body)
+    try:
+        entity_type = entity_type_create(
+            workspace=request.auth.workspace, tag=tag, **fields
+        )
+    except EntityTypeRefused as exc:
+        raise HttpError(409, str(exc)) from None
+    return json_response(request, _definition(entity_type))
+
+
+@router.put(
+    "/definitions/{type}",
+    summary="Update an entity type",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def definition_update(request, type: str, body: DefinitionChange):
+    """`cortex entity-types update`: its name, description or schema."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    entity_type = _entity_type(request.auth.workspace, type)
+    if body.type is not None and body.type != entity_type.tag:
+        raise HttpError(400, f"type: an entity type's tag can't change ({type})")
+    fields = _definition_fields(body)
+    if fields:
+        entity_type_update(entity_type=entity_type, **fields)
+    return json_response(request, _definition(entity_type))
+
+
+@router.delete(
+    "/definitions/{type}",
+    summary="Delete an entity type",
+    openapi_extra=_IDEMPOTENCY_HEADER,
+)
+@idempotent
+def definition_delete(request, type: str):
+    """`cortex entity-types delete`: only a type no entity has."""
+    require(request.auth, Permission.EDIT_ENTITIES)
+    try:
+        entity_type_delete(entity_type=_entity_type(request.auth.workspace, type))
+    except EntityTypeRefused as exc:
+        raise HttpError(409, str(exc)) from None
+    return json_response(request, {"message": f"Entity type {type} deleted"})
 
 
 # --- custom data: the descriptor's (x-cortex-custom-metadata) and the API's ------

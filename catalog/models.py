@@ -15,6 +15,10 @@ class EntityType(models.Model):
     )
     tag = models.SlugField(max_length=100)
     name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, default="")
+    # A Cortex definition's JSON schema, kept and given back as written (the
+    # API's entity types); Cairn checks no entity against it.
+    schema = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -89,6 +89,45 @@ def entity_groups_change(*, entity: Entity, add=(), remove=()) -> list[str]:
     return tags
 
 
+class EntityTypeRefused(Exception):
+    """An entity type change that can't be made; the message says why."""
+
+
+@transaction.atomic
+def entity_type_create(
+    *, workspace: Workspace, tag: str, name: str, description: str, schema: dict
+) -> EntityType:
+    if EntityType.objects.filter(workspace=workspace, tag=tag).exists():
+        raise EntityTypeRefused(f"The entity type {tag} already exists")
+    return EntityType.objects.create(
+        workspace=workspace,
+        tag=tag,
+        name=name,
+        description=description,
+        schema=schema,
+    )
+
+
+def entity_type_update(*, entity_type: EntityType, **fields) -> EntityType:
+    """Change an entity type's name, description or schema (its tag stays)."""
+    for name, value in fields.items():
+        setattr(entity_type, name, value)
+    entity_type.save(update_fields=list(fields))
+    return entity_type
+
+
+@transaction.atomic
+def entity_type_delete(*, entity_type: EntityType) -> None:
+    """Delete an entity type no entity has."""
+    used = entity_type.entities.count()
+    if used:
+        raise EntityTypeRefused(
+            f"{used} {'entity is' if used == 1 else 'entities are'} of type"
+            f" {entity_type.tag}: delete them or give them another type first"
+        )
+    entity_type.delete()
+
+
 class CustomDataConflict(Exception):
     """A custom data key the entity's descriptor defines, changed without force."""
 

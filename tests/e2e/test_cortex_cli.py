@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalog.models import Entity
+from catalog.models import Entity, EntityType
 from portal.models import IpAllowlistEntry
 from tests.factories import EntityFactory, api_key
 from workflows import descriptor
@@ -253,6 +253,22 @@ def test_the_cortex_cli_adds_deletes_and_bulk_sets_custom_data(cortex, ws, tmp_p
 
     cortex("custom-data", "delete", "-t", "ledger", "-k", "ci", key=key)
     assert "ci" not in listed()
+
+
+def test_the_cortex_cli_creates_updates_and_deletes_entity_types(cortex, ws, tmp_path):
+    _, key = api_key(ws, "Admin")
+    queue = {"type": "queue", "name": "Queue", "schema": {"type": "object"}}
+    (tmp_path / "queue.json").write_text(json.dumps(queue))
+    cortex("entity-types", "create", "-f", "queue.json", key=key)
+    got = as_json(cortex("entity-types", "get", "-t", "queue", key=key))
+    assert (got["name"], got["schema"]) == ("Queue", {"type": "object"})
+
+    (tmp_path / "queue.json").write_text(json.dumps({**queue, "name": "Message queue"}))
+    cortex("entity-types", "update", "-t", "queue", "-f", "queue.json", key=key)
+    assert EntityType.objects.get(workspace=ws, tag="queue").name == "Message queue"
+
+    cortex("entity-types", "delete", "-t", "queue", key=key)
+    assert not EntityType.objects.filter(workspace=ws, tag="queue").exists()
 
 
 def test_the_cortex_cli_creates_lists_gets_and_deletes_workflows(cortex, ws, tmp_path):
