@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalog.models import Entity, EntityType
+from catalog.models import Entity, EntityType, Team
 from portal.models import IpAllowlistEntry
-from tests.factories import EntityFactory, api_key
+from tests.factories import EntityFactory, UserFactory, api_key, member
 from workflows import descriptor
 from workflows.models import Run, Secret, Workflow
 from workflows.secrets import decrypt
@@ -269,6 +269,30 @@ def test_the_cortex_cli_creates_updates_and_deletes_entity_types(cortex, ws, tmp
 
     cortex("entity-types", "delete", "-t", "queue", key=key)
     assert not EntityType.objects.filter(workspace=ws, tag="queue").exists()
+
+
+def test_the_cortex_cli_creates_lists_updates_and_deletes_teams(cortex, ws, tmp_path):
+    _, key = api_key(ws, "Admin")
+    grace = UserFactory(email="grace@example.com")
+    member(ws, grace)
+    cortex("teams", "create", "-t", "platform", "-n", "Platform", key=key)
+    team = Team.objects.get(workspace=ws, tag="platform")
+    got = as_json(cortex("teams", "get", "-t", "platform", key=key))
+    assert (got["teamTag"], got["metadata"]["name"]) == ("platform", "Platform")
+
+    cortex("teams", "update", "-t", "platform", "-d", "Runs the platform", key=key)
+    got = as_json(cortex("teams", "get", "-t", "platform", key=key))
+    got["cortexTeam"]["members"] = [{"email": "grace@example.com", "name": "Grace"}]
+    (tmp_path / "team.json").write_text(json.dumps(got))
+    cortex("teams", "update-members", "-t", "platform", "-f", "team.json", key=key)
+    team.refresh_from_db()
+    assert team.description == "Runs the platform"
+    assert list(team.members.all()) == [grace]
+    listed = as_json(cortex("teams", "list", key=key))
+    assert [t["teamTag"] for t in listed["teams"]] == ["platform"]
+
+    cortex("teams", "delete", "-t", "platform", key=key)
+    assert not Team.objects.filter(workspace=ws).exists()
 
 
 def test_the_cortex_cli_creates_lists_gets_and_deletes_workflows(cortex, ws, tmp_path):
