@@ -210,31 +210,10 @@ def test_the_cortex_cli_adds_deletes_and_bulk_sets_custom_data(cortex, ws, tmp_p
         )
     )
     assert (added["key"], added["value"], added["source"]) == ("ci", "jenkins", "API")
-    refused = cortex(
-        "custom-data",
-        "add",
-        "-t",
-        "ledger",
-        "-k",
-        "tier",
-        "-v",
-        "3",
-        key=key,
-        check=False,
-    )
+    tier = ("custom-data", "add", "-t", "ledger", "-k", "tier", "-v", "3")
+    refused = cortex(*tier, key=key, check=False)
     assert refused.returncode != 0 and "pass force=true" in refused.stdout
-    cortex(
-        "custom-data",
-        "add",
-        "-t",
-        "ledger",
-        "-k",
-        "tier",
-        "-v",
-        "3",
-        "--force",
-        key=key,
-    )
+    cortex(*tier, "--force", key=key)
     assert listed() == {"ci": ("jenkins", "API"), "tier": ("3", "API")}
 
     (tmp_path / "bulk.json").write_text(
