@@ -36,6 +36,7 @@ from portal import yamlload
 from portal.api import (
     BodyError,
     PageParams,
+    RequestBody,
     check_storable,
     cortex_page,
     error_body,
@@ -60,6 +61,7 @@ from .services import (
     EntityTypeRefused,
     deploy_save,
     deploys_delete,
+    entities_custom_data_set,
     entities_upsert,
     entity_custom_data_delete,
     entity_custom_data_set,
@@ -380,8 +382,9 @@ def _definition(entity_type: EntityType) -> dict:
     }
 
 
-class DefinitionChange(Schema):
+class DefinitionChange(RequestBody):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    READ_ONLY = frozenset({"source"})
 
     type: str | None = Field(None, description="The type's tag (it can't change)")
     name: str | None = Field(None, min_length=1, max_length=100)
@@ -507,17 +510,14 @@ def _custom_data_page(entity: Entity, paging: PageParams) -> list[dict]:
     return _custom_data(entity)[start : start + paging.pageSize]
 
 
-class CustomDataIn(Schema):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 400, not ignored
-
+class CustomDataIn(RequestBody):
+    READ_ONLY = frozenset({"id", "source", "dateUpdated"})  # what `get` answers
     key: str = Field(..., min_length=1, max_length=200)
     value: Any = Field(..., description="Any JSON value")
     description: str | None = Field(None, max_length=2000)
 
 
-class CustomDataBulk(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class CustomDataBulk(RequestBody):
     values: dict[str, list[CustomDataIn]] = Field(
         ..., description="Entity tag → its keys", max_length=1000
     )
@@ -608,24 +608,22 @@ def custom_data_bulk(request, params: Query[Force], body: CustomDataBulk):
     """Set keys of several entities at once (`{"values": {tag: [{key, value,
     description}]}}`): all of them, or none when one is wrong."""
     require(request.auth, Permission.EDIT_ENTITIES)
-    wanted = []
+    changes = []
     for tag, items in body.values.items():
         entity = _find(request.auth.workspace, tag)
         fields = [
             _item_fields(item, f"values.{tag}[{index}].")
             for index, item in enumerate(items)
         ]
-        wanted.append((entity, fields))
-    stored = {}
+        changes.append((entity, fields))
     try:
-        with transaction.atomic():
-            for entity, fields in wanted:
-                stored[entity.tag] = entity_custom_data_set(
-                    entity=entity, items=fields, force=params.force
-                )
+        stored = entities_custom_data_set(changes=changes, force=params.force)
     except CustomDataConflict as exc:
         raise HttpError(409, str(exc)) from None
-    return json_response(request, {"values": stored})
+    tags = {entity.pk: entity.tag for entity, _ in changes}
+    return json_response(
+        request, {"values": {tags[pk]: items for pk, items in stored.items()}}
+    )
 
 
 @router.delete(
@@ -678,15 +676,11 @@ def entity_details(request, tag: str):
     return entity_out(_find(request.auth.workspace, tag), metadata=True, links=True)
 
 
-class GroupRef(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class GroupRef(RequestBody):
     tag: str = Field(..., max_length=100)
 
 
-class GroupsBody(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class GroupsBody(RequestBody):
     groups: list[GroupRef] = Field(..., max_length=1000)
 
 
@@ -756,16 +750,13 @@ def entity_descriptor(request, tag: str, yaml: bool = False):
 # --- deploys, as Cortex's deploys API (deploy workflows record them) ------------
 
 
-class Deployer(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class Deployer(RequestBody):
     email: str | None = Field(None, max_length=254)
     name: str | None = Field(None, max_length=200)
 
 
-class DeployRequest(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class DeployRequest(RequestBody):
+    READ_ONLY = frozenset({"uuid"})  # a deploy as the API gives it may come back
     title: str = Field(min_length=1, max_length=500)
     type: Deploy.Type = Field(description="DEPLOY, SCALE, ROLLBACK or RESTART")
     timestamp: datetime = Field(description="When it happened (ISO 8601)")
@@ -1032,6 +1023,7 @@ def _strip(value, marker: str):
     openapi_extra=_DESCRIPTOR_BODY,
 )
 @idempotent
+@transaction.atomic
 def entity_patch(
     request,
     dryRun: bool = False,
@@ -1060,7 +1052,10 @@ def entity_patch(
         info = document.get("info") if isinstance(document, dict) else None
         tag = info.get("x-cortex-tag") if isinstance(info, dict) else None
         existing = (
-            Entity.objects.filter(workspace=workspace, tag=tag).first()
+            # Locked until the merge is saved: a change meanwhile isn't lost.
+            Entity.objects.select_for_update()
+            .filter(workspace=workspace, tag=tag)
+            .first()
             if isinstance(tag, str)
             else None
         )

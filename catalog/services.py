@@ -70,6 +70,7 @@ def entities_upsert(*, workspace: Workspace, specs: list[EntitySpec]) -> list[En
 def entity_groups_change(*, entity: Entity, add=(), remove=()) -> list[str]:
     """Add and remove groups of an entity, in its rows and in its descriptor's
     x-cortex-groups (what an export gives back); returns its groups' tags."""
+    entity = _locked(entity)[entity.pk]  # its descriptor as it is now
     removed = set(remove)
     current = [group.tag for group in entity.groups.all()]
     tags = [tag for tag in dict.fromkeys([*current, *add]) if tag not in removed]
@@ -136,9 +137,12 @@ class CustomDataMissing(Exception):
     """No such custom data key on the entity."""
 
 
-def _locked(entity: Entity) -> Entity:
-    # Read-modify-write of JSON: a concurrent change of the same entity waits.
-    return Entity.objects.select_for_update().get(pk=entity.pk)
+def _locked(*entities: Entity) -> dict[int, Entity]:
+    """The entities' rows, read again under a lock, by id. Read-modify-writes
+    of their JSON (custom data, the descriptor) wait for each other; the locks
+    are taken in id order, so two writers of the same entities can't deadlock."""
+    rows = Entity.objects.select_for_update().filter(pk__in=[e.pk for e in entities])
+    return {entity.pk: entity for entity in rows.order_by("pk")}
 
 
 def _conflict(entity: Entity, key: str, doing: str) -> CustomDataConflict:
@@ -152,32 +156,50 @@ def _conflict(entity: Entity, key: str, doing: str) -> CustomDataConflict:
 def entity_custom_data_set(
     *, entity: Entity, items: list[dict], force: bool = False
 ) -> list[dict]:
+    """Set custom data keys (`key`, `value`, `description`) of one entity."""
+    return entities_custom_data_set(changes=[(entity, items)], force=force)[entity.pk]
+
+
+@transaction.atomic
+def entities_custom_data_set(
+    *, changes: list[tuple[Entity, list[dict]]], force: bool = False
+) -> dict[int, list[dict]]:
     """Set custom data keys (`key`, `value`, `description`) through the API, as
     Cortex does: a key the descriptor defines needs `force`, and its value then
-    lasts until the descriptor is imported again. Returns what was stored."""
-    entity = _locked(entity)
-    defined = descriptor_custom_data(entity.descriptor)
-    for item in items:
-        if item["key"] in defined and not force:
-            raise _conflict(entity, item["key"], "override")
+    lasts until the descriptor is imported again. All of them or, when one is
+    refused, none. Returns what was stored, by entity id (an entity named twice
+    gets both lists)."""
+    wanted: dict[int, list[dict]] = {}
+    for entity, items in changes:
+        wanted.setdefault(entity.pk, []).extend(items)
+    locked = _locked(*(entity for entity, _ in changes))
+    for pk, items in wanted.items():
+        defined = descriptor_custom_data(locked[pk].descriptor)
+        for item in items:
+            if item["key"] in defined and not force:
+                raise _conflict(locked[pk], item["key"], "override")
     now = timezone.now().isoformat()
-    data = dict(entity.custom_data)
-    for item in items:
-        data[item["key"]] = {
-            "value": item["value"],
-            "description": item.get("description"),
-            "dateUpdated": now,
-        }
-    entity.custom_data = data
-    entity.save(update_fields=["custom_data", "updated_at"])
-    return [{"key": item["key"], **data[item["key"]]} for item in items]
+    stored = {}
+    for pk, items in wanted.items():
+        entity, data = locked[pk], dict(locked[pk].custom_data)
+        for item in items:
+            data[item["key"]] = {
+                "value": item["value"],
+                "description": item.get("description"),
+                "dateUpdated": now,
+            }
+        entity.custom_data = data
+        entity.save(update_fields=["custom_data", "updated_at"])
+        keys = dict.fromkeys(item["key"] for item in items)
+        stored[pk] = [{"key": key, **data[key]} for key in keys]
+    return stored
 
 
 @transaction.atomic
 def entity_custom_data_delete(*, entity: Entity, key: str, force: bool = False) -> None:
     """Delete a custom data key. One the descriptor defines needs `force`, and is
     taken out of the stored descriptor too (a new import brings it back)."""
-    entity = _locked(entity)
+    entity = _locked(entity)[entity.pk]
     defined = descriptor_custom_data(entity.descriptor)
     if key in defined and not force:
         raise _conflict(entity, key, "delete")

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from django.conf import settings
@@ -29,6 +29,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
+from pydantic import ConfigDict, model_validator
 
 from . import ratelimit, storable, yamlload
 from .models import ApiKey, IpAllowlistEntry, User, Workspace, hash_key
@@ -479,6 +480,23 @@ def _validation_error(request, exc: NinjaValidationError):
 
 
 MAX_INT32 = 2**31 - 1
+
+
+class RequestBody(Schema):
+    """A request body: a misspelt or unknown field is a 400 naming it, not
+    dropped unseen. Fields the API itself answers with (`READ_ONLY`), in a
+    body sent back as it came (the CLI's `get` output edited, then `-f`), are
+    let through and ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+    READ_ONLY: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.READ_ONLY:
+            return {k: v for k, v in data.items() if k not in cls.READ_ONLY}
+        return data
 
 
 class PageParams(Schema):

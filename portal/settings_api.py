@@ -16,10 +16,10 @@ that holds a secret's value.
 
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from pydantic import ConfigDict
 
 from portal.api import (
     PageParams,
+    RequestBody,
     address_allowed,
     client_ip,
     cortex_page,
@@ -56,17 +56,13 @@ class SecretList(Schema):
     totalPages: int
 
 
-class SecretCreate(Schema):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 400, not ignored
-
+class SecretCreate(RequestBody):
     name: str = Field(description="What the secret is for")
     secret: str = Field(description="The value; stored encrypted, never returned")
     tag: str = Field(description="Letters, digits, hyphens and underscores")
 
 
-class SecretChange(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class SecretChange(RequestBody):
     name: str | None = None
     secret: str | None = Field(None, description="A new value; omit to keep it")
 
@@ -178,16 +174,12 @@ def secret_delete(request, tagOrId: str):
 # --- the IP allowlist --------------------------------------------------------
 
 
-class EntryIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class EntryIn(RequestBody):
     address: str = Field(description="An IP address or CIDR range")
     description: str | None = Field(None, max_length=200)
 
 
-class EntriesIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class EntriesIn(RequestBody):
     entries: list[EntryIn] = Field(max_length=MAX_ENTRIES)
 
 

@@ -16,10 +16,9 @@ from django.db import transaction
 from django.db.models import Prefetch
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from pydantic import ConfigDict
 
 from catalog.models import Team
-from portal.api import json_response, require
+from portal.api import RequestBody, json_response, require
 from portal.ids import parse_id
 from portal.permissions import Permission
 
@@ -30,17 +29,13 @@ from .models import User
 router = Router(tags=["teams"])
 
 
-class _Body(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Metadata(_Body):
+class Metadata(RequestBody):
     name: str = Field(..., min_length=1, max_length=100)
     description: str | None = Field(None, max_length=300)
     summary: str | None = None
 
 
-class Member(_Body):
+class Member(RequestBody):
     email: str = Field(..., max_length=254)
     name: str | None = None
     description: str | None = None
@@ -48,11 +43,11 @@ class Member(_Body):
     notificationsEnabled: bool = True
 
 
-class CortexTeam(_Body):
+class CortexTeam(RequestBody):
     members: list[Member] = Field(default_factory=list, max_length=1000)
 
 
-class TeamChange(_Body):
+class TeamChange(RequestBody):
     id: str | None = None
     teamTag: str | None = Field(None, description="The team's tag (it can't change)")
     catalogEntityTag: str | None = None

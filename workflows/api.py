@@ -35,13 +35,14 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import HttpResponse
 from ninja import Body, Field, Query, Router, Schema
 from ninja.errors import HttpError
-from pydantic import ConfigDict, field_validator
+from pydantic import field_validator
 
 from catalog.models import Entity
 from portal import idempotency
 from portal.api import (
     BodyError,
     PageParams,
+    RequestBody,
     check_storable,
     cortex_page,
     errors,
@@ -713,9 +714,7 @@ def workflow_remove(request, tagOrId: str):
 # --- starting and following runs ----------------------------------------------------
 
 
-class RunScope(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class RunScope(RequestBody):
     type: Literal["GLOBAL", "ENTITY"] = Field(description="GLOBAL or ENTITY")
     entityId: str | None = Field(
         None, max_length=200, description="The entity's tag or id (ENTITY)"
@@ -727,9 +726,7 @@ class RunScope(Schema):
         return value.upper() if isinstance(value, str) else value
 
 
-class RunRequest(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class RunRequest(RequestBody):
     scope: RunScope | None = Field(
         None,
         description='{"type": "GLOBAL"} (the default) or {"type": "ENTITY", "entityId": …}',

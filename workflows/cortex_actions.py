@@ -267,6 +267,7 @@ def create_or_patch_entity(workspace: Workspace, user: User, inputs: dict) -> di
         entity = (
             Entity.objects.filter(workspace=workspace, tag=tag.strip())
             .select_related("type")
+            .select_for_update(of=("self",))  # until the merge is saved
             .first()
         )
         if entity is None:

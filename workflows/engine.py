@@ -408,10 +408,12 @@ def set_initiator(run: Run, *, user: User, by: User, perms: frozenset[str]) -> N
 # candidates in admission order, at most the free slots, and only those still
 # QUEUED (a run cancelled meanwhile is left alone); RETURNING says which.
 # `{now}` is the time they start: read once, when the statement runs. On
-# PostgreSQL a queued run locked by someone else is passed over ({skip}): a
-# cancel holds its run and then asks for the admission lock, so waiting for
-# that run while holding the lock would deadlock. (Only a cancel locks a
-# queued run; a run passed over for another reason is admitted next time.)
+# PostgreSQL a queued run locked by another transaction is passed over
+# ({skip}): a cancel holds its run and then asks for the admission lock, so
+# waiting for that run while holding the lock would deadlock. A run passed
+# over while briefly locked for another reason (an answer that came for it
+# just as it went back to the queue) is admitted by the next admission: a run
+# ending, or the sweep.
 _ADMIT = """
 WITH candidates AS (
   SELECT id FROM workflows_run

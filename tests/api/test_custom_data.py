@@ -3,10 +3,18 @@
 /catalog/{tag}/custom-data, the bulk PUT /catalog/custom-data, and the
 "advanced" forms that take the tag in the query."""
 
+import threading
+
+import pytest
 import yaml
+from django.db import connection  # noqa: F401 - postgresql_only's condition reads it
+from django.db.models import QuerySet
+from django.test import Client
 
 from catalog.models import Entity
+from tests.api.conftest import Api
 from tests.factories import EntityFactory, api_key
+from tests.workflows.test_early_callbacks import in_threads, postgresql_only
 
 OPENAPI = "application/openapi;charset=UTF-8"
 LEDGER = """
@@ -43,6 +51,16 @@ def test_a_key_added_through_the_api_is_listed_beside_the_descriptors(admin_api,
     assert admin_api.get("/catalog/ledger/custom-data/build").json() == added
     # Setting it again replaces its value:
     admin_api.post("/catalog/ledger/custom-data", {"key": "build", "value": 2})
+    assert keys(admin_api)["build"] == (2, "API")
+
+
+def test_a_key_as_got_can_be_sent_back_to_set_it_again(admin_api, ws):
+    """`cortex custom-data add -f` takes the JSON `custom-data get` printed."""
+    admin_api.post("/open-api", LEDGER, content_type=OPENAPI)
+    admin_api.post("/catalog/ledger/custom-data", {"key": "build", "value": 1})
+    got = admin_api.get("/catalog/ledger/custom-data/build").json()
+    r = admin_api.post("/catalog/ledger/custom-data", {**got, "value": 2})
+    assert r.status_code == 200, r.content
     assert keys(admin_api)["build"] == (2, "API")
 
 
@@ -193,3 +211,78 @@ def test_custom_data_is_no_entitys_tag(admin_api, ws):
     assert r.status_code == 400
     assert "'custom-data' is reserved" in r.json()["message"]
     assert not Entity.objects.exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_two_bulk_sets_naming_the_same_entities_in_another_order_both_succeed(
+    ws, monkeypatch
+):
+    """Each locks its entities in id order, not in the body's: no deadlock."""
+    EntityFactory(workspace=ws, tag="alpha")
+    EntityFactory(workspace=ws, tag="beta")
+    raw = api_key(ws, "Admin")[1]
+    both_inside = threading.Barrier(2, timeout=3)
+    select_for_update = QuerySet.select_for_update
+
+    def slow(self, *args, **kwargs):
+        try:  # both have read their bodies before either locks
+            both_inside.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return select_for_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "select_for_update", slow)
+    answers = []
+
+    def bulk(name, order):
+        values = {tag: [{"key": "owner", "value": name}] for tag in order}
+        r = Api(Client(), raw).put("/catalog/custom-data", {"values": values})
+        answers.append(r.status_code)
+
+    errors = in_threads(
+        lambda: bulk("one", ["alpha", "beta"]), lambda: bulk("two", ["beta", "alpha"])
+    )
+    assert errors == [] and answers == [200, 200]
+    owners = {e.custom_data["owner"]["value"] for e in Entity.objects.all()}
+    assert len(owners) == 1  # one request's values throughout, not a mix
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_groups_change_meanwhile_does_not_bring_back_a_key_a_forced_delete_took_out(
+    ws, monkeypatch
+):
+    EntityFactory(
+        workspace=ws,
+        tag="ledger",
+        descriptor={"x-cortex-tag": "ledger", "x-cortex-custom-metadata": {"tier": 1}},
+    )
+    from catalog import api as catalog_api  # (imported with the API, not before)
+
+    raw = api_key(ws, "Admin")[1]
+    read, deleted = threading.Event(), threading.Event()
+    change = catalog_api.entity_groups_change
+
+    def slow_change(*, entity, **kwargs):
+        read.set()  # the view has read the entity; the delete goes first
+        deleted.wait(3)
+        return change(entity=entity, **kwargs)
+
+    monkeypatch.setattr(catalog_api, "entity_groups_change", slow_change)
+
+    def groups():
+        body = {"groups": [{"tag": "pci"}]}
+        assert Api(Client(), raw).put("/catalog/ledger/groups", body).status_code == 200
+
+    def delete():
+        read.wait(3)
+        params = {"key": "tier", "force": "true"}
+        r = Api(Client(), raw).delete("/catalog/ledger/custom-data", params=params)
+        assert r.status_code == 200
+        deleted.set()
+
+    assert in_threads(groups, delete) == []
+    entity = Entity.objects.get(tag="ledger")
+    assert entity.descriptor["x-cortex-custom-metadata"] == {}
+    assert entity.descriptor["x-cortex-groups"] == ["pci"]

@@ -54,6 +54,10 @@ def test_an_entity_type_is_updated_but_keeps_its_tag(admin_api, ws):
     )
     assert r.status_code == 200, r.content
     assert (r.json()["name"], r.json()["schema"]) == ("Message queue", SCHEMA)
+    got = admin_api.get("/catalog/definitions/queue").json()  # `entity-types get`
+    r = admin_api.put("/catalog/definitions/queue", {**got, "description": "SQS"})
+    assert r.status_code == 200, r.content
+    assert r.json()["description"] == "SQS"
     r = admin_api.put("/catalog/definitions/queue", {"type": "bus"})
     assert r.status_code == 400
     assert r.json()["message"] == "type: an entity type's tag can't change (queue)"

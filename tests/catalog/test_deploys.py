@@ -93,6 +93,18 @@ def test_a_bad_deploy_is_refused_naming_the_field_and_nothing_is_stored(
     assert not Deploy.objects.exists()
 
 
+def test_a_deploy_as_listed_can_be_sent_back_to_update_it(api, ledger):
+    """`cortex deploys update-by-uuid -f` takes the JSON `deploys list` printed."""
+    uuid = api("post", "/ledger/deploys", DEPLOY).json()["uuid"]
+    listed = api("get", "/ledger/deploys").json()["deployments"][0]
+    r = api("put", f"/ledger/deploys/{uuid}", {**listed, "title": "Fixed"})
+    assert r.status_code == 200, r.content
+    assert Deploy.objects.get().title == "Fixed"
+    r = api("put", f"/ledger/deploys/{uuid}", {**listed, "titel": "Typo"})
+    assert r.status_code == 400
+    assert "titel: Extra inputs are not permitted" in r.json()["message"]
+
+
 def test_a_deploy_is_updated_and_deleted_by_uuid(api, ledger):
     uuid = api("post", "/ledger/deploys", DEPLOY).json()["uuid"]
     r = api(

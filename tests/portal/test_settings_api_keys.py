@@ -125,6 +125,9 @@ def test_a_key_with_more_permissions_than_its_revoker_is_not_revoked(client, ws,
     admin_key, _ = api_key(ws, "Admin", name="Deploy bot")
     user_key, _ = api_key(ws, "User", name="CI")
     client.force_login(grace)
+    page = client.get(reverse("settings:api-keys")).content.decode()
+    assert reverse("settings:api-key-revoke", args=[admin_key.pk]) not in page
+    assert reverse("settings:api-key-revoke", args=[user_key.pk]) in page
     r = client.post(
         reverse("settings:api-key-revoke", args=[admin_key.pk]), follow=True
     )
