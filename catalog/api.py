@@ -49,6 +49,7 @@ from portal.permissions import Permission
 
 from .descriptors import (
     DescriptorError,
+    check_group,
     check_tag,
     descriptor_custom_data,
     parse_entity,
@@ -136,7 +137,7 @@ def entity_out(entity: Entity, *, metadata=False, links=False) -> dict:
         "lastUpdated": entity.updated_at.isoformat(),
         "owners": {
             "teams": [{"tag": t.tag, "name": t.name} for t in entity.owner_teams.all()],
-            "individuals": [{"email": u.email} for u in entity.owner_users.all()],
+            "individuals": [{"email": e} for e in _owner_emails(entity)],
         },
         "git": _git(entity.descriptor or {}),
     }
@@ -148,6 +149,20 @@ def entity_out(entity: Entity, *, metadata=False, links=False) -> dict:
     if links:
         out["links"] = _links(entity.descriptor or {})
     return out
+
+
+def _owner_emails(entity: Entity) -> list[str]:
+    """The owners by email: the members linked, and those the descriptor names
+    who are no member (kept there, listed here, linked to nobody)."""
+    emails = [u.email.lower() for u in entity.owner_users.all()]
+    for owner in (entity.descriptor or {}).get("x-cortex-owners") or []:
+        if (
+            isinstance(owner, dict)
+            and str(owner.get("type", "")).lower() == "email"
+            and isinstance(owner.get("email"), str)
+        ):
+            emails.append(owner["email"].lower())
+    return list(dict.fromkeys(emails))
 
 
 def _links(descriptor: dict) -> list[dict]:
@@ -209,7 +224,8 @@ def _find(workspace, tag_or_id: str) -> Entity:
     if entity is None and parse_id(tag_or_id) is not None:
         entity = qs.filter(pk=parse_id(tag_or_id)).first()
     if entity is None:
-        raise HttpError(404, f"could not find entity with tag: {tag_or_id}")
+        what = "tag or id" if parse_id(tag_or_id) is not None else "tag"
+        raise HttpError(404, f"could not find entity with {what}: {tag_or_id}")
     return entity
 
 
@@ -223,9 +239,11 @@ def entity_list(request, filters: Query[CatalogFilters]):
     if groups := _values(filters.groups):
         qs = qs.filter(groups__tag__in=groups).distinct()
     if owners := _values(filters.owners):
-        qs = qs.filter(
-            Q(owner_teams__tag__in=owners) | Q(owner_users__email__in=owners)
-        ).distinct()
+        # Emails match whatever their case, as they do everywhere else here:
+        emails = Q(pk__in=[])
+        for owner in owners:
+            emails |= Q(owner_users__email__iexact=owner)
+        qs = qs.filter(Q(owner_teams__tag__in=owners) | emails).distinct()
     if repositories := _values(filters.gitRepositories):
         qs = qs.filter(_in_repositories(repositories))
     return cortex_page(
@@ -685,10 +703,11 @@ class GroupsBody(RequestBody):
 
 
 def _group_tags(body: GroupsBody) -> list[str]:
+    """The groups' tags, by the rule descriptors follow (`cloudType:gcp` is one)."""
     tags = []
     for index, group in enumerate(body.groups):
         try:
-            tags.append(check_tag(group.tag.strip(), f"groups[{index}].tag"))
+            tags.append(check_group(group.tag, f"groups[{index}].tag"))
         except DescriptorError as exc:
             raise HttpError(400, str(exc)) from None
     return tags

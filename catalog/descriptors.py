@@ -102,6 +102,53 @@ def check_tag(value: str, path: str, max_length: int = MAX_TAG) -> str:
     return value
 
 
+def check_group(value: object, path: str) -> str:
+    """A group as Cortex writes them: any text (`cloudType:gcp`, `tier 1`), trimmed."""
+    if not isinstance(value, str) or not value.strip():
+        raise DescriptorError(path, "must be a non-empty string")
+    if len(value.strip()) > MAX_TAG:
+        raise DescriptorError(path, f"must be at most {MAX_TAG} characters")
+    return value.strip()
+
+
+# x-cortex-git's providers (Cortex's descriptor reference):
+GIT_PROVIDERS = ("github", "gitlab", "bitbucket", "azure")
+
+
+def _check_shapes(info: dict) -> None:
+    """What Cairn reads of custom data, links and the repository must have the
+    shape Cortex documents: else it would be stored and silently never used."""
+    for key in ("x-cortex-custom-metadata", "x-cortex-custom-data"):
+        if key in info and not isinstance(info[key], dict):
+            raise DescriptorError(f"info.{key}", "must be a mapping of keys to values")
+    links = info.get("x-cortex-link", [])
+    if not isinstance(links, list):
+        raise DescriptorError(
+            "info.x-cortex-link", "must be a list of links ({name, type, url})"
+        )
+    for i, link in enumerate(links):
+        path = f"info.x-cortex-link[{i}]"
+        if not isinstance(link, dict):
+            raise DescriptorError(path, "must be a mapping with name, type and url")
+        for name in ("name", "url"):
+            if not isinstance(link.get(name), str) or not link[name].strip():
+                raise DescriptorError(f"{path}.{name}", "is required (a string)")
+    git = info.get("x-cortex-git")
+    if git is None:
+        return
+    if not isinstance(git, dict) or not git:
+        raise DescriptorError(
+            "info.x-cortex-git",
+            f"must be a mapping of one of {', '.join(GIT_PROVIDERS)}",
+        )
+    for provider, repo in git.items():
+        path = f"info.x-cortex-git.{provider}"
+        if provider not in GIT_PROVIDERS:
+            raise DescriptorError(path, f"is not one of {', '.join(GIT_PROVIDERS)}")
+        if not isinstance(repo, dict) or not isinstance(repo.get("repository"), str):
+            raise DescriptorError(f"{path}.repository", "is required (owner/name)")
+
+
 def parse_entity(data: object) -> EntitySpec:
     """Validate one parsed YAML document; raise DescriptorError naming the bad field."""
     if not isinstance(data, dict):
@@ -149,16 +196,13 @@ def parse_entity(data: object) -> EntitySpec:
     groups = info.get("x-cortex-groups", [])
     if not isinstance(groups, list):
         raise DescriptorError("info.x-cortex-groups", "must be a list of strings")
-    for i, group in enumerate(groups):
-        if not isinstance(group, str) or not group.strip():
-            raise DescriptorError(
-                f"info.x-cortex-groups[{i}]", "must be a non-empty string"
-            )
-        if len(group.strip()) > MAX_TAG:
-            raise DescriptorError(
-                f"info.x-cortex-groups[{i}]", f"must be at most {MAX_TAG} characters"
-            )
-    spec.groups = list(dict.fromkeys(g.strip() for g in groups))
+    spec.groups = list(
+        dict.fromkeys(
+            check_group(group, f"info.x-cortex-groups[{i}]")
+            for i, group in enumerate(groups)
+        )
+    )
+    _check_shapes(info)
 
     owners = info.get("x-cortex-owners", [])
     if not isinstance(owners, list):

@@ -280,7 +280,7 @@ def _find_entity(workspace, tag_or_id: str) -> Entity:
     if entity is None and parse_id(tag_or_id) is not None:
         entity = qs.filter(pk=parse_id(tag_or_id)).first()
     if entity is None:
-        raise HttpError(404, f"could not find entity with id: {tag_or_id}")
+        raise HttpError(404, f"could not find entity with tag or id: {tag_or_id}")
     return entity
 
 

@@ -545,13 +545,33 @@ def test_groups_of_an_entity_are_listed_added_and_removed_as_the_cli_does(
     assert "pci" in admin_api.get("/catalog", {"groups": "pci"}).text
 
 
+def test_groups_as_descriptors_write_them_are_added_and_removed(admin_api, ws):
+    """Cortex's environments use groups such as cloudType:gcp."""
+    text = PAYMENTS.replace("[backend, tier-1]", "['cloudType:gcp', 'envType:prod']")
+    admin_api.post("/open-api", text, content_type=OPENAPI)
+    removed = admin_api.client.delete(
+        "/api/v1/catalog/payments-api/groups",
+        '{"groups": [{"tag": "envType:prod"}]}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {admin_api.raw}"},
+    )
+    assert removed.status_code == 200, removed.content
+    body = {"groups": [{"tag": "region:us-east1"}]}
+    r = admin_api.put("/catalog/payments-api/groups", body)
+    assert r.status_code == 200, r.content
+    assert [g["tag"] for g in r.json()["groups"]] == [
+        "cloudType:gcp",
+        "region:us-east1",
+    ]
+
+
 def test_a_bad_group_tag_is_a_400_naming_it_and_changes_nothing(admin_api, ws):
     admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
     r = admin_api.put(
-        "/catalog/payments-api/groups", {"groups": [{"tag": "ok"}, {"tag": "no way"}]}
+        "/catalog/payments-api/groups", {"groups": [{"tag": "ok"}, {"tag": "  "}]}
     )
     assert r.status_code == 400
-    assert "groups[1].tag" in r.json()["message"]
+    assert "groups[1].tag: must be a non-empty string" in r.json()["message"]
     tags = Entity.objects.get(tag="payments-api").groups.values_list("tag", flat=True)
     assert sorted(tags) == ["backend", "tier-1"]
 
@@ -571,13 +591,77 @@ def test_changing_groups_needs_edit_entities_and_stays_in_the_workspace(
     assert not Entity.objects.get(tag="ledger").groups.exists()
 
 
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (
+            "  x-cortex-custom-metadata: [1, 2]",
+            "info.x-cortex-custom-metadata: must be a mapping",
+        ),
+        (
+            "  x-cortex-custom-data: hello",
+            "info.x-cortex-custom-data: must be a mapping",
+        ),
+        (
+            "  x-cortex-link: {name: Runbook, url: 'https://x'}",
+            "info.x-cortex-link: must be a list",
+        ),
+        (
+            "  x-cortex-link: [{name: Runbook}]",
+            "info.x-cortex-link[0].url: is required",
+        ),
+        ("  x-cortex-link: [https://x]", "info.x-cortex-link[0]: must be a mapping"),
+        (
+            "  x-cortex-git: {github: {repo: acme/x}}",
+            "info.x-cortex-git.github.repository: is required",
+        ),
+        (
+            "  x-cortex-git: {svn: {repository: acme/x}}",
+            "info.x-cortex-git.svn: is not one of github",
+        ),
+        ("  x-cortex-git: acme/x", "info.x-cortex-git: must be a mapping"),
+    ],
+)
+def test_custom_data_links_and_git_of_the_wrong_shape_are_refused_naming_them(
+    admin_api, ws, extra, says
+):
+    text = PAYMENTS.replace(
+        "  x-cortex-custom-metadata: {tier: 1, oncall: {team: payments}}\n", ""
+    )
+    r = admin_api.post("/open-api", text + extra + "\n", content_type=OPENAPI)
+    assert r.status_code == 400, r.content
+    assert says in r.json()["message"]
+    assert not Entity.objects.exists()
+
+
+def test_an_owner_email_of_no_member_is_listed_but_linked_to_nobody(admin_api, ws):
+    text = PAYMENTS.replace("grace@example.com", "Stranger@Elsewhere.com")
+    admin_api.post("/open-api", text, content_type=OPENAPI)
+    details = admin_api.get("/catalog/payments-api").json()
+    assert details["owners"]["individuals"] == [{"email": "stranger@elsewhere.com"}]
+    assert not Entity.objects.get(tag="payments-api").owner_users.exists()
+
+
+def test_the_owner_filter_matches_emails_whatever_their_case(admin_api, ws, grace):
+    admin_api.post("/open-api", PAYMENTS, content_type=OPENAPI)
+    for owner in ("grace@example.com", "Grace@Example.COM"):
+        assert admin_api.get("/catalog", {"owners": owner}).json()["total"] == 1
+
+
+def test_a_missing_entity_named_by_a_number_is_said_to_be_neither_tag_nor_id(
+    admin_api, ws
+):
+    r = admin_api.get("/catalog/4242")
+    assert r.status_code == 404
+    assert r.json()["message"] == "could not find entity with tag or id: 4242"
+
+
 def test_the_list_gives_custom_data_and_links_when_asked_and_details_always(
     admin_api, ws
 ):
     text = PAYMENTS + (
         "  x-cortex-link:\n"
         "    - {name: Runbook, type: runbook, url: 'https://wiki.example.com/pay'}\n"
-        "    - not a link\n"
     )
     admin_api.post("/open-api", text, content_type=OPENAPI)
     admin_api.post(
