@@ -155,14 +155,17 @@ def _owner_emails(entity: Entity) -> list[str]:
     """The owners by email: the members linked, and those the descriptor names
     who are no member (kept there, listed here, linked to nobody)."""
     emails = [u.email.lower() for u in entity.owner_users.all()]
-    for owner in (entity.descriptor or {}).get("x-cortex-owners") or []:
-        if (
-            isinstance(owner, dict)
-            and str(owner.get("type", "")).lower() == "email"
-            and isinstance(owner.get("email"), str)
-        ):
-            emails.append(owner["email"].lower())
-    return list(dict.fromkeys(emails))
+    return list(dict.fromkeys(emails + _descriptor_owner_emails(entity.descriptor)))
+
+
+def _descriptor_owner_emails(info: dict | None) -> list[str]:
+    return [
+        owner["email"].lower()
+        for owner in (info or {}).get("x-cortex-owners") or []
+        if isinstance(owner, dict)
+        and str(owner.get("type", "")).lower() == "email"
+        and isinstance(owner.get("email"), str)
+    ]
 
 
 def _links(descriptor: dict) -> list[dict]:
@@ -239,8 +242,17 @@ def entity_list(request, filters: Query[CatalogFilters]):
     if groups := _values(filters.groups):
         qs = qs.filter(groups__tag__in=groups).distinct()
     if owners := _values(filters.owners):
-        # Emails match whatever their case, as they do everywhere else here:
-        emails = Q(pk__in=[])
+        # Emails match whatever their case, as they do everywhere else here,
+        # and those of no member match as the descriptor names them:
+        wanted = {owner.lower() for owner in owners}
+        named = [
+            pk
+            for pk, info in qs.filter(
+                descriptor__has_key="x-cortex-owners"
+            ).values_list("pk", "descriptor")
+            if wanted.intersection(_descriptor_owner_emails(info))
+        ]
+        emails = Q(pk__in=named)
         for owner in owners:
             emails |= Q(owner_users__email__iexact=owner)
         qs = qs.filter(Q(owner_teams__tag__in=owners) | emails).distinct()
@@ -397,6 +409,7 @@ def _definition(entity_type: EntityType) -> dict:
         "description": entity_type.description or None,
         "source": "BUILT_IN" if entity_type.tag in BUILT_IN_TYPES else "CUSTOM",
         "schema": entity_type.schema,
+        "iconTag": entity_type.icon_tag or None,
     }
 
 
@@ -410,6 +423,7 @@ class DefinitionChange(RequestBody):
     definition_schema: dict[str, Any] | None = Field(
         None, alias="schema", description="Kept and given back; no entity is checked"
     )
+    iconTag: str | None = Field(None, max_length=200, description="Kept and given back")
 
 
 class DefinitionIn(DefinitionChange):
@@ -421,6 +435,7 @@ def _definition_fields(body: DefinitionChange) -> dict:
         "name": body.name,
         "description": body.description,
         "schema": body.definition_schema,
+        "icon_tag": body.iconTag,
     }
     fields = {k: v for k, v in fields.items() if v is not None}
     check_storable(fields.get("schema"), "schema")
@@ -447,7 +462,8 @@ def definition_create(request, body: DefinitionIn):
         tag = check_tag(body.type.strip(), "type", 100)
     except DescriptorError as exc:
         raise HttpError(400, str(exc)) from None
-    fields = {"name": tag, "description": "", "schema": {}} | _definition_fields(body)
+    fields = {"name": tag, "description": "", "schema": {}, "icon_tag": ""}
+    fields |= _definition_fields(body)
     try:
         entity_type = entity_type_create(
             workspace=request.auth.workspace, tag=tag, **fields

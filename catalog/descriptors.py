@@ -118,10 +118,13 @@ GIT_PROVIDERS = ("github", "gitlab", "bitbucket", "azure")
 def _check_shapes(info: dict) -> None:
     """What Cairn reads of custom data, links and the repository must have the
     shape Cortex documents: else it would be stored and silently never used."""
+    # A key written with no value (YAML's null) is as good as absent.
     for key in ("x-cortex-custom-metadata", "x-cortex-custom-data"):
-        if key in info and not isinstance(info[key], dict):
+        if info.get(key) is not None and not isinstance(info[key], dict):
             raise DescriptorError(f"info.{key}", "must be a mapping of keys to values")
-    links = info.get("x-cortex-link", [])
+    links = info.get("x-cortex-link")
+    if links is None:
+        links = []
     if not isinstance(links, list):
         raise DescriptorError(
             "info.x-cortex-link", "must be a list of links ({name, type, url})"

@@ -19,6 +19,9 @@ class EntityType(models.Model):
     # A Cortex definition's JSON schema, kept and given back as written (the
     # API's entity types); Cairn checks no entity against it.
     schema = models.JSONField(default=dict, blank=True)
+    icon_tag = models.CharField(
+        max_length=200, blank=True, default=""
+    )  # Cortex's iconTag
 
     class Meta:
         ordering = ["name"]

@@ -2,7 +2,7 @@
 
 import copy
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.models import User, Workspace
@@ -94,19 +94,13 @@ class EntityTypeRefused(Exception):
     """An entity type change that can't be made; the message says why."""
 
 
-@transaction.atomic
-def entity_type_create(
-    *, workspace: Workspace, tag: str, name: str, description: str, schema: dict
-) -> EntityType:
-    if EntityType.objects.filter(workspace=workspace, tag=tag).exists():
-        raise EntityTypeRefused(f"The entity type {tag} already exists")
-    return EntityType.objects.create(
-        workspace=workspace,
-        tag=tag,
-        name=name,
-        description=description,
-        schema=schema,
-    )
+def entity_type_create(*, workspace: Workspace, tag: str, **fields) -> EntityType:
+    """A new entity type (`name`, `description`, `schema`, `icon_tag`)."""
+    try:
+        with transaction.atomic():  # a savepoint: the unique tag decides a race
+            return EntityType.objects.create(workspace=workspace, tag=tag, **fields)
+    except IntegrityError:
+        raise EntityTypeRefused(f"The entity type {tag} already exists") from None
 
 
 def entity_type_update(*, entity_type: EntityType, **fields) -> EntityType:

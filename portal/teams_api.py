@@ -12,7 +12,7 @@ them back empty, which is fine.
 
 from typing import Any, Literal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
@@ -140,6 +140,8 @@ def _checked(workspace, body: TeamChange, tag: str) -> tuple[dict, list[User]]:
                 f"cortexTeam.members[{index}].email: {email} is not a member of"
                 " this workspace"
             )
+    if not body.metadata.name.strip():
+        problems.append("metadata.name: must not be blank")
     if problems:
         raise HttpError(400, "; ".join(problems))
     fields = {
@@ -188,9 +190,12 @@ def team_create(request, body: TeamIn):
         )
     tag = form.cleaned_data["tag"]
     fields, members = _checked(workspace, body, tag)
-    with transaction.atomic():
-        team = services.team_create(workspace=workspace, tag=tag, **fields)
-        services.team_update(team=team, members=members, **fields)
+    try:
+        with transaction.atomic():
+            team = services.team_create(workspace=workspace, tag=tag, **fields)
+            services.team_update(team=team, members=members, **fields)
+    except IntegrityError:  # created by another request meanwhile
+        raise HttpError(409, f"A team with the tag {tag} already exists") from None
     return json_response(request, _team_out(_find(workspace, tag)))
 
 

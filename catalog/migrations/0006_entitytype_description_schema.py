@@ -7,7 +7,7 @@ def keep_database_defaults(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
             "ALTER TABLE catalog_entitytype ALTER COLUMN description SET DEFAULT '',"
-            " ALTER COLUMN schema SET DEFAULT '{}'"
+            " ALTER COLUMN schema SET DEFAULT '{}', ALTER COLUMN icon_tag SET DEFAULT ''"
         )
 
 
@@ -26,6 +26,11 @@ class Migration(migrations.Migration):
             model_name="entitytype",
             name="schema",
             field=models.JSONField(blank=True, default=dict),
+        ),
+        migrations.AddField(
+            model_name="entitytype",
+            name="icon_tag",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
         migrations.RunPython(keep_database_defaults, migrations.RunPython.noop),
     ]

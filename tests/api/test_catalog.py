@@ -487,6 +487,7 @@ def test_entity_types_are_listed_as_cortexs_definitions(admin_api, ws, other_ws)
         "description": None,
         "source": "CUSTOM",
         "schema": {},
+        "iconTag": None,
     }
     assert (body["page"], body["total"], body["totalPages"]) == (0, 2, 1)
     every = admin_api.get("/catalog/definitions", {"includeBuiltIn": "true"}).json()
@@ -507,6 +508,7 @@ def test_an_entity_type_comes_alone_by_its_tag_or_a_404_naming_it(admin_api, ws)
         "description": None,
         "source": "CUSTOM",
         "schema": {},
+        "iconTag": None,
     }
     missing = admin_api.get("/catalog/definitions/nope")
     assert missing.status_code == 404
@@ -591,6 +593,17 @@ def test_changing_groups_needs_edit_entities_and_stays_in_the_workspace(
     assert not Entity.objects.get(tag="ledger").groups.exists()
 
 
+def test_keys_written_with_no_value_are_as_good_as_absent(admin_api, ws):
+    text = PAYMENTS.replace(
+        "  x-cortex-custom-metadata: {tier: 1, oncall: {team: payments}}\n",
+        "  x-cortex-custom-metadata:\n  x-cortex-link:\n  x-cortex-git:\n",
+    )
+    r = admin_api.post("/open-api", text, content_type=OPENAPI)
+    assert r.status_code == 200, r.content
+    details = admin_api.get("/catalog/payments-api").json()
+    assert (details["metadata"], details["links"], details["git"]) == ([], [], None)
+
+
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
@@ -640,6 +653,8 @@ def test_an_owner_email_of_no_member_is_listed_but_linked_to_nobody(admin_api, w
     details = admin_api.get("/catalog/payments-api").json()
     assert details["owners"]["individuals"] == [{"email": "stranger@elsewhere.com"}]
     assert not Entity.objects.get(tag="payments-api").owner_users.exists()
+    listed = admin_api.get("/catalog", {"owners": "STRANGER@elsewhere.com"}).json()
+    assert [e["tag"] for e in listed["entities"]] == ["payments-api"]
 
 
 def test_the_owner_filter_matches_emails_whatever_their_case(admin_api, ws, grace):

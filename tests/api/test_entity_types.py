@@ -20,12 +20,27 @@ def test_an_entity_type_is_created_listed_and_got_with_its_schema(admin_api, ws)
         "description": "SQS",
         "source": "CUSTOM",
         "schema": SCHEMA,
+        "iconTag": None,
     }
     assert r.json() == expected
     assert admin_api.get("/catalog/definitions").json()["definitions"] == [expected]
     assert admin_api.get("/catalog/definitions/queue").json() == expected
     # An entity of that type now takes it, as any other:
     EntityFactory(workspace=ws, type=EntityType.objects.get(tag="queue"))
+
+
+def test_a_type_as_cortexs_cli_exports_it_is_created_with_its_icon(admin_api, ws):
+    """cortexapps-cli's own data/import/entity-types/cli-test.json."""
+    exported = {
+        "description": "This is a test entity type definition.",
+        "iconTag": "Cortex-builtin::Basketball",
+        "name": "CLI Test With Empty Schema",
+        "schema": {},
+        "type": "cli-test",
+    }
+    r = admin_api.post("/catalog/definitions", exported)
+    assert r.status_code == 200, r.content
+    assert r.json() == {**exported, "source": "CUSTOM"}
 
 
 def test_creating_a_type_that_exists_or_with_a_bad_body_is_refused_naming_why(

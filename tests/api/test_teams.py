@@ -102,6 +102,7 @@ def test_what_cairns_teams_cannot_hold_is_refused_naming_it_and_nothing_changes(
         (body(isArchived=True), "isArchived: Cairn's teams can't be archived"),
         (body(teamTag="other"), "teamTag: a team's tag can't change (platform)"),
         (body(colour="red"), "colour: Extra inputs are not permitted"),
+        (body(name="   "), "metadata.name: must not be blank"),
     ]
     for sent, says in cases:
         r = admin_api.put("/teams/platform", sent)
