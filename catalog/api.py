@@ -30,7 +30,6 @@ from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from pydantic import ConfigDict
 
 from portal import yamlload
 from portal.api import (
@@ -414,7 +413,6 @@ def _definition(entity_type: EntityType) -> dict:
 
 
 class DefinitionChange(RequestBody):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     READ_ONLY = frozenset({"source"})
 
     type: str | None = Field(None, description="The type's tag (it can't change)")
@@ -456,7 +454,7 @@ def _entity_type(workspace, tag: str) -> EntityType:
 )
 @idempotent
 def definition_create(request, body: DefinitionIn):
-    """`cortex entity-types create`: `{type, name, description, schema}`."""
+    """`cortex entity-types create`: `{type, name, description, schema, iconTag}`."""
     require(request.auth, Permission.EDIT_ENTITIES)
     try:
         tag = check_tag(body.type.strip(), "type", 100)

@@ -119,7 +119,7 @@ def _check_shapes(info: dict) -> None:
     """What Cairn reads of custom data, links and the repository must have the
     shape Cortex documents: else it would be stored and silently never used."""
     # A key written with no value (YAML's null) is as good as absent.
-    for key in ("x-cortex-custom-metadata", "x-cortex-custom-data"):
+    for key in CUSTOM_DATA_KEYS:
         if info.get(key) is not None and not isinstance(info[key], dict):
             raise DescriptorError(f"info.{key}", "must be a mapping of keys to values")
     links = info.get("x-cortex-link")

@@ -146,7 +146,6 @@ def _conflict(entity: Entity, key: str, doing: str) -> CustomDataConflict:
     )
 
 
-@transaction.atomic
 def entity_custom_data_set(
     *, entity: Entity, items: list[dict], force: bool = False
 ) -> list[dict]:

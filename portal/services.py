@@ -45,10 +45,15 @@ def api_key_create(
     return key, raw
 
 
+def may_revoke(key: ApiKey, by_perms: frozenset[str]) -> bool:
+    """A member (`by_perms`, their permissions) may revoke only workspace keys
+    whose permissions they hold too, as they may only create such keys."""
+    return key.user_id is not None or _perms_of(key.roles.all()) <= by_perms
+
+
 def api_key_revoke(*, key: ApiKey, by_perms: frozenset[str] | None = None) -> None:
-    """Revoke a key. A member (`by_perms`, their permissions) may revoke only
-    keys whose permissions they hold too, as they may only create such keys."""
-    if by_perms is not None and key.user_id is None:
+    """Revoke a key; with `by_perms`, only one the member `may_revoke`."""
+    if by_perms is not None and not may_revoke(key, by_perms):
         _refuse_beyond(by_perms, _perms_of(key.roles.all()), "revoke a key with")
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()

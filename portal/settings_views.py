@@ -505,9 +505,7 @@ def _api_keys_page(
         .prefetch_related("roles")
     )
     for key in keys:  # Revoke is offered where the service would allow it
-        key.revocable = {p for r in key.roles.all() for p in r.permissions} <= (
-            request.ws_perms
-        )
+        key.revocable = services.may_revoke(key, request.ws_perms)
     status = 400 if form is not None else 200
     form = form or ApiKeyForm(
         workspace=request.workspace, granter_perms=request.ws_perms

@@ -74,7 +74,6 @@ def workflow_upsert(
 
 
 @transaction.atomic
-@transaction.atomic
 def workflow_delete(*, workflow: Workflow) -> None:
     """Delete the workflow with its versions and runs (and their steps and events)."""
     from . import engine
