@@ -337,6 +337,40 @@ def test_seed_demo_imports_the_demo_workflows_once():
 
 
 @pytest.mark.django_db
+def test_seeding_the_demo_again_keeps_a_workflow_someone_changed(tmp_path):
+    call_command("seed_demo", stdout=StringIO())
+    run(
+        write(tmp_path, "hello.yaml", HELLO.replace("tag: hello", "tag: hello-world")),
+        workspace="demo",
+    )
+    mine = Workflow.objects.get(workspace__slug="demo", tag="hello-world")
+    assert mine.name == "Hello"
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)  # what bin/run does at every start
+
+    mine.refresh_from_db()
+    assert mine.name == "Hello"
+    assert mine.current_version.number == 2
+    assert "left as they are" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seeding_the_demo_with_refresh_loads_the_demo_files_again(tmp_path):
+    call_command("seed_demo", stdout=StringIO())
+    run(
+        write(tmp_path, "hello.yaml", HELLO.replace("tag: hello", "tag: hello-world")),
+        workspace="demo",
+    )
+
+    call_command("seed_demo", "--refresh", stdout=StringIO())
+
+    demo = Workflow.objects.get(workspace__slug="demo", tag="hello-world")
+    assert demo.name == "Hello world"
+    assert demo.current_version.number == 3
+
+
+@pytest.mark.django_db
 def test_the_demo_workflows_call_the_portal_at_its_own_address(settings):
     settings.BASE_URL = "http://127.0.0.1:8772"
     call_command("seed_demo", stdout=StringIO())

@@ -1,4 +1,5 @@
-"""Load the demo workspaces `demo` and `acme`. Safe to run again: it upserts."""
+"""Load the demo workspaces `demo` and `acme`, once: what people changed since
+stays as they left it (`--refresh` loads the demo files over it again)."""
 
 from pathlib import Path
 
@@ -40,10 +41,29 @@ TEAMS = {
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the demo workspaces, people, teams and catalog."
+    help = (
+        "Create the demo workspaces, people, teams, catalog and workflows, unless"
+        " they exist already (--refresh loads them again over what is there)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--refresh",
+            action="store_true",
+            help="Load the demo files again: demo workflows, entities, teams and"
+            " roles go back to the files' version.",
+        )
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args, refresh=False, **options):
+        # bin/run calls this at every start: a workflow someone edited (or
+        # imported under a demo tag) must not go back to the demo's version.
+        if not refresh and Workspace.objects.filter(slug="demo").exists():
+            self.stdout.write(
+                "Demo workspaces exist already; left as they are"
+                " (seed_demo --refresh loads the demo files again)."
+            )
+            return
         workspaces = {
             "demo": Workspace.objects.update_or_create(
                 slug="demo", defaults={"name": "Demo"}
