@@ -1474,22 +1474,28 @@ def cancel(run: Run, *, by: User | None) -> str:
             f"A run that is {run.get_status_display().lower()} can't be canceled"
         )
     with transaction.atomic():
-        if Run.objects.filter(pk=run.pk, status=S.IN_PROGRESS).update(
-            status=S.CANCELLING
-        ):
-            _event(run, "cancel_requested", "Cancel requested", actor=by)
-            run.refresh_from_db()
-            if run.lease is None:
-                _finish_cancel(run)  # admitted but not picked up by a worker yet
+        # An answer resuming the run (or a block pausing it) can land between
+        # two tries: try again while the run is still cancellable.
+        for _ in range(5):
+            if Run.objects.filter(pk=run.pk, status=S.IN_PROGRESS).update(
+                status=S.CANCELLING
+            ):
+                _event(run, "cancel_requested", "Cancel requested", actor=by)
                 run.refresh_from_db()
-            return run.status
-        if Run.objects.filter(pk=run.pk, status__in=[S.QUEUED, S.PAUSED]).update(
-            status=S.CANCELLING
-        ):
-            _event(run, "cancel_requested", "Cancel requested", actor=by)
-            _finish_cancel(run)
-            run.refresh_from_db()
-            return run.status
+                if run.lease is None:
+                    _finish_cancel(run)  # admitted but not picked up by a worker yet
+                    run.refresh_from_db()
+                return run.status
+            if Run.objects.filter(pk=run.pk, status__in=[S.QUEUED, S.PAUSED]).update(
+                status=S.CANCELLING
+            ):
+                _event(run, "cancel_requested", "Cancel requested", actor=by)
+                _finish_cancel(run)
+                run.refresh_from_db()
+                return run.status
+            run.refresh_from_db(fields=["status"])
+            if run.status not in CANCELLABLE_STATUSES:
+                break
     run.refresh_from_db()
     raise IllegalTransition(
         f"A run that is {run.get_status_display().lower()} can't be canceled"

@@ -1111,6 +1111,30 @@ def test_cancelling_a_run_with_a_block_in_flight_waits_for_the_block_then_cancel
     assert test_blocks == []
 
 
+def test_a_cancel_that_races_the_run_resuming_still_cancels_it(ws, grace, test_blocks):
+    wf = make_workflow(
+        ws, [action("a", "ECHO", ["form"], root=True), action("form", "ASK")]
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.PAUSED
+    resumed = []
+
+    def answer_lands_meanwhile(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not resumed and sql.startswith('UPDATE "workflows_run"'):
+            # After the cancel looked for IN_PROGRESS, before it looks for PAUSED,
+            # someone fills in the form and the run goes on:
+            resumed.append(None)
+            resumed[0] = Run.objects.filter(pk=run.pk).update(status=S.IN_PROGRESS)
+        return result
+
+    with connection.execute_wrapper(answer_lands_meanwhile):
+        status = engine.cancel(run, by=grace)
+
+    assert resumed == [1]
+    assert status == S.CANCELLED
+
+
 def test_a_finished_run_cannot_be_cancelled(ws, grace, test_blocks):
     run = run_to_rest(
         engine.start(
