@@ -269,6 +269,26 @@ class SecretEditForm(CrispyMixin, forms.Form):
     )
 
 
+class SigningSecretForm(CrispyMixin, forms.Form):
+    value = SecretValueField(
+        label="Request signing secret",
+        max_length=200,
+        help_text="At least 16 characters: letters, digits, special characters and"
+        " hyphens, no spaces. Keep a copy for the systems that check the signatures:"
+        " it can't be shown again.",
+    )
+
+    def clean_value(self):
+        value = self.cleaned_data["value"]
+        if any(c.isspace() for c in value):
+            raise forms.ValidationError("The signing secret can't contain spaces.")
+        if len(value) < 16:
+            raise forms.ValidationError(
+                f"The signing secret needs at least 16 characters (it has {len(value)})."
+            )
+        return value
+
+
 # What each kind's Base URL and Token fields want, shown under them (for the
 # chosen kind only, where the page has JavaScript):
 _INTEGRATION_HINTS = {

@@ -5,7 +5,12 @@ from django.utils import timezone
 
 from catalog.models import Team
 from workflows import notify
-from workflows.models import Integration, OutboundAllowlistEntry, Secret
+from workflows.models import (
+    Integration,
+    OutboundAllowlistEntry,
+    Secret,
+    SigningSecret,
+)
 from workflows.secrets import encrypt
 
 from .models import ApiKey, IpAllowlistEntry, Membership, Role, User, Workspace
@@ -258,6 +263,19 @@ def secret_update(*, secret: Secret, name: str, value: str = "") -> None:
 
 def secret_delete(*, secret: Secret) -> None:
     secret.delete()
+
+
+def signing_secret_set(*, workspace: Workspace, value: str) -> None:
+    """Set or replace the secret HTTP blocks sign their requests with."""
+    SigningSecret.objects.update_or_create(
+        workspace=workspace,
+        defaults={"encrypted_value": encrypt(value), "updated_at": timezone.now()},
+    )
+
+
+def signing_secret_remove(*, workspace: Workspace) -> bool:
+    """Stop signing; False when there was no signing secret."""
+    return SigningSecret.objects.filter(workspace=workspace).delete()[0] > 0
 
 
 def _integration_taken(kind: str, alias: str) -> ChangeRefused:

@@ -25,6 +25,12 @@ urlpatterns = [
     path("secrets/<id:pk>/", views.secret_edit, name="secret-edit"),
     path("secrets/<id:pk>/update/", views.secret_update, name="secret-update"),
     path("secrets/<id:pk>/delete/", views.secret_delete, name="secret-delete"),
+    path("secrets/signing/", views.signing_secret_set, name="signing-secret"),
+    path(
+        "secrets/signing/remove/",
+        views.signing_secret_remove,
+        name="signing-secret-remove",
+    ),
     path("integrations/", views.integrations, name="integrations"),
     path("integrations/add/", views.integration_add, name="integration-add"),
     path("integrations/<id:pk>/", views.integration_edit, name="integration-edit"),

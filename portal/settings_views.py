@@ -19,7 +19,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Team
-from workflows.models import Integration, OutboundAllowlistEntry, Secret
+from workflows.models import (
+    Integration,
+    OutboundAllowlistEntry,
+    Secret,
+    SigningSecret,
+)
 
 from . import services
 from .forms import (
@@ -33,6 +38,7 @@ from .forms import (
     RoleForm,
     SecretCreateForm,
     SecretEditForm,
+    SigningSecretForm,
     TeamCreateForm,
     TeamEditForm,
     TokenForm,
@@ -657,7 +663,9 @@ def ip_allowlist_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _secrets_page(
-    request: HttpRequest, form: SecretCreateForm | None = None
+    request: HttpRequest,
+    form: SecretCreateForm | None = None,
+    signing_form: SigningSecretForm | None = None,
 ) -> HttpResponse:
     secrets = Secret.objects.filter(workspace=request.workspace).only(
         "tag", "name", "updated_at"
@@ -665,8 +673,12 @@ def _secrets_page(
     context = {
         "secrets": secrets,
         "form": form or SecretCreateForm(workspace=request.workspace),
+        "signing_form": signing_form or SigningSecretForm(),
+        "signing_since": SigningSecret.objects.filter(workspace=request.workspace)
+        .values_list("updated_at", flat=True)
+        .first(),
     }
-    status = 400 if form is not None else 200
+    status = 400 if form is not None or signing_form is not None else 200
     return _render(
         request, "settings/secrets.html", context, section="secrets", status=status
     )
@@ -739,6 +751,32 @@ def secret_delete(request: HttpRequest, pk: int) -> HttpResponse:
     secret = _secret(request, pk)
     services.secret_delete(secret=secret)
     messages.success(request, f"Secret “{secret.tag}” deleted.")
+    return redirect("settings:secrets")
+
+
+@require_POST
+@require_permission(P.MANAGE_SECRETS)
+def signing_secret_set(request: HttpRequest) -> HttpResponse:
+    form = SigningSecretForm(request.POST)
+    if not form.is_valid():
+        return _secrets_page(request, signing_form=form)
+    services.signing_secret_set(
+        workspace=request.workspace, value=form.cleaned_data["value"]
+    )
+    messages.success(
+        request, "Request signing secret saved: HTTP blocks now sign their requests."
+    )
+    return redirect("settings:secrets")
+
+
+@require_POST
+@require_permission(P.MANAGE_SECRETS)
+def signing_secret_remove(request: HttpRequest) -> HttpResponse:
+    if services.signing_secret_remove(workspace=request.workspace):
+        messages.success(
+            request,
+            "Request signing secret removed: HTTP blocks no longer sign their requests.",
+        )
     return redirect("settings:secrets")
 
 

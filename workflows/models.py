@@ -350,6 +350,21 @@ class Secret(models.Model):
         return self.tag
 
 
+class SigningSecret(models.Model):
+    """The workspace's request signing secret: HTTP blocks sign what they send
+    with it (workflows.signing), as Cortex does, so callees can check the
+    request came from this portal. Not reachable from blocks."""
+
+    workspace = models.OneToOneField(
+        Workspace, models.CASCADE, related_name="signing_secret"
+    )
+    encrypted_value = models.TextField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"signing secret of {self.workspace}"
+
+
 class Integration(models.Model):
     """A workspace integration (Slack, Microsoft Teams, GitHub, PagerDuty, Jira, GitLab) with its base URL and token."""
 

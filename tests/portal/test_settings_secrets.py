@@ -5,7 +5,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from workflows.models import Secret
+from portal import services
+from workflows.models import Secret, SigningSecret
 from workflows.secrets import decrypt, encrypt
 
 VALUE = "s3cr3t-Value-ghp_0123456789abcdef"
@@ -244,3 +245,72 @@ def test_secrets_page_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(8):
         r = client.get(reverse("settings:secrets"))
     assert r.content.decode().count("{{context.secrets.token-") == 40
+
+
+# The request signing secret
+
+SIGNING = "whsec-0123456789abcdef"
+
+
+def test_a_manager_sets_the_signing_secret_and_only_its_encryption_is_stored(
+    client, ws, mona
+):
+    client.force_login(mona)
+    assert "Not signing" in client.get(reverse("settings:secrets")).content.decode()
+
+    r = client.post(reverse("settings:signing-secret"), {"value": SIGNING}, follow=True)
+
+    html = r.content.decode()
+    assert "Request signing secret saved" in html
+    assert "Replace signing secret" in html and "Remove signing secret" in html
+    assert SIGNING not in html
+    stored = SigningSecret.objects.get(workspace=ws)
+    assert decrypt(stored.encrypted_value) == SIGNING
+    assert SIGNING not in str(list(SigningSecret.objects.values()))
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("short-key", "at least 16 characters (it has 9)"),
+        ("a signing key with spaces", "contain spaces"),
+        ("", "This field is required."),
+    ],
+)
+def test_a_bad_signing_secret_is_refused_and_the_old_one_kept(
+    client, ws, mona, value, says
+):
+    services.signing_secret_set(workspace=ws, value=SIGNING)
+    client.force_login(mona)
+
+    r = client.post(reverse("settings:signing-secret"), {"value": value})
+
+    assert r.status_code == 400
+    html = r.content.decode()
+    assert says in html
+    assert value not in html or not value
+    assert decrypt(SigningSecret.objects.get(workspace=ws).encrypted_value) == SIGNING
+
+
+def test_a_manager_removes_the_signing_secret(client, ws, other_ws, mona):
+    services.signing_secret_set(workspace=ws, value=SIGNING)
+    services.signing_secret_set(workspace=other_ws, value=SIGNING)
+    client.force_login(mona)
+
+    r = client.post(reverse("settings:signing-secret-remove"), follow=True)
+
+    assert "no longer sign" in r.content.decode()
+    assert not SigningSecret.objects.filter(workspace=ws).exists()
+    assert SigningSecret.objects.filter(workspace=other_ws).exists()  # theirs stays
+
+
+def test_users_and_viewers_cannot_set_or_remove_the_signing_secret(
+    client, ws, grace, vera
+):
+    services.signing_secret_set(workspace=ws, value=SIGNING)
+    for person in (grace, vera):
+        client.force_login(person)
+        r = client.post(reverse("settings:signing-secret"), {"value": "x" * 20})
+        assert r.status_code == 403
+        assert client.post(reverse("settings:signing-secret-remove")).status_code == 403
+    assert decrypt(SigningSecret.objects.get(workspace=ws).encrypted_value) == SIGNING

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from django.conf import settings
 
 from portal import logpath
-from workflows import outbound
+from workflows import outbound, signing
 from workflows.integrations import (
     IntegrationError,
     find_integration,
@@ -237,11 +237,21 @@ def _is_json(text: str) -> bool:
 def call(
     http: HttpCall, ctx: BlockContext, *, timeout: float | None = None
 ) -> outbound.Response:
-    """Send the call for the run's workspace; raises outbound.OutboundError."""
+    """Send the call for the run's workspace, signed when it has a signing
+    secret (workflows.signing); raises outbound.OutboundError."""
+    headers = {**http.headers, **_logged_path_headers(http.url, ctx.secret_values)}
+    key = signing.signing_key(ctx.workspace)
+    if key:  # the signature is ours to write, whatever the descriptor says
+        headers = {
+            name: value
+            for name, value in headers.items()
+            if name.lower() not in signing.SIGNATURE_HEADERS
+        }
+        headers |= signing.signature_headers(key, (http.payload or "").encode())
     return outbound.send(
         http.method,
         http.url,
-        headers={**http.headers, **_logged_path_headers(http.url, ctx.secret_values)},
+        headers=headers,
         content=http.payload or None,
         workspace=ctx.workspace,
         timeout=timeout if timeout is not None else block_timeout(),

@@ -1,0 +1,132 @@
+"""Request signing: HTTP blocks sign what they send with the workspace's signing secret."""
+
+import hashlib
+import hmac
+import time
+
+import pytest
+
+from portal import services
+from tests.workflows.blockctx import make_ctx
+from workflows.blocks.http_request import HttpRequest
+from workflows.blocks.http_request_async import HttpRequestAsync
+
+KEY = "whsec-0123456789abcdef"
+STATE = {"context": {}, "actions": {}, "variables": {"env": "prod"}}
+
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
+
+
+def send(block, http_server, ws, **schema):
+    schema = {
+        "type": block.type,
+        "httpMethod": "POST",
+        "url": http_server.url("/hook"),
+        "headers": {},
+        **schema,
+    }
+    return block.execute(
+        make_ctx(schema, STATE, workspace=ws, callback_url="http://cairn/cb/1")
+    )
+
+
+def expected(key: str, timestamp: str, body: bytes, digest) -> str:
+    return hmac.new(key.encode(), timestamp.encode() + b"." + body, digest).hexdigest()
+
+
+def test_a_request_is_signed_with_the_workspaces_signing_secret(http_server, ws):
+    services.signing_secret_set(workspace=ws, value=KEY)
+    http_server.route("POST", "/hook", json={"ok": True})
+    before = int(time.time() * 1000)
+
+    outcome = send(
+        HttpRequest(), http_server, ws, payload='{"env": "{{variables.env}}"}'
+    )
+
+    assert outcome.status == "COMPLETED"
+    [request] = http_server.requests
+    timestamp = request.headers["x-cortex-timestamp"]
+    assert before <= int(timestamp) <= int(time.time() * 1000)
+    body = b'{"env": "prod"}'
+    assert request.body == body
+    assert request.headers["x-cortex-signature-256"] == expected(
+        KEY, timestamp, body, hashlib.sha256
+    )
+    assert request.headers["x-cortex-signature"] == expected(
+        KEY, timestamp, body, hashlib.sha1
+    )
+    assert (
+        request.headers["x-cortex-timestamp-only-signature-256"]
+        == hmac.new(KEY.encode(), timestamp.encode(), hashlib.sha256).hexdigest()
+    )
+    # What the step shows is what the descriptor asked for, not the signature:
+    assert "x-cortex-signature" not in str(outcome.inputs).lower()
+
+
+def test_a_request_without_a_body_signs_the_timestamp_and_an_empty_body(
+    http_server, ws
+):
+    services.signing_secret_set(workspace=ws, value=KEY)
+    http_server.route("GET", "/hook", json={})
+
+    send(HttpRequest(), http_server, ws, httpMethod="GET")
+
+    [request] = http_server.requests
+    timestamp = request.headers["x-cortex-timestamp"]
+    assert request.headers["x-cortex-signature-256"] == expected(
+        KEY, timestamp, b"", hashlib.sha256
+    )
+
+
+def test_an_async_request_is_signed_too(http_server, ws):
+    services.signing_secret_set(workspace=ws, value=KEY)
+    http_server.route("POST", "/hook", status=202, json={})
+
+    outcome = send(HttpRequestAsync(), http_server, ws, payload="{{{callbackUrl}}}")
+
+    assert outcome.status == "WAITING"
+    [request] = http_server.requests
+    assert request.headers["x-cortex-signature-256"] == expected(
+        KEY, request.headers["x-cortex-timestamp"], b"http://cairn/cb/1", hashlib.sha256
+    )
+
+
+def test_a_descriptor_cannot_forge_the_signature_headers(http_server, ws):
+    services.signing_secret_set(workspace=ws, value=KEY)
+    http_server.route("POST", "/hook", json={})
+
+    send(
+        HttpRequest(),
+        http_server,
+        ws,
+        headers={"X-Cortex-Signature-256": "forged", "X-Cortex-Timestamp": "1"},
+    )
+
+    [request] = http_server.requests
+    timestamp = request.headers["x-cortex-timestamp"]
+    assert timestamp != "1"
+    assert request.headers["x-cortex-signature-256"] == expected(
+        KEY, timestamp, b"", hashlib.sha256
+    )
+
+
+def test_without_a_signing_secret_nothing_is_signed(http_server, ws, other_ws):
+    services.signing_secret_set(workspace=other_ws, value=KEY)  # not this one's
+    http_server.route("POST", "/hook", json={})
+
+    send(HttpRequest(), http_server, ws)
+
+    [request] = http_server.requests
+    assert not [name for name in request.headers if name.startswith("x-cortex")]
+
+
+def test_removing_the_signing_secret_stops_the_signing(http_server, ws):
+    services.signing_secret_set(workspace=ws, value=KEY)
+    assert services.signing_secret_remove(workspace=ws)
+    http_server.route("POST", "/hook", json={})
+
+    send(HttpRequest(), http_server, ws)
+
+    [request] = http_server.requests
+    assert "x-cortex-timestamp" not in request.headers
+    assert not services.signing_secret_remove(workspace=ws)
