@@ -168,6 +168,10 @@ _TOP_DEFAULTS = {
     "runRestrictionPolicies": [],
     "restrictActionCompletionToRunnerUser": False,
 }
+# Kept by the server, not by whoever sends the descriptor (Cortex's API docs show
+# them in a request's example): a value sent would be stored and shown as if
+# it were when the workflow was made or changed.
+_SERVER_KEPT = ("createdAt", "lastUpdatedAt")
 _SCHEMA_DEFAULTS = {
     "USER_INPUT": {"inputOverrides": []},
     "SCAFFOLDER": {"inputOverrides": []},
@@ -651,6 +655,8 @@ def _normalise_schema(schema: dict) -> dict:
 
 def _normalise(data: dict) -> dict:
     d = _without_nulls(copy.deepcopy(data))
+    for key in _SERVER_KEPT:
+        d.pop(key, None)
     for key, default in _TOP_DEFAULTS.items():
         d.setdefault(key, copy.deepcopy(default))
     if isinstance(d.get("filter"), dict):

@@ -572,6 +572,17 @@ def test_validate_keeps_keys_cortex_may_add():
     assert action(d, "branch")["schema"]["branches"][0]["type"] == "CONDITIONAL"
 
 
+def test_validate_drops_the_timestamps_a_client_sends_since_the_server_keeps_them():
+    raw = parse(CREATE_ENVIRONMENT)
+    raw |= {
+        "createdAt": "2020-01-01T00:00:00Z",
+        "lastUpdatedAt": "2020-01-02T00:00:00Z",
+    }
+    d = validate(raw)
+    assert "createdAt" not in d and "lastUpdatedAt" not in d
+    assert d == validate(parse(CREATE_ENVIRONMENT))
+
+
 def test_validate_accepts_nested_forms_of_strings_and_objects():
     d = base()
     action(d, "form")["schema"]["inputs"] += [
