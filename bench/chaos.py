@@ -1,6 +1,6 @@
 """Kill workers at random moments and check that no run is lost and no completed step repeats.
 
-    .venv/bin/python bench/chaos.py [--runs 80] [--seed 1] [--cancel]
+    .venv/bin/python bench/chaos.py [--runs 80] [--seed 1] [--cancel] [--pauses]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cairn_chaos \
     CELERY_BROKER_URL=redis://127.0.0.1:6379/10 .venv/bin/python bench/chaos.py
 
@@ -13,6 +13,14 @@ and then. Then it checks every run: COMPLETED (or CANCELLED when cancelled),
 no step left open, and each HTTP call received at most once per attempt the
 step records (a call in flight when its worker died is retried, marked).
 It prints what it did and `problems 0` when all holds.
+
+With --pauses the workflow pauses instead: a form with a secret field, a
+block that uses the secret, an approval that needs two approvers, and an
+asynchronous call whose callee calls back (at once or later, sometimes with
+an UPDATE first). A thread of this process fills in the forms and two more
+approve, as people would, while the workers die. It then also checks that
+every approval completed with both decisions and that the secret's value is
+in no table (scanned at each kill and at the end) and no worker's log.
 """
 
 import argparse
@@ -32,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.proc import celery_worker  # noqa: E402
 
-CALLS = ("/first", "/slow", "/last")
+CALLS = ("/first", "/slow", "/last", "/async")
+SECRET = "chaos-Tiger-8812"
 WORKFLOW = """
 tag: chaos
 name: Chaos
@@ -57,6 +66,55 @@ actions:
   - {slug: last, name: Last, isRootAction: false, outgoingActions: [], schema: {type: HTTP_REQUEST, httpMethod: POST, url: "URL/last", headers: {Content-Type: application/json}, payload: '{"run": "{{context.workflowRunId}}"}'}}
 """
 
+PAUSES = """
+tag: pauses
+name: Pauses
+filter: {type: GLOBAL}
+restrictActionCompletionToRunnerUser: true
+actions:
+  - slug: form
+    name: Form
+    isRootAction: true
+    outgoingActions: [js]
+    schema:
+      type: USER_INPUT
+      inputOverrides: []
+      inputs: [{key: token, name: Token, type: SECRET_FIELD, required: true, validationRegex: "^[A-Za-z0-9-]{8,}$"}]
+  - {slug: js, name: JS, isRootAction: false, outgoingActions: [slow], schema: {type: JAVASCRIPT, script: 'return {seen: actions.form.outputs.token, n: actions.form.outputs.token.length};'}}
+  - {slug: slow, name: Slow, isRootAction: false, outgoingActions: [approve], schema: {type: HTTP_REQUEST, httpMethod: POST, url: "URL/slow", headers: {Content-Type: application/json, Authorization: "Bearer {{{actions.form.outputs.token}}}"}, payload: '{"run": "{{context.workflowRunId}}", "token": "{{{actions.js.outputs.seen}}}"}'}}
+  - {slug: approve, name: Approve, isRootAction: false, outgoingActions: [async], schema: {type: MANUAL_APPROVAL, approvingTeamIds: [approvers], requiredApprovals: 2}}
+  - {slug: async, name: Async, isRootAction: false, outgoingActions: [last], schema: {type: HTTP_REQUEST_ASYNC, httpMethod: POST, url: "URL/async", headers: {Content-Type: application/json}, payload: '{"run": "{{context.workflowRunId}}", "callback": "{{{callbackUrl}}}"}', timeoutInSeconds: 600}}
+  - {slug: last, name: Last, isRootAction: false, outgoingActions: [], schema: {type: HTTP_REQUEST, httpMethod: POST, url: "URL/last", headers: {Content-Type: application/json}, payload: '{"run": "{{context.workflowRunId}}", "n": {{actions.js.outputs.n}}}'}}
+"""
+
+unexpected: list[str] = []  # errors of the people and callees playing along
+
+
+def call_back(callback_url: str) -> None:
+    """As the callee of the async block: report back, as the callback endpoint would."""
+    from django.db import connection
+
+    from workflows import engine
+    from workflows.models import Step
+
+    try:
+        time.sleep(random.choice([0, 0, random.uniform(0.05, 1.5)]))  # 0: early
+        step = Step.objects.select_related("run").get(
+            callback_id=callback_url.rsplit("/", 1)[1]
+        )
+        payloads = [{"status": "SUCCESS", "message": "done", "response": {"ok": 1}}]
+        if random.random() < 0.5:
+            payloads.insert(0, {"status": "UPDATE", "message": "half way"})
+        for payload in payloads:
+            engine.callback(step, payload)
+    except engine.NotWaiting:
+        pass  # a retried call's second callback, or the run was cancelled
+    except Exception as exc:  # noqa: BLE001 - reported as a problem
+        unexpected.append(f"callback: {exc!r}")
+    finally:
+        connection.close()
+
+
 hits: collections.Counter = collections.Counter()  # (run uid, path) -> requests
 hits_lock = threading.Lock()
 
@@ -68,6 +126,8 @@ class Hook(BaseHTTPRequestHandler):
             hits[(body["run"], self.path)] += 1
         if self.path == "/slow":
             time.sleep(random.uniform(0.05, 0.4))  # a kill often lands here
+        if self.path == "/async":
+            threading.Thread(target=call_back, args=(body["callback"],)).start()
         answer = json.dumps({"ok": True, "n": 7}).encode()
         try:
             self.send_response(200)
@@ -87,6 +147,7 @@ def main():
     parser.add_argument("--runs", type=int, default=80)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cancel", action="store_true")
+    parser.add_argument("--pauses", action="store_true")
     args = parser.parse_args()
     random.seed(args.seed)
 
@@ -107,7 +168,8 @@ def main():
     django.setup()
     from django.core.management import call_command
 
-    from portal.models import User, Workspace
+    from catalog.models import Team
+    from portal.models import Membership, User, Workspace
     from workflows import descriptor, engine
     from workflows.models import Run, Step
     from workflows.services import workflow_upsert
@@ -120,29 +182,48 @@ def main():
     ws = Workspace.objects.create(slug="chaos", name="Chaos")
     ws.ensure_builtin_roles()
     user = User.objects.create_user("chaos@example.com", "x")
+    approvers = [User.objects.create_user(f"{n}@example.com", "x") for n in "ab"]
+    team = Team.objects.create(workspace=ws, tag="approvers", name="Approvers")
+    for person in [user, *approvers]:
+        Membership.objects.create(workspace=ws, user=person).roles.set(
+            ws.roles.filter(name="User")
+        )
+    team.members.set(approvers)
+    text = PAUSES if args.pauses else WORKFLOW
     workflow, _ = workflow_upsert(
         workspace=ws,
-        descriptor=descriptor.validate(descriptor.parse(WORKFLOW.replace("URL", url))),
+        descriptor=descriptor.validate(descriptor.parse(text.replace("URL", url))),
     )
+    stop = threading.Event()
+    if args.pauses:
+        threading.Thread(target=fill_in_forms, args=(user, stop)).start()
+        for person in approvers:
+            threading.Thread(target=approve, args=(person, stop)).start()
 
     for _ in range(args.runs):
         engine.start(workflow=workflow, initiator=user)
     queue = os.environ["CELERY_TASK_DEFAULT_QUEUE"]
-    kills, cancelled, began = 0, set(), time.monotonic()
+    logs = var / "workers.log"
+    kills, cancelled, began, leaks = 0, set(), time.monotonic(), 0
     open_runs = Run.objects.exclude(status__in=["COMPLETED", "FAILED", "CANCELLED"])
     while open_runs.exists() and time.monotonic() - began < 600:
-        worker = celery_worker(queue, f"{queue}-{kills}", os.environ.copy())
+        worker = celery_worker(queue, f"{queue}-{kills}", os.environ.copy(), log=logs)
         time.sleep(random.uniform(2.5, 4.5))  # about 2 s to start, then work
         if args.cancel and random.random() < 0.7:
             victim = open_runs.exclude(status="CANCELLING").order_by("?").first()
-            if victim is not None:
-                engine.cancel(victim, by=None)
-                cancelled.add(victim.pk)
+            try:
+                if victim is not None:
+                    engine.cancel(victim, by=None)
+                    cancelled.add(victim.pk)
+            except engine.IllegalTransition:
+                pass  # it ended meanwhile
         worker.kill()
         worker.wait()
         kills += 1
         time.sleep(1.2)  # its heartbeat goes stale
         engine.sweep()
+        leaks += SECRET in every_stored_text()
+    stop.set()
     server.shutdown()
 
     problems = 0
@@ -171,12 +252,85 @@ def main():
                 print(
                     f"run {run.pk}: {path} received {received}, step {step and (step.status, step.attempt)}"
                 )
+        if args.pauses and run.status == "COMPLETED":
+            decisions = steps["approve"].decisions.count()
+            if decisions != 2:
+                problems += 1
+                print(f"run {run.pk}: approved with {decisions} decisions, not 2")
+    if args.pauses:
+        leaks += SECRET in every_stored_text()
+        in_logs = SECRET in logs.read_text(errors="replace")
+        problems += leaks + in_logs + len(unexpected)
+        print(
+            f"secret found in tables at {leaks} checks, in the workers' log: {in_logs}"
+        )
+        for error in unexpected:
+            print("unexpected:", error)
     statuses = collections.Counter(Run.objects.values_list("status", flat=True))
     print(
         f"{args.runs} runs, {kills} workers killed, {len(cancelled)} cancels; "
         f"{dict(statuses)}; {Step.objects.filter(attempt__gt=1).count()} steps retried "
         f"after a kill; problems {problems}"
     )
+
+
+def fill_in_forms(user, stop: threading.Event) -> None:
+    """The runs' initiator, filling in each form that waits for them."""
+    play_along(
+        stop,
+        "USER_INPUT",
+        lambda engine, run, step: engine.submit_input(
+            run, step, values={"token": SECRET}, by=user
+        ),
+    )
+
+
+def approve(person, stop: threading.Event) -> None:
+    """One of the two approvers, approving each step that waits for them."""
+    play_along(
+        stop,
+        "MANUAL_APPROVAL",
+        lambda engine, run, step: engine.decide(run, step, by=person, approve=True),
+    )
+
+
+def play_along(stop: threading.Event, waiting_for: str, answer) -> None:
+    """Answer, every moment or so, each step that waits for `waiting_for`."""
+    from django.db import connection
+
+    from workflows import engine
+    from workflows.models import Step
+
+    waiting = Step.objects.filter(
+        status="WAITING", waiting_for=waiting_for, run__status="PAUSED"
+    ).select_related("run", "run__version", "run__workspace", "run__workflow")
+    while not stop.wait(random.uniform(0.02, 0.2)):
+        for step in waiting.all():  # afresh each time
+            try:
+                answer(engine, step.run, step)
+            except engine.EngineError:
+                pass  # answered already, or no longer waiting (cancelled)
+            except Exception as exc:  # noqa: BLE001 - reported as a problem
+                unexpected.append(f"{waiting_for}: {exc!r}")
+    connection.close()
+
+
+def every_stored_text() -> str:
+    """Every text and JSON value in every table, as one string."""
+    from django.apps import apps
+    from django.db import models
+
+    chunks = []
+    for model in apps.get_models():
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField | models.JSONField)
+        ]
+        if fields:
+            for row in model.objects.values_list(*fields):
+                chunks.extend(str(value) for value in row)
+    return "\n".join(chunks)
 
 
 if __name__ == "__main__":

@@ -9,21 +9,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def celery_worker(
-    queue: str, name: str, env: dict, include: str = ""
+    queue: str, name: str, env: dict, include: str = "", log: Path | None = None
 ) -> subprocess.Popen:
-    """A solo-pool worker on `queue`, quiet, without gossip or mingle."""
+    """A solo-pool worker on `queue`, without gossip or mingle; what it logs
+    (warnings and worse) goes to the end of `log`, or nowhere."""
     command = [sys.executable, "-m", "celery", "-A", "portal", "worker"]
     command += ["--pool", "solo", "--queues", queue, "--loglevel", "WARNING"]
     command += ["--without-gossip", "--without-mingle", "--hostname", f"{name}@%h"]
     if include:
         command += ["--include", include]
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    out = log.open("ab") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    finally:
+        if log:
+            out.close()  # the worker has its own copy
 
 
 def _processes():
