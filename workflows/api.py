@@ -14,9 +14,10 @@ Rules (DESIGN.md, API):
 - `runAs` (a member's email) sets the initiating user. A personal access token
   runs as its own user and may not name another one; a workspace key may name a
   member who holds no permission the key's roles lack. A workspace key without
-  runAs starts a run that waits (PAUSED) until someone picks the initiating
-  user, as does a workflow that needs an initiator (it restricts completion to
-  the runner, or has a SCAFFOLDER block);
+  runAs starts a run with no initiating user, acting with the key's roles (as
+  Cortex's own CLI expects), unless the workflow needs a person (it restricts
+  completion to the runner, or has a SCAFFOLDER block): that run waits (PAUSED)
+  until someone picks the initiating user;
 - writes honour `Idempotency-Key` (portal.idempotency).
 
 Run ids are the run's UUID (`context.workflowRunId`); the numeric id the pages

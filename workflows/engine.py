@@ -188,7 +188,8 @@ SELECT
    JOIN portal_membership_roles mr ON mr.role_id = r.id
    JOIN portal_membership m ON m.id = mr.membership_id
    WHERE m.user_id = %s AND m.workspace_id = %s),
-  (SELECT CAST(COALESCE(json_agg(s.tag ORDER BY s.tag), '[]') AS TEXT)
+  (SELECT CAST(COALESCE(json_agg(json_build_array(s.tag, s.encrypted_value)
+                                  ORDER BY s.tag), '[]') AS TEXT)
    FROM workflows_secret s WHERE s.workspace_id = %s)
 """,
     """
@@ -199,8 +200,8 @@ SELECT
      JOIN portal_membership m ON m.id = mr.membership_id
      WHERE m.user_id = %s AND m.workspace_id = %s
      ORDER BY r.is_builtin DESC, r.name)),
-  (SELECT json_group_array(tag) FROM (
-     SELECT s.tag FROM workflows_secret s WHERE s.workspace_id = %s
+  (SELECT json_group_array(json_array(tag, encrypted_value)) FROM (
+     SELECT s.tag, s.encrypted_value FROM workflows_secret s WHERE s.workspace_id = %s
      ORDER BY s.tag))
 """,
 ]
@@ -243,7 +244,7 @@ def start(
     # lock is held; the checks that raise EngineError come before it.
     with transaction.atomic(savepoint=False):
         now = timezone.now()
-        # The initiator's role names and the workspace's secret tags in one
+        # The initiator's role names and the workspace's secrets in one
         # statement, and the run and its first event by hand-written INSERTs:
         # the ORM's query building cost more CPU than the rest of an API start.
         with connection.cursor() as cursor:
@@ -251,7 +252,10 @@ def start(
                 _START_READS[connection.vendor == "sqlite"],
                 [getattr(initiator, "pk", None), *[workflow.workspace_id] * 2],
             )
-            role_names, secret_tags = (json.loads(v) for v in cursor.fetchone())
+            role_names, secret_rows = (json.loads(v) for v in cursor.fetchone())
+        # The run keeps the workspace's secrets as they are now (encrypted in
+        # its blob): as in Cortex, changing one later changes no run under way.
+        workspace_tokens = dict(secret_rows)
         uid = uuid.uuid4()
         entity = entity if scope == "ENTITY" else None
         paused = initiator is None and _needs_initiator(descriptor)
@@ -269,6 +273,7 @@ def start(
             initial_context=initial_context,
             notification_recipients=list(notification_recipients or []),
             cursor={"pending": [root_slug(descriptor)], "joins": [], "steps": 0},
+            secrets_blob=_secrets_blob({}, {}, workspace_tokens),
             queued_at=now,
             created_at=now,
             state={
@@ -279,7 +284,7 @@ def start(
                         timespec="milliseconds"
                     ),
                     "entity": _entity_context(entity),
-                    "secrets": dict.fromkeys(secret_tags, MASK),
+                    "secrets": dict.fromkeys(workspace_tokens, MASK),
                     "initialContext": initial_context,
                 },
                 "actions": {},
@@ -499,23 +504,32 @@ def _enqueue(run_id: int) -> None:
 @dataclass
 class _Secrets:
     paths: dict[str, Any]  # run secrets: "actions.form.outputs.token" -> value
-    workspace: dict[str, Any]  # workspace secrets by tag
+    workspace: dict[str, Any]  # workspace secrets by tag, as the run started
     # Values blocks built from secrets ("Bearer <token>"), by path: revealed to
     # later blocks as secrets are, but not looked for themselves (the secret
     # inside them is), so masking costs the same however many there are.
     derived: dict[str, Any] = field(default_factory=dict)
     changed: bool = False  # since blob() was last called
+    # The workspace's secrets as stored (each encrypted), kept in the blob:
+    workspace_tokens: dict[str, str] = field(default_factory=dict)
+    _blob: str | None = None  # the last blob() while nothing changed
 
     @property
     def values(self) -> list[str]:
         return _strings(list(self.paths.values()) + list(self.workspace.values()))
 
     def blob(self) -> str:
-        """The run's own secrets, encrypted, for Run.secrets_blob."""
-        self.changed = False
-        if not self.paths and not self.derived:
-            return ""
-        return encrypt({"paths": self.paths, "derived": self.derived})
+        """The run's secrets, encrypted, for Run.secrets_blob."""
+        if self.changed or self._blob is None:
+            self._blob = _secrets_blob(self.paths, self.derived, self.workspace_tokens)
+            self.changed = False
+        return self._blob
+
+
+def _secrets_blob(paths: dict, derived: dict, workspace_tokens: dict) -> str:
+    # The workspace's secrets are in it even when empty: the run keeps the
+    # ones it started with, as Cortex's context is set when a run begins.
+    return encrypt({"paths": paths, "derived": derived, "workspace": workspace_tokens})
 
 
 def _strings(value: Any) -> list[str]:
@@ -529,15 +543,24 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _load_secrets(run: Run, rows: list[tuple[str, str]]) -> _Secrets:
-    """The run's secrets and the workspace's, from their (tag, encrypted value) rows."""
-    kept = decrypt(run.secrets_blob) or {} if run.secrets_blob else {}
-    if set(kept) != {"paths", "derived"}:  # kept before derived values were
-        kept = {"paths": kept, "derived": {}}
+def _load_secrets(run: Run) -> _Secrets:
+    """The run's secrets, and the workspace's as they were when it started."""
+    kept = (decrypt(run.secrets_blob) or {}) if run.secrets_blob else {}
+    if not set(kept) <= {"paths", "derived", "workspace"}:  # before derived values
+        kept = {"paths": kept}
+    tokens = kept.get("workspace")
+    if tokens is None:  # started before runs kept them: the workspace's secrets now
+        tokens = dict(
+            Secret.objects.filter(workspace=run.workspace_id).values_list(
+                "tag", "encrypted_value"
+            )
+        )
     return _Secrets(
-        paths=kept["paths"],
-        derived=kept["derived"],
-        workspace={tag: decrypt(value) for tag, value in rows},
+        paths=kept.get("paths", {}),
+        derived=kept.get("derived", {}),
+        workspace={tag: decrypt(value) for tag, value in tokens.items()},
+        workspace_tokens=tokens,
+        _blob=run.secrets_blob if "workspace" in kept else None,
     )
 
 
@@ -701,11 +724,7 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
     round trip on PostgreSQL."""
     now = timezone.now()
     lease_field, at = Run._meta.get_field("lease"), Run._meta.get_field("heartbeat_at")
-    with (
-        connection.cursor() as claim,
-        connection.cursor() as load,
-        connection.cursor() as secrets,
-    ):
+    with connection.cursor() as claim, connection.cursor() as load:
         with rawsql.together():
             claim.execute(
                 "UPDATE workflows_run SET lease = %s, heartbeat_at = %s,"
@@ -722,10 +741,8 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
             )
             # Read whether or not the claim took: a lost claim is rare.
             load.execute(_run_query(), [run_id])
-            secrets.execute(_SECRETS_QUERY, [run_id])
         claimed = claim.rowcount
         row = load.fetchone()
-        secret_rows = secrets.fetchall()
     if row is None:
         return None
     models = (Run, Workspace, Workflow, WorkflowVersion, User)
@@ -737,7 +754,7 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
         return None
     run.workspace, run.workflow, run.version = workspace, workflow, version
     run.initiator = initiator
-    return run, _load_secrets(run, secret_rows)
+    return run, _load_secrets(run)
 
 
 def _take_over(run: Run, lease: uuid.UUID) -> bool:
@@ -756,13 +773,6 @@ def _take_over(run: Run, lease: uuid.UUID) -> bool:
         )
         run.lease, run.heartbeat_at, run.lease_holder = lease, now, me
     return bool(took)
-
-
-# The workspace's secrets, by the run's id (not known to be claimed yet):
-_SECRETS_QUERY = (
-    "SELECT tag, encrypted_value FROM workflows_secret"
-    " WHERE workspace_id = (SELECT workspace_id FROM workflows_run WHERE id = %s)"
-)
 
 
 @functools.cache
@@ -1621,7 +1631,7 @@ def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -
     except Unstorable as exc:
         raise EngineError(str(exc)) from None
     # A reason is shown to every viewer of the run: no secret of the run in it.
-    secrets = _run_secrets(run)
+    secrets = _load_secrets(run)
     reason = scrub(reason, secrets.values)
     with transaction.atomic():
         # The run's lock first: two approvers deciding at once would otherwise
@@ -1654,7 +1664,7 @@ def callback(step: Step, payload: dict) -> None:
     ValueError for a malformed payload (400).
     """
     run = step.run
-    secrets = _run_secrets(run)
+    secrets = _load_secrets(run)
     if isinstance(payload, dict) and isinstance(payload.get("message"), str):
         # Messages get the error rule: a callee may quote a secret cut short.
         payload = {
@@ -1792,15 +1802,6 @@ def _kept_after(step_id: int, head: str) -> list[dict] | None:
     return kept[1:] or None
 
 
-def _run_secrets(run: Run) -> _Secrets:
-    return _load_secrets(
-        run,
-        Secret.objects.filter(workspace=run.workspace_id).values_list(
-            "tag", "encrypted_value"
-        ),
-    )
-
-
 def _resume(
     run: Run,
     step: Step,
@@ -1816,7 +1817,7 @@ def _resume(
     descriptor = run.version.descriptor
     action = actions_by_slug(descriptor)[step.slug]
     block = get_block(action.get("schema", {}).get("type", step.type))
-    secrets = secrets or _run_secrets(run)
+    secrets = secrets or _load_secrets(run)
 
     def answer() -> Outcome:
         # May raise InputInvalid / ValueError: nothing stored.

@@ -16,7 +16,7 @@ from portal import services
 from portal.mail import wait_until_sent
 from portal.permissions import BUILTIN_ROLES
 from tests.factories import UserFactory, member
-from tests.workflows.enginekit import REFUSED, action, chain, make_workflow
+from tests.workflows.enginekit import REFUSED, SEEN, action, chain, make_workflow
 from workflows import engine, holder
 from workflows.models import Decision, Notification, Run, RunEvent, Secret, Step
 from workflows.secrets import MASK, encrypt
@@ -1437,6 +1437,49 @@ def test_workspace_secrets_reach_blocks_but_never_the_stored_state(
         "inputs": {"seen": MASK},
         "outputs": {"x": MASK},
     }
+
+
+def test_a_run_keeps_the_workspace_secrets_it_started_with(ws, grace, test_blocks):
+    # Cortex: "context is immutable, set at the beginning… If secrets change
+    # during a Workflow, those changes will not be represented in context.secrets."
+    token = Secret.objects.create(
+        workspace=ws, tag="gh-token", name="GitHub", encrypted_value=encrypt("old-1")
+    )
+    gone = Secret.objects.create(
+        workspace=ws, tag="gone", name="Gone", encrypted_value=encrypt("gone-2")
+    )
+    wf = make_workflow(
+        ws,
+        [
+            action("form", "ASK", ["a"], root=True),
+            action(
+                "a",
+                see="{{{context.secrets.gh-token}}}|{{{context.secrets.gone}}}"
+                "|{{{context.secrets.added}}}",
+            ),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.PAUSED
+    # While it waits, someone rotates one secret, deletes another, adds a third:
+    token.encrypted_value = encrypt("new-1")
+    token.save()
+    gone.delete()
+    Secret.objects.create(
+        workspace=ws, tag="added", name="Added", encrypted_value=encrypt("added-3")
+    )
+
+    engine.submit_input(
+        run, Step.objects.get(run=run, slug="form"), values={}, by=grace
+    )
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert SEEN == ["old-1|gone-2|"]
+    assert run.state["actions"]["a"]["inputs"]["seen"] == f"{MASK}|{MASK}|"
+    assert run.secrets_blob == ""  # and forgotten when it ends
+    fresh = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert fresh.state["context"]["secrets"] == {"added": MASK, "gh-token": MASK}
 
 
 # --- notifications --------------------------------------------------------------------------
