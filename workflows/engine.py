@@ -145,7 +145,15 @@ def _person(
             memberships__user=user, memberships__workspace=workspace
         ).values_list("name", flat=True)
     roles = [{"name": name} for name in role_names]
-    return {"name": user.display_name, "email": user.email, "roles": roles}
+    return {
+        "name": user.display_name,
+        "email": user.email,
+        "roles": roles,
+        # Cortex's shape: accounts linked per integration. Cairn links none
+        # yet; empty objects let `…identityMappings.github ?? x` work as there.
+        "identityMappings": {},
+        "identityMappingsByAlias": {},
+    }
 
 
 def _entity_context(entity) -> dict | None:

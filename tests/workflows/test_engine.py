@@ -994,6 +994,26 @@ def test_a_run_without_a_needed_initiator_waits_for_one(ws, grace, test_blocks):
     assert run.state["context"]["initiatedBy"]["email"] == "grace@example.com"
 
 
+def test_the_initiator_has_cortexs_identity_mappings_empty_so_scripts_can_read_them(
+    ws, grace
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "a",
+                "JAVASCRIPT",
+                root=True,
+                script="return {gh: context.initiatedBy.identityMappings.github ?? 'none',"
+                " byAlias: context.initiatedBy.identityMappingsByAlias};",
+            )
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED, run.error
+    assert run.state["actions"]["a"]["outputs"] == {"gh": "none", "byAlias": {}}
+
+
 # --- the concurrency cap -------------------------------------------------------------
 
 
