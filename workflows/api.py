@@ -924,7 +924,7 @@ def callback(request, tagOrId: str, callbackId: str):
     step = None
     try:
         step = (
-            Step.objects.select_related("run", "run__workflow")
+            Step.objects.select_related("run", "run__workflow", "run__version")
             .filter(
                 callback_id=uuid.UUID(callbackId),
                 run__workspace=request.auth.workspace,
@@ -934,7 +934,13 @@ def callback(request, tagOrId: str, callbackId: str):
     except ValueError:
         pass
     workflow = step.run.workflow if step else None
-    if workflow is None or tagOrId not in (workflow.tag, str(workflow.pk)):
+    # The tag the run started under too: its {{callbackUrl}} was sent before
+    # someone changed the workflow's tag.
+    if workflow is None or tagOrId not in (
+        workflow.tag,
+        str(workflow.pk),
+        step.run.version.descriptor.get("tag"),
+    ):
         raise HttpError(404, "Workflow run or block not found")
     try:
         parse_callback(payload)

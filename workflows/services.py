@@ -30,6 +30,17 @@ def _indexed_columns(descriptor: dict) -> dict:
 
 
 @transaction.atomic
+@transaction.atomic
+def workflow_retag(*, workflow: Workflow, descriptor: dict, created_by: User | None):
+    """Save `descriptor` (validated) as the workflow's new version, under the
+    new tag it names. The caller checked the tag is free; a concurrent save
+    that took it meanwhile makes this raise IntegrityError."""
+    Workflow.objects.filter(pk=workflow.pk).update(tag=descriptor["tag"])
+    return workflow_upsert(
+        workspace=workflow.workspace, descriptor=descriptor, created_by=created_by
+    )[0]
+
+
 def workflow_upsert(
     *, workspace: Workspace, descriptor: dict, created_by: User | None = None
 ) -> tuple[Workflow, bool]:

@@ -26,6 +26,7 @@ from datetime import datetime, time
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
@@ -767,9 +768,25 @@ def workflow_edit(request: HttpRequest, tag: str) -> HttpResponse:
     if request.method == "POST":
         form = WorkflowSettingsForm(request.POST, **kwargs)
         if form.is_valid():
-            _save(request, form.cleaned_data["descriptor"])
-            messages.success(request, "Settings saved.")
-            return redirect("workflows:workflow-detail", workflow.tag)
+            descriptor = form.cleaned_data["descriptor"]
+            if descriptor["tag"] == workflow.tag:
+                _save(request, descriptor)
+                messages.success(request, "Settings saved.")
+            else:
+                try:
+                    workflow = services.workflow_retag(
+                        workflow=workflow,
+                        descriptor=descriptor,
+                        created_by=request.user,
+                    )
+                except IntegrityError:  # taken between the form's check and now
+                    form.add_error("tag", "That tag was just taken; choose another.")
+                else:
+                    messages.success(
+                        request, f"Settings saved; the tag is now “{workflow.tag}”."
+                    )
+            if not form.errors:
+                return redirect("workflows:workflow-detail", workflow.tag)
     else:
         form = WorkflowSettingsForm(**kwargs)
     status = 400 if form.is_bound else 200

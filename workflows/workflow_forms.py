@@ -170,16 +170,23 @@ class DescriptorForm(CrispyMixin, forms.Form):
         if descriptor["tag"] != self.tag:
             self.add_error(
                 None,
-                f"tag: can't be changed here (it is “{self.tag}”); "
-                "to copy the workflow under a new tag, create a workflow from YAML.",
+                f"tag: can't be changed here (it is “{self.tag}”); change it in the"
+                " workflow's Settings, or, to copy the workflow under a new tag,"
+                " create a workflow from YAML.",
             )
             return data
         data["descriptor"] = descriptor
         return data
 
 
-class WorkflowSettingsForm(CrispyMixin, forms.Form):
+class WorkflowSettingsForm(_NewTagMixin, CrispyMixin, forms.Form):
     name = forms.CharField(max_length=descriptor_lib.MAX_NAME)
+    tag = forms.CharField(
+        max_length=descriptor_lib.MAX_TAG,
+        required=False,  # left out or empty: unchanged
+        help_text="Letters, digits, - and _. Pages, API calls and the CLI name the"
+        " workflow by its tag: after a change, they use the new one.",
+    )
     description = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -234,6 +241,7 @@ class WorkflowSettingsForm(CrispyMixin, forms.Form):
             "initial",
             {
                 "name": current.get("name", ""),
+                "tag": current.get("tag", ""),
                 "description": current.get("description", ""),
                 "status": "draft" if current.get("isDraft") else "published",
                 "scope": flt.get("type", "GLOBAL"),
@@ -250,6 +258,7 @@ class WorkflowSettingsForm(CrispyMixin, forms.Form):
         )
         super().__init__(*args, **kwargs)
         self.current = current
+        self.workspace = workspace
         known = list(
             EntityType.objects.filter(workspace=workspace).values_list("tag", "name")
         )
@@ -262,6 +271,7 @@ class WorkflowSettingsForm(CrispyMixin, forms.Form):
         data = self.cleaned_data
         d = copy.deepcopy(self.current)
         d["name"] = data["name"].strip()
+        d["tag"] = data["tag"]
         d["description"] = data["description"]
         d["isDraft"] = data["status"] == "draft"
         d["restrictActionCompletionToRunnerUser"] = data["restrict_completion"]
@@ -298,6 +308,16 @@ class WorkflowSettingsForm(CrispyMixin, forms.Form):
         if problem:
             raise forms.ValidationError(f"Not a valid Mustache template: {problem}.")
         return value
+
+    def clean_tag(self) -> str:
+        tag = self.cleaned_data["tag"].strip() or self.current.get("tag", "")
+        if tag == self.current.get("tag"):
+            return tag
+        if not descriptor_lib.SLUG_RE.match(tag):
+            raise forms.ValidationError("Use only letters, digits, - and _.")
+        if problem := self._check_new_tag(tag):
+            raise forms.ValidationError(problem)
+        return tag
 
     def clean_run_response_template(self) -> str:
         return self._template("run_response_template")

@@ -6,7 +6,7 @@ import pytest
 
 from tests.api.conftest import save
 from tests.factories import api_key
-from workflows import engine
+from workflows import engine, services
 from workflows.models import Run, Step
 
 DISPATCH = """
@@ -74,6 +74,24 @@ def test_success_completes_the_block_and_the_run_goes_on(ada_api, waiting):
     assert dispatch["status"] == "COMPLETED"
     assert dispatch["outputs"]["response"] == {"version": "1.2"}
     assert after["outputs"] == {"result": "Deployed"}
+
+
+def test_a_callback_still_reaches_a_run_whose_workflow_changed_its_tag(
+    ws, ada, ada_api, waiting
+):
+    run, path = waiting  # the callback URL the callee got names "deploy"
+    descriptor = {**run.workflow.descriptor, "tag": "ship"}
+    services.workflow_retag(
+        workflow=run.workflow, descriptor=descriptor, created_by=ada
+    )
+
+    r = ada_api.post(path, {"status": "SUCCESS", "message": "Done"})
+
+    assert r.status_code == 200, r.content
+    assert advance(run).status == Run.Status.COMPLETED
+    late = {"status": "SUCCESS", "message": "Again"}
+    assert ada_api.post(path.replace("/deploy/", "/ship/"), late).status_code == 406
+    assert ada_api.post(path.replace("/deploy/", "/other/"), late).status_code == 404
 
 
 def test_failure_fails_the_block_and_the_run_with_the_message(ada_api, waiting):

@@ -261,6 +261,56 @@ def test_saving_settings_makes_a_new_version_with_them(client, mona, ws, hello):
     assert versions(hello) == 2
 
 
+SETTINGS = {"name": "Hello", "status": "published", "scope": "GLOBAL"}
+
+
+def test_changing_the_tag_renames_the_workflow_and_keeps_its_runs(
+    client, mona, ws, hello
+):
+    run = Run.objects.create(
+        workspace=ws, workflow=hello, version=hello.current_version, state={}
+    )
+    client.force_login(mona)
+
+    r = client.post(url("workflow-edit"), {**SETTINGS, "tag": "greet-people"})
+
+    assert r.status_code == 302
+    assert r["Location"] == url("workflow-detail", "greet-people")
+    hello.refresh_from_db()
+    assert hello.tag == "greet-people"
+    assert hello.descriptor["tag"] == "greet-people"
+    assert versions(hello) == 2
+    assert list(hello.runs.all()) == [run]
+    r = client.get(url("workflow-detail", "greet-people"))
+    assert "the tag is now “greet-people”" in r.content.decode()
+    assert client.get(url("workflow-detail")).status_code == 404  # the old tag
+
+
+@pytest.mark.parametrize(
+    ("tag", "says"),
+    [
+        ("taken", "exists already"),
+        ("runs", "reserved for a page"),
+        ("two words", "Use only letters, digits"),
+    ],
+)
+def test_a_tag_that_is_taken_reserved_or_malformed_saves_nothing(
+    client, mona, ws, hello, tag, says
+):
+    workflow_upsert(
+        workspace=ws,
+        descriptor=descriptor_lib.validate({**yaml.safe_load(HELLO), "tag": "taken"}),
+    )
+    client.force_login(mona)
+
+    r = client.post(url("workflow-edit"), {**SETTINGS, "tag": tag})
+
+    assert r.status_code == 400
+    assert says in r.content.decode()
+    hello.refresh_from_db()
+    assert (hello.tag, versions(hello)) == ("hello", 1)
+
+
 def test_switching_to_global_drops_the_entity_filter(client, mona, ws, hello):
     client.force_login(mona)
     base = {"name": "Hello", "status": "published", "ownership_scope": "ALL"}
