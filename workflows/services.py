@@ -30,7 +30,6 @@ def _indexed_columns(descriptor: dict) -> dict:
 
 
 @transaction.atomic
-@transaction.atomic
 def workflow_retag(*, workflow: Workflow, descriptor: dict, created_by: User | None):
     """Save `descriptor` (validated) as the workflow's new version, under the
     new tag it names. The caller checked the tag is free; a concurrent save
@@ -41,6 +40,7 @@ def workflow_retag(*, workflow: Workflow, descriptor: dict, created_by: User | N
     )[0]
 
 
+@transaction.atomic
 def workflow_upsert(
     *, workspace: Workspace, descriptor: dict, created_by: User | None = None
 ) -> tuple[Workflow, bool]:

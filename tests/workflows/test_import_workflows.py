@@ -8,9 +8,10 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError, call_command
 
+from portal.models import Workspace
 from workflows.descriptor import parse, validate
 from workflows.models import Run, Workflow, WorkflowVersion
-from workflows.services import workflow_delete, workflow_upsert
+from workflows.services import workflow_delete, workflow_retag, workflow_upsert
 
 HELLO = """\
 tag: hello
@@ -382,3 +383,22 @@ def test_the_demo_workflows_call_the_portal_at_its_own_address(settings):
     ]
     assert "http://127.0.0.1:8772/health/" in urls
     assert "8000" not in str(provision.descriptor)
+
+
+# The service, outside any caller's transaction (as the API and the pages call it)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_a_workflow_outside_a_transaction_versions_it():
+    ws = Workspace.objects.create(slug="solo", name="Solo")
+    first = validate(parse(dedent(HELLO)))
+    workflow, created = workflow_upsert(workspace=ws, descriptor=first)
+    again, _ = workflow_upsert(
+        workspace=ws, descriptor={**first, "name": "Hello again"}
+    )
+    renamed = workflow_retag(
+        workflow=again, descriptor={**first, "tag": "greet"}, created_by=None
+    )
+
+    assert created and again.pk == workflow.pk == renamed.pk
+    assert (renamed.tag, renamed.current_version.number) == ("greet", 3)
