@@ -5,9 +5,8 @@ import json
 import logging
 
 import pytest
-from django.apps import apps
-from django.db import models
 
+from portal.dbscan import every_stored_text
 from tests.workflows.httpserver import make_reply
 from workflows import descriptor, engine
 from workflows.inputs import InputInvalid
@@ -55,21 +54,6 @@ actions:
     outgoingActions: []
     schema: {type: JQ, expression: 'error("bad token " + .actions.form.outputs.token)'}
 """
-
-
-def every_stored_text() -> str:
-    """Every text and JSON value in every table, as one string."""
-    chunks = []
-    for model in apps.get_models():
-        fields = [
-            f.name
-            for f in model._meta.concrete_fields
-            if isinstance(f, models.CharField | models.TextField | models.JSONField)
-        ]
-        if fields:
-            for row in model.objects.values_list(*fields):
-                chunks.extend(str(value) for value in row)
-    return "\n".join(chunks)
 
 
 def started(ws, user, text: str) -> Run:
