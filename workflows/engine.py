@@ -521,10 +521,16 @@ class _Secrets:
     # The workspace's secrets as stored (each encrypted), kept in the blob:
     workspace_tokens: dict[str, str] = field(default_factory=dict)
     _blob: str | None = None  # the last blob() while nothing changed
+    # Values the workspace's secrets have now and didn't have at the start: never
+    # revealed to the run, but masked wherever they turn up (a callee echoing
+    # the rotated token, an approver pasting it).
+    since: list[str] = field(default_factory=list)
 
     @property
     def values(self) -> list[str]:
-        return _strings(list(self.paths.values()) + list(self.workspace.values()))
+        return _strings(
+            list(self.paths.values()) + list(self.workspace.values()) + self.since
+        )
 
     def blob(self) -> str:
         """The run's secrets, encrypted, for Run.secrets_blob."""
@@ -551,24 +557,28 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _load_secrets(run: Run) -> _Secrets:
-    """The run's secrets, and the workspace's as they were when it started."""
+def _load_secrets(run: Run, rows: list[tuple[str, str]] | None = None) -> _Secrets:
+    """The run's secrets, and the workspace's as they were when it started;
+    `rows` are the workspace's (tag, encrypted value) now, read when not given."""
+    if rows is None:
+        rows = Secret.objects.filter(workspace=run.workspace_id).values_list(
+            "tag", "encrypted_value"
+        )
     kept = (decrypt(run.secrets_blob) or {}) if run.secrets_blob else {}
     if not set(kept) <= {"paths", "derived", "workspace"}:  # before derived values
         kept = {"paths": kept}
     tokens = kept.get("workspace")
     if tokens is None:  # started before runs kept them: the workspace's secrets now
-        tokens = dict(
-            Secret.objects.filter(workspace=run.workspace_id).values_list(
-                "tag", "encrypted_value"
-            )
-        )
+        tokens = dict(rows)
+    # An unchanged secret keeps its stored token: only changed ones are decrypted.
+    since = [decrypt(token) for tag, token in rows if tokens.get(tag) != token]
     return _Secrets(
         paths=kept.get("paths", {}),
         derived=kept.get("derived", {}),
         workspace={tag: decrypt(value) for tag, value in tokens.items()},
         workspace_tokens=tokens,
         _blob=run.secrets_blob if "workspace" in kept else None,
+        since=[value for value in since if isinstance(value, str)],
     )
 
 
@@ -732,7 +742,11 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
     round trip on PostgreSQL."""
     now = timezone.now()
     lease_field, at = Run._meta.get_field("lease"), Run._meta.get_field("heartbeat_at")
-    with connection.cursor() as claim, connection.cursor() as load:
+    with (
+        connection.cursor() as claim,
+        connection.cursor() as load,
+        connection.cursor() as secrets,
+    ):
         with rawsql.together():
             claim.execute(
                 "UPDATE workflows_run SET lease = %s, heartbeat_at = %s,"
@@ -749,8 +763,10 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
             )
             # Read whether or not the claim took: a lost claim is rare.
             load.execute(_run_query(), [run_id])
+            secrets.execute(_SECRETS_QUERY, [run_id])
         claimed = claim.rowcount
         row = load.fetchone()
+        secret_rows = secrets.fetchall()
     if row is None:
         return None
     models = (Run, Workspace, Workflow, WorkflowVersion, User)
@@ -762,7 +778,7 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
         return None
     run.workspace, run.workflow, run.version = workspace, workflow, version
     run.initiator = initiator
-    return run, _load_secrets(run)
+    return run, _load_secrets(run, secret_rows)
 
 
 def _take_over(run: Run, lease: uuid.UUID) -> bool:
@@ -781,6 +797,14 @@ def _take_over(run: Run, lease: uuid.UUID) -> bool:
         )
         run.lease, run.heartbeat_at, run.lease_holder = lease, now, me
     return bool(took)
+
+
+# The workspace's secrets now (to mask values changed since the run started),
+# by the run's id (not known to be claimed yet):
+_SECRETS_QUERY = (
+    "SELECT tag, encrypted_value FROM workflows_secret"
+    " WHERE workspace_id = (SELECT workspace_id FROM workflows_run WHERE id = %s)"
+)
 
 
 @functools.cache

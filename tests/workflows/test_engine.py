@@ -1502,6 +1502,47 @@ def test_a_run_keeps_the_workspace_secrets_it_started_with(ws, grace, test_block
     assert fresh.state["context"]["secrets"] == {"added": MASK, "gh-token": MASK}
 
 
+def test_a_secrets_value_changed_after_the_start_is_masked_though_not_revealed(
+    ws, grace, platform, test_blocks
+):
+    token = Secret.objects.create(
+        workspace=ws, tag="gh-token", name="GitHub", encrypted_value=encrypt("old-11")
+    )
+    wf = make_workflow(
+        ws,
+        [
+            action("form", "ASK", ["a"], root=True),
+            action(
+                "a",
+                "ECHO",
+                ["approve"],
+                outputs={"x": "{{{context.secrets.gh-token}}} new-22"},
+                see="{{{context.secrets.gh-token}}}",
+            ),
+            action("approve", "MANUAL_APPROVAL", approvingTeamIds=["platform"]),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    token.encrypted_value = encrypt("new-22")  # rotated while the run waits
+    token.save()
+
+    engine.submit_input(
+        run, Step.objects.get(run=run, slug="form"), values={}, by=grace
+    )
+    run = run_to_rest(run)
+    # The block used the value of the start; the new one, echoed, is masked:
+    assert SEEN == ["old-11"]
+    assert run.state["actions"]["a"]["outputs"] == {"x": f"{MASK} {MASK}"}
+    engine.decide(
+        run,
+        Step.objects.get(run=run, slug="approve"),
+        by=platform.members.get(),
+        approve=False,
+        reason="the token is new-22 now",
+    )
+    assert Decision.objects.get().reason == f"the token is {MASK} now"
+
+
 # --- notifications --------------------------------------------------------------------------
 
 
