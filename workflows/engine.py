@@ -1084,10 +1084,16 @@ def _successors(
     if action.get("schema", {}).get("type") == "CONDITIONAL_BRANCH":
         join = action["schema"].get("joiningAction")
         if outcome.branch:
-            if join:
+            # The path goes on at the join when it ends; a path that *is* the
+            # join (the branch points straight at it) has nothing to come back to.
+            if join and outcome.branch != join:
                 joins.append(join)
             return [outcome.branch]
-        return [join] if join else []
+        if join:
+            return [join]
+        # No path taken and no join: this branch ends here, so the path it is
+        # on (inside an outer branch) goes on at that branch's join.
+        return [joins.pop()] if joins else []
     following = list(action.get("outgoingActions") or [])
     if joins and following == [joins[-1]]:
         joins.pop()  # the branch path reached its joining action by an edge

@@ -208,6 +208,60 @@ def test_a_path_that_edges_into_the_join_runs_the_join_once(ws, grace, test_bloc
     assert test_blocks == ["pick", "left", "join"]
 
 
+def nested(inner_target, inner_join=None, inner_fallback_to_join=False):
+    """outer → (x → inner branch → y …) → join → after."""
+    inner = {"target": inner_target}
+    if inner_join:
+        inner["joiningAction"] = inner_join
+    return [
+        action(
+            "outer",
+            "CONDITIONAL_BRANCH",
+            ["x", "other"],
+            root=True,
+            target="x",
+            joiningAction="join",
+        ),
+        action("x", "ECHO", ["inner"]),
+        action(
+            "inner",
+            "CONDITIONAL_BRANCH",
+            ["y", *([inner_join] if inner_join else [])],
+            **inner,
+        ),
+        action("y", "ECHO", []),
+        *([action(inner_join, "ECHO", [])] if inner_join else []),
+        action("other", "ECHO", []),
+        action("join", "ECHO", ["after"]),
+        action("after", "ECHO", []),
+    ]
+
+
+def test_an_inner_branch_that_takes_no_path_and_has_no_join_goes_on_at_the_outer_join(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(ws, nested(inner_target=None))
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["outer", "x", "inner", "join", "after"]
+    assert steps(run)["y"] == "SKIPPED"
+
+
+def test_an_inner_branch_going_straight_to_its_own_join_goes_on_at_the_outer_join(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(ws, nested(inner_target="inner-join", inner_join="inner-join"))
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["outer", "x", "inner", "inner-join", "join", "after"]
+
+
+def test_an_inner_branch_path_and_its_join_then_the_outer_join(ws, grace, test_blocks):
+    wf = make_workflow(ws, nested(inner_target="y", inner_join="inner-join"))
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert test_blocks == ["outer", "x", "inner", "y", "inner-join", "join", "after"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_response_is_rendered_outside_the_transaction_that_ends_the_run(
     ws, grace, test_blocks, monkeypatch
