@@ -259,6 +259,7 @@ def test_an_inner_branch_going_straight_to_its_own_join_goes_on_at_the_outer_joi
 def test_an_inner_branch_path_and_its_join_then_the_outer_join(ws, grace, test_blocks):
     wf = make_workflow(ws, nested(inner_target="y", inner_join="inner-join"))
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED
     assert test_blocks == ["outer", "x", "inner", "y", "inner-join", "join", "after"]
 
 
