@@ -488,6 +488,7 @@ def send(
     verify: ssl.SSLContext | bool = True,
     allow_hosts: Iterable[str] = (),
     secrets: Iterable[str] = (),
+    sign: Callable[[bytes], dict[str, str]] | None = None,
 ) -> Response:
     """Send one request under the outbound rules; return the final response.
 
@@ -497,7 +498,9 @@ def send(
     returned, not raised: callers decide what a status means. `verify` is for
     tests that talk TLS to a server with their own certificate. `allow_hosts`
     are allowed for this call beside the configured allowlists. `secrets` are
-    masked in the response's short_body().
+    masked in the response's short_body(). `sign` gives headers to add for a
+    body: called for each request sent, so a redirect that drops the body is
+    signed for what it sends.
     """
     origin = _parse_url(url)
     deadline = _Deadline(timeout)
@@ -518,10 +521,13 @@ def send(
     try:
         with client:
             for redirects in range(MAX_REDIRECTS + 1):
+                headers = hop.headers
+                if sign is not None:
+                    headers = {**headers, **sign(hop.content or b"")}
                 request = client.build_request(
                     hop.method,
                     hop.url,
-                    headers=[(k, v.encode()) for k, v in hop.headers.items()],
+                    headers=[(k, v.encode()) for k, v in headers.items()],
                     content=hop.content,
                 )
                 response = client.send(request, stream=True)

@@ -91,6 +91,44 @@ def test_an_async_request_is_signed_too(http_server, ws):
     )
 
 
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_a_redirect_that_drops_the_body_is_signed_for_what_it_sends(
+    http_server, ws, status
+):
+    services.signing_secret_set(workspace=ws, value=KEY)
+    http_server.route(
+        "POST", "/hook", status=status, headers={"Location": "/final"}, body=""
+    )
+    http_server.route("GET", "/final", json={})
+
+    outcome = send(HttpRequest(), http_server, ws, payload='{"a": "é"}')
+
+    assert outcome.status == "COMPLETED"
+    first, final = http_server.requests
+    assert first.body == '{"a": "é"}'.encode()
+    assert (final.method, final.body) == ("GET", b"")
+    for request, body in ((first, first.body), (final, b"")):
+        assert request.headers["x-cortex-signature-256"] == expected(
+            KEY, request.headers["x-cortex-timestamp"], body, hashlib.sha256
+        )
+
+
+def test_a_redirect_that_keeps_the_body_signs_it_again(http_server, ws):
+    services.signing_secret_set(workspace=ws, value=KEY)
+    http_server.route(
+        "POST", "/hook", status=307, headers={"Location": "/final"}, body=""
+    )
+    http_server.route("POST", "/final", json={})
+
+    send(HttpRequest(), http_server, ws, payload="keep me")
+
+    final = http_server.requests[1]
+    assert final.body == b"keep me"
+    assert final.headers["x-cortex-signature-256"] == expected(
+        KEY, final.headers["x-cortex-timestamp"], b"keep me", hashlib.sha256
+    )
+
+
 def test_a_descriptor_cannot_forge_the_signature_headers(http_server, ws):
     services.signing_secret_set(workspace=ws, value=KEY)
     http_server.route("POST", "/hook", json={})

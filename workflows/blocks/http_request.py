@@ -21,6 +21,7 @@ timeout, size cap).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,7 +248,6 @@ def call(
             for name, value in headers.items()
             if name.lower() not in signing.SIGNATURE_HEADERS
         }
-        headers |= signing.signature_headers(key, (http.payload or "").encode())
     return outbound.send(
         http.method,
         http.url,
@@ -258,6 +258,7 @@ def call(
         max_bytes=block_max_bytes(),
         allow_hosts=(http.allow_host,) if http.allow_host else (),
         secrets=ctx.secret_values,
+        sign=functools.partial(signing.signature_headers, key) if key else None,
     )
 
 
