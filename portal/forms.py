@@ -270,6 +270,9 @@ class SecretEditForm(CrispyMixin, forms.Form):
 
 
 class SigningSecretForm(CrispyMixin, forms.Form):
+    # Beside the new-secret form on one page: its own ids (id_signing-value).
+    prefix = "signing"
+
     value = SecretValueField(
         label="Request signing secret",
         max_length=200,

@@ -256,9 +256,13 @@ def test_a_manager_sets_the_signing_secret_and_only_its_encryption_is_stored(
     client, ws, mona
 ):
     client.force_login(mona)
-    assert "Not signing" in client.get(reverse("settings:secrets")).content.decode()
+    html = client.get(reverse("settings:secrets")).content.decode()
+    assert "Not signing" in html
+    assert html.count('id="id_value"') == html.count('id="id_signing-value"') == 1
 
-    r = client.post(reverse("settings:signing-secret"), {"value": SIGNING}, follow=True)
+    r = client.post(
+        reverse("settings:signing-secret"), {"signing-value": SIGNING}, follow=True
+    )
 
     html = r.content.decode()
     assert "Request signing secret saved" in html
@@ -283,7 +287,7 @@ def test_a_bad_signing_secret_is_refused_and_the_old_one_kept(
     services.signing_secret_set(workspace=ws, value=SIGNING)
     client.force_login(mona)
 
-    r = client.post(reverse("settings:signing-secret"), {"value": value})
+    r = client.post(reverse("settings:signing-secret"), {"signing-value": value})
 
     assert r.status_code == 400
     html = r.content.decode()
@@ -310,7 +314,7 @@ def test_users_and_viewers_cannot_set_or_remove_the_signing_secret(
     services.signing_secret_set(workspace=ws, value=SIGNING)
     for person in (grace, vera):
         client.force_login(person)
-        r = client.post(reverse("settings:signing-secret"), {"value": "x" * 20})
+        r = client.post(reverse("settings:signing-secret"), {"signing-value": "x" * 20})
         assert r.status_code == 403
         assert client.post(reverse("settings:signing-secret-remove")).status_code == 403
     assert decrypt(SigningSecret.objects.get(workspace=ws).encrypted_value) == SIGNING
