@@ -136,6 +136,44 @@ def test_a_cancel_during_batched_blocks_keeps_them_and_starts_nothing_more(
     }
 
 
+def test_a_cancel_stops_a_chain_of_batched_blocks_without_waiting_for_a_write(
+    ws, grace, test_blocks, monkeypatch
+):
+    monkeypatch.setattr(engine, "_CANCEL_POLL_SECONDS", 0)  # a slow block, say
+    workflow = make_workflow(
+        ws,
+        [
+            calc("a", ["b"], root=True, cancel=True),
+            calc("b", ["c"]),
+            calc("c", ["d"]),
+            calc("d"),
+        ],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.CANCELLED
+    assert test_blocks == ["a"]  # b, c and d never started
+    assert dict(run.steps.values_list("slug", "status")) == {"a": "COMPLETED"}
+
+
+def test_quick_batched_blocks_do_not_read_the_runs_status_between_them(
+    ws, grace, test_blocks
+):
+    workflow = make_workflow(
+        ws, [calc("a", ["b"], root=True), calc("b", ["c"]), calc("c")]
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    with CaptureQueriesContext(connection) as queries:
+        engine.advance(run.pk)
+    assert not [
+        q for q in queries if q["sql"].startswith('SELECT "workflows_run"."status"')
+    ]
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED
+
+
 def test_a_cancel_in_the_last_batched_block_cancels_the_run_and_keeps_its_blocks(
     ws, grace, test_blocks
 ):
