@@ -32,7 +32,7 @@ import yaml
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import connections, transaction
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpResponse
 from ninja import Body, Field, Query, Router, Schema
 from ninja.errors import HttpError
@@ -62,6 +62,7 @@ from . import engine
 from .blocks.http_request_async import parse_callback
 from .models import Run, RunStatus, Step, Workflow, WorkflowVersion
 from .permissions import visible_workflows
+from .selectors import version_field
 from .services import run_start, workflow_delete, workflow_upsert
 
 router = Router(tags=["workflows"])
@@ -258,8 +259,15 @@ def _select_workflow(workspace, column: str, value) -> Workflow | None:
 
 
 def _runs(request) -> QuerySet[Run]:
-    return Run.objects.filter(workspace=request.auth.workspace).select_related(
-        "workflow", "entity", "initiator", "api_key"
+    # With the name and scope of the version each run ran (run_out):
+    versions = WorkflowVersion.objects.filter(pk=OuterRef("version_id"))
+    return (
+        Run.objects.filter(workspace=request.auth.workspace)
+        .select_related("workflow", "entity", "initiator", "api_key")
+        .annotate(
+            version_name=version_field(versions, "name"),
+            version_scope=version_field(versions, "filter__type"),
+        )
     )
 
 
@@ -370,7 +378,8 @@ def run_out(run: Run, *, detail: bool = True, steps: list[Step] | None = None) -
             "entityName": run.entity.name,
         }
     elif (entity := ((run.state or {}).get("context") or {}).get("entity")) or (
-        workflow.scope == Workflow.Scope.ENTITY
+        # The scope of the version it ran; a run just started ran the current one.
+        getattr(run, "version_scope", workflow.scope) == Workflow.Scope.ENTITY
     ):
         # The entity was deleted since (the run state still names it), or the
         # run waits for one.
@@ -394,7 +403,7 @@ def run_out(run: Run, *, detail: bool = True, steps: list[Step] | None = None) -
         "id": str(run.uid),
         "workflowId": str(workflow.pk),
         "workflowTag": workflow.tag,
-        "workflowName": workflow.name,
+        "workflowName": getattr(run, "version_name", None) or workflow.name,
         "status": run.status,
         "scope": scope,
         "initiatedBy": _initiated_by(run),

@@ -27,8 +27,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.fields.json import KT
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -57,6 +56,7 @@ from .models import (
     WorkflowVersion,
 )
 from .permissions import Runner, entities_for, may_run, visible_workflows, why_not_on
+from .selectors import version_field, with_version_name
 from .workflow_forms import (
     AccessForm,
     DescriptorForm,
@@ -144,23 +144,8 @@ def may_cancel_run(run: Run, *, user: User, perms: frozenset[str]) -> bool:
     return run.can_be_cancelled and _cancels_runs_like(run, user=user, perms=perms)
 
 
-def _with_version_name(runs: QuerySet[Run]) -> QuerySet[Run]:
-    """Runs with `version_name`: the workflow's name in the version the run ran
-    (a workflow renamed since keeps its old name on its old runs). A subquery of
-    the same query reads it from the version's descriptor, which stays in the
-    database; counts and `values_list` leave it out. Rows show
-    `run.version_name|default:run.workflow.name`."""
-    versions = WorkflowVersion.objects.filter(pk=OuterRef("version_id"))
-    return runs.annotate(version_name=_version_name(versions))
-
-
-def _version_name(versions: QuerySet[WorkflowVersion]) -> Subquery:
-    """The "name" of the descriptor of the one version in `versions`."""
-    return Subquery(versions.order_by().values(name=KT("descriptor__name"))[:1])
-
-
 def _runs(request: HttpRequest) -> QuerySet[Run]:
-    return _with_version_name(
+    return with_version_name(
         Run.objects.filter(workspace=request.workspace)
         .select_related("workflow", "entity", "initiator")
         .defer(*_HEAVY_RUN_FIELDS)
@@ -242,7 +227,7 @@ def _waiting_for_me(request: HttpRequest) -> list[Step]:
         Step.objects.filter(pk__in=shown)
         .select_related("run__workflow", "run__entity", "run__initiator")
         .defer(*(f"run__{f}" for f in _HEAVY_RUN_FIELDS), "inputs", "outputs")
-        .annotate(run_version_name=_version_name(versions))
+        .annotate(run_version_name=version_field(versions, "name"))
         .order_by("-run__created_at", "-run_id", "pk")
     )
 
@@ -493,7 +478,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """
     run = get_in_workspace(
         request,
-        _with_version_name(
+        with_version_name(
             Run.objects.select_related("workflow", "entity", "initiator").defer(
                 *_HEAVY_RUN_FIELDS
             )

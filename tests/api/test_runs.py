@@ -118,6 +118,19 @@ def test_a_run_can_be_followed_until_it_completes_with_steps_and_response(ada_ap
     assert body["dateCompleted"]
 
 
+def test_a_run_keeps_the_name_and_scope_of_the_version_it_ran(ada_api, ws):
+    save(ws, HELLO)
+    run_id = start(ada_api).json()["id"]
+    save(ws, HELLO, name="Greet everyone", filter={"type": "ENTITY"})
+
+    for body in (
+        ada_api.get(f"/workflows/hello/runs/{run_id}").json(),
+        ada_api.get("/workflows/runs").json()["runs"][0],
+    ):
+        assert body["workflowName"] == "Hello"
+        assert body["scope"] == {"type": "GLOBAL"}
+
+
 def test_an_empty_body_starts_a_global_run(ada_api, ws):
     save(ws, HELLO)
     r = ada_api.post("/workflows/hello/runs", None)
