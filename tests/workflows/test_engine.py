@@ -39,6 +39,12 @@ def steps(run: Run) -> dict[str, str]:
     return dict(run.steps.values_list("slug", "status"))
 
 
+def workspace_secret(ws, tag: str, value: str) -> Secret:
+    return Secret.objects.create(
+        workspace=ws, tag=tag, name=tag.title(), encrypted_value=encrypt(value)
+    )
+
+
 @pytest.fixture
 def platform(ws):
     linus = UserFactory(email="linus@example.com")
@@ -1489,12 +1495,7 @@ def test_secret_values_are_masked_in_the_state_usable_later_and_wiped_at_the_end
 def test_workspace_secrets_reach_blocks_but_never_the_stored_state(
     ws, grace, test_blocks
 ):
-    Secret.objects.create(
-        workspace=ws,
-        tag="gh-token",
-        name="GitHub",
-        encrypted_value=encrypt("ghp_abc123"),
-    )
+    workspace_secret(ws, "gh-token", "ghp_abc123")
     wf = make_workflow(
         ws,
         [
@@ -1517,12 +1518,8 @@ def test_workspace_secrets_reach_blocks_but_never_the_stored_state(
 def test_a_run_keeps_the_workspace_secrets_it_started_with(ws, grace, test_blocks):
     # Cortex: "context is immutable, set at the beginning… If secrets change
     # during a Workflow, those changes will not be represented in context.secrets."
-    token = Secret.objects.create(
-        workspace=ws, tag="gh-token", name="GitHub", encrypted_value=encrypt("old-1")
-    )
-    gone = Secret.objects.create(
-        workspace=ws, tag="gone", name="Gone", encrypted_value=encrypt("gone-2")
-    )
+    token = workspace_secret(ws, "gh-token", "old-1")
+    gone = workspace_secret(ws, "gone", "gone-2")
     wf = make_workflow(
         ws,
         [
@@ -1540,9 +1537,7 @@ def test_a_run_keeps_the_workspace_secrets_it_started_with(ws, grace, test_block
     token.encrypted_value = encrypt("new-1")
     token.save()
     gone.delete()
-    Secret.objects.create(
-        workspace=ws, tag="added", name="Added", encrypted_value=encrypt("added-3")
-    )
+    workspace_secret(ws, "added", "added-3")
 
     engine.submit_input(
         run, Step.objects.get(run=run, slug="form"), values={}, by=grace
@@ -1560,9 +1555,7 @@ def test_a_run_keeps_the_workspace_secrets_it_started_with(ws, grace, test_block
 def test_a_secrets_value_changed_after_the_start_is_masked_though_not_revealed(
     ws, grace, platform, test_blocks
 ):
-    token = Secret.objects.create(
-        workspace=ws, tag="gh-token", name="GitHub", encrypted_value=encrypt("old-11")
-    )
+    token = workspace_secret(ws, "gh-token", "old-11")
     wf = make_workflow(
         ws,
         [
