@@ -1067,7 +1067,7 @@ def _batch_step(
     fields = _outcome_fields(run, step, outcome, secrets)
     if secrets.changed:  # written with the batch, so a later slice has them
         batch.secrets_blob = secrets.blob()
-    skipped = _advance_cursor(run, action, outcome)
+    skipped = _advance_cursor(run, action, outcome) - steps.keys()
     step.status, step.finished_at = StepS.COMPLETED, now
     step.inputs, step.outputs = fields["inputs"], fields["outputs"]
     batch.add(
@@ -1100,55 +1100,74 @@ def _with_declared(action: dict, descriptor: dict) -> dict:
 
 def _successors(
     descriptor: dict, action: dict, outcome: Outcome, joins: list[str]
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
+    """The slugs to run next, and the joins left behind. `joins` is the stack
+    of the joining actions of the branches the path is inside (innermost
+    last); changed in place."""
     if action.get("schema", {}).get("type") == "CONDITIONAL_BRANCH":
         join = action["schema"].get("joiningAction")
         if outcome.branch:
+            if outcome.branch in joins:  # straight to an enclosing branch's join
+                return [outcome.branch], _unwind(joins, outcome.branch)
             # The path goes on at the join when it ends; a path that *is* the
             # join (the branch points straight at it) has nothing to come back to.
             if join and outcome.branch != join:
                 joins.append(join)
-            return [outcome.branch]
+            return [outcome.branch], []
         if join:
-            return [join]
+            return [join], []
         # No path taken and no join: this branch ends here, so the path it is
         # on (inside an outer branch) goes on at that branch's join.
-        return [joins.pop()] if joins else []
+        return ([joins.pop()] if joins else []), []
     following = list(action.get("outgoingActions") or [])
-    if joins and following == [joins[-1]]:
-        joins.pop()  # the branch path reached its joining action by an edge
-        return following
+    if len(following) == 1 and following[0] in joins:
+        # The path reached a join by an edge: its own branch's, or an outer
+        # one's, leaving the branches in between (their joins don't run).
+        return following, _unwind(joins, following[0])
     if not following and joins:
-        return [joins.pop()]  # the branch path ended: continue at the join
-    return following
+        return [joins.pop()], []  # the branch path ended: continue at the join
+    return following, []
 
 
-def _skipped_by_branch(descriptor: dict, action: dict, outcome: Outcome) -> set[str]:
-    """Blocks only reachable through the branch targets that were not taken."""
+def _unwind(joins: list[str], join: str) -> list[str]:
+    """Pop the stack down to `join`, reached now; the joins above it, left behind."""
+    at = len(joins) - 1 - joins[::-1].index(join)
+    left = joins[at + 1 :]
+    del joins[at:]
+    return left
+
+
+def _reach(actions: dict, starts, stop: set[str]) -> set[str]:
+    """The blocks reachable from `starts` without passing a slug in `stop`."""
+    seen: set[str] = set()
+    stack = [s for s in starts if s]
+    while stack:
+        slug = stack.pop()
+        if slug in seen or slug in stop or slug not in actions:
+            continue
+        seen.add(slug)
+        stack.extend(actions[slug].get("outgoingActions") or [])
+        # A branch nested in the path goes on at its own join:
+        if actions[slug].get("schema", {}).get("type") == "CONDITIONAL_BRANCH":
+            stack.append(actions[slug]["schema"].get("joiningAction"))
+    return seen
+
+
+def _skipped_by_branch(
+    descriptor: dict, action: dict, outcome: Outcome, enclosing: set[str]
+) -> set[str]:
+    """Blocks only reachable through the branch targets that were not taken,
+    up to the branch's join or the join of a branch it is inside."""
     if action.get("schema", {}).get("type") != "CONDITIONAL_BRANCH":
         return set()
     actions = actions_by_slug(descriptor)
-    join = action["schema"].get("joiningAction")
-
-    def reach(start: str | None) -> set[str]:
-        seen: set[str] = set()
-        stack = [start] if start else []
-        while stack:
-            slug = stack.pop()
-            if slug in seen or slug == join or slug not in actions:
-                continue
-            seen.add(slug)
-            stack.extend(actions[slug].get("outgoingActions") or [])
-            # A branch nested in the path goes on at its own join:
-            if actions[slug].get("schema", {}).get("type") == "CONDITIONAL_BRANCH":
-                stack.append(actions[slug]["schema"].get("joiningAction"))
-        return seen
-
-    taken = reach(outcome.branch)
-    others: set[str] = set()
-    for target in action.get("outgoingActions") or []:
-        if target != outcome.branch:
-            others |= reach(target)
+    stop = {action["schema"].get("joiningAction"), *enclosing}
+    taken = _reach(actions, [outcome.branch], stop)
+    others = _reach(
+        actions,
+        [t for t in action.get("outgoingActions") or [] if t != outcome.branch],
+        stop,
+    )
     return others - taken
 
 
@@ -1238,10 +1257,15 @@ def _advance_cursor(run: Run, action: dict, outcome: Outcome) -> set[str]:
     descriptor = run.version.descriptor
     cursor = run.cursor
     joins = list(cursor.get("joins", []))
+    enclosing = set(joins)
     pending = [s for s in cursor.get("pending", []) if s != action["slug"]]
-    following = _successors(descriptor, action, outcome, joins)
+    following, left = _successors(descriptor, action, outcome, joins)
     run.cursor = {**cursor, "pending": following + pending, "joins": joins}
-    return _skipped_by_branch(descriptor, action, outcome)
+    skipped = _skipped_by_branch(descriptor, action, outcome, enclosing)
+    if left:  # joins the path went past, and what only they lead to
+        stop = {*joins, *following}
+        skipped |= _reach(actions_by_slug(descriptor), left, stop)
+    return skipped
 
 
 def _skipped_steps(run: Run, skipped: set[str]) -> list[Step]:
@@ -1294,6 +1318,12 @@ def _record(
 
         if outcome.status == "COMPLETED":
             skipped = _advance_cursor(run, action, outcome)
+            if skipped:  # a block some other path ran already stays as it is
+                skipped -= set(
+                    Step.objects.filter(run=run, slug__in=skipped).values_list(
+                        "slug", flat=True
+                    )
+                )
             fields = {
                 "state": state,
                 "cursor": run.cursor,

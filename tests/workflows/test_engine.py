@@ -269,6 +269,78 @@ def test_an_inner_branch_path_and_its_join_then_the_outer_join(ws, grace, test_b
     assert test_blocks == ["outer", "x", "inner", "y", "inner-join", "join", "after"]
 
 
+def test_an_inner_path_not_taken_that_leads_into_the_outer_join_skips_only_itself(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "outer",
+                "CONDITIONAL_BRANCH",
+                ["x", "other"],
+                root=True,
+                target="x",
+                joiningAction="j",
+            ),
+            action("x", "ECHO", ["inner"]),
+            action("inner", "CONDITIONAL_BRANCH", ["y", "z"], target="y"),
+            action("y", "ECHO", []),
+            action("z", "ECHO", ["j"]),
+            action("other", "ECHO", ["j"]),
+            action("j", "ECHO", ["after"]),
+            action("after", "ECHO", []),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["outer", "x", "inner", "y", "j", "after"]
+    assert {s for s, status in steps(run).items() if status == "SKIPPED"} == {
+        "z",
+        "other",
+    }
+
+
+def test_a_path_that_edges_into_the_outer_join_leaves_its_inner_join_skipped(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "outer",
+                "CONDITIONAL_BRANCH",
+                ["x"],
+                root=True,
+                target="x",
+                joiningAction="j",
+            ),
+            action("x", "ECHO", ["inner"]),
+            action(
+                "inner",
+                "CONDITIONAL_BRANCH",
+                ["y", "z"],
+                target="y",
+                joiningAction="ij",
+            ),
+            action("y", "ECHO", ["j"]),  # straight out to the outer join
+            action("z", "ECHO", []),
+            action("ij", "ECHO", ["tidy"]),
+            action("tidy", "ECHO", []),
+            action("j", "ECHO", ["after"]),
+            action("after", "ECHO", []),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["outer", "x", "inner", "y", "j", "after"]
+    assert {s for s, status in steps(run).items() if status == "SKIPPED"} == {
+        "z",
+        "ij",
+        "tidy",
+    }
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_response_is_rendered_outside_the_transaction_that_ends_the_run(
     ws, grace, test_blocks, monkeypatch
