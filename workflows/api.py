@@ -933,7 +933,7 @@ def callback(request, tagOrId: str, callbackId: str):
     step = None
     try:
         step = (
-            Step.objects.select_related("run", "run__workflow", "run__version")
+            Step.objects.select_related("run", "run__workflow")
             .filter(
                 callback_id=uuid.UUID(callbackId),
                 run__workspace=request.auth.workspace,
@@ -943,12 +943,11 @@ def callback(request, tagOrId: str, callbackId: str):
     except ValueError:
         pass
     workflow = step.run.workflow if step else None
-    # The tag the run started under too: its {{callbackUrl}} was sent before
-    # someone changed the workflow's tag.
-    if workflow is None or tagOrId not in (
-        workflow.tag,
-        str(workflow.pk),
-        step.run.version.descriptor.get("tag"),
+    # Or a tag the workflow had before: the block sent its {{callbackUrl}}
+    # before someone changed the tag (once or more).
+    if workflow is None or (
+        tagOrId not in (workflow.tag, str(workflow.pk))
+        and not workflow.versions.filter(descriptor__tag=tagOrId).exists()
     ):
         raise HttpError(404, "Workflow run or block not found")
     try:

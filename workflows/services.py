@@ -29,14 +29,33 @@ def _indexed_columns(descriptor: dict) -> dict:
     }
 
 
+class WorkflowChanged(Exception):
+    """The workflow was renamed or deleted since the caller read it."""
+
+
 @transaction.atomic
-def workflow_retag(*, workflow: Workflow, descriptor: dict, created_by: User | None):
-    """Save `descriptor` (validated) as the workflow's new version, under the
-    new tag it names. The caller checked the tag is free; a concurrent save
-    that took it meanwhile makes this raise IntegrityError."""
-    Workflow.objects.filter(pk=workflow.pk).update(tag=descriptor["tag"])
+def workflow_save(*, workflow: Workflow, descriptor: dict, created_by: User | None):
+    """Save `descriptor` (validated) as a new version of this workflow, found by
+    id, under the tag it names, which may be a new one.
+
+    Raises WorkflowChanged when the workflow no longer has the tag the caller
+    read (someone renamed it meanwhile: saving by tag would make a second
+    workflow under the old one) or is gone; IntegrityError when a new tag was
+    taken between the caller's check and now.
+    """
+    # Locked, so a rename at the same moment waits for this save, then sees it:
+    current = Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
+    if current is None or current.tag != workflow.tag:
+        raise WorkflowChanged(
+            f"Someone renamed this workflow (to “{current.tag}”) while you were"
+            " editing it; nothing was saved. Open it again and redo your change."
+            if current
+            else "Someone deleted this workflow while you were editing it."
+        )
+    if descriptor["tag"] != current.tag:
+        Workflow.objects.filter(pk=current.pk).update(tag=descriptor["tag"])
     return workflow_upsert(
-        workspace=workflow.workspace, descriptor=descriptor, created_by=created_by
+        workspace=current.workspace, descriptor=descriptor, created_by=created_by
     )[0]
 
 

@@ -133,6 +133,14 @@ def _save(request: HttpRequest, descriptor: dict) -> Workflow:
     return workflow
 
 
+def _save_to(request: HttpRequest, workflow: Workflow, descriptor: dict) -> Workflow:
+    """Save a new version of the workflow being edited (raises
+    services.WorkflowChanged when it was renamed or deleted meanwhile)."""
+    return services.workflow_save(
+        workflow=workflow, descriptor=descriptor, created_by=request.user
+    )
+
+
 def _cancels_runs_like(run: Run, *, user: User, perms: frozenset[str]) -> bool:
     if P.EDIT_WORKFLOW_RUNS in perms:
         return True
@@ -753,24 +761,20 @@ def workflow_edit(request: HttpRequest, tag: str) -> HttpResponse:
     if request.method == "POST":
         form = WorkflowSettingsForm(request.POST, **kwargs)
         if form.is_valid():
-            descriptor = form.cleaned_data["descriptor"]
-            if descriptor["tag"] == workflow.tag:
-                _save(request, descriptor)
-                messages.success(request, "Settings saved.")
+            old_tag = workflow.tag
+            try:
+                workflow = _save_to(request, workflow, form.cleaned_data["descriptor"])
+            except IntegrityError:  # taken between the form's check and now
+                form.add_error("tag", "That tag was just taken; choose another.")
+            except services.WorkflowChanged as exc:
+                form.add_error(None, str(exc))
             else:
-                try:
-                    workflow = services.workflow_retag(
-                        workflow=workflow,
-                        descriptor=descriptor,
-                        created_by=request.user,
-                    )
-                except IntegrityError:  # taken between the form's check and now
-                    form.add_error("tag", "That tag was just taken; choose another.")
+                if workflow.tag == old_tag:
+                    messages.success(request, "Settings saved.")
                 else:
                     messages.success(
                         request, f"Settings saved; the tag is now “{workflow.tag}”."
                     )
-            if not form.errors:
                 return redirect("workflows:workflow-detail", workflow.tag)
     else:
         form = WorkflowSettingsForm(**kwargs)
@@ -791,9 +795,13 @@ def workflow_yaml(request: HttpRequest, tag: str) -> HttpResponse:
     if request.method == "POST":
         form = DescriptorForm(request.POST, tag=workflow.tag)
         if form.is_valid():
-            _save(request, form.cleaned_data["descriptor"])
-            messages.success(request, "Descriptor saved.")
-            return redirect("workflows:workflow-detail", workflow.tag)
+            try:
+                _save_to(request, workflow, form.cleaned_data["descriptor"])
+            except services.WorkflowChanged as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Descriptor saved.")
+                return redirect("workflows:workflow-detail", workflow.tag)
     else:
         form = DescriptorForm(
             tag=workflow.tag,
@@ -819,7 +827,11 @@ def workflow_access(request: HttpRequest, tag: str) -> HttpResponse:
         form.is_valid()  # a checkbox can't be invalid
         descriptor = dict(workflow.descriptor)
         descriptor["isRunnableViaApi"] = form.cleaned_data["runnable_via_api"]
-        _save(request, descriptor_lib.validate(descriptor))
+        try:
+            _save_to(request, workflow, descriptor_lib.validate(descriptor))
+        except services.WorkflowChanged as exc:
+            messages.error(request, str(exc))
+            return redirect("workflows:workflow-list")
         state = "can" if descriptor["isRunnableViaApi"] else "can no longer"
         messages.success(request, f"{workflow.name} {state} be run via the API.")
         return redirect("workflows:workflow-detail", workflow.tag)

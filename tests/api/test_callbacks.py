@@ -7,7 +7,7 @@ import pytest
 from tests.api.conftest import save
 from tests.factories import api_key
 from workflows import engine, services
-from workflows.models import Run, Step
+from workflows.models import Run, Step, Workflow
 
 DISPATCH = """
 tag: deploy
@@ -81,9 +81,7 @@ def test_a_callback_still_reaches_a_run_whose_workflow_changed_its_tag(
 ):
     run, path = waiting  # the callback URL the callee got names "deploy"
     descriptor = {**run.workflow.descriptor, "tag": "ship"}
-    services.workflow_retag(
-        workflow=run.workflow, descriptor=descriptor, created_by=ada
-    )
+    services.workflow_save(workflow=run.workflow, descriptor=descriptor, created_by=ada)
 
     r = ada_api.post(path, {"status": "SUCCESS", "message": "Done"})
 
@@ -92,6 +90,27 @@ def test_a_callback_still_reaches_a_run_whose_workflow_changed_its_tag(
     late = {"status": "SUCCESS", "message": "Again"}
     assert ada_api.post(path.replace("/deploy/", "/ship/"), late).status_code == 406
     assert ada_api.post(path.replace("/deploy/", "/other/"), late).status_code == 404
+
+
+def test_a_callback_url_sent_under_a_tag_in_between_two_renames_still_works(
+    ws, ada, ada_api, waiting
+):
+    run, path = waiting
+    for tag in ("ship", "ship-it"):
+        workflow = Workflow.objects.get(pk=run.workflow_id)
+        services.workflow_save(
+            workflow=workflow,
+            descriptor={**workflow.descriptor, "tag": tag},
+            created_by=ada,
+        )
+
+    # As if the block had sent its URL while the tag was "ship":
+    r = ada_api.post(
+        path.replace("/deploy/", "/ship/"), {"status": "SUCCESS", "message": "ok"}
+    )
+
+    assert r.status_code == 200, r.content
+    assert advance(run).status == Run.Status.COMPLETED
 
 
 def test_failure_fails_the_block_and_the_run_with_the_message(ada_api, waiting):

@@ -11,7 +11,12 @@ from django.core.management import CommandError, call_command
 from portal.models import Workspace
 from workflows.descriptor import parse, validate
 from workflows.models import Run, Workflow, WorkflowVersion
-from workflows.services import workflow_delete, workflow_retag, workflow_upsert
+from workflows.services import (
+    WorkflowChanged,
+    workflow_delete,
+    workflow_save,
+    workflow_upsert,
+)
 
 HELLO = """\
 tag: hello
@@ -396,9 +401,39 @@ def test_saving_a_workflow_outside_a_transaction_versions_it():
     again, _ = workflow_upsert(
         workspace=ws, descriptor={**first, "name": "Hello again"}
     )
-    renamed = workflow_retag(
+    renamed = workflow_save(
         workflow=again, descriptor={**first, "tag": "greet"}, created_by=None
     )
 
     assert created and again.pk == workflow.pk == renamed.pk
     assert (renamed.tag, renamed.current_version.number) == ("greet", 3)
+
+
+@pytest.mark.django_db
+def test_saving_a_workflow_someone_renamed_meanwhile_saves_nothing(ws):
+    first = validate(parse(dedent(HELLO)))
+    workflow, _ = workflow_upsert(workspace=ws, descriptor=first)
+    seen_before = Workflow.objects.get(pk=workflow.pk)  # as a page read it
+    workflow_save(
+        workflow=workflow, descriptor={**first, "tag": "greet"}, created_by=None
+    )
+
+    with pytest.raises(WorkflowChanged, match="renamed this workflow"):
+        workflow_save(
+            workflow=seen_before,
+            descriptor={**first, "name": "Changed meanwhile"},
+            created_by=None,
+        )
+
+    assert list(Workflow.objects.values_list("tag", "name")) == [("greet", "Hello")]
+
+
+@pytest.mark.django_db
+def test_saving_a_workflow_someone_deleted_meanwhile_saves_nothing(ws):
+    first = validate(parse(dedent(HELLO)))
+    workflow, _ = workflow_upsert(workspace=ws, descriptor=first)
+    workflow_delete(workflow=Workflow.objects.get(pk=workflow.pk))
+
+    with pytest.raises(WorkflowChanged, match="deleted"):
+        workflow_save(workflow=workflow, descriptor=first, created_by=None)
+    assert not Workflow.objects.exists()

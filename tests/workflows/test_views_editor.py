@@ -286,6 +286,26 @@ def test_changing_the_tag_renames_the_workflow_and_keeps_its_runs(
     assert client.get(url("workflow-detail")).status_code == 404  # the old tag
 
 
+@pytest.mark.parametrize("page", ["workflow-edit", "workflow-yaml"])
+def test_a_save_racing_a_rename_saves_nothing_and_says_why(
+    client, mona, ws, hello, monkeypatch, page
+):
+    from workflows import views
+
+    stale = Workflow.objects.get(pk=hello.pk)  # read by this request…
+    hello.tag = "renamed"  # …just before another one renamed it
+    hello.save()
+    monkeypatch.setattr(views, "_workflow", lambda *args, **kwargs: stale)
+    client.force_login(mona)
+
+    r = client.post(url(page), {**SETTINGS, "yaml": HELLO})
+
+    assert r.status_code == 400
+    assert "renamed this workflow (to “renamed”)" in r.content.decode()
+    assert list(Workflow.objects.values_list("tag", flat=True)) == ["renamed"]
+    assert versions(hello) == 1
+
+
 @pytest.mark.parametrize(
     ("tag", "says"),
     [
