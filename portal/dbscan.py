@@ -35,14 +35,19 @@ def every_stored_text() -> str:
 
 def places_holding(needle: str) -> dict[str, list]:
     """{table.column: [row pks]} where a value holds `needle`: in its text, or,
-    for JSON, in the values and keys or in the JSON text the database keeps."""
+    for JSON, in its strings and keys or in its JSON text (escaped as stored,
+    or not) — not in how Python would show it (`None`, `True`, `'a': 1`)."""
     found: dict[str, list] = {}
     for place, pk, value in stored_values():
-        text = value if isinstance(value, str) else str(value)
-        if needle in text or (
-            not isinstance(value, str)
-            and (needle in json.dumps(value) or needle in _json_strings(value))
-        ):
+        if isinstance(value, str):
+            held = needle in value
+        else:
+            held = (
+                needle in _json_strings(value)
+                or needle in json.dumps(value)
+                or needle in json.dumps(value, ensure_ascii=False)
+            )
+        if held:
             found.setdefault(place, []).append(pk)
     return found
 

@@ -69,3 +69,15 @@ def test_a_json_key_and_its_escaped_form_are_found(ws, grace):
 def test_an_empty_value_is_refused(monkeypatch, db):
     with pytest.raises(CommandError, match="on stdin"):
         find(monkeypatch, "  ")
+
+
+def test_what_only_python_would_show_is_not_reported(ws, grace):
+    run = engine.start(
+        workflow=make_workflow(ws, [action("a", root=True)]), initiator=grace
+    )
+    Step.objects.create(
+        run=run, slug="s", outputs={"branch": None, "ok": True, "at": "y"}
+    )
+    for shown_by_python_only in ("None", "True", "'at': 'y'"):
+        assert places_holding(shown_by_python_only) == {}, shown_by_python_only
+    assert list(places_holding('"at": "y"')) == ["workflows_step.outputs"]
