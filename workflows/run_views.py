@@ -58,7 +58,13 @@ StepS = Step.Status
 
 def _runs():
     return Run.objects.select_related(
-        "workflow", "version", "initiator", "entity", "entity__type", "workspace"
+        "workflow",
+        "version",
+        "initiator",
+        "entity",
+        "entity__type",
+        "workspace",
+        "api_key",
     )
 
 

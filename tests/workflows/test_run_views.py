@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from catalog.models import Team
 from portal.models import Role
-from tests.factories import EntityFactory, UserFactory, member
+from tests.factories import EntityFactory, UserFactory, api_key, member
 from tests.workflows.enginekit import action, chain, make_workflow
 from workflows import engine, services
 from workflows.models import Decision, Notification, Run, RunEvent, Step
@@ -1443,6 +1443,19 @@ def test_a_run_without_its_initiating_user_offers_to_pick_one(
     for other in (ada, mona, vera):
         assert f'<option value="{other.pk}">' not in html
     assert "nobody yet" in html
+
+
+def test_a_run_a_workspace_key_started_without_run_as_names_the_key(
+    client, ws, grace, test_blocks
+):
+    key, _ = api_key(ws, name="ci")
+    wf = make_workflow(ws, [action("a", root=True)])
+    run = engine.start(workflow=wf, initiator=None, source=Run.Source.API, api_key=key)
+    engine.advance(run.pk)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert 'by the API key <span class="text-body">ci</span>' in html
+    assert "nobody yet" not in html
 
 
 def test_the_initiating_user_choices_cost_the_same_queries_however_many_members(
