@@ -269,36 +269,46 @@ def test_an_inner_branch_path_and_its_join_then_the_outer_join(ws, grace, test_b
     assert test_blocks == ["outer", "x", "inner", "y", "inner-join", "join", "after"]
 
 
+def inside_an_outer_branch(*inner: dict, also=()) -> list[dict]:
+    """outer → x → (the inner actions, starting with "inner") …; outer joins at
+    j → after. `also`: more paths of the outer branch, not taken."""
+    return [
+        action(
+            "outer",
+            "CONDITIONAL_BRANCH",
+            ["x", *also],
+            root=True,
+            target="x",
+            joiningAction="j",
+        ),
+        action("x", "ECHO", ["inner"]),
+        *inner,
+        *(action(slug, "ECHO", ["j"]) for slug in also),
+        action("j", "ECHO", ["after"]),
+        action("after", "ECHO", []),
+    ]
+
+
+def skipped_steps(run: Run) -> set[str]:
+    return {slug for slug, status in steps(run).items() if status == "SKIPPED"}
+
+
 def test_an_inner_path_not_taken_that_leads_into_the_outer_join_skips_only_itself(
     ws, grace, test_blocks
 ):
     wf = make_workflow(
         ws,
-        [
-            action(
-                "outer",
-                "CONDITIONAL_BRANCH",
-                ["x", "other"],
-                root=True,
-                target="x",
-                joiningAction="j",
-            ),
-            action("x", "ECHO", ["inner"]),
+        inside_an_outer_branch(
             action("inner", "CONDITIONAL_BRANCH", ["y", "z"], target="y"),
             action("y", "ECHO", []),
             action("z", "ECHO", ["j"]),
-            action("other", "ECHO", ["j"]),
-            action("j", "ECHO", ["after"]),
-            action("after", "ECHO", []),
-        ],
+            also=["other"],
+        ),
     )
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     assert run.status == S.COMPLETED
     assert test_blocks == ["outer", "x", "inner", "y", "j", "after"]
-    assert {s for s, status in steps(run).items() if status == "SKIPPED"} == {
-        "z",
-        "other",
-    }
+    assert skipped_steps(run) == {"z", "other"}
 
 
 def test_a_path_that_edges_into_the_outer_join_leaves_its_inner_join_skipped(
@@ -306,16 +316,7 @@ def test_a_path_that_edges_into_the_outer_join_leaves_its_inner_join_skipped(
 ):
     wf = make_workflow(
         ws,
-        [
-            action(
-                "outer",
-                "CONDITIONAL_BRANCH",
-                ["x"],
-                root=True,
-                target="x",
-                joiningAction="j",
-            ),
-            action("x", "ECHO", ["inner"]),
+        inside_an_outer_branch(
             action(
                 "inner",
                 "CONDITIONAL_BRANCH",
@@ -327,18 +328,12 @@ def test_a_path_that_edges_into_the_outer_join_leaves_its_inner_join_skipped(
             action("z", "ECHO", []),
             action("ij", "ECHO", ["tidy"]),
             action("tidy", "ECHO", []),
-            action("j", "ECHO", ["after"]),
-            action("after", "ECHO", []),
-        ],
+        ),
     )
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     assert run.status == S.COMPLETED
     assert test_blocks == ["outer", "x", "inner", "y", "j", "after"]
-    assert {s for s, status in steps(run).items() if status == "SKIPPED"} == {
-        "z",
-        "ij",
-        "tidy",
-    }
+    assert skipped_steps(run) == {"z", "ij", "tidy"}
 
 
 @pytest.mark.django_db(transaction=True)
