@@ -134,7 +134,12 @@ def _celery_mains(session: int, role: str) -> set[int]:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # ended meanwhile
-        if int(fields[3]) == session and fields[0] != "Z" and role.encode() in argv:
+        if (
+            int(fields[3]) == session
+            and fields[0] != "Z"
+            and role.encode() in argv
+            and b"bin/supervise" not in argv  # its supervisor, not Celery
+        ):
             parents[int(proc.name)] = int(fields[1])
     return {pid for pid, parent in parents.items() if parent not in parents}
 

@@ -1,0 +1,58 @@
+"""bin/supervise: what bin/run keeps the Celery worker and beat alive with."""
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A stand-in for the worker: counts its starts in ./starts, says what Celery
+# says, exits 1; at the seventh start it stops its supervisor (SIGTERM).
+FAKE = """
+n=$(( $(cat starts 2>/dev/null || echo 0) + 1 )); echo $n > starts
+[ $n -ge 7 ] && kill -TERM $PPID && exit 0
+{said} >&2
+exit 1
+"""
+
+
+def supervise(tmp_path, said: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            ROOT / "bin" / "supervise",
+            "The fake worker",
+            "bash",
+            "-c",
+            FAKE.format(said=said),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_worker_that_keeps_failing_to_start_is_given_up_after_five_tries(tmp_path):
+    done = supervise(tmp_path, "echo 'ImportError: no module named portal'")
+    assert done.returncode == 1
+    assert (
+        done.stderr.count("The fake worker ended (exit status 1); starting it again.")
+        == 4
+    )
+    assert "The fake worker keeps dying (exit status 1); stopping." in done.stderr
+    assert (tmp_path / "starts").read_text().strip() == "5"
+
+
+def test_a_worker_whose_pool_process_was_killed_at_start_is_always_started_again(
+    tmp_path,
+):
+    # What Celery logs when a pool process is SIGKILLed while the worker starts,
+    # before it exits with "Could not start worker processes":
+    said = "echo \"Process 'ForkPoolWorker-1' pid:42 exited with 'signal 9 (SIGKILL)'\""
+    done = supervise(tmp_path, said)
+    assert done.returncode == 0  # stopped by the stand-in, not given up
+    assert "keeps dying" not in done.stderr
+    assert (
+        done.stderr.count("The fake worker ended (exit status 1); starting it again.")
+        == 6
+    )
+    assert "exited with 'signal 9 (SIGKILL)'" in done.stderr  # the log still shows
