@@ -1022,7 +1022,7 @@ def _run_step(
                 _event(
                     run,
                     "step_retried",
-                    f"Retrying {slug} (attempt {step.attempt})",
+                    f"Retrying {step.name or slug} (attempt {step.attempt})",
                     step=slug,
                 )
             elif step.status == StepS.FAILED:

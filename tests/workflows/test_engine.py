@@ -1319,6 +1319,7 @@ def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_b
     Step.objects.create(
         run=run,
         slug="b",
+        name="B",
         type="ECHO",
         status="RUNNING",
         position=2,
@@ -1337,7 +1338,8 @@ def test_a_run_whose_worker_died_mid_block_is_taken_over_and_retries_only_that_b
     b = Step.objects.get(run=run, slug="b")
     assert b.attempt == 2 and b.is_retry
     assert b.started_at == first_started  # the first attempt's, kept
-    assert RunEvent.objects.filter(run=run, kind="step_retried", step_slug="b").exists()
+    retried = RunEvent.objects.get(run=run, kind="step_retried", step_slug="b")
+    assert retried.message == "Retrying B (attempt 2)"  # its name, as other entries
 
 
 LEASE = uuid.UUID("00000000-0000-0000-0000-000000000003")
