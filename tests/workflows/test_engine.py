@@ -214,21 +214,32 @@ def test_a_path_that_edges_into_the_join_runs_the_join_once(ws, grace, test_bloc
     assert test_blocks == ["pick", "left", "join"]
 
 
-def nested(inner_target, inner_join=None, inner_fallback_to_join=False):
-    """outer → (x → inner branch → y …) → join → after."""
-    inner = {"target": inner_target}
-    if inner_join:
-        inner["joiningAction"] = inner_join
+def inside_an_outer_branch(*inner: dict, also=(), join="j") -> list[dict]:
+    """outer → x → (the inner actions, starting with "inner") …; outer joins at
+    `join` → after. `also`: more paths of the outer branch, not taken."""
     return [
         action(
             "outer",
             "CONDITIONAL_BRANCH",
-            ["x", "other"],
+            ["x", *also],
             root=True,
             target="x",
-            joiningAction="join",
+            joiningAction=join,
         ),
         action("x", "ECHO", ["inner"]),
+        *inner,
+        *(action(slug, "ECHO", [join]) for slug in also),
+        action(join, "ECHO", ["after"]),
+        action("after", "ECHO", []),
+    ]
+
+
+def nested(inner_target, inner_join=None):
+    """outer → (x → inner branch → y …) → join → after."""
+    inner = {"target": inner_target}
+    if inner_join:
+        inner["joiningAction"] = inner_join
+    return inside_an_outer_branch(
         action(
             "inner",
             "CONDITIONAL_BRANCH",
@@ -237,10 +248,9 @@ def nested(inner_target, inner_join=None, inner_fallback_to_join=False):
         ),
         action("y", "ECHO", []),
         *([action(inner_join, "ECHO", [])] if inner_join else []),
-        action("other", "ECHO", []),
-        action("join", "ECHO", ["after"]),
-        action("after", "ECHO", []),
-    ]
+        also=["other"],
+        join="join",
+    )
 
 
 def test_an_inner_branch_that_takes_no_path_and_has_no_join_goes_on_at_the_outer_join(
@@ -267,26 +277,6 @@ def test_an_inner_branch_path_and_its_join_then_the_outer_join(ws, grace, test_b
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     assert run.status == S.COMPLETED
     assert test_blocks == ["outer", "x", "inner", "y", "inner-join", "join", "after"]
-
-
-def inside_an_outer_branch(*inner: dict, also=()) -> list[dict]:
-    """outer → x → (the inner actions, starting with "inner") …; outer joins at
-    j → after. `also`: more paths of the outer branch, not taken."""
-    return [
-        action(
-            "outer",
-            "CONDITIONAL_BRANCH",
-            ["x", *also],
-            root=True,
-            target="x",
-            joiningAction="j",
-        ),
-        action("x", "ECHO", ["inner"]),
-        *inner,
-        *(action(slug, "ECHO", ["j"]) for slug in also),
-        action("j", "ECHO", ["after"]),
-        action("after", "ECHO", []),
-    ]
 
 
 def skipped_steps(run: Run) -> set[str]:
