@@ -9,7 +9,9 @@ SQLite and PostgreSQL share (RETURNING included).
 """
 
 import weakref
+from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import psycopg
 from django.db import connection, connections
@@ -100,8 +102,8 @@ def insert(objs: list, *, pks: bool = True) -> None:
     """INSERT unsaved instances of one model in one statement and set their pks:
     `bulk_create` for less CPU. It sends no save signals (nothing in Cairn
     listens to them) and knows no `db_default` or generated fields: use it
-    only for models without them. With `pks=False` it reads nothing back, so
-    inside `together()` it waits for nothing."""
+    only for models without them. Inside `together()` it waits for nothing:
+    the pks are set when the block ends."""
     if not objs:
         return
     model = type(objs[0])
@@ -116,20 +118,53 @@ def insert(objs: list, *, pks: bool = True) -> None:
     if pks:
         sql += f" RETURNING {quote(meta.pk.column)}"
     params = [_prep(f, f.pre_save(obj, True)) for obj in objs for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if not pks:
-            return
-        returned = cursor.fetchall()
-    for obj, (pk,) in zip(objs, returned, strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+    if not pks:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    cursor = connection.cursor()
+    cursor.execute(sql, params)
+
+    def read_pks():
+        with cursor:
+            returned = cursor.fetchall()
+        for obj, (pk,) in zip(objs, returned, strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
+
+    after(read_pks)
 
 
 def update(model, values: dict, **where) -> int:
     """UPDATE `model` SET values WHERE each field equals its value (None: IS NULL,
     a list or tuple: IN); the number of rows changed. `QuerySet.update` for
-    less CPU, for plain field values only."""
+    less CPU, for plain field values only. Not inside `together()`: see
+    `update_later`."""
+    with connection.cursor() as cursor:
+        cursor.execute(*_update_statement(model, values, where))
+        return cursor.rowcount
+
+
+class Later:
+    """The outcome of a statement sent inside `together()`, once the block ends."""
+
+    rowcount = -1
+
+
+def update_later(model, values: dict, **where) -> Later:
+    """`update`, inside `together()`: its rowcount is known when the block ends."""
+    later, cursor = Later(), connection.cursor()
+    cursor.execute(*_update_statement(model, values, where))
+
+    def read_rowcount():
+        with cursor:
+            later.rowcount = cursor.rowcount
+
+    after(read_rowcount)
+    return later
+
+
+def _update_statement(model, values: dict, where: dict) -> tuple[str, list]:
     meta = model._meta
     quote = connection.ops.quote_name
     sets, params = [], []
@@ -152,9 +187,14 @@ def update(model, values: dict, **where) -> int:
             conditions.append(f"{column} = %s")
             params.append(field.get_db_prep_value(value, connection))
     sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    return sql, params
+
+
+# What to do with the results of the statements sent in the current
+# together() block, once it ends; None outside one.
+_pending: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "rawsql_pending", default=None
+)
 
 
 @contextmanager
@@ -162,14 +202,35 @@ def together():
     """Send the statements inside in one round trip where the connection can:
     PostgreSQL with server-side binding, through psycopg's pipeline mode.
     Inside, results are not there yet (rowcount is -1): read them after the
-    block, each statement from a cursor of its own. Elsewhere the statements
-    go one by one, as without it."""
+    block, each statement from a cursor of its own, or leave it to `after`.
+    Elsewhere the statements go one by one, as without it. A block inside
+    another is part of it: the outer one sends and reads."""
+    if _pending.get() is not None:
+        yield
+        return
     connection.ensure_connection()
     raw = connection.connection
-    if connection.vendor == "postgresql" and not issubclass(
-        raw.cursor_factory, psycopg.ClientCursor
-    ):
-        with raw.pipeline():
+    pending: list[Callable[[], None]] = []
+    token = _pending.set(pending)
+    try:
+        if connection.vendor == "postgresql" and not issubclass(
+            raw.cursor_factory, psycopg.ClientCursor
+        ):
+            with raw.pipeline():
+                yield
+        else:
             yield
+    finally:
+        _pending.reset(token)
+    for read in pending:
+        read()
+
+
+def after(read: Callable[[], None]) -> None:
+    """Call `read` once the results are there: when the current together()
+    block ends, or now outside one."""
+    pending = _pending.get()
+    if pending is None:
+        read()
     else:
-        yield
+        pending.append(read)

@@ -44,7 +44,7 @@ from portal.models import Membership, User, Workspace
 from portal.permissions import Permission
 from portal.storable import Unstorable, check_storable
 
-from . import holder, notify
+from . import holder, notify, signing
 from .blocks import get_block
 from .blocks.base import BlockContext, BlockFailed, Outcome
 from .descriptor import actions_by_slug, root_slug
@@ -305,17 +305,20 @@ def start(
             _event(run, "paused", "Waiting for someone to pick the initiating user")
             notify.run_needs_initiator(run)
             return run
-        rawsql.insert(
-            [
-                RunEvent(
-                    run=run,
-                    kind="created",
-                    message=f"Started via {run.get_source_display()}",
-                    actor=initiator,
-                )
-            ]
-        )
-        if run.pk in admit(run.workspace_id):
+        with rawsql.together():  # one round trip on PostgreSQL
+            rawsql.insert(
+                [
+                    RunEvent(
+                        run=run,
+                        kind="created",
+                        message=f"Started via {run.get_source_display()}",
+                        actor=initiator,
+                    )
+                ],
+                pks=False,
+            )
+            admitted = admit(run.workspace_id)
+        if run.pk in admitted:
             run.status, run.started_at = S.IN_PROGRESS, timezone.now()
         return run
 
@@ -462,7 +465,9 @@ def admit(workspace_id: int) -> list[int]:
     workspace waits for it, so callers call this last in their transaction
     and it makes one round trip: on PostgreSQL the lock and the promotion are
     two statements (the promotion's snapshot must be taken after the lock is
-    granted, to see the previous holder's promotions) sent together.
+    granted, to see the previous holder's promotions) sent together. Inside
+    a together() block it makes none, and the list it returns is filled when
+    the block ends.
     """
     with transaction.atomic(savepoint=False):  # no partial rollback: no savepoint
         sqlite = connection.vendor == "sqlite"
@@ -480,23 +485,33 @@ def admit(workspace_id: int) -> list[int]:
                 skip="FOR UPDATE SKIP LOCKED",
             )
             params = [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id]
-        with connection.cursor() as cursor:
-            if sqlite:
+        candidates: list[int] = []
+        cursor = connection.cursor()
+
+        def promote():
+            with cursor:
+                if client_side:
+                    cursor.nextset()
+                promoted = sorted(cursor.fetchall(), key=lambda row: row[1:] + row[:1])
+            candidates.extend(pk for pk, *_ in promoted)
+            for pk in candidates:
+                _enqueue(pk)
+
+        client_side = not sqlite and isinstance(cursor.cursor, psycopg.ClientCursor)
+        if sqlite:
+            cursor.execute(sql, params)
+        elif client_side:
+            # Client-side binding (Django's default) sends both as one text:
+            cursor.execute(f"{_ADMISSION_LOCK};\n{sql}", [workspace_id, *params])
+        else:
+            # Server-side binding takes one statement per execute; a
+            # pipeline sends both before waiting for either.
+            with rawsql.together():
+                cursor.execute(_ADMISSION_LOCK, [workspace_id])
                 cursor.execute(sql, params)
-            elif isinstance(cursor.cursor, psycopg.ClientCursor):
-                # Client-side binding (Django's default) sends both as one text:
-                cursor.execute(f"{_ADMISSION_LOCK};\n{sql}", [workspace_id, *params])
-                cursor.nextset()
-            else:
-                # Server-side binding takes one statement per execute; a
-                # pipeline sends both before waiting for either.
-                with rawsql.together():
-                    cursor.execute(_ADMISSION_LOCK, [workspace_id])
-                    cursor.execute(sql, params)
-            promoted = sorted(cursor.fetchall(), key=lambda row: row[1:] + row[:1])
-        candidates = [pk for pk, *_ in promoted]
-        for pk in candidates:
-            _enqueue(pk)
+                rawsql.after(promote)
+            return candidates
+        promote()
     return candidates
 
 
@@ -698,11 +713,19 @@ class _Batch:
         return bool(self.steps) and time.monotonic() - self.since > _BATCH_SECONDS
 
     def write(self, *extra_steps: Step, events: tuple[RunEvent, ...] = ()) -> None:
-        """Insert the batch (and extra rows); inside the caller's transaction.
-        One round trip on PostgreSQL: the events' pks are not read back."""
+        """Insert the batch (and extra rows) and empty it; inside the caller's
+        transaction. One round trip on PostgreSQL, or none inside a together()
+        block (which sends it)."""
+        self.send(*extra_steps, events=events)
+        self.clear()
+
+    def send(self, *extra_steps: Step, events: tuple[RunEvent, ...] = ()) -> None:
+        """`write`, keeping the batch: for a write that may yet be undone."""
         with rawsql.together():
             rawsql.insert([*self.events, *events], pks=False)
-            rawsql.insert([*self.steps, *extra_steps])  # reading its pks sends both
+            rawsql.insert([*self.steps, *extra_steps])
+
+    def clear(self) -> None:
         self.steps, self.events, self.secrets_blob = [], [], None
 
 
@@ -713,8 +736,11 @@ def _hold(
     still ours and running.
 
     The lease holder is the only writer of a running run's state and cursor.
-    Inside the caller's transaction. False when a cancel or another worker got
-    there first; a cancelled run still gets the batch, whose blocks did complete.
+    First in the caller's transaction (an atomic block of its own). The rows
+    go with the guarded update, in one round trip on PostgreSQL, as the run
+    is nearly always still ours. False when a cancel or another worker got
+    there first; then the caller's transaction is rolled back at its end,
+    except that a cancelled run keeps the batch, whose blocks did complete.
     """
     # No heartbeat_at here: the heartbeat thread keeps it, and leaving indexed
     # columns alone lets PostgreSQL update the row in place (a HOT update).
@@ -723,8 +749,13 @@ def _hold(
         fields["secrets_blob"] = batch.secrets_blob
     if release:  # end of the slice: let the next delivery claim it
         fields["lease"] = None
-    if rawsql.update(Run, fields, pk=run.pk, lease=lease, status=S.IN_PROGRESS):
-        batch.write(*new_steps)
+    with rawsql.together():
+        ours = rawsql.update_later(
+            Run, fields, pk=run.pk, lease=lease, status=S.IN_PROGRESS
+        )
+        batch.send(*new_steps)
+    if ours.rowcount:
+        batch.clear()
         return True
     # Cancelled meanwhile: the batched blocks did complete, so keep them.
     fields.pop("lease", None)
@@ -735,7 +766,11 @@ def _hold(
         lease=lease,
         status=S.CANCELLING,
     ):
-        batch.write()
+        if new_steps:  # the block won't run
+            Step.objects.filter(pk__in=[step.pk for step in new_steps]).delete()
+        batch.clear()
+    else:
+        transaction.set_rollback(True)
     return False
 
 
@@ -774,10 +809,12 @@ def _claim(run_id: int, lease: uuid.UUID) -> tuple[Run, _Secrets] | None:
     if row is None:
         return None
     models = (Run, Workspace, Workflow, WorkflowVersion, User)
+    *parts, signing_token = rawsql.split_row(row, *models)
     run, workspace, workflow, version, initiator = (
         rawsql.from_row(model, connection, values)
-        for model, values in zip(models, rawsql.split_row(row, *models), strict=True)
+        for model, values in zip(models, parts, strict=True)
     )
+    signing.preload(workspace, signing_token)  # for HTTP blocks, this slice
     if not claimed and not _take_over(run, lease):
         return None
     run.workspace, run.workflow, run.version = workspace, workflow, version
@@ -814,7 +851,7 @@ _SECRETS_QUERY = (
 @functools.cache
 def _run_query() -> str:
     return (
-        "SELECT {}, {}, {}, {}, {} FROM workflows_run r"
+        "SELECT {}, {}, {}, {}, {}, {} FROM workflows_run r"
         " JOIN portal_workspace ws ON ws.id = r.workspace_id"
         " JOIN workflows_workflow wf ON wf.id = r.workflow_id"
         " JOIN workflows_workflowversion v ON v.id = r.version_id"
@@ -830,7 +867,8 @@ def _run_query() -> str:
                 (WorkflowVersion, "v"),
                 (User, "u"),
             )
-        )
+        ),
+        signing.SUBQUERY.format("r.workspace_id"),
     )
 
 
@@ -1337,25 +1375,7 @@ def _record(
                     queued_at=now,
                     lease=None,
                 )
-            cancelling = False
             ours = {"pk": run.pk} if lease is None else {"pk": run.pk, "lease": lease}
-            if not rawsql.update(Run, fields, **ours, status=[S.IN_PROGRESS, S.PAUSED]):
-                # A cancel came while the block ran: record it, then stop.
-                if lease is None or not rawsql.update(Run, fields, **ours):
-                    return None  # lost the lease: another worker owns the run now
-                cancelling = True
-            for name, value in fields.items():
-                setattr(run, name, value)
-            rawsql.update(
-                Step,
-                {
-                    "status": StepS.COMPLETED,
-                    "finished_at": now,
-                    "waiting_for": "",
-                    **step_fields,
-                },
-                pk=step.pk,
-            )
             name = step.name or step.slug
             events = [
                 RunEvent(
@@ -1371,9 +1391,34 @@ def _record(
                 events.append(
                     RunEvent(run=run, kind="resumed", message="Run resumed", actor=by)
                 )
-            _Batch().write(*_skipped_steps(run, skipped), events=tuple(events))
-            if current == S.PAUSED:
-                admit(run.workspace_id)
+            # Sent with the guarded update, in one round trip on PostgreSQL:
+            with rawsql.together():
+                moved = rawsql.update_later(
+                    Run, fields, **ours, status=[S.IN_PROGRESS, S.PAUSED]
+                )
+                rawsql.update_later(
+                    Step,
+                    {
+                        "status": StepS.COMPLETED,
+                        "finished_at": now,
+                        "waiting_for": "",
+                        **step_fields,
+                    },
+                    pk=step.pk,
+                )
+                _Batch().write(*_skipped_steps(run, skipped), events=tuple(events))
+                if current == S.PAUSED:
+                    admit(run.workspace_id)
+            cancelling = False
+            if not moved.rowcount:
+                # A cancel came while the block ran: record it, then stop.
+                if lease is None or not rawsql.update(Run, fields, **ours):
+                    # Lost the lease: another worker owns the run now.
+                    transaction.set_rollback(True)
+                    return None
+                cancelling = True
+            for name, value in fields.items():
+                setattr(run, name, value)
             return None if cancelling else skipped
 
         if outcome.status == "WAITING":
@@ -1453,7 +1498,9 @@ def _end(
     open_steps: bool = True,
 ) -> bool:
     """End the run in one transaction: its row, any batched steps, the steps
-    still open (cancelled), the event, the notifications and admission."""
+    still open (cancelled), the event, the notifications and admission. All
+    are sent with the guarded update of the row, in one round trip on
+    PostgreSQL, and undone in the rare case that the run was not as expected."""
     template = (
         "runResponseTemplate" if status == S.COMPLETED else "failedRunResponseTemplate"
     )
@@ -1462,7 +1509,10 @@ def _end(
     # Before the transaction: a big template takes a while, and SQLite's
     # write lock would be held for all of it.
     response = _render_response(run, template) if status != S.CANCELLED else ""
-    with transaction.atomic(savepoint=False):
+    batch = batch or _Batch()
+    # A savepoint when called inside another transaction, so that undoing
+    # this leaves the caller's writes alone:
+    with transaction.atomic():
         ours = {"pk": run.pk, "status": list(expected)}
         if lease:
             ours["lease"] = lease
@@ -1477,24 +1527,31 @@ def _end(
         }
         if lease:  # the lease holder's state and cursor are in memory
             fields.update(state=run.state, cursor=run.cursor)
-        if not rawsql.update(Run, fields, **ours):
-            return False
+        was = {name: getattr(run, name) for name in fields}
         for name, value in fields.items():
-            setattr(run, name, value)
+            setattr(run, name, value)  # the notifications read the status
         ended = RunEvent(
             run=run,
             kind=status.lower(),
             message=error or run.get_status_display(),
             created_at=now,
         )
-        (batch or _Batch()).write(events=(ended,))
-        if open_steps:
-            Step.objects.filter(
-                run=run, status__in=[StepS.WAITING, StepS.PENDING, StepS.RUNNING]
-            ).update(status=StepS.CANCELLED, finished_at=now, early_callback=None)
-            notify.requests_answered(run)  # a step that waited asks no more
-        notify.run_ended(run)
-        admit(run.workspace_id)
+        with rawsql.together():
+            ended_now = rawsql.update_later(Run, fields, **ours)
+            batch.send(events=(ended,))
+            if open_steps:
+                Step.objects.filter(
+                    run=run, status__in=[StepS.WAITING, StepS.PENDING, StepS.RUNNING]
+                ).update(status=StepS.CANCELLED, finished_at=now, early_callback=None)
+                notify.requests_answered(run)  # a step that waited asks no more
+            notify.run_ended(run)
+            admit(run.workspace_id)
+        if not ended_now.rowcount:
+            transaction.set_rollback(True)  # mails and enqueues go with it
+            for name, value in was.items():
+                setattr(run, name, value)
+            return False
+    batch.clear()
     return True
 
 

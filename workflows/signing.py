@@ -29,15 +29,32 @@ SIGNATURE_HEADERS = (
 
 
 def signing_key(workspace) -> str | None:
-    """The workspace's signing secret, or None when it has none."""
+    """The workspace's signing secret, or None when it has none; read with the
+    workspace when its reader said so (`preload`), else now."""
     if workspace is None:
         return None
-    token = (
-        SigningSecret.objects.filter(workspace=workspace)
-        .values_list("encrypted_value", flat=True)
-        .first()
-    )
+    token = getattr(workspace, "_signing_token", _UNREAD)
+    if token is _UNREAD:
+        token = (
+            SigningSecret.objects.filter(workspace=workspace)
+            .values_list("encrypted_value", flat=True)
+            .first()
+        )
     return decrypt(token) if token else None
+
+
+_UNREAD = object()
+
+# The stored secret of a workspace, as a subquery on its id (in `column`), for
+# readers that load the workspace anyway: the engine's claim, once per slice.
+SUBQUERY = (
+    "(SELECT encrypted_value FROM workflows_signingsecret WHERE workspace_id = {})"
+)
+
+
+def preload(workspace, token: str | None) -> None:
+    """Keep the workspace's stored secret (None: it has none) with the instance."""
+    workspace._signing_token = token
 
 
 def signature_headers(key: str, body: bytes, *, now_ms: int | None = None) -> dict:

@@ -63,7 +63,7 @@ def client_side_binding(monkeypatch):
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_the_lock_and_the_promotion_go_to_postgresql_in_one_pipeline(
+def test_the_created_event_the_lock_and_the_promotion_go_to_postgresql_in_one_pipeline(
     ws, ada, pipelines
 ):
     workflow = save(ws, HELLO)
@@ -74,7 +74,9 @@ def test_the_lock_and_the_promotion_go_to_postgresql_in_one_pipeline(
     lock, promotion = _admission_statements(queries)
     assert "FOR NO KEY UPDATE" in lock and "WITH candidates" not in lock
     assert "WITH candidates" in promotion
-    assert pipelines == [[lock, promotion]]  # sent together: one round trip
+    [[event, *admission]] = pipelines  # sent together: one round trip
+    assert event.startswith('INSERT INTO "workflows_runevent"')
+    assert admission == [lock, promotion]
     assert run.status == Run.Status.IN_PROGRESS
     assert Run.objects.get(pk=run.pk).started_at is not None
 

@@ -45,7 +45,9 @@ class Calc(Block):
 
     `schema.cancel` cancels the run from inside the block (a person pressing
     Cancel run while it runs); `schema.crash` kills the "worker" while CRASH
-    is set, like a SIGKILL, which no engine code can catch.
+    is set, like a SIGKILL, which no engine code can catch; `schema.steal`
+    has another worker take the run over while STEAL is set (the
+    stale-heartbeat case).
     """
 
     type = "CALC"
@@ -60,6 +62,16 @@ class Calc(Block):
             engine.cancel(Run.objects.get(pk=ctx.run.pk), by=None)  # as the web does
         if ctx.schema.get("crash") and CRASH.is_set():
             raise WorkerKilled
+        if ctx.schema.get("steal") and STEAL.is_set():
+            import uuid
+
+            from django.utils import timezone
+
+            from workflows.models import Run
+
+            Run.objects.filter(pk=ctx.run.pk).update(
+                lease=uuid.uuid4(), heartbeat_at=timezone.now()
+            )
         return Outcome.completed(ctx.render(ctx.schema.get("outputs", {})))
 
 
@@ -159,6 +171,7 @@ class Gate(Block):
 GATE = threading.Event()
 GATE_ENTERED = threading.Event()
 CRASH = threading.Event()
+STEAL = threading.Event()
 TEST_BLOCKS = [Echo, Calc, Fail, Boom, Ask, Gate]
 
 
@@ -170,6 +183,7 @@ def test_blocks(monkeypatch):
     GATE.clear()
     GATE_ENTERED.clear()
     CRASH.clear()
+    STEAL.clear()
     instances = dict(blocks._instances)
     for cls in TEST_BLOCKS:
         instances[cls.type] = cls()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from tests.workflows.enginekit import (
     CRASH,
     SEEN,
+    STEAL,
     WorkerKilled,
     action,
     make_workflow,
@@ -111,6 +112,45 @@ def test_a_worker_killed_before_writing_its_batch_reruns_only_the_unwritten_bloc
     assert test_blocks == ["a", "b", "c", "d", "d"]
     assert run.steps.count() == 4
     assert not run.steps.filter(attempt__gt=1).exists()
+
+
+def test_a_worker_that_lost_its_run_writes_nothing_of_its_batch_and_starts_nothing(
+    ws, grace, test_blocks
+):
+    workflow = make_workflow(
+        ws,
+        [
+            calc("a", ["b"], root=True),
+            calc("b", ["c"], steal=True),  # another worker takes the run meanwhile
+            action("c", "ECHO", ["d"]),
+            calc("d"),
+        ],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    STEAL.set()
+    engine.advance(run.pk)
+
+    assert test_blocks == ["a", "b"]
+    assert not run.steps.exists()  # a and b are the new holder's to run again
+    assert not RunEvent.objects.filter(run=run, kind="step_completed").exists()
+    run.refresh_from_db()
+    assert run.status == S.IN_PROGRESS and run.cursor.get("steps", 0) == 0
+
+    STEAL.clear()
+    Run.objects.filter(pk=run.pk).update(  # the new holder died too
+        heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    engine.advance(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED
+    assert dict(run.steps.values_list("slug", "position")) == {
+        "a": 1,
+        "b": 2,
+        "c": 3,
+        "d": 4,
+    }
+    assert test_blocks == ["a", "b", "a", "b", "c", "d"]
 
 
 def test_a_cancel_during_batched_blocks_keeps_them_and_starts_nothing_more(

@@ -5,9 +5,13 @@ import hmac
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from portal import services
 from tests.workflows.blockctx import make_ctx
+from tests.workflows.enginekit import action, make_workflow
+from workflows import engine
 from workflows.blocks.http_request import HttpRequest
 from workflows.blocks.http_request_async import HttpRequestAsync
 
@@ -168,3 +172,52 @@ def test_removing_the_signing_secret_stops_the_signing(http_server, ws):
     [request] = http_server.requests
     assert "x-cortex-timestamp" not in request.headers
     assert not services.signing_secret_remove(workspace=ws)
+
+
+def run_calling_twice(http_server, ws, grace):
+    """A run of two HTTP blocks, advanced in-process; the queries of its slice."""
+    http_server.route("POST", "/hook", json={})
+    call = {"httpMethod": "POST", "url": http_server.url("/hook"), "headers": {}}
+    wf = make_workflow(
+        ws,
+        [
+            action("one", "HTTP_REQUEST", ["two"], root=True, **call),
+            action("two", "HTTP_REQUEST", [], **call),
+        ],
+    )
+    run = engine.start(workflow=wf, initiator=grace)
+    with CaptureQueriesContext(connection) as queries:
+        engine.advance(run.pk)
+    run.refresh_from_db()
+    assert run.status == "COMPLETED", run.error
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_run_signs_each_call_with_the_secret_read_when_it_was_claimed(
+    http_server, ws, grace
+):
+    services.signing_secret_set(workspace=ws, value=KEY)
+
+    sql = run_calling_twice(http_server, ws, grace)
+
+    for request in http_server.requests:
+        timestamp = request.headers["x-cortex-timestamp"]
+        assert request.headers["x-cortex-signature-256"] == expected(
+            KEY, timestamp, request.body, hashlib.sha256
+        )
+    assert len(http_server.requests) == 2
+    # Read once, with the run: not one query per call.
+    assert [q for q in sql if "workflows_signingsecret" in q] == [
+        next(q for q in sql if "FROM workflows_run r" in q)
+    ]
+
+
+def test_a_run_in_a_workspace_without_a_signing_secret_signs_nothing(
+    http_server, ws, other_ws, grace
+):
+    services.signing_secret_set(workspace=other_ws, value=KEY)  # not this one's
+
+    run_calling_twice(http_server, ws, grace)
+
+    for request in http_server.requests:
+        assert not [name for name in request.headers if name.startswith("x-cortex")]
