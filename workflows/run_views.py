@@ -143,7 +143,9 @@ def present(value: Any, column_labels: dict[str, str] | None = None) -> dict:
             isinstance(v, dict) and all(_scalar(x) for x in v.values()) for v in value
         )
     ):
-        columns = list(dict.fromkeys(k for row in value for k in row))
+        columns = _in_order(
+            dict.fromkeys(k for row in value for k in row), column_labels
+        )
         if len(columns) <= 8:
             rows = [[_text(row.get(c)) for c in columns] for row in value]
             named = [(column_labels or {}).get(c, c) for c in columns]
@@ -162,6 +164,13 @@ def present(value: Any, column_labels: dict[str, str] | None = None) -> dict:
     return {"kind": "json", "text": json.dumps(value, indent=2, ensure_ascii=False)}
 
 
+def _in_order(keys, labels: dict[str, str] | None) -> list[str]:
+    """`keys` with the labelled ones first, in the labels' (the form's) order:
+    PostgreSQL's jsonb keeps an object's keys in an order of its own."""
+    order = {key: i for i, key in enumerate(labels or ())}
+    return sorted(keys, key=lambda key: order.get(key, len(order)))
+
+
 def _items(values: Any, labels: FormLabels | None = None) -> list[dict]:
     if not isinstance(values, dict):
         return [{"key": "", "label": "", "value": present(values)}] if values else []
@@ -170,9 +179,9 @@ def _items(values: Any, labels: FormLabels | None = None) -> list[dict]:
         {
             "key": key,
             "label": names.get(key, key),
-            "value": present(value, columns.get(key)),
+            "value": present(values[key], columns.get(key)),
         }
-        for key, value in values.items()
+        for key in _in_order(values, names)
     ]
 
 

@@ -701,6 +701,30 @@ def test_submitting_the_form_stores_the_values_and_the_run_goes_on(
     assert "correct horse battery" not in html
 
 
+def test_a_form_s_answers_are_shown_in_the_form_s_order_whatever_order_they_are_stored_in(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    step = waiting_step(run)
+    client.force_login(grace)
+    submit(client, run, {"step": step.pk, **VALID})
+    step.refresh_from_db()
+    # As PostgreSQL's jsonb may keep them: keys in an order of its own.
+    outputs = {key: step.outputs[key] for key in reversed(list(step.outputs))}
+    outputs["envVars"] = [{"value": "debug", "name": "LOG_LEVEL"}]
+    Step.objects.filter(pk=step.pk).update(outputs=outputs)
+
+    for html in (text(page(client, run)), text(page(client, run, tab="outputs"))):
+        answers = re.findall(r'<dl class="row[^"]*run-values">.*?</dl>', html, re.S)
+        shown = [dl for dl in answers if "ops@example.com" in dl]
+        assert shown
+        for dl in shown:
+            labels = ["Owner contact", "Hostnames", "Environment variables"]
+            labels += [">Name</th>", ">Value</th>", "Database password"]
+            at = [dl.index(label) for label in labels]
+            assert at == sorted(at), dl
+
+
 @pytest.mark.parametrize(
     ("field", "message"),
     [
