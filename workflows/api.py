@@ -840,6 +840,7 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
                 notification_recipients=recipients,
                 api_key=principal.api_key,
                 initiator=user,
+                idempotency_key=request.headers.get(idempotency.HEADER, ""),
             )
             # A new run has no steps yet: its first block runs after the commit.
             response = json_response(request, run_out(run, steps=[]), 201)

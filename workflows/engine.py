@@ -224,6 +224,7 @@ def start(
     initial_context: dict | None = None,
     notification_recipients: list[str] | None = None,
     api_key=None,
+    idempotency_key: str = "",
     version: WorkflowVersion | None = None,
 ) -> Run:
     """Create a run of the workflow's current version and queue it.
@@ -278,6 +279,7 @@ def start(
             initiator=initiator,
             source=source,
             api_key=api_key,
+            idempotency_key=idempotency_key,
             initial_context=initial_context,
             notification_recipients=list(notification_recipients or []),
             cursor={"pending": [root_slug(descriptor)], "joins": [], "steps": 0},

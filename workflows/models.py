@@ -134,6 +134,9 @@ class Run(models.Model):
     api_key = models.ForeignKey(
         ApiKey, models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The Idempotency-Key of the API request that started it: which request
+    # of an automation this run answers.
+    idempotency_key = models.CharField(max_length=255, blank=True)
     initial_context = models.JSONField(default=dict, blank=True)
     # What templates see: {"context": …, "actions": {slug: {inputs, outputs}}, "variables": …}
     state = models.JSONField(default=dict, blank=True)

@@ -135,6 +135,7 @@ def run_start(
     notification_recipients: list[str] | None = None,
     api_key=None,
     initiator: User | None = None,
+    idempotency_key: str = "",
 ) -> Run:
     """Check that `user` may run the workflow (on that entity), then start it.
 
@@ -180,4 +181,5 @@ def run_start(
         initial_context=initial_context,
         notification_recipients=notification_recipients,
         api_key=api_key,
+        idempotency_key=idempotency_key,
     )

@@ -32,6 +32,30 @@ def test_the_same_key_twice_starts_one_run_and_answers_the_same_body(ada_api, ws
     assert Run.objects.count() == 1
 
 
+def test_a_run_keeps_the_idempotency_key_that_started_it_and_its_page_shows_it(
+    ada_api, ws, ada, client
+):
+    save(ws, HELLO)
+    keyed = Run.objects.get(uid=start(ada_api, "deploy-42").json()["id"])
+    plain = Run.objects.get(uid=ada_api.post(RUNS, {}).json()["id"])
+
+    assert keyed.idempotency_key == "deploy-42"
+    assert plain.idempotency_key == ""
+    client.force_login(ada)
+    page = client.get(keyed.get_absolute_url()).content.decode()
+    assert "via API with the key" in page and "deploy-42" in page
+    assert (
+        "Idempotency-Key" not in client.get(plain.get_absolute_url()).content.decode()
+    )
+
+
+def test_a_refused_start_leaves_no_run_holding_its_key(ada_api, ws):
+    save(ws, HELLO, isRunnableViaApi=False)
+
+    assert start(ada_api, "deploy-43").status_code == 403
+    assert not Run.objects.filter(idempotency_key="deploy-43").exists()
+
+
 def test_the_same_json_spelled_differently_is_the_same_request(ada_api, ws):
     save(ws, HELLO)
     start(ada_api, "k1", {"initialContext": {"who": "Ada", "times": 1}})
