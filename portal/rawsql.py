@@ -216,7 +216,9 @@ def together():
         if connection.vendor == "postgresql" and not issubclass(
             raw.cursor_factory, psycopg.ClientCursor
         ):
-            with raw.pipeline():
+            # Errors come out of the pipeline's end, where Django isn't
+            # looking: turn them into Django's (IntegrityError…) as it would.
+            with connection.wrap_database_errors, raw.pipeline():
                 yield
         else:
             yield

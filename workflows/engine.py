@@ -35,7 +35,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from portal import rawsql
@@ -894,7 +894,6 @@ def _advance(run_id: int) -> None:
         return
     # Secrets are read once per slice; _record keeps them up to date.
     run, secrets = claimed
-    deadline = time.monotonic() + _slice_seconds()
     # Steps that exist already (after a crash or a redelivery), loaded once;
     # a run that has recorded none says so in its cursor.
     steps = (
@@ -902,49 +901,61 @@ def _advance(run_id: int) -> None:
         if run.cursor.get("steps") == 0
         else dict(run.steps.values_list("slug", "status"))
     )
-    batch, ran = _Batch(), 0
     with _Heartbeat(run.pk, lease):
-        while True:
-            if run.lease != lease:
-                return  # another worker took over
-            if run.status == S.CANCELLING:
-                _finish_cancel(run)
+        try:
+            _walk(run, lease, secrets, steps)
+        except IntegrityError:
+            # What it wrote repeats steps that a worker which took the run
+            # over (this one stalled past RUN_STALE_SECONDS) has written since:
+            # the transaction is undone, and the run is the other worker's.
+            if Run.objects.filter(pk=run.pk, lease=lease).exists():
+                raise
+            log.warning("Run %s: taken over by another worker; giving it up", run.pk)
+
+
+def _walk(run: Run, lease: uuid.UUID, secrets: _Secrets, steps: dict[str, str]) -> None:
+    """The slice: run blocks until the run pauses, ends or the slice is over."""
+    deadline = time.monotonic() + _slice_seconds()
+    batch, ran = _Batch(), 0
+    while True:
+        if run.lease != lease:
+            return  # another worker took over
+        if run.status == S.CANCELLING:
+            _finish_cancel(run)
+            return
+        if run.status != S.IN_PROGRESS:
+            return
+        pending = [
+            slug
+            for slug in run.cursor.get("pending", [])
+            if steps.get(slug) not in (StepS.COMPLETED, StepS.SKIPPED)
+        ]
+        if not pending:
+            open_steps = any(
+                s not in (StepS.COMPLETED, StepS.SKIPPED) for s in steps.values()
+            )
+            if _end(run, S.COMPLETED, lease=lease, batch=batch, open_steps=open_steps):
                 return
-            if run.status != S.IN_PROGRESS:
-                return
-            pending = [
-                slug
-                for slug in run.cursor.get("pending", [])
-                if steps.get(slug) not in (StepS.COMPLETED, StepS.SKIPPED)
-            ]
-            if not pending:
-                open_steps = any(
-                    s not in (StepS.COMPLETED, StepS.SKIPPED) for s in steps.values()
-                )
-                if _end(
-                    run, S.COMPLETED, lease=lease, batch=batch, open_steps=open_steps
-                ):
-                    return
-                with transaction.atomic():
-                    _hold(run, lease, batch)  # cancelled at the last moment
-                run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
-                continue
-            if ran and time.monotonic() > deadline:  # at least one block per slice
-                with transaction.atomic():
-                    if _hold(run, lease, batch, release=True):
-                        _enqueue(run.pk)
-                return
-            if batch.steps and _cancel_requested(run, batch):
-                with transaction.atomic():
-                    _hold(run, lease, batch)  # the blocks that did complete
-                run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
-                continue
-            ran += 1
-            if not _run_step(run, pending[0], lease, secrets, steps, batch):
-                # Cancelled, failed or taken over meanwhile: look at the row again.
-                run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
-                if run.status == S.IN_PROGRESS and run.lease == lease:
-                    return  # nothing more this worker can do
+            with transaction.atomic():
+                _hold(run, lease, batch)  # cancelled at the last moment
+            run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
+            continue
+        if ran and time.monotonic() > deadline:  # at least one block per slice
+            with transaction.atomic():
+                if _hold(run, lease, batch, release=True):
+                    _enqueue(run.pk)
+            return
+        if batch.steps and _cancel_requested(run, batch):
+            with transaction.atomic():
+                _hold(run, lease, batch)  # the blocks that did complete
+            run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
+            continue
+        ran += 1
+        if not _run_step(run, pending[0], lease, secrets, steps, batch):
+            # Cancelled, failed or taken over meanwhile: look at the row again.
+            run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
+            if run.status == S.IN_PROGRESS and run.lease == lease:
+                return  # nothing more this worker can do
 
 
 def _cancel_requested(run: Run, batch: _Batch) -> bool:

@@ -47,7 +47,8 @@ class Calc(Block):
     Cancel run while it runs); `schema.crash` kills the "worker" while CRASH
     is set, like a SIGKILL, which no engine code can catch; `schema.steal`
     has another worker take the run over while STEAL is set (the
-    stale-heartbeat case).
+    stale-heartbeat case), and, running the blocks again, write the steps
+    `schema.written` names.
     """
 
     type = "CALC"
@@ -67,11 +68,19 @@ class Calc(Block):
 
             from django.utils import timezone
 
-            from workflows.models import Run
+            from workflows.models import Run, Step
 
             Run.objects.filter(pk=ctx.run.pk).update(
                 lease=uuid.uuid4(), heartbeat_at=timezone.now()
             )
+            for position, slug in enumerate(ctx.schema.get("written", []), 1):
+                Step.objects.create(
+                    run_id=ctx.run.pk,
+                    slug=slug,
+                    type="CALC",
+                    position=position,
+                    status=Step.Status.COMPLETED,
+                )
         return Outcome.completed(ctx.render(ctx.schema.get("outputs", {})))
 
 

@@ -153,6 +153,34 @@ def test_a_worker_that_lost_its_run_writes_nothing_of_its_batch_and_starts_nothi
     assert test_blocks == ["a", "b", "a", "b", "c", "d"]
 
 
+@pytest.mark.parametrize(
+    ("then", "written"),
+    [
+        ("c", ["a"]),  # before the block with side effects
+        (None, ["a", "b"]),  # at the end
+    ],
+)
+def test_a_worker_whose_run_was_taken_and_moved_on_gives_it_up_quietly(
+    ws, grace, test_blocks, then, written
+):
+    workflow = make_workflow(
+        ws,
+        [
+            calc("a", ["b"], root=True),
+            calc("b", [then] if then else [], steal=True, written=written),
+            *([action(then, "ECHO")] if then else []),
+        ],
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    STEAL.set()
+    engine.advance(run.pk)  # its batch repeats steps the new holder wrote: no error
+
+    assert test_blocks == ["a", "b"]
+    assert sorted(run.steps.values_list("slug", flat=True)) == written
+    run.refresh_from_db()
+    assert run.status == S.IN_PROGRESS
+
+
 def test_a_cancel_during_batched_blocks_keeps_them_and_starts_nothing_more(
     ws, grace, test_blocks
 ):
