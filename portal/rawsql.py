@@ -148,7 +148,13 @@ def update(model, values: dict, **where) -> int:
 class Later:
     """The outcome of a statement sent inside `together()`, once the block ends."""
 
-    rowcount = -1
+    _rowcount: int | None = None
+
+    @property
+    def rowcount(self) -> int:
+        if self._rowcount is None:  # inside the block, or one it is nested in
+            raise RuntimeError("the rowcount is known once the together() block ends")
+        return self._rowcount
 
 
 def update_later(model, values: dict, **where) -> Later:
@@ -158,7 +164,7 @@ def update_later(model, values: dict, **where) -> Later:
 
     def read_rowcount():
         with cursor:
-            later.rowcount = cursor.rowcount
+            later._rowcount = cursor.rowcount
 
     after(read_rowcount)
     return later
