@@ -75,6 +75,29 @@ def pct(values, q):
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
+def bench_workflow():
+    """(the HTTP server's process, the bench workflow, its user) in a new
+    workspace of a flushed database."""
+    from portal.models import User, Workspace
+    from workflows import descriptor
+    from workflows.services import workflow_upsert
+
+    # The HTTP server gets a process of its own: in this one it would wait for
+    # the GIL behind the loop that starts the runs.
+    ports = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{ports.get(timeout=10)}"
+    ws = Workspace.objects.create(slug="bench", name="Bench")
+    ws.ensure_builtin_roles()
+    user = User.objects.create_user("bench@example.com", "x")
+    workflow, _ = workflow_upsert(
+        workspace=ws,
+        descriptor=descriptor.validate(descriptor.parse(WORKFLOW.replace("URL", url))),
+    )
+    return server, workflow, user
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
@@ -101,30 +124,15 @@ def main():
     from django.db import connection
 
     from bench import tasks
-    from portal.models import User, Workspace
-    from workflows import blocks, descriptor, engine
+    from workflows import blocks, engine
     from workflows.models import Run
-    from workflows.services import workflow_upsert
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)  # PostgreSQL keeps its data
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_done")
         cursor.execute("CREATE TABLE bench_done (chain_id integer)")
-    # The HTTP server gets a process of its own: in this one it would wait for
-    # the GIL behind the loop that starts the runs.
-    ports = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
-    server.start()
-    url = f"http://127.0.0.1:{ports.get(timeout=10)}"
-
-    ws = Workspace.objects.create(slug="bench", name="Bench")
-    ws.ensure_builtin_roles()
-    user = User.objects.create_user("bench@example.com", "x")
-    workflow, _ = workflow_upsert(
-        workspace=ws,
-        descriptor=descriptor.validate(descriptor.parse(WORKFLOW.replace("URL", url))),
-    )
+    server, workflow, user = bench_workflow()
 
     print(
         f"database {connection.vendor}, broker {settings.CELERY_BROKER_URL.split(':')[0]}, {args.workers} worker(s), {args.runs} runs"

@@ -13,7 +13,6 @@ take two). It prints them per run, for advancing and for starting a run.
 
 import argparse
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.engine import WORKFLOW, serve  # noqa: E402
+from bench.engine import bench_workflow  # noqa: E402
 
 
 def measure(runs: int, marks: Path) -> None:
@@ -44,23 +43,11 @@ def measure(runs: int, marks: Path) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from portal.models import User, Workspace
-    from workflows import descriptor, engine
-    from workflows.services import workflow_upsert
+    from workflows import engine
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
-    ports = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
-    server.start()
-    url = f"http://127.0.0.1:{ports.get(timeout=10)}"
-    ws = Workspace.objects.create(slug="bench", name="Bench")
-    ws.ensure_builtin_roles()
-    user = User.objects.create_user("bench@example.com", "x")
-    workflow, _ = workflow_upsert(
-        workspace=ws,
-        descriptor=descriptor.validate(descriptor.parse(WORKFLOW.replace("URL", url))),
-    )
+    server, workflow, user = bench_workflow()
     engine._enqueue = lambda run_id: None  # noqa: SLF001 - this process plays the worker
     for _ in range(3):  # warm up: imports, V8, prepared statements
         engine.advance(engine.start(workflow=workflow, initiator=user).pk)
