@@ -7,6 +7,7 @@ In workspace `two`: ted (Admin). Nobody in `one` can see `two`'s things.
 import os
 import socket
 import weakref
+from contextlib import contextmanager
 
 import pytest
 from django.db.backends.signals import connection_created
@@ -271,3 +272,22 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.1):
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {predicate.__name__}")
+
+
+@pytest.fixture
+def pipelines(monkeypatch):
+    """The statements sent inside each psycopg pipeline (one round trip each)."""
+    sent: list[list[str]] = []
+    connection.ensure_connection()
+    cls = type(connection.connection)
+    original = cls.pipeline
+
+    @contextmanager
+    def recording(self):
+        first = len(connection.queries_log)
+        with original(self) as pipeline:
+            yield pipeline
+        sent.append([q["sql"] for q in list(connection.queries_log)[first:]])
+
+    monkeypatch.setattr(cls, "pipeline", recording)
+    return sent

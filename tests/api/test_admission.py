@@ -1,8 +1,6 @@
 """How a run start through the API takes its workspace's admission lock (the
 concurrency cap; the cap itself is tested in tests/workflows)."""
 
-from contextlib import contextmanager
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -22,25 +20,6 @@ def _admission_statements(queries) -> list[str]:
         for q in queries.captured_queries
         if "FOR NO KEY UPDATE" in q["sql"] or "WITH candidates" in q["sql"]
     ]
-
-
-@pytest.fixture
-def pipelines(monkeypatch):
-    """The statements sent inside each psycopg pipeline (one round trip each)."""
-    sent: list[list[str]] = []
-    connection.ensure_connection()
-    cls = type(connection.connection)
-    original = cls.pipeline
-
-    @contextmanager
-    def recording(self):
-        first = len(connection.queries_log)
-        with original(self) as pipeline:
-            yield pipeline
-        sent.append([q["sql"] for q in list(connection.queries_log)[first:]])
-
-    monkeypatch.setattr(cls, "pipeline", recording)
-    return sent
 
 
 @pytest.fixture

@@ -88,6 +88,23 @@ def test_a_run_of_blocks_needing_no_human_costs_a_fixed_handful_of_queries(
     assert len(writes) <= 11, "\n".join(w[:120] for w in writes)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no pipelines")
+def test_on_postgresql_each_write_of_a_run_goes_in_one_of_four_pipelines(
+    ws, grace, test_blocks, pipelines
+):
+    """The claim, before c, after c and the end: one round trip each (and a
+    COMMIT for the last three)."""
+    run = engine.start(workflow=mixed_workflow(ws), initiator=grace)
+    pipelines.clear()  # the start's
+    with CaptureQueriesContext(connection) as captured:
+        engine.advance(run.pk)
+
+    writes = [q["sql"] for q in captured if q["sql"].split()[0] in ("UPDATE", "INSERT")]
+    piped = [sql for sent in pipelines for sql in sent]
+    assert sorted(writes) == sorted(w for w in piped if w in writes)
+    assert len(pipelines) == 4, [[q[:40] for q in p] for p in pipelines]
+
+
 def test_a_worker_killed_before_writing_its_batch_reruns_only_the_unwritten_blocks(
     ws, grace, test_blocks
 ):
