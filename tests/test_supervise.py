@@ -3,6 +3,8 @@
 import subprocess
 from pathlib import Path
 
+from tests.conftest import wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # A stand-in for the worker: counts its starts in ./starts, says what Celery
@@ -56,3 +58,24 @@ def test_a_worker_whose_pool_process_was_killed_at_start_is_always_started_again
         == 6
     )
     assert "exited with 'signal 9 (SIGKILL)'" in done.stderr  # the log still shows
+
+
+def test_the_command_is_stopped_when_its_supervisor_is_killed(tmp_path):
+    """A worker orphaned by a SIGKILLed supervisor would go on alone, after
+    bin/run stopped the web server and beat."""
+    command = 'trap "echo stopped > got; exit 0" TERM; echo $$ > pid; '
+    command += "while true; do sleep 0.1; done"
+    supervisor = subprocess.Popen(
+        [ROOT / "bin" / "supervise", "The fake worker", "bash", "-c", command],
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: (tmp_path / "pid").exists(), timeout=10)
+        supervisor.kill()  # SIGKILL: no trap of its own runs
+        supervisor.wait()
+        wait_for(lambda: (tmp_path / "got").exists(), timeout=10)
+    finally:
+        supervisor.kill()
+    pid = int((tmp_path / "pid").read_text())
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=10)
