@@ -106,8 +106,15 @@ def read_body(request: HttpRequest) -> Any:
         try:
             data = json.loads(text, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
+            sent_as = (request.content_type or "").lower()
+            hint = (
+                f" (it was sent as {sent_as}: send JSON, with Content-Type:"
+                " application/json, or YAML)"
+                if sent_as.startswith(("application/x-www-form", "multipart/"))
+                else ""
+            )
             raise BodyError(
-                f"The request body is not valid JSON: line {exc.lineno}, "
+                f"The request body is not valid JSON{hint}: line {exc.lineno}, "
                 f"column {exc.colno}: {exc.msg}"
             ) from None
         except ValueError as exc:
@@ -473,10 +480,30 @@ def _validation_error(request, exc: NinjaValidationError):
     problems = []
     for error in exc.errors:
         location = _location(error.get("loc", ()))
+        if not location and error.get("type") in _NOT_AN_OBJECT:
+            problems.append(
+                f"The request body must be a JSON object, not {_kind(read_body(request))}"
+            )
+            continue
         problems.append(
             f"{location}: {error.get('msg')}" if location else error.get("msg", "")
         )
     return error_response(request, 400, "; ".join(problems) or "Invalid request")
+
+
+# Pydantic's error types for a body that is not an object (a list, a string…):
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, in words."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return {list: "a list", str: "a string", type(None): "null"}.get(
+        type(value), "something else"
+    )
 
 
 MAX_INT32 = 2**31 - 1

@@ -164,7 +164,8 @@ def test_a_callback_for_a_cancelled_run_is_a_406(ada_api, waiting):
         (["SUCCESS"], "JSON object"),
         (
             {"status": "UPDATE", "message": "m", "respones": {}},
-            "'respones': not a field of a callback",
+            "'respones': not a field of a callback (it takes status, message and"
+            " response, or output for response)",
         ),
     ],
     ids=[

@@ -216,6 +216,47 @@ def test_an_unreadable_body_is_a_400_saying_why(ada_api, ws, body):
     assert "not valid JSON" in r.json()["message"] or "UTF-8" in r.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [("[]", "a list"), ('"GLOBAL"', "a string"), ("42", "a number")],
+)
+def test_a_body_that_is_not_an_object_is_a_400_saying_what_it_is(
+    ada_api, ws, body, kind
+):
+    save(ws, HELLO)
+    r = ada_api.post("/workflows/hello/runs", body)
+    assert r.status_code == 400, r.content
+    assert r.json()["message"] == f"The request body must be a JSON object, not {kind}"
+    assert not Run.objects.exists()
+
+
+def test_a_form_encoded_body_is_a_400_saying_to_send_json(ada_api, ws):
+    save(ws, HELLO)
+    r = ada_api.post(
+        "/workflows/hello/runs",
+        "runAs=ada%40example.com",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert r.status_code == 400
+    assert r.json()["message"].startswith(
+        "The request body is not valid JSON (it was sent as"
+        " application/x-www-form-urlencoded: send JSON, with Content-Type:"
+        " application/json, or YAML): line 1, column 1"
+    )
+
+
+def test_json_sent_as_a_form_is_read_as_json(ada_api, ws):
+    """What `curl -d '{…}'` sends without a Content-Type header."""
+    save(ws, HELLO)
+    r = ada_api.post(
+        "/workflows/hello/runs",
+        '{"initialContext": {"who": "curl"}}',
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert r.status_code == 201, r.content
+    assert r.json()["variables"]["who"] == "curl"
+
+
 def test_a_yaml_body_is_read_when_the_content_type_says_yaml(ada_api, ws):
     save(ws, HELLO)
     r = ada_api.post(

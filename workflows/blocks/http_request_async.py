@@ -76,7 +76,7 @@ def parse_callback(payload: Any) -> tuple[str, str, dict | None]:
     if unknown := [str(key) for key in payload if key not in _FIELDS]:
         raise ValueError(
             f"{', '.join(map(repr, unknown))}: not a field of a callback"
-            " (it takes status, message and response)"
+            " (it takes status, message and response, or output for response)"
         )
     status = payload.get("status")
     if status is None:
