@@ -155,7 +155,7 @@ def may_cancel_run(run: Run, *, user: User, perms: frozenset[str]) -> bool:
 def _runs(request: HttpRequest) -> QuerySet[Run]:
     return with_version_name(
         Run.objects.filter(workspace=request.workspace)
-        .select_related("workflow", "entity", "initiator")
+        .select_related("workflow", "entity", "initiator", "api_key")
         .defer(*_HEAVY_RUN_FIELDS)
         .order_by("-created_at", "-pk")
     )
@@ -487,9 +487,9 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_in_workspace(
         request,
         with_version_name(
-            Run.objects.select_related("workflow", "entity", "initiator").defer(
-                *_HEAVY_RUN_FIELDS
-            )
+            Run.objects.select_related(
+                "workflow", "entity", "initiator", "api_key"
+            ).defer(*_HEAVY_RUN_FIELDS)
         ),
         pk=pk,
     )

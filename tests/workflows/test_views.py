@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from catalog.models import Team
 from portal.models import Role
-from tests.factories import EntityFactory, EntityTypeFactory, member
+from tests.factories import EntityFactory, EntityTypeFactory, api_key, member
 from tests.workflows.enginekit import action, make_workflow
 from workflows.models import Decision, Notification, Run, Step
 from workflows.templatetags.workflow_tags import unread_notification_count
@@ -804,7 +804,9 @@ def test_runs_tab_query_count_does_not_grow_with_rows(
             entity = EntityFactory(workspace=ws)
             make_run(wf, status=S.QUEUED, initiator=grace, entity=entity)
             make_run(wf, status=S.COMPLETED, initiator=grace)
+            make_run(wf, source=Run.Source.API, api_key=key)
 
+    key, _ = api_key(ws, name="deploy-bot")
     add(2)
     client.force_login(grace)
     url = reverse("workflows:run-list")
@@ -814,6 +816,17 @@ def test_runs_tab_query_count_does_not_grow_with_rows(
         client.get(url)
     with django_assert_max_num_queries(few):
         client.get(url, {"status": "QUEUED", "workflow": "wf-1"})
+
+
+def test_runs_tab_names_the_api_key_that_started_a_run_with_no_user(client, grace, ws):
+    wf = workflow(ws, "deploy")
+    key, _ = api_key(ws, name="deploy-bot")
+    make_run(wf, source=Run.Source.API, api_key=key)
+    make_run(wf, initiator=grace)
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list")).content.decode()
+    started_by = re.findall(r'data-label="Started by">([^<]*)</td>', html)
+    assert started_by == ["grace@example.com", "API key deploy-bot"]
 
 
 # Cancel run
