@@ -79,3 +79,30 @@ def test_the_command_is_stopped_when_its_supervisor_is_killed(tmp_path):
         supervisor.kill()
     pid = int((tmp_path / "pid").read_text())
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=10)
+
+
+def test_a_worker_that_lost_a_pool_process_to_a_signal_is_killed_and_started_again(
+    tmp_path,
+):
+    """Celery's blocking pool hangs for good when a pool process dies holding
+    its job queue's lock; its main process lives on, so it is killed."""
+    command = (
+        "n=$(( $(cat starts 2>/dev/null || echo 0) + 1 )); echo $n > starts; "
+        "[ $n -ge 2 ] && kill -TERM $PPID && exit 0; "
+        "echo \"Process 'ForkPoolWorker-1' pid:42 exited with 'signal 9 (SIGKILL)'\" >&2; "
+        "while true; do sleep 0.1; done"  # hung, as the blocking pool is
+    )
+    done = subprocess.run(
+        [ROOT / "bin" / "supervise", "The fake worker", "bash", "-c", command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert (
+        "The fake worker lost a pool process to a signal; killing it to start it again."
+        in done.stderr
+    )
+    assert "The fake worker ended (exit status 137); starting it again." in done.stderr
+    assert (tmp_path / "starts").read_text().strip() == "2"

@@ -180,10 +180,35 @@ def test_make_run_starts_the_worker_and_beat_again_when_they_are_killed(
     )
     assert "Celery beat ended (exit status 137); starting it again." in text
     assert "keeps dying" not in text
+    # A pool process killed alone (the OOM killer's pick) may hold the lock of
+    # the pool's job queue, which hangs Celery's blocking pool for good: the
+    # whole worker is started again.
+    wait_for(lambda: len(_supervised(_celery_mains(session, "worker"))) == 1)
+    [worker] = _supervised(_celery_mains(session, "worker"))
+    wait_for(lambda: _pool_of(worker))
+    for child in _pool_of(worker):
+        os.kill(child, signal.SIGKILL)
+    wait_for(
+        lambda: _supervised(_celery_mains(session, "worker")) - {worker}, timeout=60
+    )
+    assert "The Celery worker lost a pool process to a signal" in log.read_text()
     # Nothing of the killed ones is left behind (the fixture checks the rest at
     # the end), and runs go on:
-    assert len(_celery_mains(session, "worker")) == 1
+    wait_for(lambda: len(_celery_mains(session, "worker")) == 1)
     _run_hello_world(page, url, log)
+
+
+def _pool_of(worker: int) -> set[int]:
+    """The pool processes of the Celery worker `worker`."""
+    children = Path(f"/proc/{worker}/task/{worker}/children").read_text().split()
+    return {int(pid) for pid in children if b"worker" in _argv(int(pid))}
+
+
+def _argv(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []  # ended meanwhile
 
 
 def test_make_run_stops_with_a_message_when_the_worker_cannot_start(tmp_path):
