@@ -178,6 +178,15 @@ def _choices(definition: dict) -> list[tuple[str, str]]:
     return list(zip(options, labels, strict=True))
 
 
+def _no_answer(definition: dict) -> bool:
+    """A required select that offers nothing and takes nothing else."""
+    return (
+        bool(definition.get("required"))
+        and not definition.get("allowAdditionalOptions")
+        and not _choices(definition)
+    )
+
+
 def _number_widget(definition: dict) -> forms.NumberInput:
     integer = str(definition.get("format", "DECIMAL")).upper() == "INTEGER"
     attrs: dict[str, Any] = {"step": "1" if integer else "any"}
@@ -232,6 +241,12 @@ def build_field(
     text_attrs = {"placeholder": placeholder} if placeholder else {}
     default = definition.get("defaultValue")
     field: forms.Field
+    if kind in ("SELECT_FIELD", "MULTISELECT_FIELD") and _no_answer(definition):
+        common["help_text"] = _more_help(
+            common["help_text"],
+            "This field has no option to choose, and needs one: the workflow's"
+            " descriptor would have to change.",
+        )
     if kind == "TEXTAREA_FIELD":
         field = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, **text_attrs}))
     elif kind == "SECRET_FIELD":
@@ -287,6 +302,12 @@ def build_field(
             (e.tag, f"{e.name} ({e.tag})")
             for e in entity_options(definition, workspace, runner=runner)
         ]
+        if not choices:  # else an empty list the runner can't tell why
+            common["help_text"] = _more_help(
+                common["help_text"],
+                "No entity you may pick matches this field's filter:"
+                " the workflow's descriptor would have to change.",
+            )
         if multiple:
             field = _checklist(choices)
         else:
@@ -301,6 +322,19 @@ def build_field(
             (u.email, f"{u.display_name} ({u.email})" if u.get_full_name() else u.email)
             for u in user_options(definition, workspace).order_by("email")
         ]
+        if not choices:
+            spec = definition.get("filter") or {}
+            both = spec.get("teamCids") and spec.get("userEmails")
+            common["help_text"] = _more_help(
+                common["help_text"],
+                "No member of this workspace matches this field's filter"
+                + (
+                    " (a person must be in one of its teams and have one of its emails)"
+                    if both
+                    else ""
+                )
+                + ": the workflow's descriptor would have to change.",
+            )
         if multiple:
             field = _checklist(choices)
         else:

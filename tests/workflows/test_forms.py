@@ -320,6 +320,48 @@ def test_a_user_field_offers_the_members_its_filter_allows(ws, grace, vera):
     assert outsider.email not in rendered
 
 
+def test_a_user_field_whose_filter_leaves_no_one_says_so(ws, grace, vera):
+    Team.objects.create(workspace=ws, tag="platform", name="Platform").members.add(
+        grace
+    )
+    definition = {
+        "type": "CORTEX_USER_FIELD",
+        "key": "who",
+        "required": True,
+        "filter": {"teamCids": ["platform"], "userEmails": ["vera@example.com"]},
+    }
+    rendered = page_html(form([definition], ws))
+    assert "grace@example.com" not in rendered and "vera@example.com" not in rendered
+    assert (
+        "No member of this workspace matches this field&#x27;s filter (a person must"
+        " be in one of its teams and have one of its emails): the workflow&#x27;s"
+        " descriptor would have to change." in rendered
+    )
+    definition["filter"] = {"teamCids": ["platform"]}
+    assert "No member" not in page_html(form([definition], ws))
+
+
+def test_an_entity_field_whose_filter_leaves_nothing_says_so(ws):
+    EntityFactory(workspace=ws, tag="payments")
+    definition = {
+        "type": "CORTEX_ENTITY_FIELD",
+        "key": "svc",
+        "entityFilter": {"typeFilter": {"types": ["no-such-type"]}},
+    }
+    rendered = page_html(form([definition], ws))
+    assert "No entity you may pick matches this field&#x27;s filter" in rendered
+    assert "payments" not in rendered
+
+
+@pytest.mark.parametrize("kind", ["SELECT_FIELD", "MULTISELECT_FIELD"])
+def test_a_required_select_with_no_option_says_it_cannot_be_answered(ws, kind):
+    definition = {"type": kind, "key": "env", "required": True, "options": []}
+    said = "This field has no option to choose, and needs one"
+    assert said in page_html(form([definition], ws))
+    for enough in ({"options": ["prod"]}, {"allowAdditionalOptions": True}):
+        assert said not in page_html(form([{**definition, **enough}], ws))
+
+
 def test_a_user_field_preselects_its_default_people(ws, grace):
     definition = {
         "type": "CORTEX_USER_FIELD",
