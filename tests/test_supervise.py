@@ -1,5 +1,6 @@
 """bin/supervise: what bin/run keeps the Celery worker and beat alive with."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -106,3 +107,25 @@ def test_a_worker_that_lost_a_pool_process_to_a_signal_is_killed_and_started_aga
     )
     assert "The fake worker ended (exit status 137); starting it again." in done.stderr
     assert (tmp_path / "starts").read_text().strip() == "2"
+
+
+def test_a_worker_that_does_not_stop_when_told_is_killed_after_a_grace_time(
+    tmp_path,
+):
+    """Celery's warm shutdown waits for the tasks in hand, and a hung pool
+    never ends them: Ctrl-C on bin/run must still stop it."""
+    command = 'trap "" TERM; echo $$ > pid; while true; do sleep 0.1; done'
+    supervisor = subprocess.Popen(
+        [ROOT / "bin" / "supervise", "The fake worker", "bash", "-c", command],
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "STOP_SECONDS": "1"},
+    )
+    try:
+        wait_for(lambda: (tmp_path / "pid").exists(), timeout=10)
+        supervisor.terminate()
+        assert supervisor.wait(timeout=10) == 0
+    finally:
+        supervisor.kill()
+    pid = int((tmp_path / "pid").read_text())
+    assert not Path(f"/proc/{pid}").exists()  # killed, and reaped
