@@ -108,8 +108,8 @@ def read_body(request: HttpRequest) -> Any:
         except json.JSONDecodeError as exc:
             sent_as = (request.content_type or "").lower()
             hint = (
-                f" (it was sent as {sent_as}: send JSON, with Content-Type:"
-                " application/json, or YAML)"
+                f" (it was sent as {sent_as}: send JSON with Content-Type:"
+                " application/json, or YAML with Content-Type: application/yaml)"
                 if sent_as.startswith(("application/x-www-form", "multipart/"))
                 else ""
             )
@@ -481,8 +481,10 @@ def _validation_error(request, exc: NinjaValidationError):
     for error in exc.errors:
         location = _location(error.get("loc", ()))
         if not location and error.get("type") in _NOT_AN_OBJECT:
+            yaml = "yaml" in (request.content_type or "").lower()
             problems.append(
-                f"The request body must be a JSON object, not {_kind(read_body(request))}"
+                f"The request body must be {'a mapping' if yaml else 'a JSON object'},"
+                f" not {_kind(read_body(request))}"
             )
             continue
         problems.append(

@@ -18,6 +18,13 @@ exit 1
 """
 
 
+# What Celery's main process logs when a pool process dies of a signal:
+LOST_LINE = (
+    "[2026-12-07 11:21:56,281: ERROR/MainProcess] Process 'ForkPoolWorker-1'"
+    " pid:42 exited with 'signal 9 (SIGKILL)'"
+)
+
+
 def supervise(tmp_path, said: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
@@ -50,7 +57,7 @@ def test_a_worker_whose_pool_process_was_killed_at_start_is_always_started_again
 ):
     # What Celery logs when a pool process is SIGKILLed while the worker starts,
     # before it exits with "Could not start worker processes":
-    said = "echo \"Process 'ForkPoolWorker-1' pid:42 exited with 'signal 9 (SIGKILL)'\""
+    said = f'echo "{LOST_LINE}"'
     done = supervise(tmp_path, said)
     assert done.returncode == 0  # stopped by the stand-in, not given up
     assert "keeps dying" not in done.stderr
@@ -90,7 +97,7 @@ def test_a_worker_that_lost_a_pool_process_to_a_signal_is_killed_and_started_aga
     command = (
         "n=$(( $(cat starts 2>/dev/null || echo 0) + 1 )); echo $n > starts; "
         "[ $n -ge 2 ] && kill -TERM $PPID && exit 0; "
-        "echo \"Process 'ForkPoolWorker-1' pid:42 exited with 'signal 9 (SIGKILL)'\" >&2; "
+        f'echo "{LOST_LINE}" >&2; '
         "while true; do sleep 0.1; done"  # hung, as the blocking pool is
     )
     done = subprocess.run(
@@ -129,3 +136,23 @@ def test_a_worker_that_does_not_stop_when_told_is_killed_after_a_grace_time(
         supervisor.kill()
     pid = int((tmp_path / "pid").read_text())
     assert not Path(f"/proc/{pid}").exists()  # killed, and reaped
+
+
+def test_a_run_whose_output_quotes_that_line_does_not_get_the_worker_killed(tmp_path):
+    quoted = LOST_LINE.replace("MainProcess", "ForkPoolWorker-1").replace(
+        "Process", "Block failed: Process", 1
+    )
+    command = (
+        "n=$(( $(cat starts 2>/dev/null || echo 0) + 1 )); echo $n > starts; "
+        f'echo "{quoted}" >&2; echo "  {LOST_LINE}" >&2; '
+        "sleep 2; kill -TERM $PPID; sleep 5"
+    )
+    done = subprocess.run(
+        [ROOT / "bin" / "supervise", "The fake worker", "bash", "-c", command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "lost a pool process" not in done.stderr
+    assert (tmp_path / "starts").read_text().strip() == "1"

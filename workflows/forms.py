@@ -244,8 +244,7 @@ def build_field(
     if kind in ("SELECT_FIELD", "MULTISELECT_FIELD") and _no_answer(definition):
         common["help_text"] = _more_help(
             common["help_text"],
-            "This field has no option to choose, and needs one: the workflow's"
-            " descriptor would have to change.",
+            "This field has no option to choose, and needs one.",
         )
     if kind == "TEXTAREA_FIELD":
         field = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, **text_attrs}))
@@ -305,8 +304,8 @@ def build_field(
         if not choices:  # else an empty list the runner can't tell why
             common["help_text"] = _more_help(
                 common["help_text"],
-                "No entity you may pick matches this field's filter:"
-                " the workflow's descriptor would have to change.",
+                "There is no entity you may pick here: the field's filter or the"
+                " catalog would have to change.",
             )
         if multiple:
             field = _checklist(choices)
@@ -327,13 +326,15 @@ def build_field(
             both = spec.get("teamCids") and spec.get("userEmails")
             common["help_text"] = _more_help(
                 common["help_text"],
-                "No member of this workspace matches this field's filter"
+                "There is no one to pick here"
                 + (
-                    " (a person must be in one of its teams and have one of its emails)"
+                    " (a person must be in one of the filter's teams and have one of"
+                    " its emails)"
                     if both
                     else ""
                 )
-                + ": the workflow's descriptor would have to change.",
+                + ": the field's filter or the workspace's members would have to"
+                " change.",
             )
         if multiple:
             field = _checklist(choices)

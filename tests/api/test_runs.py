@@ -230,6 +230,16 @@ def test_a_body_that_is_not_an_object_is_a_400_saying_what_it_is(
     assert not Run.objects.exists()
 
 
+def test_a_yaml_body_that_is_not_a_mapping_is_a_400_saying_so(ada_api, ws):
+    save(ws, HELLO)
+    r = ada_api.post(
+        "/workflows/hello/runs", "- a\n- b\n", content_type="application/yaml"
+    )
+    assert r.status_code == 400, r.content
+    assert r.json()["message"] == "The request body must be a mapping, not a list"
+    assert not Run.objects.exists()
+
+
 def test_a_form_encoded_body_is_a_400_saying_to_send_json(ada_api, ws):
     save(ws, HELLO)
     r = ada_api.post(
@@ -240,8 +250,9 @@ def test_a_form_encoded_body_is_a_400_saying_to_send_json(ada_api, ws):
     assert r.status_code == 400
     assert r.json()["message"].startswith(
         "The request body is not valid JSON (it was sent as"
-        " application/x-www-form-urlencoded: send JSON, with Content-Type:"
-        " application/json, or YAML): line 1, column 1"
+        " application/x-www-form-urlencoded: send JSON with Content-Type:"
+        " application/json, or YAML with Content-Type: application/yaml): line 1,"
+        " column 1"
     )
 
 

@@ -93,6 +93,7 @@ def make_run(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
         assert not leftovers, f"make run left these running: {leftovers}"
+        assert "bin/run: line" not in log.read_text()  # a shell error on stopping
 
 
 def _run_hello_world(page: Page, url: str, log: Path) -> None:

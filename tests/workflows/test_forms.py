@@ -333,12 +333,12 @@ def test_a_user_field_whose_filter_leaves_no_one_says_so(ws, grace, vera):
     rendered = page_html(form([definition], ws))
     assert "grace@example.com" not in rendered and "vera@example.com" not in rendered
     assert (
-        "No member of this workspace matches this field&#x27;s filter (a person must"
-        " be in one of its teams and have one of its emails): the workflow&#x27;s"
-        " descriptor would have to change." in rendered
+        "There is no one to pick here (a person must be in one of the filter&#x27;s"
+        " teams and have one of its emails): the field&#x27;s filter or the"
+        " workspace&#x27;s members would have to change." in rendered
     )
     definition["filter"] = {"teamCids": ["platform"]}
-    assert "No member" not in page_html(form([definition], ws))
+    assert "no one to pick" not in page_html(form([definition], ws))
 
 
 def test_an_entity_field_whose_filter_leaves_nothing_says_so(ws):
@@ -349,7 +349,7 @@ def test_an_entity_field_whose_filter_leaves_nothing_says_so(ws):
         "entityFilter": {"typeFilter": {"types": ["no-such-type"]}},
     }
     rendered = page_html(form([definition], ws))
-    assert "No entity you may pick matches this field&#x27;s filter" in rendered
+    assert "There is no entity you may pick here" in rendered
     assert "payments" not in rendered
 
 
