@@ -26,14 +26,13 @@ LOST_LINE = (
 
 
 def supervise(tmp_path, said: str) -> subprocess.CompletedProcess:
+    return supervised(tmp_path, FAKE.format(said=said))
+
+
+def supervised(tmp_path, command: str) -> subprocess.CompletedProcess:
+    """bin/supervise run to its end on the bash `command`."""
     return subprocess.run(
-        [
-            ROOT / "bin" / "supervise",
-            "The fake worker",
-            "bash",
-            "-c",
-            FAKE.format(said=said),
-        ],
+        [ROOT / "bin" / "supervise", "The fake worker", "bash", "-c", command],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -100,13 +99,7 @@ def test_a_worker_that_lost_a_pool_process_to_a_signal_is_killed_and_started_aga
         f'echo "{LOST_LINE}" >&2; '
         "while true; do sleep 0.1; done"  # hung, as the blocking pool is
     )
-    done = subprocess.run(
-        [ROOT / "bin" / "supervise", "The fake worker", "bash", "-c", command],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = supervised(tmp_path, command)
     assert done.returncode == 0
     assert (
         "The fake worker lost a pool process to a signal; killing it to start it again."
@@ -147,12 +140,6 @@ def test_a_run_whose_output_quotes_that_line_does_not_get_the_worker_killed(tmp_
         f'echo "{quoted}" >&2; echo "  {LOST_LINE}" >&2; '
         "sleep 2; kill -TERM $PPID; sleep 5"
     )
-    done = subprocess.run(
-        [ROOT / "bin" / "supervise", "The fake worker", "bash", "-c", command],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = supervised(tmp_path, command)
     assert "lost a pool process" not in done.stderr
     assert (tmp_path / "starts").read_text().strip() == "1"
