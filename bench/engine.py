@@ -102,6 +102,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="prefork pool processes per worker (0: a solo pool)",
+    )
     args = parser.parse_args()
 
     var = Path(os.environ.setdefault("CAIRN_VAR_DIR", "/tmp/cairn-bench-engine"))
@@ -135,10 +141,18 @@ def main():
     server, workflow, user = bench_workflow()
 
     print(
-        f"database {connection.vendor}, broker {settings.CELERY_BROKER_URL.split(':')[0]}, {args.workers} worker(s), {args.runs} runs"
+        f"database {connection.vendor}, broker {settings.CELERY_BROKER_URL.split(':')[0]}, {args.workers} worker(s)"
+        + (f" of {args.concurrency} processes" if args.concurrency else " (solo pool)")
+        + f", {args.runs} runs"
     )
     workers = [
-        celery_worker(queue, f"{queue}-{i}", os.environ.copy(), include="bench.tasks")
+        celery_worker(
+            queue,
+            f"{queue}-{i}",
+            os.environ.copy(),
+            include="bench.tasks",
+            concurrency=args.concurrency,
+        )
         for i in range(args.workers)
     ]
     try:

@@ -9,12 +9,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def celery_worker(
-    queue: str, name: str, env: dict, include: str = "", log: Path | None = None
+    queue: str,
+    name: str,
+    env: dict,
+    include: str = "",
+    log: Path | None = None,
+    concurrency: int = 0,
 ) -> subprocess.Popen:
-    """A solo-pool worker on `queue`, without gossip or mingle; what it logs
-    (warnings and worse) goes to the end of `log`, or nowhere."""
+    """A worker on `queue`, without gossip or mingle: a solo pool, or with
+    `concurrency` a prefork pool of that many processes (as `make run` starts
+    it); what it logs (warnings and worse) goes to the end of `log`, or nowhere."""
     command = [sys.executable, "-m", "celery", "-A", "portal", "worker"]
-    command += ["--pool", "solo", "--queues", queue, "--loglevel", "WARNING"]
+    if concurrency:
+        command += ["--pool", "prefork", "--concurrency", str(concurrency)]
+    else:
+        command += ["--pool", "solo"]
+    command += ["--queues", queue, "--loglevel", "WARNING"]
     command += ["--without-gossip", "--without-mingle", "--hostname", f"{name}@%h"]
     if include:
         command += ["--include", include]
