@@ -72,6 +72,49 @@ class MemberRolesForm(CrispyMixin, forms.Form):
         self.helper.layout = Layout(InlineCheckboxes("roles"))
 
 
+# What to write in each kind's account field.
+_ACCOUNT_HINTS = {
+    Integration.Kind.GITHUB: "GitHub login, such as octocat.",
+    Integration.Kind.GITLAB: "GitLab username.",
+    Integration.Kind.SLACK: "Slack member ID, such as U024BE7LH.",
+    Integration.Kind.MS_TEAMS: "Microsoft Teams user (email or Azure AD object ID).",
+    Integration.Kind.PAGERDUTY: "PagerDuty login email or user ID.",
+    Integration.Kind.JIRA: "Jira account ID (Cloud) or user name (Data Center).",
+}
+
+
+class LinkedAccountsForm(CrispyMixin, forms.Form):
+    """A member's account in each of the workspace's integrations, one field
+    per integration; `accounts()` gives what to save."""
+
+    def __init__(self, *args, integrations: list[Integration], linked: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.integrations = {f"account_{i.pk}": i for i in integrations}
+        for name, integration in self.integrations.items():
+            self.fields[name] = forms.CharField(
+                label=str(integration),
+                max_length=200,
+                required=False,
+                initial=linked.get(integration.pk, ""),
+                help_text=_ACCOUNT_HINTS[integration.kind] + " Empty: none.",
+            )
+
+    def clean(self):
+        data = super().clean()
+        for name, integration in self.integrations.items():
+            value = (data.get(name) or "").strip()
+            if any(c.isspace() or not c.isprintable() for c in value):
+                self.add_error(
+                    name,
+                    f"An account name has no spaces or control characters: check the {integration} account.",
+                )
+            data[name] = value
+        return data
+
+    def accounts(self) -> dict[Integration, str]:
+        return {i: self.cleaned_data[name] for name, i in self.integrations.items()}
+
+
 class RoleForm(CrispyMixin, forms.Form):
     name = forms.CharField(max_length=60)
     permissions = forms.MultipleChoiceField(

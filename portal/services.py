@@ -7,6 +7,7 @@ from catalog.models import Team
 from workflows import notify
 from workflows.models import (
     Integration,
+    LinkedAccount,
     OutboundAllowlistEntry,
     Secret,
     SigningSecret,
@@ -319,7 +320,28 @@ def integration_update(
 
 
 def integration_delete(*, integration: Integration) -> None:
-    integration.delete()
+    integration.delete()  # and the members' accounts linked through it
+
+
+@transaction.atomic
+def linked_accounts_set(
+    *, membership: Membership, accounts: dict[Integration, str]
+) -> None:
+    """Set the member's account in each integration given; an empty account
+    unlinks it. Integrations not given keep theirs."""
+    for integration, account in accounts.items():
+        if integration.workspace_id != membership.workspace_id:
+            raise ValueError(f"{integration} is not in {membership.workspace}")
+        if account:
+            LinkedAccount.objects.update_or_create(
+                membership=membership,
+                integration=integration,
+                defaults={"account": account},
+            )
+        else:
+            LinkedAccount.objects.filter(
+                membership=membership, integration=integration
+            ).delete()
 
 
 def outbound_allowlist_add(

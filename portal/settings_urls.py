@@ -10,6 +10,12 @@ urlpatterns = [
     path("members/<id:pk>/", views.member_edit, name="member-edit"),
     path("members/<id:pk>/update/", views.member_update, name="member-update"),
     path("members/<id:pk>/remove/", views.member_remove, name="member-remove"),
+    path(
+        "members/<id:pk>/accounts/",
+        views.member_accounts_update,
+        name="member-accounts",
+    ),
+    path("accounts/", views.accounts, name="accounts"),
     path("roles/", views.roles, name="roles"),
     path("roles/add/", views.role_add, name="role-add"),
     path("roles/<id:pk>/", views.role_edit, name="role-edit"),

@@ -1,5 +1,6 @@
-"""Workspace settings pages: members and roles, teams, secrets, integrations, API
-keys, tokens, the IP allowlist and the outbound allowlist.
+"""Workspace settings pages: members and roles (with their linked accounts),
+teams, secrets, integrations, API keys, tokens, the IP allowlist and the
+outbound allowlist.
 
 Each section needs one permission (personal access tokens need none); its GET
 pages and POST actions check it with `require_permission`, and the navigation
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from catalog.models import Team
 from workflows.models import (
     Integration,
+    LinkedAccount,
     OutboundAllowlistEntry,
     Secret,
     SigningSecret,
@@ -32,6 +34,7 @@ from .forms import (
     ApiKeyForm,
     IntegrationForm,
     IpAllowlistForm,
+    LinkedAccountsForm,
     MemberAddForm,
     MemberRolesForm,
     OutboundAllowlistForm,
@@ -108,6 +111,14 @@ SECTIONS = [
         None,
         "Your own tokens for the API; they act as you.",
         "finger-print",
+    ),
+    Section(
+        "accounts",
+        "Linked accounts",
+        "settings:accounts",
+        None,
+        "Your accounts in the workspace's integrations, as workflows see them.",
+        "link",
     ),
     Section(
         "ip-allowlist",
@@ -210,13 +221,35 @@ def _membership(request: HttpRequest, pk: int) -> Membership:
     return get_in_workspace(request, qs, pk=pk)
 
 
+def _accounts_form(membership: Membership, data=None) -> LinkedAccountsForm:
+    linked = dict(
+        LinkedAccount.objects.filter(membership=membership).values_list(
+            "integration_id", "account"
+        )
+    )
+    return LinkedAccountsForm(
+        data,
+        integrations=list(Integration.objects.filter(workspace=membership.workspace)),
+        linked=linked,
+    )
+
+
 def _member_edit_page(
     request: HttpRequest,
     membership: Membership,
-    form: MemberRolesForm,
+    form: MemberRolesForm | None = None,
+    accounts_form: LinkedAccountsForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    context = {"membership": membership, "form": form}
+    if form is None:
+        form = MemberRolesForm(
+            workspace=request.workspace, initial={"roles": list(membership.roles.all())}
+        )
+    context = {
+        "membership": membership,
+        "form": form,
+        "accounts_form": accounts_form or _accounts_form(membership),
+    }
     return _render(
         request, "settings/member_edit.html", context, section="members", status=status
     )
@@ -225,11 +258,7 @@ def _member_edit_page(
 @require_GET
 @require_permission(P.MANAGE_MEMBERS)
 def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request, pk)
-    form = MemberRolesForm(
-        workspace=request.workspace, initial={"roles": list(membership.roles.all())}
-    )
-    return _member_edit_page(request, membership, form)
+    return _member_edit_page(request, _membership(request, pk))
 
 
 @require_POST
@@ -252,6 +281,43 @@ def member_update(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("settings:index")
             return redirect("settings:members")
     return _member_edit_page(request, membership, form, status=400)
+
+
+@require_POST
+@require_permission(P.MANAGE_MEMBERS)
+def member_accounts_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set a member's linked accounts. Only members managers do, for anyone:
+    an account a person typed for themself would be unchecked, and a
+    workflow could then act on someone else's account in their name."""
+    membership = _membership(request, pk)
+    form = _accounts_form(membership, request.POST)
+    if form.is_valid():
+        services.linked_accounts_set(membership=membership, accounts=form.accounts())
+        messages.success(request, f"Linked accounts of {membership.user.email} saved.")
+        return redirect("settings:member-edit", membership.pk)
+    return _member_edit_page(request, membership, accounts_form=form, status=400)
+
+
+@require_GET
+@workspace_required
+def accounts(request: HttpRequest) -> HttpResponse:
+    """The current member's linked accounts, read only (see member_accounts_update)."""
+    membership = Membership.objects.get(workspace=request.workspace, user=request.user)
+    linked = dict(
+        LinkedAccount.objects.filter(membership=membership).values_list(
+            "integration_id", "account"
+        )
+    )
+    rows = [
+        (integration, linked.get(integration.pk, ""))
+        for integration in Integration.objects.filter(workspace=request.workspace)
+    ]
+    context = {
+        "rows": rows,
+        "membership": membership,
+        "can_edit": P.MANAGE_MEMBERS in request.ws_perms,
+    }
+    return _render(request, "settings/accounts.html", context, section="accounts")
 
 
 @require_POST

@@ -51,6 +51,8 @@ from .descriptor import actions_by_slug, root_slug
 from .inputs import ALL, InputInvalid
 from .models import (
     CANCELLABLE_STATUSES,
+    MAPPING_KEYS,
+    LinkedAccount,
     Run,
     RunEvent,
     RunStatus,
@@ -132,10 +134,14 @@ def _event(
 
 
 def _person(
-    user: User | None, workspace: Workspace, role_names: list[str] | None = None
+    user: User | None,
+    workspace: Workspace,
+    role_names: list[str] | None = None,
+    accounts: list[tuple[str, str, str]] | None = None,
 ) -> dict | None:
     """What templates see of a user: `context.initiatedBy` and the like.
-    `role_names` when the caller has read them already."""
+    `role_names` and `accounts` ((kind, alias, account) of their linked
+    accounts, by kind and alias) when the caller has read them already."""
     if user is None:
         return None
     if role_names is None:
@@ -144,15 +150,25 @@ def _person(
         role_names = Role.objects.filter(
             memberships__user=user, memberships__workspace=workspace
         ).values_list("name", flat=True)
+    if accounts is None:
+        accounts = LinkedAccount.objects.filter(
+            membership__user=user, membership__workspace=workspace
+        ).values_list("integration__kind", "integration__alias", "account")
     roles = [{"name": name} for name in role_names]
+    # Cortex's shape: a person's accounts per integration configuration, and
+    # per kind the default configuration's (or, without one, the first).
+    by_alias: dict[str, dict[str, str]] = {}
+    for kind, alias, account in sorted(accounts):
+        by_alias.setdefault(MAPPING_KEYS[kind], {})[alias] = account
     return {
         "name": user.display_name,
         "email": user.email,
         "roles": roles,
-        # Cortex's shape: accounts linked per integration. Cairn links none
-        # yet; empty objects let `…identityMappings.github ?? x` work as there.
-        "identityMappings": {},
-        "identityMappingsByAlias": {},
+        "identityMappings": {
+            key: found.get("default", next(iter(found.values())))
+            for key, found in by_alias.items()
+        },
+        "identityMappingsByAlias": by_alias,
     }
 
 
@@ -186,8 +202,9 @@ def _initial_variables(descriptor: dict, initial_context: dict) -> dict:
     return variables
 
 
-# start()'s reads: the initiator's role names (as _person) and the workspace's
-# secret tags, each a JSON array in the models' order. [PostgreSQL, SQLite]
+# start()'s reads: the initiator's role names (as _person), the workspace's
+# secret tags and the initiator's linked accounts, each a JSON array in the
+# models' order. [PostgreSQL, SQLite]
 _START_READS = [
     """
 SELECT
@@ -198,7 +215,13 @@ SELECT
    WHERE m.user_id = %s AND m.workspace_id = %s),
   (SELECT CAST(COALESCE(json_agg(json_build_array(s.tag, s.encrypted_value)
                                   ORDER BY s.tag), '[]') AS TEXT)
-   FROM workflows_secret s WHERE s.workspace_id = %s)
+   FROM workflows_secret s WHERE s.workspace_id = %s),
+  (SELECT CAST(COALESCE(json_agg(json_build_array(i.kind, i.alias, a.account)
+                                  ORDER BY i.kind, i.alias), '[]') AS TEXT)
+   FROM workflows_linkedaccount a
+   JOIN workflows_integration i ON i.id = a.integration_id
+   JOIN portal_membership m ON m.id = a.membership_id
+   WHERE m.user_id = %s AND m.workspace_id = %s)
 """,
     """
 SELECT
@@ -210,7 +233,13 @@ SELECT
      ORDER BY r.is_builtin DESC, r.name)),
   (SELECT json_group_array(json_array(tag, encrypted_value)) FROM (
      SELECT s.tag, s.encrypted_value FROM workflows_secret s WHERE s.workspace_id = %s
-     ORDER BY s.tag))
+     ORDER BY s.tag)),
+  (SELECT json_group_array(json_array(kind, alias, account)) FROM (
+     SELECT i.kind, i.alias, a.account FROM workflows_linkedaccount a
+     JOIN workflows_integration i ON i.id = a.integration_id
+     JOIN portal_membership m ON m.id = a.membership_id
+     WHERE m.user_id = %s AND m.workspace_id = %s
+     ORDER BY i.kind, i.alias))
 """,
 ]
 
@@ -259,9 +288,16 @@ def start(
         with connection.cursor() as cursor:
             cursor.execute(
                 _START_READS[connection.vendor == "sqlite"],
-                [getattr(initiator, "pk", None), *[workflow.workspace_id] * 2],
+                [
+                    getattr(initiator, "pk", None),
+                    *[workflow.workspace_id] * 2,
+                    getattr(initiator, "pk", None),
+                    workflow.workspace_id,
+                ],
             )
-            role_names, secret_rows = (json.loads(v) for v in cursor.fetchone())
+            role_names, secret_rows, accounts = (
+                json.loads(v) for v in cursor.fetchone()
+            )
         # The run keeps the workspace's secrets as they are now (encrypted in
         # its blob): as in Cortex, changing one later changes no run under way.
         workspace_tokens = dict(secret_rows)
@@ -288,7 +324,9 @@ def start(
             created_at=now,
             state={
                 "context": {
-                    "initiatedBy": _person(initiator, workflow.workspace, role_names),
+                    "initiatedBy": _person(
+                        initiator, workflow.workspace, role_names, accounts
+                    ),
                     "workflowRunId": str(uid),
                     "initiatedAtIso8601Timestamp": now.isoformat(
                         timespec="milliseconds"

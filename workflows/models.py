@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Entity
-from portal.models import ApiKey, Workspace
+from portal.models import ApiKey, Membership, Workspace
 
 
 class Workflow(models.Model):
@@ -397,6 +397,46 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.alias})"
+
+    @property
+    def mapping_key(self) -> str:
+        """The key of `context.initiatedBy.identityMappings` for this kind."""
+        return MAPPING_KEYS[self.kind]
+
+
+# Integration kind -> its key in a person's identityMappings (Cortex's example
+# shows `github`; the others follow it: the name in lower case, no spaces).
+MAPPING_KEYS = {
+    Integration.Kind.SLACK: "slack",
+    Integration.Kind.MS_TEAMS: "msteams",
+    Integration.Kind.GITHUB: "github",
+    Integration.Kind.PAGERDUTY: "pagerduty",
+    Integration.Kind.JIRA: "jira",
+    Integration.Kind.GITLAB: "gitlab",
+}
+
+
+class LinkedAccount(models.Model):
+    """A member's account in one of the workspace's integrations (their GitHub
+    login, say): what workflows see as `context.initiatedBy.identityMappings`."""
+
+    membership = models.ForeignKey(
+        Membership, models.CASCADE, related_name="linked_accounts"
+    )
+    integration = models.ForeignKey(
+        Integration, models.CASCADE, related_name="linked_accounts"
+    )
+    account = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "integration"], name="one_account_per_integration"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} on {self.integration}"
 
 
 class OutboundAllowlistEntry(models.Model):

@@ -1,6 +1,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal.models import Workspace
 from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.e2e
@@ -23,3 +24,37 @@ def test_adding_an_integration_shows_only_the_chosen_kinds_hints(
     expect(token.get_by_text("email:API token", exact=False)).to_be_visible()
     expect(token.get_by_text("A bot token", exact=False)).to_be_hidden()
     expect(token.get_by_text("Stored encrypted", exact=False)).to_be_visible()
+
+
+def test_an_admin_links_a_members_github_login_and_the_member_sees_it(
+    page: Page, live_server, demo
+):
+    from workflows.models import Integration
+
+    Integration.objects.create(
+        workspace=Workspace.objects.get(slug="demo"),
+        kind="GITHUB",
+        base_url="https://api.github.com",
+    )
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/settings/members/")
+    page.get_by_role("row", name="grace@example.com").get_by_role(
+        "link", name="Change roles"
+    ).click()
+    accounts = page.locator("#linked-accounts")
+    accounts.get_by_label("GitHub (default)").fill("grace hopper")
+    accounts.get_by_role("button", name="Save linked accounts").click()
+    expect(page.get_by_text("check the GitHub (default) account")).to_be_visible()
+    accounts.get_by_label("GitHub (default)").fill("grace-hopper")
+    accounts.get_by_role("button", name="Save linked accounts").click()
+    expect(
+        page.get_by_text("Linked accounts of grace@example.com saved.")
+    ).to_be_visible()
+
+    page.context.clear_cookies()
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/settings/")
+    page.get_by_role("link", name="Linked accounts").first.click()
+    expect(
+        page.get_by_role("row", name="GitHub (default)").get_by_text("grace-hopper")
+    ).to_be_visible()

@@ -1,0 +1,154 @@
+"""Settings: members' linked accounts (Cortex's identity mappings). What runs
+see of them: tests/workflows/test_identity_mappings.py."""
+
+import pytest
+from django.urls import reverse
+
+from workflows.models import Integration, LinkedAccount
+
+
+def _integration(ws, kind="GITHUB", alias="default") -> Integration:
+    return Integration.objects.create(
+        workspace=ws, kind=kind, alias=alias, base_url="https://api.github.com"
+    )
+
+
+@pytest.fixture
+def github(ws):
+    return _integration(ws)
+
+
+def _field(integration) -> str:
+    return f"account_{integration.pk}"
+
+
+def _linked(user, ws) -> dict[str, str]:
+    return dict(
+        LinkedAccount.objects.filter(
+            membership__user=user, membership__workspace=ws
+        ).values_list("integration__alias", "account")
+    )
+
+
+def test_an_admin_links_a_members_accounts_on_their_page(
+    client, ws, ada, grace, github
+):
+    other = _integration(ws, alias="enterprise")
+    target = grace.memberships.get(workspace=ws)
+    client.force_login(ada)
+    page = client.get(
+        reverse("settings:member-edit", args=[target.pk])
+    ).content.decode()
+    assert "Linked accounts" in page and "GitHub (enterprise)" in page
+    r = client.post(
+        reverse("settings:member-accounts", args=[target.pk]),
+        {_field(github): " grace-h ", _field(other): "gh-enterprise"},
+    )
+    assert r.status_code == 302
+    assert _linked(grace, ws) == {"default": "grace-h", "enterprise": "gh-enterprise"}
+    page = client.get(
+        reverse("settings:member-edit", args=[target.pk])
+    ).content.decode()
+    assert 'value="grace-h"' in page
+
+
+def test_an_empty_account_unlinks_it_and_leaves_the_others(
+    client, ws, ada, grace, github
+):
+    slack = _integration(ws, kind="SLACK")
+    target = grace.memberships.get(workspace=ws)
+    LinkedAccount.objects.create(membership=target, integration=github, account="g")
+    LinkedAccount.objects.create(membership=target, integration=slack, account="U1")
+    client.force_login(ada)
+    r = client.post(
+        reverse("settings:member-accounts", args=[target.pk]),
+        {_field(github): "", _field(slack): "U1"},
+    )
+    assert r.status_code == 302
+    assert _linked(grace, ws) == {"default": "U1"}
+    assert LinkedAccount.objects.get().integration == slack
+
+
+def test_an_account_with_a_space_is_refused_naming_the_integration_and_nothing_changes(
+    client, ws, ada, grace, github
+):
+    target = grace.memberships.get(workspace=ws)
+    LinkedAccount.objects.create(membership=target, integration=github, account="g")
+    client.force_login(ada)
+    r = client.post(
+        reverse("settings:member-accounts", args=[target.pk]),
+        {_field(github): "grace hopper"},
+    )
+    assert r.status_code == 400
+    assert "check the GitHub (default) account" in r.content.decode()
+    assert _linked(grace, ws) == {"default": "g"}
+
+
+def test_an_account_longer_than_200_characters_is_refused(
+    client, ws, ada, grace, github
+):
+    target = grace.memberships.get(workspace=ws)
+    client.force_login(ada)
+    r = client.post(
+        reverse("settings:member-accounts", args=[target.pk]),
+        {_field(github): "g" * 201},
+    )
+    assert r.status_code == 400
+    assert "at most 200 characters" in r.content.decode()
+    assert not LinkedAccount.objects.exists()
+
+
+def test_a_member_sees_their_own_accounts_but_cannot_change_anyones(
+    client, ws, grace, vera, github
+):
+    mine = grace.memberships.get(workspace=ws)
+    LinkedAccount.objects.create(membership=mine, integration=github, account="g-h")
+    client.force_login(grace)
+    page = client.get(reverse("settings:accounts")).content.decode()
+    assert "<code>g-h</code>" in page and "ask one to change yours" in page
+    for target in (mine, vera.memberships.get(workspace=ws)):
+        r = client.post(
+            reverse("settings:member-accounts", args=[target.pk]),
+            {_field(github): "someone-else"},
+        )
+        assert r.status_code == 403
+    assert _linked(grace, ws) == {"default": "g-h"}
+    assert not LinkedAccount.objects.filter(membership__user=vera).exists()
+
+
+def test_the_accounts_page_says_when_there_is_nothing_to_link(client, ws, grace):
+    client.force_login(grace)
+    page = client.get(reverse("settings:accounts")).content.decode()
+    assert "no integrations yet, so there is nothing to link" in page
+
+
+def test_another_workspaces_member_or_integration_cannot_be_linked(
+    client, ws, other_ws, ada, grace, ted, github
+):
+    theirs = ted.memberships.get(workspace=other_ws)
+    client.force_login(ada)
+    r = client.post(
+        reverse("settings:member-accounts", args=[theirs.pk]),
+        {_field(github): "x"},
+    )
+    assert r.status_code == 404
+    # Another workspace's integration is no field of this form: ignored.
+    their_github = _integration(other_ws)
+    r = client.post(
+        reverse(
+            "settings:member-accounts", args=[grace.memberships.get(workspace=ws).pk]
+        ),
+        {_field(their_github): "x"},
+    )
+    assert r.status_code == 302
+    assert not LinkedAccount.objects.exists()
+
+
+def test_deleting_an_integration_unlinks_its_accounts(client, ws, ada, grace, github):
+    LinkedAccount.objects.create(
+        membership=grace.memberships.get(workspace=ws), integration=github, account="g"
+    )
+    client.force_login(ada)
+    r = client.post(reverse("settings:integration-delete", args=[github.pk]))
+    assert r.status_code == 302
+    assert not LinkedAccount.objects.exists()
