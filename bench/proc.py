@@ -57,8 +57,16 @@ def _processes():
 
 
 def cpu_seconds(root_pid: int) -> float:
-    """CPU time (user + system) of a process and its children so far."""
-    return sum(cpu for pid, ppid, _, cpu in _processes() if root_pid in (pid, ppid))
+    """CPU time (user + system) so far of a process and every process under it
+    (a prefork worker's pool processes, and their JavaScript and jq children)."""
+    processes = list(_processes())
+    tree = {root_pid}
+    while True:
+        grown = tree | {pid for pid, ppid, _, _ in processes if ppid in tree}
+        if grown == tree:
+            break
+        tree = grown
+    return sum(cpu for pid, _, _, cpu in processes if pid in tree)
 
 
 def postgres_cpu_seconds() -> float:

@@ -56,3 +56,49 @@ def test_health_reports_a_worker_that_ran_its_heartbeat(celery_worker_process, c
     body = client.get("/health/").json()
     assert body["ok"] is True
     assert body["workers"][0]["alive"] is True
+
+
+def test_a_full_pool_on_the_embedded_broker_takes_no_message_until_one_is_acked(
+    tmp_path,
+):
+    """portal.celery's drain_events for the SQLite broker: while the consumer
+    holds as many unacked messages as its prefetch allows it takes no more
+    and times out as kombu's does; the ack frees the next one at once."""
+    import socket
+
+    from kombu import Connection, Consumer, Exchange, Queue
+    from kombu.transport import sqlalchemy
+
+    from portal.celery import _drain_events
+
+    saved = sqlalchemy.Transport.drain_events
+    sqlalchemy.Transport.drain_events = _drain_events
+    try:
+        with Connection(f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}") as conn:
+            queue = Queue("q", Exchange("q"), "q")
+            producer = conn.Producer()
+            for n in (1, 2):
+                producer.publish(
+                    {"n": n}, exchange=queue.exchange, routing_key="q", declare=[queue]
+                )
+            got = []
+            consumer = Consumer(
+                conn.channel(),
+                [queue],
+                callbacks=[lambda body, message: got.append(message)],
+            )
+            consumer.qos(prefetch_count=1)
+            with consumer:
+                conn.drain_events(timeout=5)
+                assert [m.payload for m in got] == [{"n": 1}]
+                with pytest.raises(socket.timeout):
+                    conn.drain_events(timeout=0.3)  # full: no second message
+                assert len(got) == 1
+                got[0].ack()
+                conn.drain_events(timeout=5)
+                assert [m.payload for m in got] == [{"n": 1}, {"n": 2}]
+                got[1].ack()
+                with pytest.raises(socket.timeout):
+                    conn.drain_events(timeout=0.3)  # empty
+    finally:
+        sqlalchemy.Transport.drain_events = saved
