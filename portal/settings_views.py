@@ -221,16 +221,20 @@ def _membership(request: HttpRequest, pk: int) -> Membership:
     return get_in_workspace(request, qs, pk=pk)
 
 
-def _accounts_form(membership: Membership, data=None) -> LinkedAccountsForm:
-    linked = dict(
+def _linked(membership: Membership) -> dict[int, str]:
+    """The member's account by integration id."""
+    return dict(
         LinkedAccount.objects.filter(membership=membership).values_list(
             "integration_id", "account"
         )
     )
+
+
+def _accounts_form(membership: Membership, data=None) -> LinkedAccountsForm:
     return LinkedAccountsForm(
         data,
         integrations=list(Integration.objects.filter(workspace=membership.workspace)),
-        linked=linked,
+        linked=_linked(membership),
     )
 
 
@@ -286,8 +290,8 @@ def member_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @require_permission(P.MANAGE_MEMBERS)
 def member_accounts_update(request: HttpRequest, pk: int) -> HttpResponse:
-    """Set a member's linked accounts. Only members managers do, for anyone:
-    an account a person typed for themself would be unchecked, and a
+    """Set a member's linked accounts. Only those who manage members do, for
+    anyone: an account people typed for themselves would be unchecked, and a
     workflow could then act on someone else's account in their name."""
     membership = _membership(request, pk)
     form = _accounts_form(membership, request.POST)
@@ -302,12 +306,8 @@ def member_accounts_update(request: HttpRequest, pk: int) -> HttpResponse:
 @workspace_required
 def accounts(request: HttpRequest) -> HttpResponse:
     """The current member's linked accounts, read only (see member_accounts_update)."""
-    membership = Membership.objects.get(workspace=request.workspace, user=request.user)
-    linked = dict(
-        LinkedAccount.objects.filter(membership=membership).values_list(
-            "integration_id", "account"
-        )
-    )
+    membership = request.membership
+    linked = _linked(membership)
     rows = [
         (integration, linked.get(integration.pk, ""))
         for integration in Integration.objects.filter(workspace=request.workspace)

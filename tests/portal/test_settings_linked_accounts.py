@@ -1,6 +1,8 @@
 """Settings: members' linked accounts (Cortex's identity mappings). What runs
 see of them: tests/workflows/test_identity_mappings.py."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -152,3 +154,23 @@ def test_deleting_an_integration_unlinks_its_accounts(client, ws, ada, grace, gi
     r = client.post(reverse("settings:integration-delete", args=[github.pk]))
     assert r.status_code == 302
     assert not LinkedAccount.objects.exists()
+
+
+def test_the_member_page_and_the_accounts_page_keep_their_query_count_with_more_integrations(
+    client, ws, ada, grace, django_assert_max_num_queries
+):
+    target = grace.memberships.get(workspace=ws)
+    mine = ada.memberships.get(workspace=ws)
+    for n in range(12):
+        integration = _integration(ws, alias=f"org-{n}")
+        for membership in (target, mine):
+            LinkedAccount.objects.create(
+                membership=membership, integration=integration, account=f"a{n}"
+            )
+    client.force_login(ada)
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("settings:member-edit", args=[target.pk]))
+    assert len(re.findall(r'value="a\d+"', page.content.decode())) == 12
+    with django_assert_max_num_queries(10):
+        page = client.get(reverse("settings:accounts"))
+    assert len(re.findall(r"<code>a\d+</code>", page.content.decode())) == 12
