@@ -87,3 +87,12 @@ def api_key(
     if user is None:
         key.roles.set(workspace.roles.filter(name__in=role_names or ("Admin",)))
     return key, raw
+
+
+def integration(workspace: Workspace, kind: str = "GITHUB", alias: str = "default"):
+    """A workspace integration of `kind` (its base URL is never called)."""
+    from workflows.models import Integration
+
+    return Integration.objects.create(
+        workspace=workspace, kind=kind, alias=alias, base_url="https://api.example.com"
+    )

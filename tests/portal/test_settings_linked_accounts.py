@@ -6,18 +6,13 @@ import re
 import pytest
 from django.urls import reverse
 
-from workflows.models import Integration, LinkedAccount
-
-
-def _integration(ws, kind="GITHUB", alias="default") -> Integration:
-    return Integration.objects.create(
-        workspace=ws, kind=kind, alias=alias, base_url="https://api.github.com"
-    )
+from tests.factories import integration
+from workflows.models import LinkedAccount
 
 
 @pytest.fixture
 def github(ws):
-    return _integration(ws)
+    return integration(ws)
 
 
 def _field(integration) -> str:
@@ -35,7 +30,7 @@ def _linked(user, ws) -> dict[str, str]:
 def test_an_admin_links_a_members_accounts_on_their_page(
     client, ws, ada, grace, github
 ):
-    other = _integration(ws, alias="enterprise")
+    other = integration(ws, alias="enterprise")
     target = grace.memberships.get(workspace=ws)
     client.force_login(ada)
     page = client.get(
@@ -57,7 +52,7 @@ def test_an_admin_links_a_members_accounts_on_their_page(
 def test_an_empty_account_unlinks_it_and_leaves_the_others(
     client, ws, ada, grace, github
 ):
-    slack = _integration(ws, kind="SLACK")
+    slack = integration(ws, kind="SLACK")
     target = grace.memberships.get(workspace=ws)
     LinkedAccount.objects.create(membership=target, integration=github, account="g")
     LinkedAccount.objects.create(membership=target, integration=slack, account="U1")
@@ -135,7 +130,7 @@ def test_another_workspaces_member_or_integration_cannot_be_linked(
     )
     assert r.status_code == 404
     # Another workspace's integration is no field of this form: ignored.
-    their_github = _integration(other_ws)
+    their_github = integration(other_ws)
     r = client.post(
         reverse(
             "settings:member-accounts", args=[grace.memberships.get(workspace=ws).pk]
@@ -162,10 +157,10 @@ def test_the_member_page_and_the_accounts_page_keep_their_query_count_with_more_
     target = grace.memberships.get(workspace=ws)
     mine = ada.memberships.get(workspace=ws)
     for n in range(12):
-        integration = _integration(ws, alias=f"org-{n}")
+        org = integration(ws, alias=f"org-{n}")
         for membership in (target, mine):
             LinkedAccount.objects.create(
-                membership=membership, integration=integration, account=f"a{n}"
+                membership=membership, integration=org, account=f"a{n}"
             )
     client.force_login(ada)
     with django_assert_max_num_queries(12):

@@ -2,41 +2,35 @@
 
 import pytest
 
-from tests.factories import member
+from tests.factories import integration, member
 from tests.workflows.enginekit import action, make_workflow
 from workflows import engine
-from workflows.models import Integration, LinkedAccount, RunStatus
-
-
-def _integration(ws, kind="GITHUB", alias="default") -> Integration:
-    return Integration.objects.create(
-        workspace=ws, kind=kind, alias=alias, base_url="https://api.github.com"
-    )
+from workflows.models import LinkedAccount, RunStatus
 
 
 @pytest.fixture
 def github(ws):
-    return _integration(ws)
+    return integration(ws)
 
 
 def test_a_run_sees_the_initiators_accounts_as_cortexs_identity_mappings(
     ws, other_ws, grace, github, test_blocks
 ):
-    enterprise = _integration(ws, alias="enterprise")
-    slack = _integration(ws, kind="SLACK", alias="eng")
+    enterprise = integration(ws, alias="enterprise")
+    slack = integration(ws, kind="SLACK", alias="eng")
     mine = grace.memberships.get(workspace=ws)
-    for integration, account in (
+    for linked_to, account in (
         (github, "grace-h"),
         (enterprise, "gh-e"),
         (slack, "U7"),
     ):
         LinkedAccount.objects.create(
-            membership=mine, integration=integration, account=account
+            membership=mine, integration=linked_to, account=account
         )
     # Her account in another workspace is not this one's.
     LinkedAccount.objects.create(
         membership=member(other_ws, grace),
-        integration=_integration(other_ws),
+        integration=integration(other_ws),
         account="no",
     )
     wf = make_workflow(ws, [action("a", root=True)])
