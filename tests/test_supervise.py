@@ -29,14 +29,15 @@ def supervise(tmp_path, said: str) -> subprocess.CompletedProcess:
     return supervised(tmp_path, FAKE.format(said=said))
 
 
-def supervised(tmp_path, command: str) -> subprocess.CompletedProcess:
-    """bin/supervise run to its end on the bash `command`."""
+def supervised(tmp_path, command: str, **env: str) -> subprocess.CompletedProcess:
+    """bin/supervise run to its end on the bash `command`, with `env` added."""
     return subprocess.run(
         [ROOT / "bin" / "supervise", "The fake worker", "bash", "-c", command],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, **env},
     )
 
 
@@ -141,5 +142,17 @@ def test_a_run_whose_output_quotes_that_line_does_not_get_the_worker_killed(tmp_
         "sleep 2; kill -TERM $PPID; sleep 5"
     )
     done = supervised(tmp_path, command)
+    assert "lost a pool process" not in done.stderr
+    assert (tmp_path / "starts").read_text().strip() == "1"
+
+
+def test_with_restarts_on_a_lost_pool_process_off_the_worker_carries_on(tmp_path):
+    """bin/run sets RESTART_ON_LOST_POOL=0 for Redis, whose pool survives."""
+    command = (
+        "n=$(( $(cat starts 2>/dev/null || echo 0) + 1 )); echo $n > starts; "
+        f'echo "{LOST_LINE}" >&2; sleep 2; kill -TERM $PPID; sleep 5'
+    )
+    done = supervised(tmp_path, command, RESTART_ON_LOST_POOL="0")
+    assert done.returncode == 0
     assert "lost a pool process" not in done.stderr
     assert (tmp_path / "starts").read_text().strip() == "1"
