@@ -72,14 +72,34 @@ class MemberRolesForm(CrispyMixin, forms.Form):
         self.helper.layout = Layout(InlineCheckboxes("roles"))
 
 
-# What to write in each kind's account field.
-_ACCOUNT_HINTS = {
-    Integration.Kind.GITHUB: "GitHub login, such as octocat.",
-    Integration.Kind.GITLAB: "GitLab username.",
-    Integration.Kind.SLACK: "Slack member ID, such as U024BE7LH.",
-    Integration.Kind.MS_TEAMS: "Microsoft Teams user (email or Azure AD object ID).",
-    Integration.Kind.PAGERDUTY: "PagerDuty login email or user ID.",
-    Integration.Kind.JIRA: "Jira account ID (Cloud) or user name (Data Center).",
+# Each kind's account: a pattern and what to write. Workflows put accounts in
+# URLs (`…/memberships/{{context.initiatedBy.identityMappings.github}}`), so no
+# pattern lets through a slash, `?`, `#` or `..`.
+_ACCOUNTS = {
+    Integration.Kind.GITHUB: (
+        r"[A-Za-z0-9][A-Za-z0-9_-]{0,38}",
+        "a GitHub login: letters, digits, hyphens and underscores, at most 39, such as octocat",
+    ),
+    Integration.Kind.GITLAB: (
+        r"[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?!\.))*",
+        "a GitLab username: letters, digits, _, - and single dots",
+    ),
+    Integration.Kind.SLACK: (
+        r"[A-Z0-9]{2,}",
+        "a Slack member ID: capital letters and digits, such as U024BE7LH",
+    ),
+    Integration.Kind.MS_TEAMS: (
+        r"[A-Za-z0-9_@+:-](?:[A-Za-z0-9_@+:-]|\.(?!\.))*",
+        "a Microsoft Teams user: an email or an Azure AD object ID",
+    ),
+    Integration.Kind.PAGERDUTY: (
+        r"[A-Za-z0-9_@+:-](?:[A-Za-z0-9_@+:-]|\.(?!\.))*",
+        "a PagerDuty login email or user ID, such as PXPGF42",
+    ),
+    Integration.Kind.JIRA: (
+        r"[A-Za-z0-9_@+:-](?:[A-Za-z0-9_@+:-]|\.(?!\.))*",
+        "a Jira account ID (Cloud) or user name (Data Center)",
+    ),
 }
 
 
@@ -96,18 +116,16 @@ class LinkedAccountsForm(CrispyMixin, forms.Form):
                 max_length=200,
                 required=False,
                 initial=linked.get(integration.pk, ""),
-                help_text=_ACCOUNT_HINTS[integration.kind] + " Empty: none.",
+                help_text=f"{_ACCOUNTS[integration.kind][1].capitalize()}. Empty: none.",
             )
 
     def clean(self):
         data = super().clean()
         for name, integration in self.integrations.items():
             value = (data.get(name) or "").strip()
-            if any(c.isspace() or not c.isprintable() for c in value):
-                self.add_error(
-                    name,
-                    f"An account name has no spaces or control characters: check the {integration} account.",
-                )
+            pattern, what = _ACCOUNTS[integration.kind]
+            if value and not re.fullmatch(pattern, value):
+                self.add_error(name, f"The {integration} account must be {what}.")
             data[name] = value
         return data
 

@@ -325,23 +325,53 @@ def integration_delete(*, integration: Integration) -> None:
 
 @transaction.atomic
 def linked_accounts_set(
-    *, membership: Membership, accounts: dict[Integration, str]
+    *,
+    membership: Membership,
+    accounts: dict[Integration, str],
+    by_perms: frozenset[str],
 ) -> None:
     """Set the member's account in each integration given; an empty account
-    unlinks it. Integrations not given keep theirs."""
+    unlinks it. Integrations not given keep theirs.
+
+    Runs act on these accounts in the member's name, so whoever manages
+    members may not change those of a member with permissions they lack, and
+    one account (in any case) is never linked to two members."""
+    _refuse_beyond(
+        by_perms,
+        membership.permission_set(),
+        "change the linked accounts of a member with",
+    )
     for integration, account in accounts.items():
         if integration.workspace_id != membership.workspace_id:
             raise ValueError(f"{integration} is not in {membership.workspace}")
-        if account:
-            LinkedAccount.objects.update_or_create(
-                membership=membership,
-                integration=integration,
-                defaults={"account": account},
-            )
-        else:
+        if not account:
             LinkedAccount.objects.filter(
                 membership=membership, integration=integration
             ).delete()
+            continue
+        taken = (
+            LinkedAccount.objects.filter(
+                integration=integration, account__iexact=account
+            )
+            .exclude(membership=membership)
+            .select_related("membership__user")
+            .first()
+        )
+        if taken:
+            raise ChangeRefused(
+                f"{account} is already linked to {taken.membership.user.email} in {integration}."
+            )
+        try:
+            with transaction.atomic():  # a save at the same moment may win
+                LinkedAccount.objects.update_or_create(
+                    membership=membership,
+                    integration=integration,
+                    defaults={"account": account},
+                )
+        except IntegrityError:
+            raise ChangeRefused(
+                f"{account} was just linked to another member in {integration}."
+            ) from None
 
 
 def outbound_allowlist_add(

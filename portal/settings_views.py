@@ -296,9 +296,19 @@ def member_accounts_update(request: HttpRequest, pk: int) -> HttpResponse:
     membership = _membership(request, pk)
     form = _accounts_form(membership, request.POST)
     if form.is_valid():
-        services.linked_accounts_set(membership=membership, accounts=form.accounts())
-        messages.success(request, f"Linked accounts of {membership.user.email} saved.")
-        return redirect("settings:member-edit", membership.pk)
+        try:
+            services.linked_accounts_set(
+                membership=membership,
+                accounts=form.accounts(),
+                by_perms=request.ws_perms,
+            )
+        except services.ChangeRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, f"Linked accounts of {membership.user.email} saved."
+            )
+            return redirect("settings:member-edit", membership.pk)
     return _member_edit_page(request, membership, accounts_form=form, status=400)
 
 

@@ -7,6 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -432,7 +433,11 @@ class LinkedAccount(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["membership", "integration"], name="one_account_per_integration"
-            )
+            ),
+            # Runs act on the account in its member's name: never two members.
+            models.UniqueConstraint(
+                Lower("account"), "integration", name="one_member_per_account"
+            ),
         ]
 
     def __str__(self) -> str:

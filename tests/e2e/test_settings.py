@@ -44,7 +44,9 @@ def test_an_admin_links_a_members_github_login_and_the_member_sees_it(
     accounts = page.locator("#linked-accounts")
     accounts.get_by_label("GitHub (default)").fill("grace hopper")
     accounts.get_by_role("button", name="Save linked accounts").click()
-    expect(page.get_by_text("check the GitHub (default) account")).to_be_visible()
+    expect(
+        page.get_by_text("The GitHub (default) account must be a GitHub login")
+    ).to_be_visible()
     accounts.get_by_label("GitHub (default)").fill("grace-hopper")
     accounts.get_by_role("button", name="Save linked accounts").click()
     expect(

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from portal.models import Role
 from tests.factories import integration
 from workflows.models import LinkedAccount
 
@@ -66,19 +67,105 @@ def test_an_empty_account_unlinks_it_and_leaves_the_others(
     assert LinkedAccount.objects.get().integration == slack
 
 
-def test_an_account_with_a_space_is_refused_naming_the_integration_and_nothing_changes(
-    client, ws, ada, grace, github
+@pytest.mark.parametrize(
+    "account", ["grace hopper", "../../user/repos?x=", "a/b", "x#y", "g" * 40]
+)
+def test_an_account_that_is_no_github_login_is_refused_naming_the_rule_and_nothing_changes(
+    client, ws, ada, grace, github, account
 ):
+    """Workflows put accounts in URLs: no spaces, slashes, `?`, `#` or `..`."""
     target = grace.memberships.get(workspace=ws)
     LinkedAccount.objects.create(membership=target, integration=github, account="g")
     client.force_login(ada)
     r = client.post(
         reverse("settings:member-accounts", args=[target.pk]),
-        {_field(github): "grace hopper"},
+        {_field(github): account},
     )
     assert r.status_code == 400
-    assert "check the GitHub (default) account" in r.content.decode()
+    assert "The GitHub (default) account must be a GitHub login" in r.content.decode()
     assert _linked(grace, ws) == {"default": "g"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "good", "bad"),
+    [
+        ("SLACK", "U024BE7LH", "u024be7lh"),
+        ("GITLAB", "john.doe", "john..doe"),
+        ("JIRA", "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077", "557058/x"),
+        ("PAGERDUTY", "grace@example.com", "grace@example.com?x"),
+    ],
+)
+def test_each_kind_takes_its_own_accounts(client, ws, ada, grace, kind, good, bad):
+    linked_to = integration(ws, kind=kind)
+    target = grace.memberships.get(workspace=ws)
+    client.force_login(ada)
+    url = reverse("settings:member-accounts", args=[target.pk])
+    assert client.post(url, {_field(linked_to): bad}).status_code == 400
+    assert client.post(url, {_field(linked_to): good}).status_code == 302
+    assert _linked(grace, ws) == {"default": good}
+
+
+def test_one_account_is_never_linked_to_two_members_whatever_its_case(
+    client, ws, ada, grace, mona, github
+):
+    LinkedAccount.objects.create(
+        membership=grace.memberships.get(workspace=ws),
+        integration=github,
+        account="shared-login",
+    )
+    client.force_login(ada)
+    r = client.post(
+        reverse(
+            "settings:member-accounts", args=[mona.memberships.get(workspace=ws).pk]
+        ),
+        {_field(github): "Shared-Login"},
+    )
+    assert r.status_code == 400
+    assert (
+        "Shared-Login is already linked to grace@example.com in GitHub (default)."
+        in r.content.decode()
+    )
+    assert _linked(mona, ws) == {}
+    # In another integration, it may be someone else's:
+    other = integration(ws, alias="enterprise")
+    r = client.post(
+        reverse(
+            "settings:member-accounts", args=[mona.memberships.get(workspace=ws).pk]
+        ),
+        {_field(other): "shared-login"},
+    )
+    assert r.status_code == 302
+
+
+def test_a_member_manager_cannot_change_the_accounts_of_someone_with_more_permissions(
+    client, ws, ada, vera, github
+):
+    """Else they could link an admin's runs to their own login (QA, 12-07)."""
+    role = Role.objects.create(
+        workspace=ws, name="People ops", permissions=["MANAGE_MEMBERS"]
+    )
+    vera.memberships.get(workspace=ws).roles.add(role)
+    client.force_login(vera)
+    admin = ada.memberships.get(workspace=ws)
+    r = client.post(
+        reverse("settings:member-accounts", args=[admin.pk]),
+        {_field(github): "vera-r"},
+    )
+    assert r.status_code == 400
+    assert (
+        "You can&#x27;t change the linked accounts of a member with permissions you"
+        " don&#x27;t have" in r.content.decode()
+    )
+    assert _linked(ada, ws) == {}
+    # Their own, and those of members with no more than they have, they may:
+    r = client.post(
+        reverse(
+            "settings:member-accounts", args=[vera.memberships.get(workspace=ws).pk]
+        ),
+        {_field(github): "vera-r"},
+    )
+    assert r.status_code == 302
+    assert _linked(vera, ws) == {"default": "vera-r"}
 
 
 def test_an_account_longer_than_200_characters_is_refused(
@@ -158,9 +245,9 @@ def test_the_member_page_and_the_accounts_page_keep_their_query_count_with_more_
     mine = ada.memberships.get(workspace=ws)
     for n in range(12):
         org = integration(ws, alias=f"org-{n}")
-        for membership in (target, mine):
+        for membership, letter in ((target, "a"), (mine, "b")):
             LinkedAccount.objects.create(
-                membership=membership, integration=org, account=f"a{n}"
+                membership=membership, integration=org, account=f"{letter}{n}"
             )
     client.force_login(ada)
     with django_assert_max_num_queries(12):
@@ -168,4 +255,4 @@ def test_the_member_page_and_the_accounts_page_keep_their_query_count_with_more_
     assert len(re.findall(r'value="a\d+"', page.content.decode())) == 12
     with django_assert_max_num_queries(10):
         page = client.get(reverse("settings:accounts"))
-    assert len(re.findall(r"<code>a\d+</code>", page.content.decode())) == 12
+    assert len(re.findall(r"<code>b\d+</code>", page.content.decode())) == 12
