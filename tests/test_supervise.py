@@ -156,3 +156,36 @@ def test_with_restarts_on_a_lost_pool_process_off_the_worker_carries_on(tmp_path
     assert done.returncode == 0
     assert "lost a pool process" not in done.stderr
     assert (tmp_path / "starts").read_text().strip() == "1"
+
+
+# Started by the fake worker: a process that ignores SIGTERM and stays behind,
+# as a pool process forked just as its worker was killed may.
+STRAY = "(trap '' TERM HUP INT; exec sleep 300) & echo $! > stray; "
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"  # dead, waiting for init to reap it
+
+
+def test_what_a_dead_worker_left_behind_is_killed_before_it_starts_again(tmp_path):
+    command = (
+        "n=$(( $(cat starts 2>/dev/null || echo 0) + 1 )); echo $n > starts; "
+        "[ $n -ge 2 ] && kill -TERM $PPID && exit 0; " + STRAY + "sleep 1; exit 1"
+    )
+    done = supervised(tmp_path, command)
+    assert done.returncode == 0
+    assert (tmp_path / "starts").read_text().strip() == "2"
+    stray = int((tmp_path / "stray").read_text())
+    wait_for(lambda: _gone(stray), timeout=10)
+
+
+def test_what_the_worker_started_is_killed_when_its_supervisor_stops(tmp_path):
+    command = STRAY + "sleep 2; kill -TERM $PPID; sleep 5"
+    done = supervised(tmp_path, command)
+    assert done.returncode == 0
+    stray = int((tmp_path / "stray").read_text())
+    wait_for(lambda: _gone(stray), timeout=10)

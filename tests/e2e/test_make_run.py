@@ -36,21 +36,30 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _alive_in_session(session: int) -> list[str]:
-    """The processes (not zombies) of a session, from /proc."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def _processes_of(var: str):
+    """(pid, parent pid, state, name, argv) of each process started with the
+    var directory `var`, from /proc: the worker runs in a session of its own
+    (bin/supervise), so no session or group holds them all, while every one
+    inherits CAIRN_VAR_DIR."""
+    wanted = f"CAIRN_VAR_DIR={var}".encode()
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            text = stat.read_text()
+            if wanted not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            text = (proc / "stat").read_text()
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue  # ended meanwhile
-        name, fields = (
-            text.rsplit(")", 1)[0].split("(", 1)[1],
-            text.rsplit(")", 1)[1].split(),
-        )
-        if int(fields[3]) == session and fields[0] != "Z":
-            alive.append(f"{stat.parent.name} {name}")
-    return alive
+        fields = text.rsplit(")", 1)[1].split()
+        name = text.rsplit(")", 1)[0].split("(", 1)[1]
+        yield int(proc.name), int(fields[1]), fields[0], name, argv
+
+
+def _alive(var: str) -> list[str]:
+    """The processes (not zombies) started with the var directory `var`."""
+    return [
+        f"{pid} {name}" for pid, _, state, name, _ in _processes_of(var) if state != "Z"
+    ]
 
 
 @pytest.fixture
@@ -80,17 +89,19 @@ def make_run(tmp_path):
     try:
         wait_for(lambda: _healthy(url) or process.poll() is not None, timeout=120)
         assert process.poll() is None, log.read_text()[-3000:]
-        yield url, log, process.pid  # the pid is the session's id
+        yield url, log, env["CAIRN_VAR_DIR"]
     finally:
         # As a user's kill would: make passes SIGTERM on to bin/run, which stops
         # its servers. Then nothing started here may outlive the test.
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=60)
-        wait_for(lambda: not _alive_in_session(process.pid), timeout=30)
-        leftovers = _alive_in_session(process.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        var = env["CAIRN_VAR_DIR"]
+        wait_for(lambda: not _alive(var), timeout=30)
+        leftovers = _alive(var)
+        for pid, *_ in _processes_of(var):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         process.wait(timeout=10)
         assert not leftovers, f"make run left these running: {leftovers}"
         assert "bin/run: line" not in log.read_text()  # a shell error on stopping
@@ -125,23 +136,16 @@ def test_make_run_serves_the_demo_on_its_port_and_runs_a_workflow_whose_mail_lin
     _run_hello_world(page, url, log)
 
 
-def _celery_mains(session: int, role: str) -> set[int]:
-    """The session's Celery main processes of `role` ("worker" or "beat"), not
-    a worker's pool children."""
-    parents = {}
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        if (
-            int(fields[3]) == session
-            and fields[0] != "Z"
-            and role.encode() in argv
-            and b"bin/supervise" not in argv  # its supervisor, not Celery
-        ):
-            parents[int(proc.name)] = int(fields[1])
+def _celery_mains(var: str, role: str) -> set[int]:
+    """The Celery main processes of `role` ("worker" or "beat") started with
+    the var directory `var`, not a worker's pool children."""
+    parents = {
+        pid: parent
+        for pid, parent, state, _, argv in _processes_of(var)
+        if state != "Z"
+        and role.encode() in argv
+        and b"bin/supervise" not in argv  # its supervisor, not Celery
+    }
     return {pid for pid, parent in parents.items() if parent not in parents}
 
 
@@ -164,17 +168,17 @@ def _supervised(pids: set[int]) -> set[int]:
 def test_make_run_starts_the_worker_and_beat_again_when_they_are_killed(
     page: Page, make_run
 ):
-    url, log, session = make_run
-    [beat] = _celery_mains(session, "beat")
+    url, log, var = make_run
+    [beat] = _celery_mains(var, "beat")
     os.kill(beat, signal.SIGKILL)
     # Killed six times in a row, within seconds: a kill from outside is never
     # taken for a worker that can't start.
     for _ in range(6):
-        wait_for(lambda: len(_supervised(_celery_mains(session, "worker"))) == 1)
-        [worker] = _supervised(_celery_mains(session, "worker"))
+        wait_for(lambda: len(_supervised(_celery_mains(var, "worker"))) == 1)
+        [worker] = _supervised(_celery_mains(var, "worker"))
         os.kill(worker, signal.SIGKILL)
-        wait_for(lambda w=worker: _celery_mains(session, "worker") - {w}, timeout=60)
-    wait_for(lambda: _celery_mains(session, "beat") - {beat}, timeout=60)
+        wait_for(lambda w=worker: _celery_mains(var, "worker") - {w}, timeout=60)
+    wait_for(lambda: _celery_mains(var, "beat") - {beat}, timeout=60)
     text = log.read_text()
     assert (
         text.count("The Celery worker ended (exit status 137); starting it again.") == 6
@@ -184,18 +188,16 @@ def test_make_run_starts_the_worker_and_beat_again_when_they_are_killed(
     # A pool process killed alone (the OOM killer's pick) may hold the lock of
     # the pool's job queue, which hangs Celery's blocking pool for good: the
     # whole worker is started again.
-    wait_for(lambda: len(_supervised(_celery_mains(session, "worker"))) == 1)
-    [worker] = _supervised(_celery_mains(session, "worker"))
+    wait_for(lambda: len(_supervised(_celery_mains(var, "worker"))) == 1)
+    [worker] = _supervised(_celery_mains(var, "worker"))
     wait_for(lambda: _pool_of(worker))
     for child in _pool_of(worker):
         os.kill(child, signal.SIGKILL)
-    wait_for(
-        lambda: _supervised(_celery_mains(session, "worker")) - {worker}, timeout=60
-    )
+    wait_for(lambda: _supervised(_celery_mains(var, "worker")) - {worker}, timeout=60)
     assert "The Celery worker lost a pool process to a signal" in log.read_text()
     # Nothing of the killed ones is left behind (the fixture checks the rest at
     # the end), and runs go on:
-    wait_for(lambda: len(_celery_mains(session, "worker")) == 1)
+    wait_for(lambda: len(_celery_mains(var, "worker")) == 1)
     _run_hello_world(page, url, log)
 
 
