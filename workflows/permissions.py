@@ -79,7 +79,7 @@ def why_not_on(
     if types and entity.type.tag not in types:
         return (
             f"it runs on entities of type {', '.join(types)}, and {entity.tag}"
-            f" is a {entity.type.tag}",
+            f" is of type {entity.type.tag}",
             False,
         )
     theirs = set(entity.groups.values_list("tag", flat=True))

@@ -187,7 +187,7 @@ def test_a_refused_entity_is_told_why(ws, grace):
     )
     for entity, reason in (
         (gone, "gone is archived"),
-        (lib, "it runs on entities of type service, and lib is a library"),
+        (lib, "it runs on entities of type service, and lib is of type library"),
         (
             loner,
             "it runs on entities in the group backend, and loner is in none of them",

@@ -943,6 +943,26 @@ def test_entity_section_shows_run_tiles_that_open_the_run(client, grace, ws):
     assert re.search(r'id="run-tiles"[^>]*hx-trigger="every 3s"', html)
 
 
+def test_entity_tiles_say_who_or_what_started_each_run(
+    client, grace, ws, django_assert_max_num_queries
+):
+    wf = entity_workflow(ws, "provision")
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+    key, _ = api_key(ws, name="deploy-bot")
+    make_run(wf, initiator=grace, entity=entity)
+    make_run(wf, api_key=key, entity=entity)  # through the API, without runAs
+    make_run(wf, status=S.PAUSED, api_key=key, entity=entity)
+    make_run(wf, entity=entity)  # its key deleted since
+    client.force_login(grace)
+    with django_assert_max_num_queries(15):
+        r = client.get(reverse("catalog:entity-workflows", args=["payments-api"]))
+    html = r.content.decode()
+    assert "grace@example.com" in html
+    assert html.count("API key deploy-bot") == 2
+    assert html.count("No initiator<") == 1
+    assert "No initiator yet" not in html  # a paused run's key tells who started it
+
+
 def test_entity_section_answers_htmx_polls_with_the_tiles(client, grace, ws):
     wf = entity_workflow(ws, "provision")
     entity = EntityFactory(workspace=ws, tag="payments-api")
