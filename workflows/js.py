@@ -57,6 +57,45 @@ for (const name of [
 ]) {
   delete globalThis[name];
 }
+// The web's base64 functions, which V8 alone lacks (HTTP Basic auth, tokens):
+// Latin-1 text in and out, as in browsers and Node.
+var btoa, atob;
+(() => {
+  const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const code = (text, i) => (i < text.length ? text.charCodeAt(i) : 0);
+  btoa = function btoa(data) {
+    const text = String(data);
+    if (/[^\u0000-\u00ff]/.test(text)) {
+      throw new Error("btoa: the text has characters beyond Latin-1; encode it first (unescape(encodeURIComponent(text)))");
+    }
+    let out = "";
+    for (let i = 0; i < text.length; i += 3) {
+      const n = (code(text, i) << 16) | (code(text, i + 1) << 8) | code(text, i + 2);
+      out += digits[(n >> 18) & 63] + digits[(n >> 12) & 63];
+      out += i + 1 < text.length ? digits[(n >> 6) & 63] : "=";
+      out += i + 2 < text.length ? digits[n & 63] : "=";
+    }
+    return out;
+  };
+  atob = function atob(data) {
+    let text = String(data).replace(/[\t\n\f\r ]/g, "");
+    if (text.length % 4 === 0) text = text.replace(/={1,2}$/, "");
+    if (text.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(text)) {
+      throw new Error("atob: the text is not valid base64");
+    }
+    let out = "", bits = 0, value = 0;
+    for (const ch of text) {
+      value = (value << 6) | digits.indexOf(ch);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += String.fromCharCode((value >> bits) & 255);
+        value &= (1 << bits) - 1;
+      }
+    }
+    return out;
+  };
+})();
 var __cairn = (() => {
   const stringify = JSON.stringify;
   const describe = (e) => {

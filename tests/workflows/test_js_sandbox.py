@@ -367,3 +367,36 @@ def test_checking_and_running_scripts_never_loads_v8_into_the_calling_process():
     assert checked.startswith("[None, 'SyntaxError: ")
     assert ran == "42"
     assert loaded == "False"
+
+
+def test_btoa_and_atob_encode_and_decode_base64_as_on_the_web():
+    script = """
+    return {
+      basic: btoa("svc:" + variables.region),
+      lengths: ["", "a", "ab", "abc", "abcd"].map(btoa),
+      back: atob(btoa("\\u00ff\\u0000x")) === "\\u00ff\\u0000x",
+      spaced: atob(" c3Zj\\nOmV1 "),
+    };
+    """
+    assert run_script(script, STATE) == {
+        "basic": "c3ZjOmV1",
+        "lengths": ["", "YQ==", "YWI=", "YWJj", "YWJjZA=="],
+        "back": True,
+        "spaced": "svc:eu",
+    }
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        (
+            "return btoa('caf\\u00e9 \\u2603');",
+            "btoa: the text has characters beyond Latin-1",
+        ),
+        ("return atob('not base64!');", "atob: the text is not valid base64"),
+        ("return atob('abcde');", "atob: the text is not valid base64"),
+    ],
+)
+def test_btoa_and_atob_fail_saying_what_they_could_not_take(script, message):
+    with pytest.raises(JsError, match=message):
+        run_script(script, STATE)
