@@ -81,8 +81,8 @@ _ACCOUNTS = {
         "a GitHub login: letters, digits, hyphens and underscores, at most 39, such as octocat",
     ),
     Integration.Kind.GITLAB: (
-        r"[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?!\.))*",
-        "a GitLab username: letters, digits, _, - and single dots",
+        r"(?!.*(?:\.|\.git|\.atom)$)[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.(?!\.))*",
+        "a GitLab username: letters, digits, _, - and single dots, not ending in ., .git or .atom",
     ),
     Integration.Kind.SLACK: (
         r"[A-Z0-9]{2,}",
@@ -103,6 +103,10 @@ _ACCOUNTS = {
 }
 
 
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]  # str.capitalize() lowers the rest: U024BE7LH
+
+
 class LinkedAccountsForm(CrispyMixin, forms.Form):
     """A member's account in each of the workspace's integrations, one field
     per integration; `accounts()` gives what to save."""
@@ -116,7 +120,7 @@ class LinkedAccountsForm(CrispyMixin, forms.Form):
                 max_length=200,
                 required=False,
                 initial=linked.get(integration.pk, ""),
-                help_text=f"{_ACCOUNTS[integration.kind][1].capitalize()}. Empty: none.",
+                help_text=f"{_first_up(_ACCOUNTS[integration.kind][1])}. Empty: none.",
             )
 
     def clean(self):

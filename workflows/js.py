@@ -63,10 +63,21 @@ var btoa, atob;
 (() => {
   const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const code = (text, i) => (i < text.length ? text.charCodeAt(i) : 0);
+  // What the web throws (a DOMException there, which V8 has not):
+  const invalid = (message) => {
+    const error = new Error(message);
+    error.name = "InvalidCharacterError";
+    error.code = 5;
+    return error;
+  };
+  const argument = (name, args) => {
+    if (args.length === 0) throw new TypeError(`${name}: 1 argument required, but none given`);
+    return String(args[0]);
+  };
   btoa = function btoa(data) {
-    const text = String(data);
+    const text = argument("btoa", arguments);
     if (/[^\u0000-\u00ff]/.test(text)) {
-      throw new Error("btoa: the text has characters beyond Latin-1; encode it first (unescape(encodeURIComponent(text)))");
+      throw invalid("btoa: the text has characters beyond Latin-1; encode it first (unescape(encodeURIComponent(text)))");
     }
     let out = "";
     for (let i = 0; i < text.length; i += 3) {
@@ -78,10 +89,10 @@ var btoa, atob;
     return out;
   };
   atob = function atob(data) {
-    let text = String(data).replace(/[\t\n\f\r ]/g, "");
+    let text = argument("atob", arguments).replace(/[\t\n\f\r ]/g, "");
     if (text.length % 4 === 0) text = text.replace(/={1,2}$/, "");
     if (text.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(text)) {
-      throw new Error("atob: the text is not valid base64");
+      throw invalid("atob: the text is not valid base64");
     }
     let out = "", bits = 0, value = 0;
     for (const ch of text) {

@@ -394,7 +394,7 @@ def test_an_entity_outside_the_workflows_filter_is_a_403(ada_api, ws):
     # About the entity, not about runAs:
     assert r.json()["message"] == (
         "This workflow can't run on money: it runs on entities of type service,"
-        " and money is a library"
+        " and money is of type library"
     )
 
 

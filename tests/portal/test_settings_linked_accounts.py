@@ -82,7 +82,9 @@ def test_an_account_that_is_no_github_login_is_refused_naming_the_rule_and_nothi
         {_field(github): account},
     )
     assert r.status_code == 400
-    assert "The GitHub (default) account must be a GitHub login" in r.content.decode()
+    html = r.content.decode()
+    assert "The GitHub (default) account must be a GitHub login" in html
+    assert "A GitHub login: letters" in html  # the field's help, its capitals kept
     assert _linked(grace, ws) == {"default": "g"}
 
 
@@ -91,6 +93,7 @@ def test_an_account_that_is_no_github_login_is_refused_naming_the_rule_and_nothi
     [
         ("SLACK", "U024BE7LH", "u024be7lh"),
         ("GITLAB", "john.doe", "john..doe"),
+        ("GITLAB", "john_doe", "john.git"),
         ("JIRA", "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077", "557058/x"),
         ("PAGERDUTY", "grace@example.com", "grace@example.com?x"),
     ],

@@ -400,3 +400,19 @@ def test_btoa_and_atob_encode_and_decode_base64_as_on_the_web():
 def test_btoa_and_atob_fail_saying_what_they_could_not_take(script, message):
     with pytest.raises(JsError, match=message):
         run_script(script, STATE)
+
+
+def test_btoa_and_atob_throw_what_the_web_throws():
+    script = """
+    const caught = (f) => { try { f(); } catch (e) { return [e.name, e.code ?? null]; } };
+    return {
+      latin1: caught(() => btoa("\\u20ac")),
+      base64: caught(() => atob("ab*c")),
+      none: caught(() => btoa()),
+    };
+    """
+    assert run_script(script, STATE) == {
+        "latin1": ["InvalidCharacterError", 5],
+        "base64": ["InvalidCharacterError", 5],
+        "none": ["TypeError", None],
+    }
