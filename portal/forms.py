@@ -75,6 +75,7 @@ class MemberRolesForm(CrispyMixin, forms.Form):
 # Each kind's account: a pattern and what to write. Workflows put accounts in
 # URLs (`…/memberships/{{context.initiatedBy.identityMappings.github}}`), so no
 # pattern lets through a slash, `?`, `#` or `..`.
+_AN_ID_OR_EMAIL = r"[A-Za-z0-9_@+:-](?:[A-Za-z0-9_@+:-]|\.(?!\.))*"
 _ACCOUNTS = {
     Integration.Kind.GITHUB: (
         r"[A-Za-z0-9][A-Za-z0-9_-]{0,38}",
@@ -89,15 +90,15 @@ _ACCOUNTS = {
         "a Slack member ID: capital letters and digits, such as U024BE7LH",
     ),
     Integration.Kind.MS_TEAMS: (
-        r"[A-Za-z0-9_@+:-](?:[A-Za-z0-9_@+:-]|\.(?!\.))*",
+        _AN_ID_OR_EMAIL,
         "a Microsoft Teams user: an email or an Azure AD object ID",
     ),
     Integration.Kind.PAGERDUTY: (
-        r"[A-Za-z0-9_@+:-](?:[A-Za-z0-9_@+:-]|\.(?!\.))*",
+        _AN_ID_OR_EMAIL,
         "a PagerDuty login email or user ID, such as PXPGF42",
     ),
     Integration.Kind.JIRA: (
-        r"[A-Za-z0-9_@+:-](?:[A-Za-z0-9_@+:-]|\.(?!\.))*",
+        _AN_ID_OR_EMAIL,
         "a Jira account ID (Cloud) or user name (Data Center)",
     ),
 }
