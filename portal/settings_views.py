@@ -290,9 +290,10 @@ def member_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @require_permission(P.MANAGE_MEMBERS)
 def member_accounts_update(request: HttpRequest, pk: int) -> HttpResponse:
-    """Set a member's linked accounts. Only those who manage members do, for
-    anyone: an account people typed for themselves would be unchecked, and a
-    workflow could then act on someone else's account in their name."""
+    """Set a member's linked accounts. Only those who manage members do (for
+    members with no permission they lack): an account people typed for
+    themselves would be unchecked, and a workflow could then act on someone
+    else's account in their name."""
     membership = _membership(request, pk)
     form = _accounts_form(membership, request.POST)
     if form.is_valid():
