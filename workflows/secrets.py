@@ -8,6 +8,7 @@ state only ever holds MASK.
 
 import base64
 import bisect
+import html
 import json
 import re
 from functools import cache, lru_cache
@@ -64,7 +65,7 @@ def _forms(secret: str) -> set[str]:
     quoted in an error, a script's JSON.stringify; once or twice; as Python,
     Go and PHP write JSON), HTML-escaped (as Mustache's `{{…}}`, jq's @html or
     Python's html.escape, Go's html/template write it, or with numeric
-    entities), URL-encoded (by any of the usual encoders, after that escaping
+    entities; _Needles.sub also decodes any mix of references), URL-encoded (by any of the usual encoders, after that escaping
     or not), shell-quoted (jq's @sh), in jq's @csv and @tsv, as JavaScript's
     escape(), or as its UTF-8 bytes read as Latin-1 (a server echoing a header
     it read so)."""
@@ -287,6 +288,14 @@ class _Needles:
         ):
             return text
         spans = self.spans(text, folded, where, _found)
+        if "&" in text and (decoded := _decoded(text)):
+            # HTML's character references, in any mix (mustache.js writes "/"
+            # as &#x2F;, ESAPI every sign, others &sol;): looked for decoded.
+            plain, begins, ends = decoded
+            spans += [
+                (begins[begin], ends[end - 1])
+                for begin, end in self.spans(plain, *_fold(plain), _found)
+            ]
         return _masked(text, spans) if spans else text
 
     def spans(self, text: str, folded: str, where: list[int] | None, find) -> list:
@@ -414,6 +423,36 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
     for index, char in enumerate(text):
         where += [index] * len(char.casefold())
     return folded, where
+
+
+_REFERENCE = re.compile(
+    r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
+)
+
+
+def _decoded(text: str) -> tuple[str, list[int], list[int]] | None:
+    """text with HTML's character references replaced by what they stand for,
+    and where each of its characters begins and ends in text (None when text
+    has none)."""
+    parts: list[str] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    done = 0
+    for found in _REFERENCE.finditer(text):
+        char = html.unescape(found.group())
+        if char == found.group():  # a name HTML doesn't know: kept as it is
+            continue
+        begin, end = found.span()
+        parts += [text[done:begin], char]
+        begins += [*range(done, begin), *[begin] * len(char)]
+        ends += [*range(done + 1, begin + 1), *[end] * len(char)]
+        done = end
+    if not parts:
+        return None
+    parts.append(text[done:])
+    begins += range(done, len(text))
+    ends += range(done + 1, len(text) + 1)
+    return "".join(parts), begins, ends
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

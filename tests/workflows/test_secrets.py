@@ -208,6 +208,31 @@ def test_a_secret_is_masked_as_jqs_csv_and_tsv_and_gos_html_template_write_it():
         assert scrub(f"[{form}]", [secret]) == f"[{MASK}]", form
 
 
+def test_a_secret_is_masked_with_any_mix_of_htmls_character_references():
+    secret = "Zq9-wsS3cret/Val+ue"
+    for form in (
+        "Zq9-wsS3cret&#x2F;Val+ue",  # mustache.js
+        "Zq9-wsS3cret&#47;Val+ue",
+        "Zq9&#x2d;wsS3cret&#x2f;Val&#x2b;ue",  # every sign, as ESAPI writes it
+        "Zq9-wsS3cret&#x2F;Val&#43;ue",
+        "Zq9-wsS3cret&sol;Val&plus;ue",
+        "Zq9-wsS3cret&#x002F;Val+ue",
+        "ZQ9-WSS3CRET&#X2F;VAL+UE",
+    ):
+        said = f"callee said: token {form} is revoked"
+        assert scrub(said, [secret]) == f"callee said: token {MASK} is revoked", form
+
+
+def test_references_around_a_secret_and_in_other_text_are_left_as_they_are():
+    secret = "Zq9-wsS3cret/Val+ue"
+    text = "Straße &lt;b&gt; &#x2F; &nosuch; AT&T"
+    assert scrub(text, [secret]) == text
+    assert (
+        scrub("Straße &lt;Zq9-wsS3cret&#x2F;Val+ue&gt; &sol;", [secret])
+        == f"Straße &lt;{MASK}&gt; &sol;"
+    )
+
+
 def test_a_secret_shorter_than_four_characters_is_masked_only_where_it_is_a_whole_value():
     value = {"headers": {"server": "e"}, "pin": 123, "note": "the 123rd"}
     assert scrub(value, ["e", "123"]) == {
