@@ -69,7 +69,8 @@ def check_key(key: str) -> None:
 def fingerprint(request) -> str:
     """What makes two requests "the same": API key, method, path, query and body.
 
-    JSON bodies are compared by value, so spacing and key order don't matter.
+    JSON bodies are compared by value, so spacing and key order don't matter;
+    1 and 1.0 differ (a branch's CEL tells an int from a double).
     """
     try:
         body = json.dumps(json.loads(request.body), sort_keys=True)

@@ -67,6 +67,15 @@ def test_the_same_json_spelled_differently_is_the_same_request(ada_api, ws):
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
 
 
+def test_a_whole_number_written_as_a_double_is_a_different_request(ada_api, ws):
+    # A branch's CEL tells 1 from 1.0 (int and double), so the runs could differ.
+    save(ws, HELLO)
+    start(ada_api, "k1", {"initialContext": {"who": "Ada", "times": 1}})
+    again = start(ada_api, "k1", {"initialContext": {"who": "Ada", "times": 1.0}})
+    assert again.status_code == 422
+    assert Run.objects.count() == 1
+
+
 def test_the_same_key_with_a_different_request_is_a_422(ada_api, ws):
     save(ws, HELLO)
     start(ada_api, "k1", {"initialContext": {"who": "Ada"}})
