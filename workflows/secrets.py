@@ -65,8 +65,8 @@ def _forms(secret: str) -> set[str]:
     quoted in an error, a script's JSON.stringify; once or twice; as Python,
     Go and PHP write JSON), HTML-escaped (as Mustache's `{{…}}`, jq's @html or
     Python's html.escape, Go's html/template write it, or with numeric
-    entities; _Needles.sub also decodes any mix of references), URL-encoded (by any of the usual encoders, after that escaping
-    or not), shell-quoted (jq's @sh), in jq's @csv and @tsv, as JavaScript's
+    entities; _Needles.places also decodes any mix of references), URL-encoded
+    (by any of the usual encoders, after that escaping or not), shell-quoted (jq's @sh), in jq's @csv and @tsv, as JavaScript's
     escape(), or as its UTF-8 bytes read as Latin-1 (a server echoing a header
     it read so)."""
     escaped = {secret, _latin1_misread(secret)} | _html_escapes(secret)
@@ -234,6 +234,16 @@ class _Needles:
         self.quick: set[str] = set()
         self.exact: set[str] = set()  # looked for in the text as it is
         self.whole: set[str] = set()  # short secrets: a whole value only
+        # Looked for in a text with its HTML references decoded: the forms
+        # references can stand in (fewer than self.forms, so it costs less).
+        self.plain: set[str] = set()
+        # The secrets' longest runs of ASCII letters and digits, which
+        # references leave alone; whether a secret has none, so that a text
+        # must be decoded whole to tell whether it is there; and how far from
+        # its run a secret written with references may reach.
+        self.runs: set[str] = set()
+        self.hidden = False
+        self.reach = 0
         # Numeric secrets as the numbers JSON makes of them (PIN 0427 is 427,
         # 1.50 is 1.5):
         self.numbers = {float(s) for s in secrets if _NUMBER.fullmatch(s)}
@@ -246,8 +256,17 @@ class _Needles:
                 for variant in {secret, secret.upper(), secret.lower()}
                 for form in _forms(variant)
             }
+            self.plain |= {
+                form.casefold()
+                for variant in {secret, secret.upper(), secret.lower()}
+                for written in (variant, _latin1_misread(variant))
+                for form in {written} | _json_forms(written)
+            }
             runs = _ALNUM_RUN.findall(secret)
             self.quick |= {max(runs, key=len).casefold()} if runs else forms
+            self.runs |= {max(runs, key=len).casefold()} if runs else set()
+            self.hidden |= not runs
+            self.reach = max(self.reach, _REFERENCE_REACH * len(secret))
             self.forms |= forms | _hex(secret)
             self.quick |= _hex(secret)  # encoded forms don't keep the runs
             # base64 of the URL-encoded secret too: OAuth's client_secret_basic
@@ -274,41 +293,88 @@ class _Needles:
             _number_text(number) in text for number in self.numbers
         ):
             return True
+        if self.hidden and "&" in text and (decoded := _Decoded.of(text)):
+            text += "\n" + decoded.plain  # a secret written with references
         folded = text.casefold()
-        return any(key in folded for key in self.quick) or any(
-            key in text for key in self.exact
-        )
+        return self._quick_in(text, folded)
 
     def sub(self, text: str) -> str:
         if text in self.whole:
             return MASK
-        folded, where = _fold(text)
-        if not any(key in folded for key in self.quick) and not any(
-            key in text for key in self.exact
-        ):
-            return text
-        spans = self.spans(text, folded, where, _found)
-        if "&" in text and (decoded := _decoded(text)):
-            # HTML's character references, in any mix (mustache.js writes "/"
-            # as &#x2F;, ESAPI every sign, others &sol;): looked for decoded.
-            plain, begins, ends = decoded
-            spans += [
-                (begins[begin], ends[end - 1])
-                for begin, end in self.spans(plain, *_fold(plain), _found)
-            ]
+        spans = self.places(text, _found)
         return _masked(text, spans) if spans else text
 
-    def spans(self, text: str, folded: str, where: list[int] | None, find) -> list:
-        """The places in text where find(text, form) finds each form: the
-        case-folded ones in folded (text folded, see _fold), the exact ones in
-        text."""
+    def places(self, text: str, find, quick: bool = True) -> list:
+        """Where find finds the secrets' forms in text, and in text with HTML's
+        character references decoded (any mix: mustache.js writes "/" as
+        &#x2F;, ESAPI every sign, Python's ElementTree non-ASCII letters),
+        mapped back to text's places. With quick, only where a quick key is."""
+        folded, where = _fold(text)
+        hit = not quick or self._quick_in(text, folded)
+        spans = self.spans(text, folded, where, find) if hit else []
+        # References stand for signs, not for letters and digits: a secret
+        # that has them is decoded for only where its run is in the text.
+        if (hit or self.hidden) and ("&" in text or "\\u0026" in text):
+            for offset, end in self._around_runs(text, folded, where, quick, spans):
+                decoded = _Decoded.of(text[offset:end])
+                if decoded is None:
+                    continue
+                plain = decoded.plain
+                plain_folded, plain_where = _fold(plain)
+                if quick and not self._quick_in(plain, plain_folded):
+                    continue
+                found = self.spans(
+                    plain, plain_folded, plain_where, find, self.plain, ()
+                )
+                spans += [(offset + b, offset + e) for b, e in decoded.places(found)]
+        return spans
+
+    def _around_runs(
+        self, text: str, folded: str, where, quick: bool, masked: list
+    ) -> list:
+        """The parts of text a secret written with references may be in: all of
+        it for a secret without a run (or without quick), else around each
+        place a run is that is not masked already (decoding costs about 1 µs a
+        reference)."""
+        if self.hidden or not quick:
+            return [(0, len(text))]
+        masked = _merged(masked)
+        starts = [begin for begin, _ in masked]
+        parts = []
+        for run in self.runs:
+            for begin, end in _found(folded, run):
+                if where is not None:
+                    begin, end = where[begin], where[end - 1] + 1
+                k = bisect.bisect_right(starts, begin) - 1
+                if k >= 0 and masked[k][1] >= end:
+                    continue  # inside a secret found as it is
+                parts.append((max(0, begin - self.reach), end + self.reach))
+        return _merged(parts)
+
+    def _quick_in(self, text: str, folded: str) -> bool:
+        return any(key in folded for key in self.quick) or any(
+            key in text for key in self.exact
+        )
+
+    def spans(
+        self,
+        text: str,
+        folded: str,
+        where: list[int] | None,
+        find,
+        forms=None,
+        exact=None,
+    ) -> list:
+        """The places in text where find(text, form) finds each form (all the
+        secrets' unless given): the case-folded ones in folded (text folded,
+        see _fold), the exact ones in text."""
         spans = []
-        for form in self.forms:
+        for form in self.forms if forms is None else forms:
             for begin, end in find(folded, form):
                 if where is not None:  # folding made text longer: text's places
                     begin, end = where[begin], where[end - 1] + 1
                 spans.append((begin, end))
-        for form in self.exact:
+        for form in self.exact if exact is None else exact:
             spans += find(text, form)
         return spans
 
@@ -337,7 +403,7 @@ def scrub_message(text: str, secrets: list[str]) -> str:
     quoted = any(mark in text for mark in _OPENING)
     if not secrets or not quoted or len(text) > _MAX_CUT_MESSAGE:
         return text
-    spans = _needles(secrets).spans(text, *_fold(text), _cut)
+    spans = _needles(secrets).places(text, _cut, quick=False)
     if not spans:
         return text
     inside = _Quotes(text).inside
@@ -425,34 +491,71 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
     return folded, where
 
 
+# A character reference, HTML-escaped again (&amp;#x2F;, as PHP's
+# htmlspecialchars run twice writes it) or with its & JSON-escaped in Go's way
+# (\u0026#x2F;): only what follows the last & counts.
 _REFERENCE = re.compile(
-    r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
+    r"(?:&|\\u0026)(?:amp;)*"
+    r"(#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
 )
 
 
-def _decoded(text: str) -> tuple[str, list[int], list[int]] | None:
-    """text with HTML's character references replaced by what they stand for,
-    and where each of its characters begins and ends in text (None when text
-    has none)."""
-    parts: list[str] = []
-    begins: list[int] = []
-    ends: list[int] = []
-    done = 0
-    for found in _REFERENCE.finditer(text):
-        char = html.unescape(found.group())
-        if char == found.group():  # a name HTML doesn't know: kept as it is
-            continue
-        begin, end = found.span()
-        parts += [text[done:begin], char]
-        begins += [*range(done, begin), *[begin] * len(char)]
-        ends += [*range(done + 1, begin + 1), *[end] * len(char)]
-        done = end
-    if not parts:
-        return None
-    parts.append(text[done:])
-    begins += range(done, len(text))
-    ends += range(done + 1, len(text) + 1)
-    return "".join(parts), begins, ends
+# How long a secret's character may be once written so, with room to spare
+# (\u0026amp;#1114111; is 19).
+_REFERENCE_REACH = 24
+
+
+@lru_cache(maxsize=4096)
+def _reference(name: str) -> str:
+    return html.unescape("&" + name)
+
+
+class _Decoded:
+    """A text with its character references replaced by what they stand for,
+    and the way back from a place in it to the place in the text."""
+
+    def __init__(self, plain: str, refs: list[tuple[int, int, int, int]]):
+        self.plain = plain
+        # Each reference: where its characters begin and end in plain, and
+        # where the reference begins and ends in the text.
+        self.refs = refs
+        self.starts = [ref[0] for ref in refs]
+
+    @classmethod
+    def of(cls, text: str) -> "_Decoded | None":
+        """None when text has no reference HTML knows."""
+        parts: list[str] = []
+        refs: list[tuple[int, int, int, int]] = []
+        done = length = 0
+        for found in _REFERENCE.finditer(text):
+            char = _reference(found.group(1))
+            if char == "&" + found.group(1):  # a name HTML doesn't know
+                continue
+            begin, end = found.span()
+            parts += [text[done:begin], char]
+            length += begin - done
+            refs.append((length, length + len(char), begin, end))
+            length += len(char)
+            done = end
+        if not refs:
+            return None
+        parts.append(text[done:])
+        return cls("".join(parts), refs)
+
+    def places(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Spans of plain as spans of the text (a reference partly inside a
+        span is inside it whole)."""
+        return [(self._at(begin, 0), self._at(end - 1, 1)) for begin, end in spans]
+
+    def _at(self, index: int, after: int) -> int:
+        """Where plain's character at index begins (after=0) or ends (1) in the text."""
+        k = bisect.bisect_right(self.starts, index) - 1
+        if k < 0:
+            return index + after
+        begin, end, text_begin, text_end = self.refs[k]
+        if index < end:  # one of the reference's characters
+            return text_end if after else text_begin
+        return text_end + index - end + after
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -223,6 +223,33 @@ def test_a_secret_is_masked_with_any_mix_of_htmls_character_references():
         assert scrub(said, [secret]) == f"callee said: token {MASK} is revoked", form
 
 
+def test_a_secret_is_masked_with_references_escaped_again_or_inside_gos_json():
+    secret = "ab/cd-Secret99"
+    for form in (
+        "ab&amp;#x2F;cd-Secret99",  # PHP's htmlspecialchars, run twice
+        "ab\\u0026#x2F;cd-Secret99",  # Go's JSON of mustache.js's form
+        "ab\\u0026amp;#47;cd-Secret99",
+    ):
+        assert scrub(f"x {form} y", [secret]) == f"x {MASK} y", form
+
+
+def test_a_secret_of_non_ascii_letters_written_as_references_is_masked():
+    # Python's ElementTree and xmlcharrefreplace write non-ASCII text so.
+    secret = "пароль-ключ"
+    written = secret.encode("ascii", "xmlcharrefreplace").decode()
+    assert scrub(f"x {written} y", [secret]) == f"x {MASK} y"
+    assert scrub({"v": [written]}, [secret]) == {"v": [MASK]}
+    assert scrub("x &alpha;&beta;&gamma;&delta; y", ["αβγδ"]) == f"x {MASK} y"
+
+
+def test_an_error_quoting_a_cut_secret_written_with_references_has_it_masked():
+    secret = "ghp_ab/cdR4nd0mT0ken99"
+    message = 'Unexpected token "ghp_ab&#x2F;cdR4n"... is not valid JSON'
+    assert scrub_message(message, [secret]) == (
+        f'Unexpected token "{MASK}"... is not valid JSON'
+    )
+
+
 def test_references_around_a_secret_and_in_other_text_are_left_as_they_are():
     secret = "Zq9-wsS3cret/Val+ue"
     text = "Straße &lt;b&gt; &#x2F; &nosuch; AT&T"
