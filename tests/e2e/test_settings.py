@@ -60,3 +60,20 @@ def test_an_admin_links_a_members_github_login_and_the_member_sees_it(
     expect(
         page.get_by_role("row", name="GitHub (default)").get_by_text("grace-hopper")
     ).to_be_visible()
+
+
+def test_leaving_every_role_unticked_says_so_on_the_page(page: Page, live_server, demo):
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/settings/api-keys/")
+    page.get_by_label("Name").fill("deploys")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_text("Choose at least one role.")).to_be_visible()
+
+    page.goto(f"{live_server.url}/settings/members/")
+    page.get_by_role("row", name="grace@example.com").get_by_role(
+        "link", name="Change roles"
+    ).click()
+    for box in page.locator("#div_id_roles").get_by_role("checkbox").all():
+        box.uncheck()
+    page.get_by_role("button", name="Save roles").click()
+    expect(page.get_by_text("Choose at least one role.")).to_be_visible()
