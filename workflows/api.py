@@ -46,6 +46,7 @@ from portal.api import (
     RequestBody,
     check_storable,
     cortex_page,
+    error_docs,
     errors,
     json_response,
     read_body,
@@ -97,6 +98,14 @@ _DESCRIPTOR_BODY = {
             "application/json": {"schema": _DESCRIPTOR_SCHEMA},
             "application/yaml": {"schema": _DESCRIPTOR_SCHEMA},
         },
+    }
+}
+# Ninja documents the run request's JSON; YAML is read too (read_body):
+_RUN_REQUEST_AS_YAML = {
+    "requestBody": {
+        "content": {
+            "application/yaml": {"schema": {"$ref": "#/components/schemas/RunRequest"}}
+        }
     }
 }
 _CALLBACK_SCHEMA = {
@@ -489,7 +498,7 @@ def _respond(request, data: Any, *, status: int = 200) -> HttpResponse:
     return json_response(request, data, status)
 
 
-@router.get("", summary="List workflows")
+@router.get("", summary="List workflows", openapi_extra=error_docs(400, 403))
 def workflow_list(request, params: Query[WorkflowListParams]):
     """Workflows of the key's workspace, by name; drafts only with EDIT_WORKFLOWS.
 
@@ -518,7 +527,7 @@ def workflow_list(request, params: Query[WorkflowListParams]):
 @router.post(
     "",
     summary="Create or update a workflow",
-    openapi_extra={**_DESCRIPTOR_BODY, **_IDEMPOTENCY_HEADER},
+    openapi_extra={**_DESCRIPTOR_BODY, **_IDEMPOTENCY_HEADER, **error_docs(400, 403)},
 )
 @idempotent
 def workflow_save(request):
@@ -548,7 +557,11 @@ def _valid_descriptor(body: bytes) -> dict:
     return clean
 
 
-@router.post("/validate", summary="Validate a workflow descriptor")
+@router.post(
+    "/validate",
+    summary="Validate a workflow descriptor",
+    openapi_extra={**_DESCRIPTOR_BODY, **error_docs(403)},
+)
 def workflow_validate(request):
     """Check a descriptor (JSON or YAML body) without saving it.
 
@@ -688,7 +701,9 @@ def run_list(request, params: Query[RunListParams]):
 # --- one workflow -------------------------------------------------------------------
 
 
-@router.get("/{tagOrId}", summary="Retrieve a workflow")
+@router.get(
+    "/{tagOrId}", summary="Retrieve a workflow", openapi_extra=error_docs(403, 404)
+)
 def workflow_get(request, tagOrId: str):
     """The workflow's descriptor as JSON, or as YAML with `Accept: application/yaml`.
 
@@ -710,7 +725,9 @@ def workflow_get(request, tagOrId: str):
 
 
 @router.delete(
-    "/{tagOrId}", summary="Delete a workflow", openapi_extra=_IDEMPOTENCY_HEADER
+    "/{tagOrId}",
+    summary="Delete a workflow",
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(403, 404)},
 )
 @idempotent
 def workflow_remove(request, tagOrId: str):
@@ -773,7 +790,7 @@ def _recipients(emails: list[str] | None) -> list[str]:
     "/{tagOrId}/runs",
     summary="Run a workflow",
     response={201: RunOut, **errors(400, 403, 404, 409, 422)},
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **_RUN_REQUEST_AS_YAML},
 )
 @idempotent(atomic=False)
 def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
@@ -920,7 +937,11 @@ def run_cancel(request, tagOrId: str, runId: str):
 @router.post(
     "/{tagOrId}/callback/{callbackId}",
     summary="Update an asynchronous HTTP request block",
-    openapi_extra={**_CALLBACK_BODY, **_IDEMPOTENCY_HEADER},
+    openapi_extra={
+        **_CALLBACK_BODY,
+        **_IDEMPOTENCY_HEADER,
+        **error_docs(400, 403, 404, 406),
+    },
 )
 @idempotent
 def callback(request, tagOrId: str, callbackId: str):

@@ -1,4 +1,4 @@
-"""The run endpoints answer what /api/v1/openapi.json documents.
+"""The workflow and run endpoints answer what /api/v1/openapi.json documents.
 
 The views build their JSON by hand (workflows.api.run_out) and Ninja does not
 check an HttpResponse against its schema, so these tests do: real answers of
@@ -121,3 +121,28 @@ def test_a_response_missing_a_documented_field_does_not_conform(document, ada_ap
 
     with pytest.raises(jsonschema.ValidationError, match="'status' is a required"):
         conforms(document, RUNS, "post", Broken)
+
+
+def test_refusals_of_the_workflow_endpoints_answer_as_documented(
+    document, admin_api, ws
+):
+    save(ws, HELLO)
+    one = "/api/v1/workflows/{tagOrId}"
+    conforms(document, one, "get", admin_api.get("/workflows/nope"))
+    conforms(document, one, "delete", admin_api.delete("/workflows/nope"))
+    bad = admin_api.post("/workflows", "tag: x\n", content_type="application/yaml")
+    conforms(document, "/api/v1/workflows", "post", bad)
+    conforms(
+        document, "/api/v1/workflows", "get", admin_api.get("/workflows?pageSize=x")
+    )
+
+
+def test_the_document_says_which_bodies_the_workflow_endpoints_read(document):
+    paths = document["paths"]
+    for path, method in (
+        ("/api/v1/workflows", "post"),
+        ("/api/v1/workflows/validate", "post"),
+        (RUNS, "post"),
+    ):
+        content = paths[path][method]["requestBody"]["content"]
+        assert {"application/json", "application/yaml"} <= set(content), path
