@@ -104,7 +104,9 @@ def read_body(request: HttpRequest) -> Any:
             raise BodyError(f"The request body is not valid YAML{where}") from None
     else:
         try:
-            data = json.loads(text, parse_constant=_no_constant)
+            data = json.loads(
+                text, parse_constant=_no_constant, parse_int=storable.read_int
+            )
         except json.JSONDecodeError as exc:
             sent_as = (request.content_type or "").lower()
             hint = (

@@ -10,6 +10,7 @@ recurses). The walk is iterative, so checking can't overflow the stack.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 MAX_VALUES = 100_000  # a YAML alias bomb expands into millions of values
@@ -20,6 +21,19 @@ _YAML_TYPE = {"bytes": "binary data (!!binary)", "set": "a set (!!set); use a li
 
 class Unstorable(ValueError):
     """The message names where in the value the problem is."""
+
+
+class LongNumber(str):
+    """An integer with more digits than Python reads (4300), kept as the text
+    it was written as by the JSON and YAML readers, so that check_storable
+    can say where it is."""
+
+
+def read_int(text: str) -> int | LongNumber:
+    """int(text), or a LongNumber when text has too many digits for int()."""
+    if len(text) > sys.get_int_max_str_digits():
+        return LongNumber(text)
+    return int(text)
 
 
 def check_storable(
@@ -38,6 +52,11 @@ def check_storable(
             raise Unstorable(f"{where} holds more than {max_values} values")
         if depth > MAX_DEPTH:
             raise Unstorable(f"{where} is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(item, LongNumber):
+            raise Unstorable(
+                f"{path}: a number of {len(item.lstrip('-+'))} digits is longer"
+                f" than Cairn reads ({sys.get_int_max_str_digits()} at most)"
+            )
         if isinstance(item, str):
             _check_text(item, path)
             chars += len(item)

@@ -3,9 +3,10 @@
 JSON has no date type and Cortex (Jackson) reads `2024-05-01` as the string
 it is written as, so the timestamp resolver is dropped. Other things PyYAML
 can build that JSON can't store (`!!binary`, `!!set`) are left to
-portal.storable to refuse with a message naming where they are. Input nested
-so deep that PyYAML's recursive composer overflows, or an integer longer than
-Python converts, is a YAMLError like any other bad YAML, not a crash.
+portal.storable to refuse with a message naming where they are, and so is an
+integer longer than Python converts (kept as a storable.LongNumber). Input
+nested so deep that PyYAML's recursive composer overflows is a YAMLError like
+any other bad YAML, not a crash.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import yaml
+
+from portal.storable import LongNumber, read_int
 
 
 class Loader(yaml.SafeLoader):
@@ -24,6 +27,16 @@ Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _int(loader: Loader, node: yaml.ScalarNode) -> int | LongNumber:
+    """An integer; one too long for Python is left for check_storable to name."""
+    if isinstance(read_int(node.value.replace("_", "")), LongNumber):
+        return LongNumber(node.value)
+    return loader.construct_yaml_int(node)
+
+
+Loader.add_constructor("tag:yaml.org,2002:int", _int)
 
 
 @contextmanager
@@ -44,7 +57,7 @@ def load(text: str, loader: type[Loader] = Loader) -> Any:
         return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
 
 
-def load_all(text: str) -> list[Any]:
+def load_all(text: str, loader: type[Loader] = Loader) -> list[Any]:
     """Every document in text, in order."""
     with _as_yaml_errors():
-        return list(yaml.load_all(text, Loader=Loader))  # noqa: S506
+        return list(yaml.load_all(text, Loader=loader))  # noqa: S506

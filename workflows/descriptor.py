@@ -76,7 +76,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from portal import yamlload
-from portal.storable import Unstorable, check_storable
+from portal.storable import LongNumber, Unstorable, check_storable, read_int
 from workflows.blocks import BLOCK_TYPES
 
 SCHEMA_FILE = (
@@ -408,7 +408,15 @@ def _written(cls: type, value: Any, text: str) -> Any:
 
 
 def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    return _written(_Int, loader.construct_yaml_int(node), node.value)
+    number = yamlload.Loader.yaml_constructors["tag:yaml.org,2002:int"](loader, node)
+    return (
+        number if isinstance(number, LongNumber) else _written(_Int, number, node.value)
+    )
+
+
+def _json_int(text: str) -> int:
+    number = read_int(text)
+    return number if isinstance(number, LongNumber) else _written(_Int, number, text)
 
 
 def _yaml_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
@@ -457,7 +465,7 @@ def parse(text: str | bytes) -> dict:
             data = json.loads(
                 text,
                 object_pairs_hook=_json_object,
-                parse_int=lambda t: _written(_Int, int(t), t),
+                parse_int=_json_int,
                 parse_float=lambda t: _written(_Float, float(t), t),
             )
             loaded = True
@@ -472,6 +480,13 @@ def parse(text: str | bytes) -> dict:
     if not loaded:
         try:
             data = yamlload.load(text, _Loader)
+        except yaml.composer.ComposerError as exc:
+            # One descriptor a file, but an empty document around it (a
+            # trailing `---`, as generators and editors leave) is no other one.
+            documents = [d for d in _all_documents(text) if d is not None]
+            if len(documents) != 1:
+                raise DescriptorError(json_problem or _yaml_problem(exc)) from None
+            data = documents[0]
         except yaml.MarkedYAMLError as exc:
             raise DescriptorError(json_problem or _yaml_problem(exc)) from None
         except yaml.YAMLError as exc:
@@ -482,6 +497,13 @@ def parse(text: str | bytes) -> dict:
         )
     _check_size(data)
     return data
+
+
+def _all_documents(text: str) -> list:
+    try:
+        return yamlload.load_all(text, _Loader)
+    except yaml.YAMLError:  # a problem past the first document: say the first's
+        return []
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:

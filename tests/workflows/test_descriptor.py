@@ -460,6 +460,20 @@ def test_parse_refuses_duplicate_keys():
     ]
 
 
+def test_parse_reads_a_descriptor_between_empty_yaml_documents():
+    assert parse("---\ntag: t\n---\n") == {"tag": "t"}
+    assert parse("tag: t\n---\n...\n---\n") == {"tag": "t"}
+
+
+def test_parse_refuses_two_descriptors_in_one_file_naming_where_the_second_begins():
+    with pytest.raises(DescriptorError) as caught:
+        parse("tag: a\n---\ntag: b\n---\n")
+    assert caught.value.errors == [
+        "invalid YAML: line 2, column 1: but found another document"
+        " (expected a single document in the stream)"
+    ]
+
+
 def test_parse_keeps_dates_as_strings():
     assert parse("tag: t\ndescription: 2026-07-15\n")["description"] == "2026-07-15"
 
@@ -1379,7 +1393,11 @@ actions:
         ),
         (
             "tag: x\nn: " + "9" * 5000 + "\n",
-            "Exceeds the limit (4300 digits) for integer string conversion",
+            "descriptor.n: a number of 5000 digits is longer than Cairn reads",
+        ),
+        (
+            '{"tag": "x", "n": [' + "9" * 5000 + "]}",
+            "descriptor.n[0]: a number of 5000 digits is longer than Cairn reads",
         ),
     ],
 )
