@@ -234,3 +234,20 @@ def test_on_a_phone_the_runs_filters_fold_away_until_asked_for_or_set(
     page.goto(f"{live_server.url}/workflows/runs/")
     expect(page.get_by_label("Status")).to_be_visible()
     expect(page.get_by_text("Filters", exact=True)).to_be_hidden()
+
+
+def test_the_run_page_says_out_loud_when_its_run_changes_status(
+    page: Page, live_server, demo, celery_worker_process
+):
+    from workflows import engine
+
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/provision-a-service/run/?entity=ledger")
+    page.get_by_role("button", name="Run workflow").click()
+    run = landed_run(page)
+    expect(page.locator("[data-test=run-status]")).to_have_text("Paused")
+    announcer = page.get_by_role("status").and_(page.locator("#run-announcer"))
+
+    engine.cancel(run, by=run.initiator)  # elsewhere: the page learns it by polling
+    expect(announcer).to_have_text(f"Run {run.pk}: Canceled", timeout=15_000)
+    expect(announcer).to_have_attribute("aria-live", "polite")
