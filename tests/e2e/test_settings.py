@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -77,3 +79,18 @@ def test_leaving_every_role_unticked_says_so_on_the_page(page: Page, live_server
         box.uncheck()
     page.get_by_role("button", name="Save roles").click()
     expect(page.get_by_text("Choose at least one role.")).to_be_visible()
+
+
+def test_a_form_that_comes_back_with_an_error_puts_focus_on_the_bad_field(
+    page: Page, live_server, demo
+):
+    page.set_viewport_size({"width": 390, "height": 844})  # the field is far down
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/settings/ip-allowlist/")
+    page.get_by_label("Address or range").fill("999.1.1.1")
+    page.get_by_label("Address or range").press("Enter")
+
+    field = page.get_by_label("Address or range")
+    expect(field).to_have_class(re.compile(r"\bis-invalid\b"))
+    expect(field).to_be_focused()
+    expect(field).to_be_in_viewport()

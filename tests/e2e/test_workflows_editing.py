@@ -71,3 +71,17 @@ def test_a_user_sees_no_editing_controls(page: Page, live_server, demo):
     for name in ("Access", "Edit settings", "Edit YAML", "Delete"):
         expect(page.get_by_role("link", name=name)).to_have_count(0)
     expect(page.get_by_role("link", name="Export YAML")).to_be_visible()
+
+
+def test_an_import_refused_puts_focus_on_the_list_of_its_problems(
+    page: Page, live_server, demo
+):
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/workflows/new/")
+    page.get_by_label("Descriptor (YAML or JSON)").fill("tag: broken\nname: Broken\n")
+    page.get_by_role("button", name="Import workflow").click()
+
+    problems = page.locator("#import-errors")
+    expect(problems).to_contain_text("Nothing was saved")
+    expect(problems).to_be_focused()
+    assert not Workflow.objects.filter(tag="broken").exists()
