@@ -391,6 +391,10 @@ def _raw_value(definition: dict, bound_field: forms.BoundField) -> Any:
     return value
 
 
+# Checkboxes and radio buttons, whose role doesn't take aria-required:
+_CHOICE_WIDGETS = (forms.CheckboxInput, forms.CheckboxSelectMultiple, forms.RadioSelect)
+
+
 class RunInputForm(forms.Form):
     """A USER_INPUT form; see the module docstring."""
 
@@ -426,12 +430,16 @@ class RunInputForm(forms.Form):
                     added=added,
                 )
             else:
-                self.fields[key] = build_field(
+                field = self.fields[key] = build_field(
                     definition,
                     workspace=workspace,
                     runner=runner,
                     typed=data is not None and bool(data.get(self.add_prefix(key))),
                 )
+                # The red * says it to the eye; this to a screen reader (the
+                # browser's own `required` would check before the engine does).
+                if field.required and not isinstance(field.widget, _CHOICE_WIDGETS):
+                    field.widget.attrs["aria-required"] = "true"
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True

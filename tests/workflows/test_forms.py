@@ -100,7 +100,33 @@ def test_an_input_field_is_a_text_input_with_its_label_help_placeholder_and_defa
     assert 'type="text"' in rendered
     assert 'placeholder="name@example.com"' in rendered
     assert 'value="ops@example.com"' in rendered
-    assert "required" not in rendered  # the engine's messages, not the browser's
+    # The engine's messages, not the browser's; but a screen reader is told:
+    assert not re.search(r"\srequired[\s>=]", rendered)
+    assert 'aria-required="true"' in rendered
+
+
+def test_required_fields_say_so_to_screen_readers_in_rows_too_and_others_do_not(ws):
+    f = form(
+        [
+            {"type": "INPUT_FIELD", "key": "note", "name": "Note"},
+            {
+                "type": "SELECT_FIELD",
+                "key": "env",
+                "name": "Env",
+                "required": True,
+                "options": ["dev", "prod"],
+            },
+            ENV_VARS,
+        ],
+        ws,
+    )
+    rendered = page_html(f)
+    assert "aria-required" not in html(f, "note")
+    assert 'aria-required="true"' in html(f, "env")
+    row = re.findall(r'<input[^>]*name="envVars[^"]*name"[^>]*>', rendered)
+    assert row and 'aria-required="true"' in row[0]
+    toggle = re.findall(r'<input[^>]*name="envVars[^"]*sensitive"[^>]*>', rendered)
+    assert toggle and "aria-required" not in toggle[0]
 
 
 def test_a_description_is_markdown_sanitised(ws):
