@@ -516,9 +516,9 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run.refresh_from_db()
     name = run.version_name or run.workflow.name
     done = (
-        f"Run of {name} canceled."
+        f"Run {run.pk} of {name} canceled."
         if run.status == Run.Status.CANCELLED
-        else f"Canceling the run of {name}: its block in flight"
+        else f"Canceling run {run.pk} of {name}: its block in flight"
         " finishes first, then nothing more runs."
     )
     if request.htmx and request.htmx.target == f"run-{run.pk}":

@@ -170,7 +170,7 @@ def test_the_runs_tab_updates_by_itself_and_cancels_a_run(
     expect(row.get_by_role("link", name=re.compile("Cancel run"))).to_have_count(0)
     # Said where everyone hears it, and focus on the run, not lost:
     expect(page.get_by_role("status").filter(has_text="canceled")).to_have_text(
-        "Run of Provision a service canceled."
+        f"Run {paused.pk} of Provision a service canceled."
     )
     expect(page.locator(f"#run-link-{paused.pk}")).to_be_focused()
     paused.refresh_from_db()

@@ -338,7 +338,7 @@ def test_a_completed_run_shows_its_response_and_does_not_poll(
     client.force_login(grace)
     html = text(page(client, run))
     assert run.status == S.COMPLETED
-    assert "<h2>Done</h2>" in html
+    assert "<h4>Done</h4>" in html  # under the page's h2 "Response"
     assert "<strong>now</strong>" in html
     assert "<script>alert(1)</script>" not in html
     assert 'id="run-poller"' in html

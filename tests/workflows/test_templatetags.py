@@ -89,3 +89,14 @@ def test_cortex_app_hosts_is_a_setting(settings):
     settings.CORTEX_APP_HOSTS = []
     html = markdown("[View](https://app.getcortexapp.com/admin?tag=aws-prod-us)")
     assert 'href="https://app.getcortexapp.com/admin?tag=aws-prod-us"' in html
+
+
+def test_markdown_under_a_section_heading_starts_its_headings_below_it():
+    html = markdown("# Deployed\n\n## Links\n\n##### Small\n\n###### Smaller", 3)
+    assert html.split("\n") == [
+        "<h3>Deployed</h3>",
+        "<h4>Links</h4>",
+        "<h6>Small</h6>",
+        "<h6>Smaller</h6>",
+    ]
+    assert markdown("# Top") == "<h1>Top</h1>"

@@ -856,7 +856,7 @@ def test_cancel_run_from_a_row_cancels_and_answers_with_the_row(client, grace, w
     assert "runs-changed" in r["HX-Trigger"]
     # Said in the page's status region, as the run page says it:
     assert json.loads(r["HX-Trigger"])["cairn:announce"] == {
-        "message": "Run of Deploy canceled."
+        "message": f"Run {run.pk} of Deploy canceled."
     }
     run.refresh_from_db()
     assert run.status == S.CANCELLED
@@ -1227,7 +1227,7 @@ def test_cancelling_a_run_with_a_block_in_flight_says_it_finishes_first(
     r = client.post(reverse("workflows:run-cancel", args=[run.pk]), follow=True)
 
     html = r.content.decode()
-    assert "Canceling the run of" in html and "finishes first" in html
+    assert "Canceling run" in html and "finishes first" in html
     assert "canceled." not in html
     run.refresh_from_db()
     assert run.status == S.CANCELLING

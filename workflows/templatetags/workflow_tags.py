@@ -93,13 +93,17 @@ def _cortex_links(tag: str, attribute: str, value: str) -> str:
         return value
 
 
+_HEADING = re.compile(r"<(/?)h([1-6])>")
+
+
 @register.filter
-def markdown(text: str) -> str:
-    """Render Markdown (response templates) to HTML, sanitised by nh3."""
-    html = nh3.clean(
-        _render(text),
-        attribute_filter=_cortex_links,
-    )
+def markdown(text: str, top: int = 1) -> str:
+    """Render Markdown (response templates) to HTML, sanitised by nh3; its
+    headings start at level `top` (a `#` under the page's h2 is an h3)."""
+    html = _render(text)
+    if top > 1:
+        html = _HEADING.sub(lambda m: f"<{m[1]}h{min(int(m[2]) + top - 1, 6)}>", html)
+    html = nh3.clean(html, attribute_filter=_cortex_links)
     return mark_safe(html.replace(_MASK_STAND_IN, MASK))  # noqa: S308 - nh3 removed anything unsafe
 
 
