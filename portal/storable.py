@@ -29,11 +29,14 @@ class LongNumber(str):
     can say where it is."""
 
 
+def too_long(digits: str) -> bool:
+    """Whether int() would refuse a number written so for its length."""
+    return len(digits.lstrip("+-")) > sys.get_int_max_str_digits()
+
+
 def read_int(text: str) -> int | LongNumber:
     """int(text), or a LongNumber when text has too many digits for int()."""
-    if len(text) > sys.get_int_max_str_digits():
-        return LongNumber(text)
-    return int(text)
+    return LongNumber(text) if too_long(text) else int(text)
 
 
 def check_storable(

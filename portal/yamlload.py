@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from portal.storable import LongNumber, read_int
+from portal.storable import LongNumber, too_long
 
 
 class Loader(yaml.SafeLoader):
@@ -29,14 +29,14 @@ Loader.yaml_implicit_resolvers = {
 }
 
 
-def _int(loader: Loader, node: yaml.ScalarNode) -> int | LongNumber:
+def construct_int(loader: Loader, node: yaml.ScalarNode) -> int | LongNumber:
     """An integer; one too long for Python is left for check_storable to name."""
-    if isinstance(read_int(node.value.replace("_", "")), LongNumber):
+    if too_long(node.value.replace("_", "")):
         return LongNumber(node.value)
     return loader.construct_yaml_int(node)
 
 
-Loader.add_constructor("tag:yaml.org,2002:int", _int)
+Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
 
 
 @contextmanager

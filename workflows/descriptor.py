@@ -408,7 +408,7 @@ def _written(cls: type, value: Any, text: str) -> Any:
 
 
 def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    number = yamlload.Loader.yaml_constructors["tag:yaml.org,2002:int"](loader, node)
+    number = yamlload.construct_int(loader, node)
     return (
         number if isinstance(number, LongNumber) else _written(_Int, number, node.value)
     )
@@ -502,7 +502,7 @@ def parse(text: str | bytes) -> dict:
 def _all_documents(text: str) -> list:
     try:
         return yamlload.load_all(text, _Loader)
-    except yaml.YAMLError:  # a problem past the first document: say the first's
+    except yaml.YAMLError:  # bad YAML further on: the first error is the one said
         return []
 
 

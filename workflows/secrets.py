@@ -66,9 +66,9 @@ def _forms(secret: str) -> set[str]:
     Go and PHP write JSON), HTML-escaped (as Mustache's `{{…}}`, jq's @html or
     Python's html.escape, Go's html/template write it, or with numeric
     entities; _Needles.places also decodes any mix of references), URL-encoded
-    (by any of the usual encoders, after that escaping or not), shell-quoted (jq's @sh), in jq's @csv and @tsv, as JavaScript's
-    escape(), or as its UTF-8 bytes read as Latin-1 (a server echoing a header
-    it read so)."""
+    (by any of the usual encoders, after that escaping or not), shell-quoted
+    (jq's @sh), in jq's @csv and @tsv, as JavaScript's escape(), or as its UTF-8
+    bytes read as Latin-1 (a server echoing a header it read so)."""
     escaped = {secret, _latin1_misread(secret)} | _html_escapes(secret)
     forms = set(escaped) | {
         secret.replace("'", "'\\''"),  # @sh
