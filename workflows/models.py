@@ -324,12 +324,30 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
+    # What a run asked of people; once answered or over, no longer news.
+    REQUESTS = (
+        "NEEDS_INPUT",
+        "AWAITING_INPUT",
+        "NEEDS_APPROVAL",
+        "AWAITING_APPROVAL",
+        "NEEDS_INITIATOR",
+    )
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "workspace", "read_at"])]
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def asks(self) -> bool:
+        return self.kind in self.REQUESTS
+
+    @property
+    def asked_in_vain(self) -> bool:
+        """A request whose run has ended: nobody needs to act on it any more."""
+        return self.asks and self.run is not None and self.run.is_terminal
 
 
 class Secret(models.Model):

@@ -186,19 +186,9 @@ def run_ended(run: Run) -> None:
     _send(run, users, emails, f"RUN_{run.status}", message)
 
 
-# What a run asked of people; once answered or over, no longer news.
-_REQUESTS = (
-    "NEEDS_INPUT",
-    "AWAITING_INPUT",
-    "NEEDS_APPROVAL",
-    "AWAITING_APPROVAL",
-    "NEEDS_INITIATOR",
-)
-
-
 def requests_answered(run: Run) -> None:
     """Mark the run's unread requests (input, approval, initiator) read: the
     step no longer waits, or the run has ended."""
     Notification.objects.filter(
-        run=run, kind__in=_REQUESTS, read_at__isnull=True
+        run=run, kind__in=Notification.REQUESTS, read_at__isnull=True
     ).update(read_at=timezone.now())

@@ -962,6 +962,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
             "created_at",
             "read_at",
             "run_id",
+            "run__status",
             "run__workflow__name",
         )[:limit]
     )

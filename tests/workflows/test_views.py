@@ -1067,6 +1067,28 @@ def test_opening_notifications_lists_them_with_links_and_marks_them_read(
     assert "Deploy failed" in page and "<html" in page
 
 
+def test_a_request_whose_run_ended_says_it_waits_no_more_in_the_same_queries(
+    client, grace, ws, django_assert_num_queries
+):
+    wf = workflow(ws, name="Deploy")
+    for status in (S.PAUSED, S.CANCELLED, S.COMPLETED):
+        run = make_run(wf, status=status, initiator=grace)
+        Notification.objects.create(
+            workspace=ws,
+            user=grace,
+            run=run,
+            kind="NEEDS_INPUT",
+            message=f"Run {run.pk} is waiting for your input",
+        )
+    client.force_login(grace)
+    with django_assert_num_queries(7):
+        html = client.get(reverse("workflows:notifications"), headers=HX)
+    html = html.content.decode()
+    assert html.count("no longer waiting: the run ended") == 2
+    assert "no longer waiting: the run ended (Canceled)" in html
+    assert "no longer waiting: the run ended (Successful)" in html
+
+
 def _unread_for(user, ws, count: int, *, others) -> None:
     """`count` unread notifications for `user`, and one each for someone else
     and for `user` in another workspace: others = (other member, other workspace)."""
