@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import wait_for
 from tests.e2e.conftest import log_in, wait_for_htmx
+from workflows import engine
 from workflows.models import Run
 
 pytestmark = pytest.mark.e2e
@@ -23,6 +24,14 @@ RUN_PAGE = re.compile(r"/workflows/runs/(\d+)/$")
 def landed_run(page: Page) -> Run:
     expect(page).to_have_url(RUN_PAGE)
     return Run.objects.get(pk=RUN_PAGE.search(page.url).group(1))
+
+
+def grace_provisions_ledger(page: Page, live_server) -> Run:
+    """Grace runs Provision a service on Ledger; it pauses for its form."""
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/provision-a-service/run/?entity=ledger")
+    page.get_by_role("button", name="Run workflow").click()
+    return landed_run(page)
 
 
 def finished(run: Run) -> Run:
@@ -120,10 +129,7 @@ def test_run_from_an_entity_shows_a_run_tile_that_opens_the_run(
 def test_the_runs_tab_updates_by_itself_and_cancels_a_run(
     page: Page, live_server, demo, celery_worker_process
 ):
-    log_in(page, live_server, "grace@example.com")
-    page.goto(f"{live_server.url}/workflows/provision-a-service/run/?entity=ledger")
-    page.get_by_role("button", name="Run workflow").click()
-    paused = landed_run(page)
+    paused = grace_provisions_ledger(page, live_server)
     page.goto(f"{live_server.url}/workflows/hello-world/")
     page.get_by_role("link", name="Run", exact=True).click()
     page.get_by_role("dialog", name="Confirm").get_by_role(
@@ -239,12 +245,7 @@ def test_on_a_phone_the_runs_filters_fold_away_until_asked_for_or_set(
 def test_the_run_page_says_out_loud_when_its_run_changes_status(
     page: Page, live_server, demo, celery_worker_process
 ):
-    from workflows import engine
-
-    log_in(page, live_server, "grace@example.com")
-    page.goto(f"{live_server.url}/workflows/provision-a-service/run/?entity=ledger")
-    page.get_by_role("button", name="Run workflow").click()
-    run = landed_run(page)
+    run = grace_provisions_ledger(page, live_server)
     expect(page.locator("[data-test=run-status]")).to_have_text("Paused")
     announcer = page.get_by_role("status").and_(page.locator("#run-announcer"))
 
