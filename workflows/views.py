@@ -453,7 +453,12 @@ def run_list(request: HttpRequest) -> HttpResponse:
         "idle_poll_url": f"{runs_url}?{here.urlencode()}",
         "last_page_url": f"{runs_url}?{last_page.urlencode()}",
         "querystring": querystring,
+        "filters": values,
         "filtered": any(values.values()),
+        # Both dates count inclusively, so only a reversed range is empty by itself:
+        "dates_reversed": bool(
+            values["after"] and values["before"] and values["after"] > values["before"]
+        ),
         "runs_url": runs_url,
         "tab": "runs",
     }
@@ -461,7 +466,6 @@ def run_list(request: HttpRequest) -> HttpResponse:
     if _is_htmx(request):
         return render(request, template + "#runs-table", context)
     context |= {
-        "filters": values,
         "form": form,
         "workflow_choices": visible_workflows(
             request.workspace, request.ws_perms

@@ -576,6 +576,23 @@ def test_runs_tab_filters_by_workflow_status_entity_initiator_source_and_date(
     assert runs(status="NOPE", after="not a date") == {a, b, c}
 
 
+def test_a_reversed_date_range_says_why_the_runs_tab_is_empty(client, grace, ws):
+    make_run(workflow(ws, "deploy"), initiator=grace)
+    client.force_login(grace)
+    params = {"after": "2026-03-10", "before": "2026-03-01"}
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):  # the page and its table
+        html = client.get(reverse("workflows:run-list"), params, **headers)
+        html = html.content.decode()
+        assert (
+            "No runs: “Started after” (2026-03-10) is later than"
+            " “Started before” (2026-03-01)."
+        ) in html
+        assert "No runs match these filters." not in html
+    same_day = {"after": "2026-03-01", "before": "2026-03-01"}
+    html = client.get(reverse("workflows:run-list"), same_day).content.decode()
+    assert "No runs match these filters." in html
+
+
 def test_runs_tab_polls_while_a_run_is_unfinished_and_stops_after(client, grace, ws):
     wf = workflow(ws, "deploy")
     run = make_run(wf, status=S.IN_PROGRESS, initiator=grace)
