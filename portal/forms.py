@@ -471,6 +471,11 @@ class IntegrationForm(CrispyMixin, forms.Form):
         self.integration = integration
         kinds = list(Integration.Kind) if integration is None else [integration.kind]
         self.fields["base_url"].help_text = _hints(kinds, 0)
+        if Integration.Kind.JIRA in kinds:  # the one kind without a default address
+            self.fields["base_url"].label = format_html(
+                'Base URL<span class="asteriskField" data-kind-hint="{}">*</span>',
+                Integration.Kind.JIRA,
+            )
         self.fields["token"].help_text = _hints(
             kinds, 1, "Stored encrypted; nobody can read it here again."
         )

@@ -348,3 +348,19 @@ def test_the_edit_form_gives_only_its_own_kinds_hints(client, ws, mona):
     assert "email:API token" in page
     assert "https://slack.com" not in page
     assert "api scope" not in page
+
+
+def test_base_url_is_marked_required_for_jira_only(client, ws, mona):
+    client.force_login(mona)
+    star = '<span class="asteriskField" data-kind-hint="JIRA">*</span>'
+    add = client.get(reverse("settings:integrations")).content.decode()
+    assert f"Base URL{star}" in add  # the page's script shows it when Jira is chosen
+    jira = _integration(ws, Integration.Kind.JIRA, base_url="https://acme.test")
+    slack = _integration(ws, alias="ops")
+    edit = reverse("settings:integration-edit", args=[jira.pk])
+    assert f"Base URL{star}" in client.get(edit).content.decode()
+    edit = reverse("settings:integration-edit", args=[slack.pk])
+    assert (
+        "asteriskField"
+        not in client.get(edit).content.decode().split("Base URL")[1][:40]
+    )
