@@ -18,8 +18,11 @@ def test_adding_an_integration_shows_only_the_chosen_kinds_hints(
 
     expect(base_url.get_by_text("Leave empty for https://slack.com.")).to_be_visible()
     expect(base_url.get_by_text("https://gitlab.com", exact=False)).to_be_hidden()
+    required = base_url.locator("label .asteriskField")
+    expect(required).to_be_hidden()
 
     page.get_by_role("combobox", name="Kind").select_option("Jira")
+    expect(required).to_be_visible()
     expect(base_url.get_by_text("Required: your site's address")).to_be_visible()
     expect(base_url.get_by_text("Leave empty for https://slack.com.")).to_be_hidden()
     token = page.locator("#div_id_token")
@@ -94,3 +97,34 @@ def test_a_form_that_comes_back_with_an_error_puts_focus_on_the_bad_field(
     expect(field).to_have_class(re.compile(r"\bis-invalid\b"))
     expect(field).to_be_focused()
     expect(field).to_be_in_viewport()
+
+
+def test_removing_a_member_asks_in_a_dialog_that_keeps_them_unless_confirmed(
+    page: Page, live_server, demo
+):
+    from portal.models import Membership
+
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/settings/members/")
+    vera = page.get_by_role("row", name="vera@example.com")
+    remove = vera.get_by_role("button", name="Remove")
+    remove.click()
+    dialog = page.get_by_role("dialog", name="Remove vera@example.com from")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_text("They lose access, leave its teams")).to_be_visible()
+
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_be_hidden()
+    expect(remove).to_be_focused()
+    page.keyboard.press("Enter")  # the same button, from the keyboard
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert Membership.objects.filter(user__email="vera@example.com").exists()
+
+    remove.click()
+    dialog.get_by_role("button", name="Remove", exact=True).click()
+    expect(page.get_by_role("row", name="vera@example.com")).to_have_count(0)
+    assert not Membership.objects.filter(
+        user__email="vera@example.com", workspace__slug="demo"
+    ).exists()
