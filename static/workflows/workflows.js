@@ -56,6 +56,34 @@
     },
     true,
   );
+  // Run tiles and the Runs tab's rows change status when their poller swaps
+  // them in; say each change out loud, as the run page does. Only those
+  // swaps: a row's own Cancel run says what it did already.
+  const statuses = () =>
+    new Map([...document.querySelectorAll("[data-run]")].map((badge) => [
+      badge.dataset.run,
+      badge.textContent.trim(),
+    ]));
+  const announcer = document.createElement("div");
+  announcer.className = "visually-hidden";
+  announcer.setAttribute("role", "status");
+  announcer.dataset.test = "status-announcer";
+  document.body.append(announcer);
+  let before = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target?.matches?.("[data-announce-statuses]")) before = statuses();
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    if (!before) return;
+    const said = new Map();
+    for (const badge of document.querySelectorAll("[data-run]")) {
+      const was = before.get(badge.dataset.run);
+      const now = badge.textContent.trim();
+      if (was && was !== now) said.set(badge.dataset.run, `${badge.dataset.runLabel}: ${now}`);
+    }
+    before = null;
+    if (said.size) announcer.textContent = [...said.values()].join(". ");
+  });
   document.addEventListener("htmx:afterRequest", (event) => {
     const form = event.detail.elt.closest?.("[data-close-on-success]");
     if (form && event.detail.successful) form.closest("dialog")?.close();

@@ -36,3 +36,28 @@ def test_a_run_started_elsewhere_appears_among_the_entity_tiles_when_all_had_end
         "href", started.get_absolute_url()
     )
     expect(tiles.first).to_contain_text("In progress")
+
+
+def test_tiles_and_runs_tab_rows_say_out_loud_when_a_run_changes_status(
+    page: Page, live_server, demo, monkeypatch
+):
+    monkeypatch.setattr("workflows.views.POLL_SECONDS", 1)
+    ws = Workspace.objects.get(slug="demo")
+    grace = User.objects.get(email="grace@example.com")
+    wf = entity_workflow(ws, "tile-check", name="Tile check")
+    entity = EntityFactory(workspace=ws, tag="tile-api", name="Tile API")
+    run = make_run(wf, status=Run.Status.PAUSED, initiator=grace, entity=entity)
+    announcer = page.locator('[data-test="status-announcer"]')
+    log_in(page, live_server, "grace@example.com")
+
+    for url, status, said in (
+        ("/catalog/tile-api/workflows/", Run.Status.IN_PROGRESS, "In progress"),
+        ("/workflows/runs/", Run.Status.COMPLETED, "Successful"),
+    ):
+        page.goto(f"{live_server.url}{url}")
+        expect(announcer).to_have_attribute("role", "status")
+        expect(announcer).to_be_empty()
+        Run.objects.filter(pk=run.pk).update(status=status)  # the worker, elsewhere
+        expect(announcer).to_have_text(
+            f"Run {run.pk} of Tile check: {said}", timeout=10_000
+        )
