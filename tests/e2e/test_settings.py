@@ -128,3 +128,19 @@ def test_removing_a_member_asks_in_a_dialog_that_keeps_them_unless_confirmed(
     assert not Membership.objects.filter(
         user__email="vera@example.com", workspace__slug="demo"
     ).exists()
+
+
+def test_on_a_phone_a_settings_page_starts_on_the_first_screen_with_its_section_shown(
+    page: Page, live_server, demo
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/settings/ip-allowlist/")
+    heading = page.get_by_role("heading", name="IP allowlist", level=1)
+    assert heading.bounding_box()["y"] < 844 / 2
+    current = page.get_by_role("navigation", name="Settings").get_by_role(
+        "link", name="IP allowlist"
+    )
+    box = current.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    expect(current).to_have_attribute("aria-current", "page")
