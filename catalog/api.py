@@ -33,12 +33,14 @@ from ninja.errors import HttpError
 
 from portal import yamlload
 from portal.api import (
+    IDEMPOTENT_ERRORS,
     BodyError,
     PageParams,
     RequestBody,
     check_storable,
     cortex_page,
     error_body,
+    error_docs,
     json_response,
     require,
 )
@@ -73,6 +75,9 @@ from .services import (
 
 router = Router(tags=["catalog"])
 openapi_router = Router(tags=["catalog"])
+
+# Each endpoint's `error_docs` lists the refusals of its own; portal.api.errors
+# says which any endpoint may give.
 
 YAML_TYPE = "application/yaml; charset=utf-8"
 _IDEMPOTENCY_HEADER = {
@@ -231,7 +236,11 @@ def _find(workspace, tag_or_id: str) -> Entity:
     return entity
 
 
-@router.get("", summary="List entities")
+@router.get(
+    "",
+    summary="List entities",
+    openapi_extra=error_docs(),
+)
 def entity_list(request, filters: Query[CatalogFilters]):
     qs = _entities(request.auth.workspace).search(filters.query or "")
     if not filters.includeArchived:
@@ -286,7 +295,11 @@ class DescriptorFilters(PageParams):
 
 
 # Before /{tag}, as in Cortex: "descriptors" is no entity's tag here.
-@router.get("/descriptors", summary="List entity descriptors")
+@router.get(
+    "/descriptors",
+    summary="List entity descriptors",
+    openapi_extra=error_docs(),
+)
 def entity_descriptor_list(request, filters: Query[DescriptorFilters]):
     """The descriptors of the workspace's entities, a page at a time, as
     `GET /catalog/{tag}/openapi` gives each (YAML text with yaml=true)."""
@@ -305,7 +318,11 @@ class EntityIds(Schema):
     ids: list[str] = Field(description="Entity ids or tags (repeat or comma-separate)")
 
 
-@router.delete("", summary="Delete entities by id or tag")
+@router.delete(
+    "",
+    summary="Delete entities by id or tag",
+    openapi_extra=error_docs(404),
+)
 def entity_delete_many(request, params: Query[EntityIds]):
     require(request.auth, Permission.EDIT_ENTITIES)
     wanted = _values(params.ids)
@@ -346,7 +363,7 @@ class DeployFilters(Schema):
 @router.delete(
     "/deploys",
     summary="Delete deploys by filter",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(*IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def deploys_delete_by_filter(request, filters: Query[DeployFilters]):
@@ -367,7 +384,7 @@ def deploys_delete_by_filter(request, filters: Query[DeployFilters]):
 @router.delete(
     "/deploys/all",
     summary="Delete all deployments for all entities",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(*IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def deploys_delete_all(request):
@@ -385,7 +402,11 @@ class DefinitionParams(PageParams):
 BUILT_IN_TYPES = ("service", "domain", "team")
 
 
-@router.get("/definitions", summary="List entity types")
+@router.get(
+    "/definitions",
+    summary="List entity types",
+    openapi_extra=error_docs(),
+)
 def definition_list(request, params: Query[DefinitionParams]):
     """The workspace's entity types, as Cortex's entity type definitions
     (`cortex entity-types list`)."""
@@ -395,7 +416,11 @@ def definition_list(request, params: Query[DefinitionParams]):
     return cortex_page(qs, params.page, params.pageSize, "definitions", _definition)
 
 
-@router.get("/definitions/{type}", summary="Retrieve an entity type")
+@router.get(
+    "/definitions/{type}",
+    summary="Retrieve an entity type",
+    openapi_extra=error_docs(404),
+)
 def definition_detail(request, type: str):
     """One entity type, as the list gives it (`cortex entity-types get`)."""
     return _definition(_entity_type(request.auth.workspace, type))
@@ -450,7 +475,7 @@ def _entity_type(workspace, tag: str) -> EntityType:
 @router.post(
     "/definitions",
     summary="Create an entity type",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(*IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def definition_create(request, body: DefinitionIn):
@@ -474,7 +499,7 @@ def definition_create(request, body: DefinitionIn):
 @router.put(
     "/definitions/{type}",
     summary="Update an entity type",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def definition_update(request, type: str, body: DefinitionChange):
@@ -492,7 +517,7 @@ def definition_update(request, type: str, body: DefinitionChange):
 @router.delete(
     "/definitions/{type}",
     summary="Delete an entity type",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def definition_delete(request, type: str):
@@ -610,7 +635,11 @@ def _delete_custom_data(request, tag: str, key: str, force: bool):
 
 # Cortex's "advanced" forms take the tag in the query (for keys and tags a path
 # can't hold) and the bulk PUT; before /{tag}: "custom-data" is no entity's tag.
-@router.get("/custom-data", summary="Retrieve custom data for entity (advanced)")
+@router.get(
+    "/custom-data",
+    summary="Retrieve custom data for entity (advanced)",
+    openapi_extra=error_docs(404),
+)
 def custom_data_by_query(request, params: Query[CustomDataAt]):
     entity = _find(request.auth.workspace, params.tag)
     if params.key is None:
@@ -621,7 +650,7 @@ def custom_data_by_query(request, params: Query[CustomDataAt]):
 @router.post(
     "/custom-data",
     summary="Add custom data for entity (advanced)",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def custom_data_add_by_query(
@@ -633,7 +662,7 @@ def custom_data_add_by_query(
 @router.put(
     "/custom-data",
     summary="Add custom data in bulk",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def custom_data_bulk(request, params: Query[Force], body: CustomDataBulk):
@@ -661,14 +690,18 @@ def custom_data_bulk(request, params: Query[Force], body: CustomDataBulk):
 @router.delete(
     "/custom-data",
     summary="Delete custom data for entity (advanced)",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def custom_data_delete_by_query(request, params: Query[CustomDataTarget], key: str):
     return _delete_custom_data(request, params.tag, key, params.force)
 
 
-@router.get("/{tag}/custom-data", summary="List custom data for entity")
+@router.get(
+    "/{tag}/custom-data",
+    summary="List custom data for entity",
+    openapi_extra=error_docs(404),
+)
 def entity_custom_data(request, tag: str, paging: Query[PageParams]):
     """The entity's custom data keys, a page at a time (`cortex custom-data list`)."""
     return _custom_data_page(_find(request.auth.workspace, tag), paging)
@@ -677,7 +710,7 @@ def entity_custom_data(request, tag: str, paging: Query[PageParams]):
 @router.post(
     "/{tag}/custom-data",
     summary="Add custom data for entity",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def entity_custom_data_add(request, tag: str, params: Query[Force], body: CustomDataIn):
@@ -688,7 +721,7 @@ def entity_custom_data_add(request, tag: str, params: Query[Force], body: Custom
 @router.delete(
     "/{tag}/custom-data",
     summary="Delete custom data for entity",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def entity_custom_data_remove(request, tag: str, params: Query[CustomDataKey]):
@@ -697,13 +730,19 @@ def entity_custom_data_remove(request, tag: str, params: Query[CustomDataKey]):
 
 
 @router.get(
-    "/{tag}/custom-data/{key}", summary="Retrieve custom data for entity by key"
+    "/{tag}/custom-data/{key}",
+    summary="Retrieve custom data for entity by key",
+    openapi_extra=error_docs(404),
 )
 def entity_custom_data_key(request, tag: str, key: str):
     return _custom_data_item(_find(request.auth.workspace, tag), key)
 
 
-@router.get("/{tag}", summary="Entity details")
+@router.get(
+    "/{tag}",
+    summary="Entity details",
+    openapi_extra=error_docs(404),
+)
 def entity_details(request, tag: str):
     return entity_out(_find(request.auth.workspace, tag), metadata=True, links=True)
 
@@ -731,7 +770,11 @@ def _groups_page(tags: list[str], page: int, size: int) -> dict:
     return cortex_page(tags, page, size, "groups", lambda tag: {"tag": tag})
 
 
-@router.get("/{tag}/groups", summary="Groups of an entity")
+@router.get(
+    "/{tag}/groups",
+    summary="Groups of an entity",
+    openapi_extra=error_docs(404),
+)
 def entity_groups(request, tag: str, params: Query[PageParams]):
     """The entity's groups (x-cortex-groups) as Cortex lists them: `{groups:
     [{tag}], page, total, totalPages}` (`cortex groups get`)."""
@@ -743,7 +786,7 @@ def entity_groups(request, tag: str, params: Query[PageParams]):
 @router.put(
     "/{tag}/groups",
     summary="Add groups to an entity",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def entity_groups_add(request, tag: str, body: GroupsBody):
@@ -754,7 +797,7 @@ def entity_groups_add(request, tag: str, body: GroupsBody):
 @router.delete(
     "/{tag}/groups",
     summary="Remove groups from an entity",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def entity_groups_remove(request, tag: str, body: GroupsBody):
@@ -770,7 +813,11 @@ def _change_groups(request, tag: str, body: GroupsBody, how: str):
     return json_response(request, _groups_page(tags, 0, max(len(tags), 1)))
 
 
-@router.get("/{tag}/openapi", summary="Entity descriptor")
+@router.get(
+    "/{tag}/openapi",
+    summary="Entity descriptor",
+    openapi_extra=error_docs(404),
+)
 def entity_descriptor(request, tag: str, yaml: bool = False):
     """The entity's descriptor (`openapi` + `info`), as JSON or, with yaml=true, YAML."""
     entity = _find(request.auth.workspace, tag)
@@ -845,7 +892,11 @@ def _deploy(entity: Entity, uuid: str) -> Deploy:
         ) from None
 
 
-@router.get("/{tag}/deploys", summary="List deployments for entity")
+@router.get(
+    "/{tag}/deploys",
+    summary="List deployments for entity",
+    openapi_extra=error_docs(404),
+)
 def deploy_list(request, tag: str, paging: Query[PageParams]):
     """The entity's deploys, newest first, a page at a time."""
     deploys = _find(request.auth.workspace, tag).deploys.all()
@@ -855,7 +906,7 @@ def deploy_list(request, tag: str, paging: Query[PageParams]):
 @router.post(
     "/{tag}/deploys",
     summary="Add deployment for entity",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def deploy_add(request, tag: str, payload: DeployRequest):
@@ -865,7 +916,7 @@ def deploy_add(request, tag: str, payload: DeployRequest):
 @router.put(
     "/{tag}/deploys/{uuid}",
     summary="Update deployment by UUID",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def deploy_update(request, tag: str, uuid: str, payload: DeployRequest):
@@ -885,7 +936,7 @@ def _deploy_saved(request, tag: str, payload: DeployRequest, uuid: str | None = 
 @router.delete(
     "/{tag}/deploys/{uuid}",
     summary="Delete deployment by UUID",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def deploy_delete(request, tag: str, uuid: str):
@@ -897,7 +948,7 @@ def deploy_delete(request, tag: str, uuid: str):
 @router.delete(
     "/{tag}/deploys",
     summary="Delete deployments for entity",
-    openapi_extra=_IDEMPOTENCY_HEADER,
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def deploy_delete_many(request, tag: str, filters: Query[DeployFilters]):
@@ -926,7 +977,11 @@ def _info(entity: Entity) -> dict:
     return info
 
 
-@router.delete("/{tag}", summary="Delete an entity", openapi_extra=_IDEMPOTENCY_HEADER)
+@router.delete(
+    "/{tag}",
+    summary="Delete an entity",
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
+)
 @idempotent
 def entity_delete(request, tag: str):
     require(request.auth, Permission.EDIT_ENTITIES)
@@ -935,7 +990,9 @@ def entity_delete(request, tag: str):
 
 
 @router.put(
-    "/{tag}/archive", summary="Archive an entity", openapi_extra=_IDEMPOTENCY_HEADER
+    "/{tag}/archive",
+    summary="Archive an entity",
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def entity_archive(request, tag: str):
@@ -943,7 +1000,9 @@ def entity_archive(request, tag: str):
 
 
 @router.put(
-    "/{tag}/unarchive", summary="Unarchive an entity", openapi_extra=_IDEMPOTENCY_HEADER
+    "/{tag}/unarchive",
+    summary="Unarchive an entity",
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def entity_unarchive(request, tag: str):
@@ -985,7 +1044,7 @@ def _text(request) -> str:
 @openapi_router.post(
     "",
     summary="Create or update entities from a descriptor",
-    openapi_extra=_DESCRIPTOR_BODY,
+    openapi_extra={**_DESCRIPTOR_BODY, **error_docs(*IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def entity_create(request, dryRun: bool = False):
@@ -1053,7 +1112,7 @@ def _strip(value, marker: str):
 @openapi_router.patch(
     "",
     summary="Create or merge into entities from a descriptor",
-    openapi_extra=_DESCRIPTOR_BODY,
+    openapi_extra={**_DESCRIPTOR_BODY, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 @transaction.atomic

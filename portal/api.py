@@ -371,8 +371,17 @@ class ErrorOut(Schema):
 
 def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
     """Error answers for an endpoint's `response=`: these, and those any
-    endpoint may give (a bad key, the rate limit)."""
-    return dict.fromkeys(sorted({*statuses, 401, 429}), ErrorOut)
+    endpoint may give: 400 (a NUL in the path or query, a query that can't be
+    read), 401 (a bad key), 403 (an address off the IP allowlist) and 429 (the
+    rate limit). One that reads a body adds 413; an @idempotent one adds 409,
+    413 and 422 (IDEMPOTENT_ERRORS)."""
+    return dict.fromkeys(sorted({*statuses, 400, 401, 403, 429}), ErrorOut)
+
+
+# What an Idempotency-Key can add: its first request still in progress (409),
+# a body read to compare it with the first's (413), the key used for another
+# request (422).
+IDEMPOTENT_ERRORS = (409, 413, 422)
 
 
 def error_docs(*statuses: int) -> dict:

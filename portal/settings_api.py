@@ -97,9 +97,7 @@ def _refuse(form) -> None:
     raise HttpError(400, "; ".join(problems))
 
 
-@secrets_router.get(
-    "", response={200: SecretList, **errors(403)}, summary="List secrets"
-)
+@secrets_router.get("", response={200: SecretList, **errors()}, summary="List secrets")
 def secret_list(request, params: Query[PageParams]):
     require(request.auth, Permission.MANAGE_SECRETS)
     qs = _secrets(request.auth.workspace).order_by("tag")
@@ -108,7 +106,7 @@ def secret_list(request, params: Query[PageParams]):
 
 @secrets_router.get(
     "/{tagOrId}",
-    response={200: SecretOut, **errors(403, 404)},
+    response={200: SecretOut, **errors(404)},
     summary="Retrieve secret",
 )
 def secret_get(request, tagOrId: str):
@@ -117,7 +115,7 @@ def secret_get(request, tagOrId: str):
 
 
 @secrets_router.post(
-    "", response={200: SecretOut, **errors(400, 403, 409)}, summary="Create secret"
+    "", response={200: SecretOut, **errors(409, 413)}, summary="Create secret"
 )
 def secret_create(request, payload: SecretCreate):
     require(request.auth, Permission.MANAGE_SECRETS)
@@ -139,7 +137,7 @@ def secret_create(request, payload: SecretCreate):
 
 @secrets_router.put(
     "/{tagOrId}",
-    response={200: SecretOut, **errors(400, 403, 404)},
+    response={200: SecretOut, **errors(404, 413)},
     summary="Update secret",
 )
 def secret_update(request, tagOrId: str, payload: SecretChange):
@@ -163,7 +161,7 @@ def secret_update(request, tagOrId: str, payload: SecretChange):
 
 
 @secrets_router.delete(
-    "/{tagOrId}", response={200: dict, **errors(403, 404)}, summary="Delete secret"
+    "/{tagOrId}", response={200: dict, **errors(404)}, summary="Delete secret"
 )
 def secret_delete(request, tagOrId: str):
     require(request.auth, Permission.MANAGE_SECRETS)
@@ -241,7 +239,7 @@ def _entries_page(workspace: Workspace, page: int, size: int) -> dict:
 
 
 @ip_allowlist_router.get(
-    "", response={200: EntryList, **errors(403)}, summary="Get the IP allowlist"
+    "", response={200: EntryList, **errors()}, summary="Get the IP allowlist"
 )
 def ip_allowlist_get(request, params: Query[PageParams]):
     require(request.auth, Permission.CONFIGURE_IP_ALLOWLIST)
@@ -250,7 +248,7 @@ def ip_allowlist_get(request, params: Query[PageParams]):
 
 @ip_allowlist_router.post(
     "/validate",
-    response={200: EntriesChecked, **errors(400, 403)},
+    response={200: EntriesChecked, **errors(413)},
     summary="Validate IP addresses and ranges",
 )
 def ip_allowlist_validate(request, payload: EntriesIn):
@@ -273,7 +271,7 @@ def ip_allowlist_validate(request, payload: EntriesIn):
 
 @ip_allowlist_router.put(
     "",
-    response={200: EntryList, **errors(400, 403)},
+    response={200: EntryList, **errors(413)},
     summary="Replace the IP allowlist",
 )
 def ip_allowlist_replace(request, payload: EntriesIn, params: Query[ReplaceParams]):

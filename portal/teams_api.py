@@ -18,7 +18,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from catalog.models import Team
-from portal.api import RequestBody, json_response, require
+from portal.api import RequestBody, error_docs, json_response, require
 from portal.ids import parse_id
 from portal.permissions import Permission
 
@@ -27,6 +27,8 @@ from .forms import TeamCreateForm
 from .models import User
 
 router = Router(tags=["teams"])
+# Each endpoint's `error_docs` lists the refusals of its own; portal.api.errors
+# says which any endpoint may give.
 
 
 class Metadata(RequestBody):
@@ -151,7 +153,11 @@ def _checked(workspace, body: TeamChange, tag: str) -> tuple[dict, list[User]]:
     return fields, list(dict.fromkeys(users[email] for email in emails))
 
 
-@router.get("", summary="List teams")
+@router.get(
+    "",
+    summary="List teams",
+    openapi_extra=error_docs(),
+)
 def team_list(request, params: Query[TeamParams]):
     """`{teams: […]}`; without `includeTeamsWithoutMembers`, teams with members only."""
     teams = [
@@ -162,7 +168,11 @@ def team_list(request, params: Query[TeamParams]):
     return {"teams": [_team_out(team) for team in teams]}
 
 
-@router.get("/{teamTag}", summary="Get a team")
+@router.get(
+    "/{teamTag}",
+    summary="Get a team",
+    openapi_extra=error_docs(404),
+)
 def team_get(request, teamTag: str):
     return _team_out(_find(request.auth.workspace, teamTag))
 
@@ -171,7 +181,11 @@ def team_get(request, teamTag: str):
 _BODY_NAMES = {"tag": "teamTag", "name": "metadata.name"}
 
 
-@router.post("", summary="Create a team")
+@router.post(
+    "",
+    summary="Create a team",
+    openapi_extra=error_docs(409, 413),
+)
 def team_create(request, body: TeamIn):
     require(request.auth, Permission.MANAGE_TEAMS)
     workspace = request.auth.workspace
@@ -199,7 +213,11 @@ def team_create(request, body: TeamIn):
     return json_response(request, _team_out(_find(workspace, tag)))
 
 
-@router.put("/{teamTag}", summary="Update a team")
+@router.put(
+    "/{teamTag}",
+    summary="Update a team",
+    openapi_extra=error_docs(404, 413),
+)
 def team_update(request, teamTag: str, body: TeamChange):
     """Its name, description and members (`cortex teams update`)."""
     require(request.auth, Permission.MANAGE_TEAMS)
@@ -212,7 +230,11 @@ def team_update(request, teamTag: str, body: TeamChange):
     return json_response(request, _team_out(_find(workspace, team.tag)))
 
 
-@router.delete("/{teamTag}", summary="Delete a team")
+@router.delete(
+    "/{teamTag}",
+    summary="Delete a team",
+    openapi_extra=error_docs(404),
+)
 def team_delete(request, teamTag: str):
     require(request.auth, Permission.MANAGE_TEAMS)
     team = _find(request.auth.workspace, teamTag)

@@ -41,6 +41,7 @@ from pydantic import field_validator
 from catalog.models import Entity
 from portal import idempotency
 from portal.api import (
+    IDEMPOTENT_ERRORS,
     BodyError,
     PageParams,
     RequestBody,
@@ -498,7 +499,7 @@ def _respond(request, data: Any, *, status: int = 200) -> HttpResponse:
     return json_response(request, data, status)
 
 
-@router.get("", summary="List workflows", openapi_extra=error_docs(400, 403))
+@router.get("", summary="List workflows", openapi_extra=error_docs())
 def workflow_list(request, params: Query[WorkflowListParams]):
     """Workflows of the key's workspace, by name; drafts only with EDIT_WORKFLOWS.
 
@@ -527,7 +528,11 @@ def workflow_list(request, params: Query[WorkflowListParams]):
 @router.post(
     "",
     summary="Create or update a workflow",
-    openapi_extra={**_DESCRIPTOR_BODY, **_IDEMPOTENCY_HEADER, **error_docs(400, 403)},
+    openapi_extra={
+        **_DESCRIPTOR_BODY,
+        **_IDEMPOTENCY_HEADER,
+        **error_docs(*IDEMPOTENT_ERRORS),
+    },
 )
 @idempotent
 def workflow_save(request):
@@ -560,7 +565,7 @@ def _valid_descriptor(body: bytes) -> dict:
 @router.post(
     "/validate",
     summary="Validate a workflow descriptor",
-    openapi_extra={**_DESCRIPTOR_BODY, **error_docs(403)},
+    openapi_extra={**_DESCRIPTOR_BODY, **error_docs(413)},
 )
 def workflow_validate(request):
     """Check a descriptor (JSON or YAML body) without saving it.
@@ -639,7 +644,7 @@ def _run_order(sort: str | None) -> list:
 @router.get(
     "/runs",
     summary="List workflow runs",
-    response={200: RunPageOut, **errors(400, 403)},
+    response={200: RunPageOut, **errors()},
 )
 def run_list(request, params: Query[RunListParams]):
     """Runs of the key's workspace, newest first, filtered by workflow (tags or
@@ -701,9 +706,7 @@ def run_list(request, params: Query[RunListParams]):
 # --- one workflow -------------------------------------------------------------------
 
 
-@router.get(
-    "/{tagOrId}", summary="Retrieve a workflow", openapi_extra=error_docs(403, 404)
-)
+@router.get("/{tagOrId}", summary="Retrieve a workflow", openapi_extra=error_docs(404))
 def workflow_get(request, tagOrId: str):
     """The workflow's descriptor as JSON, or as YAML with `Accept: application/yaml`.
 
@@ -727,7 +730,7 @@ def workflow_get(request, tagOrId: str):
 @router.delete(
     "/{tagOrId}",
     summary="Delete a workflow",
-    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(403, 404)},
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
 @idempotent
 def workflow_remove(request, tagOrId: str):
@@ -789,7 +792,7 @@ def _recipients(emails: list[str] | None) -> list[str]:
 @router.post(
     "/{tagOrId}/runs",
     summary="Run a workflow",
-    response={201: RunOut, **errors(400, 403, 404, 409, 422)},
+    response={201: RunOut, **errors(404, *IDEMPOTENT_ERRORS)},
     openapi_extra={**_IDEMPOTENCY_HEADER, **_RUN_REQUEST_AS_YAML},
 )
 @idempotent(atomic=False)
@@ -890,7 +893,7 @@ def _scope_entity(request, workflow: Workflow, scope: RunScope | None) -> Entity
 @router.get(
     "/{tagOrId}/runs/{runId}",
     summary="Get a workflow run",
-    response={200: RunOut, **errors(403, 404)},
+    response={200: RunOut, **errors(404)},
 )
 def run_get(request, tagOrId: str, runId: str):
     """The run with its steps (status, inputs, outputs with secrets as ********,
@@ -905,7 +908,7 @@ def run_get(request, tagOrId: str, runId: str):
 @router.post(
     "/{tagOrId}/runs/{runId}/cancel",
     summary="Cancel a workflow run",
-    response={200: RunOut, **errors(400, 403, 404, 409, 422)},
+    response={200: RunOut, **errors(404, *IDEMPOTENT_ERRORS)},
     openapi_extra=_IDEMPOTENCY_HEADER,
 )
 @idempotent
@@ -940,7 +943,7 @@ def run_cancel(request, tagOrId: str, runId: str):
     openapi_extra={
         **_CALLBACK_BODY,
         **_IDEMPOTENCY_HEADER,
-        **error_docs(400, 403, 404, 406),
+        **error_docs(404, 406, *IDEMPOTENT_ERRORS),
     },
 )
 @idempotent
