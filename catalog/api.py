@@ -19,7 +19,7 @@ id from another workspace is a 404 like a missing one.
 """
 
 import copy
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +27,6 @@ import yaml
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse
-from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
@@ -43,6 +42,7 @@ from portal.api import (
     error_docs,
     json_response,
     require,
+    utc,
 )
 from portal.idempotency import idempotent
 from portal.ids import parse_id, parse_ids
@@ -847,13 +847,10 @@ class DeployRequest(RequestBody):
     deployer: Deployer | None = None
 
     def fields(self) -> dict:
-        when = self.timestamp
-        if timezone.is_naive(when):
-            when = timezone.make_aware(when, UTC)
         return {
             "title": self.title,
             "type": self.type,
-            "timestamp": when,
+            "timestamp": utc(self.timestamp, "timestamp"),
             "sha": self.sha or "",
             "environment": self.environment or "",
             "url": self.url or "",

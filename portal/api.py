@@ -13,13 +13,13 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, ClassVar
 
 import yaml
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import connections
 from django.db.models import Q
 from django.http import Http404, HttpRequest
@@ -317,6 +317,15 @@ class ApiKeyAuth(HttpBearer):
         )
 
 
+def utc(value: datetime, name: str) -> datetime:
+    """`value` in UTC (naive: taken as UTC); 400 naming `name` when UTC can't
+    hold it (0001-01-01T00:00+05:00)."""
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        raise HttpError(400, f"{name}: the date is out of range") from None
+
+
 def _check_path_and_query(request: HttpRequest) -> None:
     values = [request.path] + [
         text for key, items in request.GET.lists() for text in (key, *items)
@@ -463,6 +472,15 @@ def _too_big(request, exc):
         request,
         413,
         f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+    )
+
+
+@api.exception_handler(TooManyFieldsSent)
+def _too_many_fields(request, exc):
+    return error_response(
+        request,
+        400,
+        f"The query has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters",
     )
 
 

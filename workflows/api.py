@@ -25,7 +25,7 @@ use works too.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import yaml
@@ -52,6 +52,7 @@ from portal.api import (
     json_response,
     read_body,
     require,
+    utc,
 )
 from portal.idempotency import idempotent
 from portal.ids import parse_id, parse_ids
@@ -610,13 +611,6 @@ def _values(*lists: list[str]) -> list[str]:
     ]
 
 
-def _utc(value: datetime, name: str) -> datetime:
-    try:
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    except (OverflowError, ValueError):
-        raise HttpError(400, f"{name}: the date is out of range") from None
-
-
 _RUN_SORTS = {
     "dateCreated": "created_at",
     "dateStarted": "started_at",
@@ -687,9 +681,9 @@ def run_list(request, params: Query[RunListParams]):
             )
         qs = qs.filter(source=source)
     if params.startedAfter:
-        qs = qs.filter(created_at__gt=_utc(params.startedAfter, "startedAfter"))
+        qs = qs.filter(created_at__gt=utc(params.startedAfter, "startedAfter"))
     if params.startedBefore:
-        qs = qs.filter(created_at__lt=_utc(params.startedBefore, "startedBefore"))
+        qs = qs.filter(created_at__lt=utc(params.startedBefore, "startedBefore"))
     qs = qs.order_by(*_run_order(params.sort))
     if params.includeContext:
         qs = _with_steps(qs)

@@ -155,6 +155,14 @@ def test_a_nul_character_in_the_path_or_query_is_a_400(ada_api, ws, path):
     assert "NUL" in r.json()["message"]
 
 
+@pytest.mark.parametrize("path", ["/workflows", "/teams", "/catalog"])
+def test_a_query_of_more_than_1000_parameters_is_a_400(ada_api, ws, path):
+    query = "&".join(f"a{i}=1" for i in range(1001))
+    r = ada_api.get(f"{path}?{query}")
+    assert r.status_code == 400
+    assert r.json()["message"] == "The query has more than 1000 parameters"
+
+
 @pytest.mark.parametrize(
     "body, message",
     [

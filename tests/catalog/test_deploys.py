@@ -82,6 +82,9 @@ def test_only_title_type_and_timestamp_are_needed(api, ledger):
         ({"title": None}, "title:"),
         ({"timestamp": "yesterday"}, "timestamp:"),
         ({"customData": {"bad": "\u0000"}}, "customData"),
+        # Valid ISO 8601, but before year 1 or after 9999 once in UTC:
+        ({"timestamp": "0001-01-01T00:00:00+05:00"}, "timestamp: the date is out"),
+        ({"timestamp": "9999-12-31T23:00:00-05:00"}, "timestamp: the date is out"),
     ],
 )
 def test_a_bad_deploy_is_refused_naming_the_field_and_nothing_is_stored(
