@@ -13,6 +13,7 @@ def make_ctx(
     initiator=None,
     callback_url: str = "",
     run: Run | None = None,
+    secret_values: tuple[str, ...] = (),
 ) -> BlockContext:
     action = {
         "slug": slug,
@@ -33,4 +34,5 @@ def make_ctx(
         workspace=workspace,
         initiator=initiator,
         callback_url=callback_url,
+        secret_values=secret_values,
     )

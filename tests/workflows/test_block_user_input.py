@@ -323,6 +323,28 @@ def test_an_editable_override_never_prefills_a_secret():
     assert "defaultValue" not in form[0]
 
 
+def test_an_input_prefilled_with_a_secret_and_sent_back_as_shown_keeps_the_secret():
+    overrides = [value_override("region", "context.secrets.deploy-key", editable=True)]
+    secrets = ("ghp_abc123",)
+    ctx = make_ctx(schema(REGION, overrides=overrides), state(), secret_values=secrets)
+    assert submit(ctx, {"region": MASK}).outputs == {"region": "ghp_abc123"}
+    assert submit(ctx, {"region": "eu-west-1"}).outputs == {"region": "eu-west-1"}
+    assert submit(ctx, {"region": MASK + "x"}).outputs == {"region": MASK + "x"}
+
+
+def test_an_input_prefilled_around_a_secret_keeps_it_when_sent_back_as_shown():
+    prefix = {**REGION, "defaultValue": None}
+    overrides = [value_override("region", "variables.url", editable=True)]
+    url = "https://deploy:ghp_abc123@ci.example.com"
+    ctx = make_ctx(
+        schema(prefix, overrides=overrides),
+        state(url=url),
+        secret_values=("ghp_abc123",),
+    )
+    shown = f"https://deploy:{MASK}@ci.example.com"
+    assert submit(ctx, {"region": shown}).outputs == {"region": url}
+
+
 def test_secrets_inside_nested_rows_are_masked_and_the_real_rows_handed_over():
     nested = {
         "type": "NESTED_FORM_FIELD",

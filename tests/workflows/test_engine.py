@@ -1611,6 +1611,45 @@ def test_a_run_keeps_the_workspace_secrets_it_started_with(ws, grace, test_block
     assert fresh.state["context"]["secrets"] == {"added": MASK, "gh-token": MASK}
 
 
+def test_an_input_prefilled_with_a_workspace_secret_and_left_as_shown_hands_it_on(
+    ws, grace, test_blocks
+):
+    workspace_secret(ws, "deploy-token", "dpl_live_4242")
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "ask",
+                "USER_INPUT",
+                ["a"],
+                root=True,
+                inputs=[
+                    {"type": "INPUT_FIELD", "key": "shown", "name": "Shown"},
+                ],
+                inputOverrides=[
+                    {
+                        "type": "VALUE",
+                        "inputKey": "shown",
+                        "outputVariable": "context.secrets.deploy-token",
+                        "editable": True,
+                    }
+                ],
+            ),
+            action("a", "ECHO", see="{{{actions.ask.outputs.shown}}}"),
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run, slug="ask")
+    assert step.inputs["form"][0]["defaultValue"] == MASK  # what the form shows
+
+    engine.submit_input(run, step, values={"shown": MASK}, by=grace)
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert SEEN == ["dpl_live_4242"]
+    assert run.state["actions"]["ask"]["outputs"] == {"shown": MASK}
+
+
 def test_a_secrets_value_changed_after_the_start_is_masked_though_not_revealed(
     ws, grace, platform, test_blocks
 ):

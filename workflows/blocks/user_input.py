@@ -15,7 +15,9 @@ inputs={"form": [input definitions]})`. The definitions are the descriptor's
   leaves the input as declared, so the person is asked. When every input is fixed
   the block completes at once, without waiting (a form with no inputs still waits:
   it is a "continue" step). A fixed value that is not valid fails the block.
-  Secret fields are never prefilled by an editable override.
+  Secret fields are never prefilled by an editable override. Another input
+  prefilled with a value that holds a secret shows it masked, as everything
+  stored is; sent back unchanged, it stands for the prefilled value.
 
 `resume(ctx, {"values": {...}, "user": User})` validates with
 `workflows.inputs.validate` and raises `InputInvalid(errors)` (nothing stored,
@@ -83,7 +85,8 @@ class UserInput(Block):
     def resume(self, ctx: BlockContext, payload: dict) -> Outcome:
         form = resolve_form(ctx.schema, ctx.state)
         runner = ctx.initiator or payload.get("user")
-        return self._finish(ctx, form, payload.get("values"), runner=runner)
+        values = _unmasked(form, payload.get("values"), ctx.secret_values)
+        return self._finish(ctx, form, values, runner=runner)
 
     def _finish(
         self,
@@ -152,6 +155,23 @@ def resolve_form(schema: dict, state: dict) -> list[dict]:
         else:
             raise BlockFailed(f"inputOverrides for {name}: unknown type {kind!r}")
     return form
+
+
+def _unmasked(form: list[dict], values: Any, secrets: tuple[str, ...]) -> Any:
+    """`values` where an input prefilled with a value holding a secret (an
+    editable override from `context.secrets.…`) comes back as the form showed
+    it, masked: that means the prefilled value, which the browser never had."""
+    if not isinstance(values, dict) or not secrets:
+        return values
+    kept = dict(values)
+    for definition in form:
+        key, default = definition.get("key"), definition.get("defaultValue")
+        if definition.get("fixed") or key not in kept or default is None:
+            continue
+        shown = scrub(default, list(secrets))
+        if shown != default and kept[key] == shown:
+            kept[key] = default
+    return kept
 
 
 def _override_options(definition: dict, name: str, path: str, value: Any) -> None:
