@@ -569,11 +569,14 @@ class NestedRows:
         self.total_name = f"{prefix}{SEP}{TOTAL}"
         sub_definitions = self._sub_definitions()
         if data is not None and not self.locked:
-            count = min(_limit(data.get(self.total_name)) or 0, MAX_ROWS)
-            if added == f"{prefix}{SEP}{count - 1}" and count > self.max_rows:
-                # The page offers no Add at maxRows; a forged one adds nothing
-                # (and whatever TOTAL it claims, leaves maxRows rows at most).
-                count, added = self.max_rows, None
+            # The page offers no Add at maxRows and no Remove at minRows; a
+            # forged post, whatever TOTAL it claims, gets as many rows as the
+            # page could have shown, and an Add past maxRows adds nothing.
+            claimed = _limit(data.get(self.total_name)) or 0
+            count = max(min(claimed, self.max_rows), min(self.min_rows, self.max_rows))
+            head, _, index = (added or "").rpartition(SEP)
+            if head == prefix and index.isdigit() and int(index) >= count:
+                added = None
             initials: list[Any] = [None] * count
             row_data = data
         else:

@@ -936,6 +936,25 @@ def test_an_add_posted_at_max_rows_adds_no_row(ws):
 
 
 @pytest.mark.parametrize(
+    "post, change",
+    [
+        ("hostnames.TOTAL=1000&hostnames.0.value=a", {"add": "hostnames"}),
+        ("hostnames.TOTAL=1000&hostnames.0.value=a", {}),
+        ("hostnames.TOTAL=1&hostnames.0.value=a", {"remove": "hostnames.0"}),
+        ("hostnames.TOTAL=0", {}),
+    ],
+)
+def test_a_forged_post_gets_no_more_than_max_rows_and_no_fewer_than_min_rows(
+    ws, post, change
+):
+    definition = {**HOSTNAMES, "minRows": 1, "maxRows": 3}
+    data = QueryDict(post)
+    changed, added = rows_changed(data, **change) if change else (data, None)
+    nested = form([definition], ws, data=changed, added=added).nested["hostnames"]
+    assert 1 <= nested.count <= 3
+
+
+@pytest.mark.parametrize(
     "limits, hint",
     [
         ({}, ""),
