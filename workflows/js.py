@@ -182,6 +182,10 @@ class JsError(Exception):
     """A script failed: syntax error, thrown error, timeout or memory limit."""
 
 
+class JsLimitError(JsError):
+    """A script was stopped: its time or memory limit, or its process died."""
+
+
 # A script's process may die (V8 aborts on some allocations instead of
 # throwing), so scripts run in a child process (workflows/js_child.py), which
 # is replaced when that happens: the step fails and the worker lives on.
@@ -202,14 +206,14 @@ def run_script(
             timeout_ms / 1000 + _GRACE_SECONDS,
         )
     except ChildTimedOut:
-        raise JsError(f"script timed out after {timeout_ms} ms") from None
+        raise JsLimitError(f"script timed out after {timeout_ms} ms") from None
     except ChildDied as exc:
         if exc.returncode in (-signal.SIGTRAP, -signal.SIGABRT):  # V8's fatal errors
-            raise JsError(
+            raise JsLimitError(
                 f"script ran out of memory (limit {max_memory_mb} MB, or an array"
                 " or object larger than V8 allows)"
             ) from None
-        raise JsError(
+        raise JsLimitError(
             "the JavaScript process stopped unexpectedly; run the workflow again"
         ) from None
     if not isinstance(result, str) or not result:
@@ -221,7 +225,7 @@ def run_script(
         return None
     if tag == "M":  # the next isolate made in that process crashed V8 (SIGTRAP)
         _child.stop()  # so a fresh process runs the next script
-        raise JsError(body)
+        raise JsLimitError(body)
     raise JsError(_explain(body))
 
 

@@ -445,6 +445,19 @@ def test_a_validator_script_that_cannot_run_shows_why_and_keeps_the_form_open():
     assert "SyntaxError" in caught.value.errors["__all__"][0]
 
 
+def test_a_validator_that_runs_too_long_says_it_is_the_validators_fault(monkeypatch):
+    monkeypatch.setattr("workflows.blocks.user_input.VALIDATOR_TIMEOUT_MS", 200)
+    loop = "if (inputs.region === 'loop') { while (true) {} }"
+    ctx = make_ctx(schema(REGION, script=loop), state())
+    with pytest.raises(InputInvalid) as caught:
+        submit(ctx, {"region": "loop"})
+    assert caught.value.errors["__all__"] == [
+        "The form's validator could not finish (script timed out after 200 ms):"
+        " ask the workflow's owner to fix it, or cancel the run."
+    ]
+    assert submit(ctx, {"region": "eu"}).outputs == {"region": "eu"}
+
+
 def test_a_validator_rejecting_values_fixed_by_overrides_fails_the_block():
     overrides = [value_override("region", "variables.region")]
     ctx = make_ctx(

@@ -320,6 +320,13 @@ def _run_validator(
     prelude = "globalThis.inputs = state.inputs; "
     try:
         result = js.run_script(prelude + script, state, timeout_ms=VALIDATOR_TIMEOUT_MS)
+    except js.JsLimitError as exc:  # the workflow's fault, not the values'
+        return {
+            ALL: [
+                f"The form's validator could not finish ({exc}): ask the"
+                " workflow's owner to fix it, or cancel the run."
+            ]
+        }
     except js.JsError as exc:
         return {ALL: [str(exc) or "The form's validator rejected the values."]}
     return _validator_errors(result, form)
