@@ -537,6 +537,9 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         return trigger_client_event(response, "runs-changed")
     if problem:
         messages.error(request, problem)
+    elif run.status == Run.Status.CANCELLING:
+        # The run page drops it once the run has ended (run_detail.html):
+        messages.success(request, done, extra_tags="run-cancelling")
     else:
         messages.success(request, done)
     if request.htmx:

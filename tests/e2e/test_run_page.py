@@ -406,3 +406,32 @@ def test_the_page_updates_by_itself_without_touching_the_form_or_closing_blocks(
     expect(page.get_by_text("Someone had a look")).to_be_visible(timeout=10_000)
     expect(label).to_have_value("half-typed")
     expect(page.locator("#block-ask")).to_have_attribute("open", "")
+
+
+def test_the_canceling_message_goes_once_the_run_has_ended(
+    page: Page, live_server, demo
+):
+    import uuid
+
+    from tests.workflows.test_views import make_run, workflow
+
+    ws = Workspace.objects.get(slug="demo")
+    grace = User.objects.get(email="grace@example.com")
+    run = make_run(workflow(ws, "slow-call"), status="IN_PROGRESS", initiator=grace)
+    Run.objects.filter(pk=run.pk).update(lease=uuid.uuid4())  # a worker holds it
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}{run.get_absolute_url()}")
+    page.get_by_role("button", name="Cancel run").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel run").click()
+    canceling = page.get_by_role("alert").filter(has_text="Canceling run")
+    expect(canceling).to_be_visible()
+    expect(page.locator("[data-test=run-status]")).to_have_text("Canceling")
+
+    # The worker's block in flight finishes; the run ends canceled:
+    Run.objects.filter(pk=run.pk).update(status="CANCELLED", lease=None)
+
+    expect(page.locator("[data-test=run-status]")).to_have_text(
+        "Canceled", timeout=10_000
+    )
+    expect(canceling).to_have_count(0)
+    expect(page.locator("#run-announcer")).to_have_text(f"Run {run.pk}: Canceled")
