@@ -86,10 +86,11 @@ def _heartbeat_at_once(sender=None, **kwargs):
 def _hand_on_dead_workers_runs() -> None:
     from django.db import connection
 
-    from workflows.engine import requeue_orphans
+    from workflows.engine import requeue_orphans, requeue_unclaimed
 
     try:
         requeue_orphans()
+        requeue_unclaimed()  # perhaps the dead one had taken their message
     except Exception:  # the database down, say: the sweep does it later
         logging.getLogger(__name__).exception("Could not hand on dead workers' runs")
     finally:

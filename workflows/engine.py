@@ -2087,6 +2087,23 @@ def requeue_orphans() -> int:
     return count
 
 
+def requeue_unclaimed() -> int:
+    """Send again the runs admitted but taken by no worker yet. A worker that
+    died may have taken their message from the broker, which gives it back
+    only after its visibility timeout (an hour on Redis); their heartbeat, set
+    at admission, would have the sweep find them only once it is stale. Called
+    by a worker as it starts: where the first message is still waiting, one of
+    the two finds the run taken, or further on, and does nothing."""
+    ids = list(
+        Run.objects.filter(status=S.IN_PROGRESS, lease=None).values_list(
+            "pk", flat=True
+        )
+    )
+    for run_id in ids:
+        _enqueue_now(run_id)
+    return len(ids)
+
+
 def sweep() -> dict[str, int]:
     """Re-enqueue stale runs, finish orphaned cancels, apply kept callbacks,
     time out waits, admit, purge."""

@@ -1378,6 +1378,29 @@ def test_a_run_whose_worker_died_on_this_machine_is_taken_over_at_once_not_when_
     assert b.attempt == 2 and b.is_retry
 
 
+def test_a_starting_worker_sends_again_the_runs_admitted_that_no_worker_holds(
+    ws, grace, test_blocks, monkeypatch
+):
+    # Admitted, its message perhaps taken by a worker killed before it claimed
+    # the run: the broker gives such a message back only after an hour.
+    admitted = engine.start(
+        workflow=make_workflow(ws, chain("a", "b")), initiator=grace
+    )
+    assert (admitted.status, admitted.lease) == (S.IN_PROGRESS, None)
+    died_mid_block(ws, grace, "another-boot:4026531836:1:1", tag="held")
+    enqueued = []
+    monkeypatch.setattr(engine, "_enqueue_now", enqueued.append)
+
+    assert engine.requeue_unclaimed() == 1
+    assert enqueued == [admitted.pk]  # not the run a worker holds
+
+    # Where the first message was only waiting, both arrive; one runs the run:
+    engine.advance(admitted.pk)
+    engine.advance(admitted.pk)
+    assert Run.objects.get(pk=admitted.pk).status == S.COMPLETED
+    assert test_blocks == ["a", "b"]
+
+
 @pytest.mark.skipif(not holder.me(), reason="needs Linux's /proc")
 def test_a_worker_that_finds_the_run_it_is_given_held_by_a_dead_process_takes_it_over(
     ws, grace, test_blocks
