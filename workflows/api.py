@@ -317,8 +317,14 @@ def _member_permissions(workspace, user: User) -> frozenset[str]:
     return frozenset(p for permissions in roles for p in permissions)
 
 
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
 def _wants_yaml(request) -> bool:
-    return "yaml" in request.headers.get("Accept", "").lower()
+    """Whether `Accept` prefers YAML to JSON (its q-values count)."""
+    if "yaml" not in request.headers.get("Accept", "").lower():
+        return False
+    return request.get_preferred_type(["application/json", *_YAML_TYPES]) in _YAML_TYPES
 
 
 # --- shapes -------------------------------------------------------------------------

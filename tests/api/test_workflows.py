@@ -82,6 +82,22 @@ def test_accept_yaml_answers_the_descriptor_as_yaml_that_imports_unchanged(
     assert descriptor.parse(r.content) == workflow.descriptor
 
 
+@pytest.mark.parametrize(
+    "accept, yaml",
+    [
+        ("application/yaml;q=0.1, application/json;q=0.9", False),
+        ("application/json;q=0.5, text/yaml", True),
+        ("application/x-yaml", True),
+        ("*/*", False),
+    ],
+)
+def test_accept_with_q_values_gets_the_type_it_prefers(admin_api, ws, accept, yaml):
+    save(ws, HELLO)
+    r = admin_api.get("/workflows/hello", headers={"Accept": accept})
+    assert r.status_code == 200
+    assert r["Content-Type"].startswith("application/yaml") == yaml
+
+
 def test_an_unknown_workflow_is_a_404_with_cortexs_message(admin_api, ws):
     r = admin_api.get("/workflows/nope")
     assert r.status_code == 404
