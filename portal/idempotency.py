@@ -64,6 +64,10 @@ def check_key(key: str) -> None:
         raise HttpError(400, f"{HEADER} must be at most {MAX_LENGTH} characters")
     if any(not (" " <= ch <= "~") for ch in key):
         raise HttpError(400, f"{HEADER} must be printable ASCII characters only")
+    if "," in key:  # how a server joins two headers of one name
+        raise HttpError(
+            400, f"{HEADER} must be one key without commas (two headers were sent?)"
+        )
 
 
 def fingerprint(request) -> str:

@@ -161,8 +161,16 @@ def test_a_failed_request_does_not_use_up_its_key(ada_api, ws):
 
 @pytest.mark.parametrize(
     "key",
-    ["", "   ", "x" * 256, "tab\there", "caf\u00e9"],
-    ids=["empty", "blank", "too-long", "control-character", "non-ascii"],
+    ["", "   ", "x" * 256, "tab\there", "caf\u00e9", "a,b", "a, b"],
+    ids=[
+        "empty",
+        "blank",
+        "too-long",
+        "control-character",
+        "non-ascii",
+        "two-headers-joined",
+        "two-headers-joined-with-a-space",
+    ],
 )
 def test_a_malformed_key_is_a_400_and_starts_nothing(ada_api, ws, key):
     save(ws, HELLO)
@@ -175,6 +183,14 @@ def test_a_malformed_key_is_a_400_and_starts_nothing(ada_api, ws, key):
 def test_a_key_of_255_printable_characters_is_fine(ada_api, ws):
     save(ws, HELLO)
     assert start(ada_api, "~" * 255).status_code == 201
+
+
+def test_a_key_of_two_joined_headers_says_so(ada_api, ws):
+    save(ws, HELLO)
+    r = start(ada_api, "a,b")
+    assert r.json()["message"] == (
+        "Idempotency-Key must be one key without commas (two headers were sent?)"
+    )
 
 
 def test_other_writes_honour_the_key_too(admin_api, ws):
