@@ -444,7 +444,9 @@ def _forbidden_ip(request, exc):
         request,
         403,
         "Forbidden IP address",
-        details=f"{client_ip(request)} is not on this workspace's IP allowlist",
+        details=f"{client_ip(request)} is not on this workspace's IP allowlist;"
+        " an admin can change it in the browser, under Settings → IP allowlist"
+        " (the pages are not affected)",
     )
 
 

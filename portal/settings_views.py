@@ -29,6 +29,7 @@ from workflows.models import (
 )
 
 from . import services
+from .api import address_allowed, client_ip
 from .forms import (
     INTEGRATION_DEFAULT_BASE_URLS,
     ApiKeyForm,
@@ -724,7 +725,32 @@ def ip_allowlist_add(request: HttpRequest) -> HttpResponse:
         return _ip_allowlist_page(request, form)
     entry = services.ip_allowlist_add(workspace=request.workspace, **form.cleaned_data)
     messages.success(request, f"{entry.address} added to the IP allowlist.")
+    _warn_of_shut_out_addresses(request)
     return redirect("settings:ip-allowlist")
+
+
+def _warn_of_shut_out_addresses(request: HttpRequest) -> None:
+    """Say which of the workers' address and the admin's own the list now
+    refuses (the API refuses such a list without force=true)."""
+    addresses = list(
+        IpAllowlistEntry.objects.filter(workspace=request.workspace).values_list(
+            "address", flat=True
+        )
+    )
+    workers, yours = settings.WORKER_EGRESS_IP, client_ip(request)
+    if not address_allowed(addresses, workers):
+        messages.warning(
+            request,
+            f"The workers' address ({workers}) is not on the list: workflow blocks"
+            " that act on the portal itself will get 403 Forbidden IP address."
+            " Add it too.",
+        )
+    if yours != workers and not address_allowed(addresses, yours):
+        messages.warning(
+            request,
+            f"Your address ({yours}) is not on the list: API calls from it will"
+            " get 403 Forbidden IP address. These pages still work.",
+        )
 
 
 @require_POST

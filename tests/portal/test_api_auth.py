@@ -122,7 +122,10 @@ def test_an_address_outside_the_allowlist_gets_403_forbidden_ip_address(client, 
     r = get(client, raw, REMOTE_ADDR="127.0.0.1")
     assert r.status_code == 403
     assert r.json()["message"] == "Forbidden IP address"
-    assert r.json()["details"] == "127.0.0.1 is not on this workspace's IP allowlist"
+    assert r.json()["details"] == (
+        "127.0.0.1 is not on this workspace's IP allowlist; an admin can change it"
+        " in the browser, under Settings → IP allowlist (the pages are not affected)"
+    )
     assert r.json()["httpStatus"] == 403
 
 
