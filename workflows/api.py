@@ -815,6 +815,12 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
             "Runnable via API (isRunnableViaApi) to run it here",
         )
     user, perms = principal.user, principal.permissions
+    if payload.runAs is not None and not payload.runAs.strip():
+        # Likely an unset variable in a script: refused rather than read as
+        # "no runAs", which would act with the key's roles instead.
+        raise HttpError(
+            400, "runAs: must be a member's email; leave it out to run as the key"
+        )
     if payload.runAs:
         run_as = _member(principal.workspace, payload.runAs)
         if run_as is None:

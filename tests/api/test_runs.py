@@ -164,6 +164,8 @@ def test_a_null_in_initial_context_keeps_the_variables_default(ada_api, ws):
         ({"scope": {"type": "SOMEWHERE"}}, "scope.type"),
         ({"scope": "GLOBAL"}, "scope"),
         ({"runAs": 42}, "runAs"),
+        ({"runAs": ""}, "runAs: must be a member's email"),
+        ({"runAs": "  "}, "runAs: must be a member's email"),
         ({"notificationRecipients": "ada@example.com"}, "notificationRecipients"),
         (
             {"notificationRecipients": ["ada@example.com", "nope"]},
@@ -178,6 +180,8 @@ def test_a_null_in_initial_context_keeps_the_variables_default(ada_api, ws):
         "unknown-scope-type",
         "scope-not-an-object",
         "run-as-not-a-string",
+        "run-as-empty",
+        "run-as-blank",
         "recipients-not-a-list",
         "recipient-not-an-email",
         "unknown-field",
