@@ -285,3 +285,18 @@ def test_the_overview_shows_the_latest_deploys_in_queries_that_do_not_grow(
         '<a href="https://ci.example.com/7" rel="noopener noreferrer">Release 5</a>'
         in html
     )
+
+
+def test_a_viewer_on_an_entitys_workflows_tab_is_told_why_there_is_no_run(
+    client, grace, vera, ws
+):
+    entity_workflow(ws)
+    EntityFactory(workspace=ws, tag="payments-api")
+    url = reverse("catalog:entity-workflows", args=["payments-api"])
+    why = "your role lacks the <em>Run workflows</em> permission"
+    client.force_login(vera)
+    html = client.get(url).content.decode()
+    assert why in html and 'aria-label="Run ' not in html
+    client.force_login(grace)
+    html = client.get(url).content.decode()
+    assert why not in html and 'aria-label="Run ' in html
