@@ -173,3 +173,33 @@ def test_logging_out_forgets_the_chosen_workspace(client, grace, two_workspaces)
     client.force_login(grace)
     html = catalog_html(client)
     assert "Ledger of one" in html
+
+
+@pytest.mark.parametrize(
+    ("path", "lands_on"),
+    [
+        ("/workflows/runs/", "/workflows/runs/"),
+        ("/workflows/runs/41/", "/workflows/runs/"),
+        ("/workflows/notifications/", "/workflows/notifications/"),
+        ("/workflows/deploy/edit/", "/workflows/"),
+        ("/catalog/ledger/workflows/", "/catalog/"),
+        ("/settings/members/7/", "/settings/"),
+        ("/", "/"),
+    ],
+)
+def test_switching_workspace_lands_on_the_list_page_of_the_section_one_was_in(
+    path, lands_on
+):
+    from portal.context_processors import _list_page
+
+    assert _list_page(path) == lands_on
+
+
+def test_the_switcher_on_a_page_sends_its_sections_list_page(
+    client, grace, two_workspaces
+):
+    client.force_login(grace)
+    html = client.get(reverse("catalog:entity-detail", args=["ledger"])).content
+    assert b'<input type="hidden" name="next" value="/catalog/">' in html
+    html = client.get(reverse("workflows:run-list")).content
+    assert b'<input type="hidden" name="next" value="/workflows/runs/">' in html
