@@ -53,6 +53,45 @@ def find_integration(
     return integration, str(token)
 
 
+# Which integration each block needs (ADVANCED_HTTP_REQUEST: by its action's
+# prefix; HTTP_REQUEST: by its `integration`):
+_BLOCK_KINDS = {
+    "SLACK": Integration.Kind.SLACK,
+    "MS_TEAMS_SEND_MESSAGE": Integration.Kind.MS_TEAMS,
+    "GITHUB_CREATE_OR_UPDATE_FILE": Integration.Kind.GITHUB,
+    "PAGERDUTY_CREATE_INCIDENT": Integration.Kind.PAGERDUTY,
+    "JIRA_CREATE_ISSUE": Integration.Kind.JIRA,
+}
+_NAMED_KINDS = {"github": Integration.Kind.GITHUB, "gitlab": Integration.Kind.GITLAB}
+
+
+def missing_integrations(descriptor: dict, workspace: Workspace) -> list[str]:
+    """The labels of the integration kinds the workflow's blocks use and the
+    workspace has none of ("Slack"): a run would fail at those blocks. Aliases
+    are left to the blocks (they may be templates)."""
+    needed = set()
+    for action in descriptor.get("actions") or []:
+        schema = action.get("schema") if isinstance(action, dict) else None
+        if not isinstance(schema, dict):
+            continue
+        kind = _BLOCK_KINDS.get(schema.get("type"))
+        if schema.get("type") == "ADVANCED_HTTP_REQUEST":
+            prefix = str(schema.get("actionIdentifier") or "").partition(".")[0]
+            kind = _NAMED_KINDS.get(prefix.lower())
+        elif schema.get("type") == "HTTP_REQUEST" and schema.get("integration"):
+            kind = _NAMED_KINDS.get(str(schema["integration"]).strip().lower())
+        if kind:
+            needed.add(kind)
+    if not needed:
+        return []
+    present = set(
+        Integration.objects.filter(workspace=workspace, kind__in=needed).values_list(
+            "kind", flat=True
+        )
+    )
+    return sorted(Integration.Kind(k).label for k in needed - present)
+
+
 def github_headers(token: str) -> dict[str, str]:
     """The headers that sign a request to GitHub's REST API with `token`."""
     return {

@@ -34,6 +34,7 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -46,6 +47,7 @@ from portal.tenancy import get_in_workspace, require_permission
 
 from . import descriptor as descriptor_lib
 from . import engine, services
+from .integrations import missing_integrations
 from .models import (
     Decision,
     Notification,
@@ -692,7 +694,15 @@ def workflow_run(request: HttpRequest, tag: str) -> HttpResponse:
             error = str(exc)
         else:
             where = f" on {entity.name}" if entity else ""
-            messages.success(request, f"{workflow.name} started{where}.")
+            started = f"{workflow.name} started{where}."
+            if next_url:  # the run page is elsewhere: link to it
+                started = format_html(
+                    '{} <a href="{}">Open run {}</a>',
+                    started,
+                    run.get_absolute_url(),
+                    run.pk,
+                )
+            messages.success(request, started)
             return redirect(next_url or run.get_absolute_url())
     allowed = None
     if is_entity:
@@ -723,6 +733,9 @@ def workflow_run(request: HttpRequest, tag: str) -> HttpResponse:
         or reverse("workflows:workflow-list"),
         "error": error,
         "choose": is_entity and entity is None,
+        "missing_integrations": missing_integrations(
+            workflow.descriptor, request.workspace
+        ),
     }
     if context["choose"]:
         context |= _entity_choices(request, allowed, data.get("q", "").strip())

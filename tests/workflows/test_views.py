@@ -15,7 +15,7 @@ from catalog.models import Team
 from portal.models import Role
 from tests.factories import EntityFactory, EntityTypeFactory, api_key, member
 from tests.workflows.enginekit import action, make_workflow
-from workflows.models import Decision, Notification, Run, Step
+from workflows.models import Decision, Integration, Notification, Run, Step
 from workflows.templatetags.workflow_tags import unread_notification_count
 
 S = Run.Status
@@ -325,6 +325,50 @@ def test_run_workflow_starts_a_run_and_goes_to_the_run_page(client, grace, ws):
     assert run.initiator == grace
     assert run.source == Run.Source.UI
     assert run.entity is None
+
+
+def test_confirm_warns_of_an_integration_the_workflow_uses_and_the_workspace_lacks(
+    client, grace, ws
+):
+    make_workflow(
+        ws,
+        [
+            action("tell", "SLACK", ["file"], root=True, channel="#ops", message="x"),
+            action("file", "ADVANCED_HTTP_REQUEST", actionIdentifier="github.getFile"),
+        ],
+        tag="notify",
+    )
+    client.force_login(grace)
+    url = reverse("workflows:workflow-run", args=["notify"])
+    html = client.get(url).content.decode()
+    assert (
+        "This workflow uses GitHub, Slack, which this workspace has not set up"
+        " (Settings → Integrations): a run fails at those blocks."
+    ) in html
+    Integration.objects.create(workspace=ws, kind="SLACK", base_url="https://x.test")
+    Integration.objects.create(workspace=ws, kind="GITHUB", base_url="https://x.test")
+    assert "missing-integrations" not in client.get(url).content.decode()
+    assert (
+        "missing-integrations"
+        not in client.get(
+            reverse("workflows:workflow-run", args=[workflow(ws).tag])
+        ).content.decode()
+    )
+
+
+def test_a_run_started_from_elsewhere_says_so_with_a_link_to_it(client, grace, ws):
+    workflow(ws, "deploy", name="Deploy")
+    client.force_login(grace)
+    r = client.post(
+        reverse("workflows:workflow-run", args=["deploy"]),
+        {"next": reverse("workflows:workflow-list")},
+        follow=True,
+    )
+    run = Run.objects.get()
+    assert (
+        f'Deploy started. <a href="{run.get_absolute_url()}">Open run {run.pk}</a>'
+        in r.content.decode()
+    )
 
 
 def test_a_viewer_can_not_open_run_or_start_a_run(client, vera, ws):
