@@ -300,3 +300,14 @@ def test_a_viewer_on_an_entitys_workflows_tab_is_told_why_there_is_no_run(
     client.force_login(grace)
     html = client.get(url).content.decode()
     assert why not in html and 'aria-label="Run ' in html
+
+
+def test_a_run_tile_shows_the_runs_number(client, grace, ws):
+    wf = entity_workflow(ws)
+    entity = EntityFactory(workspace=ws, tag="payments-api")
+    run = make_run(wf, initiator=grace, entity=entity)
+    client.force_login(grace)
+    url = reverse("catalog:entity-workflows", args=["payments-api"])
+    html = client.get(url).content.decode()
+    assert f"Run {run.pk} · " in html
+    assert f", run {run.pk}: Successful, started" in html
