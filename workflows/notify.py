@@ -10,11 +10,14 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from portal import mail, rawsql
 from portal.models import User
 
 from .models import Notification, Run, Step
+
+_MESSAGE_CHARS = Notification._meta.get_field("message").max_length
 
 
 def _recipients(run: Run) -> tuple[list[User], list[str]]:
@@ -38,8 +41,17 @@ def _recipients(run: Run) -> tuple[list[User], list[str]]:
 
 
 def _send(
-    run: Run, users: list[User], emails: list[str], kind: str, message: str
+    run: Run,
+    users: list[User],
+    emails: list[str],
+    kind: str,
+    message: str,
+    *,
+    why: str = "",
 ) -> None:
+    """`message` in-app and by mail (its subject); `why`, any text, follows it
+    in-app (cut to the field) and in the mail's body."""
+    shown = Truncator(f"{message}: {why}").chars(_MESSAGE_CHARS) if why else message
     rawsql.insert(
         [
             Notification(
@@ -47,7 +59,7 @@ def _send(
                 user=u,
                 run=run,
                 kind=kind,
-                message=message,
+                message=shown,
             )
             for u in users
         ]
@@ -56,7 +68,7 @@ def _send(
         return
     url = f"{settings.BASE_URL}{run.get_absolute_url()}"
     subject = f"[Cairn] {message}"
-    body = f"{message}\n\n{url}\n"
+    body = f"{message}\n\n{why}\n\n{url}\n" if why else f"{message}\n\n{url}\n"
     messages = [EmailMessage(subject, body, to=[e]) for e in emails]
     transaction.on_commit(lambda: mail.send_later(messages))
 
@@ -183,7 +195,8 @@ def run_ended(run: Run) -> None:
     users, emails = _recipients(run)
     label = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "was canceled"}
     message = f"{_name(run)} {label.get(run.status, run.status.lower())}"
-    _send(run, users, emails, f"RUN_{run.status}", message)
+    why = run.error if run.status == "FAILED" else ""  # as the run page says it
+    _send(run, users, emails, f"RUN_{run.status}", message, why=why)
 
 
 def requests_answered(run: Run) -> None:

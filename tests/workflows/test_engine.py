@@ -1742,6 +1742,38 @@ def test_the_initiator_and_recipients_are_told_when_a_run_ends(
     ]
 
 
+def test_a_failed_run_tells_why_in_the_notification_and_the_mails_body(
+    ws, grace, platform, mailoutbox, django_capture_on_commit_callbacks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "approve", "MANUAL_APPROVAL", root=True, approvingTeamIds=["platform"]
+            )
+        ],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = engine.start(workflow=wf, initiator=grace)
+        run = run_to_rest(run)
+        engine.decide(
+            run,
+            Step.objects.get(run=run, slug="approve"),
+            by=platform.members.get(),
+            approve=False,
+            reason="Not on Friday\nwe freeze",
+        )
+    told = Notification.objects.get(kind="RUN_FAILED", user=grace).message
+    assert told.startswith("Wf #")
+    assert told.endswith(
+        " failed: Approve: Rejected by linus@example.com: Not on Friday\nwe freeze"
+    )
+    assert wait_until_sent()
+    mail = next(m for m in mailoutbox if "failed" in m.subject)
+    assert "\n" not in mail.subject and mail.subject.endswith(" failed")
+    assert "Rejected by linus@example.com: Not on Friday\nwe freeze" in mail.body
+
+
 def test_an_approval_tells_approvers_to_decide_and_the_initiator_and_recipients_that_it_waits(
     ws, grace, vera, platform, mailoutbox, django_capture_on_commit_callbacks
 ):
