@@ -252,3 +252,17 @@ def test_the_run_page_says_out_loud_when_its_run_changes_status(
     engine.cancel(run, by=run.initiator)  # elsewhere: the page learns it by polling
     expect(announcer).to_have_text(f"Run {run.pk}: Canceled", timeout=15_000)
     expect(announcer).to_have_attribute("aria-live", "polite")
+
+
+def test_on_a_phone_each_workflow_is_a_block_with_its_run_button_below_its_name(
+    page: Page, live_server, demo
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/")
+    row = page.locator("#workflow-hello-world")
+    name = row.get_by_role("link", name="Hello world", exact=True).bounding_box()
+    run = row.get_by_role("link", name="Run Hello world").bounding_box()
+    assert run["y"] > name["y"] + name["height"]
+    assert run["x"] + run["width"] <= 390
+    expect(row.locator('td[data-label="Runs on"]')).to_contain_text("Global")
