@@ -1,5 +1,8 @@
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -92,3 +95,24 @@ def error_404(request, exception=None):
 def error_500(request):
     # No context processors: the database may be what failed.
     return render(request, "errors/500.html", status=500, using=None)
+
+
+class LoginForm(AuthenticationForm):
+    # Django's message says both fields may be case-sensitive; emails aren't here.
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "The email address or password is wrong.",
+    }
+
+
+class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        # The session is gone; the message goes in the messages cookie:
+        messages.info(request, "You have logged out.")
+        return response

@@ -142,7 +142,8 @@ def test_logging_in_with_a_wrong_password_fails_with_a_message(client, grace):
         reverse("login"), {"username": "grace@example.com", "password": "nope"}
     )
     assert r.status_code == 200
-    assert "correct email address and password" in r.content.decode()
+    assert "The email address or password is wrong." in r.content.decode()
+    assert "case-sensitive" not in r.content.decode()  # emails are not
     assert client.get(CATALOG).status_code == 302
 
 
@@ -162,6 +163,7 @@ def test_logging_out_takes_a_post_and_ends_the_session(client, grace):
     client.force_login(grace)
     r = client.post(reverse("logout"))
     assert r.status_code == 302 and r["Location"] == reverse("login")
+    assert "You have logged out." in client.get(r["Location"]).content.decode()
     r = client.get(CATALOG)
     assert r.status_code == 302 and r["Location"].startswith(reverse("login"))
 
