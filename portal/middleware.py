@@ -1,4 +1,5 @@
 from django.http import JsonResponse
+from django.shortcuts import render
 
 from .api import error_body
 from .tenancy import load_workspace
@@ -19,7 +20,10 @@ class ApiMethodNotAllowedMiddleware:
     naming the methods the path takes, like every other API error.
 
     ninja routes no HEAD either, which HTTP asks every GET resource to take:
-    under /api/ a HEAD is answered as the GET, headers only."""
+    under /api/ a HEAD is answered as the GET, headers only.
+
+    Elsewhere, a GET of an address that takes only a form's POST gets a page
+    that says so, with a link up to the page the form is on."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -45,6 +49,20 @@ class ApiMethodNotAllowedMiddleware:
                 f"{request.method} is not allowed on {request.path}; it takes {allow}"
             )
             response = JsonResponse(error_body(405, message), status=405)
+            response["Allow"] = allow
+        elif (
+            response.status_code == 405
+            and request.method == "GET"
+            and not request.path.startswith("/api/")
+            and not response.content
+        ):
+            # A form's address opened in the browser (a bookmark, a reload):
+            # Django's bare 405 made the browser show its own error page.
+            allow = response.get("Allow", "")
+            parent = request.path.rstrip("/").rpartition("/")[0] + "/"
+            response = render(
+                request, "errors/405.html", {"parent": parent}, status=405
+            )
             response["Allow"] = allow
         if head and not response.streaming:
             response["Content-Length"] = str(len(response.content))

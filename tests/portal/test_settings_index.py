@@ -115,6 +115,17 @@ def test_write_views_refuse_get(client, ada):
         assert client.get(reverse(f"settings:{name}")).status_code == 405, name
 
 
+def test_a_form_address_opened_in_the_browser_says_so_and_links_to_the_form(
+    client, ada
+):
+    client.force_login(ada)
+    r = client.get(reverse("settings:member-add"))
+    assert r.status_code == 405 and r["Allow"] == "POST"
+    html = r.content.decode()
+    assert "This address is where a form sends what you submit" in html
+    assert f'href="{reverse("settings:members")}"' in html
+
+
 def test_write_views_need_a_csrf_token(ws, ada):
     from django.test import Client
 
