@@ -1330,3 +1330,14 @@ def test_an_id_longer_than_the_database_holds_answers_404(client, ada, path):
     client.force_login(ada)
     assert client.get(path.format(n="9" * 20)).status_code == 404
     assert client.get(path.format(n="9" * 18)).status_code == 404
+
+
+def test_an_empty_runs_tab_says_where_to_start_one_to_those_who_may(
+    client, grace, vera, ws
+):
+    client.force_login(grace)
+    html = client.get(reverse("workflows:run-list")).content.decode()
+    assert "No runs yet. Start one with <strong>Run</strong> on the" in html
+    client.force_login(vera)
+    html = client.get(reverse("workflows:run-list")).content.decode()
+    assert "No runs yet." in html and "Start one" not in html
