@@ -12,15 +12,20 @@ from workflows.models import Run
 pytestmark = pytest.mark.e2e
 
 
-def test_a_run_started_elsewhere_appears_among_the_entity_tiles_when_all_had_ended(
-    page: Page, live_server, demo, monkeypatch
-):
-    monkeypatch.setattr("catalog.views.IDLE_POLL_SECONDS", 1)
+def tile_check(status=Run.Status.COMPLETED) -> tuple:
+    """(workflow, entity, run): a run of "Tile check" on "Tile API", by grace."""
     ws = Workspace.objects.get(slug="demo")
     grace = User.objects.get(email="grace@example.com")
     wf = entity_workflow(ws, "tile-check", name="Tile check")
     entity = EntityFactory(workspace=ws, tag="tile-api", name="Tile API")
-    make_run(wf, initiator=grace, entity=entity)
+    return wf, entity, make_run(wf, status=status, initiator=grace, entity=entity)
+
+
+def test_a_run_started_elsewhere_appears_among_the_entity_tiles_when_all_had_ended(
+    page: Page, live_server, demo, monkeypatch
+):
+    monkeypatch.setattr("catalog.views.IDLE_POLL_SECONDS", 1)
+    wf, entity, ended = tile_check()
     log_in(page, live_server, "grace@example.com")
     page.goto(f"{live_server.url}/catalog/tile-api/workflows/")
     tiles = page.locator('[data-test="run-tile"]')
@@ -28,7 +33,7 @@ def test_a_run_started_elsewhere_appears_among_the_entity_tiles_when_all_had_end
 
     # Started by the API, another tab or someone else:
     started = make_run(
-        wf, status=Run.Status.IN_PROGRESS, initiator=grace, entity=entity
+        wf, status=Run.Status.IN_PROGRESS, initiator=ended.initiator, entity=entity
     )
 
     expect(tiles).to_have_count(2, timeout=10_000)
@@ -42,11 +47,7 @@ def test_tiles_and_runs_tab_rows_say_out_loud_when_a_run_changes_status(
     page: Page, live_server, demo, monkeypatch
 ):
     monkeypatch.setattr("workflows.views.POLL_SECONDS", 1)
-    ws = Workspace.objects.get(slug="demo")
-    grace = User.objects.get(email="grace@example.com")
-    wf = entity_workflow(ws, "tile-check", name="Tile check")
-    entity = EntityFactory(workspace=ws, tag="tile-api", name="Tile API")
-    run = make_run(wf, status=Run.Status.PAUSED, initiator=grace, entity=entity)
+    _, _, run = tile_check(Run.Status.PAUSED)
     announcer = page.locator('[data-test="status-announcer"]')
     log_in(page, live_server, "grace@example.com")
 

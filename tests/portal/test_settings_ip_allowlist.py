@@ -137,22 +137,21 @@ def test_adding_an_entry_warns_when_the_workers_or_your_address_is_left_out(
 ):
     settings.WORKER_EGRESS_IP = "10.1.1.1"
     client.force_login(ada)
-    page = client.post(
-        reverse("settings:ip-allowlist-add"),
-        {"address": "10.9.9.9"},
-        follow=True,
-        REMOTE_ADDR="192.0.2.7",
-    ).content.decode()
+
+    def add(address: str) -> str:
+        return client.post(
+            reverse("settings:ip-allowlist-add"),
+            {"address": address},
+            follow=True,
+            REMOTE_ADDR="192.0.2.7",
+        ).content.decode()
+
+    page = add("10.9.9.9")
     assert "10.9.9.9 added to the IP allowlist." in page
     assert "The workers&#x27; address (10.1.1.1) is not on the list" in page
     assert "Your address (192.0.2.7) is not on the list" in page
 
-    page = client.post(
-        reverse("settings:ip-allowlist-add"),
-        {"address": "10.0.0.0/8"},
-        follow=True,
-        REMOTE_ADDR="192.0.2.7",
-    ).content.decode()
+    page = add("10.0.0.0/8")
     assert "workers&#x27; address" not in page
     assert "Your address (192.0.2.7) is not on the list" in page
     assert sorted(_addresses(ws)) == ["10.0.0.0/8", "10.9.9.9"]
