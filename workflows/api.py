@@ -550,16 +550,19 @@ def workflow_save(request):
     """
     principal = request.auth
     require(principal, P.EDIT_WORKFLOWS)
-    clean = _valid_descriptor(request.body)
+    clean = _valid_descriptor(request)
     workflow, _ = workflow_upsert(
         workspace=principal.workspace, descriptor=clean, created_by=principal.user
     )
     return json_response(request, _definition(workflow))
 
 
-def _valid_descriptor(body: bytes) -> dict:
+def _valid_descriptor(request) -> dict:
+    said_yaml = "yaml" in (request.content_type or "").lower()
     try:
-        clean = descriptors.validate(descriptors.parse(body))
+        clean = descriptors.validate(
+            descriptors.parse(request.body, said_yaml=said_yaml)
+        )
         check_storable(clean, "descriptor")
     except descriptors.DescriptorError as exc:
         problems = "; ".join(exc.errors)
@@ -582,7 +585,7 @@ def workflow_validate(request):
     """
     require(request.auth, P.VIEW_WORKFLOWS)
     try:
-        _valid_descriptor(request.body)
+        _valid_descriptor(request)
     except HttpError as exc:
         errors = str(exc).removeprefix("Invalid workflow descriptor: ").split("; ")
         return json_response(

@@ -436,8 +436,11 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict:
     return data
 
 
-def parse(text: str | bytes) -> dict:
-    """The descriptor in a YAML or JSON text (a leading BOM is fine).
+def parse(text: str | bytes, *, said_yaml: bool = False) -> dict:
+    """The descriptor in a YAML or JSON text (a leading BOM is fine). Text that
+    starts like JSON is read as JSON first; if it isn't, the YAML reader's
+    problem is reported when the sender `said_yaml` (its Content-Type), else
+    the JSON reader's.
 
     Raises DescriptorError("invalid YAML: line N, column M: …") when the text isn't
     YAML, and when it holds something other than one mapping. Nothing is validated
@@ -470,9 +473,10 @@ def parse(text: str | bytes) -> dict:
             )
             loaded = True
         except json.JSONDecodeError as exc:
-            json_problem = (
-                f"invalid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            )
+            if not said_yaml:
+                json_problem = (
+                    f"invalid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                )
         except ValueError as exc:
             raise DescriptorError(f"invalid JSON: {exc}") from None
         except RecursionError:

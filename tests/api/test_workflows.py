@@ -178,6 +178,21 @@ def test_validate_answers_ok_or_the_violations_without_saving(admin_api, ws):
     assert not Workflow.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "content_type, problem",
+    [
+        ("application/yaml", "invalid YAML: line 1"),
+        ("application/json", "invalid JSON"),
+    ],
+)
+def test_a_broken_descriptor_is_told_in_the_language_its_sender_named(
+    admin_api, ws, content_type, problem
+):
+    r = admin_api.post("/workflows/validate", "{{{{", content_type=content_type)
+    [violation] = r.json()["violations"]
+    assert violation["description"].startswith(problem)
+
+
 def test_delete_removes_the_workflow_and_then_it_is_a_404(admin_api, ws):
     save(ws, HELLO)
     r = admin_api.delete("/workflows/hello")
