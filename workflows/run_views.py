@@ -51,6 +51,9 @@ from .views import may_cancel_run
 TEMPLATE = "workflows/run_detail.html"
 TABS = {"outputs": "Outputs", "context": "Run context", "activity": "Activity"}
 POLL_SECONDS = 2
+# For a while after the page loads or changes, it asks more often (run_detail.html):
+FAST_POLL_SECONDS = 0.5
+FAST_POLL_FOR = 10
 ACTIVITY_LIMIT = 200
 
 StepS = Step.Status
@@ -620,6 +623,8 @@ def _context(
         "status_url": status_url,
         "poll_url": poll_url,
         "poll_seconds": POLL_SECONDS,
+        "fast_poll_seconds": FAST_POLL_SECONDS,
+        "fast_poll_for": FAST_POLL_FOR,
         "run_url": run.get_absolute_url(),
     }
 

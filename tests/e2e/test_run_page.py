@@ -435,3 +435,27 @@ def test_the_canceling_message_goes_once_the_run_has_ended(
     )
     expect(canceling).to_have_count(0)
     expect(page.locator("#run-announcer")).to_have_text(f"Run {run.pk}: Canceled")
+
+
+def test_the_run_page_asks_every_half_second_at_first_then_every_two_seconds(
+    page: Page, live_server, demo
+):
+    from tests.workflows.test_views import make_run, workflow
+
+    ws = Workspace.objects.get(slug="demo")
+    grace = User.objects.get(email="grace@example.com")
+    run = make_run(workflow(ws, "slow-call"), status="IN_PROGRESS", initiator=grace)
+    page.clock.install()
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}{run.get_absolute_url()}")
+    # The poller's own asking stops; the test asks in its place:
+    page.evaluate("document.getElementById('run-poller').remove()")
+    due = "() => cairnPollDue()"
+    # For 10 s after the page loads, every time the poller asks (0.5 s):
+    assert [page.evaluate(due) for _ in range(3)] == [True, True, True]
+    page.clock.run_for(10_500)
+    assert page.evaluate(due) is True  # 2 s since it last asked
+    page.clock.run_for(500)
+    assert page.evaluate(due) is False
+    page.clock.run_for(1600)
+    assert page.evaluate(due) is True

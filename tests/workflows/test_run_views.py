@@ -346,7 +346,7 @@ def test_a_completed_run_shows_its_response_and_does_not_poll(
     assert 'http-equiv="refresh"' not in html
 
 
-def test_a_run_in_progress_polls_its_status_every_two_seconds(
+def test_a_run_in_progress_polls_its_status_often_then_every_two_seconds(
     client, ws, grace, test_blocks
 ):
     run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=grace)
@@ -354,7 +354,9 @@ def test_a_run_in_progress_polls_its_status_every_two_seconds(
     client.force_login(grace)
     html = text(page(client, run))
     poller = re.search(r'<div id="run-poller"[^>]*>', html).group(0)
-    assert 'hx-trigger="every 2s"' in poller
+    # Every half second, when cairnPollDue() says so (e2e: test_run_page):
+    assert 'hx-trigger="every 0.5s [cairnPollDue()]"' in poller
+    assert "now - asked >= 2 * 1000" in html and "Date.now() + 10 * 1000" in html
     assert "Running…" in html
     # Without JavaScript the page reloads itself instead:
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
