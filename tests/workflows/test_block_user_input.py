@@ -332,6 +332,16 @@ def test_an_input_prefilled_with_a_secret_and_sent_back_as_shown_keeps_the_secre
     assert submit(ctx, {"region": MASK + "x"}).outputs == {"region": MASK + "x"}
 
 
+def test_a_message_about_a_value_prefilled_with_a_secret_shows_it_masked():
+    overrides = [value_override("env", "context.secrets.deploy-key", editable=True)]
+    secrets = ("ghp_abc123",)
+    ctx = make_ctx(schema(ENV, overrides=overrides), state(), secret_values=secrets)
+    with pytest.raises(InputInvalid) as caught:
+        submit(ctx, {"env": MASK})
+    assert "ghp_abc123" not in repr(caught.value.errors)
+    assert MASK in caught.value.errors["env"][0]
+
+
 def test_an_input_prefilled_around_a_secret_keeps_it_when_sent_back_as_shown():
     prefix = {**REGION, "defaultValue": None}
     overrides = [value_override("region", "variables.url", editable=True)]

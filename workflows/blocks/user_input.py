@@ -99,7 +99,9 @@ class UserInput(Block):
     ) -> Outcome:
         clean, errors = validate(form, values, workspace=ctx.workspace, runner=runner)
         if errors:
-            raise InputInvalid(errors)
+            # A message may quote a value, and a value prefilled from a secret
+            # (_unmasked) holds it: the person sees it masked, as on the form.
+            raise InputInvalid(scrub(errors, list(ctx.secret_values)))
         secrets = _secrets(form, clean, f"actions.{ctx.action.get('slug')}.outputs")
         script = ctx.schema.get("jsValidatorScript")
         if script:
