@@ -317,14 +317,23 @@ def _member_permissions(workspace, user: User) -> frozenset[str]:
     return frozenset(p for permissions in roles for p in permissions)
 
 
-_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+_YAML_TYPES = {"yaml", "x-yaml"}  # application/… or text/…
 
 
 def _wants_yaml(request) -> bool:
-    """Whether `Accept` prefers YAML to JSON (its q-values count)."""
+    """Whether `Accept` prefers YAML to JSON: the first type it names, by
+    q-value then order, that is YAML or JSON (or */*, which means JSON).
+    Parameters other than q (`charset=utf-8`) don't matter."""
     if "yaml" not in request.headers.get("Accept", "").lower():
         return False
-    return request.get_preferred_type(["application/json", *_YAML_TYPES]) in _YAML_TYPES
+    for accepted in request.accepted_types:  # best first
+        if accepted.quality == 0:
+            continue
+        if accepted.sub_type.lower() in _YAML_TYPES:
+            return True
+        if accepted.sub_type in ("json", "*"):
+            return False
+    return False
 
 
 # --- shapes -------------------------------------------------------------------------

@@ -88,6 +88,10 @@ def test_accept_yaml_answers_the_descriptor_as_yaml_that_imports_unchanged(
         ("application/yaml;q=0.1, application/json;q=0.9", False),
         ("application/json;q=0.5, text/yaml", True),
         ("application/x-yaml", True),
+        ("application/yaml; charset=utf-8", True),
+        ("text/yaml;charset=utf-8, application/json;q=0.5", True),
+        ("application/json, application/yaml", False),
+        ("application/yaml;q=0, application/json", False),
         ("*/*", False),
     ],
 )
