@@ -50,7 +50,8 @@ def _send(
     why: str = "",
 ) -> None:
     """`message` in-app and by mail (its subject); `why`, any text, follows it
-    in-app (cut to the field) and in the mail's body."""
+    in-app (cut to the field) and in the body of members' mails: a run's error
+    may name URLs and reasons that only its workspace should read."""
     shown = Truncator(f"{message}: {why}").chars(_MESSAGE_CHARS) if why else message
     rawsql.insert(
         [
@@ -68,8 +69,14 @@ def _send(
         return
     url = f"{settings.BASE_URL}{run.get_absolute_url()}"
     subject = f"[Cairn] {message}"
-    body = f"{message}\n\n{why}\n\n{url}\n" if why else f"{message}\n\n{url}\n"
-    messages = [EmailMessage(subject, body, to=[e]) for e in emails]
+    members = {u.email.lower() for u in users}
+    told = f"{message}\n\n{why}\n\n{url}\n" if why else f"{message}\n\n{url}\n"
+    messages = [
+        EmailMessage(
+            subject, told if e.lower() in members else f"{message}\n\n{url}\n", to=[e]
+        )
+        for e in emails
+    ]
     transaction.on_commit(lambda: mail.send_later(messages))
 
 

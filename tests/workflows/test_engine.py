@@ -1754,7 +1754,11 @@ def test_a_failed_run_tells_why_in_the_notification_and_the_mails_body(
         ],
     )
     with django_capture_on_commit_callbacks(execute=True):
-        run = engine.start(workflow=wf, initiator=grace)
+        run = engine.start(
+            workflow=wf,
+            initiator=grace,
+            notification_recipients=["auditor@example.org"],
+        )
         run = run_to_rest(run)
         engine.decide(
             run,
@@ -1769,9 +1773,16 @@ def test_a_failed_run_tells_why_in_the_notification_and_the_mails_body(
         " failed: Approve: Rejected by linus@example.com: Not on Friday\nwe freeze"
     )
     assert wait_until_sent()
-    mail = next(m for m in mailoutbox if "failed" in m.subject)
+    mails = {m.to[0]: m for m in mailoutbox if "failed" in m.subject}
+    mail = mails["grace@example.com"]
     assert "\n" not in mail.subject and mail.subject.endswith(" failed")
     assert "Rejected by linus@example.com: Not on Friday\nwe freeze" in mail.body
+    # Someone outside the workspace gets the news and the link, not the reason:
+    outside = mails["auditor@example.org"]
+    assert outside.subject == mail.subject
+    assert (
+        "Not on Friday" not in outside.body and run.get_absolute_url() in outside.body
+    )
 
 
 def test_an_approval_tells_approvers_to_decide_and_the_initiator_and_recipients_that_it_waits(
@@ -2020,3 +2031,15 @@ def test_the_start_time_in_the_context_has_milliseconds_as_cortexs(ws, grace):
     run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=grace)
     stamp = run.state["context"]["initiatedAtIso8601Timestamp"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", stamp), stamp
+
+
+def test_a_long_failure_reason_is_cut_to_fit_the_notification(ws, grace):
+    from workflows import notify
+
+    run = engine.start(
+        workflow=make_workflow(ws, [action("a", root=True)]), initiator=grace
+    )
+    run.status, run.error = S.FAILED, "x" * 2000
+    notify.run_ended(run)
+    message = Notification.objects.get(kind="RUN_FAILED").message
+    assert len(message) == 500 and message.endswith("…")
