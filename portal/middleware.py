@@ -1,5 +1,6 @@
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import Resolver404, get_script_prefix, resolve
 
 from .api import error_body
 from .tenancy import load_workspace
@@ -14,7 +15,24 @@ class WorkspaceMiddleware:
         return self.get_response(request)
 
 
-class ApiMethodNotAllowedMiddleware:
+def _page_above(path: str) -> str:
+    """The page a form at `path` is on: a settings section's list page, else
+    the nearest address above `path` that names a page, else the home page."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "settings" and len(parts) > 1:
+        candidates = ["/".join(parts[:2])]
+    else:
+        candidates = ["/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+    for candidate in candidates:
+        try:
+            resolve(f"/{candidate}/")
+        except Resolver404:
+            continue
+        return f"{get_script_prefix()}{candidate}/"
+    return get_script_prefix()
+
+
+class MethodNotAllowedMiddleware:
     """django-ninja answers a method a path doesn't take with a bare 405
     ("Method not allowed", as HTML); under /api/ it gets Cortex's error shape,
     naming the methods the path takes, like every other API error.
@@ -59,10 +77,8 @@ class ApiMethodNotAllowedMiddleware:
             # A form's address opened in the browser (a bookmark, a reload):
             # Django's bare 405 made the browser show its own error page.
             allow = response.get("Allow", "")
-            parent = request.path.rstrip("/").rpartition("/")[0] + "/"
-            response = render(
-                request, "errors/405.html", {"parent": parent}, status=405
-            )
+            context = {"parent": _page_above(request.path_info)}
+            response = render(request, "errors/405.html", context, status=405)
             response["Allow"] = allow
         if head and not response.streaming:
             response["Content-Length"] = str(len(response.content))

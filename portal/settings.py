@@ -89,7 +89,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.WorkspaceMiddleware",
-    "portal.middleware.ApiMethodNotAllowedMiddleware",
+    "portal.middleware.MethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -126,6 +126,22 @@ def test_a_form_address_opened_in_the_browser_says_so_and_links_to_the_form(
     assert f'href="{reverse("settings:members")}"' in html
 
 
+@pytest.mark.parametrize(
+    ("form", "page"),
+    [
+        ("/settings/api-keys/7/revoke/", "/settings/api-keys/"),
+        ("/settings/secrets/signing/remove/", "/settings/secrets/"),
+        ("/settings/ip-allowlist/3/remove/", "/settings/ip-allowlist/"),
+        ("/workspaces/switch/", "/"),
+    ],
+)
+def test_the_link_from_a_form_address_leads_to_a_page(client, ada, form, page):
+    client.force_login(ada)
+    html = client.get(form).content.decode()
+    assert f'href="{page}">Go to the page the form is on' in html
+    assert client.get(page, follow=True).status_code == 200
+
+
 def test_write_views_need_a_csrf_token(ws, ada):
     from django.test import Client
 
