@@ -71,7 +71,11 @@
   document.body.append(announcer);
   let before = null;
   document.addEventListener("htmx:beforeSwap", (event) => {
-    if (event.detail.target?.matches?.("[data-announce-statuses]")) before = statuses();
+    // Not for an answer that swaps nothing (an idle poll's 204, an error):
+    const swaps = event.detail.shouldSwap;
+    before = swaps && event.detail.target?.matches?.("[data-announce-statuses]")
+      ? statuses()
+      : null;
   });
   document.addEventListener("htmx:afterSettle", () => {
     if (!before) return;

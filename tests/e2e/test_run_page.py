@@ -459,3 +459,30 @@ def test_the_run_page_asks_every_half_second_at_first_then_every_two_seconds(
     assert page.evaluate(due) is False
     page.clock.run_for(1600)
     assert page.evaluate(due) is True
+
+
+def test_the_canceling_message_is_not_shown_beside_a_run_that_ended_meanwhile(
+    page: Page, live_server, demo
+):
+    import uuid
+
+    from tests.workflows.test_views import make_run, workflow
+
+    ws = Workspace.objects.get(slug="demo")
+    grace = User.objects.get(email="grace@example.com")
+    run = make_run(workflow(ws, "slow-call"), status="IN_PROGRESS", initiator=grace)
+    Run.objects.filter(pk=run.pk).update(lease=uuid.uuid4())  # a worker holds it
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}{run.get_absolute_url()}")
+
+    def block_returns_first(route):
+        answer = route.fetch(max_redirects=0)  # the cancel: Canceling
+        # The block in flight returns before the browser loads the run page:
+        Run.objects.filter(pk=run.pk).update(status="CANCELLED", lease=None)
+        route.fulfill(response=answer)
+
+    page.route("**/cancel/", block_returns_first)
+    page.get_by_role("button", name="Cancel run").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel run").click()
+    expect(page.locator("[data-test=run-status]")).to_have_text("Canceled")
+    expect(page.get_by_text("Canceling run")).to_have_count(0)
