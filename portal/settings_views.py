@@ -731,12 +731,9 @@ def ip_allowlist_add(request: HttpRequest) -> HttpResponse:
 
 def _warn_of_shut_out_addresses(request: HttpRequest) -> None:
     """Say which of the workers' address and the admin's own the list now
-    refuses (the API refuses such a list without force=true)."""
-    addresses = list(
-        IpAllowlistEntry.objects.filter(workspace=request.workspace).values_list(
-            "address", flat=True
-        )
-    )
+    shuts out of the API (the API itself refuses, without force=true, a list
+    that shuts out the address it is called from)."""
+    addresses = list(request.workspace.ip_allowlist.values_list("address", flat=True))
     workers, yours = settings.WORKER_EGRESS_IP, client_ip(request)
     if not address_allowed(addresses, workers):
         messages.warning(
@@ -759,6 +756,7 @@ def ip_allowlist_remove(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_in_workspace(request, IpAllowlistEntry, pk=pk)
     services.ip_allowlist_remove(entry=entry)
     messages.success(request, f"{entry.address} removed from the IP allowlist.")
+    _warn_of_shut_out_addresses(request)  # an emptied list allows everyone
     return redirect("settings:ip-allowlist")
 
 

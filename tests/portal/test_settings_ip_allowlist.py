@@ -155,3 +155,20 @@ def test_adding_an_entry_warns_when_the_workers_or_your_address_is_left_out(
     assert "workers&#x27; address" not in page
     assert "Your address (192.0.2.7) is not on the list" in page
     assert sorted(_addresses(ws)) == ["10.0.0.0/8", "10.9.9.9"]
+
+
+def test_removing_an_entry_warns_when_the_list_then_shuts_out_the_workers(
+    client, ws, ada, settings
+):
+    settings.WORKER_EGRESS_IP = "10.1.1.1"
+    workers = IpAllowlistEntry.objects.create(workspace=ws, address="10.1.1.1")
+    IpAllowlistEntry.objects.create(workspace=ws, address="192.0.2.0/24")
+    client.force_login(ada)
+    page = client.post(
+        reverse("settings:ip-allowlist-remove", args=[workers.pk]),
+        follow=True,
+        REMOTE_ADDR="192.0.2.7",
+    ).content.decode()
+    assert "10.1.1.1 removed from the IP allowlist." in page
+    assert "The workers&#x27; address (10.1.1.1) is not on the list" in page
+    assert "Your address" not in page
