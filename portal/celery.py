@@ -89,8 +89,9 @@ def _hand_on_dead_workers_runs() -> None:
     from workflows.engine import requeue_orphans, requeue_unclaimed
 
     try:
-        requeue_orphans()
+        # First: the runs requeue_orphans lets go of are sent by it, once.
         requeue_unclaimed()  # perhaps the dead one had taken their message
+        requeue_orphans()
     except Exception:  # the database down, say: the sweep does it later
         logging.getLogger(__name__).exception("Could not hand on dead workers' runs")
     finally:
