@@ -144,3 +144,26 @@ def test_on_a_phone_a_settings_page_starts_on_the_first_screen_with_its_section_
     box = current.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     expect(current).to_have_attribute("aria-current", "page")
+
+
+def test_the_confirm_dialog_keeps_a_name_with_a_question_mark_whole(
+    page: Page, live_server, demo
+):
+    from portal.models import Role
+
+    Role.objects.create(
+        workspace=Workspace.objects.get(slug="demo"), name="Who? Me", permissions=[]
+    )
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/settings/roles/")
+    page.get_by_role("row", name="Who? Me").get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete the role Who? Me?")
+    expect(dialog).to_be_visible()
+    expect(
+        dialog.get_by_text("Members and API keys that have it lose it.")
+    ).to_be_visible()
+    dialog.get_by_role("button", name="Keep it").click()
+    # Asked again the next time, and Delete deletes:
+    page.get_by_role("row", name="Who? Me").get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.get_by_role("row", name="Who? Me")).to_have_count(0)
