@@ -53,33 +53,22 @@ def find_integration(
     return integration, str(token)
 
 
-# Which integration each block needs (ADVANCED_HTTP_REQUEST: by its action's
-# prefix; HTTP_REQUEST: by its `integration`):
-_BLOCK_KINDS = {
-    "SLACK": Integration.Kind.SLACK,
-    "MS_TEAMS_SEND_MESSAGE": Integration.Kind.MS_TEAMS,
-    "GITHUB_CREATE_OR_UPDATE_FILE": Integration.Kind.GITHUB,
-    "PAGERDUTY_CREATE_INCIDENT": Integration.Kind.PAGERDUTY,
-    "JIRA_CREATE_ISSUE": Integration.Kind.JIRA,
-}
-_NAMED_KINDS = {"github": Integration.Kind.GITHUB, "gitlab": Integration.Kind.GITLAB}
-
-
 def missing_integrations(descriptor: dict, workspace: Workspace) -> list[str]:
     """The labels of the integration kinds the workflow's blocks use and the
     workspace has none of ("Slack"): a run would fail at those blocks. Aliases
     are left to the blocks (they may be templates)."""
+    from workflows.blocks import get_block
+    from workflows.blocks.base import BlockFailed
+
     needed = set()
     for action in descriptor.get("actions") or []:
         schema = action.get("schema") if isinstance(action, dict) else None
         if not isinstance(schema, dict):
             continue
-        kind = _BLOCK_KINDS.get(schema.get("type"))
-        if schema.get("type") == "ADVANCED_HTTP_REQUEST":
-            prefix = str(schema.get("actionIdentifier") or "").partition(".")[0]
-            kind = _NAMED_KINDS.get(prefix.lower())
-        elif schema.get("type") == "HTTP_REQUEST" and schema.get("integration"):
-            kind = _NAMED_KINDS.get(str(schema["integration"]).strip().lower())
+        try:
+            kind = get_block(schema.get("type")).integration_kind(schema)
+        except BlockFailed:  # a type Cairn can't run says so when it runs
+            continue
         if kind:
             needed.add(kind)
     if not needed:

@@ -733,14 +733,14 @@ def workflow_run(request: HttpRequest, tag: str) -> HttpResponse:
         or reverse("workflows:workflow-list"),
         "error": error,
         "choose": is_entity and entity is None,
-        "missing_integrations": missing_integrations(
-            workflow.descriptor, request.workspace
-        ),
     }
     if context["choose"]:
         context |= _entity_choices(request, allowed, data.get("q", "").strip())
         if _is_htmx(request) and request.htmx.target == "entity-choices":
             return render(request, template + "#entity-choices", context)
+    context["missing_integrations"] = missing_integrations(
+        workflow.descriptor, request.workspace
+    )
     return render(request, template, context, status=400 if error else 200)
 
 

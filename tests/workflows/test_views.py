@@ -328,7 +328,7 @@ def test_run_workflow_starts_a_run_and_goes_to_the_run_page(client, grace, ws):
 
 
 def test_confirm_warns_of_an_integration_the_workflow_uses_and_the_workspace_lacks(
-    client, grace, ws
+    client, grace, ws, other_ws
 ):
     make_workflow(
         ws,
@@ -345,6 +345,9 @@ def test_confirm_warns_of_an_integration_the_workflow_uses_and_the_workspace_lac
         "This workflow uses GitHub, Slack, which this workspace has not set up"
         " (Settings → Integrations): a run fails at those blocks."
     ) in html
+    # Another workspace's integrations don't count:
+    Integration.objects.create(workspace=other_ws, kind="SLACK", base_url="https://x")
+    assert "uses GitHub, Slack," in client.get(url).content.decode()
     Integration.objects.create(workspace=ws, kind="SLACK", base_url="https://x.test")
     Integration.objects.create(workspace=ws, kind="GITHUB", base_url="https://x.test")
     assert "missing-integrations" not in client.get(url).content.decode()
@@ -354,6 +357,26 @@ def test_confirm_warns_of_an_integration_the_workflow_uses_and_the_workspace_lac
             reverse("workflows:workflow-run", args=[workflow(ws).tag])
         ).content.decode()
     )
+
+
+@pytest.mark.parametrize(
+    "schema, label",
+    [
+        ({"type": "MS_TEAMS_SEND_MESSAGE"}, "Microsoft Teams"),
+        ({"type": "PAGERDUTY_CREATE_INCIDENT"}, "PagerDuty"),
+        ({"type": "JIRA_CREATE_ISSUE"}, "Jira"),
+        ({"type": "GITHUB_CREATE_OR_UPDATE_FILE"}, "GitHub"),
+        ({"type": "ADVANCED_HTTP_REQUEST", "actionIdentifier": "gitlab.x"}, "GitLab"),
+        ({"type": "HTTP_REQUEST", "integration": "GitLab", "url": "/x"}, "GitLab"),
+        ({"type": "HTTP_REQUEST", "url": "https://x.test"}, None),
+        ({"type": "ADVANCED_HTTP_REQUEST", "actionIdentifier": "cortex.x"}, None),
+    ],
+)
+def test_each_block_names_the_integration_it_needs(ws, schema, label):
+    from workflows.integrations import missing_integrations
+
+    descriptor = {"actions": [{"slug": "a", "schema": schema}]}
+    assert missing_integrations(descriptor, ws) == ([label] if label else [])
 
 
 def test_a_run_started_from_elsewhere_says_so_with_a_link_to_it(client, grace, ws):
@@ -369,6 +392,19 @@ def test_a_run_started_from_elsewhere_says_so_with_a_link_to_it(client, grace, w
         f'Deploy started. <a href="{run.get_absolute_url()}">Open run {run.pk}</a>'
         in r.content.decode()
     )
+
+
+def test_the_link_to_a_run_started_from_elsewhere_escapes_the_workflows_name(
+    client, grace, ws
+):
+    workflow(ws, "deploy", name="<b>Deploy</b>")
+    client.force_login(grace)
+    html = client.post(
+        reverse("workflows:workflow-run", args=["deploy"]),
+        {"next": reverse("workflows:workflow-list")},
+        follow=True,
+    ).content.decode()
+    assert "&lt;b&gt;Deploy&lt;/b&gt; started. <a href=" in html
 
 
 def test_a_viewer_can_not_open_run_or_start_a_run(client, vera, ws):

@@ -14,12 +14,18 @@ from __future__ import annotations
 from types import ModuleType
 
 from workflows import cortex_actions, github_actions, gitlab_actions, service_actions
+from workflows.models import Integration
 
 from .base import Block, BlockContext, Outcome
 
 
 class AdvancedHttpRequest(Block):
     type = "ADVANCED_HTTP_REQUEST"
+
+    def integration_kind(self, schema: dict) -> str | None:
+        prefix = str(schema.get("actionIdentifier") or "").partition(".")[0]
+        kinds = {"github": Integration.Kind.GITHUB, "gitlab": Integration.Kind.GITLAB}
+        return kinds.get(prefix)
 
     def execute(self, ctx: BlockContext) -> Outcome:
         identifier = ctx.schema.get("actionIdentifier")

@@ -101,6 +101,13 @@ class Block:
     # SET_VARIABLES, CONDITIONAL_BRANCH): running one twice after a crash is
     # harmless, so the engine may record several of them in one write.
     side_effects: bool = True
+    # The kind of workspace integration the block calls through (Integration.Kind):
+    integration: str | None = None
+
+    def integration_kind(self, schema: dict) -> str | None:
+        """The integration kind a block with this schema needs, if any (the
+        run dialog warns when the workspace has none of it)."""
+        return self.integration
 
     def execute(self, ctx: BlockContext) -> Outcome:
         raise NotImplementedError

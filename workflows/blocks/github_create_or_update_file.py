@@ -15,6 +15,7 @@ Outputs are GitHub's answer, `content` (the file) and `commit`.
 from __future__ import annotations
 
 from workflows import github_actions
+from workflows.models import Integration
 
 from .base import Block, BlockContext, Outcome
 
@@ -24,6 +25,7 @@ _PEOPLE = ("author", "committer")
 
 class GitHubCreateOrUpdateFile(Block):
     type = "GITHUB_CREATE_OR_UPDATE_FILE"
+    integration = Integration.Kind.GITHUB
 
     def execute(self, ctx: BlockContext) -> Outcome:
         schema = ctx.schema

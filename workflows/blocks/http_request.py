@@ -290,6 +290,10 @@ def status_error(response: outbound.Response, url: str) -> str:
 class HttpRequest(Block):
     type = "HTTP_REQUEST"
 
+    def integration_kind(self, schema: dict) -> str | None:
+        known = _INTEGRATIONS.get(str(schema.get("integration") or "").strip().lower())
+        return known[0] if known else None
+
     def execute(self, ctx: BlockContext) -> Outcome:
         try:
             http = prepare(ctx.schema, ctx.render, ctx.workspace)

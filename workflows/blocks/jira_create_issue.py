@@ -117,6 +117,7 @@ def _error(response: outbound.Response) -> str:
 
 class JiraCreateIssue(Block):
     type = "JIRA_CREATE_ISSUE"
+    integration = Integration.Kind.JIRA
 
     def execute(self, ctx: BlockContext) -> Outcome:
         try:

@@ -37,6 +37,7 @@ def _graph_error(response: outbound.Response) -> str:
 
 class MsTeams(Block):
     type = "MS_TEAMS_SEND_MESSAGE"
+    integration = Integration.Kind.MS_TEAMS
 
     def execute(self, ctx: BlockContext) -> Outcome:
         try:

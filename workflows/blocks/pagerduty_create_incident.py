@@ -74,6 +74,7 @@ def _error(response: outbound.Response) -> str:
 
 class PagerDutyCreateIncident(Block):
     type = "PAGERDUTY_CREATE_INCIDENT"
+    integration = Integration.Kind.PAGERDUTY
 
     def execute(self, ctx: BlockContext) -> Outcome:
         try:

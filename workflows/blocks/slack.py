@@ -26,6 +26,7 @@ from .integration import bearer, integration_for, post_json, required_text
 
 class Slack(Block):
     type = "SLACK"
+    integration = Integration.Kind.SLACK
 
     def execute(self, ctx: BlockContext) -> Outcome:
         try:
