@@ -70,11 +70,10 @@ def _send(
     url = f"{settings.BASE_URL}{run.get_absolute_url()}"
     subject = f"[Cairn] {message}"
     members = {u.email.lower() for u in users}
-    told = f"{message}\n\n{why}\n\n{url}\n" if why else f"{message}\n\n{url}\n"
+    plain = f"{message}\n\n{url}\n"
+    told = f"{message}\n\n{why}\n\n{url}\n" if why else plain
     messages = [
-        EmailMessage(
-            subject, told if e.lower() in members else f"{message}\n\n{url}\n", to=[e]
-        )
+        EmailMessage(subject, told if e.lower() in members else plain, to=[e])
         for e in emails
     ]
     transaction.on_commit(lambda: mail.send_later(messages))

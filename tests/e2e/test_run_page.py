@@ -408,9 +408,9 @@ def test_the_page_updates_by_itself_without_touching_the_form_or_closing_blocks(
     expect(page.locator("#block-ask")).to_have_attribute("open", "")
 
 
-def test_the_canceling_message_goes_once_the_run_has_ended(
-    page: Page, live_server, demo
-):
+def grace_opens_a_slow_call(page: Page, live_server) -> Run:
+    """Grace's run of "slow-call", in progress with a block in flight (a worker
+    holds it), open on its page."""
     import uuid
 
     from tests.workflows.test_views import make_run, workflow
@@ -418,9 +418,16 @@ def test_the_canceling_message_goes_once_the_run_has_ended(
     ws = Workspace.objects.get(slug="demo")
     grace = User.objects.get(email="grace@example.com")
     run = make_run(workflow(ws, "slow-call"), status="IN_PROGRESS", initiator=grace)
-    Run.objects.filter(pk=run.pk).update(lease=uuid.uuid4())  # a worker holds it
+    Run.objects.filter(pk=run.pk).update(lease=uuid.uuid4())
     log_in(page, live_server, "grace@example.com")
     page.goto(f"{live_server.url}{run.get_absolute_url()}")
+    return run
+
+
+def test_the_canceling_message_goes_once_the_run_has_ended(
+    page: Page, live_server, demo
+):
+    run = grace_opens_a_slow_call(page, live_server)
     page.get_by_role("button", name="Cancel run").click()
     page.get_by_role("dialog").get_by_role("button", name="Cancel run").click()
     canceling = page.get_by_role("alert").filter(has_text="Canceling run")
@@ -440,14 +447,8 @@ def test_the_canceling_message_goes_once_the_run_has_ended(
 def test_the_run_page_asks_every_half_second_at_first_then_every_two_seconds(
     page: Page, live_server, demo
 ):
-    from tests.workflows.test_views import make_run, workflow
-
-    ws = Workspace.objects.get(slug="demo")
-    grace = User.objects.get(email="grace@example.com")
-    run = make_run(workflow(ws, "slow-call"), status="IN_PROGRESS", initiator=grace)
     page.clock.install()
-    log_in(page, live_server, "grace@example.com")
-    page.goto(f"{live_server.url}{run.get_absolute_url()}")
+    grace_opens_a_slow_call(page, live_server)
     # The poller's own asking stops; the test asks in its place:
     page.evaluate("document.getElementById('run-poller').remove()")
     due = "() => cairnPollDue()"
@@ -464,16 +465,7 @@ def test_the_run_page_asks_every_half_second_at_first_then_every_two_seconds(
 def test_the_canceling_message_is_not_shown_beside_a_run_that_ended_meanwhile(
     page: Page, live_server, demo
 ):
-    import uuid
-
-    from tests.workflows.test_views import make_run, workflow
-
-    ws = Workspace.objects.get(slug="demo")
-    grace = User.objects.get(email="grace@example.com")
-    run = make_run(workflow(ws, "slow-call"), status="IN_PROGRESS", initiator=grace)
-    Run.objects.filter(pk=run.pk).update(lease=uuid.uuid4())  # a worker holds it
-    log_in(page, live_server, "grace@example.com")
-    page.goto(f"{live_server.url}{run.get_absolute_url()}")
+    run = grace_opens_a_slow_call(page, live_server)
 
     def block_returns_first(route):
         answer = route.fetch(max_redirects=0)  # the cancel: Canceling

@@ -379,31 +379,31 @@ def test_each_block_names_the_integration_it_needs(ws, schema, label):
     assert missing_integrations(descriptor, ws) == ([label] if label else [])
 
 
-def test_a_run_started_from_elsewhere_says_so_with_a_link_to_it(client, grace, ws):
-    workflow(ws, "deploy", name="Deploy")
-    client.force_login(grace)
-    r = client.post(
+def started_from_the_workflows_page(client, person, ws, name: str) -> str:
+    """The page `person` lands on after running "deploy" (called `name`) from
+    the Workflows page."""
+    workflow(ws, "deploy", name=name)
+    client.force_login(person)
+    return client.post(
         reverse("workflows:workflow-run", args=["deploy"]),
         {"next": reverse("workflows:workflow-list")},
         follow=True,
-    )
+    ).content.decode()
+
+
+def test_a_run_started_from_elsewhere_says_so_with_a_link_to_it(client, grace, ws):
+    html = started_from_the_workflows_page(client, grace, ws, "Deploy")
     run = Run.objects.get()
     assert (
         f'Deploy started. <a href="{run.get_absolute_url()}">Open run {run.pk}</a>'
-        in r.content.decode()
+        in html
     )
 
 
 def test_the_link_to_a_run_started_from_elsewhere_escapes_the_workflows_name(
     client, grace, ws
 ):
-    workflow(ws, "deploy", name="<b>Deploy</b>")
-    client.force_login(grace)
-    html = client.post(
-        reverse("workflows:workflow-run", args=["deploy"]),
-        {"next": reverse("workflows:workflow-list")},
-        follow=True,
-    ).content.decode()
+    html = started_from_the_workflows_page(client, grace, ws, "<b>Deploy</b>")
     assert "&lt;b&gt;Deploy&lt;/b&gt; started. <a href=" in html
 
 
