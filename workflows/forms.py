@@ -522,6 +522,24 @@ class RunInputForm(forms.Form):
     def has_errors(self) -> bool:
         return bool(self._errors) or any(n.has_errors for n in self.nested.values())
 
+    def error_summary(self, within: str = "") -> list[dict]:
+        """Each field's errors in the form's order, as {label, message, target}
+        (the id of the element to go to): the list a form with errors starts
+        with. `within` names the row a sub-form is in."""
+        found = []
+        for entry in self.entries:
+            if "nested" in entry:
+                found += entry["nested"].error_summary(within)
+                continue
+            field = entry["field"]
+            # A group of radios or checkboxes has no one element to go to:
+            target = field.id_for_label or f"div_{field.auto_id}"
+            found += [
+                {"label": f"{within}{field.label}", "message": m, "target": target}
+                for m in field.errors
+            ]
+        return found
+
 
 class NestedRow:
     def __init__(self, index: int, form: RunInputForm, *, autofocus: bool = False):
@@ -689,6 +707,25 @@ class NestedRows:
     @property
     def has_errors(self) -> bool:
         return bool(self.errors) or any(row.has_errors for row in self.rows)
+
+    def error_summary(self, within: str = "") -> list[dict]:
+        """RunInputForm.error_summary for this field's own errors and its rows'."""
+        name = f"{within}{self.name}"
+        found = [
+            {"label": name, "message": m, "target": f"{self.prefix}-field"}
+            for m in self.errors
+        ]
+        for row in self.rows:
+            label = f"{name} row {row.number}"
+            target = (
+                f"{row.form.prefix}-row" if self.objects else row.string_field.auto_id
+            )
+            found += [
+                {"label": label, "message": m, "target": target} for m in row.errors
+            ]
+            if self.objects:
+                found += row.form.error_summary(f"{label}: ")
+        return found
 
 
 # --- Add and Remove ------------------------------------------------------------------

@@ -61,7 +61,9 @@ def test_enter_in_a_row_field_submits_the_form_and_removes_no_row(
     # Owner is left blank: the form comes back with its error, rows untouched.
     hostnames.get_by_label("Hostnames row 2").press("Enter")
     wait_for_htmx(page)
-    expect(page.get_by_text("Owner is required.")).to_be_visible()
+    expect(
+        page.locator(".invalid-feedback").get_by_text("Owner is required.")
+    ).to_be_visible()
     expect(hostnames.get_by_role("textbox")).to_have_count(2)
     expect(hostnames.get_by_label("Hostnames row 1")).to_have_value("a.example.com")
     expect(hostnames.get_by_label("Hostnames row 2")).to_have_value("b.example.com")
@@ -94,7 +96,9 @@ def test_enter_submits_the_form_without_javascript_too(
         )
         hostnames = two_hostnames(page)
         hostnames.get_by_label("Hostnames row 1").press("Enter")
-        expect(page.get_by_text("Owner is required.")).to_be_visible()
+        expect(
+            page.locator(".invalid-feedback").get_by_text("Owner is required.")
+        ).to_be_visible()
         expect(hostnames.get_by_label("Hostnames row 1")).to_have_value("a.example.com")
         expect(hostnames.get_by_label("Hostnames row 2")).to_have_value("b.example.com")
     finally:

@@ -199,7 +199,7 @@ def test_a_secret_is_refused_by_its_regex_then_accepted_and_shown_masked(
     wait_for_htmx(page)
 
     expect(
-        page.get_by_text(
+        page.locator(".invalid-feedback").get_by_text(
             "Token is not in the expected format. The whole value must match the pattern ^ghp_[a-z0-9]{6}$."
         )
     ).to_be_visible()
@@ -288,7 +288,9 @@ def test_secrets_typed_survive_add_remove_and_errors_elsewhere_in_their_rows(
     # An error elsewhere (Label is required) keeps them too:
     page.get_by_role("button", name="Submit").click()
     wait_for_htmx(page)
-    expect(page.get_by_text("Label is required.")).to_be_visible()
+    expect(
+        page.locator(".invalid-feedback").get_by_text("Label is required.")
+    ).to_be_visible()
     expect(page.get_by_role("textbox", name="Token")).to_have_value("ghp_abc123")
     expect(servers.get_by_label("Password").nth(1)).to_have_value("pw-three")
 

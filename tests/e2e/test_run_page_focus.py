@@ -37,8 +37,69 @@ def test_a_form_sent_back_with_errors_puts_focus_on_its_first_invalid_field(
     page.get_by_role("button", name="Submit").click()
     wait_for_htmx(page)
 
-    expect(page.get_by_text("Token is not in the expected format")).to_be_visible()
+    expect(
+        page.locator(".invalid-feedback").get_by_text(
+            "Token is not in the expected format"
+        )
+    ).to_be_visible()
     expect(page.get_by_role("textbox", name="Token")).to_be_focused()
+
+
+def test_a_link_of_the_error_summary_puts_focus_on_its_field(
+    page: Page, live_server, demo, celery_worker_process
+):
+    run = start(save(SECRET), "grace@example.com")
+    log_in(page, live_server, "grace@example.com")
+    open_run(page, live_server, run)
+    expect(page.get_by_role("textbox", name="Token")).to_be_visible(timeout=20_000)
+    page.get_by_role("textbox", name="Token").fill("not-a-token")
+    page.get_by_role("button", name="Submit").click()
+    wait_for_htmx(page)
+
+    summary = page.locator('[data-test="error-summary"]')
+    expect(summary).to_contain_text("Label: Label is required.")
+    expect(page.get_by_role("textbox", name="Label")).to_be_focused()
+    summary.get_by_role("link", name="Token").click()
+    expect(page.get_by_role("textbox", name="Token")).to_be_focused()
+    summary.get_by_role("link", name="Label").click()
+    expect(page.get_by_role("textbox", name="Label")).to_be_focused()
+
+
+def test_a_form_the_run_comes_to_takes_focus_nobody_had_moved(
+    page: Page, live_server, demo
+):
+    from workflows import engine
+
+    # No worker: the run waits, queued, while Grace looks at it.
+    run = start(save(SECRET), "grace@example.com")
+    log_in(page, live_server, "grace@example.com")
+    open_run(page, live_server, run)
+    expect(status(page)).to_be_visible()
+    assert focused_is_body(page)
+
+    engine.advance(run.pk)  # a worker gets to it: the run waits for the form
+
+    heading = page.get_by_role(
+        "heading", name="Ask for the token: your input is needed"
+    )
+    expect(heading).to_be_visible(timeout=10_000)
+    expect(heading).to_be_focused()
+
+
+def test_a_form_the_run_comes_to_leaves_focus_where_someone_put_it(
+    page: Page, live_server, demo
+):
+    from workflows import engine
+
+    run = start(save(SECRET), "grace@example.com")
+    log_in(page, live_server, "grace@example.com")
+    open_run(page, live_server, run)
+    page.get_by_role("link", name="Activity").focus()
+
+    engine.advance(run.pk)
+
+    expect(page.get_by_role("textbox", name="Token")).to_be_visible(timeout=10_000)
+    expect(page.get_by_role("link", name="Activity")).to_be_focused()
 
 
 def test_rejecting_without_a_reason_puts_focus_on_the_reason_which_says_what_is_missing(

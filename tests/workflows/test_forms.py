@@ -780,19 +780,26 @@ def test_remove_and_add_buttons_are_named_by_their_field_and_row(ws):
         data={"hostnames.TOTAL": "2", "envVars.TOTAL": "2"},
     )
     rendered = page_html(f)
+    for number in (1, 2):
+        # Its text, not an aria-label: in a String row the icon is all that shows.
+        assert re.search(
+            rf'name="remove_row" value="hostnames\.{number - 1}"[^>]*'
+            rf' title="Remove Hostnames row {number}">(<svg.*?</svg>)'
+            rf'<span class="visually-hidden">Remove Hostnames row {number}</span>',
+            rendered,
+            re.S,
+        )
+        # An Object row's says Remove, and which row to a screen reader:
+        assert re.search(
+            rf'name="remove_row" value="envVars\.{number - 1}"[^>]*>(<svg.*?</svg>)'
+            rf' Remove<span class="visually-hidden"> Environment variables row {number}</span>',
+            rendered,
+            re.S,
+        )
     for name, prefix in (
         ("Hostnames", "hostnames"),
         ("Environment variables", "envVars"),
     ):
-        for number in (1, 2):
-            # Its text, not an aria-label: the icon is all that shows.
-            assert re.search(
-                rf'name="remove_row" value="{prefix}\.{number - 1}"[^>]*'
-                rf' title="Remove {name} row {number}">(<svg.*?</svg>)'
-                rf'<span class="visually-hidden">Remove {name} row {number}</span>',
-                rendered,
-                re.S,
-            )
         assert re.search(
             rf'name="add_row" value="{prefix}"[^>]*>(<svg.*?</svg>)?'
             rf'Add<span class="visually-hidden"> a row to {name}</span></button>',
@@ -969,3 +976,58 @@ def test_a_nested_fields_row_limits_read_least_first(ws, limits, hint):
     unlimited = {k: v for k, v in HOSTNAMES.items() if k not in ("minRows", "maxRows")}
     nested = form([{**unlimited, **limits}], ws).nested["hostnames"]
     assert nested.rows_hint == hint
+
+
+def test_the_error_summary_lists_each_problem_in_form_order_linking_an_element_that_exists(
+    ws,
+):
+    definitions = [
+        {"type": "INPUT_FIELD", "key": "a", "name": "Service"},
+        {"type": "MULTISELECT_FIELD", "key": "m", "name": "Tiers", "options": ["x"]},
+        {**HOSTNAMES, "required": True},
+        ENV_VARS,
+    ]
+    f = form(
+        definitions,
+        ws,
+        data={
+            "a": "",
+            "hostnames.TOTAL": "2",
+            "hostnames.0.value": "a",
+            "envVars.TOTAL": "1",
+            "envVars.0.value": "x",
+        },
+    )
+    f.apply_errors(
+        {
+            "a": ["Service is required."],
+            "m": ["Pick one."],
+            "hostnames": {"__all__": ["Too few."], "rows": {1: ["Row 2 is empty."]}},
+            "envVars": {
+                "rows": {0: {"__all__": ["Clashes."], "name": ["Name is required."]}}
+            },
+        }
+    )
+    summary = f.error_summary()
+    assert [(e["label"], e["message"]) for e in summary] == [
+        ("Service", "Service is required."),
+        ("Tiers", "Pick one."),
+        ("Hostnames", "Too few."),
+        ("Hostnames row 2", "Row 2 is empty."),
+        ("Environment variables row 1", "Clashes."),
+        ("Environment variables row 1: Name", "Name is required."),
+    ]
+    rendered = page_html(f)
+    for error in summary:
+        assert re.search(rf'\sid="{re.escape(error["target"])}"', rendered), error
+    # A group is focusable, so the link can take focus there:
+    for target in ("hostnames-field", "envVars.0-row"):
+        assert re.search(rf'id="{re.escape(target)}" tabindex="-1"', rendered)
+    assert form(definitions, ws).error_summary() == []
+
+
+def test_an_object_rows_remove_comes_after_its_fields(ws):
+    rendered = page_html(form([ENV_VARS], ws, data={"envVars.TOTAL": "1"}))
+    remove = rendered.index('name="remove_row" value="envVars.0"')
+    for name in ("envVars.0.name", "envVars.0.value", "envVars.0.sensitive"):
+        assert rendered.index(f'name="{name}"') < remove
