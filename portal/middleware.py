@@ -32,6 +32,29 @@ def _page_above(path: str) -> str:
     return get_script_prefix()
 
 
+class ContentEncodingMiddleware:
+    """A body under /api/ is read as it comes: one sent compressed
+    (`Content-Encoding: gzip`) would be read as bad JSON, so it is a 400 that
+    says so. (Cortex's own API doesn't take compressed bodies either.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip()
+        if (
+            encoding
+            and encoding.lower() != "identity"
+            and request.path.startswith("/api/")
+        ):
+            message = (
+                f"Content-Encoding {encoding} is not supported: send the body"
+                " uncompressed"
+            )
+            return JsonResponse(error_body(400, message), status=400)
+        return self.get_response(request)
+
+
 class MethodNotAllowedMiddleware:
     """django-ninja answers a method a path doesn't take with a bare 405
     ("Method not allowed", as HTML); under /api/ it gets Cortex's error shape,

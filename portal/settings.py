@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.WorkspaceMiddleware",
     "portal.middleware.MethodNotAllowedMiddleware",
+    "portal.middleware.ContentEncodingMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -220,6 +220,27 @@ def test_an_unreadable_body_is_a_400_saying_why(ada_api, ws, body):
     assert "not valid JSON" in r.json()["message"] or "UTF-8" in r.json()["message"]
 
 
+def test_a_compressed_body_is_a_400_saying_to_send_it_uncompressed(ada_api, ws):
+    import gzip
+
+    save(ws, HELLO)
+    r = ada_api.post(
+        "/workflows/hello/runs",
+        gzip.compress(b'{"initialContext": {}}'),
+        headers={"Content-Encoding": "gzip"},
+    )
+    assert r.status_code == 400, r.content
+    assert r.json()["message"] == (
+        "Content-Encoding gzip is not supported: send the body uncompressed"
+    )
+    assert not Run.objects.exists()
+    # "identity" is no encoding at all:
+    r = ada_api.post(
+        "/workflows/hello/runs", {}, headers={"Content-Encoding": "identity"}
+    )
+    assert r.status_code == 201, r.content
+
+
 @pytest.mark.parametrize(
     ("body", "kind"),
     [("[]", "a list"), ('"GLOBAL"', "a string"), ("42", "a number")],
