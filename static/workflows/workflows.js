@@ -93,3 +93,43 @@
     if (form && event.detail.successful) form.closest("dialog")?.close();
   });
 })();
+
+// The YAML editor's line numbers: as many as the text has lines, scrolled with it.
+(() => {
+  for (const gutter of document.querySelectorAll(".yaml-gutter")) {
+    const editor = gutter.nextElementSibling;
+    let lines = 0;
+    const number = () => {
+      const count = editor.value.split("\n").length;
+      if (count !== lines) {
+        lines = count;
+        gutter.textContent = Array.from({ length: count }, (_, i) => i + 1).join("\n");
+      }
+      gutter.scrollTop = editor.scrollTop;
+    };
+    editor.addEventListener("input", number);
+    editor.addEventListener("scroll", () => { gutter.scrollTop = editor.scrollTop; });
+    gutter.hidden = false;
+    number();
+    // A problem at "line 52, column 19" offers to put the caret there.
+    for (const problem of document.querySelectorAll("#descriptor-errors li")) {
+      const at = problem.textContent.match(/\bline (\d+)(?:, column (\d+))?/);
+      if (!at) continue;
+      const line = Number(at[1]);
+      const column = Number(at[2] ?? 1);
+      const go = document.createElement("button");
+      go.type = "button";
+      go.className = "btn btn-link btn-sm p-0 ms-2 align-baseline";
+      go.textContent = `Go to line ${line}`;
+      go.addEventListener("click", () => {
+        const before = editor.value.split("\n").slice(0, line - 1);
+        const offset = before.reduce((sum, text) => sum + text.length + 1, 0) + column - 1;
+        editor.focus();
+        editor.setSelectionRange(offset, offset);
+        const height = parseFloat(getComputedStyle(editor).lineHeight);
+        editor.scrollTop = Math.max(0, (line - 1) * height - editor.clientHeight / 3);
+      });
+      problem.append(go);
+    }
+  }
+})();

@@ -85,3 +85,58 @@ def test_an_import_refused_puts_focus_on_the_list_of_its_problems(
     expect(problems).to_contain_text("Nothing was saved")
     expect(problems).to_be_focused()
     assert not Workflow.objects.filter(tag="broken").exists()
+
+
+def test_the_yaml_editor_numbers_its_lines_beside_them_as_it_scrolls(
+    page: Page, live_server, demo
+):
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/workflows/cut-a-release/yaml/")
+    editor = page.get_by_label("Descriptor")
+    gutter = page.locator(".yaml-gutter")
+    lines = editor.input_value().count("\n") + 1
+    expect(gutter).to_be_visible()
+    expect(gutter).to_have_text("\n".join(str(n) for n in range(1, lines + 1)))
+    # A number is where its line is: the same font, size, line height and top.
+    same = page.evaluate(
+        """() => {
+          const g = getComputedStyle(document.querySelector('.yaml-gutter'));
+          const e = getComputedStyle(document.querySelector('.yaml-editor'));
+          const top = (s) => parseFloat(s.paddingTop);
+          return ['fontFamily', 'fontSize', 'lineHeight'].every((k) => g[k] === e[k])
+            && Math.abs(top(g) + 1 - (top(e) + parseFloat(e.borderTopWidth))) < 0.5;
+        }"""
+    )
+    assert same
+
+    editor.press("Control+End")
+    editor.press("Enter")
+    editor.type("# a line more")
+    expect(gutter).to_have_text("\n".join(str(n) for n in range(1, lines + 2)))
+    scrolled = page.evaluate(
+        "() => [document.querySelector('.yaml-editor').scrollTop,"
+        " document.querySelector('.yaml-gutter').scrollTop]"
+    )
+    assert scrolled[0] > 0 and scrolled[0] == scrolled[1]
+
+
+def test_a_yaml_problem_at_a_line_puts_the_caret_there_when_asked(
+    page: Page, live_server, demo
+):
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/workflows/cut-a-release/yaml/")
+    editor = page.get_by_label("Descriptor")
+    text = editor.input_value().replace("type: INPUT_FIELD", "type: [", 1)
+    editor.fill(text)
+    page.get_by_role("button", name="Save descriptor").click()
+    problem = page.locator("#descriptor-errors li")
+    expect(problem).to_contain_text("invalid YAML: line ")
+    line, column = map(
+        int, re.search(r"line (\d+), column (\d+)", problem.inner_text()).groups()
+    )
+
+    problem.get_by_role("button", name=f"Go to line {line}").click()
+    expect(editor).to_be_focused()
+    caret = page.evaluate("() => document.querySelector('.yaml-editor').selectionStart")
+    lines = editor.input_value().split("\n")
+    assert caret == sum(len(text) + 1 for text in lines[: line - 1]) + column - 1
