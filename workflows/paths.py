@@ -35,7 +35,7 @@ def lookup(state: dict, path: str) -> Any:
     a null, a missing key or an index past the end of a list is not.
     Tolerates `{{…}}` around the path and a leading dot.
     """
-    cleaned = _clean(path)
+    cleaned = clean_path(path)
     if not cleaned:
         raise PathNotFound("the reference path is empty")
     value: Any = state
@@ -54,7 +54,8 @@ def lookup(state: dict, path: str) -> Any:
     return value
 
 
-def _clean(path: Any) -> str:
+def clean_path(path: Any) -> str:
+    """The path without `{{…}}` around it or a leading dot."""
     if not isinstance(path, str):
         return ""
     text = path.strip()

@@ -477,3 +477,24 @@ def test_a_validator_rejecting_values_fixed_by_overrides_fails_the_block():
         BlockFailed, match="validator rejected the overridden values: No"
     ):
         UserInput().execute(ctx)
+
+
+def test_an_editable_value_override_writes_the_value_given_back_to_its_variable():
+    overrides = [
+        value_override("region", "variables.region", editable=True),
+        value_override("env", "{{variables.release-env}}", editable=True),
+    ]
+    ctx = make_ctx(schema(REGION, ENV, overrides=overrides), state(region="eu-west-1"))
+    completed = submit(ctx, {"region": "us-east-1", "env": "dev"})
+    assert completed.variables == {"region": "us-east-1", "release-env": "dev"}
+
+
+def test_only_an_editable_override_of_a_variable_writes_back():
+    overrides = [
+        value_override(
+            "region", "variables.region"
+        ),  # fixed: the value is the variable's
+        value_override("env", "context.entity.tag", editable=True),
+    ]
+    ctx = make_ctx(schema(REGION, ENV, overrides=overrides), state(region="eu-west-1"))
+    assert submit(ctx, {"env": "dev"}).variables is None

@@ -1673,6 +1673,55 @@ def test_an_input_prefilled_with_a_workspace_secret_and_left_as_shown_hands_it_o
     assert run.state["actions"]["ask"]["outputs"] == {"shown": MASK}
 
 
+def test_an_editable_override_writes_what_was_typed_to_its_variable_for_later_blocks(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            action(
+                "ask",
+                "USER_INPUT",
+                ["a"],
+                root=True,
+                inputs=[
+                    {"type": "INPUT_FIELD", "key": "channel", "name": "Channel"},
+                    {"type": "SECRET_FIELD", "key": "token", "name": "Token"},
+                ],
+                inputOverrides=[
+                    {
+                        "type": "VALUE",
+                        "inputKey": key,
+                        "outputVariable": f"variables.{slug}",
+                        "editable": True,
+                    }
+                    for key, slug in (("channel", "release-channel"), ("token", "tok"))
+                ],
+            ),
+            action(
+                "a",
+                "ECHO",
+                see="{{variables.release-channel}} {{{variables.tok}}}",
+            ),
+        ],
+        variables=[
+            {"slug": "release-channel", "type": "STRING", "defaultValue": "stable"},
+            {"slug": "tok", "type": "STRING"},
+        ],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run, slug="ask")
+    assert step.inputs["form"][0]["defaultValue"] == "stable"
+
+    values = {"channel": "beta", "token": "tok_s3cret_99"}
+    engine.submit_input(run, step, values=values, by=grace)
+    run = run_to_rest(run)
+
+    assert run.status == S.COMPLETED
+    assert SEEN == ["beta tok_s3cret_99"]  # the block had the secret itself
+    assert run.state["variables"] == {"release-channel": "beta", "tok": MASK}
+
+
 def test_a_secrets_value_changed_after_the_start_is_masked_though_not_revealed(
     ws, grace, platform, test_blocks
 ):

@@ -9,7 +9,8 @@ inputs={"form": [input definitions]})`. The definitions are the descriptor's
   (strings, or `{value, label}` objects, which also set `optionsLabels`). A path
   that holds no list fails the block, naming the input and the path.
 - `{type: VALUE, inputKey, outputVariable, editable}`: the value at the path
-  becomes the input's `defaultValue`. With `editable: false` (Cortex's default)
+  becomes the input's `defaultValue`; with `editable: true` and a path
+  `variables.<slug>`, the value given is written back to that variable. With `editable: false` (Cortex's default)
   the input is also marked `fixed: true`: the form shows it read-only and the
   submitted value is ignored. A path that holds nothing (missing, null, "" or [])
   leaves the input as declared, so the person is asked. When every input is fixed
@@ -52,7 +53,7 @@ import copy
 from typing import Any
 
 from workflows.inputs import ALL, InputInvalid, error_messages, validate
-from workflows.paths import PathNotFound, lookup
+from workflows.paths import PathNotFound, clean_path, lookup
 from workflows.secrets import MASK, scrub
 
 from .base import Block, BlockContext, BlockFailed, Outcome
@@ -117,8 +118,33 @@ class UserInput(Block):
                 raise InputInvalid(errors)
         outputs = _masked_values(form, clean)
         return Outcome.completed(
-            outputs, inputs={"form": _masked_form(form)}, secrets=secrets
+            outputs,
+            inputs={"form": _masked_form(form)},
+            secrets=secrets,
+            variables=_written_back(ctx.schema, clean) or None,
         )
+
+
+def _written_back(schema: dict, clean: dict) -> dict:
+    """{slug: value} for each editable VALUE override whose `outputVariable` is
+    a variable (`variables.<slug>`): the value given goes back there, as the
+    name says, for later blocks. (A secret is masked there like everywhere;
+    the engine keeps the real one for the blocks.)"""
+    found = {}
+    for override in schema.get("inputOverrides") or []:
+        kind = str(override.get("type") or "VALUE").upper()
+        head, _, slug = clean_path(override.get("outputVariable")).partition(".")
+        key = override.get("inputKey")
+        if (
+            kind == "VALUE"
+            and override.get("editable")
+            and head == "variables"
+            and slug
+            and "." not in slug
+            and key in clean
+        ):
+            found[slug] = clean[key]
+    return found
 
 
 # --- resolving the form ----------------------------------------------------------------
