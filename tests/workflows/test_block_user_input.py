@@ -498,3 +498,34 @@ def test_only_an_editable_override_of_a_variable_writes_back():
     ]
     ctx = make_ctx(schema(REGION, ENV, overrides=overrides), state(region="eu-west-1"))
     assert submit(ctx, {"env": "dev"}).variables is None
+
+
+def test_an_inputs_name_description_and_placeholder_are_templates_over_the_run_state():
+    size = {
+        "type": "INPUT_FIELD",
+        "key": "size",
+        "name": "New size for {{variables.cluster}}",
+        "description": "Currently {{variables.nodes}} nodes; write {{ like this",
+        "placeholder": "{{variables.nodes}}",
+        "defaultValue": "{{variables.nodes}}",  # a value, not a text: as written
+    }
+    rows = {
+        "type": "NESTED_FORM_FIELD",
+        "key": "pools",
+        "name": "Pools",
+        "dataType": "OBJECT",
+        "inputs": [
+            {"type": "INPUT_FIELD", "key": "p", "name": "Pool of {{variables.cluster}}"}
+        ],
+    }
+    ctx = make_ctx(schema(size, rows), state(cluster="eu-1", nodes=3))
+    form = UserInput().execute(ctx).inputs["form"]
+    assert form[0]["name"] == "New size for eu-1"
+    # Text that doesn't parse as Mustache is shown as written:
+    assert (
+        form[0]["description"]
+        == "Currently {{variables.nodes}} nodes; write {{ like this"
+    )
+    assert form[0]["placeholder"] == "3"
+    assert form[0]["defaultValue"] == "{{variables.nodes}}"
+    assert form[1]["inputs"][0]["name"] == "Pool of eu-1"

@@ -18,6 +18,7 @@ from portal.permissions import BUILTIN_ROLES
 from tests.factories import UserFactory, member
 from tests.workflows.enginekit import REFUSED, SEEN, action, chain, make_workflow
 from workflows import engine, holder
+from workflows.inputs import InputInvalid
 from workflows.models import Decision, Notification, Run, RunEvent, Secret, Step
 from workflows.secrets import MASK, encrypt
 from workflows.services import workflow_delete
@@ -1671,6 +1672,23 @@ def test_an_input_prefilled_with_a_workspace_secret_and_left_as_shown_hands_it_o
     assert run.status == S.COMPLETED
     assert SEEN == ["dpl_live_4242"]
     assert run.state["actions"]["ask"]["outputs"] == {"shown": MASK}
+
+
+def test_a_form_text_that_names_a_secret_shows_it_masked(ws, grace, test_blocks):
+    workspace_secret(ws, "deploy-token", "dpl_live_4242")
+    field = {
+        "type": "INPUT_FIELD",
+        "key": "ok",
+        "name": "Is {{{context.secrets.deploy-token}}} still valid?",
+        "required": True,
+    }
+    wf = make_workflow(ws, [action("ask", "USER_INPUT", [], root=True, inputs=[field])])
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run, slug="ask")
+    assert step.inputs["form"][0]["name"] == f"Is {MASK} still valid?"
+    with pytest.raises(InputInvalid) as refused:
+        engine.submit_input(run, step, values={}, by=grace)
+    assert "dpl_live_4242" not in str(refused.value.errors)
 
 
 def test_an_editable_override_writes_what_was_typed_to_its_variable_for_later_blocks(

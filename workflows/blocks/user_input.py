@@ -1,6 +1,7 @@
 """USER_INPUT: pause the run until someone fills in a form.
 
-`execute` resolves the form and waits: `Outcome.waiting("USER_INPUT",
+An input's `name`, `description` and `placeholder` are Mustache over the run
+state (a nested form's inputs' too). `execute` resolves the form and waits: `Outcome.waiting("USER_INPUT",
 inputs={"form": [input definitions]})`. The definitions are the descriptor's
 `inputs` with the `inputOverrides` applied, and are what the browser form renders:
 
@@ -55,6 +56,7 @@ from typing import Any
 from workflows.inputs import ALL, InputInvalid, error_messages, validate
 from workflows.paths import PathNotFound, clean_path, lookup
 from workflows.secrets import MASK, scrub
+from workflows.templating import TemplateError, render
 
 from .base import Block, BlockContext, BlockFailed, Outcome
 
@@ -156,6 +158,7 @@ def resolve_form(schema: dict, state: dict) -> list[dict]:
     if not isinstance(declared, list) or not all(isinstance(d, dict) for d in declared):
         raise BlockFailed("USER_INPUT inputs must be a list of input definitions")
     form = copy.deepcopy(declared)
+    _render_texts(form, state)
     by_key = {d.get("key"): d for d in form}
     for override in schema.get("inputOverrides") or []:
         if not isinstance(override, dict):
@@ -183,6 +186,26 @@ def resolve_form(schema: dict, state: dict) -> list[dict]:
         else:
             raise BlockFailed(f"inputOverrides for {name}: unknown type {kind!r}")
     return form
+
+
+# What the form says about each input is Mustache over the run state, as
+# Cortex's text fields are ("New size for {{actions.current.outputs.name}}");
+# values, regexes and scripts are not.
+_TEXTS = ("name", "description", "placeholder")
+
+
+def _render_texts(form: list[dict], state: dict) -> None:
+    for definition in form:
+        for key in _TEXTS:
+            text = definition.get(key)
+            if isinstance(text, str) and "{{" in text:
+                try:
+                    definition[key] = render(text, state)
+                except TemplateError:
+                    pass  # "{{" that is no template: shown as written
+        nested = definition.get("inputs")
+        if isinstance(nested, list):
+            _render_texts([d for d in nested if isinstance(d, dict)], state)
 
 
 def _unmasked(form: list[dict], values: Any, secrets: tuple[str, ...]) -> Any:
