@@ -566,6 +566,14 @@ def workflow_save(request):
     return json_response(request, _definition(workflow))
 
 
+class _InvalidDescriptor(HttpError):
+    """A 400 listing the descriptor's problems, one message each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(400, f"Invalid workflow descriptor: {'; '.join(problems)}")
+        self.problems = problems
+
+
 def _valid_descriptor(request) -> dict:
     said_yaml = "yaml" in (request.content_type or "").lower()
     try:
@@ -574,10 +582,9 @@ def _valid_descriptor(request) -> dict:
         )
         check_storable(clean, "descriptor")
     except descriptors.DescriptorError as exc:
-        problems = "; ".join(exc.errors)
-        raise HttpError(400, f"Invalid workflow descriptor: {problems}") from None
+        raise _InvalidDescriptor(exc.errors) from None
     except BodyError as exc:
-        raise HttpError(400, f"Invalid workflow descriptor: {exc}") from None
+        raise _InvalidDescriptor([str(exc)]) from None
     return clean
 
 
@@ -595,11 +602,9 @@ def workflow_validate(request):
     require(request.auth, P.VIEW_WORKFLOWS)
     try:
         _valid_descriptor(request)
-    except HttpError as exc:
-        errors = str(exc).removeprefix("Invalid workflow descriptor: ").split("; ")
-        return json_response(
-            request, {"ok": False, "violations": [_violation(e) for e in errors]}
-        )
+    except _InvalidDescriptor as exc:
+        violations = [_violation(problem) for problem in exc.problems]
+        return json_response(request, {"ok": False, "violations": violations})
     return json_response(request, {"ok": True, "violations": []})
 
 

@@ -182,6 +182,21 @@ def test_validate_answers_ok_or_the_violations_without_saving(admin_api, ws):
     assert not Workflow.objects.exists()
 
 
+def test_validate_gives_one_violation_per_problem_even_when_its_message_has_a_semicolon(
+    admin_api, ws
+):
+    two_roots = HELLO + (
+        "  - {slug: again, name: Again, isRootAction: true, outgoingActions: [],"
+        " schema: {type: JQ, expression: '.'}}\n"
+    )
+    r = admin_api.post(
+        "/workflows/validate", two_roots, content_type="application/yaml"
+    )
+    descriptions = [v["description"] for v in r.json()["violations"]]
+    assert len(descriptions) == 1 and "; " in descriptions[0], descriptions
+    assert r.json()["violations"][0]["pointer"] == "actions"
+
+
 @pytest.mark.parametrize(
     "content_type, problem",
     [
