@@ -107,9 +107,11 @@ class WorkflowCreateForm(_NewTagMixin, CrispyMixin, forms.Form):
 
 
 class WorkflowImportForm(_NewTagMixin, CrispyMixin, forms.Form):
+    # Not stripped: a final `|` block keeps its last newline, as in the file.
     yaml = forms.CharField(
         label="Descriptor (YAML or JSON)",
         required=False,
+        strip=False,
         widget=forms.Textarea(
             attrs={"rows": 12, "class": "font-monospace", "spellcheck": "false"}
         ),
@@ -143,6 +145,7 @@ class DescriptorForm(CrispyMixin, forms.Form):
 
     yaml = forms.CharField(
         label="Descriptor",
+        strip=False,  # see WorkflowImportForm
         widget=forms.Textarea(
             attrs={"rows": 30, "class": "font-monospace small", "spellcheck": "false"}
         ),

@@ -509,6 +509,25 @@ def test_create_from_pasted_yaml(client, mona, ws):
     assert Workflow.objects.get().descriptor["actions"][1]["slug"] == "shout"
 
 
+def test_pasted_yaml_keeps_the_last_newline_of_a_final_block_as_the_file_has_it(
+    client, mona, ws, hello
+):
+    client.force_login(mona)
+    text = (
+        "\n  ".join(["failedRunResponseTemplate: |", "## Failed", "Try again"]) + "\n"
+    )  # the file's last line, kept by `|`
+    stub = "tag: stub\nname: Stub\nfilter: {type: GLOBAL}\nactions: []\n" + text
+    client.post(
+        reverse("workflows:workflow-create"), {"import-yaml": stub, "import": ""}
+    )
+    assert Workflow.objects.get(tag="stub").descriptor["failedRunResponseTemplate"] == (
+        "## Failed\nTry again\n"
+    )
+    client.post(url("workflow-yaml"), {"yaml": HELLO + text})
+    hello.refresh_from_db()
+    assert hello.descriptor["failedRunResponseTemplate"] == "## Failed\nTry again\n"
+
+
 def test_create_from_an_uploaded_file(client, mona, ws):
     client.force_login(mona)
     upload = SimpleUploadedFile("hello.yaml", HELLO.encode(), "application/yaml")
