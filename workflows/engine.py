@@ -1593,7 +1593,12 @@ def _end(
             if open_steps:
                 Step.objects.filter(
                     run=run, status__in=[StepS.WAITING, StepS.PENDING, StepS.RUNNING]
-                ).update(status=StepS.CANCELLED, finished_at=now, early_callback=None)
+                ).update(
+                    status=StepS.CANCELLED,
+                    finished_at=now,
+                    early_callback=None,
+                    waiting_for="",  # as any ended step: it waits no more
+                )
                 notify.requests_answered(run)  # a step that waited asks no more
             notify.run_ended(run)
             admit(run.workspace_id)

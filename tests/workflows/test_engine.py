@@ -1214,6 +1214,7 @@ def test_cancelling_a_paused_run_closes_its_form_and_keeps_completed_blocks(
     assert engine.cancel(run, by=grace) == S.CANCELLED
 
     assert steps(run) == {"a": "COMPLETED", "form": "CANCELLED"}
+    assert Step.objects.get(run=run, slug="form").waiting_for == ""  # not any more
     with pytest.raises(engine.NotWaiting):
         engine.submit_input(
             run, Step.objects.get(run=run, slug="form"), values={}, by=grace
