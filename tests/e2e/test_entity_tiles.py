@@ -62,3 +62,19 @@ def test_tiles_and_runs_tab_rows_say_out_loud_when_a_run_changes_status(
         expect(announcer).to_have_text(
             f"Run {run.pk} of Tile check: {said}", timeout=10_000
         )
+
+
+def test_focus_on_all_runs_stays_there_as_the_tiles_refresh(
+    page: Page, live_server, demo, monkeypatch
+):
+    monkeypatch.setattr("workflows.views.POLL_SECONDS", 1)
+    tile_check(Run.Status.PAUSED)  # unfinished: the tiles refresh every second
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/catalog/tile-api/workflows/")
+    link = page.get_by_role("link", name="All runs on Tile API")
+    link.focus()
+
+    with page.expect_response(lambda r: "/catalog/tile-api/workflows/" in r.url):
+        pass  # a refresh came
+    page.wait_for_timeout(300)  # and was swapped in
+    expect(link).to_be_focused()
