@@ -124,9 +124,10 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
-        # Shown to the minute, in UTC: "2026-12-04 18:30 UTC".
+        # To the second, in UTC, as the page's other times: "2026-12-04
+        # 18:30:05 UTC" (the Run context tab has the value as it is).
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return str(value)
 
 

@@ -71,3 +71,60 @@ def test_a_200_character_name_wraps_on_every_page_that_shows_it(
         assert fits_the_window(page), path
     page.goto(f"{live_server.url}{run.get_absolute_url()}")
     assert in_view(page, page.get_by_role("button", name="Cancel run").first)
+
+
+VALUE = "v" * 2000
+VALUES = f"""
+tag: long-values
+name: Long values
+filter: {{type: GLOBAL}}
+runResponseTemplate: |
+  | Host | Value |
+  | --- | --- |
+  | a | {{{{actions.make.outputs.result.0.value}}}} |
+actions:
+  - slug: make
+    name: Make
+    isRootAction: true
+    outgoingActions: []
+    schema: {{type: JQ, expression: '[{{name: "a", value: "{VALUE}"}}]'}}
+"""
+
+
+def test_a_2000_character_value_wraps_in_the_response_outputs_and_block_tables(
+    page: Page, live_server, demo, celery_worker_process
+):
+    from tests.conftest import wait_for
+    from workflows.models import Run
+
+    run = start(save(VALUES), "ada@example.com")
+    wait_for(lambda: Run.objects.get(pk=run.pk).status == Run.Status.COMPLETED)
+    log_in(page, live_server, "ada@example.com")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(f"{live_server.url}{run.get_absolute_url()}")
+        expect(page.locator('[data-test="run-response"] td').last).to_contain_text(
+            VALUE[:100]
+        )
+        assert fits_the_window(page), width
+        page.locator(".run-blocks summary", has_text="Make").click()  # inputs, outputs
+        # The list of objects is a table:
+        expect(page.locator(".run-blocks td", has_text=VALUE[:100])).to_be_visible()
+        assert fits_the_window(page), width
+
+
+def test_a_200_character_workflow_name_wraps_in_the_run_dialog_and_the_message(
+    page: Page, live_server, demo
+):
+    save(WORKFLOW)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/workflows/")
+    page.get_by_role("link", name=f"Run {LONG}").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(LONG)
+    fits = dialog.evaluate("d => d.scrollWidth <= d.clientWidth")
+    assert fits
+    dialog.get_by_role("button", name="Run workflow").click()
+    expect(page.get_by_role("alert").filter(has_text="started")).to_be_visible()
+    assert fits_the_window(page)

@@ -1646,14 +1646,15 @@ def test_a_forms_answers_are_shown_under_its_field_and_column_names(
     assert ">host<" not in html
 
 
-def test_timestamps_in_outputs_are_shown_to_the_minute():
+def test_timestamps_in_outputs_are_shown_to_the_second_in_utc():
     from workflows.run_views import present
 
     shown = present(
         [{"user": "linus@example.com", "at": "2026-12-04T18:30:05.123456+00:00"}]
     )
-    assert shown["rows"] == [["linus@example.com", "2026-12-04 18:30 UTC"]]
-    assert present("2026-12-04T20:30:05+02:00")["text"] == "2026-12-04 18:30 UTC"
+    assert shown["rows"] == [["linus@example.com", "2026-12-04 18:30:05 UTC"]]
+    assert present("2026-12-04T20:30:05+02:00")["text"] == "2026-12-04 18:30:05 UTC"
+    assert present("2026-12-09T02:40:08.456Z")["text"] == "2026-12-09 02:40:08 UTC"
     assert present("not 2026-12-04T18:30:05")["text"] == "not 2026-12-04T18:30:05"
 
 
