@@ -133,3 +133,12 @@
     }
   }
 })();
+
+// Links that open a dialog (and, without JavaScript, a page) are buttons to
+// assistive tech (role="button"), so Space presses them as it does a button.
+document.addEventListener("keydown", (event) => {
+  const link = event.target.closest?.('a[role="button"]');
+  if (!link || event.key !== " " || event.repeat) return;
+  event.preventDefault(); // not a scroll of the page
+  link.click();
+});

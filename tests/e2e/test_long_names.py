@@ -51,13 +51,13 @@ def test_a_200_character_name_wraps_on_every_page_that_shows_it(
 
     page.goto(f"{live_server.url}/workflows/")
     assert fits_the_window(page)
-    run_button = page.get_by_role("link", name=f"Run {LONG}")
+    run_button = page.get_by_role("button", name=f"Run {LONG}")
     expect(run_button).to_be_visible()
     assert in_view(page, run_button)
 
     page.goto(f"{live_server.url}/workflows/runs/")
     assert fits_the_window(page)
-    cancel = page.get_by_role("link", name=re.compile(f"Cancel run \\d+ of {LONG}"))
+    cancel = page.get_by_role("button", name=re.compile(f"Cancel run \\d+ of {LONG}"))
     assert in_view(page, cancel)
 
     for path in (
@@ -120,7 +120,7 @@ def test_a_200_character_workflow_name_wraps_in_the_run_dialog_and_the_message(
     page.set_viewport_size({"width": 1280, "height": 800})
     log_in(page, live_server, "ada@example.com")
     page.goto(f"{live_server.url}/workflows/")
-    page.get_by_role("link", name=f"Run {LONG}").click()
+    page.get_by_role("button", name=f"Run {LONG}").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(LONG)
     fits = dialog.evaluate("d => d.scrollWidth <= d.clientWidth")

@@ -46,7 +46,7 @@ def test_an_admin_creates_edits_opens_access_and_deletes_a_workflow(
     expect(page.get_by_role("cell", name=re.compile("Greet"))).to_be_visible()
 
     # Access: Runnable via API
-    page.get_by_role("link", name="Access").click()
+    page.get_by_role("button", name="Access").click()
     dialog = page.get_by_role("dialog", name="Access")
     dialog.get_by_label("Runnable via API").check()
     dialog.get_by_role("button", name="Save").click()
@@ -54,7 +54,7 @@ def test_an_admin_creates_edits_opens_access_and_deletes_a_workflow(
     assert Workflow.objects.get(tag="rotate-keys").is_runnable_via_api
 
     # Delete, after confirming
-    page.get_by_role("link", name="Delete").click()
+    page.get_by_role("button", name="Delete").click()
     page.get_by_role("dialog", name="Delete workflow").get_by_role(
         "button", name="Delete workflow"
     ).click()

@@ -48,7 +48,7 @@ def test_run_from_the_workflow_page_lands_on_the_run_page(
 ):
     log_in(page, live_server, "grace@example.com")
     page.goto(f"{live_server.url}/workflows/hello-world/")
-    page.get_by_role("link", name="Run", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).click()
     dialog = page.get_by_role("dialog", name="Confirm")
     expect(dialog).to_contain_text("Run Hello world?")
     dialog.get_by_role("button", name="Run workflow").click()
@@ -72,7 +72,7 @@ def test_run_from_the_workflows_page_confirms_a_global_and_selects_an_entity(
     expect(page.get_by_role("heading", name="Workflows")).to_be_visible()
 
     # A GLOBAL workflow: Confirm → Run workflow
-    page.get_by_role("link", name="Run Hello world").click()
+    page.get_by_role("button", name="Run Hello world").click()
     page.get_by_role("dialog", name="Confirm").get_by_role(
         "button", name="Run workflow"
     ).click()
@@ -81,7 +81,7 @@ def test_run_from_the_workflows_page_confirms_a_global_and_selects_an_entity(
 
     # An ENTITY workflow: Select an entity → search → pick → Run workflow
     page.goto(f"{live_server.url}/workflows/")
-    page.get_by_role("link", name="Run Provision a service").click()
+    page.get_by_role("button", name="Run Provision a service").click()
     dialog = page.get_by_role("dialog", name="Select an entity")
     expect(dialog.get_by_role("radio")).not_to_have_count(0)
     expect(dialog.get_by_text("Money")).to_have_count(0)  # a library, not a service
@@ -110,7 +110,7 @@ def test_run_from_an_entity_shows_a_run_tile_that_opens_the_run(
     ).click()
     expect(page.get_by_text("No runs on Payments API yet.")).to_be_visible()
 
-    page.get_by_role("link", name="Run Provision a service").click()
+    page.get_by_role("button", name="Run Provision a service").click()
     dialog = page.get_by_role("dialog", name="Confirm")
     expect(dialog).to_contain_text("Payments API")
     dialog.get_by_role("button", name="Run workflow").click()
@@ -131,7 +131,7 @@ def test_the_runs_tab_updates_by_itself_and_cancels_a_run(
 ):
     paused = grace_provisions_ledger(page, live_server)
     page.goto(f"{live_server.url}/workflows/hello-world/")
-    page.get_by_role("link", name="Run", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("dialog", name="Confirm").get_by_role(
         "button", name="Run workflow"
     ).click()
@@ -153,7 +153,7 @@ def test_the_runs_tab_updates_by_itself_and_cancels_a_run(
     ).to_have_count(0)
 
     cancel = row.get_by_role(
-        "link", name=f"Cancel run {paused.pk} of Provision a service"
+        "button", name=f"Cancel run {paused.pk} of Provision a service"
     )
     cancel.focus()
     # The paused run keeps the table refreshing: a refresh leaves focus where it was.
@@ -173,7 +173,7 @@ def test_the_runs_tab_updates_by_itself_and_cancels_a_run(
     dialog.get_by_role("button", name="Cancel run").click()
     expect(dialog).to_have_count(0)
     expect(row).to_contain_text("Canceled")
-    expect(row.get_by_role("link", name=re.compile("Cancel run"))).to_have_count(0)
+    expect(row.get_by_role("button", name=re.compile("Cancel run"))).to_have_count(0)
     # Said where everyone hears it, and focus on the run, not lost:
     expect(page.get_by_role("status").filter(has_text="canceled")).to_have_text(
         f"Run {paused.pk} of Provision a service canceled."
@@ -192,8 +192,8 @@ def test_a_viewer_sees_workflows_and_runs_but_no_run_or_cancel(
     expect(page.get_by_role("link", name=re.compile(r"^Run "))).to_have_count(0)
     expect(page.get_by_text("You can see workflows but not run them")).to_be_visible()
     page.goto(f"{live_server.url}/workflows/hello-world/")
-    expect(page.get_by_role("link", name="Run", exact=True)).to_have_count(0)
-    expect(page.get_by_role("link", name="Access")).to_have_count(0)
+    expect(page.get_by_role("button", name="Run", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Access")).to_have_count(0)
 
 
 def test_the_bell_tells_about_a_finished_run_and_links_to_it(
@@ -201,7 +201,7 @@ def test_the_bell_tells_about_a_finished_run_and_links_to_it(
 ):
     log_in(page, live_server, "grace@example.com")
     page.goto(f"{live_server.url}/workflows/hello-world/")
-    page.get_by_role("link", name="Run", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("dialog", name="Confirm").get_by_role(
         "button", name="Run workflow"
     ).click()
@@ -262,7 +262,28 @@ def test_on_a_phone_each_workflow_is_a_block_with_its_run_button_below_its_name(
     page.goto(f"{live_server.url}/workflows/")
     row = page.locator("#workflow-hello-world")
     name = row.get_by_role("link", name="Hello world", exact=True).bounding_box()
-    run = row.get_by_role("link", name="Run Hello world").bounding_box()
+    run = row.get_by_role("button", name="Run Hello world").bounding_box()
     assert run["y"] > name["y"] + name["height"]
     assert run["x"] + run["width"] <= 390
     expect(row.locator('td[data-label="Runs on"]')).to_contain_text("Global")
+
+
+def test_space_presses_run_and_cancel_run_as_it_presses_a_button(
+    page: Page, live_server, demo
+):
+    from tests.e2e.test_run_page import save, start
+    from tests.e2e.test_run_page_focus import SECRET
+
+    run = start(save(SECRET), "grace@example.com")  # queued: no worker here
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/")
+    page.get_by_role("button", name="Run Hello world").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_role("dialog", name="Confirm")).to_be_visible()
+    page.keyboard.press("Escape")
+
+    page.goto(f"{live_server.url}/workflows/runs/")
+    page.get_by_role("button", name=f"Cancel run {run.pk} of Store a token").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_role("dialog")).to_contain_text("Cancel run")
+    assert page.evaluate("window.scrollY") == 0  # Space did not scroll the page
