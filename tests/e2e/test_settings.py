@@ -167,3 +167,19 @@ def test_the_confirm_dialog_keeps_a_name_with_a_question_mark_whole(
     page.get_by_role("row", name="Who? Me").get_by_role("button", name="Delete").click()
     dialog.get_by_role("button", name="Delete", exact=True).click()
     expect(page.get_by_role("row", name="Who? Me")).to_have_count(0)
+
+
+def test_a_new_key_page_puts_focus_on_the_copy_it_now_warning(
+    page: Page, live_server, demo
+):
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/settings/api-keys/")
+    page.get_by_label("Name").fill("deploys")
+    page.locator("#div_id_roles").get_by_role("checkbox").first.check()
+    page.get_by_role("button", name="Create key").click()
+
+    warning = page.locator("#copy-warning")
+    expect(warning).to_contain_text("Copy it now.")
+    expect(warning).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Copy")).to_be_focused()
