@@ -287,3 +287,27 @@ def test_space_presses_run_and_cancel_run_as_it_presses_a_button(
     page.keyboard.press("Space")
     expect(page.get_by_role("dialog")).to_contain_text("Cancel run")
     assert page.evaluate("window.scrollY") == 0  # Space did not scroll the page
+
+
+def test_a_recent_run_tile_shows_its_number_and_time_whole_beside_a_long_status(
+    page: Page, live_server, demo
+):
+    from tests.e2e.test_run_page import save, start
+    from tests.e2e.test_run_page_focus import SECRET
+
+    for _ in range(2):
+        start(save(SECRET), "grace@example.com")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, live_server, "grace@example.com")
+    page.goto(f"{live_server.url}/workflows/")
+    tiles = page.locator('[data-test="run-tile"]')
+    expect(tiles).to_have_count(2)
+    for tile in tiles.all():
+        inside = tile.evaluate(
+            """t => {
+              const span = t.querySelector('span[title]');  // Run N · its time
+              const a = span.getBoundingClientRect(), b = t.getBoundingClientRect();
+              return span.textContent.startsWith('Run ') && a.right <= b.right;
+            }"""
+        )
+        assert inside
