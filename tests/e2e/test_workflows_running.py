@@ -307,7 +307,7 @@ def test_a_recent_run_tile_shows_its_number_and_time_whole_beside_a_long_status(
             """t => {
               const span = t.querySelector('span[title]');  // Run N · its time
               const a = span.getBoundingClientRect(), b = t.getBoundingClientRect();
-              return span.textContent.startsWith('Run ') && a.right <= b.right;
+              return span.textContent.startsWith('Run ') && span.scrollWidth <= span.clientWidth && a.right <= b.right;
             }"""
         )
         assert inside
