@@ -1636,6 +1636,17 @@ def test_a_run_keeps_the_workspace_secrets_it_started_with(ws, grace, test_block
     assert fresh.state["context"]["secrets"] == {"added": MASK, "gh-token": MASK}
 
 
+def ask_then_a(inputs: list[dict], overrides: list[dict]) -> dict:
+    """The root USER_INPUT block "ask", then block "a"."""
+    return action(
+        "ask", "USER_INPUT", ["a"], root=True, inputs=inputs, inputOverrides=overrides
+    )
+
+
+def editable(key: str, path: str) -> dict:
+    return {"type": "VALUE", "inputKey": key, "outputVariable": path, "editable": True}
+
+
 def test_an_input_prefilled_with_a_workspace_secret_and_left_as_shown_hands_it_on(
     ws, grace, test_blocks
 ):
@@ -1643,22 +1654,9 @@ def test_an_input_prefilled_with_a_workspace_secret_and_left_as_shown_hands_it_o
     wf = make_workflow(
         ws,
         [
-            action(
-                "ask",
-                "USER_INPUT",
-                ["a"],
-                root=True,
-                inputs=[
-                    {"type": "INPUT_FIELD", "key": "shown", "name": "Shown"},
-                ],
-                inputOverrides=[
-                    {
-                        "type": "VALUE",
-                        "inputKey": "shown",
-                        "outputVariable": "context.secrets.deploy-token",
-                        "editable": True,
-                    }
-                ],
+            ask_then_a(
+                [{"type": "INPUT_FIELD", "key": "shown", "name": "Shown"}],
+                [editable("shown", "context.secrets.deploy-token")],
             ),
             action("a", "ECHO", see="{{{actions.ask.outputs.shown}}}"),
         ],
@@ -1698,23 +1696,14 @@ def test_an_editable_override_writes_what_was_typed_to_its_variable_for_later_bl
     wf = make_workflow(
         ws,
         [
-            action(
-                "ask",
-                "USER_INPUT",
-                ["a"],
-                root=True,
-                inputs=[
+            ask_then_a(
+                [
                     {"type": "INPUT_FIELD", "key": "channel", "name": "Channel"},
                     {"type": "SECRET_FIELD", "key": "token", "name": "Token"},
                 ],
-                inputOverrides=[
-                    {
-                        "type": "VALUE",
-                        "inputKey": key,
-                        "outputVariable": f"variables.{slug}",
-                        "editable": True,
-                    }
-                    for key, slug in (("channel", "release-channel"), ("token", "tok"))
+                [
+                    editable("channel", "variables.release-channel"),
+                    editable("token", "variables.tok"),
                 ],
             ),
             action(
