@@ -42,8 +42,12 @@ class ContentEncodingMiddleware:
 
     def __call__(self, request):
         encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip()
+        body = request.META.get("CONTENT_LENGTH", "") not in ("", "0") or (
+            "HTTP_TRANSFER_ENCODING" in request.META
+        )
         if (
-            encoding
+            body
+            and encoding
             and encoding.lower() != "identity"
             and request.path.startswith("/api/")
         ):

@@ -370,7 +370,10 @@ def _step_out(step: Step) -> dict:
         "name": step.name,
         "type": step.type,
         "status": step.status,
-        "waitingFor": step.waiting_for or None,
+        # Only while it waits (steps cancelled before 2026-12 kept it):
+        "waitingFor": (
+            step.waiting_for or None if step.status == Step.Status.WAITING else None
+        ),
         "attempt": step.attempt,
         "inputs": step.inputs,
         "outputs": step.outputs,  # secrets are stored as ******** already

@@ -555,6 +555,11 @@ class NestedRow:
         return self.form[STRING_ROW_KEY]
 
     @property
+    def element_id(self) -> str:
+        """The id of an Object row's group on the page."""
+        return f"{self.form.prefix}-row"
+
+    @property
     def has_errors(self) -> bool:
         return bool(self.errors) or self.form.has_errors
 
@@ -648,6 +653,11 @@ class NestedRows:
         ]
 
     @property
+    def element_id(self) -> str:
+        """The id of the field's fieldset on the page."""
+        return f"{self.prefix}-field"
+
+    @property
     def count(self) -> int:
         return len(self.rows)
 
@@ -712,16 +722,17 @@ class NestedRows:
         """RunInputForm.error_summary for this field's own errors and its rows'."""
         name = f"{within}{self.name}"
         found = [
-            {"label": name, "message": m, "target": f"{self.prefix}-field"}
+            {"label": name, "message": m, "target": self.element_id}
             for m in self.errors
         ]
         for row in self.rows:
             label = f"{name} row {row.number}"
-            target = (
-                f"{row.form.prefix}-row" if self.objects else row.string_field.auto_id
-            )
+            target = row.element_id if self.objects else row.string_field.auto_id
+            messages = [*row.errors]
+            if self.objects:  # a sub-form's message for the whole row too
+                messages += row.form.non_field_errors()
             found += [
-                {"label": label, "message": m, "target": target} for m in row.errors
+                {"label": label, "message": m, "target": target} for m in messages
             ]
             if self.objects:
                 found += row.form.error_summary(f"{label}: ")

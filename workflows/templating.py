@@ -121,14 +121,19 @@ def _no_partial(name: str, *args: Any) -> str:
     return ""
 
 
-def _renderer():
+def _renderer(*, escape: bool = True):
     """A copy of chevron's renderer of our own, its lookup and partial loading
-    replaced: patching chevron.renderer would change chevron for everyone."""
+    replaced (and without escape, its HTML escaping): patching chevron.renderer
+    would change chevron for everyone."""
     origin = importlib.util.find_spec("chevron.renderer").origin
-    spec = importlib.util.spec_from_file_location("chevron._cairn_renderer", origin)
+    name = "chevron._cairn_renderer" + ("" if escape else "_plain")
+    spec = importlib.util.spec_from_file_location(name, origin)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    for name, replacement in (("_get_key", _get_key), ("_get_partial", _no_partial)):
+    replacements = [("_get_key", _get_key), ("_get_partial", _no_partial)]
+    if not escape:
+        replacements.append(("_html_escape", str))
+    for name, replacement in replacements:
         if not callable(getattr(module, name, None)):
             raise ImportError(f"chevron.renderer has no {name} to replace")
         setattr(module, name, replacement)
@@ -136,6 +141,8 @@ def _renderer():
 
 
 _chevron = _renderer()
+# For text a page escapes itself (a form's labels): {{x}} as {{{x}}}.
+_chevron_plain = _renderer(escape=False)
 
 
 class TemplateError(ValueError):
@@ -168,11 +175,12 @@ def _explain(exc: chevron.ChevronError) -> str:
     return text.splitlines()[0]
 
 
-def render(template: str, state: dict) -> str:
+def render(template: str, state: dict, *, escape: bool = True) -> str:
     if not isinstance(template, str) or "{{" not in template:
         return template
+    renderer = _chevron if escape else _chevron_plain
     try:
-        return _chevron.render(template, _wrap(state), partials_path=None, warn=False)
+        return renderer.render(template, _wrap(state), partials_path=None, warn=False)
     except chevron.ChevronError as exc:
         raise TemplateError(
             f"A template is not valid Mustache: {_explain(exc)}"

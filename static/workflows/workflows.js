@@ -111,15 +111,16 @@
     editor.addEventListener("scroll", () => { gutter.scrollTop = editor.scrollTop; });
     gutter.hidden = false;
     number();
-    // A problem at "line 52, column 19" offers to put the caret there.
+    // A problem of the text itself at "line 52, column 19" offers to put the
+    // caret there (a JQ or CEL problem's line is one inside its expression).
     for (const problem of document.querySelectorAll("#descriptor-errors li")) {
-      const at = problem.textContent.match(/\bline (\d+)(?:, column (\d+))?/);
+      const at = problem.textContent.match(/^invalid (?:YAML|JSON): line (\d+), column (\d+)/);
       if (!at) continue;
       const line = Number(at[1]);
-      const column = Number(at[2] ?? 1);
+      const column = Number(at[2]);
       const go = document.createElement("button");
       go.type = "button";
-      go.className = "btn btn-link btn-sm p-0 ms-2 align-baseline";
+      go.className = "btn btn-sm btn-outline-danger mb-2 me-2";
       go.textContent = `Go to line ${line}`;
       go.addEventListener("click", () => {
         const before = editor.value.split("\n").slice(0, line - 1);
@@ -129,7 +130,8 @@
         const height = parseFloat(getComputedStyle(editor).lineHeight);
         editor.scrollTop = Math.max(0, (line - 1) * height - editor.clientHeight / 3);
       });
-      problem.append(go);
+      // After the list, which describes the editor: its text is the problems.
+      document.getElementById("descriptor-errors").after(go);
     }
   }
 })();

@@ -234,6 +234,9 @@ def test_a_compressed_body_is_a_400_saying_to_send_it_uncompressed(ada_api, ws):
         "Content-Encoding gzip is not supported: send the body uncompressed"
     )
     assert not Run.objects.exists()
+    # A request without a body has nothing to decode:
+    r = ada_api.get("/workflows/hello", headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 200, r.content
     # "identity" is no encoding at all:
     r = ada_api.post(
         "/workflows/hello/runs", {}, headers={"Content-Encoding": "identity"}
@@ -760,6 +763,21 @@ def test_secrets_are_masked_in_the_runs_json(ada_api, ws, ada):
     assert b"hunter2-s3cr3t" not in r.content and b"ws-s3cr3t" not in r.content
     listed = ada_api.get("/workflows/runs", {"includeContext": "true"})
     assert b"hunter2-s3cr3t" not in listed.content
+
+
+def test_a_step_says_what_it_waits_for_only_while_it_waits(ada_api, ws):
+    from workflows.models import Step
+
+    save(ws, ASK)
+    run_id = start(ada_api, "ask").json()["id"]
+    finish(run_id)
+    [step] = ada_api.get(f"/workflows/ask/runs/{run_id}").json()["steps"]
+    assert (step["status"], step["waitingFor"]) == ("WAITING", "USER_INPUT")
+    ada_api.post(f"/workflows/ask/runs/{run_id}/cancel")
+    # Also a step cancelled before the engine cleared it:
+    Step.objects.filter(run__uid=run_id).update(waiting_for="USER_INPUT")
+    [step] = ada_api.get(f"/workflows/ask/runs/{run_id}").json()["steps"]
+    assert (step["status"], step["waitingFor"]) == ("CANCELLED", None)
 
 
 def test_a_user_role_key_may_not_run_as_an_admin(ws, as_key, ada, grace):

@@ -135,8 +135,21 @@ def test_a_yaml_problem_at_a_line_puts_the_caret_there_when_asked(
         int, re.search(r"line (\d+), column (\d+)", problem.inner_text()).groups()
     )
 
-    problem.get_by_role("button", name=f"Go to line {line}").click()
+    page.get_by_role("button", name=f"Go to line {line}").click()
     expect(editor).to_be_focused()
     caret = page.evaluate("() => document.querySelector('.yaml-editor').selectionStart")
     lines = editor.input_value().split("\n")
     assert caret == sum(len(text) + 1 for text in lines[: line - 1]) + column - 1
+
+
+def test_a_problem_inside_an_expression_offers_no_go_to_line(
+    page: Page, live_server, demo
+):
+    log_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/workflows/hello-world/yaml/")
+    editor = page.get_by_label("Descriptor")
+    text = editor.input_value()
+    editor.fill(re.sub(r"expression: .*", "expression: '.a |||'", text, count=1))
+    page.get_by_role("button", name="Save descriptor").click()
+    expect(page.locator("#descriptor-errors li")).to_contain_text("line 1")
+    expect(page.get_by_role("button", name=re.compile("Go to line"))).to_have_count(0)

@@ -529,3 +529,26 @@ def test_an_inputs_name_description_and_placeholder_are_templates_over_the_run_s
     assert form[0]["placeholder"] == "3"
     assert form[0]["defaultValue"] == "{{variables.nodes}}"
     assert form[1]["inputs"][0]["name"] == "Pool of eu-1"
+
+
+def test_a_secret_field_left_blank_keeps_its_variable():
+    overrides = [value_override("token", "variables.tok", editable=True)]
+    ctx = make_ctx(
+        schema({**TOKEN, "required": False}, overrides=overrides), state(tok="old")
+    )
+    assert submit(ctx, {"token": ""}).variables is None
+    assert submit(ctx, {"token": "ghp_abc123"}).variables == {"tok": "ghp_abc123"}
+
+
+def test_form_texts_are_not_html_escaped_twice():
+    field = {
+        "type": "INPUT_FIELD",
+        "key": "size",
+        "name": "Size for {{variables.team}}",
+        "placeholder": "{{variables.team}} <team>",
+    }
+    ctx = make_ctx(schema(field), state(team='R&D "core"'))
+    [shown] = UserInput().execute(ctx).inputs["form"]
+    # The page escapes them once, as it does every label:
+    assert shown["name"] == 'Size for R&D "core"'
+    assert shown["placeholder"] == 'R&D "core" <team>'

@@ -1031,3 +1031,20 @@ def test_an_object_rows_remove_comes_after_its_fields(ws):
     remove = rendered.index('name="remove_row" value="envVars.0"')
     for name in ("envVars.0.name", "envVars.0.value", "envVars.0.sensitive"):
         assert rendered.index(f'name="{name}"') < remove
+
+
+def test_the_error_summary_has_a_rows_message_for_the_whole_row_and_no_form_message(
+    ws,
+):
+    f = form([ENV_VARS], ws, data={"envVars.TOTAL": "1", "envVars.0.value": "x"})
+    # A validator's message for the whole form goes to the form's own alert,
+    # one for a row's sub-form (a locked field in it) to the summary:
+    f.apply_errors({"__all__": ["Production needs a ticket."]})
+    f.nested["envVars"].rows[0].form.apply_errors({"__all__": ["Row clash."]})
+    assert f.error_summary() == [
+        {
+            "label": "Environment variables row 1",
+            "message": "Row clash.",
+            "target": "envVars.0-row",
+        }
+    ]

@@ -123,15 +123,17 @@ class UserInput(Block):
             outputs,
             inputs={"form": _masked_form(form)},
             secrets=secrets,
-            variables=_written_back(ctx.schema, clean) or None,
+            variables=_written_back(ctx.schema, form, clean) or None,
         )
 
 
-def _written_back(schema: dict, clean: dict) -> dict:
+def _written_back(schema: dict, form: list[dict], clean: dict) -> dict:
     """{slug: value} for each editable VALUE override whose `outputVariable` is
     a variable (`variables.<slug>`): the value given goes back there, as the
     name says, for later blocks. (A secret is masked there like everywhere;
-    the engine keeps the real one for the blocks.)"""
+    the engine keeps the real one for the blocks.) A secret field left blank
+    keeps the variable: it was never shown, so blank is not a choice."""
+    secret = {d.get("key") for d in form if d.get("type") == "SECRET_FIELD"}
     found = {}
     for override in schema.get("inputOverrides") or []:
         kind = str(override.get("type") or "VALUE").upper()
@@ -144,6 +146,7 @@ def _written_back(schema: dict, clean: dict) -> dict:
             and slug
             and "." not in slug
             and key in clean
+            and not (key in secret and not clean[key])
         ):
             found[slug] = clean[key]
     return found
@@ -200,7 +203,8 @@ def _render_texts(form: list[dict], state: dict) -> None:
             text = definition.get(key)
             if isinstance(text, str) and "{{" in text:
                 try:
-                    definition[key] = render(text, state)
+                    # Not escaped here: the page escapes what it shows.
+                    definition[key] = render(text, state, escape=False)
                 except TemplateError:
                     pass  # "{{" that is no template: shown as written
         nested = definition.get("inputs")
