@@ -1,5 +1,7 @@
 """A workflow's page and its editors: settings, YAML, Access, create and delete."""
 
+import re
+
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -436,6 +438,16 @@ def test_yaml_editor_reports_bad_yaml_with_its_line(client, mona, hello):
     assert r.status_code == 400
     assert "invalid YAML: line" in r.content.decode()
     assert versions(hello) == 1
+
+
+def test_yaml_editor_gives_back_a_leading_blank_line_so_lines_count_as_reported(
+    client, mona, hello
+):
+    client.force_login(mona)
+    r = client.post(url("workflow-yaml"), {"yaml": "\ntag: hello\nname: [x\n"})
+    html = r.content.decode()
+    # The browser drops one newline after <textarea>: the text's own stays.
+    assert re.search(r"<textarea [^>]*>\n\ntag: hello\nname: \[x\n</textarea>", html)
 
 
 @pytest.mark.parametrize(
