@@ -371,9 +371,7 @@ def _step_out(step: Step) -> dict:
         "type": step.type,
         "status": step.status,
         # Only while it waits (steps cancelled before 2026-12 kept it):
-        "waitingFor": (
-            step.waiting_for or None if step.status == Step.Status.WAITING else None
-        ),
+        "waitingFor": (step.status == Step.Status.WAITING and step.waiting_for) or None,
         "attempt": step.attempt,
         "inputs": step.inputs,
         "outputs": step.outputs,  # secrets are stored as ******** already

@@ -1,9 +1,10 @@
 """USER_INPUT: pause the run until someone fills in a form.
 
 An input's `name`, `description` and `placeholder` are Mustache over the run
-state (a nested form's inputs' too). `execute` resolves the form and waits: `Outcome.waiting("USER_INPUT",
-inputs={"form": [input definitions]})`. The definitions are the descriptor's
-`inputs` with the `inputOverrides` applied, and are what the browser form renders:
+state (a nested form's inputs' too). `execute` resolves the form and waits:
+`Outcome.waiting("USER_INPUT", inputs={"form": [input definitions]})`. The
+definitions are the descriptor's `inputs` with the `inputOverrides` applied,
+and are what the browser form renders:
 
 - `{type: OPTION, inputKey, outputVariable}`: the select's (or multiselect's)
   `options` become the list found at the `outputVariable` path of the run state
@@ -11,9 +12,9 @@ inputs={"form": [input definitions]})`. The definitions are the descriptor's
   that holds no list fails the block, naming the input and the path.
 - `{type: VALUE, inputKey, outputVariable, editable}`: the value at the path
   becomes the input's `defaultValue`; with `editable: true` and a path
-  `variables.<slug>`, the value given is written back to that variable. With `editable: false` (Cortex's default)
-  the input is also marked `fixed: true`: the form shows it read-only and the
-  submitted value is ignored. A path that holds nothing (missing, null, "" or [])
+  `variables.<slug>`, the value given is written back to that variable. With
+  `editable: false` (Cortex's default) the input is also marked `fixed: true`:
+  the form shows it read-only and the submitted value is ignored. A path that holds nothing (missing, null, "" or [])
   leaves the input as declared, so the person is asked. When every input is fixed
   the block completes at once, without waiting (a form with no inputs still waits:
   it is a "continue" step). A fixed value that is not valid fails the block.
