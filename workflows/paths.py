@@ -2,12 +2,14 @@
 
 A reference path is what SET_VARIABLES sources and input overrides use:
 dotted, without braces or a leading dot, segments may hold hyphens, and a
-number indexes a list: `actions.get-entity.outputs.body.items.0.tag`.
+number indexes a list: `actions.get-entity.outputs.body.items.0.tag`, or
+`items[0].tag` as in JavaScript and JQ.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from workflows.blocks.base import BlockFailed
@@ -39,19 +41,32 @@ def lookup(state: dict, path: str) -> Any:
     if not cleaned:
         raise PathNotFound("the reference path is empty")
     value: Any = state
-    for segment in cleaned.split("."):
-        if isinstance(value, dict) and segment in value:
-            value = value[segment]
-        elif (
-            isinstance(value, list)
-            and segment.isascii()
-            and segment.isdigit()
-            and int(segment) < len(value)
-        ):
-            value = value[int(segment)]
-        else:
-            raise PathNotFound(f"path '{cleaned}' not found in the run state")
+    for part in cleaned.split("."):
+        for segment in _segments(part, value):
+            if isinstance(value, dict) and segment in value:
+                value = value[segment]
+            elif (
+                isinstance(value, list)
+                and segment.isascii()
+                and segment.isdigit()
+                and int(segment) < len(value)
+            ):
+                value = value[int(segment)]
+            else:
+                raise PathNotFound(f"path '{cleaned}' not found in the run state")
     return value
+
+
+_INDEXED = re.compile(r"([^\[\]]*)((?:\[\d+\])+)")
+
+
+def _segments(path: str, value: Any) -> list[str]:
+    """`items[1][0]` -> items, 1, 0: a part in that form is split unless the
+    value it is looked up in has it as a key."""
+    match = _INDEXED.fullmatch(path)
+    if match is None or (isinstance(value, dict) and path in value):
+        return [path]
+    return ([match[1]] if match[1] else []) + re.findall(r"\d+", match[2])
 
 
 def clean_path(path: Any) -> str:

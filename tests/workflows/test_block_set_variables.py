@@ -1,5 +1,7 @@
 """SET_VARIABLES block, with the reference-path and type helpers it uses (workflows/paths.py)."""
 
+import re
+
 import pytest
 
 from tests.workflows.blockctx import make_ctx
@@ -187,6 +189,15 @@ def test_lookup_follows_hyphenated_segments_and_list_indexes():
     assert lookup(STATE, "variables") == {"github-owner": None, "count": 1}
 
 
+def test_lookup_takes_list_indexes_in_brackets_as_javascript_writes_them():
+    assert lookup(STATE, "actions.get-entity.outputs.body.items[1].tag") == "web"
+    assert lookup({"grid": [[1, 2], [3, 4]]}, "grid[1][0]") == 3
+
+
+def test_a_key_that_holds_brackets_is_still_found_as_written():
+    assert lookup({"labels": {"tier[1]": "gold"}}, "labels.tier[1]") == "gold"
+
+
 def test_lookup_tolerates_braces_and_a_leading_dot():
     assert lookup(STATE, "{{actions.inputs.outputs.github-owner}}") == "acme"
     assert lookup(STATE, ".variables.count") == 1
@@ -200,11 +211,13 @@ def test_lookup_tolerates_braces_and_a_leading_dot():
         "variables.github-owner.deeper",
         "variables.count.0",
         "actions.get-entity.outputs.body.items.-1",
+        "actions.get-entity.outputs.body.items[5]",
+        "variables[0]",
     ],
 )
 def test_lookup_of_a_missing_path_is_a_block_failure(path):
     with pytest.raises(
-        PathNotFound, match=f"^path '{path}' not found in the run state$"
+        PathNotFound, match=f"^path '{re.escape(path)}' not found in the run state$"
     ):
         lookup(STATE, path)
     assert issubclass(PathNotFound, BlockFailed)
