@@ -23,11 +23,12 @@ import jq
 
 # The jq library ignores halting: `"bad" | halt_error` emitted nothing and the
 # block succeeded. Here it fails the block with its input as the message, as
-# jq's command line would print it. On a line of its own, so the program's
-# line numbers are off by exactly one (jq_block takes it off its messages).
+# jq's command line would print it. On the program's first line, so that
+# `$__loc__` and the line numbers of jq's messages are the program's own
+# (jq_block takes the prelude's length off the columns of line 1).
 PRELUDE = (
     'def halt_error: error(if type == "string" then . else tojson end);'
-    " def halt_error($code): halt_error;\n"
+    " def halt_error($code): halt_error; "
 )
 
 

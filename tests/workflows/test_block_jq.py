@@ -223,6 +223,18 @@ def test_halt_error_fails_the_block_with_its_input_as_the_message(expression, er
     assert outcome.error == error
 
 
+def test_compile_errors_on_the_first_line_count_columns_from_the_programs_first():
+    assert run(".variables | 1 +").error == (
+        "JQ expression does not compile: syntax error, unexpected end of file"
+        " (line 1, column 16)"
+    )
+
+
+def test_loc_names_the_programs_own_line():
+    outcome = run("$__loc__.line,\n$__loc__.line")
+    assert outcome.outputs == {"result": [1, 2]}
+
+
 def test_compile_errors_count_lines_from_the_programs_first():
     assert run(".variables |\n  1 +").error == (
         "JQ expression does not compile: syntax error, unexpected end of file"

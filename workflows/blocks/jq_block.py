@@ -55,9 +55,10 @@ def _compile_message(text: str) -> str:
         match = _COMPILE_ERROR.match(line.strip())
         if match:
             problem, row, column = match.groups()
-            problems.append(  # the line less PRELUDE's
-                f"{problem} (line {int(row) - 1}, column {column})" if row else problem
-            )
+            if row:  # PRELUDE comes first on line 1
+                column = int(column) - (len(PRELUDE) if row == "1" else 0)
+                problem += f" (line {row}, column {max(column, 1)})"
+            problems.append(problem)
     return "; ".join(problems) or text.strip()
 
 
