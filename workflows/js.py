@@ -107,6 +107,74 @@ var btoa, atob;
     return out;
   };
 })();
+// The web's structuredClone, which V8 alone lacks: a deep copy that keeps
+// Dates, RegExps, Maps, Sets, errors and cycles, and throws a DataCloneError
+// (code 25) for what can't be copied (functions, symbols, promises…).
+var structuredClone;
+(() => {
+  const failed = (what) => {
+    const error = new Error(`structuredClone: ${what} could not be cloned`);
+    error.name = "DataCloneError";
+    error.code = 25;
+    return error;
+  };
+  const errors = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
+  const tag = (value) => Object.prototype.toString.call(value).slice(8, -1);
+  const clone = (value, seen) => {
+    if (typeof value === "symbol") throw failed("a symbol");
+    if (typeof value === "function") throw failed("a function");
+    if (value === null || typeof value !== "object") return value;
+    if (seen.has(value)) return seen.get(value);
+    let copy;
+    switch (tag(value)) {
+      case "Boolean": case "Number": case "String": case "BigInt":
+        copy = Object(value.valueOf());
+        seen.set(value, copy);
+        return copy;
+      case "Date":
+        copy = new Date(value.getTime());
+        seen.set(value, copy);
+        return copy;
+      case "RegExp":
+        copy = new RegExp(value.source, value.flags);
+        seen.set(value, copy);
+        return copy;
+      case "Map":
+        copy = new Map();
+        seen.set(value, copy);
+        for (const [k, v] of value) copy.set(clone(k, seen), clone(v, seen));
+        return copy;
+      case "Set":
+        copy = new Set();
+        seen.set(value, copy);
+        for (const v of value) copy.add(clone(v, seen));
+        return copy;
+      case "Error":
+        copy = new (Object.hasOwn(errors, value.name) ? errors[value.name] : Error)();
+        if (Object.hasOwn(errors, value.name)) copy.name = value.name;
+        if (Object.hasOwn(value, "message")) copy.message = String(value.message);
+        seen.set(value, copy);
+        return copy;
+      case "Array":
+        copy = new Array(value.length);
+        break;
+      case "Object": case "Arguments":
+        copy = {};
+        break;
+      default:
+        throw failed(`a ${tag(value)}`);
+    }
+    seen.set(value, copy);
+    for (const key of Object.keys(value)) copy[key] = clone(value[key], seen);
+    return copy;
+  };
+  structuredClone = function structuredClone(value) {
+    if (arguments.length === 0) {
+      throw new TypeError("structuredClone: 1 argument required, but none given");
+    }
+    return clone(value, new Map());
+  };
+})();
 var __cairn = (() => {
   const stringify = JSON.stringify;
   const describe = (e) => {

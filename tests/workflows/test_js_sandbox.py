@@ -386,6 +386,69 @@ def test_btoa_and_atob_encode_and_decode_base64_as_on_the_web():
     }
 
 
+def test_structured_clone_copies_deeply_keeping_dates_maps_sets_and_cycles():
+    script = """
+    const original = {
+      when: new Date(0), pattern: /a+/gi, tags: new Set(["x"]), by: new Map([["k", [1]]]),
+      list: [1, , {deep: true}], fault: new RangeError("too far"), region: variables.region,
+    };
+    original.self = original;
+    const copy = structuredClone(original);
+    copy.list[2].deep = false;
+    copy.by.get("k").push(2);
+    return {
+      separate: original.list[2].deep && original.by.get("k").length === 1,
+      date: copy.when instanceof Date && copy.when.getTime() === 0,
+      pattern: copy.pattern instanceof RegExp && copy.pattern.flags === "gi",
+      set: copy.tags instanceof Set && copy.tags.has("x"),
+      hole: !(1 in copy.list) && copy.list.length === 3,
+      error: copy.fault instanceof RangeError && copy.fault.message === "too far",
+      cycle: copy.self === copy && copy !== original,
+      region: copy.region,
+    };
+    """
+    assert run_script(script, STATE) == {
+        "separate": True,
+        "date": True,
+        "pattern": True,
+        "set": True,
+        "hole": True,
+        "error": True,
+        "cycle": True,
+        "region": "eu",
+    }
+
+
+def test_structured_clone_refuses_what_the_web_refuses():
+    script = """
+    const caught = (f) => { try { f(); return null; } catch (e) { return [e.name, e.code ?? null, e.message]; } };
+    return {
+      fn: caught(() => structuredClone({run: () => 1})),
+      symbol: caught(() => structuredClone(Symbol("s"))),
+      promise: caught(() => structuredClone(Promise.resolve(1))),
+      none: caught(() => structuredClone()),
+    };
+    """
+    assert run_script(script, STATE) == {
+        "fn": ["DataCloneError", 25, "structuredClone: a function could not be cloned"],
+        "symbol": [
+            "DataCloneError",
+            25,
+            "structuredClone: a symbol could not be cloned",
+        ],
+        "promise": [
+            "DataCloneError",
+            25,
+            "structuredClone: a Promise could not be cloned",
+        ],
+        "none": [
+            "TypeError",
+            None,
+            "structuredClone: 1 argument required, but none given",
+        ],
+    }
+
+
 @pytest.mark.parametrize(
     ("script", "message"),
     [
