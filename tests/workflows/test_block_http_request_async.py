@@ -52,7 +52,9 @@ def test_a_2xx_answer_waits_for_the_callback(http_server, ws):
 
     assert outcome.status == "WAITING"
     assert outcome.waiting_for == "CALLBACK"
-    assert outcome.outputs == {"status": 202, "body": {"queued": True}}
+    assert outcome.outputs["status"] == 202
+    assert outcome.outputs["headers"]["content-type"] == "application/json"
+    assert outcome.outputs["body"] == {"queued": True}
     assert outcome.deadline is None
     assert outcome.inputs["url"] == http_server.url("/dispatch")
 
@@ -180,7 +182,8 @@ def test_an_error_status_fails_without_waiting(http_server, ws):
 
     assert outcome.status == "FAILED"
     assert outcome.error == f'HTTP 422 from {url}: {{"message":"workflow not found"}}'
-    assert outcome.outputs == {"status": 422, "body": {"message": "workflow not found"}}
+    assert outcome.outputs["status"] == 422
+    assert outcome.outputs["body"] == {"message": "workflow not found"}
 
 
 def test_a_refused_address_fails_without_waiting(http_server, ws, settings):

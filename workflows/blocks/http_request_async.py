@@ -1,7 +1,8 @@
 """HTTP_REQUEST_ASYNC: make an HTTP call, then wait for the callee to call back.
 
-The request is built as HTTP_REQUEST's (`workflows.blocks.http_request`), and
-its templates also see `{{callbackUrl}}`: where the callee reports back
+The request is built as HTTP_REQUEST's (`workflows.blocks.http_request`), its
+answer kept as the same outputs (`status`, `headers`, `body`), and its
+templates also see `{{callbackUrl}}`: where the callee reports back
 (`POST /api/v1/workflows/{tagOrId}/callback/{callbackId}`). A 2xx answer pauses
 the step (waiting for CALLBACK) until `timeoutInSeconds` from the start, if set;
 the engine fails the step when that deadline passes. The request itself never
@@ -38,6 +39,7 @@ from .http_request import (
     block_timeout,
     call,
     prepare,
+    response_outputs,
     status_error,
 )
 
@@ -117,7 +119,7 @@ class HttpRequestAsync(Block):
             response = call(http, ctx, timeout=timeout)
         except outbound.OutboundError as exc:
             return Outcome.failed(str(exc), inputs=inputs)
-        outputs = {"status": response.status, "body": response.body}
+        outputs = response_outputs(response)
         if not response.ok:
             return Outcome.failed(
                 status_error(response, http.url), inputs=inputs, outputs=outputs
