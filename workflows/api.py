@@ -64,7 +64,7 @@ from . import descriptor as descriptors
 from . import engine
 from .blocks.http_request_async import parse_callback
 from .models import Run, RunStatus, Step, Workflow, WorkflowVersion
-from .permissions import visible_workflows
+from .permissions import may_cancel_as, visible_workflows
 from .selectors import version_field
 from .services import run_start, workflow_delete, workflow_upsert
 
@@ -939,13 +939,15 @@ def run_get(request, tagOrId: str, runId: str):
 def run_cancel(request, tagOrId: str, runId: str):
     """Cancel a QUEUED, IN_PROGRESS or PAUSED run (a run with a block in flight is
     CANCELLING until the block stops); completed blocks are not undone. Needs
-    EDIT_WORKFLOW_RUNS, or a personal token of the run's initiator.
+    EDIT_WORKFLOW_RUNS, or a personal token of the run's initiator while they
+    have EXECUTE_WORKFLOW_RUNS.
     """
     principal = request.auth
     workflow = _workspace_workflow(request, tagOrId)
     run = _find_run(_runs(request).filter(workflow=workflow), runId)
-    own = principal.user is not None and run.initiator_id == principal.user.pk
-    if not own:
+    # The pages' rule: a personal token of the initiator also needs
+    # EXECUTE_WORKFLOW_RUNS (a member demoted to Viewer no longer cancels).
+    if not may_cancel_as(run, user=principal.user, perms=principal.permissions):
         require(principal, P.EDIT_WORKFLOW_RUNS)
     try:
         engine.cancel(run, by=principal.user)

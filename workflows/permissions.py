@@ -12,7 +12,7 @@ from catalog.models import Entity, Team
 from portal.models import Role, User, Workspace
 from portal.permissions import Permission
 
-from .models import Workflow
+from .models import Run, Workflow
 
 
 def visible_workflows(
@@ -25,6 +25,19 @@ def visible_workflows(
     if Permission.EDIT_WORKFLOWS not in perms:
         qs = qs.filter(is_draft=False)
     return qs
+
+
+def may_cancel_as(run: Run, *, user: User | None, perms: frozenset[str]) -> bool:
+    """Whether someone with `perms` may cancel runs like `run`, whatever its
+    status: EDIT_WORKFLOW_RUNS cancels any run; the person who started it may
+    while they may run workflows (EXECUTE_WORKFLOW_RUNS)."""
+    if Permission.EDIT_WORKFLOW_RUNS in perms:
+        return True
+    return (
+        user is not None
+        and run.initiator_id == user.pk
+        and Permission.EXECUTE_WORKFLOW_RUNS in perms
+    )
 
 
 def entities_for(

@@ -57,7 +57,14 @@ from .models import (
     Workflow,
     WorkflowVersion,
 )
-from .permissions import Runner, entities_for, may_run, visible_workflows, why_not_on
+from .permissions import (
+    Runner,
+    entities_for,
+    may_cancel_as,
+    may_run,
+    visible_workflows,
+    why_not_on,
+)
 from .selectors import version_field, with_version_name
 from .workflow_forms import (
     AccessForm,
@@ -143,15 +150,9 @@ def _save_to(request: HttpRequest, workflow: Workflow, descriptor: dict) -> Work
     )
 
 
-def _cancels_runs_like(run: Run, *, user: User, perms: frozenset[str]) -> bool:
-    if P.EDIT_WORKFLOW_RUNS in perms:
-        return True
-    return run.initiator_id == user.pk and P.EXECUTE_WORKFLOW_RUNS in perms
-
-
 def may_cancel_run(run: Run, *, user: User, perms: frozenset[str]) -> bool:
     """Whether `user` may cancel `run` now (see the module docstring)."""
-    return run.can_be_cancelled and _cancels_runs_like(run, user=user, perms=perms)
+    return run.can_be_cancelled and may_cancel_as(run, user=user, perms=perms)
 
 
 def _runs(request: HttpRequest) -> QuerySet[Run]:
@@ -501,7 +502,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     )
     back = _next_url(request) or run.get_absolute_url()
     if request.method == "GET":
-        if not _cancels_runs_like(run, user=request.user, perms=request.ws_perms):
+        if not may_cancel_as(run, user=request.user, perms=request.ws_perms):
             raise PermissionDenied
         context = {
             "frame": _frame(request),
@@ -511,7 +512,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             "row": request.GET.get("row") == "1",
         }
         return render(request, "workflows/cancel_confirm.html", context)
-    if not _cancels_runs_like(run, user=request.user, perms=request.ws_perms):
+    if not may_cancel_as(run, user=request.user, perms=request.ws_perms):
         raise PermissionDenied
     try:
         engine.cancel(run, by=request.user)

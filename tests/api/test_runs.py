@@ -714,6 +714,22 @@ def test_the_initiator_may_cancel_their_own_run_without_edit_workflow_runs(
     assert "EDIT_WORKFLOW_RUNS" in r.json()["message"]
 
 
+def test_an_initiator_demoted_to_viewer_no_longer_cancels_their_run_as_on_the_page(
+    ws, grace, as_key
+):
+    save(ws, HELLO)
+    own = as_key(api_key(ws, user=grace)[1])
+    run_id = start(own).json()["id"]
+    membership = grace.memberships.get(workspace=ws)
+    membership.roles.set([ws.roles.get(name="Viewer")])
+
+    r = own.post(f"/workflows/hello/runs/{run_id}/cancel")
+
+    assert r.status_code == 403
+    assert "EDIT_WORKFLOW_RUNS" in r.json()["message"]
+    assert own.get(f"/workflows/hello/runs/{run_id}").json()["status"] != "CANCELLED"
+
+
 SECRET_FORM = """
 tag: token
 name: Token
