@@ -740,7 +740,9 @@ class _Batch:
         self.steps: list[Step] = []
         self.events: list[RunEvent] = []
         self.since = 0.0
-        self.polled = 0.0  # when the run's status was last read (_cancel_requested)
+        # When the run's status was last known: read (the claim, just before
+        # the batch is made; _cancel_requested) or confirmed by a guarded write.
+        self.polled = time.monotonic()
         self.secrets_blob: str | None = None  # the run's secrets, when they changed
 
     def add(self, steps: list[Step], event: RunEvent) -> None:
@@ -796,6 +798,7 @@ def _hold(
         batch.send(*new_steps)
     if ours.rowcount:
         batch.clear()
+        batch.polled = time.monotonic()
         return True
     # Cancelled meanwhile: the batched blocks did complete, so keep them.
     fields.pop("lease", None)
@@ -983,7 +986,7 @@ def _walk(run: Run, lease: uuid.UUID, secrets: _Secrets, steps: dict[str, str]) 
                 if _hold(run, lease, batch, release=True):
                     _enqueue(run.pk)
             return
-        if batch.steps and _cancel_requested(run, batch):
+        if _cancel_requested(run, batch):
             with transaction.atomic():
                 _hold(run, lease, batch)  # the blocks that did complete
             run.refresh_from_db(fields=["status", "lease", "cursor", "state"])
@@ -997,10 +1000,11 @@ def _walk(run: Run, lease: uuid.UUID, secrets: _Secrets, steps: dict[str, str]) 
 
 
 def _cancel_requested(run: Run, batch: _Batch) -> bool:
-    """Whether the run was cancelled, read at most every _CANCEL_POLL_SECONDS
-    while the batch is open (a run whose blocks are quick reads nothing)."""
+    """Whether the run was cancelled, read before a block when the status was
+    last known _CANCEL_POLL_SECONDS ago or more (the time blocks took counts:
+    a run whose blocks are quick reads nothing)."""
     now = time.monotonic()
-    if now - max(batch.since, batch.polled) < _CANCEL_POLL_SECONDS:
+    if now - batch.polled < _CANCEL_POLL_SECONDS:
         return False
     batch.polled = now
     status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
@@ -1132,6 +1136,8 @@ def _run_step(
             else _execute(block, run, step, action, secrets)
         )
     skipped = _record(run, step, action, outcome, secrets, lease=lease)
+    if skipped is not None:  # written under the guard: the run still runs
+        batch.polled = time.monotonic()
     if outcome.status == "WAITING" and outcome.waiting_for == "CALLBACK":
         _apply_early_callback(step.pk)  # one that came before the block waited
     if skipped is None or outcome.status != "COMPLETED":

@@ -48,7 +48,7 @@ class Calc(Block):
     is set, like a SIGKILL, which no engine code can catch; `schema.steal`
     has another worker take the run over while STEAL is set (the
     stale-heartbeat case), and, running the blocks again, write the steps
-    `schema.written` names.
+    `schema.written` names. `schema.seconds` makes it a slow block.
     """
 
     type = "CALC"
@@ -61,6 +61,10 @@ class Calc(Block):
             from workflows.models import Run
 
             engine.cancel(Run.objects.get(pk=ctx.run.pk), by=None)  # as the web does
+        if ctx.schema.get("seconds"):
+            import time
+
+            time.sleep(ctx.schema["seconds"])
         if ctx.schema.get("crash") and CRASH.is_set():
             raise WorkerKilled
         if ctx.schema.get("steal") and STEAL.is_set():
