@@ -719,10 +719,12 @@ class _Heartbeat:
 
 
 # Side-effect-free blocks completed but not written yet are written together
-# with the next write the run needs anyway, or after this long:
+# with the next write the run needs anyway, or once this long has passed since
+# the first of them started:
 _BATCH_SECONDS = 1.0
-# While unwritten blocks pile up, the run's status is read this often, so a
-# cancel stops a chain of them about this soon, not at the next write:
+# Before such a block, the run's status is read when it was last known this
+# long ago, so a cancel stops a chain of them about this soon, not at the
+# next write:
 _CANCEL_POLL_SECONDS = 0.02
 
 
@@ -745,9 +747,12 @@ class _Batch:
         self.polled = time.monotonic()
         self.secrets_blob: str | None = None  # the run's secrets, when they changed
 
-    def add(self, steps: list[Step], event: RunEvent) -> None:
+    def begin(self) -> None:
+        """A side-effect-free block starts: the first of a batch starts its clock."""
         if not self.steps:
             self.since = time.monotonic()
+
+    def add(self, steps: list[Step], event: RunEvent) -> None:
         self.steps += steps
         self.events.append(event)
 
@@ -1085,6 +1090,7 @@ def _run_step(
             callback_id=uuid.uuid4() if block_type == "HTTP_REQUEST_ASYNC" else None,
         )
         if block is not None and not block.side_effects:
+            batch.begin()
             outcome = _execute(block, run, step, action, secrets)
             if outcome.status == "COMPLETED" and not outcome.secrets:
                 return _batch_step(

@@ -244,6 +244,36 @@ def test_a_cancel_during_a_slow_block_stops_the_next_without_waiting_for_a_write
     assert dict(run.steps.values_list("slug", "status")) == {"a": "COMPLETED"}
 
 
+def test_a_batched_block_that_ran_past_the_batch_time_is_written_before_the_next_starts(
+    ws, grace, test_blocks, monkeypatch
+):
+    """What a person watching the run sees: a slow block shows as done at once,
+    not only when the next one ends too."""
+    monkeypatch.setattr(engine, "_BATCH_SECONDS", 0.03)
+    seen = []
+    workflow = make_workflow(
+        ws, [calc("a", ["b"], root=True, seconds=0.05), calc("b", seconds=0.05)]
+    )
+    run = engine.start(workflow=workflow, initiator=grace)
+    original = engine._execute
+
+    def spy(block, run_, step, action, secrets):
+        seen.append(
+            (
+                step.slug,
+                sorted(Step.objects.filter(run=run_).values_list("slug", flat=True)),
+            )
+        )
+        return original(block, run_, step, action, secrets)
+
+    monkeypatch.setattr(engine, "_execute", spy)
+    engine.advance(run.pk)
+
+    assert seen == [("a", []), ("b", ["a"])]
+    run.refresh_from_db()
+    assert run.status == S.COMPLETED
+
+
 def test_quick_batched_blocks_do_not_read_the_runs_status_between_them(
     ws, grace, test_blocks
 ):
