@@ -30,13 +30,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from portal import rawsql
 from portal.ids import parse_ids
@@ -358,8 +359,8 @@ def start(
                 pks=False,
             )
             admitted = admit(run.workspace_id)
-        if run.pk in admitted:
-            run.status, run.started_at = S.IN_PROGRESS, timezone.now()
+        if run.pk in admitted:  # the time stored, which the API answers with
+            run.status, run.started_at = S.IN_PROGRESS, admitted[run.pk]
         return run
 
 
@@ -483,7 +484,7 @@ UPDATE workflows_run
 SET status = 'IN_PROGRESS', lease = NULL, heartbeat_at = (SELECT at FROM started),
     started_at = COALESCE(started_at, (SELECT at FROM started))
 WHERE id IN (SELECT id FROM candidates) AND status = 'QUEUED'
-RETURNING id, queue_priority, queued_at
+RETURNING id, queue_priority, queued_at, started_at
 """
 # The admission lock: FOR NO KEY UPDATE, not FOR UPDATE, so that it does not
 # block the FOR KEY SHARE that PostgreSQL's foreign-key checks take on the
@@ -493,8 +494,9 @@ RETURNING id, queue_priority, queued_at
 _ADMISSION_LOCK = "SELECT 1 FROM portal_workspace WHERE id = %s FOR NO KEY UPDATE"
 
 
-def admit(workspace_id: int) -> list[int]:
-    """Promote QUEUED runs to IN_PROGRESS while the workspace is under its cap.
+def admit(workspace_id: int) -> dict[int, datetime]:
+    """Promote QUEUED runs to IN_PROGRESS while the workspace is under its cap;
+    return their ids, in admission order, with the time each started.
 
     Holds a lock on the workspace row (PostgreSQL) or the database write lock
     (SQLite's IMMEDIATE transactions) until the caller's transaction commits,
@@ -525,16 +527,22 @@ def admit(workspace_id: int) -> list[int]:
                 skip="FOR UPDATE SKIP LOCKED",
             )
             params = [workspace_id, settings.MAX_CONCURRENT_RUNS, workspace_id]
-        candidates: list[int] = []
+        candidates: dict[int, datetime] = {}
         cursor = connection.cursor()
 
         def promote():
             with cursor:
                 if client_side:
                     cursor.nextset()
-                promoted = sorted(cursor.fetchall(), key=lambda row: row[1:] + row[:1])
-            candidates.extend(pk for pk, *_ in promoted)
-            for pk in candidates:
+                promoted = sorted(
+                    cursor.fetchall(), key=lambda row: (*row[1:3], row[0])
+                )
+            for pk, _, _, started_at in promoted:
+                if isinstance(started_at, str):
+                    started_at = parse_datetime(started_at)
+                if timezone.is_naive(started_at):  # SQLite's, in UTC
+                    started_at = started_at.replace(tzinfo=UTC)
+                candidates[pk] = started_at
                 _enqueue(pk)
 
         client_side = not sqlite and isinstance(cursor.cursor, psycopg.ClientCursor)

@@ -105,6 +105,14 @@ def test_a_personal_token_starts_a_run_as_its_user_and_answers_201_with_the_run(
     assert run.initiator == ada and run.source == Run.Source.API
 
 
+def test_the_start_answer_gives_the_start_time_that_was_stored(ada_api, ws):
+    save(ws, HELLO)
+    answer = start(ada_api).json()
+    stored = ada_api.get(f"/workflows/hello/runs/{answer['id']}").json()
+    assert answer["dateStarted"]
+    assert answer["dateStarted"] == stored["dateStarted"]
+
+
 def test_a_run_can_be_followed_until_it_completes_with_steps_and_response(ada_api, ws):
     save(ws, HELLO)
     run_id = start(ada_api).json()["id"]

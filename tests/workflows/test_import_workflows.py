@@ -181,7 +181,7 @@ def test_deleting_a_workflow_with_running_runs_admits_queued_ones_at_once(ws, se
         status=Run.Status.QUEUED,
         queued_at=running.created_at,
     )
-    assert engine.admit(ws.pk) == []  # the one slot is taken
+    assert engine.admit(ws.pk) == {}  # the one slot is taken
 
     workflow_delete(workflow=doomed)
 
