@@ -76,6 +76,20 @@ def test_success_completes_the_block_and_the_run_goes_on(ada_api, waiting):
     assert after["outputs"] == {"result": "Deployed"}
 
 
+def test_a_callback_with_fields_of_the_callers_own_is_taken_and_keeps_them(
+    ada_api, waiting
+):
+    """Cortex's schema doesn't forbid other fields; a CI job may add its own."""
+    run, path = waiting
+    body = {"status": "SUCCESS", "message": "Deployed", "jobUrl": "https://ci/42"}
+    r = ada_api.post(path, body)
+    assert r.status_code == 200, r.content
+    run = advance(run)
+    assert run.status == Run.Status.COMPLETED
+    dispatch = ada_api.get(f"/workflows/deploy/runs/{run.uid}").json()["steps"][0]
+    assert dispatch["outputs"]["result"]["jobUrl"] == "https://ci/42"
+
+
 def test_a_callback_still_reaches_a_run_whose_workflow_changed_its_tag(
     ws, ada, ada_api, waiting
 ):
@@ -164,8 +178,8 @@ def test_a_callback_for_a_cancelled_run_is_a_406(ada_api, waiting):
         (["SUCCESS"], "JSON object"),
         (
             {"status": "UPDATE", "message": "m", "respones": {}},
-            "'respones': not a field of a callback (it takes status, message and"
-            " response, or output for response)",
+            "'respones': not a field of a callback; did you mean 'response'? (it"
+            " takes status, message and response, or output for response)",
         ),
     ],
     ids=[

@@ -26,6 +26,7 @@ absent.
 from __future__ import annotations
 
 from datetime import timedelta
+from difflib import get_close_matches
 from typing import Any
 
 from django.utils import timezone
@@ -75,11 +76,17 @@ def parse_callback(payload: Any) -> tuple[str, str, dict | None]:
     """
     if not isinstance(payload, dict):
         raise ValueError("The callback body must be a JSON object")
-    if unknown := [str(key) for key in payload if key not in _FIELDS]:
-        raise ValueError(
-            f"{', '.join(map(repr, unknown))}: not a field of a callback"
-            " (it takes status, message and response, or output for response)"
-        )
+    # Other fields are the caller's own (a job's URL, say): kept in `result`,
+    # as Cortex takes them. One that looks like a misspelt field is refused,
+    # or its value would be dropped unseen.
+    for key in payload:
+        if key not in _FIELDS and (
+            near := get_close_matches(str(key).lower(), _FIELDS, n=1, cutoff=0.8)
+        ):
+            raise ValueError(
+                f"{str(key)!r}: not a field of a callback; did you mean {near[0]!r}?"
+                " (it takes status, message and response, or output for response)"
+            )
     status = payload.get("status")
     if status is None:
         raise ValueError(f"status is required (one of {', '.join(STATUSES)})")
