@@ -140,6 +140,39 @@ def test_a_refused_decision_puts_focus_on_the_alert_saying_why(
     expect(alert).to_be_focused()
 
 
+def test_a_reason_being_typed_survives_another_approvers_decision_and_keeps_focus(
+    page: Page, live_server, demo, celery_worker_process
+):
+    from portal.models import User
+    from workflows import engine
+
+    two = APPROVAL.replace(
+        "approvingTeamIds: [platform]",
+        "approvingTeamIds: [platform]\n      requiredApprovals: 2",
+    )
+    run = paused(start(save(two), "grace@example.com"))
+    team = Team.objects.get(workspace=run.workspace, tag="platform")
+    ada = User.objects.get(email="ada@example.com")
+    team.members.add(ada)
+    log_in(page, live_server, "linus@example.com")
+    open_run(page, live_server, run)
+    reason = page.get_by_role("textbox", name="Reason")
+    reason.fill("Looks risky becau")
+    expect(page.locator("#run-action")).to_contain_text("0 of 2 approvals")
+
+    step = run.steps.get(slug="approve")
+    engine.decide(Run.objects.get(pk=run.pk), step, by=ada, approve=True)
+
+    expect(page.locator("#run-action")).to_contain_text(
+        "1 of 2 approvals", timeout=20_000
+    )
+    expect(reason).to_have_value("Looks risky becau")
+    expect(reason).to_be_focused()
+    assert page.evaluate("document.activeElement.selectionStart") == len(
+        "Looks risky becau"
+    )
+
+
 def test_after_approving_focus_is_on_the_message_that_says_so(
     page: Page, live_server, demo, celery_worker_process
 ):
