@@ -427,6 +427,26 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:float", _yaml_float)
 
 
+class _Word(str):
+    """yes, no, on or off, unquoted in YAML: YAML 1.1 reads them as true or
+    false, so `region: no` became "false" and `slug: yes` "true". Here they are
+    their text, and a boolean field still takes them (_as_jackson_reads)."""
+
+    meaning: bool
+
+
+def _yaml_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool | str:
+    value = loader.construct_yaml_bool(node)
+    if node.value.lower() in ("true", "false"):
+        return value
+    word = _Word(node.value)
+    word.meaning = value
+    return word
+
+
+_Loader.add_constructor("tag:yaml.org,2002:bool", _yaml_bool)
+
+
 def _json_object(pairs: list[tuple[str, Any]]) -> dict:
     data = dict(pairs)
     if len(data) < len(pairs):
@@ -780,6 +800,8 @@ def _as_jackson_reads(expected: Any, value: Any) -> Any:
     if not isinstance(value, str):
         return None
     text = value.strip()
+    if "boolean" in wanted and isinstance(value, _Word):
+        return value.meaning
     if "boolean" in wanted and text.lower() in ("true", "false"):
         return text.lower() == "true"
     if wanted & {"integer", "number"} and _INTEGER_TEXT.fullmatch(text):
@@ -846,6 +868,8 @@ def _plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, _Float):
         return float(value)
+    if isinstance(value, _Word):
+        return str(value)
     return value
 
 

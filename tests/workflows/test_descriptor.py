@@ -726,6 +726,45 @@ def test_numbers_and_booleans_in_string_fields_are_read_as_written():
         assert validate(parse(export(d, fmt))) == d
 
 
+def test_yes_no_on_and_off_are_text_as_written_and_still_booleans_where_one_is_wanted():
+    """YAML 1.1 reads them as true/false: a region `no` became "false"."""
+    d = validate(
+        parse(
+            """\
+tag: words
+name: Words
+isDraft: yes
+filter: {type: GLOBAL}
+variables:
+  - {slug: on, type: STRING, defaultValue: off}
+  - {slug: region, type: STRING, defaultValue: no}
+  - {slug: notify, type: BOOLEAN, defaultValue: yes}
+actions:
+  - slug: yes
+    name: Call
+    isRootAction: true
+    outgoingActions: []
+    schema:
+      type: HTTP_REQUEST
+      httpMethod: GET
+      url: https://example.test/
+      headers: {X-Enabled: on, X-Real: true}
+"""
+        )
+    )
+    assert d["isDraft"] is True
+    assert [(v["slug"], v["defaultValue"]) for v in d["variables"]] == [
+        ("on", "off"),
+        ("region", "no"),
+        ("notify", True),
+    ]
+    [call] = d["actions"]
+    assert call["slug"] == "yes"
+    assert call["schema"]["headers"] == {"X-Enabled": "on", "X-Real": "true"}
+    for fmt in ("yaml", "json"):
+        assert validate(parse(export(d, fmt))) == d
+
+
 def test_numbers_in_string_fields_of_json_are_read_as_written():
     d = json.loads(json.dumps(yaml.safe_load(NUMERIC_TEXT)))
     d["actions"][2]["schema"]["accountId"] = 123456789012
