@@ -121,6 +121,17 @@ def _no_partial(name: str, *args: Any) -> str:
     return ""
 
 
+def _tokenize(template: str, *args: str):
+    """chevron's tokens, refusing a `{{{x}}` (closed with `}}`): chevron reads it
+    as a tag of no known kind and renders nothing where the author meant a value."""
+    for tag, key in tokenize(template, *args):
+        if tag == "no escape?":
+            raise chevron.ChevronError(
+                f"the tag {{{{{{{key}}}}} is closed with }}}} instead of }}}}}}"
+            )
+        yield tag, key
+
+
 def _renderer(*, escape: bool = True):
     """A copy of chevron's renderer of our own, its lookup and partial loading
     replaced (and without escape, its HTML escaping): patching chevron.renderer
@@ -130,7 +141,11 @@ def _renderer(*, escape: bool = True):
     spec = importlib.util.spec_from_file_location(name, origin)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    replacements = [("_get_key", _get_key), ("_get_partial", _no_partial)]
+    replacements = [
+        ("_get_key", _get_key),
+        ("_get_partial", _no_partial),
+        ("tokenize", _tokenize),
+    ]
     if not escape:
         replacements.append(("_html_escape", str))
     for name, replacement in replacements:
@@ -152,7 +167,7 @@ class TemplateError(ValueError):
 def template_problem(template: str) -> str | None:
     """Why the template doesn't parse, or None."""
     try:
-        for _ in tokenize(template):
+        for _ in _tokenize(template):
             pass
     except chevron.ChevronError as exc:
         return _explain(exc)

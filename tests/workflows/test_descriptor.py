@@ -1316,7 +1316,7 @@ actions:
       type: HTTP_REQUEST_ASYNC
       httpMethod: POST
       url: "https://ci.example.com/{{#variables.n}}x"
-      headers: {X-Token: "{{context.secrets.ci"}
+      headers: {X-Token: "{{context.secrets.ci", Authorization: "Bearer {{{context.secrets.ci}}"}
       timeoutInSeconds: -5
   - slug: shape
     name: Shape
@@ -1334,6 +1334,7 @@ def test_templates_that_do_not_parse_and_a_negative_timeout_are_refused_at_save(
         "actions['call'].schema.timeoutInSeconds: must be at least 1",
         "actions['call'].schema.url: is not a valid Mustache template: the section \"variables.n\" is never closed with {{/variables.n}}",
         "actions['call'].schema.headers.X-Token: is not a valid Mustache template: a tag opened with {{ is never closed with }}",
+        "actions['call'].schema.headers.Authorization: is not a valid Mustache template: the tag {{{context.secrets.ci}} is closed with }} instead of }}}",
     ]
 
 

@@ -101,6 +101,16 @@ def test_a_template_that_does_not_parse_raises_saying_why():
     )
 
 
+def test_a_triple_brace_closed_with_two_is_refused_not_rendered_empty():
+    with pytest.raises(TemplateError) as caught:
+        render('{"summary": "{{{variables.public}}"}', STATE)
+    assert str(caught.value) == (
+        "A template is not valid Mustache: the tag {{{variables.public}} is closed"
+        " with }} instead of }}}"
+    )
+    assert render("{{{variables.public}}}", STATE) == "true"
+
+
 @pytest.mark.parametrize("tag", ["{{>secret}}", "{{> secret}}", "{{>./secret}}"])
 def test_a_partial_renders_nothing_even_when_a_mustache_file_of_its_name_exists(
     tag, tmp_path, monkeypatch
