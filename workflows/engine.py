@@ -1198,7 +1198,9 @@ def _batch_step(
 
 
 def _with_declared(action: dict, descriptor: dict) -> dict:
-    if action.get("schema", {}).get("type") != "SET_VARIABLES":
+    """The action with the declared variables' types (`_declared`), for the
+    blocks that set variables: SET_VARIABLES, and USER_INPUT's write-back."""
+    if action.get("schema", {}).get("type") not in ("SET_VARIABLES", "USER_INPUT"):
         return action
     declared = {
         slug: v.get("type", "STRING")
@@ -2042,7 +2044,9 @@ def _resume(
 
     def answer() -> Outcome:
         # May raise InputInvalid / ValueError: nothing stored.
-        resumed = block.resume(_context(run, step, action, secrets), payload)
+        resumed = block.resume(
+            _context(run, step, _with_declared(action, descriptor), secrets), payload
+        )
         outcome = _storable(resumed, step.type)
         if by is not None and outcome is not resumed:
             # A person's answer the databases can't store is refused, as a bad

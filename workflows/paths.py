@@ -87,6 +87,32 @@ _SCALARS = {
 }
 
 
+def from_text(value: Any, var_type: str) -> Any:
+    """A form's text read for a variable of `var_type`: "80" for a NUMBER is
+    80, "true" for a BOOLEAN is true, a number for a STRING its text, and blank
+    is null for any but a STRING; anything else is returned as it is, for
+    check_type to judge."""
+    if var_type == "STRING":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return json.dumps(value)
+        return value
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    if var_type == "BOOLEAN" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if var_type == "NUMBER":
+        try:
+            number = json.loads(text)
+        except ValueError:
+            return value
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            return number
+    return value
+
+
 def check_type(value: Any, var_type: str) -> str | None:
     """None if value fits a declared variable type, else why not ("must be NUMBER, got 'abc'").
 

@@ -1730,6 +1730,36 @@ def test_an_editable_override_writes_what_was_typed_to_its_variable_for_later_bl
     assert run.state["variables"] == {"release-channel": "beta", "tok": MASK}
 
 
+def test_an_editable_override_writes_its_text_as_the_variables_declared_type(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [
+            ask_then_a(
+                [{"type": "INPUT_FIELD", "key": "port-text", "name": "Port"}],
+                [editable("port-text", "variables.port")],
+            ),
+            action("a", "ECHO", see="{{variables.port}}"),
+        ],
+        variables=[{"slug": "port", "type": "NUMBER", "defaultValue": 8080}],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run, slug="ask")
+
+    with pytest.raises(InputInvalid) as refused:
+        engine.submit_input(run, step, values={"port-text": "eighty"}, by=grace)
+    assert refused.value.errors == {
+        "port-text": ["Port must be a NUMBER value, as it sets the variable port."]
+    }
+    assert Step.objects.get(pk=step.pk).status == "WAITING"
+
+    engine.submit_input(run, step, values={"port-text": " 80 "}, by=grace)
+    run = run_to_rest(run)
+    assert run.status == S.COMPLETED
+    assert run.state["variables"] == {"port": 80}
+
+
 def test_a_secrets_value_changed_after_the_start_is_masked_though_not_revealed(
     ws, grace, platform, test_blocks
 ):

@@ -55,7 +55,7 @@ import copy
 from typing import Any
 
 from workflows.inputs import ALL, InputInvalid, error_messages, validate
-from workflows.paths import PathNotFound, clean_path, lookup
+from workflows.paths import PathNotFound, check_type, clean_path, from_text, lookup
 from workflows.secrets import MASK, scrub
 from workflows.templating import TemplateError, render
 
@@ -119,17 +119,29 @@ class UserInput(Block):
                         + " ".join(error_messages(errors, form))
                     )
                 raise InputInvalid(errors)
+        variables, errors = _typed(
+            _written_back(ctx.schema, form, clean), ctx.action.get("_declared"), form
+        )
+        if errors:
+            if not person_waiting:
+                raise BlockFailed(
+                    "An input override sets a value that is not valid: "
+                    + " ".join(error_messages(errors, form))
+                )
+            raise InputInvalid(errors)
         outputs = _masked_values(form, clean)
         return Outcome.completed(
             outputs,
             inputs={"form": _masked_form(form)},
             secrets=secrets,
-            variables=_written_back(ctx.schema, form, clean) or None,
+            variables=variables or None,
         )
 
 
-def _written_back(schema: dict, form: list[dict], clean: dict) -> dict:
-    """{slug: value} for each editable VALUE override whose `outputVariable` is
+def _written_back(
+    schema: dict, form: list[dict], clean: dict
+) -> dict[str, tuple[str, Any]]:
+    """{slug: (input key, value)} for each editable VALUE override whose `outputVariable` is
     a variable (`variables.<slug>`): the value given goes back there, as the
     name says, for later blocks. (A secret is masked there like everywhere;
     the engine keeps the real one for the blocks.) A secret field left blank
@@ -149,8 +161,35 @@ def _written_back(schema: dict, form: list[dict], clean: dict) -> dict:
             and key in clean
             and not (key in secret and not clean[key])
         ):
-            found[slug] = clean[key]
+            found[slug] = (key, clean[key])
     return found
+
+
+def _typed(
+    found: dict[str, tuple[str, Any]], declared: dict | None, form: list[dict]
+) -> tuple[dict, dict]:
+    """The written-back values read for their variables' declared types ("80"
+    for a NUMBER is 80), and errors by input key for those that don't fit.
+    The message doesn't quote the value: it may be a secret."""
+    by_key = {d.get("key"): d for d in form}
+    variables, errors = {}, {}
+    for slug, (key, value) in found.items():
+        var_type = (declared or {}).get(slug)
+        if var_type is not None:
+            value = from_text(value, var_type)
+            if check_type(value, var_type):
+                definition = by_key.get(key) or {}
+                message = (
+                    f"{definition.get('name') or key} must be a {var_type} value,"
+                    f" as it sets the variable {slug}."
+                )
+                nested = definition.get("type") == "NESTED_FORM_FIELD"
+                errors[key] = (
+                    {"__all__": [message], "rows": {}} if nested else [message]
+                )
+                continue
+        variables[slug] = value
+    return variables, errors
 
 
 # --- resolving the form ----------------------------------------------------------------
