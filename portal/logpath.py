@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 from collections.abc import Mapping
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
@@ -90,8 +91,21 @@ def _wsgi_path(environ: Mapping) -> str:
         return raw
 
 
+# What a client sends that would end an access log line or forge one (a path
+# holding %0A), written escaped as Apache does; gunicorn escapes quotes itself
+# (a backslash is escaped here so that `\"` can't end a field).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+
+
+def _escaped(text: str) -> str:
+    return _UNSAFE.sub(
+        lambda m: "\\\\" if m[0] == "\\" else f"\\x{ord(m[0]):02x}", text
+    )
+
+
 class GunicornLogger(glogging.Logger):
-    """gunicorn's logger, writing a signed logged path in place of the path."""
+    """gunicorn's logger, writing a signed logged path in place of the path,
+    and what the client sent escaped."""
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
@@ -99,4 +113,7 @@ class GunicornLogger(glogging.Logger):
         if logged is not None:
             atoms["U"] = logged
             atoms["r"] = f"{atoms['m']} {logged} {atoms['H']}"
-        return atoms
+        return {
+            key: _escaped(value) if isinstance(value, str) else value
+            for key, value in atoms.items()
+        }

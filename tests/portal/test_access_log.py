@@ -58,6 +58,18 @@ def test_the_access_log_names_the_path_but_never_the_query_string(tmp_path):
     assert "S3cr3t" not in log
 
 
+def test_a_path_or_header_cannot_write_a_line_of_its_own_into_the_access_log(tmp_path):
+    log = _serve_and_get(
+        tmp_path,
+        "/x%0A1.2.3.4%20-%20-%20FORGED%0D%1B[31mred",
+        headers={"User-Agent": 'curl\\" "injected'},
+    )
+    assert '"GET /x\\x0a1.2.3.4 - - FORGED\\x0d\\x1b[31mred HTTP/1.1" 404' in log
+    assert '"curl\\\\\\" \\"injected"' in log  # \\ then \", as Apache writes
+    assert not [line for line in log.splitlines() if line.startswith("1.2.3.4")]
+    assert "\x1b" not in log
+
+
 def test_the_access_log_never_names_a_basic_auth_user_where_a_key_may_be(tmp_path):
     key = "cairn_" + "k" * 43
     log = _serve_and_get(tmp_path, "/no-such-page/", auth=(key, ""))
