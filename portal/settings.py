@@ -171,6 +171,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cairn@localhost")
 # Workers send mail after a run's transaction: a mail server that stops
 # answering must not hold a worker for ever.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Seconds a web request may go without a byte from its client (portal/wsgi.py):
+CLIENT_READ_TIMEOUT = env.float("CLIENT_READ_TIMEOUT", default=5.0)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

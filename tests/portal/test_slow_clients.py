@@ -1,0 +1,55 @@
+"""A client that stops sending mid-request doesn't hold the web server."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+from django.conf import settings
+
+from tests.conftest import free_port
+from tests.portal.test_access_log import ROOT
+
+
+def test_a_body_that_never_comes_frees_the_worker_for_the_next_request(tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}"]
+        + ["--workers", "1", "--timeout", "60"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "CAIRN_VAR_DIR": str(tmp_path),
+            "HTTPS": "false",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "CLIENT_READ_TIMEOUT": "1",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/no-such-page/")
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        # The CSRF check reads a form's body: 100 bytes promised, 1 sent.
+        stalled = socket.create_connection(("127.0.0.1", port))
+        stalled.sendall(
+            b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Cookie: csrftoken=" + b"a" * 32 + b"\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 100\r\n\r\nx"
+        )
+        time.sleep(0.3)  # the only worker is reading it now
+
+        # gunicorn's own timeout (60 s here) would have freed it much later:
+        reply = httpx.get(f"http://127.0.0.1:{port}/no-such-page/", timeout=20)
+        assert reply.status_code == 404
+        stalled.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
