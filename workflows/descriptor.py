@@ -136,11 +136,13 @@ CAIRN_SCHEMAS: dict[str, dict] = {
         ],
     },
 }
+_NOT_BLANK = r"\S"
 _APPROVAL_OPTIONS = {
     "type": "object",
     "properties": {
-        "approvingTeamIds": {"minItems": 1},
-        "requiredApprovals": {"type": "integer", "minimum": 1},
+        "approvingTeamIds": {"minItems": 1, "items": {"pattern": _NOT_BLANK}},
+        # A run can't wait for more approvals than any team has people:
+        "requiredApprovals": {"type": "integer", "minimum": 1, "maximum": 1000},
         "preventSelfApproval": {"type": "boolean"},
         "timeoutInSeconds": {"type": "integer", "minimum": 1},
     },
@@ -921,6 +923,10 @@ class _Checker:
             self.add(path, f"must be one of {choices} (not {error.instance!r})")
         elif rule == "minimum":
             self.add(path, f"must be at least {expected}")
+        elif rule == "maximum":
+            self.add(path, f"must be at most {expected}")
+        elif rule == "pattern" and expected == _NOT_BLANK:
+            self.add(path, "must not be blank")
         elif rule == "minItems":
             self.add(path, "must not be empty" if expected == 1 else error.message)
         elif rule == "uniqueItems":

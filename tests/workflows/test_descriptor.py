@@ -1073,6 +1073,18 @@ ERROR_CASES = {
         lambda d: action(d, "approve")["schema"].update(requiredApprovals=0),
         "actions['approve'].schema.requiredApprovals: must be at least 1",
     ),
+    "requiring more approvals than anyone could give": (
+        lambda d: action(d, "approve")["schema"].update(
+            requiredApprovals=100000000000000000000
+        ),
+        "actions['approve'].schema.requiredApprovals: must be at most 1000",
+    ),
+    "a blank approving team": (
+        lambda d: action(d, "approve")["schema"].update(
+            approvingTeamIds=["platform", "  "]
+        ),
+        "actions['approve'].schema.approvingTeamIds[1]: must not be blank",
+    ),
     "preventSelfApproval not a boolean": (
         lambda d: action(d, "approve")["schema"].update(
             preventSelfApproval="yes please"
