@@ -1233,6 +1233,10 @@ def test_an_approval_needing_more_than_those_left_says_how_many_may_still_decide
         " can add members to the approving team Platform (Settings → Teams), or one"
         " of them rejects."
     ) in html
+    client.force_login(ken)  # who may still decide is told too, above the form
+    html = " ".join(text(page(client, run)).split())
+    assert 'name="verdict"' in html
+    assert "2 more approvals are needed, and only 1 person may still decide." in html
 
 
 def test_someone_outside_the_approving_teams_cannot_post_a_decision(
