@@ -1876,6 +1876,7 @@ def decide(run: Run, step: Step, *, by: User, approve: bool, reason: str = "") -
         # The Activity tab shows the message: it says the verdict, then why.
         said = f"{verb.title()}: {reason}" if reason.strip() else verb.title()
         _event(run, verb, said, step=step.slug, actor=by)
+        notify.approval_given(run, by)
         decisions = list(step.decisions.select_related("user"))
         _resume(run, step, {"decisions": decisions}, by=by, secrets=secrets)
 

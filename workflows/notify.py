@@ -205,6 +205,14 @@ def run_ended(run: Run) -> None:
     _send(run, users, emails, f"RUN_{run.status}", message, why=why)
 
 
+def approval_given(run: Run, user: User) -> None:
+    """Mark `user`'s request to decide on the run read: they have decided,
+    though the step may still wait for others."""
+    Notification.objects.filter(
+        run=run, user=user, kind="NEEDS_APPROVAL", read_at__isnull=True
+    ).update(read_at=timezone.now())
+
+
 def requests_answered(run: Run) -> None:
     """Mark the run's unread requests (input, approval, initiator) read: the
     step no longer waits, or the run has ended."""

@@ -682,7 +682,9 @@ def test_a_request_is_no_longer_new_once_answered(ws, grace, platform, test_bloc
     assert unread_requests(run) == waiting
     step = Step.objects.get(run=run, slug="approve")
     engine.decide(run, step, by=linus, approve=True)
-    assert unread_requests(run) == waiting  # one more
+    # Linus has answered; ken is still asked, and grace still waits:
+    assert unread_requests(run) == ["AWAITING_APPROVAL", "NEEDS_APPROVAL"]
+    assert not Notification.objects.filter(user=linus, read_at__isnull=True).exists()
     engine.decide(run, step, by=ken, approve=True)
     assert unread_requests(run) == []
     assert run_to_rest(run).status == S.COMPLETED
