@@ -814,6 +814,10 @@ def run_submit_input(request: HttpRequest, pk: int) -> HttpResponse:
     return _back_to_run(request, run)
 
 
+# A reason is shown on the run page, in its Activity and in notifications:
+MAX_REASON = 2000
+
+
 @require_POST
 @require_permission(Permission.VIEW_WORKFLOW_RUNS)
 def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
@@ -840,6 +844,15 @@ def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
             status=400,
             reason=reason,
             error="Give a reason for rejecting.",
+        )
+    if len(reason) > MAX_REASON:
+        return _action_response(
+            request,
+            run,
+            status=400,
+            reason=reason,
+            error=f"Keep the reason to {MAX_REASON:,} characters (it has"
+            f" {len(reason):,}).",
         )
     try:
         engine.decide(

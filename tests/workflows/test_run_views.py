@@ -1128,6 +1128,24 @@ def test_rejecting_without_a_reason_asks_for_one_and_records_nothing(
     assert Run.objects.get(pk=run.pk).status == S.PAUSED
 
 
+def test_a_reason_longer_than_2000_characters_is_refused_and_kept_for_editing(
+    client, ws, grace, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    client.force_login(linus)
+    long = "why " * 600
+
+    r = decide(
+        client, run, {"step": waiting_step(run).pk, "verdict": "reject", "reason": long}
+    )
+
+    assert r.status_code == 400
+    assert "Keep the reason to 2,000 characters (it has 2,399)." in text(r)
+    assert long.strip() in text(r)  # in the textarea, to shorten
+    assert not Decision.objects.exists()
+    assert Run.objects.get(pk=run.pk).status == S.PAUSED
+
+
 @pytest.mark.parametrize("verdict", ["approve", "reject"])
 def test_a_nul_pasted_into_a_reason_is_refused_and_nothing_recorded(
     client, ws, grace, linus, test_blocks, verdict
