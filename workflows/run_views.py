@@ -814,6 +814,24 @@ def run_submit_input(request: HttpRequest, pk: int) -> HttpResponse:
     return _back_to_run(request, run)
 
 
+def _not_recorded(step: Step, user: User, approve: bool, reason: str) -> str:
+    """What someone whose decision came too late is told: who decided first,
+    that theirs was not recorded, and the reason they wrote, to use elsewhere."""
+    decisions = list(step.decisions.select_related("user"))
+    name = step.name or step.slug
+    if any(d.user_id == user.pk for d in decisions):
+        return f"{name}: you had decided already."
+    said = f"{name} no longer waits for a decision"
+    if decisions:
+        said += ": " + ", ".join(
+            f"{d.user.display_name} {d.get_verdict_display().lower()}"
+            for d in decisions
+        )
+        said += " first" if len(decisions) == 1 else ""
+    said += f". Your {'approval' if approve else 'rejection'} was not recorded"
+    return said + (f" (your reason: “{reason}”)." if reason else ".")
+
+
 # A reason is shown on the run page, in its Activity and in notifications:
 MAX_REASON = 2000
 
@@ -823,12 +841,19 @@ MAX_REASON = 2000
 def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve or reject the waiting MANUAL_APPROVAL step (a rejection needs a reason)."""
     run = _get_run(request, pk)
-    step = _waiting_step(run, request, "MANUAL_APPROVAL")
-    if step is None or run.status != Run.Status.PAUSED:
-        messages.error(request, "This approval is no longer waiting for a decision.")
-        return _back_to_run(request, run)
     verdict = request.POST.get("verdict")
     reason = request.POST.get("reason", "").strip()
+    step = _waiting_step(run, request, "MANUAL_APPROVAL")
+    if step is None or run.status != Run.Status.PAUSED:
+        step_id = parse_id(request.POST.get("step", ""))
+        posted = Step.objects.filter(run=run, pk=step_id).first() if step_id else None
+        messages.error(
+            request,
+            _not_recorded(posted, request.user, verdict == "approve", reason)
+            if posted is not None and posted.type == "MANUAL_APPROVAL"
+            else "This approval is no longer waiting for a decision.",
+        )
+        return _back_to_run(request, run)
     if not engine.may_approve(run, step, request.user):
         return _refused(
             request, run, _why_not_approver(run, step, request.user), reason=reason
@@ -860,8 +885,10 @@ def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except engine.NotAllowed as exc:
         return _refused(request, run, str(exc), reason=reason)
-    except engine.NotWaiting as exc:
-        messages.error(request, str(exc))
+    except engine.NotWaiting:
+        messages.error(
+            request, _not_recorded(step, request.user, verdict == "approve", reason)
+        )
         return _back_to_run(request, run)
     except engine.EngineError as exc:
         return _action_response(request, run, status=400, reason=reason, error=str(exc))

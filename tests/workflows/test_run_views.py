@@ -1457,8 +1457,32 @@ def test_a_decision_on_an_approval_that_no_longer_waits_is_refused_with_a_messag
     client.force_login(linus)
     r = decide(client, run, {"step": step.pk, "verdict": "approve"})
     assert r.status_code == 302
-    assert "no longer waiting" in text(client.get(r["Location"]))
+    assert (
+        "Approve no longer waits for a decision. Your approval was not recorded."
+        in text(client.get(r["Location"]))
+    )
     assert not Decision.objects.exists()
+
+
+def test_who_loses_a_race_to_decide_is_told_who_decided_first_and_keeps_their_reason(
+    client, ws, grace, linus, mona, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    step = waiting_step(run)
+    client.force_login(linus)
+    page(client, run)  # linus opens the form, then someone else decides
+    Team.objects.get(tag="platform").members.add(mona)
+    engine.decide(run, step, by=mona, approve=True)
+
+    r = decide(client, run, {"step": step.pk, "verdict": "reject", "reason": "stop it"})
+
+    assert r.status_code == 302
+    html = " ".join(text(client.get(r["Location"])).split())
+    assert (
+        f"Approve no longer waits for a decision: {mona.display_name} approved first."
+        " Your rejection was not recorded (your reason: “stop it”)."
+    ) in html
+    assert list(Decision.objects.values_list("user", flat=True)) == [mona.pk]
 
 
 # --- a run started without its initiating user ------------------------------------------------------
