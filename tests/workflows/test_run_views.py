@@ -1235,6 +1235,22 @@ def test_an_approval_short_of_people_who_may_still_decide_says_so_and_what_to_do
         ) in " ".join(html.split())
 
 
+def test_a_block_still_waiting_for_approvals_names_no_one_as_having_completed_it(
+    client, ws, grace, linus, test_blocks
+):
+    ken = UserFactory(email="ken@example.com")
+    member(ws, ken)
+    Team.objects.get(tag="platform").members.add(ken)
+    run = waiting_for_approval(client, ws, grace, requiredApprovals=2)
+    engine.decide(run, waiting_step(run), by=linus, approve=True)
+    client.force_login(grace)
+    html = text(page(client, run))
+    assert "1 of 2 approvals" in html
+    # The decisions are listed, each by name; the form before names its sender:
+    completed_by = re.findall(r"Completed by</dt><dd[^>]*>([^<]*)<", html)
+    assert completed_by == [grace.display_name]
+
+
 def test_an_approval_needing_more_than_those_left_says_how_many_may_still_decide(
     client, ws, grace, linus, test_blocks
 ):
