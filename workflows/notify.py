@@ -82,7 +82,10 @@ def _send(
 def _name(run: Run) -> str:
     """Which run: "Deploy #42 on payments-api" (several runs of one workflow
     made identical notifications)."""
-    name = f"{run.workflow.name} #{run.pk}"
+    # The name of the version it ran (a workflow renamed since keeps its old
+    # name on its old runs, as the pages show them):
+    ran_as = (run.version.descriptor or {}).get("name")
+    name = f"{ran_as if isinstance(ran_as, str) and ran_as else run.workflow.name} #{run.pk}"
     # The run state names the entity: no query for it on the engine's path.
     entity = (run.state.get("context") or {}).get("entity") or {}
     where = entity.get("name") or entity.get("tag")  # named as the pages name it

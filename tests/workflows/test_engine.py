@@ -19,7 +19,15 @@ from tests.factories import UserFactory, member
 from tests.workflows.enginekit import REFUSED, SEEN, action, chain, make_workflow
 from workflows import engine, holder
 from workflows.inputs import InputInvalid
-from workflows.models import Decision, Notification, Run, RunEvent, Secret, Step
+from workflows.models import (
+    Decision,
+    Notification,
+    Run,
+    RunEvent,
+    Secret,
+    Step,
+    Workflow,
+)
 from workflows.secrets import MASK, encrypt
 from workflows.services import workflow_delete
 
@@ -2113,6 +2121,20 @@ def test_notifications_name_the_run_and_its_entity(ws, grace, test_blocks):
     run = run_to_rest(engine.start(workflow=wf, initiator=grace, entity=entity))
     assert Notification.objects.get(run=run).message == (
         f"Wf #{run.pk} on Payments API succeeded"
+    )
+
+
+def test_notifications_name_a_run_by_the_version_it_ran_not_a_later_rename(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(ws, [action("form", "ASK", [], root=True)])
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    Workflow.objects.filter(pk=wf.pk).update(name="Renamed since")
+
+    engine.cancel(Run.objects.get(pk=run.pk), by=grace)
+
+    assert Notification.objects.get(run=run, kind="RUN_CANCELLED").message == (
+        f"Wf #{run.pk} was canceled"
     )
 
 
