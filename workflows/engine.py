@@ -188,18 +188,22 @@ def _entity_context(entity) -> dict | None:
 
 
 def _initial_variables(descriptor: dict, initial_context: dict) -> dict:
-    variables = {}
+    """The declared variables' starting values; an EngineError naming every
+    initialContext value of the wrong type."""
+    from .paths import check_type
+
+    variables, problems = {}, []
     for slug, var in _declared_variables(descriptor).items():
         value = var.get("defaultValue")
         # null is "not given", as in descriptors: the default stays.
         if initial_context.get(slug) is not None:
-            from .paths import check_type
-
             value = initial_context[slug]
             problem = check_type(value, var.get("type", "STRING"))
             if problem:
-                raise EngineError(f"initialContext.{slug}: {problem}")
+                problems.append(f"initialContext.{slug}: {problem}")
         variables[slug] = value
+    if problems:
+        raise EngineError("; ".join(problems))
     return variables
 
 

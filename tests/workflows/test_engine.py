@@ -556,6 +556,31 @@ def test_initial_context_of_the_wrong_type_is_refused_and_nothing_is_stored(
     assert not Run.objects.exists()
 
 
+def test_every_initial_context_value_of_the_wrong_type_is_named_at_once(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        [action("a", root=True)],
+        variables=[
+            {"slug": "count", "type": "NUMBER"},
+            {"slug": "flag", "type": "BOOLEAN"},
+            {"slug": "name", "type": "STRING"},
+        ],
+    )
+    with pytest.raises(engine.EngineError) as refused:
+        engine.start(
+            workflow=wf,
+            initiator=grace,
+            initial_context={"count": "x", "flag": "y", "name": "fine"},
+        )
+    assert str(refused.value) == (
+        "initialContext.count: must be NUMBER, got 'x';"
+        " initialContext.flag: must be BOOLEAN, got 'y'"
+    )
+    assert not Run.objects.exists()
+
+
 def test_a_workflow_without_blocks_is_refused_at_start_and_nothing_is_stored(ws, grace):
     wf = make_workflow(ws, [])
     with pytest.raises(engine.EngineError, match="no blocks yet"):
