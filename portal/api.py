@@ -284,9 +284,14 @@ def _load_key(key_hash: str) -> _KeyRow | None:
 
 class ApiKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
-        key_hash = hash_key(token)
+        key_hash = hash_key(token.strip())  # "Bearer  <key>" is the same key
         found = _load_key(key_hash)
         if found is None:
+            # The failure path only: say why, without saying whose it was.
+            if ApiKey.objects.filter(
+                key_hash=key_hash, revoked_at__isnull=False
+            ).exists():
+                request.cairn_unauthorized = "This API key was revoked"
             return None
         key = found.key
         if not address_allowed(found.allowlist, client_ip(request)):
@@ -296,7 +301,12 @@ class ApiKeyAuth(HttpBearer):
             raise RateLimited(wait)
         _check_path_and_query(request)
         if key.user is not None and not (found.is_member and key.user.is_active):
-            return None  # the token's owner left the workspace (or was deactivated)
+            # The token's owner left the workspace (or was deactivated):
+            request.cairn_unauthorized = (
+                "This personal access token's owner is no longer an active member"
+                " of its workspace"
+            )
+            return None
         perms = frozenset(
             p
             for permissions in found.role_permissions
@@ -499,7 +509,24 @@ def _unhandled(request, exc):
 
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request, exc):
-    return error_response(request, 401, "Missing or invalid API key")
+    response = error_response(request, 401, _why_unauthorized(request))
+    response["WWW-Authenticate"] = 'Bearer realm="Cairn API"'  # RFC 6750
+    return response
+
+
+def _why_unauthorized(request) -> str:
+    said = getattr(request, "cairn_unauthorized", None)
+    if said:
+        return said
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        return "Missing API key: send it as Authorization: Bearer <key>"
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return "The API key goes in Authorization: Bearer <key>"
+    if not key.strip():
+        return "Missing API key after Bearer"
+    return "Invalid API key"
 
 
 @api.exception_handler(HttpError)

@@ -47,20 +47,34 @@ def test_a_request_without_a_key_gets_401_json_with_a_message(client, db):
     assert r["Content-Type"].startswith("application/json")
     body = r.json()
     assert set(body) == CORTEX_ERROR_KEYS
-    assert body["message"] == "Missing or invalid API key"
+    assert body["message"] == "Missing API key: send it as Authorization: Bearer <key>"
     assert (body["type"], body["httpStatus"]) == ("UNAUTHORIZED", 401)
+    assert r["WWW-Authenticate"] == 'Bearer realm="Cairn API"'
 
 
 @pytest.mark.parametrize(
-    "header",
-    ["Bearer cairn_not-a-real-key", "Bearer ", "Basic YWRhOmRlbW8=", "cairn_no-scheme"],
+    "header, message",
+    [
+        ("Bearer cairn_not-a-real-key", "Invalid API key"),
+        ("Bearer ", "Missing API key after Bearer"),
+        ("Basic YWRhOmRlbW8=", "The API key goes in Authorization: Bearer <key>"),
+        ("cairn_no-scheme", "The API key goes in Authorization: Bearer <key>"),
+    ],
     ids=["unknown-key", "empty-key", "basic-auth", "no-scheme"],
 )
-def test_a_request_with_a_bad_key_gets_401(client, ws, header):
+def test_a_request_with_a_bad_key_gets_401_saying_what_is_wrong(
+    client, ws, header, message
+):
     api_key(ws)
     r = client.get(CATALOG, HTTP_AUTHORIZATION=header)
     assert r.status_code == 401
-    assert r.json()["message"] == "Missing or invalid API key"
+    assert r.json()["message"] == message
+    assert r["WWW-Authenticate"] == 'Bearer realm="Cairn API"'
+
+
+def test_a_key_after_two_spaces_is_still_the_key(client, ws):
+    _, raw = api_key(ws)
+    assert client.get(CATALOG, HTTP_AUTHORIZATION=f"Bearer  {raw}").status_code == 200
 
 
 def test_the_bearer_scheme_is_case_insensitive(client, ws):

@@ -53,7 +53,7 @@ def test_a_revoked_key_stops_working(client, ws):
     api_key_revoke(key=key)
     r = get(client, raw)
     assert r.status_code == 401
-    assert r.json()["message"] == "Missing or invalid API key"
+    assert r.json()["message"] == "This API key was revoked"
     key.refresh_from_db()
     assert key.revoked_at is not None and not key.is_active
 
@@ -122,7 +122,10 @@ def test_a_personal_access_token_stops_working_once_its_user_leaves_the_workspac
     Membership.objects.filter(workspace=ws, user=grace).delete()
     r = get(client, raw)
     assert r.status_code == 401
-    assert r.json()["message"] == "Missing or invalid API key"
+    assert r.json()["message"] == (
+        "This personal access token's owner is no longer an active member of its"
+        " workspace"
+    )
 
 
 def test_a_personal_access_token_of_a_deactivated_user_stops_working(client, ws, grace):
