@@ -935,6 +935,9 @@ def _to_cel(value):
         return celtypes.StringType(value)
     if value is None:
         return None
+    if kind is int and not -(2**63) <= value < 2**63:
+        # Past CEL's int (64 bits): a double, as JSON numbers are in CEL.
+        return celtypes.DoubleType(float(value))
     return celpy.json_to_cel(value)  # bool, int, float, datetime…
 
 
