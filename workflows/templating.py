@@ -99,10 +99,10 @@ def _get_key(key: str, scopes: list, warn: bool = False) -> Any:
                 except KeyError:
                     break
             elif isinstance(scope, list):
-                try:
-                    scope = scope[int(part)]
-                except (ValueError, IndexError):
+                # Digits only: Python would take "-1" (the last item), " 1", "1_0".
+                if not (part.isascii() and part.isdigit()) or int(part) >= len(scope):
                     break
+                scope = scope[int(part)]
             else:
                 break
         else:

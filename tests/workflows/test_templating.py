@@ -101,6 +101,14 @@ def test_a_template_that_does_not_parse_raises_saying_why():
     )
 
 
+def test_a_list_index_is_digits_only_as_in_other_mustaches():
+    state = {"tags": ["x", "y", "z"]}
+    assert render("{{tags.0}}{{tags.2}}", state) == "xz"
+    assert render("[{{tags.-1}}][{{tags.+1}}][{{tags. 1}}][{{tags.1_0}}]", state) == (
+        "[][][][]"
+    )
+
+
 def test_a_triple_brace_closed_with_two_is_refused_not_rendered_empty():
     with pytest.raises(TemplateError) as caught:
         render('{"summary": "{{{variables.public}}"}', STATE)
@@ -227,7 +235,6 @@ def test_a_path_into_a_number_renders_nothing_rather_than_failing():
     ("template", "expected"),
     [
         ("{{variables.names.0}}|{{variables.names.2}}", "pay|ledger"),
-        ("{{variables.names.-1}}", "ledger"),
         ("{{variables.rows.1.name}}", "b"),
         ("[{{variables.names.9}}|{{variables.names.x}}]", "[|]"),
         ("{{methods.keys}}|{{methods.items.0}}|{{{methods.upper}}}", "k|1|<U>"),
