@@ -1223,7 +1223,10 @@ def _successors(
         join = action["schema"].get("joiningAction")
         if outcome.branch:
             if outcome.branch in joins:  # straight to an enclosing branch's join
-                return [outcome.branch], _unwind(joins, outcome.branch)
+                left = _unwind(joins, outcome.branch)
+                if join and join != outcome.branch:
+                    left.append(join)  # this branch's own join, gone past too
+                return [outcome.branch], left
             # The path goes on at the join when it ends; a path that *is* the
             # join (the branch points straight at it) has nothing to come back to.
             if join and outcome.branch != join:

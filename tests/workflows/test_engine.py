@@ -335,6 +335,30 @@ def test_a_path_that_edges_into_the_outer_join_leaves_its_inner_join_skipped(
     assert skipped_steps(run) == {"z", "ij", "tidy"}
 
 
+def test_an_inner_branch_taken_straight_to_the_outer_join_leaves_its_join_skipped(
+    ws, grace, test_blocks
+):
+    wf = make_workflow(
+        ws,
+        inside_an_outer_branch(
+            action(
+                "inner",
+                "CONDITIONAL_BRANCH",
+                ["y", "j"],
+                target="j",  # the taken path is the outer join itself
+                joiningAction="ij",
+            ),
+            action("y", "ECHO", ["ij"]),
+            action("ij", "ECHO", ["tidy"]),
+            action("tidy", "ECHO", []),
+        ),
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED
+    assert test_blocks == ["outer", "x", "inner", "j", "after"]
+    assert skipped_steps(run) == {"y", "ij", "tidy"}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_response_is_rendered_outside_the_transaction_that_ends_the_run(
     ws, grace, test_blocks, monkeypatch
