@@ -1052,11 +1052,14 @@ def _storable(outcome: Outcome, block_type: str) -> Outcome:
     (NaN in an HTTP response's JSON, a date, too much text…)."""
     try:
         check_storable(outcome.inputs, "inputs", max_chars=STEP_MAX_CHARS)
+    except Unstorable as exc:
+        return Outcome.failed(f"The {block_type} block's {exc}")
+    try:
         check_storable(outcome.outputs, "outputs", max_chars=STEP_MAX_CHARS)
         if outcome.variables is not None:
             check_storable(outcome.variables, "variables", max_chars=STEP_MAX_CHARS)
-    except Unstorable as exc:
-        return Outcome.failed(f"The {block_type} block's {exc}")
+    except Unstorable as exc:  # what was asked stays shown (the URL called…)
+        return Outcome.failed(f"The {block_type} block's {exc}", inputs=outcome.inputs)
     return outcome
 
 

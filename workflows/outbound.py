@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 import socket
 import ssl
@@ -448,7 +449,7 @@ def _parse_body(body: bytes, headers: httpx.Headers, charset: str | None) -> Any
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json" or content_type.endswith("+json"):
         try:  # NaN and Infinity are Python's, not JSON's (nor the database's)
-            return json.loads(body, parse_constant=_not_json)
+            return json.loads(body, parse_constant=_not_json, parse_float=_finite)
         except ValueError:
             pass  # said JSON but isn't: hand back the text
     try:
@@ -459,6 +460,15 @@ def _parse_body(body: bytes, headers: httpx.Headers, charset: str | None) -> Any
 
 def _not_json(name: str):
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one past a double's range (1e400) would be
+    infinity, which the databases can't store: the body is then kept as text."""
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is past a double's range")
+    return number
 
 
 def _connect_failure(exc: httpx.TransportError, url: httpx.URL) -> OutboundError:

@@ -447,6 +447,22 @@ def test_an_http_response_whose_json_holds_nan_is_kept_as_text(
     assert run.state["actions"]["get-stats"]["outputs"]["body"] == body
 
 
+def test_an_http_response_whose_json_holds_a_number_past_a_double_is_kept_as_text(
+    ws, grace, http_server, loopback_allowed, test_blocks
+):
+    body = '{"ok": 1, "big": 1e400}'
+    http_server.route(
+        "GET",
+        "/stats",
+        body=body.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    wf = http_workflow(ws, http_server.url("/stats"))
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    assert run.status == S.COMPLETED, run.error
+    assert run.state["actions"]["get-stats"]["outputs"]["body"] == body
+
+
 def test_a_block_output_the_database_cannot_store_fails_its_step_naming_where(
     ws, grace, http_server, loopback_allowed
 ):
@@ -454,9 +470,11 @@ def test_a_block_output_the_database_cannot_store_fails_its_step_naming_where(
     wf = http_workflow(ws, http_server.url("/stats"))
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
     assert run.status == S.FAILED
-    assert Step.objects.get(run=run, slug="get-stats").error == (
+    step = Step.objects.get(run=run, slug="get-stats")
+    assert step.error == (
         "The HTTP_REQUEST block's outputs.body.name: text must not contain NUL characters"
     )
+    assert step.inputs["url"] == http_server.url("/stats")  # what was asked stays
     assert "after" not in steps(run)
 
 
