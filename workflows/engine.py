@@ -1978,12 +1978,15 @@ def _keep_early(step: Step, payload: dict, secrets: _Secrets) -> str:
             return ""  # it waits, nothing ahead of it: the caller applies it
         if behind and deadline and deadline < timezone.now():
             return ""  # too late: the caller times the step out and refuses it
-        if not _is_final(kept):
-            if len(kept) >= _EARLY_MAX:
-                kept.pop()
-            entry = {"id": uuid.uuid4().hex, "callback": payload}
-            Step.objects.filter(pk=step.pk).update(early_callback=[*kept, entry])
-    return status  # kept, or a final answer is kept already (this one is dropped)
+        if _is_final(kept):
+            # A SUCCESS or FAILURE came first and will end the wait: this one
+            # is refused as it would be once the block has ended (406).
+            raise NotWaiting("A final callback came first")
+        if len(kept) >= _EARLY_MAX:
+            kept.pop()
+        entry = {"id": uuid.uuid4().hex, "callback": payload}
+        Step.objects.filter(pk=step.pk).update(early_callback=[*kept, entry])
+    return status  # kept
 
 
 def _apply_early_callback(step_id: int) -> None:

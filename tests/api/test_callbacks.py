@@ -243,7 +243,10 @@ def test_a_callback_while_the_block_is_still_calling_out_is_kept_not_refused(
     r = ada_api.post(path, {"status": "SUCCESS", "message": "Deployed"})
     later = ada_api.post(path, {"status": "FAILURE", "message": "second thoughts"})
 
-    assert r.status_code == 200 and later.status_code == 200
+    assert r.status_code == 200
+    # Refused as it would be once the SUCCESS had ended the wait:
+    assert later.status_code == 406
+    assert later.json()["message"] == "Workflow block is not waiting for callback"
     step.refresh_from_db()
     assert [k["callback"] for k in step.early_callback] == [
         {"status": "SUCCESS", "message": "Deployed"}
@@ -260,9 +263,10 @@ def test_updates_that_come_while_the_block_is_still_calling_out_are_all_kept_in_
         {"status": "UPDATE", "message": "queued"},
         {"status": "UPDATE", "message": "runner picked", "response": {"runner": 7}},
         {"status": "SUCCESS", "message": "Deployed", "response": {"version": "1.2"}},
-        {"status": "UPDATE", "message": "too late to matter"},
     ):
         assert ada_api.post(path, body).status_code == 200
+    late = {"status": "UPDATE", "message": "too late to matter"}
+    assert ada_api.post(path, late).status_code == 406
     # The request returns; the block waits and the worker applies what came:
     Step.objects.filter(pk=step.pk).update(status=Step.Status.WAITING)
     engine._apply_early_callback(step.pk)
