@@ -505,7 +505,11 @@ def test_run_as_is_checked_against_the_workflows_run_restrictions(
     admin_api, ws, grace, mona
 ):
     save(ws, HELLO, runRestrictionPolicies=[{"type": "USER", "id": "mona@example.com"}])
-    assert start(admin_api, body={"runAs": "grace@example.com"}).status_code == 403
+    refused = start(admin_api, body={"runAs": "grace@example.com"})
+    assert refused.status_code == 403
+    assert refused.json()["message"].startswith(
+        "runAs grace@example.com: you may not run this workflow"
+    )
     no_run_as = start(admin_api)
     assert no_run_as.status_code == 403
     assert "runAs" in no_run_as.json()["message"]
