@@ -3,7 +3,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -67,8 +67,15 @@ def error_400(request, exception=None):
             f"What you sent is larger than {limit:g} MB, the most Cairn takes in"
             " one form."
         )
+    elif isinstance(exception, DisallowedHost):
+        reason = (
+            "This server does not answer to that host name (the Host header); it"
+            " answers to those in ALLOWED_HOSTS."
+        )
     else:
         reason = "The request could not be read."
+    if request.path.startswith("/api/"):  # API clients read Cortex's error shape
+        return JsonResponse(error_body(400, reason), status=400)
     return render(request, "errors/400.html", {"reason": reason}, status=400)
 
 

@@ -242,3 +242,21 @@ def test_the_api_docs_load_swagger_ui_from_this_server_not_a_cdn(client, db):
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn." not in html and "https://" not in html.split("<body")[0]
     assert finders.find("ninja/swagger-ui-bundle.js")  # collected by collectstatic
+
+
+def test_an_api_request_to_a_host_name_not_served_gets_a_json_400_saying_so(client, db):
+    r = client.get(CATALOG, HTTP_HOST="evil.example")
+    assert r.status_code == 400
+    body = r.json()
+    assert set(body) == CORTEX_ERROR_KEYS
+    assert body["message"] == (
+        "This server does not answer to that host name (the Host header); it answers"
+        " to those in ALLOWED_HOSTS."
+    )
+
+
+def test_a_page_request_to_a_host_name_not_served_gets_the_400_page(client, db):
+    r = client.get("/workflows/", HTTP_HOST="evil.example")
+    assert r.status_code == 400
+    assert r["Content-Type"].startswith("text/html")
+    assert "does not answer to that host name" in r.content.decode()
