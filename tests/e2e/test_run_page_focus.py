@@ -173,6 +173,36 @@ def test_a_reason_being_typed_survives_another_approvers_decision_and_keeps_focu
     )
 
 
+def test_a_reason_typed_for_one_approval_is_not_carried_into_the_next(
+    page: Page, live_server, demo, celery_worker_process
+):
+    from portal.models import User
+    from workflows import engine
+
+    two_steps = (
+        APPROVAL.replace("outgoingActions: [done]", "outgoingActions: [again]", 1)
+        + """  - slug: again
+    name: Second approval
+    isRootAction: false
+    outgoingActions: [done]
+    schema: {type: MANUAL_APPROVAL, approvingTeamIds: [platform]}
+"""
+    )
+    run = paused(start(save(two_steps), "grace@example.com"))
+    ada = User.objects.get(email="ada@example.com")
+    Team.objects.get(workspace=run.workspace, tag="platform").members.add(ada)
+    log_in(page, live_server, "linus@example.com")
+    open_run(page, live_server, run)
+    page.get_by_role("textbox", name="Reason").fill("About the first step")
+
+    engine.decide(run, run.steps.get(slug="approve"), by=ada, approve=True)
+
+    expect(page.locator("#run-action")).to_contain_text(
+        "Second approval", timeout=20_000
+    )
+    expect(page.get_by_role("textbox", name="Reason")).to_have_value("")
+
+
 def test_after_approving_focus_is_on_the_message_that_says_so(
     page: Page, live_server, demo, celery_worker_process
 ):
