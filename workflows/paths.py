@@ -9,6 +9,7 @@ number indexes a list: `actions.get-entity.outputs.body.items.0.tag`, or
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -88,12 +89,14 @@ _SCALARS = {
 
 
 def from_text(value: Any, var_type: str) -> Any:
-    """A form's text read for a variable of `var_type`: "80" for a NUMBER is
-    80, "true" for a BOOLEAN is true, a number for a STRING its text, and blank
-    is null for any but a STRING; anything else is returned as it is, for
-    check_type to judge."""
+    """A form's value read for a variable of `var_type`: "80" for a NUMBER is
+    80, "true" for a BOOLEAN is true, a number or true/false for a STRING its
+    text, and blank is null for any but a STRING; anything else is returned as
+    it is, for check_type to judge."""
     if var_type == "STRING":
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
             return json.dumps(value)
         return value
     if not isinstance(value, str):
@@ -104,13 +107,21 @@ def from_text(value: Any, var_type: str) -> Any:
     if var_type == "BOOLEAN" and text.lower() in ("true", "false"):
         return text.lower() == "true"
     if var_type == "NUMBER":
-        try:
-            number = json.loads(text)
+        try:  # JSON's numbers: not NaN, nor what a double can't hold (1e400)
+            number = json.loads(text, parse_constant=_refuse)
         except ValueError:
             return value
-        if isinstance(number, int | float) and not isinstance(number, bool):
+        if (
+            isinstance(number, int | float)
+            and not isinstance(number, bool)
+            and math.isfinite(number)
+        ):
             return number
     return value
+
+
+def _refuse(name: str):
+    raise ValueError(name)
 
 
 def check_type(value: Any, var_type: str) -> str | None:

@@ -1825,6 +1825,46 @@ def test_an_editable_override_writes_its_text_as_the_variables_declared_type(
     assert run.state["variables"] == {"port": 80}
 
 
+@pytest.mark.parametrize("typed", ["NaN", "Infinity", "1e400"])
+def test_an_editable_override_refuses_numbers_json_cannot_hold_at_the_field(
+    ws, grace, test_blocks, typed
+):
+    wf = make_workflow(
+        ws,
+        [
+            ask_then_a(
+                [{"type": "INPUT_FIELD", "key": "port-text", "name": "Port"}],
+                [editable("port-text", "variables.port")],
+            ),
+            action("a", "ECHO"),
+        ],
+        variables=[{"slug": "port", "type": "NUMBER"}],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run, slug="ask")
+    with pytest.raises(InputInvalid) as refused:
+        engine.submit_input(run, step, values={"port-text": typed}, by=grace)
+    assert list(refused.value.errors) == ["port-text"]
+
+
+def test_a_toggle_written_back_to_a_string_variable_is_its_text(ws, grace, test_blocks):
+    wf = make_workflow(
+        ws,
+        [
+            ask_then_a(
+                [{"type": "TOGGLE_FIELD", "key": "ok", "name": "OK"}],
+                [editable("ok", "variables.answer")],
+            ),
+            action("a", "ECHO"),
+        ],
+        variables=[{"slug": "answer", "type": "STRING"}],
+    )
+    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
+    step = Step.objects.get(run=run, slug="ask")
+    engine.submit_input(run, step, values={"ok": True}, by=grace)
+    assert run_to_rest(run).state["variables"] == {"answer": "true"}
+
+
 def test_a_secrets_value_changed_after_the_start_is_masked_though_not_revealed(
     ws, grace, platform, test_blocks
 ):

@@ -165,6 +165,9 @@ def _written_back(
     return found
 
 
+_TYPED_IN = frozenset({"INPUT_FIELD", "TEXTAREA_FIELD", "SECRET_FIELD"})
+
+
 def _typed(
     found: dict[str, tuple[str, Any]], declared: dict | None, form: list[dict]
 ) -> tuple[dict, dict]:
@@ -177,16 +180,14 @@ def _typed(
         var_type = (declared or {}).get(slug)
         if var_type is not None:
             value = from_text(value, var_type)
-            if check_type(value, var_type):
-                definition = by_key.get(key) or {}
-                message = (
+            definition = by_key.get(key) or {}
+            # Refused only where typing can put it right; another field's
+            # value (a toggle, a list) goes as given, as it did before types.
+            if check_type(value, var_type) and definition.get("type") in _TYPED_IN:
+                errors[key] = [
                     f"{definition.get('name') or key} must be a {var_type} value,"
                     f" as it sets the variable {slug}."
-                )
-                nested = definition.get("type") == "NESTED_FORM_FIELD"
-                errors[key] = (
-                    {"__all__": [message], "rows": {}} if nested else [message]
-                )
+                ]
                 continue
         variables[slug] = value
     return variables, errors
