@@ -81,7 +81,14 @@ def test_a_callback_with_fields_of_the_callers_own_is_taken_and_keeps_them(
 ):
     """Cortex's schema doesn't forbid other fields; a CI job may add its own."""
     run, path = waiting
-    body = {"status": "SUCCESS", "message": "Deployed", "jobUrl": "https://ci/42"}
+    body = {
+        "status": "SUCCESS",
+        "message": "Deployed",
+        "jobUrl": "https://ci/42",
+        "messageId": "m-1",
+        "runStatus": "green",
+        "outputUrl": "https://ci/42/out",
+    }
     r = ada_api.post(path, body)
     assert r.status_code == 200, r.content
     run = advance(run)

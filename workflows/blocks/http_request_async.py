@@ -77,14 +77,20 @@ def parse_callback(payload: Any) -> tuple[str, str, dict | None]:
     if not isinstance(payload, dict):
         raise ValueError("The callback body must be a JSON object")
     # Other fields are the caller's own (a job's URL, say): kept in `result`,
-    # as Cortex takes them. One that looks like a misspelt field is refused,
-    # or its value would be dropped unseen.
-    for key in payload:
-        if key not in _FIELDS and (
-            near := get_close_matches(str(key).lower(), _FIELDS, n=1, cutoff=0.8)
-        ):
+    # as Cortex takes them. One that looks like a misspelt field (another
+    # case, a letter or two off: `Status`, `respones`, `outputs`) is refused,
+    # or its value would be dropped unseen; `messageId` or `runStatus` is not.
+    for key in map(str, payload):
+        near = [
+            field
+            for field in _FIELDS
+            if key not in _FIELDS
+            and abs(len(key) - len(field)) <= 1
+            and get_close_matches(key.lower(), [field], cutoff=0.8)
+        ]
+        if near:
             raise ValueError(
-                f"{str(key)!r}: not a field of a callback; did you mean {near[0]!r}?"
+                f"{key!r}: not a field of a callback; did you mean {near[0]!r}?"
                 " (it takes status, message and response, or output for response)"
             )
     status = payload.get("status")
