@@ -814,22 +814,32 @@ def run_submit_input(request: HttpRequest, pk: int) -> HttpResponse:
     return _back_to_run(request, run)
 
 
-def _not_recorded(step: Step, user: User, approve: bool, reason: str) -> str:
-    """What someone whose decision came too late is told: who decided first,
-    that theirs was not recorded, and the reason they wrote, to use elsewhere."""
+def _not_recorded(run: Run, step: Step, user: User, verdict: str, reason: str) -> str:
+    """What someone whose decision came too late is told: what became of the
+    step, that theirs was not recorded, and (the start of) the reason they
+    wrote, to use elsewhere."""
     decisions = list(step.decisions.select_related("user"))
     name = step.name or step.slug
     if any(d.user_id == user.pk for d in decisions):
         return f"{name}: you had decided already."
     said = f"{name} no longer waits for a decision"
-    if decisions:
-        said += ": " + ", ".join(
-            f"{d.user.display_name} {d.get_verdict_display().lower()}"
-            for d in decisions
+    if run.status in (Run.Status.CANCELLING, Run.Status.CANCELLED):
+        said += " (the run was cancelled)"
+    elif decisions:
+        said += (
+            " ("
+            + ", ".join(
+                f"{d.user.display_name} {d.get_verdict_display().lower()}"
+                for d in decisions
+            )
+            + ")"
         )
-        said += " first" if len(decisions) == 1 else ""
-    said += f". Your {'approval' if approve else 'rejection'} was not recorded"
-    return said + (f" (your reason: “{reason}”)." if reason else ".")
+    what = {"approve": "approval", "reject": "rejection"}.get(verdict, "decision")
+    said += f". Your {what} was not recorded"
+    if not reason:
+        return said + "."
+    shown = reason if len(reason) <= 200 else reason[:200].rstrip() + "…"
+    return said + f" (your reason: “{shown}”)."
 
 
 # A reason is shown on the run page, in its Activity and in notifications:
@@ -849,7 +859,7 @@ def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
         posted = Step.objects.filter(run=run, pk=step_id).first() if step_id else None
         messages.error(
             request,
-            _not_recorded(posted, request.user, verdict == "approve", reason)
+            _not_recorded(run, posted, request.user, verdict, reason)
             if posted is not None and posted.type == "MANUAL_APPROVAL"
             else "This approval is no longer waiting for a decision.",
         )
@@ -886,9 +896,7 @@ def run_decide(request: HttpRequest, pk: int) -> HttpResponse:
     except engine.NotAllowed as exc:
         return _refused(request, run, str(exc), reason=reason)
     except engine.NotWaiting:
-        messages.error(
-            request, _not_recorded(step, request.user, verdict == "approve", reason)
-        )
+        messages.error(request, _not_recorded(run, step, request.user, verdict, reason))
         return _back_to_run(request, run)
     except engine.EngineError as exc:
         return _action_response(request, run, status=400, reason=reason, error=str(exc))

@@ -1474,8 +1474,8 @@ def test_a_decision_on_an_approval_that_no_longer_waits_is_refused_with_a_messag
     r = decide(client, run, {"step": step.pk, "verdict": "approve"})
     assert r.status_code == 302
     assert (
-        "Approve no longer waits for a decision. Your approval was not recorded."
-        in text(client.get(r["Location"]))
+        "Approve no longer waits for a decision (the run was cancelled). Your"
+        " approval was not recorded." in text(client.get(r["Location"]))
     )
     assert not Decision.objects.exists()
 
@@ -1495,10 +1495,16 @@ def test_who_loses_a_race_to_decide_is_told_who_decided_first_and_keeps_their_re
     assert r.status_code == 302
     html = " ".join(text(client.get(r["Location"])).split())
     assert (
-        f"Approve no longer waits for a decision: {mona.display_name} approved first."
+        f"Approve no longer waits for a decision ({mona.display_name} approved)."
         " Your rejection was not recorded (your reason: “stop it”)."
     ) in html
     assert list(Decision.objects.values_list("user", flat=True)) == [mona.pk]
+
+    long = "because " * 500  # a reason too late is repeated only in part
+    r = decide(client, run, {"step": step.pk, "verdict": "reject", "reason": long})
+    html = text(client.get(r["Location"]))
+    assert f"(your reason: “{long[:200].rstrip()}…”)" in html
+    assert long.strip() not in html
 
 
 # --- a run started without its initiating user ------------------------------------------------------
