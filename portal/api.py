@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import connections
 from django.db.models import Q
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, UnreadablePostError
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -499,6 +499,16 @@ def _too_many_fields(request, exc):
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return error_response(request, 404, str(exc) or "Not found")
+
+
+@api.exception_handler(UnreadablePostError)
+def _unreadable(request, exc):
+    # The client stopped sending its body (CLIENT_READ_TIMEOUT, portal/wsgi.py)
+    # or went away: its fault, not the server's.
+    log.info("Unreadable body in %s %s: %s", request.method, request.path, exc)
+    return error_response(
+        request, 400, "The request's body stopped arriving before its end"
+    )
 
 
 @api.exception_handler(Exception)

@@ -10,6 +10,7 @@ import httpx
 from django.conf import settings
 
 from tests.conftest import free_port
+from tests.factories import api_key
 from tests.portal.test_access_log import ROOT
 
 
@@ -53,3 +54,29 @@ def test_a_body_that_never_comes_frees_the_worker_for_the_next_request(tmp_path)
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+class _Stalled:
+    """A request body whose client stopped sending: the socket's read timeout."""
+
+    def read(self, *args):
+        raise TimeoutError("timed out")
+
+    readline = read
+
+
+def test_an_api_body_that_stops_arriving_is_a_400_not_a_server_error(
+    client, ws, caplog
+):
+    """Django reads it as UnreadablePostError; the API said 500 with a traceback."""
+    _, raw = api_key(ws, "Admin")
+    r = client.post(
+        "/api/v1/workflows/validate",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+        CONTENT_LENGTH="100",
+        **{"wsgi.input": _Stalled()},
+    )
+    assert r.status_code == 400
+    assert r.json()["message"] == "The request's body stopped arriving before its end"
+    assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
