@@ -38,6 +38,7 @@ and `||` do), and `map(x, condition, value)` is there.
 from __future__ import annotations
 
 import logging
+import math
 import operator
 import re
 import threading
@@ -936,8 +937,12 @@ def _to_cel(value):
     if value is None:
         return None
     if kind is int and not -(2**63) <= value < 2**63:
-        # Past CEL's int (64 bits): a double, as JSON numbers are in CEL.
-        return celtypes.DoubleType(float(value))
+        # Past CEL's int (64 bits): a double, as JSON numbers are in CEL (an
+        # infinity past a double's range).
+        try:
+            return celtypes.DoubleType(float(value))
+        except OverflowError:
+            return celtypes.DoubleType(math.inf if value > 0 else -math.inf)
     return celpy.json_to_cel(value)  # bool, int, float, datetime…
 
 

@@ -47,18 +47,15 @@ def lookup(state: dict, path: str) -> Any:
             if isinstance(value, dict) and segment in value:
                 value = value[segment]
             elif (
-                isinstance(value, list)
-                and segment.isascii()
-                and segment.isdigit()
-                and int(segment) < len(value)
+                isinstance(value, list) and list_index(segment, len(value)) is not None
             ):
-                value = value[int(segment)]
+                value = value[list_index(segment, len(value))]
             else:
                 raise PathNotFound(f"path '{cleaned}' not found in the run state")
     return value
 
 
-_INDEXED = re.compile(r"([^\[\]]*)((?:\[\d+\])+)")
+_INDEXED = re.compile(r"([^\[\]]*)((?:\[[0-9]+\])+)")
 
 
 def _segments(path: str, value: Any) -> list[str]:
@@ -67,7 +64,18 @@ def _segments(path: str, value: Any) -> list[str]:
     match = _INDEXED.fullmatch(path)
     if match is None or (isinstance(value, dict) and path in value):
         return [path]
-    return ([match[1]] if match[1] else []) + re.findall(r"\d+", match[2])
+    return ([match[1]] if match[1] else []) + re.findall(r"[0-9]+", match[2])
+
+
+def list_index(segment: str, length: int) -> int | None:
+    """A list index as JavaScript reads one from text: digits, no leading zero
+    (`01` is no index), below the list's length; else None."""
+    if not (segment.isascii() and segment.isdigit()):
+        return None
+    if len(segment) > 1 and segment[0] == "0":
+        return None
+    index = int(segment)
+    return index if index < length else None
 
 
 def clean_path(path: Any) -> str:

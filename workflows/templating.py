@@ -19,6 +19,8 @@ from typing import Any
 import chevron
 from chevron.tokenizer import tokenize
 
+from workflows.paths import list_index
+
 
 class _JsonDict(dict):
     raw: dict
@@ -99,10 +101,12 @@ def _get_key(key: str, scopes: list, warn: bool = False) -> Any:
                 except KeyError:
                     break
             elif isinstance(scope, list):
-                # Digits only: Python would take "-1" (the last item), " 1", "1_0".
-                if not (part.isascii() and part.isdigit()) or int(part) >= len(scope):
+                # As JavaScript indexes: "1", not "-1" (Python's last item),
+                # " 1", "1_0" or "01".
+                index = list_index(part, len(scope))
+                if index is None:
                     break
-                scope = scope[int(part)]
+                scope = scope[index]
             else:
                 break
         else:
@@ -123,9 +127,12 @@ def _no_partial(name: str, *args: Any) -> str:
 
 def _tokenize(template: str, *args: str):
     """chevron's tokens, refusing a `{{{x}}` (closed with `}}`): chevron reads it
-    as a tag of no known kind and renders nothing where the author meant a value."""
+    as a tag of no known kind and renders nothing where the author meant a value.
+    (After a `{{=<% %>=}}`, which chevron can't read `{x}` in either, it is left be.)"""
+    delimited = False
     for tag, key in tokenize(template, *args):
-        if tag == "no escape?":
+        delimited = delimited or tag == "set delimiter"
+        if tag == "no escape?" and not delimited:
             raise chevron.ChevronError(
                 f"the tag {{{{{{{key}}}}} is closed with }}}} instead of }}}}}}"
             )

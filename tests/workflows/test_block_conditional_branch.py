@@ -212,10 +212,13 @@ def test_a_number_typed_79_or_79_point_5_evaluates_either_way():
 
 
 def test_a_number_past_cels_64_bit_int_compares_as_a_double():
-    state = {"variables": {"big": 12345678901234567890, "small": -(2**63)}}
+    state = {
+        "variables": {"big": 12345678901234567890, "small": -(2**63), "huge": 10**400}
+    }
     activation = cel_activation(state)
     assert evaluate_cel(compile_cel("variables.big > 1"), activation)
     assert evaluate_cel(compile_cel("variables.small < 0"), activation)
+    assert evaluate_cel(compile_cel("variables.huge > variables.big"), activation)
 
 
 def test_a_function_cel_lacks_is_named_even_inside_an_index():

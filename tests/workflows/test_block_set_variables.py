@@ -212,6 +212,8 @@ def test_lookup_tolerates_braces_and_a_leading_dot():
         "variables.count.0",
         "actions.get-entity.outputs.body.items.-1",
         "actions.get-entity.outputs.body.items[5]",
+        "actions.get-entity.outputs.body.items.01",
+        "actions.get-entity.outputs.body.items[٣]",
         "variables[0]",
     ],
 )

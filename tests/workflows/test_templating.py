@@ -2,7 +2,7 @@
 
 import pytest
 
-from workflows.templating import TemplateError, render, render_value
+from workflows.templating import TemplateError, render, render_value, template_problem
 
 STATE = {
     "variables": {
@@ -104,9 +104,9 @@ def test_a_template_that_does_not_parse_raises_saying_why():
 def test_a_list_index_is_digits_only_as_in_other_mustaches():
     state = {"tags": ["x", "y", "z"]}
     assert render("{{tags.0}}{{tags.2}}", state) == "xz"
-    assert render("[{{tags.-1}}][{{tags.+1}}][{{tags. 1}}][{{tags.1_0}}]", state) == (
-        "[][][][]"
-    )
+    assert render(
+        "[{{tags.-1}}][{{tags.+1}}][{{tags. 1}}][{{tags.1_0}}][{{tags.01}}]", state
+    ) == ("[][][][][]")
 
 
 def test_a_triple_brace_closed_with_two_is_refused_not_rendered_empty():
@@ -117,6 +117,8 @@ def test_a_triple_brace_closed_with_two_is_refused_not_rendered_empty():
         " with }} instead of }}}"
     )
     assert render("{{{variables.public}}}", STATE) == "true"
+    # After a delimiter change chevron can't read `{x}` either; not ours to refuse:
+    assert template_problem("{{=<% %>=}}<%{variables.public}%>") is None
 
 
 @pytest.mark.parametrize("tag", ["{{>secret}}", "{{> secret}}", "{{>./secret}}"])
