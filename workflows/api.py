@@ -890,10 +890,9 @@ def run_create(request, tagOrId: str, payload: Body[RunRequest | None] = None):
             response = json_response(request, run_out(run, steps=[]), 201)
             idempotency.complete(request, response)
     except engine.NotAllowed as exc:
-        said = str(exc)
-        if payload.runAs and exc.personal:  # "runAs x: you may not run…"
-            said = f"runAs {user.email}: {said[:1].lower()}{said[1:]}"
-        raise HttpError(403, said) from None
+        # Which field it is about; the message names the member itself:
+        who = "runAs: " if payload.runAs and exc.personal else ""
+        raise HttpError(403, f"{who}{exc}") from None
     except engine.EngineError as exc:
         raise HttpError(400, str(exc)) from None
     return response

@@ -16,6 +16,7 @@ from portal import mail, rawsql
 from portal.models import User
 
 from .models import Notification, Run, Step
+from .selectors import version_name
 
 _MESSAGE_CHARS = Notification._meta.get_field("message").max_length
 
@@ -82,10 +83,8 @@ def _send(
 def _name(run: Run) -> str:
     """Which run: "Deploy #42 on payments-api" (several runs of one workflow
     made identical notifications)."""
-    # The name of the version it ran (a workflow renamed since keeps its old
-    # name on its old runs, as the pages show them):
-    ran_as = (run.version.descriptor or {}).get("name")
-    name = f"{ran_as if isinstance(ran_as, str) and ran_as else run.workflow.name} #{run.pk}"
+    # A workflow renamed since keeps its old name on its old runs, as on the pages:
+    name = f"{version_name(run)} #{run.pk}"
     # The run state names the entity: no query for it on the engine's path.
     entity = (run.state.get("context") or {}).get("entity") or {}
     where = entity.get("name") or entity.get("tag")  # named as the pages name it

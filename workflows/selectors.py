@@ -19,3 +19,18 @@ def with_version_name(runs: QuerySet[Run]) -> QuerySet[Run]:
     `run.version_name|default:run.workflow.name`."""
     versions = WorkflowVersion.objects.filter(pk=OuterRef("version_id"))
     return runs.annotate(version_name=version_field(versions, "name"))
+
+
+def version_name(run: Run) -> str:
+    """The workflow's name as the run ran it: from its version when loaded
+    (the engine has it), else read alone (never the whole descriptor)."""
+    name = getattr(run, "version_name", None)
+    if name is None and Run.version.is_cached(run):
+        name = (run.version.descriptor or {}).get("name")
+    elif name is None:
+        name = (
+            WorkflowVersion.objects.filter(pk=run.version_id)
+            .values_list(KT("descriptor__name"), flat=True)
+            .first()
+        )
+    return name if isinstance(name, str) and name else run.workflow.name

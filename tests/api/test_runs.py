@@ -508,7 +508,7 @@ def test_run_as_is_checked_against_the_workflows_run_restrictions(
     refused = start(admin_api, body={"runAs": "grace@example.com"})
     assert refused.status_code == 403
     assert refused.json()["message"].startswith(
-        "runAs grace@example.com: you may not run this workflow"
+        "runAs: You may not run this workflow: grace@example.com"
     )
     no_run_as = start(admin_api)
     assert no_run_as.status_code == 403
