@@ -92,15 +92,28 @@ def _wsgi_path(environ: Mapping) -> str:
 
 
 # What a client sends that would end an access log line or forge one (a path
-# holding %0A), written escaped as Apache does; gunicorn escapes quotes itself
-# (a backslash is escaped here so that `\"` can't end a field).
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+# holding %0A) or drive a terminal (ESC, C1 controls), written escaped as
+# Apache does; gunicorn escapes quotes itself (a backslash is escaped here so
+# that `\"` can't end a field). WSGI gives the bytes as Latin-1 text: they
+# are read as UTF-8 first, so `é` stays `é`, and bytes that aren't UTF-8 are
+# written as `\xNN`.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\\udc80-\udcff]")
 
 
 def _escaped(text: str) -> str:
-    return _UNSAFE.sub(
-        lambda m: "\\\\" if m[0] == "\\" else f"\\x{ord(m[0]):02x}", text
-    )
+    try:
+        text = text.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        pass  # not WSGI's Latin-1 (a signed logged path): as it is
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match) -> str:
+    char = match[0]
+    if char == "\\":
+        return "\\\\"
+    code = ord(char)
+    return f"\\x{code - 0xDC00 if code >= 0xDC80 else code:02x}"
 
 
 class GunicornLogger(glogging.Logger):

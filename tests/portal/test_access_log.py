@@ -61,10 +61,10 @@ def test_the_access_log_names_the_path_but_never_the_query_string(tmp_path):
 def test_a_path_or_header_cannot_write_a_line_of_its_own_into_the_access_log(tmp_path):
     log = _serve_and_get(
         tmp_path,
-        "/x%0A1.2.3.4%20-%20-%20FORGED%0D%1B[31mred",
+        "/x%0A1.2.3.4%20-%20-%20FORGED%0D%1B[31mred%C2%9B",
         headers={"User-Agent": 'curl\\" "injected'},
     )
-    assert '"GET /x\\x0a1.2.3.4 - - FORGED\\x0d\\x1b[31mred HTTP/1.1" 404' in log
+    assert '"GET /x\\x0a1.2.3.4 - - FORGED\\x0d\\x1b[31mred\\x9b' in log
     assert '"curl\\\\\\" \\"injected"' in log  # \\ then \", as Apache writes
     assert not [line for line in log.splitlines() if line.startswith("1.2.3.4")]
     assert "\x1b" not in log
@@ -126,3 +126,10 @@ def test_djangos_not_found_line_gets_the_logged_path(rf):
     record.request = request
     assert LoggedPath().filter(record)
     assert record.getMessage() == "Not Found: /x/é-********"
+
+
+def test_what_a_client_sends_is_read_as_utf_8_then_escaped_where_unsafe():
+    """WSGI hands over bytes as Latin-1 text: é's two bytes are one letter
+    again, and U+009B (a terminal's CSI) and bytes that aren't UTF-8 escaped."""
+    sent = "/café\u009b\x1b".encode() + b"\xff"
+    assert logpath._escaped(sent.decode("latin-1")) == "/café\\x9b\\x1b\\xff"
