@@ -74,7 +74,7 @@ def error_400(request, exception=None):
         )
     else:
         reason = "The request could not be read."
-    if request.path.startswith("/api/"):  # API clients read Cortex's error shape
+    if request.path_info.startswith("/api/"):  # API clients read Cortex's errors
         return JsonResponse(error_body(400, reason), status=400)
     return render(request, "errors/400.html", {"reason": reason}, status=400)
 
