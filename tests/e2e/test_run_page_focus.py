@@ -203,6 +203,47 @@ def test_a_reason_typed_for_one_approval_is_not_carried_into_the_next(
     expect(page.get_by_role("textbox", name="Reason")).to_have_value("")
 
 
+def test_the_message_that_input_was_sent_goes_once_the_run_is_canceled(
+    page: Page, live_server, demo, celery_worker_process
+):
+    from workflows import engine
+
+    form_then_wait = """
+tag: form-then-wait
+name: Form then wait
+filter: {type: GLOBAL}
+actions:
+  - slug: ask
+    name: Collect
+    isRootAction: true
+    outgoingActions: [approve]
+    schema:
+      type: USER_INPUT
+      inputs: [{key: note, name: Note, type: INPUT_FIELD, required: true}]
+  - slug: approve
+    name: Platform approval
+    isRootAction: false
+    outgoingActions: []
+    schema: {type: MANUAL_APPROVAL, approvingTeamIds: [platform]}
+"""
+    run = paused(start(save(form_then_wait), "grace@example.com"))
+    log_in(page, live_server, "grace@example.com")
+    open_run(page, live_server, run)
+    page.get_by_role("textbox", name="Note").fill("ship it")
+    page.get_by_role("button", name="Submit").click()
+    sent = page.get_by_role("alert").filter(
+        has_text="Collect: your input was submitted."
+    )
+    expect(sent).to_be_visible(timeout=20_000)
+    wait_for(lambda: Run.objects.get(pk=run.pk).steps.filter(slug="approve").exists())
+
+    engine.cancel(Run.objects.get(pk=run.pk), by=None)
+
+    expect(status(page)).to_have_text("Canceled", timeout=20_000)
+    expect(sent).to_have_count(0)
+    assert not focused_is_body(page)
+
+
 def test_after_approving_focus_is_on_the_message_that_says_so(
     page: Page, live_server, demo, celery_worker_process
 ):
