@@ -211,7 +211,13 @@ def main():
         worker = celery_worker(queue, f"{queue}-{kills}", os.environ.copy(), log=logs)
         time.sleep(random.uniform(2.5, 4.5))  # about 2 s to start, then work
         if args.cancel and random.random() < 0.7:
-            victim = open_runs.exclude(status="CANCELLING").order_by("?").first()
+            # Half the time a run a worker holds now (in a block, or between
+            # two): picked at random from all, most would be queued ones.
+            candidates = open_runs.exclude(status="CANCELLING")
+            held = candidates.filter(status="IN_PROGRESS", lease__isnull=False)
+            if random.random() < 0.5 and held.exists():
+                candidates = held
+            victim = candidates.order_by("?").first()
             try:
                 if victim is not None:
                     engine.cancel(victim, by=None)
