@@ -823,8 +823,9 @@ def _not_recorded(run: Run, step: Step, user: User, verdict: str, reason: str) -
     if any(d.user_id == user.pk for d in decisions):
         return f"{name}: you had decided already."
     said = f"{name} no longer waits for a decision"
+    run.refresh_from_db(fields=["status"])  # a cancel may have just come
     if run.status in (Run.Status.CANCELLING, Run.Status.CANCELLED):
-        said += " (the run was cancelled)"
+        said += " (the run was canceled)"
     elif decisions:
         said += (
             " ("

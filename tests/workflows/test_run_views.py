@@ -1474,7 +1474,7 @@ def test_a_decision_on_an_approval_that_no_longer_waits_is_refused_with_a_messag
     r = decide(client, run, {"step": step.pk, "verdict": "approve"})
     assert r.status_code == 302
     assert (
-        "Approve no longer waits for a decision (the run was cancelled). Your"
+        "Approve no longer waits for a decision (the run was canceled). Your"
         " approval was not recorded." in text(client.get(r["Location"]))
     )
     assert not Decision.objects.exists()
