@@ -1795,22 +1795,31 @@ def test_an_editable_override_writes_what_was_typed_to_its_variable_for_later_bl
     assert run.state["variables"] == {"release-channel": "beta", "tok": MASK}
 
 
-def test_an_editable_override_writes_its_text_as_the_variables_declared_type(
-    ws, grace, test_blocks
-):
+def paused_on_write_back(ws, grace, field: dict, variable: dict) -> tuple[Run, Step]:
+    """A run paused on a form whose one field, editable, writes back to `variable`."""
     wf = make_workflow(
         ws,
         [
             ask_then_a(
-                [{"type": "INPUT_FIELD", "key": "port-text", "name": "Port"}],
-                [editable("port-text", "variables.port")],
+                [field], [editable(field["key"], f"variables.{variable['slug']}")]
             ),
-            action("a", "ECHO", see="{{variables.port}}"),
+            action("a", "ECHO"),
         ],
-        variables=[{"slug": "port", "type": "NUMBER", "defaultValue": 8080}],
+        variables=[variable],
     )
     run = run_to_rest(engine.start(workflow=wf, initiator=grace))
-    step = Step.objects.get(run=run, slug="ask")
+    return run, Step.objects.get(run=run, slug="ask")
+
+
+PORT = {"type": "INPUT_FIELD", "key": "port-text", "name": "Port"}
+
+
+def test_an_editable_override_writes_its_text_as_the_variables_declared_type(
+    ws, grace, test_blocks
+):
+    run, step = paused_on_write_back(
+        ws, grace, PORT, {"slug": "port", "type": "NUMBER", "defaultValue": 8080}
+    )
 
     with pytest.raises(InputInvalid) as refused:
         engine.submit_input(run, step, values={"port-text": "eighty"}, by=grace)
@@ -1829,38 +1838,19 @@ def test_an_editable_override_writes_its_text_as_the_variables_declared_type(
 def test_an_editable_override_refuses_numbers_json_cannot_hold_at_the_field(
     ws, grace, test_blocks, typed
 ):
-    wf = make_workflow(
-        ws,
-        [
-            ask_then_a(
-                [{"type": "INPUT_FIELD", "key": "port-text", "name": "Port"}],
-                [editable("port-text", "variables.port")],
-            ),
-            action("a", "ECHO"),
-        ],
-        variables=[{"slug": "port", "type": "NUMBER"}],
+    run, step = paused_on_write_back(
+        ws, grace, PORT, {"slug": "port", "type": "NUMBER"}
     )
-    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
-    step = Step.objects.get(run=run, slug="ask")
     with pytest.raises(InputInvalid) as refused:
         engine.submit_input(run, step, values={"port-text": typed}, by=grace)
     assert list(refused.value.errors) == ["port-text"]
 
 
 def test_a_toggle_written_back_to_a_string_variable_is_its_text(ws, grace, test_blocks):
-    wf = make_workflow(
-        ws,
-        [
-            ask_then_a(
-                [{"type": "TOGGLE_FIELD", "key": "ok", "name": "OK"}],
-                [editable("ok", "variables.answer")],
-            ),
-            action("a", "ECHO"),
-        ],
-        variables=[{"slug": "answer", "type": "STRING"}],
+    toggle = {"type": "TOGGLE_FIELD", "key": "ok", "name": "OK"}
+    run, step = paused_on_write_back(
+        ws, grace, toggle, {"slug": "answer", "type": "STRING"}
     )
-    run = run_to_rest(engine.start(workflow=wf, initiator=grace))
-    step = Step.objects.get(run=run, slug="ask")
     engine.submit_input(run, step, values={"ok": True}, by=grace)
     assert run_to_rest(run).state["variables"] == {"answer": "true"}
 

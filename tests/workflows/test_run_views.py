@@ -1190,12 +1190,18 @@ def test_rejecting_with_a_reason_fails_the_run_and_shows_why(
     assert event.message == "Rejected: Not on Friday"
 
 
-def test_others_see_who_may_decide_and_the_decisions_so_far(
-    client, ws, grace, linus, test_blocks
-):
+def another_approver(ws):
+    """ken, a member of the approving team beside linus."""
     ken = UserFactory(email="ken@example.com")
     member(ws, ken)
     Team.objects.get(tag="platform").members.add(ken)
+    return ken
+
+
+def test_others_see_who_may_decide_and_the_decisions_so_far(
+    client, ws, grace, linus, test_blocks
+):
+    another_approver(ws)
     run = waiting_for_approval(client, ws, grace, requiredApprovals=2)
     engine.decide(run, waiting_step(run), by=linus, approve=True, reason="Fine by me")
 
@@ -1238,9 +1244,7 @@ def test_an_approval_short_of_people_who_may_still_decide_says_so_and_what_to_do
 def test_a_block_still_waiting_for_approvals_names_no_one_as_having_completed_it(
     client, ws, grace, linus, test_blocks
 ):
-    ken = UserFactory(email="ken@example.com")
-    member(ws, ken)
-    Team.objects.get(tag="platform").members.add(ken)
+    another_approver(ws)
     run = waiting_for_approval(client, ws, grace, requiredApprovals=2)
     engine.decide(run, waiting_step(run), by=linus, approve=True)
     client.force_login(grace)
@@ -1254,9 +1258,7 @@ def test_a_block_still_waiting_for_approvals_names_no_one_as_having_completed_it
 def test_an_approval_needing_more_than_those_left_says_how_many_may_still_decide(
     client, ws, grace, linus, test_blocks
 ):
-    ken = UserFactory(email="ken@example.com")
-    member(ws, ken)
-    Team.objects.get(tag="platform").members.add(ken)
+    ken = another_approver(ws)
     run = waiting_for_approval(client, ws, grace, requiredApprovals=3)
     engine.decide(run, waiting_step(run), by=linus, approve=True)
     client.force_login(grace)
@@ -1313,9 +1315,7 @@ def test_a_refused_decision_says_the_engine_s_reason_instead_of_the_role_page(
 def test_an_approver_who_started_the_run_may_not_approve_it_when_self_approval_is_off(
     client, ws, linus, test_blocks
 ):
-    ken = UserFactory(email="ken@example.com")
-    member(ws, ken)
-    Team.objects.get(tag="platform").members.add(ken)
+    another_approver(ws)
     run = waiting_for_approval(client, ws, linus, preventSelfApproval=True)
     client.force_login(linus)
     html = text(page(client, run))

@@ -104,9 +104,12 @@ def test_a_template_that_does_not_parse_raises_saying_why():
 def test_a_list_index_is_digits_only_as_in_other_mustaches():
     state = {"tags": ["x", "y", "z"]}
     assert render("{{tags.0}}{{tags.2}}", state) == "xz"
-    assert render(
-        "[{{tags.-1}}][{{tags.+1}}][{{tags. 1}}][{{tags.1_0}}][{{tags.01}}]", state
-    ) == ("[][][][][]")
+    assert (
+        render(
+            "[{{tags.-1}}][{{tags.+1}}][{{tags. 1}}][{{tags.1_0}}][{{tags.01}}]", state
+        )
+        == "[][][][][]"
+    )
 
 
 def test_a_triple_brace_closed_with_two_is_refused_not_rendered_empty():
