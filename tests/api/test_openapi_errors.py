@@ -10,11 +10,13 @@ input and checks each answer against the document.
 """
 
 import importlib
+import json
 
 import jsonschema
 import pytest
 
 from catalog.models import Entity
+from portal.api import error_body
 from portal.idempotency import idempotent
 from portal.models import IpAllowlistEntry
 from tests.factories import EntityFactory, TeamFactory, api_key
@@ -412,3 +414,17 @@ def test_an_idempotency_key_sent_again_with_another_request_is_a_422_it_document
     answers_as_documented(document, "put", ENTITY + "/unarchive", r, 422)
     ledger.refresh_from_db()
     assert ledger.archived
+
+
+def test_every_error_type_is_one_of_cortexs_so_a_client_made_from_its_document_reads_it(
+    document,
+):
+    from workflows.descriptor import SCHEMA_FILE
+
+    cortex = json.loads(SCHEMA_FILE.read_text())["components"]["schemas"]
+    allowed = set(cortex["ErrorResponse"]["properties"]["type"]["enum"])
+    ours = document["components"]["schemas"]["ErrorOut"]["properties"]["type"]["enum"]
+    assert ours and set(ours) <= allowed
+    for status in (400, 401, 403, 404, 405, 406, 409, 413, 422, 429, 500, 418):
+        body = error_body(status, "x")
+        assert body["type"] in allowed and body["httpStatus"] == status

@@ -48,7 +48,7 @@ def test_a_request_without_a_key_gets_401_json_with_a_message(client, db):
     body = r.json()
     assert set(body) == CORTEX_ERROR_KEYS
     assert body["message"] == "Missing API key: send it as Authorization: Bearer <key>"
-    assert (body["type"], body["httpStatus"]) == ("UNAUTHORIZED", 401)
+    assert (body["type"], body["httpStatus"]) == ("UNCATEGORIZED", 401)
     assert r["WWW-Authenticate"] == 'Bearer realm="Cairn API"'
 
 
