@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -96,13 +97,22 @@ def _last_event(pk: int) -> int:
     return RunEvent.objects.filter(run_id=pk).aggregate(last=Max("pk"))["last"] or 0
 
 
-def _fingerprint(run: Run, last_event: int) -> str:
+def _fingerprint(request: HttpRequest, run: Run, last_event: int) -> str:
     """Changes whenever anything the page shows changes (every change logs an event).
 
     Read the last event before the run: a change in between then shows up as
-    one more refresh, never as a missed one.
+    one more refresh, never as a missed one. While the run waits, what this
+    person may do about it also depends on their role and their teams (an
+    approver added to an approving team gets the form without reloading),
+    which log no event of the run: one more query per poll, only then.
     """
-    return f"{run.status}.{last_event}"
+    if run.status != Run.Status.PAUSED:
+        return f"{run.status}.{last_event}"
+    teams = Team.objects.filter(
+        workspace_id=run.workspace_id, members=request.user
+    ).values_list("pk", flat=True)
+    mine = zlib.crc32(f"{sorted(request.ws_perms)}{sorted(teams)}".encode())
+    return f"{run.status}.{last_event}.{mine:x}"
 
 
 # --- showing values -------------------------------------------------------------------
@@ -385,15 +395,18 @@ def _action(
             )
             return {
                 "kind": "initiator" if choices else "initiator-wait",
-                "key": "initiator",
+                "key": f"initiator.{int(bool(choices))}",
                 "members": choices,
                 "error": error,
             }
         return {"kind": None, "key": "none"}
     action: dict[str, Any] = {"step": waiting, "error": error}
     if waiting.waiting_for == "USER_INPUT":
-        action["key"] = f"{waiting.pk}.input"
-        if engine.may_complete_input(run, user):
+        # The key names what the region shows (the form, or why not), so that
+        # a change of role or team redraws it (see _fingerprint):
+        may = engine.may_complete_input(run, user)
+        action["key"] = f"{waiting.pk}.input.{int(may)}"
+        if may:
             action["kind"] = "input"
             action["form"] = form or RunInputForm(
                 waiting.inputs.get("form") or [],
@@ -409,9 +422,9 @@ def _action(
         return action
     if waiting.waiting_for == "MANUAL_APPROVAL":
         decisions = list(Decision.objects.filter(step=waiting).select_related("user"))
-        action["key"] = f"{waiting.pk}.approval.{len(decisions)}"
         decided = any(d.user_id == user.pk for d in decisions)
         may = not decided and engine.may_approve(run, waiting, user)
+        action["key"] = f"{waiting.pk}.approval.{len(decisions)}.{int(may)}"
         approvers = engine.approvers(run, waiting)
         required = waiting.inputs.get("requiredApprovals") or 1
         approved = sum(d.verdict == Decision.Verdict.APPROVED for d in decisions)
@@ -672,7 +685,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if not may_view:
             raise PermissionDenied
         raise Http404("No such run in this workspace")
-    fingerprint = _fingerprint(run, last_event)
+    fingerprint = _fingerprint(request, run, last_event)
     context = _context(request, run, fingerprint=fingerprint, tab=_tab(request))
     return render(request, TEMPLATE, context)
 
@@ -688,7 +701,7 @@ def run_status(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(f"{url}?{urlencode(query)}" if query else url)
     last_event = _last_event(pk)
     run = _get_run(request, pk)
-    fingerprint = _fingerprint(run, last_event)
+    fingerprint = _fingerprint(request, run, last_event)
     if request.GET.get("v") == fingerprint:
         # Nothing new; a finished run's poller should not be polling at all:
         return HttpResponse(status=HTMX_STOP_POLLING if run.is_terminal else 204)
@@ -707,7 +720,7 @@ def _action_response(
     context = _context(
         request,
         run,
-        fingerprint=_fingerprint(run, last_event),
+        fingerprint=_fingerprint(request, run, last_event),
         tab=_tab(request),
         **action_kwargs,
     )

@@ -1003,6 +1003,23 @@ def test_a_refused_form_says_only_the_initiator_can_fill_it_in(
         assert html.lstrip().startswith('<div id="run-action">')
 
 
+def test_a_viewer_given_a_role_that_may_run_workflows_gets_the_form_at_the_next_poll(
+    client, ws, grace, vera, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(vera)
+    html = text(page(client, run))
+    assert 'name="contact"' not in html
+    url = poll_url(html)
+    assert client.get(url, headers=HX).status_code == 204
+
+    member(ws, vera, "User")  # an admin changes her role: no event of the run
+
+    html = text(client.get(url, headers=HX))
+    assert '<div id="run-action" hx-swap-oob="true">' in html
+    assert 'name="contact"' in html
+
+
 def test_a_viewer_who_submits_a_form_is_told_their_role_does_not_let_them(
     client, ws, grace, vera, test_blocks
 ):
@@ -1219,6 +1236,27 @@ def test_others_see_who_may_decide_and_the_decisions_so_far(
     html = text(page(client, run))
     assert 'name="verdict"' not in html
     assert "You have decided." in html
+
+
+def test_someone_added_to_an_approving_team_gets_the_form_at_the_next_poll(
+    client, ws, grace, linus, test_blocks
+):
+    run = waiting_for_approval(client, ws, grace)
+    ken = UserFactory(email="ken@example.com")
+    member(ws, ken)
+    client.force_login(ken)
+    html = text(page(client, run))
+    assert 'name="verdict"' not in html
+    url = poll_url(html)
+    assert client.get(url, headers=HX).status_code == 204
+
+    Team.objects.get(tag="platform").members.add(ken)  # no event of the run
+
+    html = text(client.get(url, headers=HX))
+    assert '<div id="run-action" hx-swap-oob="true">' in html
+    assert 'name="verdict" value="approve"' in html
+    # and nothing changes after that:
+    assert client.get(poll_url(html), headers=HX).status_code == 204
 
 
 def test_an_approval_short_of_people_who_may_still_decide_says_so_and_what_to_do(
