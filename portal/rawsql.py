@@ -110,14 +110,23 @@ def insert(objs: list, *, pks: bool = True) -> None:
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES {', '.join([row] * len(objs))}"
-    )
+    sql = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+    if connection.vendor == "postgresql" and len(objs) > 1:
+        # As Django's bulk_create: one array per column, so the statement is
+        # the same whatever the number of rows. psycopg then parses it once
+        # (it parses anew each statement of more than 50 parameters, 0.6 ms
+        # for a run's five steps) and PostgreSQL plans it once (prepared).
+        sql += "SELECT * FROM UNNEST({})".format(
+            ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+        )
+        params = [[_prep(f, f.pre_save(obj, True)) for obj in objs] for f in fields]
+    else:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql += f"VALUES {', '.join([row] * len(objs))}"
+        params = [_prep(f, f.pre_save(obj, True)) for obj in objs for f in fields]
     if pks:
+        # In the order of the rows, on both (as bulk_create relies on):
         sql += f" RETURNING {quote(meta.pk.column)}"
-    params = [_prep(f, f.pre_save(obj, True)) for obj in objs for f in fields]
     if not pks:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

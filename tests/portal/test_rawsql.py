@@ -1,5 +1,7 @@
 """portal.rawsql: hand-written statements, and together() sending them in one round trip."""
 
+import uuid
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -71,3 +73,55 @@ def test_a_statement_that_fails_inside_the_block_raises_djangos_error_and_reads_
 
     assert read == []
     assert list(Workspace.objects.values_list("name", flat=True)) == ["A"]
+
+
+def test_several_rows_are_stored_as_the_orm_stores_them_with_their_pks_in_order(ws):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tests.workflows.enginekit import chain, make_workflow
+    from workflows import engine
+    from workflows.models import Step
+
+    run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=None)
+    now = timezone.now()
+    every_kind = {
+        "inputs": {"list": [1, "two", None], "nested": {"ü": True}},
+        "outputs": {},
+        "started_at": now,
+        "early_callback": None,  # NULL, in every row
+    }
+
+    def rows(count):
+        return [
+            Step(run=run, slug=f"s{count}-{i}", position=i, **every_kind)
+            for i in range(count)
+        ]
+
+    with CaptureQueriesContext(connection) as two_rows, rawsql.together():
+        two = rows(2)
+        two[1].callback_id = uuid.uuid4()  # NULL in one row, a UUID in the other
+        rawsql.insert(two)
+    with CaptureQueriesContext(connection) as five_rows, rawsql.together():
+        five = rows(5)
+        rawsql.insert(five)
+
+    stored = Step.objects.filter(run=run).order_by("pk")
+    assert [s.pk for s in stored] == [s.pk for s in two + five]
+    assert [s.slug for s in stored] == [s.slug for s in two + five]
+    for s in stored:
+        assert (s.inputs, s.outputs, s.started_at, s.early_callback) == (
+            every_kind["inputs"],
+            {},
+            now,
+            None,
+        )
+    assert [s.callback_id for s in stored[:2]] == [None, two[1].callback_id]
+    if connection.vendor == "postgresql":
+        # One statement whatever the number of rows: parsed and planned once.
+        assert (
+            two_rows[0]["sql"].split("SELECT")[0]
+            == five_rows[0]["sql"].split("SELECT")[0]
+        )
+        assert "UNNEST" in two_rows[0]["sql"]
