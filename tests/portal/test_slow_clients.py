@@ -1,4 +1,5 @@
-"""A client that stops sending mid-request doesn't hold the web server."""
+"""A client that stops sending mid-request doesn't hold the web server, and a
+body sent in chunks (no Content-Length) is read, not taken for an empty one."""
 
 import os
 import socket
@@ -9,9 +10,12 @@ import time
 import httpx
 from django.conf import settings
 
+from tests.api.conftest import HELLO, save
 from tests.conftest import free_port
+from tests.conftest import test_database_url as database_url
 from tests.factories import api_key
 from tests.portal.test_access_log import ROOT
+from workflows.models import Run
 
 
 def test_a_body_that_never_comes_frees_the_worker_for_the_next_request(tmp_path):
@@ -80,3 +84,55 @@ def test_an_api_body_that_stops_arriving_is_a_400_not_a_server_error(
     assert r.status_code == 400
     assert r.json()["message"] == "The request's body stopped arriving before its end"
     assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
+
+
+def test_a_chunked_api_body_is_read_through_gunicorn_not_taken_for_an_empty_one(
+    transactional_db, ws, grace, tmp_path
+):
+    """Before, a start sent in chunks lost its initialContext and runAs (201)."""
+    save(ws, HELLO)
+    _, raw = api_key(ws, "Admin")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}"]
+        + ["--workers", "1"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "CAIRN_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": database_url(),
+            "HTTPS": "false",
+            "SECRET_KEY": settings.SECRET_KEY,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/v1/workflows/hello/runs"
+    headers = {"Authorization": f"Bearer {raw}", "Content-Type": "application/json"}
+
+    def chunked(*parts: bytes):  # httpx sends an iterator in chunks
+        return httpx.post(url, headers=headers, content=iter(parts), timeout=20)
+
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/no-such-page/")
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        started = chunked(
+            b'{"initialContext": {"who": "chunky"},',
+            b' "runAs": "grace@example.com"}',
+        )
+        broken = chunked(b'{"initialContext": ', b"")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert started.status_code == 201, started.text
+    assert started.request.headers["Transfer-Encoding"] == "chunked"
+    run = Run.objects.get(uid=started.json()["id"])
+    assert run.initial_context == {"who": "chunky"}
+    assert run.initiator == grace
+    assert broken.status_code == 400
+    assert "JSON" in broken.json()["message"]
