@@ -367,6 +367,11 @@ _env_lock = threading.Lock()  # the Lark parser behind compile() is shared
 @lru_cache(maxsize=512)
 def compile_cel(expression: str) -> celpy.Runner:
     """The CEL program for an expression; raises CelCompileError("… (line 1, column 4)")."""
+    if _nesting(expression) > MAX_NESTING:
+        # As cel-go refuses it, before the parser spends seconds on it:
+        raise CelCompileError(
+            f"the expression is nested deeper than {MAX_NESTING} levels"
+        )
     try:
         with _env_lock:
             ast = _env.compile(expression)
@@ -378,6 +383,27 @@ def compile_cel(expression: str) -> celpy.Runner:
         raise CelCompileError(f"syntax error{_where(exc)}") from None
     _check_literals(ast)
     return _env.program(ast, functions=_FUNCTIONS)
+
+
+# cel-go's parser's limit on nested expressions (its MaxRecursionDepth):
+MAX_NESTING = 250
+# A string literal (skipped), an opening bracket, a closing one:
+_BRACKETS = re.compile(
+    r"'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|([(\[{])|([)\]}])",
+    re.DOTALL,
+)
+
+
+def _nesting(expression: str) -> int:
+    """How deep the expression's brackets nest, outside string literals."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(expression):
+        if match.group(1):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif match.group(2):
+            depth -= 1
+    return deepest
 
 
 def _where(exc: Exception) -> str:

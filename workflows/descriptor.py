@@ -65,7 +65,9 @@ import functools
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,11 @@ RESERVED_TAGS = frozenset({"new", "runs", "notifications", "validate"})
 MAX_TAG = MAX_NAME = 200  # the columns of workflows.models.Workflow
 MAX_BYTES = 1_000_000
 MAX_NODES = 200_000  # values in a parsed descriptor; stops YAML alias bombs
+# Checking a descriptor compiles each block's JQ (2 ms each, whatever its
+# size) and CEL (about 0.1 ms a token): these keep the worst a request can ask
+# of a web worker to a few seconds, far above what real workflows use.
+MAX_ACTIONS = 500
+MAX_CEL_CHARS = 50_000  # all the branch expressions of a workflow together
 
 # Unions whose member validate() picks by `type` (Cortex's discriminators):
 _UNIONS = (
@@ -746,18 +753,43 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+# How often each slug and key occurs in the lists of the descriptor being
+# checked (by the list's id, the list kept so its id stays its own): counting
+# once per list, not once per item, keeps _label linear (8,000 actions took
+# 47 s to count item by item).
+_label_counts: ContextVar[dict[int, tuple[list, Counter]] | None] = ContextVar(
+    "label_counts", default=None
+)
+
+
+def _counts(items: list) -> Counter:
+    cache = _label_counts.get()
+    if cache is not None and id(items) in cache:
+        return cache[id(items)][1]
+    counts = Counter(
+        (field, item[field])
+        for item in items
+        if isinstance(item, dict)
+        for field in ("slug", "key")
+        if isinstance(item.get(field), str)
+    )
+    if cache is not None:
+        cache[id(items)] = (items, counts)
+    return counts
+
+
 def _label(items: list, index: int) -> str:
     """An item's name in a path: its slug or key when that is usable and unique."""
     item = items[index]
     if isinstance(item, dict):
         for field in ("slug", "key"):
             value = item.get(field)
-            if isinstance(value, str) and SLUG_RE.match(value):
-                same = [
-                    i for i in items if isinstance(i, dict) and i.get(field) == value
-                ]
-                if len(same) == 1:
-                    return value
+            if (
+                isinstance(value, str)
+                and SLUG_RE.match(value)
+                and _counts(items)[(field, value)] == 1
+            ):
+                return value
     return str(index)
 
 
@@ -887,6 +919,7 @@ class _Checker:
         self.errors: list[str] = []
         self.declared: set[str] = set()  # variable slugs, once run() has read them
         self.scripts: list[tuple[str, str]] = []  # (where, JavaScript), checked last
+        self.cel_chars = 0  # of the branch expressions compiled so far
 
     def add(self, where: str, message: str) -> None:
         self.errors.append(f"{where}: {message}" if where else message)
@@ -954,6 +987,13 @@ class _Checker:
 
     def run(self) -> None:
         d = self.d
+        actions = d.get("actions")
+        if isinstance(actions, list) and len(actions) > MAX_ACTIONS:
+            self.add(
+                "actions",
+                f"{len(actions):,} actions; a workflow may have at most {MAX_ACTIONS}",
+            )
+            return  # checking each would take a long while
         self.schema("WorkflowDefinition", d, "")
         # After the schema pass, which may have read a slug written as a number:
         self.declared = {
@@ -1167,6 +1207,14 @@ class _Checker:
             return
         from workflows.cel import CelCompileError, compile_cel
 
+        self.cel_chars += len(expression)
+        if self.cel_chars > MAX_CEL_CHARS:
+            self.add(
+                where,
+                f"not checked: the workflow's branch expressions are longer than"
+                f" {MAX_CEL_CHARS:,} characters in all",
+            )
+            return
         try:
             compile_cel(expression)
         except CelCompileError as exc:
@@ -1430,9 +1478,13 @@ def validate(data: Any) -> dict:
         raise DescriptorError(
             "the descriptor must be a mapping with tag, name, filter and actions"
         )
-    descriptor = _normalise(data)
-    checker = _Checker(descriptor)
-    checker.run()
+    token = _label_counts.set({})
+    try:
+        descriptor = _normalise(data)
+        checker = _Checker(descriptor)
+        checker.run()
+    finally:
+        _label_counts.reset(token)
     if checker.errors:
         raise DescriptorError(_dedupe(checker.errors))
     return _plain(descriptor)

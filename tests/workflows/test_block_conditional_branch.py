@@ -343,7 +343,7 @@ def test_an_unknown_name_fails_without_dumping_the_run_state():
 def test_a_deeply_nested_expression_fails_instead_of_crashing():
     outcome = run("(" * 400 + "true" + ")" * 400)
     assert outcome.status == "FAILED"
-    assert "nested too deeply" in outcome.error
+    assert "nested deeper than 250 levels" in outcome.error
 
 
 # --- the time limit --------------------------------------------------------------------

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from workflows.blocks import BLOCK_TYPES
 from workflows.descriptor import (
+    MAX_ACTIONS,
+    MAX_CEL_CHARS,
     DescriptorError,
     actions_by_slug,
     export,
@@ -1459,3 +1461,55 @@ def test_parse_refuses_what_json_cannot_store_or_python_cannot_read_saying_what(
     with pytest.raises(DescriptorError) as caught:
         parse(text)
     assert message in str(caught.value)
+
+
+# --- what a check may cost ---------------------------------------------------------------
+
+
+def test_a_workflow_of_more_actions_than_cairn_checks_is_refused_saying_how_many():
+    d = base()
+    d["actions"] += [
+        {
+            "name": f"Step {i}",
+            "slug": f"step-{i}",
+            "isRootAction": False,
+            "outgoingActions": [],
+            "schema": {"type": "JQ", "expression": str(i)},
+        }
+        for i in range(MAX_ACTIONS - len(d["actions"]) + 1)
+    ]
+    assert problems(d) == [
+        f"actions: {MAX_ACTIONS + 1} actions; a workflow may have at most {MAX_ACTIONS}"
+    ]
+    d["actions"].pop()
+    assert "actions:" not in " ".join(problems(d))  # 500 are checked (step-N unreached)
+
+
+def test_a_branch_expression_nested_deeper_than_cel_allows_is_refused_at_once():
+    d = base()
+    deep = "(" * 251 + "true" + ")" * 251
+    action(d, "route")["schema"]["branches"][0]["expression"] = deep
+    assert problems(d) == [
+        "actions['route'].schema.branches['prod'].expression: is not a valid CEL"
+        " expression: the expression is nested deeper than 250 levels"
+    ]
+    # Brackets inside a string literal are text:
+    action(d, "route")["schema"]["branches"][0]["expression"] = (
+        'variables["env"] == "' + "(" * 300 + '"'
+    )
+    validate(d)
+
+
+def test_branch_expressions_longer_than_cairn_checks_in_all_are_refused_naming_each():
+    d = base()
+    long = "variables.env == '" + "x" * (MAX_CEL_CHARS // 2) + "'"
+    route = action(d, "route")["schema"]
+    route["branches"][0]["expression"] = long
+    route["branches"].append(
+        {"name": "Too", "slug": "too", "expression": long, "outgoingAction": "approve"}
+    )
+    assert problems(d) == [
+        "actions['route'].schema.branches['too'].expression: not checked: the"
+        f" workflow's branch expressions are longer than {MAX_CEL_CHARS:,} characters"
+        " in all"
+    ]
