@@ -1,5 +1,8 @@
-from django.http import JsonResponse
-from django.shortcuts import render
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render, resolve_url
 from django.urls import Resolver404, get_script_prefix, resolve
 
 from .api import error_body
@@ -13,6 +16,31 @@ class WorkspaceMiddleware:
     def __call__(self, request):
         load_workspace(request)
         return self.get_response(request)
+
+
+class HtmxSessionEndedMiddleware:
+    """An htmx request after the session ended (a log out in another tab) gets
+    a 401, not the view's redirect to the login page: the browser follows a
+    redirect inside the request, and htmx swapped the whole login page into
+    the region it updates (a poller's, a form's), losing what was typed. htmx
+    swaps a 401 nowhere; the page says the session ended (base.html)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.headers.get("HX-Request") == "true"
+            and response.status_code == 302
+            and urlsplit(response["Location"]).path == resolve_url(settings.LOGIN_URL)
+        ):
+            return HttpResponse(
+                "Your session has ended: log in again",
+                status=401,
+                content_type="text/plain; charset=utf-8",
+            )
+        return response
 
 
 def _page_above(path: str) -> str:

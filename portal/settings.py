@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.WorkspaceMiddleware",
+    "portal.middleware.HtmxSessionEndedMiddleware",
     "portal.middleware.MethodNotAllowedMiddleware",
     "portal.middleware.ContentEncodingMiddleware",
 ]

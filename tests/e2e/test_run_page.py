@@ -480,3 +480,38 @@ def test_the_canceling_message_is_not_shown_beside_a_run_that_ended_meanwhile(
     page.get_by_role("dialog").get_by_role("button", name="Cancel run").click()
     expect(page.locator("[data-test=run-status]")).to_have_text("Canceled")
     expect(page.get_by_text("Canceling run")).to_have_count(0)
+
+
+def test_a_session_ended_mid_form_is_said_and_the_form_goes_through_after_logging_in_again(
+    page: Page, live_server, demo, celery_worker_process
+):
+    """Before, the poller swapped a whole login page into the run page, and a
+    login made in another tab left the open form with a refused CSRF token."""
+    run = start(save(SECRET), "grace@example.com")
+    log_in(page, live_server, "grace@example.com")
+    open_run(page, live_server, run)
+    label = page.get_by_role("textbox", name="Label")
+    expect(label).to_be_visible(timeout=20_000)
+    label.fill("deploy key")
+    page.get_by_role("textbox", name="Token").fill("ghp_abc123")
+
+    # Logged out in another tab:
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/")
+    other.get_by_role("button", name="Log out").click()
+
+    problem = page.locator('[data-test="request-problem"]')
+    expect(problem).to_contain_text("Your session has ended", timeout=10_000)
+    expect(page.get_by_label("Email address")).to_have_count(
+        0
+    )  # no login page swapped in
+    expect(label).to_have_value("deploy key")
+
+    # Logged in again in that tab: the token the form was given is stale now.
+    log_in(other, live_server, "grace@example.com")
+    expect(problem).to_be_hidden(timeout=10_000)  # the next poll went through
+    expect(page.get_by_role("textbox", name="Token")).to_have_value("ghp_abc123")
+    page.get_by_role("button", name="Submit").click()
+
+    expect(status(page)).to_have_text("Successful", timeout=20_000)
+    assert Step.objects.get(run=run, slug="ask").outputs["label"] == "deploy key"

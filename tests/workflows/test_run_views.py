@@ -574,6 +574,21 @@ def test_the_poller_sends_the_changed_regions_but_not_the_form(
     assert 'id="run-action"' not in html
 
 
+def test_a_poll_after_the_session_ended_is_a_401_not_the_login_page(
+    client, ws, grace, test_blocks
+):
+    run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=grace)
+    client.force_login(grace)
+    url = poll_url(text(page(client, run)))
+    client.logout()  # in another tab
+
+    r = client.get(url, headers=HX)
+    assert r.status_code == 401  # htmx swaps it nowhere; the page says why
+    assert text(r) == "Your session has ended: log in again"
+    # Without htmx, the browser goes to the login page as before:
+    assert client.get(url)["Location"].startswith("/login/")
+
+
 def test_the_poller_stops_once_the_run_has_ended(client, ws, grace, test_blocks):
     run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=grace)
     client.force_login(grace)
