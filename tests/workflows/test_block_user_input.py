@@ -189,14 +189,35 @@ def test_when_every_input_is_fixed_the_block_completes_without_waiting():
     assert outcome.outputs == {"region": "eu", "env": "dev"}
 
 
-def test_a_value_override_whose_path_is_unset_leaves_the_input_to_be_asked():
-    overrides = [value_override("region", "variables.region")]
+def test_an_editable_value_override_whose_path_is_unset_leaves_the_input_to_be_asked():
+    overrides = [value_override("region", "variables.region", editable=True)]
     for run_state in (state(), state(region=""), state(region=None)):
         outcome = UserInput().execute(
             make_ctx(schema(REGION, overrides=overrides), run_state)
         )
         assert outcome.status == "WAITING"
         assert outcome.inputs["form"] == [REGION]
+
+
+def test_a_fixed_value_override_whose_path_is_unset_is_never_typed_into():
+    """Before, the input became an ordinary one: a field fixed to the
+    initiator's email could be filled with any address by whoever answered."""
+    overrides = [value_override("who", "context.initiatedBy.email")]
+    who = {"type": "INPUT_FIELD", "key": "who", "name": "Requested by"}
+    for run_state in (state(), {**state(), "context": {"initiatedBy": None}}):
+        ctx = make_ctx(schema(who, ENV, overrides=overrides), run_state)
+        outcome = UserInput().execute(ctx)
+        assert outcome.status == "WAITING"  # for the environment
+        assert outcome.inputs["form"][0] == {**who, "fixed": True}
+        completed = submit(ctx, {"who": "evil@example.com", "env": "dev"})
+        assert completed.outputs == {"who": "", "env": "dev"}
+
+    # Declared with a default, it keeps it; every input fixed, nobody is asked:
+    with_default = {**who, "defaultValue": "nobody"}
+    outcome = UserInput().execute(
+        make_ctx(schema(with_default, overrides=overrides), state())
+    )
+    assert (outcome.status, outcome.outputs) == ("COMPLETED", {"who": "nobody"})
 
 
 def test_a_fixed_value_that_is_not_valid_fails_the_block():

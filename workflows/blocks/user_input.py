@@ -14,8 +14,10 @@ and are what the browser form renders:
   becomes the input's `defaultValue`; with `editable: true` and a path
   `variables.<slug>`, the value given is written back to that variable. With
   `editable: false` (Cortex's default) the input is also marked `fixed: true`:
-  the form shows it read-only and the submitted value is ignored. A path that holds nothing (missing, null, "" or [])
-  leaves the input as declared, so the person is asked. When every input is fixed
+  the form shows it read-only and the submitted value is ignored. A path that holds
+  nothing (missing, null, "" or []) leaves the input's declared default: an
+  editable input is asked for; a fixed one keeps that default or stays empty (a
+  required one then fails the block, naming it). When every input is fixed
   the block completes at once, without waiting (a form with no inputs still waits:
   it is a "continue" step). A fixed value that is not valid fails the block.
   Secret fields are never prefilled by an editable override. Another input
@@ -220,13 +222,16 @@ def resolve_form(schema: dict, state: dict) -> list[dict]:
         if kind == "OPTION":
             _override_options(definition, name, path, value)
         elif kind == "VALUE":
+            if not override.get("editable", False):
+                # Never asked, whatever the path holds: a field fixed to
+                # `context.initiatedBy.email` must not become one anybody
+                # may type into when that is empty (an API run without runAs).
+                definition["fixed"] = True
             if _is_unset(value):
-                continue
+                continue  # keeps its declared default, if any
             if definition.get("type") == "SECRET_FIELD" and override.get("editable"):
                 continue
             definition["defaultValue"] = _as_default(definition, value)
-            if not override.get("editable", False):
-                definition["fixed"] = True
         else:
             raise BlockFailed(f"inputOverrides for {name}: unknown type {kind!r}")
     return form
