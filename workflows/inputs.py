@@ -37,7 +37,8 @@ What each type accepts (raw values come from a browser form or JSON):
   whitespace stripped; `validationRegex` must match the whole value. Blank → "".
 - SECRET_FIELD: the same, but kept verbatim (no stripping). Blank → "".
 - NUMBER_FIELD: `format` INTEGER → int (a whole number, "3.0" is 3), DECIMAL →
-  float; `min`/`max` inclusive. Blank → None.
+  a number, an int when whole ("4" and "4.0" are 4, "4.5" is 4.5), as JSON reads
+  it; `min`/`max` inclusive. Blank → None.
 - TOGGLE_FIELD: True/False, or "on"/"true"/"yes"/"1" and "off"/"false"/"no"/"0"/"".
   Missing means off (an unticked checkbox sends nothing), so a toggle always has
   a value and `required` does not force it on.
@@ -328,7 +329,13 @@ def _clean_number(field: _Field, raw: Any) -> int | float | None:
         raise _Invalid([f"{field.name} must be a number."])
     if integer and number != number.to_integral_value():
         raise _Invalid([f"{field.name} must be a whole number."])
-    value: int | float = int(number) if integer else float(number)
+    # A whole number is an int, DECIMAL or not, as the JSON number a browser
+    # sends for "4" is: Mustache renders 4 (not 4.0), CEL takes `4 % 2`.
+    # Past 2**53 a double, as JSON's numbers are, unless INTEGER asks for it.
+    whole = number == number.to_integral_value()
+    value: int | float = (
+        int(number) if integer or (whole and abs(number) < 2**53) else float(number)
+    )
     low, high = _limit(field.d.get("min")), _limit(field.d.get("max"))
     if low is not None and value < low:
         raise _Invalid([f"{field.name} must be at least {_number_text(low)}."])

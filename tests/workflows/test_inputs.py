@@ -204,8 +204,15 @@ def test_an_integer_field_rejects_a_fraction():
     assert check(definition, "3.5")[1] == ["Replicas must be a whole number."]
 
 
-def test_a_decimal_field_returns_a_float():
-    assert check(field("NUMBER_FIELD", format="DECIMAL"), "2.5") == (2.5, None)
+def test_a_decimal_field_returns_a_fraction_as_a_float_and_a_whole_number_as_an_int():
+    definition = field("NUMBER_FIELD", format="DECIMAL")
+    assert check(definition, "2.5") == (2.5, None)
+    # As the JSON number a browser sends: Mustache renders 4, CEL takes 4 % 2.
+    for raw in ("4", "4.0", 4, 4.0):
+        value, errors = check(definition, raw)
+        assert (value, type(value), errors) == (4, int, None)
+    assert check(definition, "1e20")[0] == 1e20  # past 2**53: a double, as JSON's
+    assert type(check(definition, "1e20")[0]) is float
 
 
 @pytest.mark.parametrize("raw", ["abc", "NaN", "Infinity", "1e999", True, [1]])
