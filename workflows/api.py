@@ -941,7 +941,8 @@ def run_cancel(request, tagOrId: str, runId: str):
     """Cancel a QUEUED, IN_PROGRESS or PAUSED run (a run with a block in flight is
     CANCELLING until the block stops); completed blocks are not undone. Needs
     EDIT_WORKFLOW_RUNS, or a personal token of the run's initiator while they
-    have EXECUTE_WORKFLOW_RUNS.
+    have EXECUTE_WORKFLOW_RUNS. The run comes back with its steps, context and
+    variables when the key may also view runs (VIEW_WORKFLOW_RUNS).
     """
     principal = request.auth
     workflow = _workspace_workflow(request, tagOrId)
@@ -961,7 +962,9 @@ def run_cancel(request, tagOrId: str, runId: str):
             " can be cancelled",
         ) from None
     run = _find_run(_with_steps(_runs(request)), str(run.uid))
-    return json_response(request, run_out(run))
+    # Its steps, context and variables only for a key that may read them:
+    detail = P.VIEW_WORKFLOW_RUNS in principal.permissions
+    return json_response(request, run_out(run, detail=detail))
 
 
 @router.post(

@@ -742,6 +742,33 @@ def test_an_initiator_demoted_to_viewer_no_longer_cancels_their_run_as_on_the_pa
     assert own.get(f"/workflows/hello/runs/{run_id}").json()["status"] != "CANCELLED"
 
 
+def test_a_key_that_may_cancel_but_not_view_runs_gets_no_steps_context_or_variables(
+    admin_api, ws, as_key
+):
+    from portal.models import Role
+
+    save(ws, HELLO)
+    run_id = start(admin_api).json()["id"]
+    Role.objects.create(
+        workspace=ws, name="Canceller", permissions=["EDIT_WORKFLOW_RUNS"]
+    )
+    cancel_only = as_key(api_key(ws, "Canceller")[1])
+    assert cancel_only.get(f"/workflows/hello/runs/{run_id}").status_code == 403
+
+    r = cancel_only.post(f"/workflows/hello/runs/{run_id}/cancel")
+
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "CANCELLED"
+    assert body.get("steps") is None
+    assert body.get("context") is None and body.get("variables") is None
+    # A key that may view runs gets them:
+    again = admin_api.post(
+        f"/workflows/hello/runs/{start(admin_api).json()['id']}/cancel"
+    )
+    assert again.json()["context"] is not None
+
+
 SECRET_FORM = """
 tag: token
 name: Token
