@@ -477,16 +477,25 @@ class RunListParams(PageParams):
     workflowIds: list[str] = Field(
         default_factory=list, description="Same as workflow (Cortex's name)"
     )
-    entityId: str | None = Field(None, description="Entity tag or id")
-    entity: str | None = Field(None, description="Same as entityId")
-    initiatedBy: str | None = Field(None, description="Initiating user's email")
-    initiator: str | None = Field(None, description="Same as initiatedBy")
+    entityId: list[str] = Field(
+        default_factory=list, description="Entity tags or ids (repeat or comma)"
+    )
+    entity: list[str] = Field(default_factory=list, description="Same as entityId")
+    initiatedBy: list[str] = Field(
+        default_factory=list,
+        description="Initiating users' emails (repeat or comma)",
+    )
+    initiator: list[str] = Field(
+        default_factory=list, description="Same as initiatedBy"
+    )
     status: list[str] = Field(
         default_factory=list,
         description="QUEUED, IN_PROGRESS, PAUSED, CANCELLING, COMPLETED, FAILED, "
         "CANCELLED (repeat or comma)",
     )
-    source: str | None = Field(None, description="UI, API or WORKFLOW")
+    source: list[str] = Field(
+        default_factory=list, description="UI, API or WORKFLOW (repeat or comma)"
+    )
     startedAfter: datetime | None = Field(
         None, description="ISO 8601; runs created after"
     )
@@ -676,18 +685,22 @@ def run_list(request, params: Query[RunListParams]):
     if workflows:
         ids = parse_ids(workflows)
         qs = qs.filter(Q(workflow__tag__in=workflows) | Q(workflow__pk__in=ids))
-    entity = params.entityId or params.entity
-    if entity:
-        ids = parse_ids([entity])
+    entities = _values(params.entityId, params.entity)
+    if entities:
+        deleted = Q()  # an entity deleted since: the run's state still names it
+        for tag in entities:
+            deleted |= Q(state__context__entity__tag=tag)
         qs = qs.filter(
-            Q(entity__tag=entity)
-            | Q(entity__pk__in=ids)
-            # An entity deleted since: the run's state still names it.
-            | Q(entity__isnull=True, state__context__entity__tag=entity)
+            Q(entity__tag__in=entities)
+            | Q(entity__pk__in=parse_ids(entities))
+            | (Q(entity__isnull=True) & deleted)
         )
-    initiator = params.initiatedBy or params.initiator
-    if initiator:
-        qs = qs.filter(initiator__email__iexact=initiator.strip())
+    initiators = _values(params.initiatedBy, params.initiator)
+    if initiators:
+        by_email = Q()
+        for email in initiators:
+            by_email |= Q(initiator__email__iexact=email)
+        qs = qs.filter(by_email)
     statuses = [s.upper() for s in _values(params.status)]
     unknown = sorted(set(statuses) - set(RunStatus.values))
     if unknown:
@@ -697,13 +710,14 @@ def run_list(request, params: Query[RunListParams]):
         )
     if statuses:
         qs = qs.filter(status__in=statuses)
-    if params.source:
-        source = params.source.upper()
-        if source not in Run.Source.values:
-            raise HttpError(
-                400, f"source: {params.source} is not one of UI, API, WORKFLOW"
-            )
-        qs = qs.filter(source=source)
+    sources = [s.upper() for s in _values(params.source)]
+    unknown = sorted(set(sources) - set(Run.Source.values))
+    if unknown:
+        raise HttpError(
+            400, f"source: {', '.join(unknown)} is not one of UI, API, WORKFLOW"
+        )
+    if sources:
+        qs = qs.filter(source__in=sources)
     if params.startedAfter:
         qs = qs.filter(created_at__gt=utc(params.startedAfter, "startedAfter"))
     if params.startedBefore:

@@ -676,6 +676,15 @@ def test_the_run_list_filters_by_workflow_entity_initiator_status_and_date(
     assert ids(startedAfter="2000-01-01T00:00:00Z") == {hello, on_ledger, by_grace}
     assert ids(startedBefore="2000-01-01T00:00:00") == set()
     assert ids(source="api") == {hello, on_ledger, by_grace}
+    # Several values, repeated or comma-separated, for every filter:
+    both = ids(initiatedBy="ada@example.com") | {by_grace}
+    assert len(both) == 3
+    assert ids(initiatedBy="grace@example.com,ada@example.com") == both
+    assert ids(initiatedBy=["grace@example.com", "ADA@example.com"]) == both
+    assert ids(entityId="no-such,ledger") == {on_ledger}
+    assert ids(entityId=["no-such", "ledger"]) == {on_ledger}
+    assert ids(source="API,UI") == ids(source=["UI", "API"]) == both
+    assert ids(source="UI") == set()
 
 
 @pytest.mark.parametrize(
