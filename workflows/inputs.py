@@ -33,8 +33,10 @@ them) and the submitted values by key, and returns `(clean, errors)`:
 
 What each type accepts (raw values come from a browser form or JSON):
 
-- INPUT_FIELD, TEXTAREA_FIELD: text (numbers are taken as text), surrounding
-  whitespace stripped; `validationRegex` must match the whole value. Blank → "".
+- INPUT_FIELD: text (numbers are taken as text), surrounding whitespace
+  stripped; `validationRegex` must match the whole value. Blank → "".
+- TEXTAREA_FIELD: the same, but kept as typed (pasted YAML keeps its first
+  line's indentation and its last newline), line ends as LF. Blank → "".
 - SECRET_FIELD: the same, but kept verbatim (no stripping). Blank → "".
 - NUMBER_FIELD: `format` INTEGER → int (a whole number, "3.0" is 3), DECIMAL →
   a number, an int when whole ("4" and "4.0" are 4, "4.5" is 4.5), as JSON reads
@@ -299,6 +301,16 @@ def _one_or_many(field: _Field, items: list, what: str) -> Any:
 def _clean_text(field: _Field, raw: Any) -> str:
     text = _text(field, raw)
     if not text:
+        return field.missing("")
+    _check_pattern(field, text)
+    return text
+
+
+def _clean_textarea(field: _Field, raw: Any) -> str:
+    """Kept as typed (pasted YAML or code keeps its first line's indentation
+    and its last newline), but with the browser's CRLF line ends as LF."""
+    text = _text(field, raw, strip=False).replace("\r\n", "\n")
+    if not text.strip():
         return field.missing("")
     _check_pattern(field, text)
     return text
@@ -716,7 +728,7 @@ def _rows(count: float) -> str:
 
 _CLEANERS = {
     "INPUT_FIELD": _clean_text,
-    "TEXTAREA_FIELD": _clean_text,
+    "TEXTAREA_FIELD": _clean_textarea,
     "SECRET_FIELD": _clean_secret,
     "NUMBER_FIELD": _clean_number,
     "TOGGLE_FIELD": _clean_toggle,

@@ -155,8 +155,21 @@ def test_a_text_field_takes_a_number_as_text_but_not_a_list():
 
 def test_a_textarea_keeps_its_lines_and_checks_its_regex():
     definition = field("TEXTAREA_FIELD", validationRegex=r"(?s).*ticket.*")
-    assert check(definition, "line one\nticket 12\n") == ("line one\nticket 12", None)
+    assert check(definition, "line one\nticket 12\n") == ("line one\nticket 12\n", None)
     assert check(definition, "no reference")[1]
+
+
+def test_a_textarea_keeps_what_was_typed_so_pasted_yaml_still_parses():
+    """Before, it was stripped: the first line lost its indentation."""
+    pasted = "  indented: true\r\n  second: 2\r\n"
+    assert check(field("TEXTAREA_FIELD"), pasted) == (
+        "  indented: true\n  second: 2\n",  # the browser's CRLF as LF
+        None,
+    )
+    assert check(field("TEXTAREA_FIELD", name="Notes", required=True), " \r\n ") == (
+        None,
+        ["Notes is required."],
+    )
 
 
 # --- SECRET_FIELD ----------------------------------------------------------------------------
