@@ -552,7 +552,12 @@ class NestedRow:
 
     @property
     def string_field(self) -> forms.BoundField:
-        return self.form[STRING_ROW_KEY]
+        bound = self.form[STRING_ROW_KEY]
+        if self.errors:  # read out with the field, as other fields' errors are
+            attrs = bound.field.widget.attrs
+            attrs["aria-invalid"] = "true"
+            attrs["aria-describedby"] = f"{bound.auto_id}_error"
+        return bound
 
     @property
     def element_id(self) -> str:

@@ -931,10 +931,17 @@ def test_a_row_error_is_shown_beside_its_row(client, ws, grace, test_blocks):
     html = text(submit(client, run, data, htmx=True))
     row_two = html[html.index('name="hostnames.1.value"') :]
     assert re.match(
-        r'[^>]*class="form-control is-invalid".*?<div class="invalid-feedback">Row 2 is empty.',
+        r'[^>]*class="form-control is-invalid".*?<div class="invalid-feedback"'
+        r' id="id_hostnames.1.value_error">Row 2 is empty.',
         row_two,
         re.S,
     )
+    # A screen reader reads the message with the field (QA: it read only the label):
+    field = re.search(r'<input[^>]*name="hostnames.1.value"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in field
+    assert 'aria-describedby="id_hostnames.1.value_error"' in field
+    first = re.search(r'<input[^>]*name="hostnames.0.value"[^>]*>', html).group(0)
+    assert "aria-invalid" not in first
 
 
 def test_a_restricted_form_is_only_for_the_initiator_others_see_who_it_waits_for(
