@@ -827,6 +827,10 @@ def test_required_approvals_waits_for_that_many_approvers(
 
     engine.decide(run, step, by=linus, approve=True)
     assert Run.objects.get(pk=run.pk).status == S.PAUSED
+    # Not "approved: false" while it waits (the page read that as a rejection):
+    outputs = Step.objects.get(pk=step.pk).outputs
+    assert "approved" not in outputs
+    assert [d["user"] for d in outputs["decisions"]] == ["linus@example.com"]
     with pytest.raises(engine.EngineError, match="already decided"):
         engine.decide(run, step, by=linus, approve=True)
     engine.decide(run, step, by=ken, approve=True)

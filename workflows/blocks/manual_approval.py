@@ -57,10 +57,10 @@ class ManualApproval(Block):
             )
         approved = [d for d in decisions if d.verdict == "APPROVED"]
         if len(approved) < required:
+            # Not `approved: false` yet: the page showed "approved: No" at 1 of
+            # 2 approvals, which reads as a rejection.
             return Outcome.waiting(
-                "MANUAL_APPROVAL",
-                inputs=inputs,
-                outputs={"approved": False, "decisions": record},
+                "MANUAL_APPROVAL", inputs=inputs, outputs={"decisions": record}
             )
         return Outcome.completed(
             {
