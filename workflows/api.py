@@ -621,13 +621,15 @@ def workflow_validate(request):
 def _violation(error: str) -> dict:
     where, sep, what = error.partition(": ")
     path = where if sep and " " not in where else ""
-    return {
+    violation = {
         "title": "Invalid workflow descriptor",
         "description": error,
         "paths": [path] if path else [],
-        "pointer": path or None,
         "violationType": "MUST",
     }
+    if path:  # a string in Cortex's ViolationDTO, never null
+        violation["pointer"] = path
+    return violation
 
 
 # --- runs: the list comes before /{tagOrId}, so "runs" is not taken for a tag -------

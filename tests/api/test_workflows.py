@@ -197,6 +197,14 @@ def test_validate_gives_one_violation_per_problem_even_when_its_message_has_a_se
     assert r.json()["violations"][0]["pointer"] == "actions"
 
 
+def test_a_violation_that_names_no_place_has_no_pointer_rather_than_a_null(admin_api):
+    r = admin_api.post(
+        "/workflows/validate", "- a list", content_type="application/yaml"
+    )
+    [violation] = r.json()["violations"]
+    assert violation["paths"] == [] and "pointer" not in violation
+
+
 @pytest.mark.parametrize(
     "content_type, problem",
     [
