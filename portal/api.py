@@ -568,8 +568,14 @@ def _validation_error(request, exc: NinjaValidationError):
     problems = []
     for error in exc.errors:
         location = _location(error.get("loc", ()))
+        yaml = "yaml" in (request.content_type or "").lower()
+        if not location and error.get("type") == "missing":  # "Field required"
+            problems.append(
+                "The request has no body: it must be"
+                f" {'a mapping' if yaml else 'a JSON object'}"
+            )
+            continue
         if not location and error.get("type") in _NOT_AN_OBJECT:
-            yaml = "yaml" in (request.content_type or "").lower()
             problems.append(
                 f"The request body must be {'a mapping' if yaml else 'a JSON object'},"
                 f" not {_kind(read_body(request))}"
