@@ -30,7 +30,7 @@ from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from portal import yamlload
+from portal import idempotency, yamlload
 from portal.api import (
     IDEMPOTENT_ERRORS,
     BodyError,
@@ -80,18 +80,7 @@ openapi_router = Router(tags=["catalog"])
 # says which any endpoint may give.
 
 YAML_TYPE = "application/yaml; charset=utf-8"
-_IDEMPOTENCY_HEADER = {
-    "parameters": [
-        {
-            "in": "header",
-            "name": "Idempotency-Key",
-            "required": False,
-            "description": "Retry safely: the same key with the same request answers "
-            "the first response again (Idempotent-Replayed: true) for 24 hours.",
-            "schema": {"type": "string", "maxLength": 255},
-        }
-    ]
-}
+_IDEMPOTENCY_HEADER = idempotency.OPENAPI_HEADER
 _DESCRIPTOR_BODY = {
     **_IDEMPOTENCY_HEADER,
     "requestBody": {

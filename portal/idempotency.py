@@ -303,3 +303,18 @@ class _Failed(Exception):
     def __init__(self, response: HttpResponse):
         super().__init__(response.status_code)
         self.response = response
+
+
+# The header, for an @idempotent operation's openapi_extra:
+OPENAPI_HEADER = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": HEADER,
+            "required": False,
+            "description": "Retry safely: the same key with the same request answers "
+            "the first response again (Idempotent-Replayed: true) for 24 hours.",
+            "schema": {"type": "string", "maxLength": 255},
+        }
+    ]
+}

@@ -18,14 +18,17 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from portal.api import (
+    IDEMPOTENT_ERRORS,
     PageParams,
     RequestBody,
     address_allowed,
     client_ip,
     cortex_page,
     errors,
+    json_response,
     require,
 )
+from portal.idempotency import OPENAPI_HEADER, idempotent
 from portal.ids import parse_id
 from portal.permissions import Permission
 from workflows.models import Secret
@@ -271,9 +274,11 @@ def ip_allowlist_validate(request, payload: EntriesIn):
 
 @ip_allowlist_router.put(
     "",
-    response={200: EntryList, **errors(413)},
+    response={200: EntryList, **errors(*IDEMPOTENT_ERRORS)},
     summary="Replace the IP allowlist",
+    openapi_extra=OPENAPI_HEADER,
 )
+@idempotent
 def ip_allowlist_replace(request, payload: EntriesIn, params: Query[ReplaceParams]):
     """The list becomes `entries` (an empty list allows every address). Addresses
     are kept in canonical form (`10.1.2.3/8` is `10.0.0.0/8`)."""
@@ -302,4 +307,4 @@ def ip_allowlist_replace(request, payload: EntriesIn, params: Query[ReplaceParam
             for address, entry in zip(addresses, payload.entries, strict=True)
         ],
     )
-    return _entries_page(workspace, 0, MAX_ENTRIES)
+    return json_response(request, _entries_page(workspace, 0, MAX_ENTRIES))

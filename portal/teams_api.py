@@ -18,7 +18,14 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from catalog.models import Team
-from portal.api import RequestBody, error_docs, json_response, require
+from portal.api import (
+    IDEMPOTENT_ERRORS,
+    RequestBody,
+    error_docs,
+    json_response,
+    require,
+)
+from portal.idempotency import OPENAPI_HEADER, idempotent
 from portal.ids import parse_id
 from portal.permissions import Permission
 
@@ -184,8 +191,9 @@ _BODY_NAMES = {"tag": "teamTag", "name": "metadata.name"}
 @router.post(
     "",
     summary="Create a team",
-    openapi_extra=error_docs(409, 413),
+    openapi_extra={**OPENAPI_HEADER, **error_docs(*IDEMPOTENT_ERRORS)},
 )
+@idempotent
 def team_create(request, body: TeamIn):
     require(request.auth, Permission.MANAGE_TEAMS)
     workspace = request.auth.workspace
@@ -216,8 +224,9 @@ def team_create(request, body: TeamIn):
 @router.put(
     "/{teamTag}",
     summary="Update a team",
-    openapi_extra=error_docs(404, 413),
+    openapi_extra={**OPENAPI_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
+@idempotent
 def team_update(request, teamTag: str, body: TeamChange):
     """Its name, description and members (`cortex teams update`)."""
     require(request.auth, Permission.MANAGE_TEAMS)
@@ -233,8 +242,9 @@ def team_update(request, teamTag: str, body: TeamChange):
 @router.delete(
     "/{teamTag}",
     summary="Delete a team",
-    openapi_extra=error_docs(404),
+    openapi_extra={**OPENAPI_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
+@idempotent
 def team_delete(request, teamTag: str):
     require(request.auth, Permission.MANAGE_TEAMS)
     team = _find(request.auth.workspace, teamTag)

@@ -125,18 +125,7 @@ _CALLBACK_BODY = {
         "content": {"application/json": {"schema": _CALLBACK_SCHEMA}},
     }
 }
-_IDEMPOTENCY_HEADER = {
-    "parameters": [
-        {
-            "in": "header",
-            "name": "Idempotency-Key",
-            "required": False,
-            "description": "Retry safely: the same key with the same request answers "
-            "the first response again (Idempotent-Replayed: true) for 24 hours.",
-            "schema": {"type": "string", "maxLength": 255},
-        }
-    ]
-}
+_IDEMPOTENCY_HEADER = idempotency.OPENAPI_HEADER
 
 
 # --- OpenAPI documentation of responses ---------------------------------------------

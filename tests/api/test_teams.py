@@ -152,3 +152,28 @@ def test_a_request_with_no_body_is_a_400_saying_so(admin_api, path):
     r = admin_api.post(path, b"")
     assert r.status_code == 400
     assert r.json()["message"] == "The request has no body: it must be a JSON object"
+
+
+def test_team_writes_and_the_allowlist_put_honour_an_idempotency_key(admin_api, ws):
+    """Before, the header was ignored there, though the README says any write."""
+    key = {"Idempotency-Key": "ops-1"}
+    body = {"teamTag": "ops", "metadata": {"name": "Ops"}}
+    first = admin_api.post("/teams", body, headers=key)
+    again = admin_api.post("/teams", body, headers=key)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    other = admin_api.post("/teams", {**body, "teamTag": "sre"}, headers=key)
+    assert other.status_code == 422
+    assert not Team.objects.filter(tag="sre").exists()
+
+    entries = {"entries": [{"address": "127.0.0.0/8"}]}  # the tests' own address
+    put = {"Idempotency-Key": "allow-1"}
+    assert (
+        admin_api.put("/ip-allowlist?force=true", entries, headers=put).status_code
+        == 200
+    )
+    changed = {"entries": [{"address": "127.0.0.0/8"}, {"address": "10.0.0.0/8"}]}
+    r = admin_api.put("/ip-allowlist?force=true", changed, headers=put)
+    assert r.status_code == 422
+    assert list(ws.ip_allowlist.values_list("address", flat=True)) == ["127.0.0.0/8"]
