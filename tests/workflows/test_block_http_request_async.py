@@ -353,3 +353,23 @@ def test_a_malformed_callback_raises_value_error_for_a_400(payload, message, ws)
         HttpRequestAsync().resume(waiting_ctx(ws), payload)
 
     assert str(error.value) == message
+
+
+def test_large_updates_keep_only_the_latest_that_fit_so_the_step_stays_storable(ws):
+    """Before, four 2,000,000-character UPDATEs took the step past what it may
+    store: the run failed and the caller got a 406."""
+    ctx = waiting_ctx(ws)
+    big = "x" * 400_000
+    for n in range(1, 6):
+        ctx.step.outputs = (
+            HttpRequestAsync()
+            .resume(ctx, {"status": "UPDATE", "message": f"{n} {big}"})
+            .outputs
+        )
+    kept = [u["message"].split()[0] for u in ctx.step.outputs["updates"]]
+    assert kept == ["4", "5"]  # 800,000 characters and a little, of 1,000,000
+    assert ctx.step.outputs["message"].startswith("5 ")
+    huge = HttpRequestAsync().resume(
+        ctx, {"status": "UPDATE", "message": "x" * 2_000_000}
+    )
+    assert len(huge.outputs["updates"]) == 1  # the newest, however large

@@ -16,7 +16,9 @@ The callback body is Cortex's CallbackRequest:
   Cortex's own templates read it: `outputs.result.output.<field>`);
 - FAILURE fails the step with the message;
 - UPDATE keeps it waiting with the same deadline, sets `message` to the latest
-  one and appends `{message, response, at}` to `updates`.
+  one and appends `{message, response, at}` to `updates`, which keeps the
+  latest ones within UPDATES_CHARS (a callee sending large updates over hours
+  filled the step past what it may store, and the run failed).
 
 Aliases that Cortex's own callers send are accepted: `CANCELLED` is a FAILURE,
 `IN_PROGRESS` an UPDATE, and `output` stands for `response` when `response` is
@@ -25,6 +27,7 @@ absent.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from difflib import get_close_matches
 from typing import Any
@@ -45,6 +48,7 @@ from .http_request import (
 )
 
 STATUSES = ("SUCCESS", "FAILURE", "UPDATE")
+UPDATES_CHARS = 1_000_000
 _ALIASES = {"CANCELLED": "FAILURE", "IN_PROGRESS": "UPDATE"}
 
 
@@ -153,7 +157,7 @@ class HttpRequestAsync(Block):
                 update["response"] = response
                 outputs["response"] = response
             outputs["message"] = message
-            outputs["updates"] = [*outputs.get("updates", []), update]
+            outputs["updates"] = _latest([*outputs.get("updates", []), update])
             return Outcome.waiting(
                 "CALLBACK",
                 inputs=inputs,
@@ -173,3 +177,15 @@ class HttpRequestAsync(Block):
             )
             return Outcome.failed(reason, inputs=inputs, outputs=outputs)
         return Outcome.completed(outputs, inputs=inputs)
+
+
+def _latest(updates: list) -> list:
+    """The newest updates whose JSON text fits in UPDATES_CHARS (the newest
+    always, however large)."""
+    kept, size = [], 0
+    for update in reversed(updates):
+        size += len(json.dumps(update, ensure_ascii=False))
+        if kept and size > UPDATES_CHARS:
+            break
+        kept.append(update)
+    return kept[::-1]
