@@ -98,6 +98,18 @@ MAX_NODES = 200_000  # values in a parsed descriptor; stops YAML alias bombs
 # size) and CEL (about 0.1 ms a token): these keep the worst a request can ask
 # of a web worker to a few seconds, far above what real workflows use.
 MAX_ACTIONS = 500
+# Inputs whose default is checked without the database (fixed_default):
+_PLAIN_INPUTS = frozenset(
+    {
+        "INPUT_FIELD",
+        "TEXTAREA_FIELD",
+        "NUMBER_FIELD",
+        "SELECT_FIELD",
+        "MULTISELECT_FIELD",
+        "DATE_FIELD",
+        "TOGGLE_FIELD",
+    }
+)
 MAX_CEL_CHARS = 50_000  # all the branch expressions of a workflow together
 
 # Unions whose member validate() picks by `type` (Cortex's discriminators):
@@ -1291,7 +1303,23 @@ class _Checker:
                     self.add(f"{path}.min", f"must not be greater than max ({high})")
             if kind == "NESTED_FORM_FIELD":
                 self.nested_form(item, path)
+            if item.get("disabled") is True and kind in _PLAIN_INPUTS:
+                self.fixed_default(item, path)
         return set(first)
+
+    def fixed_default(self, item: dict, where: str) -> None:
+        """A disabled input's value is its default, which nobody can change:
+        one its own rules refuse (2.5 for an INTEGER field, an option not
+        offered) would leave every run on a form that can't be sent."""
+        from workflows.inputs import error_messages, validate
+
+        _, errors = validate([_plain(item)], {}, workspace=None)
+        if errors:
+            self.add(
+                f"{where}.defaultValue",
+                "a disabled input keeps its default, and this one is not valid: "
+                + " ".join(error_messages(errors, [item])),
+            )
 
     def nested_form(self, item: dict, where: str) -> None:
         data_type, inputs = item.get("dataType"), item.get("inputs")

@@ -1513,3 +1513,47 @@ def test_branch_expressions_longer_than_cairn_checks_in_all_are_refused_naming_e
         f" workflow's branch expressions are longer than {MAX_CEL_CHARS:,} characters"
         " in all"
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        (
+            {"type": "NUMBER_FIELD", "format": "INTEGER", "defaultValue": 2.5},
+            "CPU must be a whole number.",
+        ),
+        (
+            {"type": "NUMBER_FIELD", "format": "DECIMAL", "defaultValue": 2, "min": 4},
+            "CPU must be at least 4.",
+        ),
+        (
+            {"type": "SELECT_FIELD", "options": ["a", "b"], "defaultValue": "c"},
+            '"c" is not one of the options for CPU.',
+        ),
+        (
+            {"type": "DATE_FIELD", "format": "DATE", "defaultValue": "next week"},
+            "CPU must be a date (YYYY-MM-DD).",
+        ),
+    ],
+)
+def test_a_disabled_input_whose_default_its_rules_refuse_is_refused_at_save(
+    field, message
+):
+    """Its value can't be changed, so every run waited on a form that could
+    never be sent (QA)."""
+    d = base()
+    form = action(d, "form")["schema"]
+    form["inputs"].append(
+        {"key": "cpu", "name": "CPU", "required": True, "disabled": True, **field}
+    )
+    errors = problems(d)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(
+        "actions['form'].schema.inputs['cpu'].defaultValue: a disabled input keeps"
+        " its default, and this one is not valid: "
+    )
+    assert message in errors[0]
+    form["inputs"][-1]["defaultValue"] = {"NUMBER_FIELD": 4, "SELECT_FIELD": "b"}.get(
+        field["type"], "2026-01-02"
+    )
+    validate(d)  # a good default, or an input that is not disabled, saves
