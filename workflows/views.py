@@ -535,8 +535,11 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             "runs_url": reverse("workflows:run-list"),
         }
         response = render(request, "workflows/workflow_list.html#run-row", context)
-        if not problem:  # said in the page's status region (workflows.js)
-            trigger_client_event(response, "cairn:announce", {"message": done})
+        # Said in the page's status region (workflows.js), as the run page says it:
+        trigger_client_event(response, "cairn:announce", {"message": problem or done})
+        if problem:
+            # The row says why; reloading the list now would wipe that at once.
+            return response
         return trigger_client_event(response, "runs-changed")
     if problem:
         messages.error(request, problem)
