@@ -87,7 +87,7 @@ def read_body(request: HttpRequest) -> Any:
         raise BodyError("The request body is not UTF-8 text") from None
     if "yaml" in (request.content_type or "").lower():
         try:
-            data = yamlload.load(text)
+            data = yamlload.load(text, yamlload.StrictLoader)  # read as descriptors are
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problem = ", ".join(  # "expected a single document…, but found another"

@@ -39,6 +39,42 @@ def construct_int(loader: Loader, node: yaml.ScalarNode) -> int | LongNumber:
 Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
 
 
+class StrictLoader(Loader):
+    """Loader for what people write by hand (workflow descriptors, API bodies):
+    keys are strings and appear once, and unquoted yes, no, on and off are
+    their text, as in YAML 1.2 (YAML 1.1 made `name: no` false)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"keys must be strings, not {key!r}",
+                        key_node.start_mark,
+                    )
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def construct_bool(loader: Loader, node: yaml.ScalarNode) -> bool | str:
+    if node.value.lower() in ("true", "false"):
+        return loader.construct_yaml_bool(node)
+    return loader.construct_scalar(node)  # yes, no, on, off: their text
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:bool", construct_bool)
+
+
 @contextmanager
 def _as_yaml_errors():
     try:

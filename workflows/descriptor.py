@@ -381,29 +381,9 @@ class DescriptorError(ValueError):
 # Parsing
 
 
-class _Loader(yamlload.Loader):
-    """Safe YAML (dates kept as strings) that refuses duplicate or non-string keys."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                if not isinstance(key, str):
-                    raise yaml.constructor.ConstructorError(
-                        None,
-                        None,
-                        f"keys must be strings, not {key!r}",
-                        key_node.start_mark,
-                    )
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+class _Loader(yamlload.StrictLoader):
+    """Safe YAML (dates kept as strings) that refuses duplicate or non-string
+    keys, and keeps the text a number was written as (below)."""
 
 
 class _Int(int):

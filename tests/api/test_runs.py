@@ -315,6 +315,27 @@ def test_a_yaml_body_is_read_when_the_content_type_says_yaml(ada_api, ws):
     assert r.json()["variables"]["who"] == "YAML"
 
 
+def test_a_yaml_body_reads_yes_and_no_as_text_and_refuses_keys_that_are_not_text(
+    ada_api, ws
+):
+    """As descriptors are read (QA: `who: no` was false, a 400 for STRING)."""
+    save(ws, HELLO)
+    r = ada_api.post(
+        "/workflows/hello/runs",
+        "initialContext: {who: no}\n",
+        content_type="application/yaml",
+    )
+    assert r.status_code == 201, r.content
+    assert r.json()["variables"]["who"] == "no"
+    bad = ada_api.post(
+        "/workflows/hello/runs",
+        "initialContext: {true: x}\n",
+        content_type="application/yaml",
+    )
+    assert bad.status_code == 400
+    assert "keys must be strings, not True" in bad.json()["message"]
+
+
 def test_a_workflow_not_runnable_via_the_api_is_a_403_that_says_so(ada_api, ws):
     save(ws, HELLO, isRunnableViaApi=False)
     r = start(ada_api)
