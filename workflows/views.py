@@ -660,6 +660,8 @@ def _entity_choices(request: HttpRequest, allowed: QuerySet[Entity], q: str) -> 
         "choices": choices[:ENTITY_CHOICES],
         "more": len(choices) > ENTITY_CHOICES,
         "q": q,
+        # The entity picked before this search, still picked if it matches:
+        "picked": request.GET.get("picked", ""),
     }
 
 
