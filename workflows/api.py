@@ -33,6 +33,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import connections, transaction
 from django.db.models import F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 from django.http import HttpResponse
 from ninja import Body, Field, Query, Router, Schema
 from ninja.errors import HttpError
@@ -624,15 +625,28 @@ def _violation(error: str) -> dict:
 # --- runs: the list comes before /{tagOrId}, so "runs" is not taken for a tag -------
 
 
-def _values(*lists: list[str]) -> list[str]:
-    """Repeated and comma-separated query values, flattened and stripped."""
-    return [
-        part.strip()
-        for values in lists
-        for value in values
-        for part in value.split(",")
-        if part.strip()
-    ]
+# Values one filter of a list takes (more would be no filter, and SQLite
+# refuses a statement with a thousand of them):
+MAX_FILTER_VALUES = 100
+
+
+def _values(*lists: list[str], field: str) -> list[str]:
+    """Repeated and comma-separated query values, flattened, stripped and
+    without repeats; a 400 naming `field` past MAX_FILTER_VALUES."""
+    values = list(
+        dict.fromkeys(
+            part.strip()
+            for values in lists
+            for value in values
+            for part in value.split(",")
+            if part.strip()
+        )
+    )
+    if len(values) > MAX_FILTER_VALUES:
+        raise HttpError(
+            400, f"{field}: at most {MAX_FILTER_VALUES} values, not {len(values)}"
+        )
+    return values
 
 
 _RUN_SORTS = {
@@ -672,27 +686,24 @@ def run_list(request, params: Query[RunListParams]):
     principal = request.auth
     require(principal, P.VIEW_WORKFLOW_RUNS)
     qs = _runs(request)
-    workflows = _values(params.workflow, params.workflowIds)
+    workflows = _values(params.workflow, params.workflowIds, field="workflow")
     if workflows:
         ids = parse_ids(workflows)
         qs = qs.filter(Q(workflow__tag__in=workflows) | Q(workflow__pk__in=ids))
-    entities = _values(params.entityId, params.entity)
+    entities = _values(params.entityId, params.entity, field="entityId")
     if entities:
-        deleted = Q()  # an entity deleted since: the run's state still names it
-        for tag in entities:
-            deleted |= Q(state__context__entity__tag=tag)
         qs = qs.filter(
             Q(entity__tag__in=entities)
             | Q(entity__pk__in=parse_ids(entities))
-            | (Q(entity__isnull=True) & deleted)
+            # An entity deleted since: the run's state still names it.
+            | Q(entity__isnull=True, state__context__entity__tag__in=entities)
         )
-    initiators = _values(params.initiatedBy, params.initiator)
+    initiators = _values(params.initiatedBy, params.initiator, field="initiatedBy")
     if initiators:
-        by_email = Q()
-        for email in initiators:
-            by_email |= Q(initiator__email__iexact=email)
-        qs = qs.filter(by_email)
-    statuses = [s.upper() for s in _values(params.status)]
+        qs = qs.alias(initiator_email=Lower("initiator__email")).filter(
+            initiator_email__in={email.lower() for email in initiators}
+        )
+    statuses = [s.upper() for s in _values(params.status, field="status")]
     unknown = sorted(set(statuses) - set(RunStatus.values))
     if unknown:
         raise HttpError(
@@ -701,7 +712,7 @@ def run_list(request, params: Query[RunListParams]):
         )
     if statuses:
         qs = qs.filter(status__in=statuses)
-    sources = [s.upper() for s in _values(params.source)]
+    sources = [s.upper() for s in _values(params.source, field="source")]
     unknown = sorted(set(sources) - set(Run.Source.values))
     if unknown:
         raise HttpError(
