@@ -515,3 +515,25 @@ def test_a_session_ended_mid_form_is_said_and_the_form_goes_through_after_loggin
 
     expect(status(page)).to_have_text("Successful", timeout=20_000)
     assert Step.objects.get(run=run, slug="ask").outputs["label"] == "deploy key"
+
+
+def test_a_refusal_with_nowhere_to_show_it_is_said_and_stays_while_the_page_polls(
+    page: Page, live_server, demo, celery_worker_process
+):
+    """A 404 from a request of the page (here for a run that is gone) is said
+    above the page; the poller's answers don't hide it (review), the person
+    does."""
+    run = start(save(SECRET), "grace@example.com")
+    log_in(page, live_server, "grace@example.com")
+    open_run(page, live_server, run)
+    expect(page.get_by_role("textbox", name="Label")).to_be_visible(timeout=20_000)
+
+    page.evaluate(
+        "htmx.ajax('GET', '/workflows/runs/999999/status/', {source: document.body, swap: 'none'})"
+    )
+    problem = page.locator('[data-test="request-problem"]')
+    expect(problem).to_contain_text("not there for you any more")
+    page.wait_for_timeout(2500)  # several polls (every half second at first)
+    expect(problem).to_be_visible()
+    problem.get_by_role("button", name="Dismiss").click()
+    expect(problem).to_be_hidden()
