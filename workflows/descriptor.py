@@ -1137,7 +1137,11 @@ class _Checker:
             self.scripts.append(
                 (f"{where}.jsValidatorScript", schema["jsValidatorScript"])
             )
-        keys = self.inputs(schema.get("inputs"), f"{where}.inputs", nested=False)
+        # An override gives its input the value (or options) it has at run time:
+        overridden = {o.get("inputKey") for o in _dicts(schema.get("inputOverrides"))}
+        keys = self.inputs(
+            schema.get("inputs"), f"{where}.inputs", nested=False, overridden=overridden
+        )
         self.overrides(schema.get("inputOverrides"), f"{where}.inputOverrides", keys)
 
     def block_scaffolder(self, action: dict, schema: dict, where: str) -> None:
@@ -1239,7 +1243,9 @@ class _Checker:
 
     # Inputs of USER_INPUT blocks and nested forms
 
-    def inputs(self, inputs: Any, where: str, *, nested: bool) -> set[str]:
+    def inputs(
+        self, inputs: Any, where: str, *, nested: bool, overridden: set = frozenset()
+    ) -> set[str]:
         """Check each input by its type; returns the keys."""
         if not isinstance(inputs, list):
             return set()
@@ -1283,7 +1289,11 @@ class _Checker:
                     self.add(f"{path}.min", f"must not be greater than max ({high})")
             if kind == "NESTED_FORM_FIELD":
                 self.nested_form(item, path)
-            if item.get("disabled") is True and kind in _PLAIN_INPUTS:
+            if (
+                item.get("disabled") is True
+                and kind in _PLAIN_INPUTS
+                and key not in overridden
+            ):
                 self.fixed_default(item, path)
         return set(first)
 

@@ -1557,3 +1557,24 @@ def test_a_disabled_input_whose_default_its_rules_refuse_is_refused_at_save(
         field["type"], "2026-01-02"
     )
     validate(d)  # a good default, or an input that is not disabled, saves
+
+
+def test_a_disabled_input_an_override_sets_is_not_judged_by_its_declared_default():
+    """At run time the override gives it its value or options (review)."""
+    d = base()
+    form = action(d, "form")["schema"]
+    form["inputs"].append(
+        {
+            "key": "region",
+            "name": "Region",
+            "type": "SELECT_FIELD",
+            "required": True,
+            "disabled": True,
+            "options": ["a"],
+            "defaultValue": "prod",
+        }
+    )
+    form["inputOverrides"] = [
+        {"inputKey": "region", "outputVariable": "variables.env", "type": "OPTION"}
+    ]
+    validate(d)
