@@ -552,12 +552,7 @@ class NestedRow:
 
     @property
     def string_field(self) -> forms.BoundField:
-        bound = self.form[STRING_ROW_KEY]
-        if self.errors:  # read out with the field, as other fields' errors are
-            attrs = bound.field.widget.attrs
-            attrs["aria-invalid"] = "true"
-            attrs["aria-describedby"] = f"{bound.auto_id}_error"
-        return bound
+        return self.form[STRING_ROW_KEY]
 
     @property
     def element_id(self) -> str:
@@ -713,8 +708,15 @@ class NestedRows:
             if isinstance(row_errors, list):
                 row.errors += [str(m) for m in row_errors]
                 if not self.objects:
-                    widget = row.form.fields[STRING_ROW_KEY].widget
-                    widget.attrs["class"] = "form-control is-invalid"
+                    # Read out with the field, as other fields' errors are:
+                    bound = row.form[STRING_ROW_KEY]
+                    bound.field.widget.attrs.update(
+                        {
+                            "class": "form-control is-invalid",
+                            "aria-invalid": "true",
+                            "aria-describedby": f"{bound.auto_id}_error",
+                        }
+                    )
             else:
                 row.errors += [str(m) for m in row_errors.get(ALL, [])]
                 row.form.apply_errors({k: v for k, v in row_errors.items() if k != ALL})
