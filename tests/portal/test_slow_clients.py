@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 from django.conf import settings
@@ -18,7 +19,9 @@ from tests.portal.test_access_log import ROOT
 from workflows.models import Run
 
 
-def test_a_body_that_never_comes_frees_the_worker_for_the_next_request(tmp_path):
+@contextmanager
+def gunicorn(tmp_path, **env):
+    """gunicorn with one worker serving Cairn, as `make run` starts it; its port."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}"]
@@ -29,7 +32,7 @@ def test_a_body_that_never_comes_frees_the_worker_for_the_next_request(tmp_path)
             "CAIRN_VAR_DIR": str(tmp_path),
             "HTTPS": "false",
             "SECRET_KEY": settings.SECRET_KEY,
-            "CLIENT_READ_TIMEOUT": "1",
+            **env,
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -41,6 +44,14 @@ def test_a_body_that_never_comes_frees_the_worker_for_the_next_request(tmp_path)
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_body_that_never_comes_frees_the_worker_for_the_next_request(tmp_path):
+    with gunicorn(tmp_path, CLIENT_READ_TIMEOUT="1") as port:
         # The CSRF check reads a form's body: 100 bytes promised, 1 sent.
         stalled = socket.create_connection(("127.0.0.1", port))
         stalled.sendall(
@@ -55,9 +66,6 @@ def test_a_body_that_never_comes_frees_the_worker_for_the_next_request(tmp_path)
         reply = httpx.get(f"http://127.0.0.1:{port}/no-such-page/", timeout=20)
         assert reply.status_code == 404
         stalled.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 class _Stalled:
@@ -92,34 +100,14 @@ def test_a_chunked_api_body_is_read_through_gunicorn_not_taken_for_an_empty_one(
     """Before, a start sent in chunks lost its initialContext and runAs (201)."""
     save(ws, HELLO)
     _, raw = api_key(ws, "Admin")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "1"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "CAIRN_VAR_DIR": str(tmp_path),
-            "DATABASE_URL": database_url(),
-            "HTTPS": "false",
-            "SECRET_KEY": settings.SECRET_KEY,
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1/workflows/hello/runs"
     headers = {"Authorization": f"Bearer {raw}", "Content-Type": "application/json"}
 
-    def chunked(*parts: bytes):  # httpx sends an iterator in chunks
-        return httpx.post(url, headers=headers, content=iter(parts), timeout=20)
+    with gunicorn(tmp_path, DATABASE_URL=database_url()) as port:
+        url = f"http://127.0.0.1:{port}/api/v1/workflows/hello/runs"
 
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/no-such-page/")
-                break
-            except httpx.ConnectError:
-                time.sleep(0.1)
+        def chunked(*parts: bytes):  # httpx sends an iterator in chunks
+            return httpx.post(url, headers=headers, content=iter(parts), timeout=20)
+
         started = chunked(
             b'{"initialContext": {"who": "chunky"},',
             b' "runAs": "grace@example.com"}',
@@ -137,9 +125,6 @@ def test_a_chunked_api_body_is_read_through_gunicorn_not_taken_for_an_empty_one(
             while chunk := raw_socket.recv(65536):  # until it closes the connection
                 answer += chunk
             bad_chunk = answer.decode()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     assert started.status_code == 201, started.text
     assert started.request.headers["Transfer-Encoding"] == "chunked"
