@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 
 from portal.models import Workspace
+from portal.search import contains_text
 
 
 class EntityType(models.Model):
@@ -74,9 +75,7 @@ class EntityQuerySet(models.QuerySet):
     def search(self, text: str):
         if not text:
             return self
-        return self.filter(
-            models.Q(name__icontains=text) | models.Q(tag__icontains=text)
-        )
+        return self.filter(contains_text(text, "name", "tag"))
 
 
 class Entity(models.Model):

@@ -60,6 +60,7 @@ from portal.ids import parse_id, parse_ids
 from portal.models import Role, User
 from portal.permissions import Permission as P
 from portal.rawsql import columns, from_row, split_row
+from portal.search import contains_text
 
 from . import descriptor as descriptors
 from . import engine
@@ -527,10 +528,7 @@ def workflow_list(request, params: Query[WorkflowListParams]):
         "current_version"
     )
     if params.searchQuery:
-        qs = qs.filter(
-            Q(name__icontains=params.searchQuery)
-            | Q(description__icontains=params.searchQuery)
-        )
+        qs = qs.filter(contains_text(params.searchQuery, "name", "description"))
     page = cortex_page(
         qs.order_by("name", "pk"),
         params.page,

@@ -43,6 +43,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from catalog.models import Entity, Team
 from portal.models import Membership, User
 from portal.permissions import Permission
+from portal.search import contains_text
 from portal.tenancy import get_in_workspace, require_permission
 
 from . import descriptor as descriptor_lib
@@ -268,7 +269,7 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
         "current_version"
     )
     if q:
-        workflows = workflows.filter(Q(name__icontains=q) | Q(tag__icontains=q))
+        workflows = workflows.filter(contains_text(q, "name", "tag"))
     page = Paginator(workflows, WORKFLOWS_PAGE_SIZE).get_page(request.GET.get("page"))
     for workflow in page:
         flt = workflow.descriptor.get("filter") or {}
