@@ -32,6 +32,14 @@ def fits_the_window(page: Page) -> bool:
     )
 
 
+def one_line(locator) -> bool:
+    """Whether the element's text is laid out on one line."""
+    return locator.evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size === 1; }"
+    )
+
+
 def in_view(page: Page, locator) -> bool:
     box = locator.bounding_box()
     return box is not None and box["x"] + box["width"] <= page.viewport_size["width"]
@@ -87,7 +95,7 @@ actions:
     name: Make
     isRootAction: true
     outgoingActions: []
-    schema: {{type: JQ, expression: '[{{name: "a", value: "{VALUE}"}}]'}}
+    schema: {{type: JQ, expression: '[{{name: "a", value: "{VALUE}", verdict: "APPROVED", by: "linus@example.com"}}]'}}
 """
 
 
@@ -111,6 +119,10 @@ def test_a_2000_character_value_wraps_in_the_response_outputs_and_block_tables(
         # The list of objects is a table:
         expect(page.locator(".run-blocks td", has_text=VALUE[:100])).to_be_visible()
         assert fits_the_window(page), width
+        # whose short values keep their words whole (QA: "APPROVE/D"):
+        for word in ("APPROVED", "linus@example.com"):
+            cell = page.locator(".run-blocks td", has_text=word)
+            assert one_line(cell), (word, width)
 
 
 def test_a_200_character_workflow_name_wraps_in_the_run_dialog_and_the_message(
