@@ -110,7 +110,7 @@ _PLAIN_INPUTS = frozenset(
         "TOGGLE_FIELD",
     }
 )
-MAX_CEL_CHARS = 50_000  # all the branch expressions of a workflow together
+MAX_CEL_CHARS = 10_000  # all the branch expressions of a workflow together
 
 # Unions whose member validate() picks by `type` (Cortex's discriminators):
 _UNIONS = (

@@ -10,7 +10,7 @@ from tests.workflows.blockctx import make_ctx
 from workflows import cel
 from workflows.blocks import get_block
 from workflows.blocks.conditional_branch import ConditionalBranch
-from workflows.cel import cel_activation, compile_cel, evaluate_cel
+from workflows.cel import CelCompileError, cel_activation, compile_cel, evaluate_cel
 
 STATE = {
     "context": {"entity": None, "initiatedBy": {"email": "ada@example.com"}},
@@ -343,7 +343,38 @@ def test_an_unknown_name_fails_without_dumping_the_run_state():
 def test_a_deeply_nested_expression_fails_instead_of_crashing():
     outcome = run("(" * 400 + "true" + ")" * 400)
     assert outcome.status == "FAILED"
-    assert "nested deeper than 250 levels" in outcome.error
+    assert "nested too deeply to evaluate" in outcome.error
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda n: "(" * n + "true" + ")" * n,
+        lambda n: " + ".join(["1"] * n) + " > 0",
+        lambda n: "[" * n + "1" + "]" * n + " != []",
+        lambda n: " || ".join(["false"] * n) + " || true",
+    ],
+    ids=["parentheses", "additions", "lists", "ors"],
+)
+def test_the_deepest_expression_that_compiles_also_evaluates(shape):
+    """QA: 50 nested parentheses saved, then failed every run ("nested too
+    deeply"): whatever compiles must evaluate."""
+
+    def compiles(n: int) -> bool:
+        try:
+            compile_cel(shape(n))
+        except CelCompileError:
+            return False
+        return True
+
+    low, high = 1, 1000  # the deepest that compiles, by halves
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if compiles(middle) else (low, middle - 1)
+    n = low
+    assert n >= 20  # real expressions are far shallower
+    outcome = run(shape(n))
+    assert outcome.status == "COMPLETED", outcome.error
 
 
 # --- the time limit --------------------------------------------------------------------

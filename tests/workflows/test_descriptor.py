@@ -1485,13 +1485,15 @@ def test_a_workflow_of_more_actions_than_cairn_checks_is_refused_saying_how_many
     assert "actions:" not in " ".join(problems(d))  # 500 are checked (step-N unreached)
 
 
-def test_a_branch_expression_nested_deeper_than_cel_allows_is_refused_at_once():
+def test_a_branch_expression_nested_deeper_than_cairn_evaluates_is_refused_at_save():
     d = base()
     deep = "(" * 251 + "true" + ")" * 251
     action(d, "route")["schema"]["branches"][0]["expression"] = deep
     assert problems(d) == [
         "actions['route'].schema.branches['prod'].expression: is not a valid CEL"
-        " expression: the expression is nested deeper than 250 levels"
+        " expression: the expression is nested too deeply to evaluate (more than"
+        " about 30 parentheses or lists inside each other, or 140 terms chained by"
+        " one operator)"
     ]
     # Brackets inside a string literal are text:
     action(d, "route")["schema"]["branches"][0]["expression"] = (
