@@ -19,6 +19,9 @@ class WorkspaceMiddleware:
 
 
 class HtmxSessionEndedMiddleware:
+    # What an htmx request says the page was loaded for (base.html):
+    USER_HEADER, WORKSPACE_HEADER = "X-Cairn-User", "X-Cairn-Workspace"
+
     """An htmx request after the session ended (a log out in another tab) gets
     a 401, not the view's redirect to the login page: the browser follows a
     redirect inside the request, and htmx swapped the whole login page into
@@ -28,7 +31,36 @@ class HtmxSessionEndedMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    def _changed(self, request) -> str:
+        if request.headers.get("HX-Request") != "true":
+            return ""
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return ""  # the session ended: the 401 below
+        page_user = request.headers.get(self.USER_HEADER)
+        if page_user and page_user != str(user.pk):
+            return (
+                f"This page was opened by another account; this browser is now"
+                f" logged in as {user.email}. Reload the page before going on."
+            )
+        page_workspace = request.headers.get(self.WORKSPACE_HEADER)
+        workspace = getattr(request, "workspace", None)
+        if page_workspace and workspace and page_workspace != str(workspace.pk):
+            return (
+                f"This page is of another workspace; this browser has switched to"
+                f" {workspace.name} (in another tab). Reload the page, or switch back."
+            )
+        return ""
+
     def __call__(self, request):
+        changed = self._changed(request)
+        if changed:
+            # The page was loaded for another account or workspace than the
+            # browser's session now has (a login or a switch in another tab):
+            # acting on it would act as someone else, or elsewhere.
+            response = HttpResponse(changed, status=409, content_type="text/plain")
+            response["X-Cairn-Message"] = changed
+            return response
         response = self.get_response(request)
         if (
             request.headers.get("HX-Request") == "true"

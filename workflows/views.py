@@ -530,17 +530,20 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         " finishes first, then nothing more runs."
     )
     if request.htmx and request.htmx.target == f"run-{run.pk}":
+        if problem:
+            # Said above the page until dismissed (base.html), as a row's
+            # message went with the list's next refresh; the list shows the
+            # run as it is now.
+            response = HttpResponse(problem, status=409, content_type="text/plain")
+            response["X-Cairn-Message"] = problem
+            return trigger_client_event(response, "runs-changed")
         context = {
             "run": _mark_rows(request, [run])[0],
-            "row_error": problem,
             "runs_url": reverse("workflows:run-list"),
         }
         response = render(request, "workflows/workflow_list.html#run-row", context)
         # Said in the page's status region (workflows.js), as the run page says it:
-        trigger_client_event(response, "cairn:announce", {"message": problem or done})
-        if problem:
-            # The row says why; reloading the list now would wipe that at once.
-            return response
+        trigger_client_event(response, "cairn:announce", {"message": done})
         return trigger_client_event(response, "runs-changed")
     if problem:
         messages.error(request, problem)

@@ -589,6 +589,43 @@ def test_a_poll_after_the_session_ended_is_a_401_not_the_login_page(
     assert client.get(url)["Location"].startswith("/login/")
 
 
+def test_a_request_from_a_page_opened_by_another_account_acts_on_nothing(
+    client, ws, grace, mona, test_blocks
+):
+    """QA: grace's open form, submitted after mona logged in in another tab,
+    was recorded as mona's."""
+    run = start(form_workflow(ws), grace)
+    client.force_login(mona)  # the browser's session is mona's now
+    headers = {**HX, "X-Cairn-User": str(grace.pk), "X-Cairn-Workspace": str(ws.pk)}
+    url = reverse("workflows:run-submit-input", args=[run.pk])
+    r = client.post(url, {"step": waiting_step(run).pk, **VALID}, headers=headers)
+    assert r.status_code == 409
+    assert r["X-Cairn-Message"] == (
+        "This page was opened by another account; this browser is now logged in as"
+        " mona@example.com. Reload the page before going on."
+    )
+    assert waiting_step(run).status == Step.Status.WAITING
+    # A page of mona's own goes through:
+    mine = {**HX, "X-Cairn-User": str(mona.pk), "X-Cairn-Workspace": str(ws.pk)}
+    assert client.get(poll_url(text(page(client, run))), headers=mine).status_code in (
+        200,
+        204,
+    )
+
+
+def test_a_request_from_a_page_of_another_workspace_acts_on_nothing(
+    client, ws, grace, test_blocks
+):
+    run = start(form_workflow(ws), grace)
+    client.force_login(grace)
+    headers = {**HX, "X-Cairn-User": str(grace.pk), "X-Cairn-Workspace": "999999"}
+    url = reverse("workflows:run-submit-input", args=[run.pk])
+    r = client.post(url, {"step": waiting_step(run).pk, **VALID}, headers=headers)
+    assert r.status_code == 409
+    assert "another workspace" in r["X-Cairn-Message"]
+    assert waiting_step(run).status == Step.Status.WAITING
+
+
 def test_the_poller_stops_once_the_run_has_ended(client, ws, grace, test_blocks):
     run = engine.start(workflow=make_workflow(ws, chain("a")), initiator=grace)
     client.force_login(grace)
