@@ -310,8 +310,9 @@ class EntityIds(Schema):
 @router.delete(
     "",
     summary="Delete entities by id or tag",
-    openapi_extra=error_docs(404),
+    openapi_extra={**_IDEMPOTENCY_HEADER, **error_docs(404, *IDEMPOTENT_ERRORS)},
 )
+@idempotent
 def entity_delete_many(request, params: Query[EntityIds]):
     require(request.auth, Permission.EDIT_ENTITIES)
     wanted = _values(params.ids)
@@ -339,7 +340,7 @@ def entity_delete_many(request, params: Query[EntityIds]):
             404, f"could not find entities with id or tag: {', '.join(missing)}"
         )
     found.delete()
-    return {"message": "Entities deleted successfully"}
+    return json_response(request, {"message": "Entities deleted successfully"})
 
 
 class DeployFilters(Schema):

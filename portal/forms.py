@@ -178,6 +178,12 @@ class TeamCreateForm(CrispyMixin, forms.Form):
 
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"]
+        if tag.isascii() and tag.isdigit():
+            # approvingTeamIds and the API read a number as a team's id:
+            raise forms.ValidationError(
+                f"“{tag}” is only digits, which workflows and the API read as a"
+                " team's id; add a letter."
+            )
         if Team.objects.filter(workspace=self.workspace, tag=tag).exists():
             raise forms.ValidationError(f"A team with the tag “{tag}” already exists.")
         return tag

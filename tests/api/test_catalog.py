@@ -237,6 +237,20 @@ def test_delete_by_tag_or_by_ids(admin_api, ws):
     assert not Entity.objects.exists()
 
 
+def test_delete_by_ids_honours_an_idempotency_key(admin_api, ws):
+    """QA: the header was ignored there, the only write that did."""
+    EntityFactory(workspace=ws, tag="d1")
+    EntityFactory(workspace=ws, tag="d2")
+    key = {"Idempotency-Key": "drop-d1"}
+    first = admin_api.delete("/catalog", params={"ids": "d1"}, headers=key)
+    again = admin_api.delete("/catalog", params={"ids": "d1"}, headers=key)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again["Idempotent-Replayed"] == "true"
+    other = admin_api.delete("/catalog", params={"ids": "d2"}, headers=key)
+    assert other.status_code == 422
+    assert Entity.objects.filter(tag="d2").exists()
+
+
 def test_delete_by_ids_with_an_unknown_one_is_a_404_naming_it_and_deletes_none(
     admin_api, ws, other_ws
 ):

@@ -177,3 +177,14 @@ def test_team_writes_and_the_allowlist_put_honour_an_idempotency_key(admin_api, 
     r = admin_api.put("/ip-allowlist?force=true", changed, headers=put)
     assert r.status_code == 422
     assert list(ws.ip_allowlist.values_list("address", flat=True)) == ["127.0.0.0/8"]
+
+
+def test_a_team_tag_of_digits_only_is_refused_as_it_would_read_as_an_id(admin_api):
+    """QA: "123" in approvingTeamIds named both team 123 and the team tagged 123."""
+    r = admin_api.post("/teams", {"teamTag": "123", "metadata": {"name": "Numbers"}})
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        "teamTag: “123” is only digits, which workflows and the API read as a team's"
+        " id; add a letter."
+    )
+    assert not Team.objects.filter(tag="123").exists()
