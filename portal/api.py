@@ -508,6 +508,10 @@ def _unreadable(request, exc):
     # The client stopped sending its body (CLIENT_READ_TIMEOUT, portal/wsgi.py)
     # or went away: its fault, not the server's.
     log.info("Unreadable body in %s %s: %s", request.method, request.path, exc)
+    if str(exc).startswith("bad chunk"):  # portal/wsgi.py
+        return error_response(
+            request, 400, "The request's body is not valid chunked encoding"
+        )
     return error_response(
         request, 400, "The request's body stopped arriving before its end"
     )
@@ -569,7 +573,10 @@ def _validation_error(request, exc: NinjaValidationError):
     for error in exc.errors:
         location = _location(error.get("loc", ()))
         yaml = "yaml" in (request.content_type or "").lower()
-        if not location and error.get("type") == "missing":  # "Field required"
+        if not location and (
+            error.get("type") == "missing"  # "Field required"
+            or (error.get("type") in _NOT_AN_OBJECT and not request.body.strip())
+        ):  # no body, or only blanks
             problems.append(
                 "The request has no body: it must be"
                 f" {'a mapping' if yaml else 'a JSON object'}"

@@ -146,10 +146,11 @@ def test_changing_teams_needs_manage_teams_and_stays_in_the_workspace(
     assert Team.objects.filter(pk=team.pk, name="Platform").exists()
 
 
+@pytest.mark.parametrize("body", [b"", b" \n"])
 @pytest.mark.parametrize("path", ["/teams", "/ip-allowlist/validate"])
-def test_a_request_with_no_body_is_a_400_saying_so(admin_api, path):
-    """Before: "Field required", naming no field."""
-    r = admin_api.post(path, b"")
+def test_a_request_with_no_body_is_a_400_saying_so(admin_api, path, body):
+    """Before: "Field required", naming no field (or "not null" for blanks)."""
+    r = admin_api.post(path, body)
     assert r.status_code == 400
     assert r.json()["message"] == "The request has no body: it must be a JSON object"
 

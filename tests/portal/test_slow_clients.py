@@ -140,5 +140,6 @@ def test_a_chunked_api_body_is_read_through_gunicorn_not_taken_for_an_empty_one(
     )
     # A malformed chunk is a body that can't be read (review: gunicorn's HTML 400):
     assert bad_chunk.startswith("HTTP/1.1 400")
+    assert "not valid chunked encoding" in bad_chunk
     assert '"httpStatus": 400' in bad_chunk or '"httpStatus":400' in bad_chunk
     assert Run.objects.count() == 1
