@@ -1,4 +1,4 @@
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -19,14 +19,14 @@ class WorkspaceMiddleware:
 
 
 class HtmxSessionEndedMiddleware:
-    # What an htmx request says the page was loaded for (base.html):
-    USER_HEADER, WORKSPACE_HEADER = "X-Cairn-User", "X-Cairn-Workspace"
-
     """An htmx request after the session ended (a log out in another tab) gets
     a 401, not the view's redirect to the login page: the browser follows a
     redirect inside the request, and htmx swapped the whole login page into
     the region it updates (a poller's, a form's), losing what was typed. htmx
     swaps a 401 nowhere; the page says the session ended (base.html)."""
+
+    # What an htmx request says the page was loaded for (base.html):
+    USER_HEADER, WORKSPACE_HEADER = "X-Cairn-User", "X-Cairn-Workspace"
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -58,9 +58,7 @@ class HtmxSessionEndedMiddleware:
             # The page was loaded for another account or workspace than the
             # browser's session now has (a login or a switch in another tab):
             # acting on it would act as someone else, or elsewhere.
-            response = HttpResponse(changed, status=409, content_type="text/plain")
-            response["X-Cairn-Message"] = changed
-            return response
+            return said_above_the_page(changed, status=409)
         response = self.get_response(request)
         if (
             request.headers.get("HX-Request") == "true"
@@ -73,6 +71,14 @@ class HtmxSessionEndedMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
         return response
+
+
+def said_above_the_page(message: str, *, status: int) -> HttpResponse:
+    """An answer to an htmx request whose message base.html shows above the
+    page (X-Cairn-Message, percent-encoded: a header is Latin-1)."""
+    response = HttpResponse(message, status=status, content_type="text/plain")
+    response["X-Cairn-Message"] = quote(message)
+    return response
 
 
 def _page_above(path: str) -> str:

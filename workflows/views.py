@@ -41,6 +41,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from catalog.models import Entity, Team
+from portal.middleware import said_above_the_page
 from portal.models import Membership, User
 from portal.permissions import Permission
 from portal.search import contains_text
@@ -534,8 +535,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             # Said above the page until dismissed (base.html), as a row's
             # message went with the list's next refresh; the list shows the
             # run as it is now.
-            response = HttpResponse(problem, status=409, content_type="text/plain")
-            response["X-Cairn-Message"] = problem
+            response = said_above_the_page(problem, status=409)
             return trigger_client_event(response, "runs-changed")
         context = {
             "run": _mark_rows(request, [run])[0],

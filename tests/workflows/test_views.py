@@ -4,6 +4,7 @@ Workflows section and notifications."""
 import json
 import re
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.db import connection
@@ -971,7 +972,7 @@ def test_cancel_from_a_row_of_a_run_that_ended_meanwhile_says_why_until_dismisse
     )
     # Said above the page until dismissed (base.html), the list refreshed:
     assert r.status_code == 409
-    assert r["X-Cairn-Message"] == "A run that is successful can't be canceled"
+    assert unquote(r["X-Cairn-Message"]) == "A run that is successful can't be canceled"
     assert "runs-changed" in json.loads(r["HX-Trigger"])
 
 
